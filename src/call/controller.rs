@@ -1,0 +1,380 @@
+//! The call controller: one per RTMP connection, sans-IO.
+//!
+//! Fed the client's commands, the SIP user agent's [`SipEvent`]s and the
+//! media bridge's failures, plus `now`; polled for [`Output`]s: replies to
+//! the client's invokes, `Sono.Call.Status` events, and actions for the SIP
+//! user agent and the media bridge. It holds the policy decisions (who may
+//! dial what, what the client is told); the mechanism lives in `sip` and
+//! `media`.
+//!
+//! ```text
+//! Idle --dial--> Dialing --18x--> Early --2xx--> Connected --hangup/BYE--> Ending --> Idle
+//!                   |               |                                         ^
+//!                   +---3xx-6xx-----+-----> Idle        hangup (CANCEL) ------+
+//! ```
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{RngCore, SeedableRng};
+
+use super::policy::DialPolicy;
+use super::status::{CallStatus, StatusCode};
+use super::uri::{DialUri, DialUriError};
+use crate::sip::ua::SipEvent;
+
+/// How long the controller waits for the SIP side to confirm a hangup
+/// before it forgets the call (the BYE/CANCEL transaction times out after
+/// 64*T1 = 32 s, RFC 3261 §17.1.2.2).
+const ENDING_GUARD: Duration = Duration::from_secs(40);
+
+/// `_error` codes of `dial` (design.md, "The RTMP surface").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialError {
+    /// No URI, or not a SIP URI: `Sono.Call.NoUri`.
+    NoUri,
+    /// A call is already in progress on this connection: `Sono.Call.Existing`.
+    Existing,
+    /// `[policy] dial_allow` does not allow the URI: `Sono.Call.Forbidden`.
+    Forbidden,
+    /// The gateway cannot place the call (limits, internal): `Sono.Call.Failed`.
+    Failed,
+}
+
+impl DialError {
+    /// The NetStatus code string.
+    pub fn code(self) -> &'static str {
+        match self {
+            DialError::NoUri => "Sono.Call.NoUri",
+            DialError::Existing => "Sono.Call.Existing",
+            DialError::Forbidden => "Sono.Call.Forbidden",
+            DialError::Failed => "Sono.Call.Failed",
+        }
+    }
+}
+
+/// What the controller asks of its driver and the client.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Answer invoke `txn` with `_result`.
+    Result { txn: f64 },
+    /// Answer invoke `txn` with `_error` carrying `code` and `description`.
+    Error {
+        txn: f64,
+        code: &'static str,
+        description: String,
+    },
+    /// Send a `Sono.Call.Status` event.
+    Status(CallStatus),
+    /// Send an INVITE to `target` (after allocating media and building the offer).
+    Invite { call_id: String, target: DialUri },
+    /// Start the built-in echo destination for this call.
+    StartEcho { call_id: String },
+    /// End the SIP side of the call (CANCEL or BYE, the UA knows which).
+    Hangup { call_id: String },
+    /// Media for the call may flow: bind `publish`/`play` names to it.
+    ConnectStreams {
+        call_id: String,
+        publish: String,
+        play: String,
+    },
+    /// Release the call's media and its capacity permit.
+    Release { call_id: String },
+}
+
+/// Static inputs of a controller.
+#[derive(Debug, Clone)]
+pub struct ControllerConfig {
+    pub policy: DialPolicy,
+    /// User part of the built-in echo destination.
+    pub echo_user: String,
+}
+
+#[derive(Debug)]
+struct Dialing {
+    call_id: String,
+    names: StreamNames,
+}
+
+#[derive(Debug)]
+struct Connected {
+    call_id: String,
+}
+
+#[derive(Debug)]
+struct Ending {
+    call_id: String,
+    deadline: Instant,
+    /// sip_code / reason to report in the final status 0, when known.
+    final_code: Option<(u16, String)>,
+}
+
+#[derive(Debug, Clone)]
+struct StreamNames {
+    publish: String,
+    play: String,
+}
+
+/// The call state; each variant carries only what that state needs.
+#[derive(Debug)]
+enum State {
+    Idle,
+    /// INVITE sent, no provisional beyond 100 yet.
+    Dialing(Dialing),
+    /// 18x received.
+    Early(Dialing),
+    Connected(Connected),
+    /// Hangup sent (CANCEL or BYE); waiting for the SIP side to finish.
+    Ending(Ending),
+}
+
+/// One connection's call controller.
+#[derive(Debug)]
+pub struct Controller {
+    cfg: ControllerConfig,
+    state: State,
+    out: VecDeque<Output>,
+    rng: StdRng,
+}
+
+impl Controller {
+    /// A controller with no call. `seed` feeds the RNG for Call-IDs and
+    /// stream names (tests pass a fixed one; the driver a random one).
+    pub fn new(cfg: ControllerConfig, seed: u64) -> Self {
+        Self {
+            cfg,
+            state: State::Idle,
+            out: VecDeque::new(),
+            rng: StdRng::seed_from_u64(seed),
+        }
+    }
+
+    /// The current call's Call-ID, if a call exists.
+    pub fn call_id(&self) -> Option<&str> {
+        match &self.state {
+            State::Idle => None,
+            State::Dialing(d) | State::Early(d) => Some(&d.call_id),
+            State::Connected(c) => Some(&c.call_id),
+            State::Ending(e) => Some(&e.call_id),
+        }
+    }
+
+    /// True while a call exists in any state but idle.
+    pub fn has_call(&self) -> bool {
+        !matches!(self.state, State::Idle)
+    }
+
+    /// The next output, if any.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// When [`Controller::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match &self.state {
+            State::Ending(e) => Some(e.deadline),
+            _ => None,
+        }
+    }
+
+    /// Advances timers.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let State::Ending(e) = &self.state {
+            if now >= e.deadline {
+                let call_id = e.call_id.clone();
+                self.finish(call_id, Some((408, "Request Timeout".into())));
+            }
+        }
+    }
+
+    /// `dial(uri)` invoke with transaction id `txn`. `capacity` is false
+    /// when the gateway's `[limits] max_calls` is reached.
+    pub fn handle_dial(&mut self, _now: Instant, txn: f64, uri: Option<&str>, capacity: bool) {
+        if let Err((e, why)) = self.check_dial(uri, capacity) {
+            self.out.push_back(Output::Error {
+                txn,
+                code: e.code(),
+                description: why,
+            });
+            return;
+        }
+        let Some(Ok(target)) = uri.map(DialUri::parse) else {
+            return; // unreachable: check_dial parsed it
+        };
+        let call_id = self.random_hex(16);
+        let names = StreamNames {
+            publish: self.random_hex(16),
+            play: self.random_hex(16),
+        };
+        let is_echo = target.user() == Some(self.cfg.echo_user.as_str());
+        self.status(StatusCode::InProgress, &call_id, None);
+        if is_echo {
+            self.out.push_back(Output::StartEcho {
+                call_id: call_id.clone(),
+            });
+            self.state = State::Dialing(Dialing { call_id, names });
+            return;
+        }
+        self.out.push_back(Output::Invite {
+            call_id: call_id.clone(),
+            target,
+        });
+        self.state = State::Dialing(Dialing { call_id, names });
+    }
+
+    fn check_dial(&self, uri: Option<&str>, capacity: bool) -> Result<(), (DialError, String)> {
+        let parsed = match uri.map(DialUri::parse) {
+            None | Some(Err(DialUriError::Missing)) => {
+                return Err((DialError::NoUri, "dial needs a SIP URI".into()))
+            }
+            Some(Err(DialUriError::Invalid(why))) => {
+                return Err((DialError::NoUri, format!("not a usable SIP URI: {why}")))
+            }
+            Some(Ok(u)) => u,
+        };
+        if self.has_call() {
+            return Err((DialError::Existing, "a call is already in progress".into()));
+        }
+        if !self.cfg.policy.allows(parsed.canonical()) {
+            return Err((
+                DialError::Forbidden,
+                format!("{} is not allowed by the gateway's dial policy", parsed.canonical()),
+            ));
+        }
+        if !capacity {
+            return Err((DialError::Failed, "the gateway is at its call limit".into()));
+        }
+        Ok(())
+    }
+
+    /// `hangup()` invoke: CANCEL while early, BYE when connected.
+    pub fn handle_hangup(&mut self, now: Instant, txn: f64) {
+        self.out.push_back(Output::Result { txn });
+        self.hangup(now, None);
+    }
+
+    /// The RTMP connection closed: end any call.
+    pub fn handle_disconnect(&mut self, now: Instant) {
+        self.hangup(now, None);
+    }
+
+    /// The media bridge failed or timed out: end the call with BYE and
+    /// report `sip_code`/`reason` in the final status.
+    pub fn handle_media_failure(&mut self, now: Instant, call_id: &str, code: u16, reason: &str) {
+        if self.call_id() == Some(call_id) {
+            self.hangup(now, Some((code, reason.to_string())));
+        }
+    }
+
+    fn hangup(&mut self, now: Instant, final_code: Option<(u16, String)>) {
+        let call_id = match &self.state {
+            State::Idle | State::Ending(_) => return,
+            State::Dialing(d) | State::Early(d) => d.call_id.clone(),
+            State::Connected(c) => c.call_id.clone(),
+        };
+        self.status(StatusCode::Disconnecting, &call_id, None);
+        self.out.push_back(Output::Hangup {
+            call_id: call_id.clone(),
+        });
+        self.state = State::Ending(Ending {
+            call_id,
+            deadline: now + ENDING_GUARD,
+            final_code,
+        });
+    }
+
+    /// An event from the SIP user agent (or the echo destination) for `call_id`.
+    pub fn handle_sip(&mut self, _now: Instant, call_id: &str, ev: SipEvent) {
+        if self.call_id() != Some(call_id) {
+            return; // a stale event of an earlier call
+        }
+        match ev {
+            SipEvent::Progress { code, reason, .. } => self.on_progress(code, reason),
+            SipEvent::Answered { .. } => self.on_answered(),
+            SipEvent::Failed { code, reason } => self.on_ended(Some((code, reason))),
+            SipEvent::Ended { by_remote } => {
+                let code = by_remote.then(|| (200, "Remote hangup".to_string()));
+                self.on_ended(code)
+            }
+            #[allow(unreachable_patterns)]
+            _ => {}
+        }
+    }
+
+    fn on_progress(&mut self, code: u16, reason: String) {
+        let state = std::mem::replace(&mut self.state, State::Idle);
+        self.state = match state {
+            State::Dialing(d) | State::Early(d) => {
+                self.status(StatusCode::InProgress, &d.call_id, Some((code, reason)));
+                State::Early(d)
+            }
+            other => other,
+        };
+    }
+
+    fn on_answered(&mut self) {
+        let state = std::mem::replace(&mut self.state, State::Idle);
+        self.state = match state {
+            State::Dialing(d) | State::Early(d) => {
+                self.status(StatusCode::Connected, &d.call_id, Some((200, "OK".into())));
+                self.out.push_back(Output::ConnectStreams {
+                    call_id: d.call_id.clone(),
+                    publish: d.names.publish.clone(),
+                    play: d.names.play.clone(),
+                });
+                let mut ev = CallStatus::new(StatusCode::ConnectStreams, &d.call_id);
+                ev.publish = Some(d.names.publish);
+                ev.play = Some(d.names.play);
+                self.out.push_back(Output::Status(ev));
+                State::Connected(Connected { call_id: d.call_id })
+            }
+            other => other,
+        };
+    }
+
+    fn on_ended(&mut self, code: Option<(u16, String)>) {
+        let state = std::mem::replace(&mut self.state, State::Idle);
+        match state {
+            State::Idle => {}
+            State::Dialing(d) | State::Early(d) => self.finish(d.call_id, code),
+            State::Connected(c) => {
+                // The far end hung up (or the dialog failed): status 3 then 0.
+                self.status(StatusCode::Disconnecting, &c.call_id, None);
+                self.finish(c.call_id, code)
+            }
+            State::Ending(e) => {
+                let code = e.final_code.or(code);
+                self.finish(e.call_id, code)
+            }
+        }
+    }
+
+    fn finish(&mut self, call_id: String, code: Option<(u16, String)>) {
+        self.out.push_back(Output::Release {
+            call_id: call_id.clone(),
+        });
+        self.status(StatusCode::NotConnected, &call_id, code);
+        self.state = State::Idle;
+    }
+
+    fn status(&mut self, code: StatusCode, call_id: &str, sip: Option<(u16, String)>) {
+        let mut ev = CallStatus::new(code, call_id);
+        if let Some((c, r)) = sip {
+            ev.sip_code = Some(c);
+            ev.reason = Some(r);
+        }
+        self.out.push_back(Output::Status(ev));
+    }
+
+    fn random_hex(&mut self, bytes: usize) -> String {
+        let mut buf = [0u8; 32];
+        let n = bytes.min(buf.len());
+        self.rng.fill_bytes(&mut buf[..n]);
+        buf[..n].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+#[cfg(test)]
+#[path = "controller_tests.rs"]
+mod tests;

@@ -1,0 +1,230 @@
+//! Scenario tests of the call state machine on a virtual clock.
+
+use super::*;
+
+fn controller() -> Controller {
+    Controller::new(
+        ControllerConfig {
+            policy: DialPolicy::new(&["sip:echo@*".into(), "sip:*@127.0.0.1*".into()]),
+            echo_user: "echo".into(),
+        },
+        7,
+    )
+}
+
+fn drain(c: &mut Controller) -> Vec<Output> {
+    std::iter::from_fn(|| c.poll_output()).collect()
+}
+
+fn statuses(out: &[Output]) -> Vec<(u8, Option<u16>)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Status(s) => Some((s.status as u8, s.sip_code)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn dial(c: &mut Controller, now: Instant, uri: &str) -> String {
+    c.handle_dial(now, 2.0, Some(uri), true);
+    let out = drain(c);
+    assert_eq!(statuses(&out), vec![(1, None)], "{out:?}");
+    out.iter()
+        .find_map(|o| match o {
+            Output::Invite { call_id, .. } => Some(call_id.clone()),
+            _ => None,
+        })
+        .expect("an Invite output")
+}
+
+#[test]
+fn full_call_answer_and_local_hangup() {
+    let t0 = Instant::now();
+    let mut c = controller();
+    let id = dial(&mut c, t0, "sip:bob@127.0.0.1:5090");
+    assert_eq!(id.len(), 32);
+    c.handle_sip(
+        t0,
+        &id,
+        SipEvent::Progress {
+            code: 180,
+            reason: "Ringing".into(),
+            sdp: None,
+        },
+    );
+    assert_eq!(statuses(&drain(&mut c)), vec![(1, Some(180))]);
+    c.handle_sip(t0, &id, SipEvent::Answered { sdp: vec![] });
+    let out = drain(&mut c);
+    assert_eq!(statuses(&out), vec![(2, Some(200)), (4, None)]);
+    let (publish, play) = out
+        .iter()
+        .find_map(|o| match o {
+            Output::Status(s) if s.status == StatusCode::ConnectStreams => {
+                Some((s.publish.clone().unwrap(), s.play.clone().unwrap()))
+            }
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(publish.len(), 32, "128 random bits in hex");
+    assert_ne!(publish, play);
+    assert!(out.contains(&Output::ConnectStreams {
+        call_id: id.clone(),
+        publish,
+        play
+    }));
+    c.handle_hangup(t0, 3.0);
+    let out = drain(&mut c);
+    assert_eq!(out[0], Output::Result { txn: 3.0 });
+    assert_eq!(statuses(&out), vec![(3, None)]);
+    assert!(out.contains(&Output::Hangup {
+        call_id: id.clone()
+    }));
+    c.handle_sip(t0, &id, SipEvent::Ended { by_remote: false });
+    let out = drain(&mut c);
+    assert_eq!(statuses(&out), vec![(0, None)]);
+    assert!(out.contains(&Output::Release { call_id: id }));
+    assert!(!c.has_call());
+}
+
+#[test]
+fn dial_errors() {
+    let t0 = Instant::now();
+    let mut c = controller();
+    let code = |c: &mut Controller| match drain(c).first() {
+        Some(Output::Error { code, .. }) => *code,
+        other => panic!("expected _error, got {other:?}"),
+    };
+    c.handle_dial(t0, 1.0, None, true);
+    assert_eq!(code(&mut c), "Sono.Call.NoUri");
+    c.handle_dial(t0, 1.0, Some(""), true);
+    assert_eq!(code(&mut c), "Sono.Call.NoUri");
+    c.handle_dial(t0, 1.0, Some("sip:bob@10.0.0.1"), true);
+    assert_eq!(code(&mut c), "Sono.Call.Forbidden");
+    c.handle_dial(t0, 1.0, Some("sip:bob@127.0.0.1"), false);
+    assert_eq!(code(&mut c), "Sono.Call.Failed");
+    dial(&mut c, t0, "sip:bob@127.0.0.1");
+    c.handle_dial(t0, 1.0, Some("sip:bob@127.0.0.1"), true);
+    assert_eq!(code(&mut c), "Sono.Call.Existing");
+}
+
+#[test]
+fn busy_reports_sip_code_and_returns_to_idle() {
+    let t0 = Instant::now();
+    let mut c = controller();
+    let id = dial(&mut c, t0, "sip:bob@127.0.0.1");
+    c.handle_sip(
+        t0,
+        &id,
+        SipEvent::Failed {
+            code: 486,
+            reason: "Busy Here".into(),
+        },
+    );
+    let out = drain(&mut c);
+    assert_eq!(statuses(&out), vec![(0, Some(486))]);
+    assert!(!c.has_call());
+    // A new call is possible afterwards.
+    dial(&mut c, t0, "sip:bob@127.0.0.1");
+}
+
+#[test]
+fn hangup_while_ringing_cancels_then_487() {
+    let t0 = Instant::now();
+    let mut c = controller();
+    let id = dial(&mut c, t0, "sip:bob@127.0.0.1");
+    c.handle_sip(
+        t0,
+        &id,
+        SipEvent::Progress {
+            code: 180,
+            reason: "Ringing".into(),
+            sdp: None,
+        },
+    );
+    drain(&mut c);
+    c.handle_hangup(t0, 4.0);
+    let out = drain(&mut c);
+    assert_eq!(statuses(&out), vec![(3, None)]);
+    c.handle_sip(
+        t0,
+        &id,
+        SipEvent::Failed {
+            code: 487,
+            reason: "Request Terminated".into(),
+        },
+    );
+    assert_eq!(statuses(&drain(&mut c)), vec![(0, Some(487))]);
+}
+
+#[test]
+fn remote_bye_gives_3_then_0() {
+    let t0 = Instant::now();
+    let mut c = controller();
+    let id = dial(&mut c, t0, "sip:bob@127.0.0.1");
+    c.handle_sip(t0, &id, SipEvent::Answered { sdp: vec![] });
+    drain(&mut c);
+    c.handle_sip(t0, &id, SipEvent::Ended { by_remote: true });
+    assert_eq!(statuses(&drain(&mut c)), vec![(3, None), (0, Some(200))]);
+}
+
+#[test]
+fn rtp_timeout_reports_408_after_bye() {
+    let t0 = Instant::now();
+    let mut c = controller();
+    let id = dial(&mut c, t0, "sip:bob@127.0.0.1");
+    c.handle_sip(t0, &id, SipEvent::Answered { sdp: vec![] });
+    drain(&mut c);
+    c.handle_media_failure(t0, &id, 408, "RTP timeout");
+    let out = drain(&mut c);
+    assert!(out.contains(&Output::Hangup {
+        call_id: id.clone()
+    }));
+    c.handle_sip(t0, &id, SipEvent::Ended { by_remote: false });
+    let out = drain(&mut c);
+    let last = out
+        .iter()
+        .rev()
+        .find_map(|o| match o {
+            Output::Status(s) => Some(s.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(last.status, StatusCode::NotConnected);
+    assert_eq!(last.sip_code, Some(408));
+    assert_eq!(last.reason.as_deref(), Some("RTP timeout"));
+}
+
+#[test]
+fn ending_guard_times_out_on_virtual_clock() {
+    let t0 = Instant::now();
+    let mut c = controller();
+    let _id = dial(&mut c, t0, "sip:bob@127.0.0.1");
+    c.handle_disconnect(t0);
+    drain(&mut c);
+    let deadline = c.poll_timeout().expect("guard timer");
+    assert_eq!(deadline, t0 + ENDING_GUARD);
+    c.handle_timeout(t0 + Duration::from_secs(1));
+    assert!(c.has_call());
+    c.handle_timeout(deadline);
+    assert!(!c.has_call());
+    assert_eq!(statuses(&drain(&mut c)), vec![(0, Some(408))]);
+}
+
+#[test]
+fn stale_events_are_ignored() {
+    let t0 = Instant::now();
+    let mut c = controller();
+    let _id = dial(&mut c, t0, "sip:bob@127.0.0.1");
+    c.handle_sip(t0, "other", SipEvent::Answered { sdp: vec![] });
+    assert!(drain(&mut c).is_empty());
+}
+
+#[test]
+fn echo_destination_starts_echo_not_invite() {
+    let t0 = Instant::now();
+    let mut c = controller();
+    c.handle_dial(t0, 2.0, Some("sip:echo@gateway"), true);
+    let out = drain(&mut c);
+    assert!(out.iter().any(|o| matches!(o, Output::StartEcho { .. })));
+    assert!(!out.iter().any(|o| matches!(o, Output::Invite { .. })));
+}

@@ -1,0 +1,48 @@
+//! `Sono.Call.Status` events (design.md, "The RTMP surface").
+
+/// `status_code` of a `Sono.Call.Status` event, as SEMS's flash_phone
+/// defines it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum StatusCode {
+    /// 0: idle, or the call ended.
+    NotConnected = 0,
+    /// 1: trying, ringing, early media.
+    InProgress = 1,
+    /// 2: answered.
+    Connected = 2,
+    /// 3: hanging up.
+    Disconnecting = 3,
+    /// 4: the client should now publish its microphone and play the far end.
+    ConnectStreams = 4,
+}
+
+/// One `Sono.Call.Status` event; optional fields are omitted when `None`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallStatus {
+    pub status: StatusCode,
+    /// The SIP status code behind the event (180, 200, 486, ...).
+    pub sip_code: Option<u16>,
+    /// The SIP reason phrase or the gateway's reason.
+    pub reason: Option<String>,
+    /// The SIP Call-ID of the call.
+    pub call_id: String,
+    /// Stream name any connection may publish the caller's audio to (status 4).
+    pub publish: Option<String>,
+    /// Stream name any connection may play the far end from (status 4).
+    pub play: Option<String>,
+}
+
+impl CallStatus {
+    /// An event with no optional fields.
+    pub fn new(status: StatusCode, call_id: &str) -> Self {
+        Self {
+            status,
+            sip_code: None,
+            reason: None,
+            call_id: call_id.to_string(),
+            publish: None,
+            play: None,
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! SIP: the user agent (on rsipstack) and SDP offer/answer.
+//!
+//! See `README.md` in this folder for the feature matrix and call flows.
+
+// pub mod sdp; (pending)
+pub mod ua;
+
+use std::net::SocketAddr;
+
+use thiserror::Error;
+
+/// Errors of the SIP layer.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum SipError {
+    /// The SIP transport could not be bound (local misuse or a busy port).
+    #[error("cannot bind SIP transport on {0}: {1}")]
+    Bind(SocketAddr, String),
+    /// A URI could not be parsed.
+    #[error("invalid SIP URI `{0}`: {1}")]
+    BadUri(String, String),
+}

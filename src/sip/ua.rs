@@ -1,0 +1,449 @@
+//! The SIP user agent: a thin async driver over rsipstack.
+//!
+//! rsipstack owns the transport, the transaction layer (RFC 3261 §17: the
+//! retransmission timers A/B/E/F, ACK for 2xx and non-2xx) and the dialog
+//! layer (§12); digest authentication on 401/407 (§22.2) is its
+//! `Credential`. This module turns that into what the call controller needs:
+//! [`UserAgent::place_call`] starts an INVITE client transaction and reports
+//! [`SipEvent`]s on a channel; the returned [`CallHandle`] ends the call with
+//! CANCEL (early, §9.1) or BYE (confirmed, §15.1).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rsipstack::dialog::authenticate::Credential;
+use rsipstack::dialog::dialog::{DialogState, TerminatedReason};
+use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::dialog::invitation::InviteOption;
+use rsipstack::dialog::invite_dialog::InviteDialog;
+use rsipstack::sip::{Method, StatusCode, Uri};
+use rsipstack::transaction::TransactionReceiver;
+use rsipstack::transport::udp::UdpConnection;
+use rsipstack::transport::{SipAddr, TransportLayer};
+use rsipstack::EndpointBuilder;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn, Instrument};
+
+use super::SipError;
+use crate::config::SipConfig;
+
+/// What happened to an outgoing call, in the order it happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SipEvent {
+    /// A provisional response other than 100 (180 Ringing, 183 Session
+    /// Progress, ...), with its SDP body if any (early media).
+    Progress {
+        code: u16,
+        reason: String,
+        sdp: Option<Vec<u8>>,
+    },
+    /// 2xx: the call is up; `sdp` is the answer (RFC 3264 §6).
+    Answered { sdp: Vec<u8> },
+    /// The call ended before or instead of being answered: a 3xx-6xx final
+    /// response, a timeout (408) or a transport failure (503).
+    Failed { code: u16, reason: String },
+    /// A confirmed call ended; `by_remote` is true for a BYE from the far end.
+    Ended { by_remote: bool },
+}
+
+/// Parameters of one outgoing INVITE.
+#[derive(Debug, Clone)]
+pub struct PlaceCall {
+    /// Request-URI and To (the dialled URI).
+    pub target: Uri,
+    /// The SDP offer.
+    pub offer: Vec<u8>,
+    /// The Call-ID to use (so logs and client events share it).
+    pub call_id: String,
+    /// How long the INVITE may go without a final response.
+    pub invite_timeout: Duration,
+}
+
+/// Ends a call placed with [`UserAgent::place_call`]. Dropping it hangs up.
+#[derive(Debug)]
+pub struct CallHandle {
+    hangup: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl CallHandle {
+    /// CANCEL while early, BYE once confirmed; a no-op once ended.
+    pub fn hangup(&mut self) {
+        if let Some(tx) = self.hangup.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl Drop for CallHandle {
+    fn drop(&mut self) {
+        self.hangup();
+    }
+}
+
+/// The gateway's SIP user agent.
+pub struct UserAgent {
+    dialog_layer: Arc<DialogLayer>,
+    cfg: SipConfig,
+    credential: Option<Credential>,
+    contact: Uri,
+    from: Uri,
+    proxy: Option<SipAddr>,
+    local_addr: SocketAddr,
+    cancel: CancellationToken,
+}
+
+impl UserAgent {
+    /// Binds the UDP transport at `cfg.listen` and starts the endpoint.
+    ///
+    /// # Errors
+    /// [`SipError::Bind`] when the socket cannot be bound;
+    /// [`SipError::BadUri`] for a malformed outbound proxy.
+    pub async fn start(cfg: SipConfig, cancel: CancellationToken) -> Result<Arc<Self>, SipError> {
+        let external = cfg
+            .public_address
+            .as_deref()
+            .and_then(|h| h.parse::<std::net::IpAddr>().ok())
+            .map(|ip| SocketAddr::new(ip, cfg.listen.port()));
+        let transport = TransportLayer::new(cancel.child_token());
+        let udp = UdpConnection::create_connection(cfg.listen, external, Some(cancel.child_token()))
+            .await
+            .map_err(|e| SipError::Bind(cfg.listen, e.to_string()))?;
+        transport.add_transport(udp.into());
+        let endpoint = EndpointBuilder::new()
+            .with_user_agent(&cfg.user_agent)
+            .with_transport_layer(transport)
+            .with_cancel_token(cancel.child_token())
+            .build();
+        let first = endpoint
+            .get_addrs()
+            .first()
+            .cloned()
+            .ok_or_else(|| SipError::Bind(cfg.listen, "no transport address".into()))?;
+        let local_addr = first
+            .addr
+            .to_string()
+            .parse()
+            .unwrap_or(cfg.listen);
+        let host = advertised_host(&cfg, local_addr);
+        let contact = parse_uri(&format!("sip:{}@{}:{}", cfg.from_user, host, cfg.listen.port()))?;
+        let from = parse_uri(&format!("sip:{}@{}", cfg.from_user, host))?;
+        let proxy = match &cfg.outbound_proxy {
+            Some(p) => Some(proxy_addr(p)?),
+            None => None,
+        };
+        let credential = cfg.auth.as_ref().map(|a| Credential {
+            username: a.username.clone(),
+            password: a.password.clone(),
+            realm: None,
+            auth_username: None,
+        });
+        let incoming = endpoint
+            .incoming_transactions()
+            .map_err(|e| SipError::Bind(cfg.listen, e.to_string()))?;
+        let dialog_layer = Arc::new(DialogLayer::new(endpoint.inner.clone()));
+        let inner = endpoint.inner.clone();
+        tokio::spawn(async move {
+            if let Err(e) = inner.serve().await {
+                warn!(error = %e, "SIP endpoint stopped");
+            }
+        });
+        tokio::spawn(serve_incoming(dialog_layer.clone(), incoming));
+        info!(listen = %cfg.listen, contact = %contact, "SIP user agent started");
+        Ok(Arc::new(Self {
+            dialog_layer,
+            cfg,
+            credential,
+            contact,
+            from,
+            proxy,
+            local_addr,
+            cancel,
+        }))
+    }
+
+    /// The address the SIP transport is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The host written into SDP `c=` lines for a call toward `remote`.
+    pub fn media_host_for(&self, remote: Option<SocketAddr>) -> String {
+        if let Some(p) = &self.cfg.public_address {
+            return p.clone();
+        }
+        if !self.local_addr.ip().is_unspecified() {
+            return self.local_addr.ip().to_string();
+        }
+        remote
+            .and_then(route_source_ip)
+            .map(|ip| ip.to_string())
+            .unwrap_or_else(|| "127.0.0.1".into())
+    }
+
+    /// Sends an INVITE and reports its progress on `events` (tagged with
+    /// `call_id`). The returned handle ends the call.
+    pub fn place_call(
+        self: &Arc<Self>,
+        call: PlaceCall,
+        events: mpsc::UnboundedSender<(String, SipEvent)>,
+    ) -> CallHandle {
+        let (hangup_tx, hangup_rx) = tokio::sync::oneshot::channel();
+        let ua = self.clone();
+        let span = tracing::info_span!("sip_call", call_id = %call.call_id);
+        tokio::spawn(
+            async move {
+                let id = call.call_id.clone();
+                let report = |ev: SipEvent| {
+                    let _ = events.send((id.clone(), ev));
+                };
+                ua.run_call(call, hangup_rx, &report).await;
+            }
+            .instrument(span),
+        );
+        CallHandle {
+            hangup: Some(hangup_tx),
+        }
+    }
+
+    fn invite_option(&self, call: &PlaceCall) -> InviteOption {
+        InviteOption {
+            caller_display_name: self.cfg.from_display.clone(),
+            caller: self.from.clone(),
+            callee: call.target.clone(),
+            destination: self.proxy.clone(),
+            content_type: Some("application/sdp".into()),
+            offer: Some(call.offer.clone()),
+            contact: self.contact.clone(),
+            credential: self.credential.clone(),
+            call_id: Some(call.call_id.clone()),
+            ..Default::default()
+        }
+    }
+
+    async fn run_call(
+        &self,
+        call: PlaceCall,
+        mut hangup: tokio::sync::oneshot::Receiver<()>,
+        report: &(dyn Fn(SipEvent) + Sync),
+    ) {
+        let (state_tx, mut states) = self.dialog_layer.new_dialog_state_channel();
+        let opt = self.invite_option(&call);
+        let (dialog, mut invite) = match self.dialog_layer.do_invite_async(opt, state_tx) {
+            Ok(x) => x,
+            Err(e) => {
+                report(SipEvent::Failed {
+                    code: 500,
+                    reason: format!("cannot send INVITE: {e}"),
+                });
+                return;
+            }
+        };
+        info!(target = %call.target, "INVITE sent");
+        let deadline = tokio::time::sleep(call.invite_timeout);
+        tokio::pin!(deadline);
+        // Early phase: until a final response.
+        let outcome = loop {
+            tokio::select! {
+                res = &mut invite => break final_outcome(res),
+                Some(state) = states.recv() => report_early(&state, report),
+                _ = &mut hangup => {
+                    debug!("hangup while early: CANCEL");
+                    if let Err(e) = dialog.cancel().await {
+                        warn!(error = %e, "CANCEL failed");
+                    }
+                    // Wait (bounded) for the 487 so the transaction ends cleanly.
+                    let _ = tokio::time::timeout(Duration::from_secs(5), &mut invite).await;
+                    report(SipEvent::Failed { code: 487, reason: "Request Terminated".into() });
+                    return;
+                }
+                _ = &mut deadline => {
+                    info!("no final response in time: CANCEL");
+                    let _ = dialog.cancel().await;
+                    let _ = tokio::time::timeout(Duration::from_secs(5), &mut invite).await;
+                    report(SipEvent::Failed { code: 408, reason: "Request Timeout".into() });
+                    return;
+                }
+                _ = self.cancel.cancelled() => {
+                    let _ = dialog.cancel().await;
+                    report(SipEvent::Failed { code: 503, reason: "Gateway shutting down".into() });
+                    return;
+                }
+            }
+        };
+        match outcome {
+            Outcome::Answered { sdp, dialog_id } => {
+                report(SipEvent::Answered { sdp });
+                self.confirmed(dialog, dialog_id, states, hangup, report).await;
+            }
+            Outcome::Failed { code, reason } => report(SipEvent::Failed { code, reason }),
+        }
+    }
+
+    async fn confirmed(
+        &self,
+        dialog: InviteDialog,
+        dialog_id: rsipstack::dialog::DialogId,
+        mut states: rsipstack::dialog::dialog::DialogStateReceiver,
+        mut hangup: tokio::sync::oneshot::Receiver<()>,
+        report: &(dyn Fn(SipEvent) + Sync),
+    ) {
+        let by_remote = loop {
+            tokio::select! {
+                state = states.recv() => match state {
+                    Some(DialogState::Terminated(_, reason)) => {
+                        break !matches!(reason, TerminatedReason::UacBye);
+                    }
+                    Some(_) => {}
+                    None => break true,
+                },
+                _ = &mut hangup => break false,
+                _ = self.cancel.cancelled() => break false,
+            }
+        };
+        if !by_remote {
+            debug!("sending BYE");
+            if let Err(e) = dialog.bye().await {
+                warn!(error = %e, "BYE failed");
+            }
+        }
+        self.dialog_layer.remove_dialog(&dialog_id);
+        report(SipEvent::Ended { by_remote });
+    }
+}
+
+enum Outcome {
+    Answered {
+        sdp: Vec<u8>,
+        dialog_id: rsipstack::dialog::DialogId,
+    },
+    Failed {
+        code: u16,
+        reason: String,
+    },
+}
+
+fn final_outcome(
+    res: Result<rsipstack::dialog::invitation::InviteAsyncResult, tokio::task::JoinError>,
+) -> Outcome {
+    match res {
+        Ok(Ok((dialog_id, Some(resp)))) => {
+            let code = resp.status_code.code();
+            if (200..300).contains(&code) {
+                Outcome::Answered {
+                    sdp: resp.body.clone(),
+                    dialog_id,
+                }
+            } else {
+                Outcome::Failed {
+                    code,
+                    reason: reason_of(&resp),
+                }
+            }
+        }
+        Ok(Ok((_, None))) => Outcome::Failed {
+            code: 408,
+            reason: "Request Timeout".into(),
+        },
+        Ok(Err(e)) => Outcome::Failed {
+            code: 503,
+            reason: format!("Service Unavailable: {e}"),
+        },
+        Err(e) => Outcome::Failed {
+            code: 500,
+            reason: format!("internal error: {e}"),
+        },
+    }
+}
+
+fn report_early(state: &DialogState, report: &(dyn Fn(SipEvent) + Sync)) {
+    if let DialogState::Early(_, resp) = state {
+        let code = resp.status_code.code();
+        if code > 100 {
+            let sdp = (!resp.body.is_empty()).then(|| resp.body.clone());
+            report(SipEvent::Progress {
+                code,
+                reason: reason_of(resp),
+                sdp,
+            });
+        }
+    }
+}
+
+/// The reason phrase as received, or the standard one for the code.
+fn reason_of(resp: &rsipstack::sip::Response) -> String {
+    resp.wire_reason
+        .clone()
+        .unwrap_or_else(|| standard_reason(&resp.status_code))
+}
+
+fn standard_reason(code: &StatusCode) -> String {
+    // StatusCode's Display is "<code> <phrase>"; keep the phrase.
+    let s = code.to_string();
+    match s.split_once(' ') {
+        Some((_, phrase)) => phrase.to_string(),
+        None => s,
+    }
+}
+
+/// Answers requests that arrive outside our client dialogs' transactions:
+/// in-dialog BYE/INFO go to their dialog; OPTIONS gets 200; new INVITEs are
+/// refused until incoming calls are supported.
+async fn serve_incoming(dialog_layer: Arc<DialogLayer>, mut incoming: TransactionReceiver) {
+    while let Some(mut tx) = incoming.recv().await {
+        if let Some(mut dialog) = dialog_layer.match_dialog(&tx) {
+            tokio::spawn(async move {
+                if let Err(e) = dialog.handle(&mut tx).await {
+                    debug!(error = %e, "in-dialog request failed");
+                }
+            });
+            continue;
+        }
+        let method = tx.original.method.clone();
+        let code = match method {
+            Method::Options => StatusCode::OK,
+            Method::Invite => StatusCode::TemporarilyUnavailable,
+            Method::Ack => continue,
+            Method::Bye | Method::Cancel | Method::Info => StatusCode::CallTransactionDoesNotExist,
+            _ => StatusCode::MethodNotAllowed,
+        };
+        debug!(%method, code = code.code(), "answering request outside any dialog");
+        tokio::spawn(async move {
+            let _ = tx.reply(code).await;
+        });
+    }
+}
+
+fn parse_uri(s: &str) -> Result<Uri, SipError> {
+    Uri::try_from(s).map_err(|e| SipError::BadUri(s.to_string(), e.to_string()))
+}
+
+fn proxy_addr(uri: &str) -> Result<SipAddr, SipError> {
+    let u = parse_uri(uri)?;
+    Ok(SipAddr {
+        r#type: Some(rsipstack::sip::transport::Transport::Udp),
+        addr: u.host_with_port,
+    })
+}
+
+fn advertised_host(cfg: &SipConfig, local: SocketAddr) -> String {
+    match &cfg.public_address {
+        Some(p) => p.clone(),
+        None => local.ip().to_string(),
+    }
+}
+
+/// The local IP the kernel would use to reach `remote` (a UDP connect sends
+/// nothing).
+pub fn route_source_ip(remote: SocketAddr) -> Option<std::net::IpAddr> {
+    let bind: SocketAddr = if remote.is_ipv6() {
+        "[::]:0".parse().ok()?
+    } else {
+        "0.0.0.0:0".parse().ok()?
+    };
+    let s = std::net::UdpSocket::bind(bind).ok()?;
+    s.connect(remote).ok()?;
+    s.local_addr().ok().map(|a| a.ip())
+}

@@ -1,0 +1,135 @@
+"""The rtmp2sip gateway under test: its generated config, start-up, readiness and logs."""
+import copy
+import time
+from pathlib import Path
+
+from . import paths
+from .ports import PortAllocator, tcp_accepting, udp_bound, wait_until
+from .procs import Procs, run
+
+#: RTMP application the tests connect to (rtmp://127.0.0.1:P/phone).
+APP = "phone"
+START_TIMEOUT_S = 15
+
+
+def toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    raise TypeError(f"no TOML for {v!r}")
+
+
+def to_toml(sections: dict) -> str:
+    """{"sip": {"listen": "..."}, "sip.auth": {...}} -> TOML text (one level of tables)."""
+    out = []
+    for name, keys in sections.items():
+        out.append(f"[{name}]")
+        out += [f"{k} = {toml_value(v)}" for k, v in keys.items()]
+        out.append("")
+    return "\n".join(out)
+
+
+def merge(base: dict, overrides: dict) -> dict:
+    """Copy of `base` with overrides[section][key] replacing or adding keys."""
+    m = copy.deepcopy(base)
+    for sec, keys in overrides.items():
+        m.setdefault(sec, {}).update(keys)
+    return m
+
+
+class Gateway:
+    """A running rtmp2sip on loopback. Attributes: rtmp_port, sip_port, rtp_ports (first, last),
+    config_path, log (stderr+stdout file), proc."""
+
+    def __init__(self, out_dir: Path, ports: PortAllocator, overrides: dict = None):
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.binary = paths.gateway_binary()
+        self.rtmp_port = ports.port()
+        self.sip_port = ports.port()
+        self.rtp_ports = ports.range(20)
+        self.config = merge({
+            "rtmp": {"listen": [f"127.0.0.1:{self.rtmp_port}"]},
+            "sip": {"listen": f"127.0.0.1:{self.sip_port}", "public_address": "127.0.0.1"},
+            "media": {"bind_address": "127.0.0.1", "rtp_ports": list(self.rtp_ports)},
+            "policy": {"dial_allow": ["sip:echo@*", "sip:*@127.0.0.1*"]},
+            "log": {"level": "debug"},
+        }, overrides or {})
+        self.config_path = self.out_dir / "gateway.toml"
+        self.config_path.write_text(to_toml(self.config))
+        self.log = self.out_dir / "gateway.log"
+        self.procs = Procs(self.out_dir)
+        self.proc = None
+
+    def url(self, stream: str = None) -> str:
+        """rtmp://127.0.0.1:P/phone[/stream]"""
+        base = f"rtmp://127.0.0.1:{self.rtmp_port}/{APP}"
+        return f"{base}/{stream}" if stream else base
+
+    def sip_uri(self, user: str) -> str:
+        return f"sip:{user}@127.0.0.1:{self.sip_port}"
+
+    def check_binary(self):
+        if not self.binary.exists():
+            raise AssertionError(
+                f"rtmp2sip binary not found at {self.binary}: build it with `cargo build` in {paths.REPO} "
+                f"(or set RTMP2SIP_BIN / CARGO_TARGET_DIR)")
+
+    def check_config(self):
+        """`rtmp2sip check-config` must accept the generated config."""
+        r = run([self.binary, "check-config", self.config_path], timeout=30, check=False)
+        if r.returncode != 0:
+            raise AssertionError(f"rtmp2sip check-config rejected the test config {self.config_path} "
+                                 f"(exit {r.returncode}):\n{r.stderr}{r.stdout}\n--- config:\n"
+                                 f"{self.config_path.read_text()}")
+
+    def start(self):
+        self.check_binary()
+        self.check_config()
+        self.proc = self.procs.start("gateway", [self.binary, "--config", self.config_path], log=self.log)
+
+        def ready():
+            if not self.proc.alive():
+                return True
+            return udp_bound(self.sip_port) and tcp_accepting(self.rtmp_port)
+        ok = wait_until(ready, START_TIMEOUT_S, 0.1)
+        if not self.proc.alive():
+            raise AssertionError(f"rtmp2sip exited at start-up with code {self.proc.popen.returncode}; "
+                                 f"log {self.log}:\n{self.proc.tail(80)}")
+        if not ok:
+            raise AssertionError(f"rtmp2sip did not listen on RTMP 127.0.0.1:{self.rtmp_port} and SIP "
+                                 f"udp 127.0.0.1:{self.sip_port} within {START_TIMEOUT_S} s; log:\n"
+                                 f"{self.proc.tail(80)}")
+        return self
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.alive()
+
+    def log_size(self) -> int:
+        try:
+            return self.log.stat().st_size
+        except OSError:
+            return 0
+
+    def log_since(self, offset: int, max_lines: int = 300) -> str:
+        try:
+            with open(self.log, "rb") as f:
+                f.seek(offset)
+                text = f.read().decode(errors="replace")
+        except OSError:
+            return ""
+        lines = text.splitlines()
+        if len(lines) > max_lines:
+            lines = [f"... ({len(lines) - max_lines} earlier lines in {self.log})"] + lines[-max_lines:]
+        return "\n".join(lines)
+
+    def stop(self):
+        """SIGTERM (then SIGKILL). Returns the exit code."""
+        rc = self.procs.items[0].stop(grace=5) if self.procs.items else None
+        self.procs.stop_all()
+        return rc
