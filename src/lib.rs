@@ -2,6 +2,9 @@
 //!
 //! See `ARCHITECTURE.md` for the picture; each protocol module has a README.
 
+pub mod amf;
 pub mod call;
 pub mod config;
+pub mod flv;
+pub mod rtmp;
 pub mod sip;

@@ -43,7 +43,9 @@ impl Resampler {
             }
         }
         if quality > MAX_QUALITY {
-            return Err(CodecError::InvalidConfig("resampler quality must be 0..=10"));
+            return Err(CodecError::InvalidConfig(
+                "resampler quality must be 0..=10",
+            ));
         }
         let state = if from_hz == to_hz {
             None
@@ -118,7 +120,9 @@ impl Resampler {
 
 /// Rounds and saturates a resampler output sample.
 fn to_i16(sample: f32) -> i16 {
-    sample.round().clamp(f32::from(i16::MIN), f32::from(i16::MAX)) as i16
+    sample
+        .round()
+        .clamp(f32::from(i16::MIN), f32::from(i16::MAX)) as i16
 }
 
 #[cfg(test)]

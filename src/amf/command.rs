@@ -22,10 +22,7 @@ pub fn decode_amf3_command_body(bytes: &[u8]) -> Result<Vec<Value>, AmfError> {
 }
 
 /// [`decode_amf3_command_body`] with explicit limits.
-pub fn decode_amf3_command_body_with(
-    bytes: &[u8],
-    limits: Limits,
-) -> Result<Vec<Value>, AmfError> {
+pub fn decode_amf3_command_body_with(bytes: &[u8], limits: Limits) -> Result<Vec<Value>, AmfError> {
     let mut cursor = Cursor::new(bytes);
     match cursor.read_u8()? {
         0x00 => Decoder::with_limits(bytes.get(1..).unwrap_or_default(), limits).decode_all(),
@@ -64,9 +61,9 @@ mod tests {
         body.extend_from_slice(b"dial");
         body.push(marker::NUMBER);
         body.extend_from_slice(&2.0f64.to_be_bytes());
-        body.extend_from_slice(&[marker::NULL, marker::AVMPLUS, 0x06, 0x1F]);
+        body.extend_from_slice(&[marker::NULL, marker::AVMPLUS, 0x06, 0x29]);
         body.extend_from_slice(b"sip:1000@example.org");
-        assert_eq!(b"sip:1000@example.org".len(), 0x1F >> 1);
+        assert_eq!(b"sip:1000@example.org".len(), 0x29 >> 1);
         let values = decode_amf3_command_body(&body).expect("decodes");
         assert_eq!(
             values,
@@ -112,7 +109,10 @@ mod tests {
                 .set("fmsVer", "FMS/3,5,7,7009")
                 .set("capabilities", 31)
                 .build(),
-            Value::object([("level", "status"), ("code", "NetConnection.Connect.Success")]),
+            Value::object([
+                ("level", "status"),
+                ("code", "NetConnection.Connect.Success"),
+            ]),
         ];
         let body = encode_amf3_command_body(&values);
         assert_eq!(body[0], 0x00);

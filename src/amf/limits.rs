@@ -143,9 +143,15 @@ mod tests {
         assert!(b.spend_items(2).is_ok());
         assert!(b.ensure_items(1).is_ok());
         assert_eq!(b.ensure_items(2), Err(AmfError::TooManyItems { max: 3 }));
-        assert_eq!(b.spend_items(usize::MAX), Err(AmfError::TooManyItems { max: 3 }));
+        assert_eq!(
+            b.spend_items(usize::MAX),
+            Err(AmfError::TooManyItems { max: 3 })
+        );
         assert!(b.spend_bytes(10).is_ok());
-        assert_eq!(b.spend_bytes(1), Err(AmfError::TotalBytesExceeded { max: 10 }));
+        assert_eq!(
+            b.spend_bytes(1),
+            Err(AmfError::TotalBytesExceeded { max: 10 })
+        );
         assert!(b.check_depth(31).is_ok());
         assert_eq!(b.check_depth(32), Err(AmfError::DepthExceeded { max: 32 }));
     }

@@ -397,7 +397,10 @@ mod tests {
 
     #[test]
     fn object_constructor_and_get() {
-        let info = Value::object([("level", "status"), ("code", "NetConnection.Connect.Success")]);
+        let info = Value::object([
+            ("level", "status"),
+            ("code", "NetConnection.Connect.Success"),
+        ]);
         assert_eq!(info.get_str("level"), Some("status"));
         assert_eq!(info.get_str("code"), Some("NetConnection.Connect.Success"));
         assert_eq!(info.get("description"), None);
@@ -427,7 +430,10 @@ mod tests {
         let mut v = Value::object([("a", 1)]);
         assert!(v.set("a", 2));
         assert!(v.set("b", "x"));
-        assert_eq!(v, Value::Object(vec![("a".into(), 2.into()), ("b".into(), "x".into())]));
+        assert_eq!(
+            v,
+            Value::Object(vec![("a".into(), 2.into()), ("b".into(), "x".into())])
+        );
         assert!(!Value::Null.set("a", 1));
     }
 

@@ -6,6 +6,8 @@
 
 mod error;
 pub mod receiver;
+pub mod jitter;
+pub mod rtcp;
 pub mod rtp;
 pub mod timestamp;
 

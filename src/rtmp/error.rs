@@ -118,7 +118,11 @@ mod tests {
         assert_eq!(RtmpError::UnsupportedVersion(9).kind(), ErrorKind::Peer);
         assert_eq!(RtmpError::InvalidChunkStreamId(1).kind(), ErrorKind::Local);
         assert_eq!(RtmpError::HandshakeTimeout.kind(), ErrorKind::Timeout);
-        let text = RtmpError::MessageTooLarge { length: 10, limit: 5 }.to_string();
+        let text = RtmpError::MessageTooLarge {
+            length: 10,
+            limit: 5,
+        }
+        .to_string();
         assert!(text.contains("10") && text.contains('5'), "{text}");
     }
 }

@@ -9,16 +9,16 @@
 
 pub mod chunk;
 pub mod error;
-// pub mod handshake;
+pub mod handshake;
 pub mod message;
 pub mod time;
 
 // Added by the lead (NetConnection/NetStream session and tokio driver):
-// pub mod session;
+pub mod session;
 // pub mod server;
 
 pub use chunk::{ChunkLimits, ChunkReader, ChunkWriter};
 pub use error::{ErrorKind, RtmpError};
-// pub use handshake::ServerHandshake;
+pub use handshake::ServerHandshake;
 pub use message::Message;
 pub use time::RtmpTimestamp;

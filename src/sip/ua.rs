@@ -92,7 +92,10 @@ pub struct UserAgent {
     from: Uri,
     proxy: Option<SipAddr>,
     local_addr: SocketAddr,
+    /// Cancelled at shutdown: calls end with CANCEL/BYE.
     cancel: CancellationToken,
+    /// Stops the transport and transaction layer, after calls have ended.
+    stack: CancellationToken,
 }
 
 impl UserAgent {
@@ -101,21 +104,25 @@ impl UserAgent {
     /// # Errors
     /// [`SipError::Bind`] when the socket cannot be bound;
     /// [`SipError::BadUri`] for a malformed outbound proxy.
-    pub async fn start(cfg: SipConfig, cancel: CancellationToken) -> Result<Arc<Self>, SipError> {
+    ///
+    /// `shutdown` ends every call when cancelled; [`UserAgent::stop`] then
+    /// stops the stack.
+    pub async fn start(cfg: SipConfig, shutdown: CancellationToken) -> Result<Arc<Self>, SipError> {
+        let stack = CancellationToken::new();
         let external = cfg
             .public_address
             .as_deref()
             .and_then(|h| h.parse::<std::net::IpAddr>().ok())
             .map(|ip| SocketAddr::new(ip, cfg.listen.port()));
-        let transport = TransportLayer::new(cancel.child_token());
-        let udp = UdpConnection::create_connection(cfg.listen, external, Some(cancel.child_token()))
+        let transport = TransportLayer::new(stack.child_token());
+        let udp = UdpConnection::create_connection(cfg.listen, external, Some(stack.child_token()))
             .await
             .map_err(|e| SipError::Bind(cfg.listen, e.to_string()))?;
         transport.add_transport(udp.into());
         let endpoint = EndpointBuilder::new()
             .with_user_agent(&cfg.user_agent)
             .with_transport_layer(transport)
-            .with_cancel_token(cancel.child_token())
+            .with_cancel_token(stack.child_token())
             .build();
         let first = endpoint
             .get_addrs()
@@ -160,8 +167,14 @@ impl UserAgent {
             from,
             proxy,
             local_addr,
-            cancel,
+            cancel: shutdown,
+            stack,
         }))
+    }
+
+    /// Stops the SIP stack (transport, transactions). Call after calls ended.
+    pub fn stop(&self) {
+        self.stack.cancel();
     }
 
     /// The address the SIP transport is bound to.

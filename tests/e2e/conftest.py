@@ -75,11 +75,14 @@ def gateway(request, ports, tmp_path_factory):
     overrides = getattr(request.module, "GATEWAY_OVERRIDES", {})
     out = tmp_path_factory.mktemp("gw-" + request.module.__name__.rsplit(".", 1)[-1])
     gw = Gateway(out, ports, overrides)
+    problem = None
     try:
         gw.start()
     except AssertionError as e:
+        problem = str(e)
+    if problem:
         gw.stop()
-        pytest.fail(str(e), pytrace=False)
+        pytest.fail(problem, pytrace=False)
     yield gw
     gw.stop()
 

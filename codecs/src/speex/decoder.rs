@@ -45,7 +45,11 @@ impl SpeexDecoder {
     /// Errors: [`CodecError::InvalidPayload`] if the payload is larger than
     /// [`super::MAX_PAYLOAD_BYTES`], or if its first frame is corrupt or
     /// truncated (frames decoded before a corrupt one are kept).
-    pub fn decode_frames(&mut self, payload: &[u8], out: &mut Vec<i16>) -> Result<usize, CodecError> {
+    pub fn decode_frames(
+        &mut self,
+        payload: &[u8],
+        out: &mut Vec<i16>,
+    ) -> Result<usize, CodecError> {
         self.bits.load(payload)?;
         let mut frames = 0;
         while frames < MAX_FRAMES_PER_PAYLOAD {
@@ -115,7 +119,6 @@ impl AudioDecoder for SpeexDecoder {
 mod tests {
     use super::super::{speex_frame_count, SpeexEncoder, SpeexEncoderConfig};
     use super::*;
-    use crate::AudioEncoder;
 
     fn speechlike(frames: usize, rate: f64) -> Vec<i16> {
         (0..frames * (rate as usize / 50))
@@ -132,7 +135,10 @@ mod tests {
 
     #[test]
     fn decodes_every_frame_of_a_packet() {
-        for config in [SpeexEncoderConfig::wideband(), SpeexEncoderConfig::narrowband()] {
+        for config in [
+            SpeexEncoderConfig::wideband(),
+            SpeexEncoderConfig::narrowband(),
+        ] {
             let mode = config.mode;
             let mut encoder = SpeexEncoder::new(config).unwrap();
             let mut decoder = SpeexDecoder::new(mode).unwrap();

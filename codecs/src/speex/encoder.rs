@@ -166,6 +166,15 @@ mod tests {
     }
 
     #[test]
+    fn narrowband_quality_8_frame_is_38_bytes() {
+        // 15 kbit/s: mode 5, 300 bits per 20 ms.
+        let mut encoder = SpeexEncoder::new(SpeexEncoderConfig::narrowband()).unwrap();
+        let mut out = Vec::new();
+        encoder.encode(&[0; 160], &mut out).unwrap();
+        assert_eq!(out.len(), 300usize.div_ceil(8));
+    }
+
+    #[test]
     fn packet_of_two_frames_is_bit_packed() {
         let mut encoder = SpeexEncoder::new(SpeexEncoderConfig::wideband()).unwrap();
         let mut out = Vec::new();

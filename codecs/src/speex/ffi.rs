@@ -60,9 +60,7 @@ impl Bits {
             .map_err(|_| CodecError::InvalidPayload("Speex payload too large"))?;
         // SAFETY: `payload` is valid for `len` bytes and only read; libspeex
         // copies it into its own buffer (growing it to at most `len` bytes).
-        unsafe {
-            sys::speex_bits_read_from(&mut self.raw, payload.as_ptr().cast::<c_char>(), len)
-        };
+        unsafe { sys::speex_bits_read_from(&mut self.raw, payload.as_ptr().cast::<c_char>(), len) };
         Ok(())
     }
 

@@ -205,7 +205,10 @@ mod tests {
     #[test]
     fn truncated_frame_is_not_counted() {
         // Mode 1 needs 43 bits; only 16 present.
-        assert_eq!(speex_frame_count(&[0b0000_1000, 0], SpeexMode::Narrowband), 0);
+        assert_eq!(
+            speex_frame_count(&[0b0000_1000, 0], SpeexMode::Narrowband),
+            0
+        );
     }
 
     #[test]

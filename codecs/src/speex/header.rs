@@ -81,10 +81,7 @@ fn is_comment_packet(payload: &[u8]) -> bool {
             _ => return false,
         }
     }
-    match payload.get(offset..) {
-        Some([]) | Some([1]) => true,
-        _ => false,
-    }
+    matches!(payload.get(offset..), Some([] | [1]))
 }
 
 fn le_u32(bytes: &[u8], offset: usize) -> Option<u32> {
@@ -139,7 +136,9 @@ mod tests {
     #[test]
     fn audio_is_not_a_header() {
         assert!(!is_speex_header_packet(&[]));
-        assert!(!is_speex_header_packet(&[0x1E, 0x9D, 0x48, 0x70, 0x32, 0x00]));
+        assert!(!is_speex_header_packet(&[
+            0x1E, 0x9D, 0x48, 0x70, 0x32, 0x00
+        ]));
         assert!(!is_speex_header_packet(b"Speex"));
     }
 }

@@ -66,6 +66,10 @@ pub fn snr_db(reference: &[i16], output: &[i16]) -> f64 {
 /// Best SNR in dB over output delays 0..=`max_delay` samples, and that delay.
 pub fn aligned_snr_db(reference: &[i16], output: &[i16], max_delay: usize) -> (f64, usize) {
     (0..=max_delay)
-        .filter_map(|delay| output.get(delay..).map(|shifted| (snr_db(reference, shifted), delay)))
+        .filter_map(|delay| {
+            output
+                .get(delay..)
+                .map(|shifted| (snr_db(reference, shifted), delay))
+        })
         .fold((f64::MIN, 0), |best, x| if x.0 > best.0 { x } else { best })
 }

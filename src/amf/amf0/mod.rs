@@ -10,11 +10,11 @@ mod encode;
 pub mod marker;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use decode::Decoder;
-pub use encode::{encode_amf0, encode_amf0_all, encode_avmplus};
 pub(crate) use encode::truncate;
+pub use encode::{encode_amf0, encode_amf0_all, encode_avmplus};
 
 use super::error::AmfError;
 use super::limits::Limits;

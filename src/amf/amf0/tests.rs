@@ -147,7 +147,10 @@ fn encodes_result_reply() {
             .set("fmsVer", "FMS/3,0,1,123")
             .set("capabilities", 31)
             .build(),
-        Value::object([("level", "status"), ("code", "NetConnection.Connect.Success")]),
+        Value::object([
+            ("level", "status"),
+            ("code", "NetConnection.Connect.Success"),
+        ]),
     ];
     let bytes = encode_amf0_all(&reply);
     let expected = hex(&[
@@ -155,7 +158,8 @@ fn encodes_result_reply() {
         "003ff0000000000000",
         "03",
         "0006666d7356657202000d464d532f332c302c312c313233",
-        "000c6361706162696c6974696573", "00403f000000000000",
+        "000c6361706162696c6974696573",
+        "00403f000000000000",
         "000009",
         "03",
         "00056c6576656c0200067374617475",
@@ -194,7 +198,11 @@ fn decodes_scalars_from_spec_layouts() {
         (hex(&["0d"]), Value::Unsupported),
     ];
     for (bytes, value) in cases {
-        assert_eq!(decode_amf0(&mut bytes.as_slice()), Ok(value), "{bytes:02x?}");
+        assert_eq!(
+            decode_amf0(&mut bytes.as_slice()),
+            Ok(value),
+            "{bytes:02x?}"
+        );
     }
     // long-string "hé" and xml-document "<a/>".
     assert_eq!(
@@ -210,7 +218,13 @@ fn decodes_scalars_from_spec_layouts() {
     date.extend_from_slice(&1_325_376_000_000f64.to_be_bytes());
     date.extend_from_slice(&[0xFF, 0xC4]); // -60 minutes, kept as sent
     let value = decode_amf0(&mut date.as_slice());
-    assert_eq!(value, Ok(Value::Date { ms: 1_325_376_000_000.0, tz: -60 }));
+    assert_eq!(
+        value,
+        Ok(Value::Date {
+            ms: 1_325_376_000_000.0,
+            tz: -60
+        })
+    );
     assert_eq!(encode_amf0_all(&[value.expect("date")]), date);
 }
 
@@ -219,20 +233,29 @@ fn ecma_array_count_is_only_a_hint() {
     // onMetaData-style: count says 0, two entries follow.
     let bytes = hex(&[
         "0800000000",
-        "00086475726174696f6e", "000000000000000000",
-        "0005776964746800", "4074000000000000",
+        "00086475726174696f6e",
+        "000000000000000000",
+        "0005776964746800",
+        "4074000000000000",
         "000009",
     ]);
     let value = decode_amf0(&mut bytes.as_slice()).expect("ecma array");
-    assert_eq!(value, Value::ecma_array([("duration", 0.0), ("width", 320.0)]));
+    assert_eq!(
+        value,
+        Value::ecma_array([("duration", 0.0), ("width", 320.0)])
+    );
     assert_eq!(value.get_f64("width"), Some(320.0));
 }
 
 #[test]
 fn strict_and_typed_values_round_trip_bytes() {
     let bytes = hex(&[
-        "0a00000002", "0101", "05",
-        "100003612e42", "00017802000179", "000009",
+        "0a00000002",
+        "0101",
+        "05",
+        "100003612e42",
+        "00017802000179",
+        "000009",
     ]);
     let values = decode_amf0_all(&bytes).expect("valid");
     assert_eq!(
@@ -259,7 +282,10 @@ fn references_copy_earlier_complex_objects() {
     // [ {a: 1}, ref 1 ]: the strict array is index 0, the object index 1.
     let bytes = hex(&[
         "0a00000002",
-        "03", "000161", "003ff0000000000000", "000009",
+        "03",
+        "000161",
+        "003ff0000000000000",
+        "000009",
         "070001",
     ]);
     let a = Value::object([("a", 1.0)]);
@@ -280,11 +306,17 @@ fn references_across_values_of_one_body() {
 fn bad_and_circular_references_fail() {
     assert_eq!(
         decode_amf0(&mut hex(&["070000"]).as_slice()),
-        Err(AmfError::BadReference { table: RefTable::Object, index: 0 })
+        Err(AmfError::BadReference {
+            table: RefTable::Object,
+            index: 0
+        })
     );
     assert_eq!(
         decode_amf0(&mut hex(&["0a00000001", "070001"]).as_slice()),
-        Err(AmfError::BadReference { table: RefTable::Object, index: 1 })
+        Err(AmfError::BadReference {
+            table: RefTable::Object,
+            index: 1
+        })
     );
     // {self: <ref 0>}
     assert_eq!(
@@ -305,7 +337,10 @@ fn reference_amplification_is_bounded() {
         decode_amf0_all(&bytes),
         Err(AmfError::TotalBytesExceeded { max: 16 << 20 })
     );
-    let limits = Limits { max_items: 100, ..Limits::default() };
+    let limits = Limits {
+        max_items: 100,
+        ..Limits::default()
+    };
     let small = encode_amf0_all(&[Value::object([("n", Value::Null)])]);
     let mut many = small.clone();
     for _ in 0..200 {
@@ -320,7 +355,10 @@ fn reference_amplification_is_bounded() {
 #[test]
 fn unknown_and_reserved_markers_fail() {
     for m in [marker::MOVIECLIP, marker::RECORDSET, 0x12, 0x7F, 0xFF] {
-        assert_eq!(decode_amf0(&mut [m].as_slice()), Err(AmfError::UnknownMarker(m)));
+        assert_eq!(
+            decode_amf0(&mut [m].as_slice()),
+            Err(AmfError::UnknownMarker(m))
+        );
     }
     assert_eq!(
         decode_amf0(&mut [marker::OBJECT_END].as_slice()),
@@ -375,29 +413,44 @@ fn huge_counts_do_not_allocate() {
     // Long string announcing 4 GiB.
     assert_eq!(
         decode_amf0(&mut hex(&["0cffffffff41"]).as_slice()),
-        Err(AmfError::StringTooLong { len: u32::MAX as usize, max: 1 << 20 })
+        Err(AmfError::StringTooLong {
+            len: u32::MAX as usize,
+            max: 1 << 20
+        })
     );
 }
 
 #[test]
 fn item_string_and_table_limits_apply() {
-    let limits = Limits { max_items: 5, ..Limits::default() };
+    let limits = Limits {
+        max_items: 5,
+        ..Limits::default()
+    };
     let nulls = encode_amf0_all(&[Value::array(vec![Value::Null; 10])]);
     assert_eq!(
         decode_amf0_all_with(&nulls, limits),
         Err(AmfError::TooManyItems { max: 5 })
     );
-    let limits = Limits { max_string_len: 3, ..Limits::default() };
+    let limits = Limits {
+        max_string_len: 3,
+        ..Limits::default()
+    };
     let text = encode_amf0_all(&[Value::from("four")]);
     assert_eq!(
         decode_amf0_all_with(&text, limits),
         Err(AmfError::StringTooLong { len: 4, max: 3 })
     );
-    let limits = Limits { max_refs: 2, ..Limits::default() };
+    let limits = Limits {
+        max_refs: 2,
+        ..Limits::default()
+    };
     let three = encode_amf0_all(&[Value::array([Value::array([Value::array([1])])])]);
     assert_eq!(
         decode_amf0_all_with(&three, limits),
-        Err(AmfError::TooManyReferences { table: RefTable::Object, max: 2 })
+        Err(AmfError::TooManyReferences {
+            table: RefTable::Object,
+            max: 2
+        })
     );
 }
 
@@ -415,8 +468,11 @@ fn nan_keeps_its_bits() {
 fn avmplus_values_inside_amf0() {
     // {data: <AMF 3 ByteArray [1, 2]>}
     let value = Value::object([("data", Value::ByteArray(vec![1, 2]))]);
-    let bytes = encode_amf0_all(&[value.clone()]);
-    assert_eq!(bytes, hex(&["03", "000464617461", "11", "0c05", "0102", "000009"]));
+    let bytes = encode_amf0_all(std::slice::from_ref(&value));
+    assert_eq!(
+        bytes,
+        hex(&["03", "000464617461", "11", "0c05", "0102", "000009"])
+    );
     assert_eq!(decode_amf0_all(&bytes), Ok(vec![value]));
 }
 
@@ -424,10 +480,16 @@ fn avmplus_values_inside_amf0() {
 fn each_avmplus_value_has_fresh_amf3_tables() {
     // Two switched strings "ab"; the second may not reference the first.
     let ok = hex(&["11", "0605", "6162", "11", "0605", "6162"]);
-    assert_eq!(decode_amf0_all(&ok), Ok(vec![Value::from("ab"), Value::from("ab")]));
+    assert_eq!(
+        decode_amf0_all(&ok),
+        Ok(vec![Value::from("ab"), Value::from("ab")])
+    );
     let cross = hex(&["11", "0605", "6162", "11", "0600"]);
     assert_eq!(
         decode_amf0_all(&cross),
-        Err(AmfError::BadReference { table: RefTable::String, index: 0 })
+        Err(AmfError::BadReference {
+            table: RefTable::String,
+            index: 0
+        })
     );
 }

@@ -83,7 +83,9 @@ impl<'r, 'a> Reader<'r, 'a> {
             marker::XML_DOC => self.referenceable(start, depth, |r, len, _| {
                 Ok(Value::XmlDocument(r.text(len)?))
             }),
-            marker::XML => self.referenceable(start, depth, |r, len, _| Ok(Value::Xml(r.text(len)?))),
+            marker::XML => {
+                self.referenceable(start, depth, |r, len, _| Ok(Value::Xml(r.text(len)?)))
+            }
             marker::DATE => self.referenceable(start, depth, |r, _, _| {
                 let ms = r.cur.read_f64()?;
                 Ok(Value::Date { ms, tz: 0 })
@@ -240,7 +242,8 @@ impl<'r, 'a> Reader<'r, 'a> {
                 let start = self.cur.pos();
                 let text = self.text(len)?;
                 if self.ctx.replaying == 0 {
-                    self.budget.check_table(RefTable::String, self.ctx.strings.len())?;
+                    self.budget
+                        .check_table(RefTable::String, self.ctx.strings.len())?;
                     self.ctx.strings.push((start, self.cur.pos()));
                 }
                 Ok(text)
@@ -267,7 +270,8 @@ impl<'r, 'a> Reader<'r, 'a> {
         if self.ctx.replaying > 0 {
             return Ok(None);
         }
-        self.budget.check_table(RefTable::Object, self.ctx.objects.len())?;
+        self.budget
+            .check_table(RefTable::Object, self.ctx.objects.len())?;
         self.ctx.objects.push(Slot::Open { offset });
         Ok(Some(self.ctx.objects.len() - 1))
     }
@@ -318,7 +322,8 @@ impl<'r, 'a> Reader<'r, 'a> {
     pub(super) fn add_traits(&mut self, traits: Traits) -> Result<Rc<Traits>, AmfError> {
         let traits = Rc::new(traits);
         if self.ctx.replaying == 0 {
-            self.budget.check_table(RefTable::Traits, self.ctx.traits.len())?;
+            self.budget
+                .check_table(RefTable::Traits, self.ctx.traits.len())?;
             self.ctx.traits.push(Rc::clone(&traits));
         }
         Ok(traits)

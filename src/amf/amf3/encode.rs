@@ -50,7 +50,9 @@ pub fn encode_amf3(value: &Value, out: &mut Vec<u8>) {
         Value::StrictArray(dense) => write_array(dense, &[], out),
         Value::EcmaArray(assoc) => write_array(&[], assoc, out),
         Value::MixedArray { dense, assoc } => write_array(dense, assoc, out),
-        Value::Object(props) => write_object("", props, props.iter().all(|(k, _)| !k.is_empty()), out),
+        Value::Object(props) => {
+            write_object("", props, props.iter().all(|(k, _)| !k.is_empty()), out)
+        }
         Value::TypedObject { class, props } => write_object(class, props, false, out),
         Value::VectorInt { fixed, items } => {
             write_vector_header(marker::VECTOR_INT, items.len(), *fixed, out);

@@ -109,7 +109,9 @@ mod tests {
 
     #[test]
     fn signed_integers_sign_extend() {
-        let mut c = Cursor::new(&[0xFF, 0xFF, 0xFF, 0xFF, 0xC0, 0x80, 0x80, 0x00, 0xBF, 0xFF, 0xFF, 0xFF]);
+        let mut c = Cursor::new(&[
+            0xFF, 0xFF, 0xFF, 0xFF, 0xC0, 0x80, 0x80, 0x00, 0xBF, 0xFF, 0xFF, 0xFF,
+        ]);
         assert_eq!(read_i29(&mut c), Ok(-1));
         assert_eq!(read_i29(&mut c), Ok(INT29_MIN));
         assert_eq!(read_i29(&mut c), Ok(INT29_MAX));

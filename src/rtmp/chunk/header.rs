@@ -162,7 +162,9 @@ impl RawMessageHeader {
                 length: u24(buf, 3)?,
                 type_id: *buf.get(6)?,
             },
-            ChunkType::Type2 => Self::Type2 { delta: u24(buf, 0)? },
+            ChunkType::Type2 => Self::Type2 {
+                delta: u24(buf, 0)?,
+            },
             ChunkType::Type3 => Self::Type3,
         })
     }
@@ -282,13 +284,18 @@ mod tests {
     #[test]
     fn three_byte_form_for_small_ids_is_accepted() {
         // 3-byte form carrying csid 64 (a peer may use it though 2 bytes suffice).
-        assert_eq!(BasicHeader::parse(&[0x01, 0, 0]).map(|h| h.0.csid), Some(64));
+        assert_eq!(
+            BasicHeader::parse(&[0x01, 0, 0]).map(|h| h.0.csid),
+            Some(64)
+        );
     }
 
     #[test]
     fn message_header_type0_vector() {
         // Spec 5.3.2.1 style: timestamp 1000, length 32, type 8, stream 1.
-        let wire = [0x00, 0x03, 0xE8, 0x00, 0x00, 0x20, 0x08, 0x01, 0x00, 0x00, 0x00];
+        let wire = [
+            0x00, 0x03, 0xE8, 0x00, 0x00, 0x20, 0x08, 0x01, 0x00, 0x00, 0x00,
+        ];
         let h = RawMessageHeader::parse(ChunkType::Type0, &wire).unwrap();
         assert_eq!(
             h,

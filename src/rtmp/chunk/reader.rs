@@ -163,7 +163,8 @@ impl ChunkReader {
         };
         let mut header_len = basic_len + basic.fmt.message_header_len();
         let after = input.get(header_len..).unwrap_or_default();
-        let Some((header, ext_len)) = resolve_header(raw, stream.map(|s| &s.header), in_progress, after)
+        let Some((header, ext_len)) =
+            resolve_header(raw, stream.map(|s| &s.header), in_progress, after)
         else {
             return Ok(None);
         };
@@ -342,5 +343,9 @@ fn type3_extended_len(prev: &StreamHeader, after: &[u8]) -> Option<usize> {
         return Some(0);
     };
     let bytes = after.get(..4)?;
-    Some(if bytes == expected.to_be_bytes() { 4 } else { 0 })
+    Some(if bytes == expected.to_be_bytes() {
+        4
+    } else {
+        0
+    })
 }

@@ -45,14 +45,18 @@ fn msg(csid: u32, ts: u32, type_id: u8, stream_id: u32, payload: &[u8]) -> Messa
 }
 
 fn payload(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(7).wrapping_add(seed)).collect()
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(7).wrapping_add(seed))
+        .collect()
 }
 
 /// Spec 5.3.2.1 example 1: audio on csid 3, stream 12345, 32-byte
 /// messages: type 0 (ts 1000), type 2 (delta 20), type 3, type 3.
 fn spec_example_1() -> Vec<u8> {
     let p = payload(32, 1);
-    let mut wire = vec![0x03, 0x00, 0x03, 0xE8, 0x00, 0x00, 0x20, 0x08, 0x39, 0x30, 0, 0];
+    let mut wire = vec![
+        0x03, 0x00, 0x03, 0xE8, 0x00, 0x00, 0x20, 0x08, 0x39, 0x30, 0, 0,
+    ];
     wire.extend_from_slice(&p);
     wire.extend_from_slice(&[0x83, 0x00, 0x00, 0x14]);
     wire.extend_from_slice(&p);
@@ -89,7 +93,9 @@ fn spec_example_1_type_0_2_3_3() {
 #[test]
 fn spec_example_2_message_split_into_type_3_chunks() {
     let p = payload(307, 3);
-    let mut wire = vec![0x04, 0x00, 0x03, 0xE8, 0x00, 0x01, 0x33, 0x09, 0x39, 0x30, 0, 0];
+    let mut wire = vec![
+        0x04, 0x00, 0x03, 0xE8, 0x00, 0x01, 0x33, 0x09, 0x39, 0x30, 0, 0,
+    ];
     wire.extend_from_slice(&p[..128]);
     wire.push(0xC4);
     wire.extend_from_slice(&p[128..256]);
@@ -197,7 +203,9 @@ fn writer_header_compression_choices() {
 #[test]
 fn extended_timestamp_type_0_with_and_without_repeat() {
     let p = payload(200, 0x40);
-    let head = [0x04, 0xFF, 0xFF, 0xFF, 0, 0, 200, 8, 1, 0, 0, 0, 0x01, 0x00, 0x00, 0x00];
+    let head = [
+        0x04, 0xFF, 0xFF, 0xFF, 0, 0, 200, 8, 1, 0, 0, 0, 0x01, 0x00, 0x00, 0x00,
+    ];
     let mut with = head.to_vec();
     with.extend_from_slice(&p[..128]);
     with.extend_from_slice(&[0xC4, 0x01, 0x00, 0x00, 0x00]);
@@ -223,7 +231,9 @@ fn extended_timestamp_type_0_with_and_without_repeat() {
 #[test]
 fn extended_delta_and_type_3_new_message() {
     let base = [0x07, 0, 0, 10, 0, 0, 5, 8, 1, 0, 0, 0, 1, 2, 3, 4, 5];
-    let t2 = [0x87, 0xFF, 0xFF, 0xFF, 0x01, 0x00, 0x00, 0x00, 6, 7, 8, 9, 10];
+    let t2 = [
+        0x87, 0xFF, 0xFF, 0xFF, 0x01, 0x00, 0x00, 0x00, 6, 7, 8, 9, 10,
+    ];
     let t3_with = [0xC7, 0x01, 0x00, 0x00, 0x00, 11, 12, 13, 14, 15];
     let t3_without = [0xC7, 11, 12, 13, 14, 15];
     let want = vec![
@@ -266,7 +276,10 @@ fn set_chunk_size_applies_to_following_chunks() {
     let mut out = BytesMut::new();
     writer.write_set_chunk_size(4096, &mut out).unwrap();
     // The control message itself is still in 128-byte chunks (it is 4 bytes).
-    assert_eq!(&out[..], &[0x02, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0, 0, 0, 0x10, 0]);
+    assert_eq!(
+        &out[..],
+        &[0x02, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0, 0, 0, 0x10, 0]
+    );
     assert_eq!(writer.chunk_size(), 4096);
     let big = msg(3, 0, 20, 0, &payload(3000, 5));
     let before = out.len();
@@ -274,12 +287,17 @@ fn set_chunk_size_applies_to_following_chunks() {
     // One chunk: 12-byte header + payload, no continuation headers.
     assert_eq!(out.len() - before, 12 + 3000);
     writer.write_set_chunk_size(1, &mut out).unwrap();
-    writer.write(&msg(3, 5, 20, 0, &[1, 2, 3]), &mut out).unwrap();
+    writer
+        .write(&msg(3, 5, 20, 0, &[1, 2, 3]), &mut out)
+        .unwrap();
 
     let mut reader = ChunkReader::new(ChunkLimits::default());
     let got = read_all(&mut reader, &out).unwrap();
     assert_eq!(got.len(), 4);
-    assert_eq!(got[0].control(), Ok(Some(ControlMessage::SetChunkSize(4096))));
+    assert_eq!(
+        got[0].control(),
+        Ok(Some(ControlMessage::SetChunkSize(4096)))
+    );
     assert_eq!(got[1], big);
     assert_eq!(got[2].control(), Ok(Some(ControlMessage::SetChunkSize(1))));
     assert_eq!(got[3].payload, Bytes::from_static(&[1, 2, 3]));
@@ -316,7 +334,10 @@ fn abort_discards_the_partial_message() {
     let mut reader = ChunkReader::new(ChunkLimits::default());
     let got = read_all(&mut reader, &wire).unwrap();
     assert_eq!(got.len(), 2);
-    assert_eq!(got[0].control(), Ok(Some(ControlMessage::Abort { csid: 4 })));
+    assert_eq!(
+        got[0].control(),
+        Ok(Some(ControlMessage::Abort { csid: 4 }))
+    );
     assert_eq!(got[1], msg(4, 9, 8, 1, &[7, 7]));
 }
 
@@ -331,13 +352,13 @@ fn control_messages_through_the_writer() {
             limit_type: crate::rtmp::message::LimitType::Dynamic,
         },
         ControlMessage::UserControl(UserControlEvent::StreamBegin { stream_id: 0 }),
-        ControlMessage::Acknowledgement {
-            sequence_number: 7,
-        },
+        ControlMessage::Acknowledgement { sequence_number: 7 },
         ControlMessage::UserControl(UserControlEvent::PingRequest { timestamp: 99 }),
     ];
     for c in &controls {
-        writer.write_control(c, RtmpTimestamp::ZERO, &mut out).unwrap();
+        writer
+            .write_control(c, RtmpTimestamp::ZERO, &mut out)
+            .unwrap();
     }
     let got = read_all(&mut ChunkReader::new(ChunkLimits::default()), &out).unwrap();
     let parsed: Vec<ControlMessage> = got.iter().map(|m| m.control().unwrap().unwrap()).collect();
@@ -403,7 +424,10 @@ fn limit_chunk_streams() {
 #[test]
 fn protocol_violations_are_errors() {
     let cases: Vec<(Vec<u8>, RtmpError)> = vec![
-        (vec![0x43, 0, 0, 0, 0, 0, 1, 8], RtmpError::MissingMessageHeader { csid: 3 }),
+        (
+            vec![0x43, 0, 0, 0, 0, 0, 1, 8],
+            RtmpError::MissingMessageHeader { csid: 3 },
+        ),
         (vec![0xC9], RtmpError::MissingMessageHeader { csid: 9 }),
         (
             // 200-byte message, then a type 0 on the same csid mid-message.
@@ -456,7 +480,10 @@ fn byte_at_a_time_equals_all_at_once() {
         let csid = [3, 4, 70, 400][i as usize % 4];
         let ts = i * 20 + if i > 10 { 0x0100_0000 } else { 0 };
         writer
-            .write(&msg(csid, ts, 8, 1, &payload(10 + 17 * i as usize, i as u8)), &mut out)
+            .write(
+                &msg(csid, ts, 8, 1, &payload(10 + 17 * i as usize, i as u8)),
+                &mut out,
+            )
             .unwrap();
     }
     let all = read_all(&mut ChunkReader::new(ChunkLimits::default()), &out).unwrap();

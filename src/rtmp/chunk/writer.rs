@@ -86,7 +86,11 @@ impl ChunkWriter {
     /// # Errors
     /// [`RtmpError::InvalidOutgoingChunkSize`]; nothing is written then.
     pub fn write_set_chunk_size(&mut self, size: u32, out: &mut BytesMut) -> Result<(), RtmpError> {
-        self.write_control(&ControlMessage::SetChunkSize(size), RtmpTimestamp::ZERO, out)
+        self.write_control(
+            &ControlMessage::SetChunkSize(size),
+            RtmpTimestamp::ZERO,
+            out,
+        )
     }
 
     /// Writes a protocol control / user control message on chunk stream 2,
@@ -153,7 +157,9 @@ impl ChunkWriter {
         }
         match ControlMessage::parse(message.type_id, &message.payload) {
             Ok(Some(ControlMessage::SetChunkSize(size))) => Ok(Some(size)),
-            Err(RtmpError::InvalidChunkSize(size)) => Err(RtmpError::InvalidOutgoingChunkSize(size)),
+            Err(RtmpError::InvalidChunkSize(size)) => {
+                Err(RtmpError::InvalidOutgoingChunkSize(size))
+            }
             _ => Err(RtmpError::InvalidOutgoingChunkSize(0)),
         }
     }

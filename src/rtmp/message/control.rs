@@ -109,18 +109,15 @@ impl ControlMessage {
             }
             type_id::SET_PEER_BANDWIDTH => {
                 let window = be_u32(payload, type_id, "Set Peer Bandwidth needs 5 bytes")?;
-                let limit = payload
-                    .get(4)
-                    .ok_or(RtmpError::InvalidControlMessage {
-                        type_id,
-                        reason: "Set Peer Bandwidth needs 5 bytes",
-                    })?;
-                let limit_type = LimitType::from_u8(*limit).ok_or(
-                    RtmpError::InvalidControlMessage {
+                let limit = payload.get(4).ok_or(RtmpError::InvalidControlMessage {
+                    type_id,
+                    reason: "Set Peer Bandwidth needs 5 bytes",
+                })?;
+                let limit_type =
+                    LimitType::from_u8(*limit).ok_or(RtmpError::InvalidControlMessage {
                         type_id,
                         reason: "unknown Set Peer Bandwidth limit type",
-                    },
-                )?;
+                    })?;
                 Self::SetPeerBandwidth { window, limit_type }
             }
             _ => return Ok(None),

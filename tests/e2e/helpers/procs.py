@@ -29,7 +29,7 @@ class Proc:
         except subprocess.TimeoutExpired:
             return None
 
-    def signal(self, sig: int):
+    def send_signal(self, sig: int):
         if self.alive():
             try:
                 os.killpg(self.popen.pid, sig)
@@ -39,9 +39,9 @@ class Proc:
     def stop(self, sig: int = signal.SIGTERM, grace: float = 3.0):
         """Send `sig` to the process group, then SIGKILL after `grace` seconds. Returns the exit code."""
         if self.alive():
-            self.signal(sig)
+            self.send_signal(sig)
             if self.wait(grace) is None:
-                self.signal(signal.SIGKILL)
+                self.send_signal(signal.SIGKILL)
                 self.wait(5)
         return self.popen.returncode
 

@@ -11,10 +11,13 @@ from .procs import Procs
 
 class Sipp:
     """One sipp process handling one call (-m 1). Attributes: sip_port, media_port (its RTP port:
-    capture there to see what it receives), scenario (rendered file), proc."""
+    capture there to see what it receives), scenario (rendered file), proc.
+
+    `pcap` replaces @PCAP@; `subst` maps other placeholders (e.g. {"@CODE@": 486}) to their text;
+    `keys` become -key NAME VALUE; `extra` is appended to sipp's arguments."""
 
     def __init__(self, procs: Procs, out_dir: Path, ports: PortAllocator, scenario: str, pcap: Path = None,
-                 keys: dict = None, name: str = "sipp", extra: list = None):
+                 keys: dict = None, name: str = "sipp", extra: list = None, subst: dict = None):
         self.procs, self.out_dir, self.name = procs, Path(out_dir), name
         self.sip_port = ports.port()
         self.media_port = ports.range(4)[0]
@@ -23,6 +26,8 @@ class Sipp:
             if pcap is None:
                 raise ValueError(f"{scenario} plays a pcap: give pcap=")
             text = text.replace("@PCAP@", str(Path(pcap).resolve()))
+        for k, v in (subst or {}).items():
+            text = text.replace(k, str(v))
         self.scenario = self.out_dir / f"{name}_{scenario}"
         self.scenario.write_text(text)
         self.keys = keys or {}

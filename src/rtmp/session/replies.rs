@@ -1,0 +1,84 @@
+//! Replies and status messages the session sends, shaped the way Flash
+//! Media Server sends them.
+
+use bytes::Bytes;
+
+use super::{Session, CSID_COMMAND, CSID_STREAM};
+use crate::amf::{self, Value};
+use crate::rtmp::message::type_id;
+
+/// `fmsVer` we announce: clients (Flash, librtmp) only log it.
+const FMS_VERSION: &str = "FMS/3,5,7,7009";
+
+impl Session {
+    pub(super) fn send_connect_success(&mut self, txn: f64, encoding: f64) {
+        let props = Value::object_builder()
+            .set("fmsVer", FMS_VERSION)
+            .set("capabilities", 31.0)
+            .set("mode", 1.0)
+            .build();
+        let info = Value::object_builder()
+            .set("level", "status")
+            .set("code", "NetConnection.Connect.Success")
+            .set("description", "Connection succeeded.")
+            .set("objectEncoding", encoding)
+            .build();
+        self.send_invoke(CSID_COMMAND, 0, "_result", txn, &[props, info]);
+    }
+
+    pub(super) fn send_connect_rejected(&mut self, txn: f64, why: &str, encoding: f64) {
+        let info = Value::object_builder()
+            .set("level", "error")
+            .set("code", "NetConnection.Connect.Rejected")
+            .set("description", why)
+            .set("objectEncoding", encoding)
+            .build();
+        self.send_invoke(CSID_COMMAND, 0, "_error", txn, &[Value::Null, info]);
+    }
+
+    /// `onStatus` on the NetStream's own message stream id.
+    pub(super) fn send_stream_status(
+        &mut self,
+        stream_id: u32,
+        level: &str,
+        code: &str,
+        description: &str,
+        details: &str,
+    ) {
+        let info = Value::object_builder()
+            .set("level", level)
+            .set("code", code)
+            .set("description", description)
+            .set("details", details)
+            .set("clientid", 1.0)
+            .build();
+        self.send_invoke(CSID_STREAM, stream_id, "onStatus", 0.0, &[Value::Null, info]);
+    }
+
+    /// `onFCPublish` / `onFCUnpublish`, which ffmpeg and FMLE wait for.
+    pub(super) fn send_fc_status(&mut self, method: &str, code: &str, name: Option<&str>) {
+        let info = Value::object_builder()
+            .set("code", code)
+            .set("description", name.unwrap_or_default())
+            .build();
+        self.send_invoke(CSID_COMMAND, 0, method, 0.0, &[Value::Null, info]);
+    }
+
+    /// `|RtmpSampleAccess` and `onMetaData` for a Speex 16 kHz mono stream.
+    pub(super) fn send_play_data(&mut self, stream_id: u32) {
+        let access = amf::encode_amf0_all(&[
+            "|RtmpSampleAccess".into(),
+            true.into(),
+            true.into(),
+        ]);
+        self.write_message(CSID_STREAM, type_id::DATA_AMF0, stream_id, 0, Bytes::from(access));
+        let meta = Value::ecma_array([
+            ("audiocodecid", Value::from(11.0)),
+            ("audiosamplerate", Value::from(16000.0)),
+            ("audiosamplesize", Value::from(16.0)),
+            ("stereo", Value::from(false)),
+        ]);
+        let body = amf::encode_amf0_all(&["onMetaData".into(), meta]);
+        self.write_message(CSID_STREAM, type_id::DATA_AMF0, stream_id, 0, Bytes::from(body));
+    }
+}

@@ -1,0 +1,569 @@
+//! One RTMP connection: the handshake, then a loop that drives the
+//! connection's `rtmp::Session` and `call::Controller` and the I/O around
+//! them (TCP, the SIP user agent's events, the call's media).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use rand::RngCore;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio::time::{sleep_until, timeout, Instant};
+use tracing::{debug, info, warn};
+
+use super::media_task::{self, MediaEvent};
+use super::streams::{Direction, MediaHandle, PlayAudio};
+use super::Gateway;
+use crate::amf::{self, Value};
+use crate::call::{CallStatus, Controller, ControllerConfig, Output};
+use crate::rtmp::chunk::ChunkLimits;
+use crate::rtmp::handshake::ServerHandshake;
+use crate::rtmp::session::{Session, SessionConfig, SessionEvent};
+use crate::sip::sdp;
+use crate::sip::ua::{CallHandle, PlaceCall, SipEvent};
+
+/// Most time a write to a client may take before the client is dropped.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most time a closing connection waits for its call's BYE to finish.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs one accepted connection to its end.
+pub async fn run(gw: Arc<Gateway>, mut stream: TcpStream, _permit: OwnedSemaphorePermit) {
+    let mut inbuf = BytesMut::with_capacity(4096);
+    match timeout(gw.config.limits.handshake_timeout, handshake(&mut stream, &mut inbuf)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            info!(error = %e, "handshake failed");
+            return;
+        }
+        Err(_) => {
+            info!("handshake timed out");
+            return;
+        }
+    }
+    debug!("handshake done");
+    let mut conn = Connection::new(gw);
+    conn.run(stream, inbuf).await;
+}
+
+async fn handshake(stream: &mut TcpStream, inbuf: &mut BytesMut) -> std::io::Result<()> {
+    let s1_time = 0;
+    let mut hs = ServerHandshake::new(s1_time);
+    let mut out = BytesMut::new();
+    let mut rng = rand::rngs::OsRng;
+    while !hs.is_done() {
+        if stream.read_buf(inbuf).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        hs.receive(inbuf, &mut rng, &mut out)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        if !out.is_empty() {
+            stream.write_all(&out.split()).await?;
+        }
+        if inbuf.len() > 8192 && !hs.is_done() {
+            return Err(std::io::ErrorKind::InvalidData.into());
+        }
+    }
+    Ok(())
+}
+
+/// This connection's own call.
+struct OwnCall {
+    call_id: String,
+    _permit: OwnedSemaphorePermit,
+    sip: Option<CallHandle>,
+    /// RTP sockets and the offer, kept until the answer arrives.
+    pending_media: Option<(super::ports::PortPair, sdp::SdpOffer)>,
+    media: Option<MediaHandle>,
+    is_echo: bool,
+}
+
+impl Drop for OwnCall {
+    fn drop(&mut self) {
+        if let Some(m) = &self.media {
+            m.stop.cancel();
+        }
+    }
+}
+
+/// Where a publishing NetStream's audio goes.
+#[derive(Clone)]
+enum PublishTarget {
+    /// A call named by its publish name (any connection's call).
+    Named(MediaHandle),
+    /// This connection's own call, whichever it is.
+    Own,
+}
+
+struct Connection {
+    gw: Arc<Gateway>,
+    session: Session,
+    controller: Controller,
+    sip_tx: mpsc::UnboundedSender<(String, SipEvent)>,
+    sip_rx: mpsc::UnboundedReceiver<(String, SipEvent)>,
+    media_tx: mpsc::UnboundedSender<(String, MediaEvent)>,
+    media_rx: mpsc::UnboundedReceiver<(String, MediaEvent)>,
+    play_tx: mpsc::Sender<(u32, PlayAudio)>,
+    play_rx: mpsc::Receiver<(u32, PlayAudio)>,
+    call: Option<OwnCall>,
+    publishing: HashMap<u32, PublishTarget>,
+    /// Playing NetStreams that follow this connection's own call.
+    own_play: Vec<u32>,
+    last_rx: Instant,
+    closing: Option<Instant>,
+}
+
+impl Connection {
+    fn new(gw: Arc<Gateway>) -> Self {
+        let c = &gw.config;
+        let session = Session::new(SessionConfig {
+            app: c.rtmp.app.clone(),
+            chunk_size: c.rtmp.chunk_size,
+            window_ack_size: c.rtmp.window_ack_size,
+            limits: ChunkLimits {
+                max_message_size: c.limits.max_message_size,
+                max_chunk_streams: c.limits.max_chunk_streams as usize,
+            },
+            amf_limits: amf::Limits::default(),
+        });
+        let controller = Controller::new(
+            ControllerConfig {
+                policy: gw.policy.clone(),
+                echo_user: c.sip.echo_user.clone(),
+            },
+            rand::rngs::OsRng.next_u64(),
+        );
+        let (sip_tx, sip_rx) = mpsc::unbounded_channel();
+        let (media_tx, media_rx) = mpsc::unbounded_channel();
+        let depth = (c.media.rtmp_out_max_ms / 20).max(2) as usize;
+        let (play_tx, play_rx) = mpsc::channel(depth);
+        Self {
+            gw,
+            session,
+            controller,
+            sip_tx,
+            sip_rx,
+            media_tx,
+            media_rx,
+            play_tx,
+            play_rx,
+            call: None,
+            publishing: HashMap::new(),
+            own_play: Vec::new(),
+            last_rx: Instant::now(),
+            closing: None,
+        }
+    }
+
+    async fn run(&mut self, mut stream: TcpStream, leftover: BytesMut) {
+        if !leftover.is_empty() && !self.input(&leftover).await {
+            let _ = self.flush(&mut stream).await;
+            return;
+        }
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut tcp_open = true;
+        loop {
+            if self.flush(&mut stream).await.is_err() {
+                info!("client write failed or stalled; closing");
+                tcp_open = false;
+                self.begin_close();
+            }
+            if let Some(deadline) = self.closing {
+                if !self.controller.has_call() || Instant::now() >= deadline {
+                    break;
+                }
+            }
+            let wake = self.next_wake();
+            tokio::select! {
+                r = stream.read(&mut buf), if tcp_open => match r {
+                    Ok(0) | Err(_) => {
+                        debug!("client closed the connection");
+                        tcp_open = false;
+                        self.begin_close();
+                    }
+                    Ok(n) => {
+                        self.last_rx = Instant::now();
+                        if !self.input(&buf[..n]).await {
+                            let _ = self.flush(&mut stream).await;
+                            tcp_open = false;
+                            self.begin_close();
+                        }
+                    }
+                },
+                Some((call_id, ev)) = self.sip_rx.recv() => self.on_sip(call_id, ev).await,
+                Some((call_id, ev)) = self.media_rx.recv() => self.on_media_event(&call_id, ev).await,
+                Some((stream_id, audio)) = self.play_rx.recv() => {
+                    self.session.send_audio(stream_id, audio.timestamp_ms, audio.body);
+                }
+                _ = sleep_until(wake) => self.on_timer().await,
+                _ = self.gw.shutdown.cancelled(), if self.closing.is_none() => {
+                    info!("gateway shutting down");
+                    self.begin_close();
+                }
+            }
+            self.drive_controller().await;
+        }
+        self.controller.handle_disconnect(std::time::Instant::now());
+        self.drive_controller().await;
+        if tcp_open {
+            let _ = self.flush(&mut stream).await;
+            let _ = stream.shutdown().await;
+        }
+        if let Some(call) = self.call.take() {
+            self.gw.streams.remove_call(&call.call_id);
+        }
+        debug!("connection closed");
+    }
+
+    fn begin_close(&mut self) {
+        if self.closing.is_none() {
+            self.closing = Some(Instant::now() + CLOSE_GRACE);
+            self.controller.handle_disconnect(std::time::Instant::now());
+        }
+    }
+
+    fn next_wake(&self) -> Instant {
+        let idle = self.last_rx + self.gw.config.limits.idle_timeout;
+        let ctl = self
+            .controller
+            .poll_timeout()
+            .map(Instant::from_std)
+            .unwrap_or(idle);
+        let close = self.closing.unwrap_or(idle);
+        idle.min(ctl).min(close)
+    }
+
+    async fn on_timer(&mut self) {
+        let now = Instant::now();
+        self.controller.handle_timeout(now.into_std());
+        let idle = self.gw.config.limits.idle_timeout;
+        if now >= self.last_rx + idle && !self.controller.has_call() && self.closing.is_none() {
+            info!(idle_s = idle.as_secs(), "idle timeout");
+            self.begin_close();
+        }
+    }
+
+    async fn flush(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
+        while let Some(out) = self.session.take_output() {
+            match timeout(WRITE_TIMEOUT, stream.write_all(&out)).await {
+                Ok(r) => r?,
+                Err(_) => return Err(std::io::ErrorKind::TimedOut.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Feeds client bytes; false when the session must end.
+    async fn input(&mut self, data: &[u8]) -> bool {
+        if let Err(e) = self.session.handle_input(data) {
+            info!(error = %e, "closing RTMP session");
+            return false;
+        }
+        while let Some(ev) = self.session.poll_event() {
+            self.on_session_event(ev).await;
+        }
+        true
+    }
+
+    async fn on_session_event(&mut self, ev: SessionEvent) {
+        match ev {
+            SessionEvent::Connected { app, .. } => info!(%app, "NetConnection connected"),
+            SessionEvent::Invoke(inv) => self.on_invoke(inv).await,
+            SessionEvent::Publish { stream_id, name } => self.on_publish(stream_id, &name),
+            SessionEvent::Play { stream_id, name } => self.on_play(stream_id, &name),
+            SessionEvent::StreamClosed { stream_id } => {
+                self.publishing.remove(&stream_id);
+                self.own_play.retain(|s| *s != stream_id);
+            }
+            SessionEvent::Audio {
+                stream_id,
+                timestamp_ms,
+                body,
+            } => match self.publishing.get(&stream_id) {
+                Some(PublishTarget::Named(h)) => h.send_audio(timestamp_ms, body),
+                Some(PublishTarget::Own) => {
+                    if let Some(h) = self.call.as_ref().and_then(|c| c.media.as_ref()) {
+                        h.send_audio(timestamp_ms, body);
+                    }
+                }
+                None => {}
+            },
+        }
+    }
+
+    async fn on_invoke(&mut self, inv: crate::rtmp::session::Invoke) {
+        let now = std::time::Instant::now();
+        match inv.name.as_str() {
+            "dial" => {
+                let uri = inv.args.first().and_then(|v| v.as_str()).map(str::to_string);
+                let permit = self.gw.calls.clone().try_acquire_owned().ok();
+                let before = self.controller.call_id().map(str::to_string);
+                self.controller
+                    .handle_dial(now, inv.txn, uri.as_deref(), permit.is_some());
+                let after = self.controller.call_id().map(str::to_string);
+                if let (Some(call_id), Some(permit)) = (after.filter(|a| before.as_ref() != Some(a)), permit) {
+                    info!(%call_id, uri = uri.as_deref().unwrap_or_default(), "dial");
+                    self.call = Some(OwnCall {
+                        call_id,
+                        _permit: permit,
+                        sip: None,
+                        pending_media: None,
+                        media: None,
+                        is_echo: false,
+                    });
+                }
+            }
+            "hangup" => self.controller.handle_hangup(now, inv.txn),
+            other => {
+                let why = format!("`{other}` is not supported by this gateway");
+                self.session
+                    .reply_error(inv.txn, "NetConnection.Call.Failed", &why);
+            }
+        }
+    }
+
+    fn on_publish(&mut self, stream_id: u32, name: &str) {
+        let target = match self.gw.streams.get(Direction::Publish, name) {
+            Some(h) => PublishTarget::Named(h),
+            None => PublishTarget::Own,
+        };
+        self.publishing.insert(stream_id, target);
+        self.session.accept_publish(stream_id);
+    }
+
+    fn on_play(&mut self, stream_id: u32, name: &str) {
+        self.session.accept_play(stream_id);
+        match self.gw.streams.get(Direction::Play, name) {
+            Some(h) => h.subscribe(stream_id, self.play_tx.clone()),
+            None => {
+                self.own_play.push(stream_id);
+                if let Some(h) = self.call.as_ref().and_then(|c| c.media.as_ref()) {
+                    h.subscribe(stream_id, self.play_tx.clone());
+                }
+            }
+        }
+    }
+
+    async fn drive_controller(&mut self) {
+        while let Some(out) = self.controller.poll_output() {
+            self.on_output(out).await;
+        }
+    }
+
+    async fn on_output(&mut self, out: Output) {
+        let now = std::time::Instant::now();
+        match out {
+            Output::Result { txn } => self.session.reply_result(txn, Value::Null),
+            Output::Error {
+                txn,
+                code,
+                description,
+            } => self.session.reply_error(txn, code, &description),
+            Output::Status(st) => self.session.send_connection_status(status_info(&st)),
+            Output::Invite { call_id, target } => {
+                if let Err((code, reason)) = self.start_invite(&call_id, target).await {
+                    warn!(%call_id, %reason, "cannot place call");
+                    self.controller
+                        .handle_sip(now, &call_id, SipEvent::Failed { code, reason });
+                }
+            }
+            Output::StartEcho { call_id } => {
+                if let Err(reason) = self.start_echo(&call_id) {
+                    self.controller.handle_sip(
+                        now,
+                        &call_id,
+                        SipEvent::Failed { code: 500, reason },
+                    );
+                } else {
+                    self.controller
+                        .handle_sip(now, &call_id, SipEvent::Answered { sdp: Vec::new() });
+                }
+            }
+            Output::Hangup { call_id } => self.hangup(&call_id),
+            Output::ConnectStreams {
+                call_id,
+                publish,
+                play,
+            } => self.connect_streams(&call_id, &publish, &play),
+            Output::Release { call_id } => self.release(&call_id),
+        }
+    }
+
+    async fn start_invite(
+        &mut self,
+        call_id: &str,
+        target: crate::call::uri::DialUri,
+    ) -> Result<(), (u16, String)> {
+        let ports = self
+            .gw
+            .ports
+            .allocate()
+            .await
+            .map_err(|e| (503, format!("Service Unavailable: {e}")))?;
+        let codecs = sdp::parse_codec_list(&self.gw.config.media.codecs)
+            .map_err(|e| (500, format!("codec configuration: {e}")))?;
+        let remote = target_socket_addr(target.uri());
+        let host = self.gw.ua.media_host_for(remote);
+        let addr = host
+            .parse()
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+        let local = sdp::LocalMedia {
+            addr,
+            port: ports.rtp_port(),
+            session_id: rand::rngs::OsRng.next_u64() >> 1,
+            session_version: 1,
+        };
+        let offer = sdp::build_offer(&codecs, &local).map_err(|e| (500, e.to_string()))?;
+        let handle = self.gw.ua.place_call(
+            PlaceCall {
+                target: target.uri().clone(),
+                offer: offer.to_bytes(),
+                call_id: call_id.to_string(),
+                invite_timeout: self.gw.config.sip.invite_timeout,
+            },
+            self.sip_tx.clone(),
+        );
+        if let Some(call) = self.call.as_mut().filter(|c| c.call_id == call_id) {
+            call.sip = Some(handle);
+            call.pending_media = Some((ports, offer));
+        }
+        Ok(())
+    }
+
+    fn start_echo(&mut self, call_id: &str) -> Result<(), String> {
+        let handle = media_task::spawn_echo(&self.gw.config.media, call_id, self.media_tx.clone())
+            .map_err(|e| e.to_string())?;
+        if let Some(call) = self.call.as_mut().filter(|c| c.call_id == call_id) {
+            call.media = Some(handle);
+            call.is_echo = true;
+        }
+        Ok(())
+    }
+
+    async fn on_sip(&mut self, call_id: String, ev: SipEvent) {
+        let now = std::time::Instant::now();
+        if let SipEvent::Answered { sdp: answer } = &ev {
+            if let Err(reason) = self.start_media(&call_id, answer) {
+                warn!(%call_id, %reason, "cannot start media; ending the call");
+                if let Some(mut h) = self.call.as_mut().and_then(|c| c.sip.take()) {
+                    h.hangup();
+                }
+                self.controller.handle_sip(
+                    now,
+                    &call_id,
+                    SipEvent::Failed {
+                        code: 488,
+                        reason: format!("Not Acceptable Here: {reason}"),
+                    },
+                );
+                return;
+            }
+        }
+        self.controller.handle_sip(now, &call_id, ev);
+    }
+
+    fn start_media(&mut self, call_id: &str, answer: &[u8]) -> Result<(), String> {
+        let Some(call) = self.call.as_mut().filter(|c| c.call_id == call_id) else {
+            return Ok(());
+        };
+        let Some((ports, offer)) = call.pending_media.take() else {
+            return Err("no media prepared for this call".into());
+        };
+        let negotiated = sdp::parse_answer(&offer, answer).map_err(|e| e.to_string())?;
+        info!(%call_id, codec = ?negotiated.codec, remote = %negotiated.remote_rtp, "media negotiated");
+        let handle = media_task::spawn_rtp(
+            &self.gw.config.media,
+            call_id,
+            negotiated,
+            ports,
+            self.media_tx.clone(),
+        )
+        .map_err(|e| e.to_string())?;
+        call.media = Some(handle);
+        Ok(())
+    }
+
+    async fn on_media_event(&mut self, call_id: &str, ev: MediaEvent) {
+        let now = std::time::Instant::now();
+        match ev {
+            MediaEvent::RtpTimeout => {
+                info!(%call_id, "RTP timeout");
+                self.controller
+                    .handle_media_failure(now, call_id, 408, "RTP timeout");
+            }
+            MediaEvent::Ended => {
+                if self.call.as_ref().is_some_and(|c| c.call_id == call_id && c.is_echo) {
+                    self.controller
+                        .handle_sip(now, call_id, SipEvent::Ended { by_remote: false });
+                }
+            }
+        }
+    }
+
+    fn hangup(&mut self, call_id: &str) {
+        let Some(call) = self.call.as_mut().filter(|c| c.call_id == call_id) else {
+            return;
+        };
+        if let Some(h) = call.sip.as_mut() {
+            h.hangup();
+        } else if let Some(m) = &call.media {
+            // The echo destination ends at once.
+            m.stop.cancel();
+        }
+        if call.is_echo {
+            let _ = self.sip_tx.send((call_id.to_string(), SipEvent::Ended { by_remote: false }));
+        }
+    }
+
+    fn connect_streams(&mut self, call_id: &str, publish: &str, play: &str) {
+        let Some(media) = self
+            .call
+            .as_ref()
+            .filter(|c| c.call_id == call_id)
+            .and_then(|c| c.media.clone())
+        else {
+            return;
+        };
+        self.gw.streams.insert(publish, play, media.clone());
+        for &stream_id in &self.own_play {
+            media.subscribe(stream_id, self.play_tx.clone());
+        }
+    }
+
+    fn release(&mut self, call_id: &str) {
+        if self.call.as_ref().is_some_and(|c| c.call_id == call_id) {
+            self.gw.streams.remove_call(call_id);
+            self.call = None; // Drop stops the media task and frees the permit.
+            for &stream_id in &self.own_play {
+                self.session.notify_unpublished(stream_id);
+            }
+        }
+    }
+}
+
+/// The `Sono.Call.Status` info object.
+fn status_info(st: &CallStatus) -> Value {
+    Value::object_builder()
+        .set("level", "status")
+        .set("code", "Sono.Call.Status")
+        .set("status_code", f64::from(st.status as u8))
+        .set("call_id", st.call_id.as_str())
+        .set_opt("sip_code", st.sip_code.map(f64::from))
+        .set_opt("reason", st.reason.clone())
+        .set_opt("publish", st.publish.clone())
+        .set_opt("play", st.play.clone())
+        .build()
+}
+
+/// The dialled host as a socket address when it is an IP literal (for
+/// choosing the local address toward it).
+fn target_socket_addr(uri: &rsipstack::sip::Uri) -> Option<std::net::SocketAddr> {
+    use rsipstack::sip::uri::Host;
+    match &uri.host_with_port.host {
+        Host::IpAddr(ip) => Some(std::net::SocketAddr::new(*ip, 5060)),
+        Host::Domain(_) => None,
+    }
+}

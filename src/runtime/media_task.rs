@@ -1,0 +1,251 @@
+//! One task per call: drives the call's sans-IO `media::Bridge` between
+//! its RTP/RTCP sockets and the RTMP streams bound to it.
+//!
+//! Audio published by a client arrives as [`MediaCommand::Audio`]; audio
+//! for clients leaves through each subscriber's bounded queue, and is
+//! dropped for a subscriber whose queue is full, so a slow client never
+//! delays the others or builds up latency.
+
+use std::net::SocketAddr;
+use std::time::Instant as StdInstant;
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Instant};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, Instrument};
+
+use super::ports::PortPair;
+use super::streams::{MediaCommand, MediaHandle, PlayAudio};
+use crate::config::MediaConfig;
+use crate::media::bridge::{Bridge, BridgeConfig, BridgeEvent, TransmitKind};
+use crate::media::MediaError;
+use crate::sip::sdp::{Codec, Direction, Negotiated};
+
+/// What a call's media task tells the connection that owns the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// No RTP from the far end for `[media] rtp_timeout_s`.
+    RtpTimeout,
+    /// The task ended.
+    Ended,
+}
+
+/// Queue depth of published audio toward a media task (messages).
+const INBOUND_DEPTH: usize = 64;
+
+struct Subscriber {
+    stream_id: u32,
+    queue: mpsc::Sender<(u32, PlayAudio)>,
+}
+
+fn bridge_config(media: &MediaConfig, negotiated: Negotiated) -> BridgeConfig {
+    BridgeConfig {
+        sip_codec: negotiated,
+        jitter_ms: media.jitter_ms,
+        speex_quality: media.speex_quality,
+        rtmp_out_max_ms: media.rtmp_out_max_ms,
+        rtp_timeout: media.rtp_timeout,
+    }
+}
+
+/// Starts the media of a SIP call on its allocated sockets.
+///
+/// # Errors
+/// [`MediaError`] when the bridge cannot be built for the negotiated codec.
+pub fn spawn_rtp(
+    media: &MediaConfig,
+    call_id: &str,
+    negotiated: Negotiated,
+    ports: PortPair,
+    events: mpsc::UnboundedSender<(String, MediaEvent)>,
+) -> Result<MediaHandle, MediaError> {
+    let mut bridge = Bridge::new(
+        bridge_config(media, negotiated),
+        StdInstant::now(),
+        &mut rand::rngs::OsRng,
+    )?;
+    if !negotiated.is_hold() {
+        bridge.set_remote(negotiated.remote_rtp, negotiated.remote_rtcp);
+    }
+    let (handle, rx) = new_handle(call_id);
+    let task = MediaTask {
+        call_id: call_id.to_string(),
+        bridge,
+        sockets: Some(ports),
+        commands: rx,
+        subscribers: Vec::new(),
+        events,
+        stop: handle.stop.clone(),
+    };
+    let span = tracing::info_span!("media", call_id = %call_id);
+    tokio::spawn(task.run().instrument(span));
+    Ok(handle)
+}
+
+/// Starts the built-in echo destination: a bridge whose far end is a
+/// loopback, so the caller's audio is decoded, encoded to PCMU, sent
+/// through the RTP path and jitter buffer, decoded and re-encoded back.
+///
+/// # Errors
+/// [`MediaError`] when the bridge cannot be built.
+pub fn spawn_echo(
+    media: &MediaConfig,
+    call_id: &str,
+    events: mpsc::UnboundedSender<(String, MediaEvent)>,
+) -> Result<MediaHandle, MediaError> {
+    let loopback: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 9));
+    let negotiated = Negotiated {
+        codec: Codec::Pcmu,
+        pt: 0,
+        recv_pt: 0,
+        dtmf_pt: None,
+        recv_dtmf_pt: None,
+        ptime_ms: 20,
+        direction: Direction::SendRecv,
+        remote_rtp: loopback,
+        remote_rtcp: loopback,
+    };
+    let mut cfg = bridge_config(media, negotiated);
+    cfg.rtp_timeout = None;
+    let bridge = Bridge::new(cfg, StdInstant::now(), &mut rand::rngs::OsRng)?;
+    let (handle, rx) = new_handle(call_id);
+    let task = MediaTask {
+        call_id: call_id.to_string(),
+        bridge,
+        sockets: None,
+        commands: rx,
+        subscribers: Vec::new(),
+        events,
+        stop: handle.stop.clone(),
+    };
+    let span = tracing::info_span!("echo", call_id = %call_id);
+    tokio::spawn(task.run().instrument(span));
+    Ok(handle)
+}
+
+fn new_handle(call_id: &str) -> (MediaHandle, mpsc::Receiver<MediaCommand>) {
+    let (tx, rx) = mpsc::channel(INBOUND_DEPTH);
+    (
+        MediaHandle {
+            call_id: call_id.to_string(),
+            tx,
+            stop: CancellationToken::new(),
+        },
+        rx,
+    )
+}
+
+struct MediaTask {
+    call_id: String,
+    bridge: Bridge,
+    /// `None` for the echo destination.
+    sockets: Option<PortPair>,
+    commands: mpsc::Receiver<MediaCommand>,
+    subscribers: Vec<Subscriber>,
+    events: mpsc::UnboundedSender<(String, MediaEvent)>,
+    stop: CancellationToken,
+}
+
+async fn recv_on(sock: Option<&UdpSocket>, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
+    match sock {
+        Some(s) => s.recv_from(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl MediaTask {
+    async fn run(mut self) {
+        debug!("media started");
+        let mut rtp_buf = vec![0u8; 2048];
+        let mut rtcp_buf = vec![0u8; 2048];
+        loop {
+            self.flush().await;
+            let wake = self
+                .bridge
+                .poll_timeout()
+                .map(Instant::from_std)
+                .unwrap_or_else(|| Instant::now() + std::time::Duration::from_secs(3600));
+            let rtp_sock = self.sockets.as_ref().map(|p| &p.rtp);
+            let rtcp_sock = self.sockets.as_ref().map(|p| &p.rtcp);
+            tokio::select! {
+                _ = self.stop.cancelled() => break,
+                cmd = self.commands.recv() => match cmd {
+                    Some(MediaCommand::Audio { timestamp_ms, body }) => {
+                        if let Err(e) = self.bridge.handle_rtmp_audio(StdInstant::now(), timestamp_ms, &body) {
+                            debug!(error = %e, "dropping RTMP audio");
+                        }
+                    }
+                    Some(MediaCommand::Subscribe { stream_id, queue }) => {
+                        self.subscribers.push(Subscriber { stream_id, queue });
+                    }
+                    None => break,
+                },
+                r = recv_on(rtp_sock, &mut rtp_buf) => {
+                    if let Ok((n, from)) = r {
+                        if let Some(d) = rtp_buf.get(..n) {
+                            if let Err(e) = self.bridge.handle_rtp(StdInstant::now(), from, d) {
+                                debug!(error = %e, "dropping RTP packet");
+                            }
+                        }
+                    }
+                }
+                r = recv_on(rtcp_sock, &mut rtcp_buf) => {
+                    if let Ok((n, from)) = r {
+                        if let Some(d) = rtcp_buf.get(..n) {
+                            let _ = self.bridge.handle_rtcp(StdInstant::now(), from, d);
+                        }
+                    }
+                }
+                _ = sleep_until(wake) => self.bridge.handle_timeout(StdInstant::now()),
+            }
+        }
+        self.bridge.close(StdInstant::now());
+        self.flush().await;
+        info!(stats = ?self.bridge.stats(), "media ended");
+        let _ = self.events.send((self.call_id.clone(), MediaEvent::Ended));
+    }
+
+    /// Sends what the bridge produced: RTP/RTCP to the far end (or back
+    /// into the bridge for the echo destination), audio to subscribers,
+    /// events to the connection.
+    async fn flush(&mut self) {
+        // Bounded: a bridge produces a handful of packets per input.
+        for _ in 0..256 {
+            let Some(t) = self.bridge.poll_transmit() else { break };
+            match &self.sockets {
+                Some(p) => {
+                    let sock = match t.kind {
+                        TransmitKind::Rtp => &p.rtp,
+                        TransmitKind::Rtcp => &p.rtcp,
+                    };
+                    if let Err(e) = sock.send_to(&t.payload, t.dest).await {
+                        debug!(error = %e, dest = %t.dest, "RTP send failed");
+                    }
+                }
+                None => {
+                    if t.kind == TransmitKind::Rtp {
+                        let _ = self.bridge.handle_rtp(StdInstant::now(), t.dest, &t.payload);
+                    }
+                }
+            }
+        }
+        while let Some(audio) = self.bridge.poll_rtmp_audio() {
+            let play = PlayAudio {
+                timestamp_ms: audio.timestamp_ms,
+                body: audio.body,
+            };
+            self.subscribers.retain(|s| {
+                match s.queue.try_send((s.stream_id, play.clone())) {
+                    Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => true,
+                    Err(mpsc::error::TrySendError::Closed(_)) => false,
+                }
+            });
+        }
+        while let Some(ev) = self.bridge.poll_event() {
+            if let BridgeEvent::RtpTimeout = ev {
+                let _ = self.events.send((self.call_id.clone(), MediaEvent::RtpTimeout));
+            }
+        }
+    }
+}

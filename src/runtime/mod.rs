@@ -1,0 +1,142 @@
+//! The tokio drivers: the only code that touches sockets, timers and the
+//! clock. Each protocol core (RTMP session, call controller, media bridge)
+//! is driven by one small task:
+//!
+//! - [`server`]: accepts RTMP connections on every `[rtmp] listen` address
+//!   and spawns one [`connection`] task each;
+//! - [`connection`]: runs the handshake, then drives one `rtmp::Session` and
+//!   one `call::Controller`, and starts calls through the SIP user agent;
+//! - [`media_task`]: one per call, drives a `media::Bridge` between the
+//!   call's RTP sockets and the RTMP streams bound to it.
+
+pub mod connection;
+pub mod media_task;
+pub mod ports;
+pub mod server;
+pub mod streams;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use thiserror::Error;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::info;
+
+use crate::call::policy::DialPolicy;
+use crate::config::{Config, LogConfig};
+use crate::sip::ua::UserAgent;
+use crate::sip::SipError;
+use ports::PortAllocator;
+use streams::StreamRegistry;
+
+/// How long shutdown waits for calls to end with BYE before closing anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(6);
+
+/// Errors that stop the gateway.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum RuntimeError {
+    #[error(transparent)]
+    Sip(#[from] SipError),
+    /// An RTMP listen address could not be bound.
+    #[error("cannot listen for RTMP on {addr}: {source}")]
+    RtmpBind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    /// Signal handlers could not be installed.
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+}
+
+/// Everything the driver tasks share.
+pub struct Gateway {
+    pub config: Config,
+    pub ua: Arc<UserAgent>,
+    pub streams: StreamRegistry,
+    pub ports: PortAllocator,
+    pub policy: DialPolicy,
+    /// One permit per concurrent call (`[limits] max_calls`).
+    pub calls: Arc<Semaphore>,
+    /// One permit per RTMP connection (`[limits] max_connections`).
+    pub connections: Arc<Semaphore>,
+    /// Cancelled on SIGINT/SIGTERM: every connection ends its call and closes.
+    pub shutdown: CancellationToken,
+    /// Connection ids for log spans.
+    next_conn_id: std::sync::atomic::AtomicU64,
+}
+
+impl Gateway {
+    /// A fresh connection id for logs.
+    pub fn next_connection_id(&self) -> u64 {
+        self.next_conn_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Sets up tracing from `[log] level` (RUST_LOG overrides it).
+///
+/// # Errors
+/// The directive's parse error.
+pub fn init_logging(cfg: &LogConfig) -> Result<(), String> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(s) if !s.is_empty() => EnvFilter::try_new(s),
+        _ => EnvFilter::try_new(&cfg.level),
+    }
+    .map_err(|e| e.to_string())?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init()
+        .map_err(|e| e.to_string())
+}
+
+/// Runs the gateway until SIGINT or SIGTERM.
+///
+/// # Errors
+/// [`RuntimeError`] when a listener cannot be bound at start-up.
+pub async fn run(config: Config) -> Result<(), RuntimeError> {
+    let shutdown = CancellationToken::new();
+    let ua = UserAgent::start(config.sip.clone(), shutdown.clone()).await?;
+    let gw = Arc::new(Gateway {
+        ua: ua.clone(),
+        streams: StreamRegistry::default(),
+        ports: PortAllocator::new(
+            config.media.bind_address,
+            config.media.rtp_ports.0,
+            config.media.rtp_ports.1,
+        ),
+        policy: DialPolicy::new(&config.policy.dial_allow),
+        calls: Arc::new(Semaphore::new(config.limits.max_calls as usize)),
+        connections: Arc::new(Semaphore::new(config.limits.max_connections as usize)),
+        shutdown: shutdown.clone(),
+        next_conn_id: std::sync::atomic::AtomicU64::new(1),
+        config,
+    });
+    let tracker = TaskTracker::new();
+    server::listen_all(&gw, &tracker).await?;
+    wait_for_signal().await?;
+    info!("shutting down: ending calls");
+    shutdown.cancel();
+    tracker.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
+        info!("some connections did not close in time");
+    }
+    ua.stop();
+    info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() -> Result<(), RuntimeError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).map_err(RuntimeError::Signals)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(RuntimeError::Signals)?;
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM"),
+        _ = int.recv() => info!("SIGINT"),
+    }
+    Ok(())
+}
