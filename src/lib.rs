@@ -6,5 +6,7 @@ pub mod amf;
 pub mod call;
 pub mod config;
 pub mod flv;
+pub mod media;
 pub mod rtmp;
+pub mod runtime;
 pub mod sip;

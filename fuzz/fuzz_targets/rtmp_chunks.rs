@@ -42,7 +42,9 @@ fuzz_target!(|data: &[u8]| {
     let mut writer = ChunkWriter::new();
     let mut wire = BytesMut::new();
     for m in &messages {
-        writer.write(m, &mut wire).expect("a message read is writable");
+        writer
+            .write(m, &mut wire)
+            .expect("a message read is writable");
     }
     let mut again = ChunkReader::new(LIMITS);
     let mut reread = Vec::new();

@@ -32,7 +32,7 @@ use crate::sip::sdp::{Codec, Negotiated};
 
 use super::dtmf::{DtmfReceiver, TelephoneEvent};
 use super::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
-use super::pipeline::{transcoders, ToRtmp, ToSip, RTMP_FRAME, RTMP_RATE};
+use super::pipeline::{transcoders, ToRtmp, ToSip, RTMP_FRAME};
 use super::receiver::RtpReceiver;
 use super::rtcp::{RtcpSession, SenderInfo};
 use super::rtp::RtpSender;
@@ -140,7 +140,10 @@ pub struct BridgeStats {
 /// The audio path.
 enum Path {
     Passthrough,
-    Transcode { to_sip: Box<ToSip>, to_rtmp: Box<ToRtmp> },
+    Transcode {
+        to_sip: Box<ToSip>,
+        to_rtmp: Box<ToRtmp>,
+    },
 }
 
 /// Where RTP goes.
@@ -207,6 +210,10 @@ pub struct Bridge {
     scratch: Vec<u8>,
 }
 
+/// Largest RTP payload accepted from the peer, in bytes (bounds the jitter
+/// buffer's memory: capacity x this).
+const MAX_RTP_PAYLOAD: usize = 1500;
+
 /// Bound on queued datagrams and events (each is drained every turn).
 const MAX_QUEUE: usize = 256;
 
@@ -215,14 +222,23 @@ impl Bridge {
     ///
     /// Errors: [`MediaError::Config`] if the codec cannot carry audio
     /// (telephone-event), [`MediaError::Codec`] if a codec fails to start.
-    pub fn new(cfg: BridgeConfig, now: Instant, rng: &mut impl RngCore) -> Result<Self, MediaError> {
+    pub fn new(
+        cfg: BridgeConfig,
+        now: Instant,
+        rng: &mut impl RngCore,
+    ) -> Result<Self, MediaError> {
         let n = &cfg.sip_codec;
         let path = match n.codec {
             Codec::Speex16k => Path::Passthrough,
-            Codec::TelephoneEvent => return Err(MediaError::Config("telephone-event is not an audio codec")),
+            Codec::TelephoneEvent => {
+                return Err(MediaError::Config("telephone-event is not an audio codec"))
+            }
             codec => {
                 let (to_sip, to_rtmp) = transcoders(codec, cfg.speex_quality)?;
-                Path::Transcode { to_sip: Box::new(to_sip), to_rtmp: Box::new(to_rtmp) }
+                Path::Transcode {
+                    to_sip: Box::new(to_sip),
+                    to_rtmp: Box::new(to_rtmp),
+                }
             }
         };
         let clock = n.clock_rate();
@@ -235,12 +251,21 @@ impl Bridge {
             receiver: RtpReceiver::new(clock, now),
             rtcp,
             sender,
-            jitter: JitterBuffer::new(JitterConfig::from_jitter_ms(cfg.jitter_ms, clock, frame_ticks)),
+            jitter: JitterBuffer::new(JitterConfig::from_jitter_ms(
+                cfg.jitter_ms,
+                clock,
+                frame_ticks,
+            )),
             dtmf: DtmfReceiver::default(),
-            remote: Remote::Signalled { rtp: n.remote_rtp, rtcp: n.remote_rtcp },
+            remote: Remote::Signalled {
+                rtp: n.remote_rtp,
+                rtcp: n.remote_rtcp,
+            },
             rtmp_in_next_ms: None,
             out_clock: OutClock::Unset,
-            inactivity: Inactivity::Watching { deadline: now + cfg.rtp_timeout },
+            inactivity: Inactivity::Watching {
+                deadline: now + cfg.rtp_timeout,
+            },
             transmits: VecDeque::new(),
             rtmp_out: VecDeque::new(),
             rtmp_out_ms: 0,
@@ -259,7 +284,11 @@ impl Bridge {
 
     /// Counters.
     pub fn stats(&self) -> BridgeStats {
-        BridgeStats { jitter: self.jitter.stats(), rtt: self.rtcp.rtt(), ..self.stats }
+        BridgeStats {
+            jitter: self.jitter.stats(),
+            rtt: self.rtcp.rtt(),
+            ..self.stats
+        }
     }
 
     // ---- RTMP -> SIP -------------------------------------------------
@@ -273,8 +302,12 @@ impl Bridge {
     /// Errors (peer; nothing is sent): [`MediaError::MalformedAudio`],
     /// [`MediaError::UnsupportedRtmpFormat`], [`MediaError::Codec`];
     /// [`MediaError::Build`] for a payload too large for one RTP packet.
-    pub fn handle_rtmp_audio(&mut self, now: Instant, timestamp_ms: u32, body: &[u8]) -> Result<(), MediaError> {
-        let _ = now;
+    pub fn handle_rtmp_audio(
+        &mut self,
+        _now: Instant,
+        timestamp_ms: u32,
+        body: &[u8],
+    ) -> Result<(), MediaError> {
         let result = self.rtmp_audio(timestamp_ms, body);
         match result {
             Ok(()) => self.stats.rtmp_in += 1,
@@ -284,7 +317,8 @@ impl Bridge {
     }
 
     fn rtmp_audio(&mut self, timestamp_ms: u32, body: &[u8]) -> Result<(), MediaError> {
-        let (header, payload) = parse_audio(body).map_err(|_| MediaError::MalformedAudio("empty FLV audio body"))?;
+        let (header, payload) =
+            parse_audio(body).map_err(|_| MediaError::MalformedAudio("empty FLV audio body"))?;
         if header.format != SoundFormat::Speex {
             return Err(MediaError::UnsupportedRtmpFormat(header.format.bits()));
         }
@@ -292,13 +326,14 @@ impl Bridge {
             return Ok(());
         }
         self.follow_rtmp_clock(timestamp_ms);
+        let pt = self.cfg.sip_codec.pt;
+        let mut packets = Vec::new();
         let frames = match &mut self.path {
             Path::Passthrough => {
                 let frames = speex_frame_count(payload, SpeexMode::Wideband);
                 if frames > 0 {
-                    let ticks = (frames * RTMP_FRAME) as u32;
-                    let packet = self.sender.audio(self.cfg.sip_codec.pt, ticks, payload)?;
-                    self.send_rtp(packet);
+                    let ticks = u32::try_from(frames * RTMP_FRAME).unwrap_or(0);
+                    packets.push(self.sender.audio(pt, ticks, payload)?);
                 }
                 frames
             }
@@ -306,16 +341,18 @@ impl Bridge {
                 let frames = to_sip.push_speex(payload)?;
                 loop {
                     self.scratch.clear();
-                    let Some(samples) = to_sip.next_frame(&mut self.scratch)? else { break };
-                    let packet = self.sender.audio(self.cfg.sip_codec.pt, samples as u32, &self.scratch)?;
-                    if self.may_send() {
-                        push_bounded(&mut self.transmits, Transmit { dest: self.remote.rtp(), kind: TransmitKind::Rtp, payload: packet });
-                        self.stats.rtp_sent += 1;
-                    }
+                    let Some(samples) = to_sip.next_frame(&mut self.scratch)? else {
+                        break;
+                    };
+                    let ticks = u32::try_from(samples).unwrap_or(0);
+                    packets.push(self.sender.audio(pt, ticks, &self.scratch)?);
                 }
                 frames
             }
         };
+        for packet in packets {
+            self.send_rtp(packet);
+        }
         let duration = u32::try_from(frames).unwrap_or(0).saturating_mul(FRAME_MS);
         self.rtmp_in_next_ms = Some(timestamp_ms.wrapping_add(duration));
         Ok(())
@@ -324,7 +361,9 @@ impl Bridge {
     /// A gap in the client's timestamps (mute, DTX) advances the RTP
     /// timeline by the gap and marks a new talkspurt.
     fn follow_rtmp_clock(&mut self, timestamp_ms: u32) {
-        let Some(expected) = self.rtmp_in_next_ms else { return };
+        let Some(expected) = self.rtmp_in_next_ms else {
+            return;
+        };
         let gap = i64::from(timestamp_ms.wrapping_sub(expected) as i32);
         if gap > RTMP_GAP_MS {
             let ticks = ms_to_ticks(gap.min(60_000) as u32, self.cfg.sip_codec.clock_rate());
@@ -339,7 +378,14 @@ impl Bridge {
 
     fn send_rtp(&mut self, packet: Vec<u8>) {
         if self.may_send() {
-            push_bounded(&mut self.transmits, Transmit { dest: self.remote.rtp(), kind: TransmitKind::Rtp, payload: packet });
+            push_bounded(
+                &mut self.transmits,
+                Transmit {
+                    dest: self.remote.rtp(),
+                    kind: TransmitKind::Rtp,
+                    payload: packet,
+                },
+            );
             self.stats.rtp_sent += 1;
         }
     }
@@ -351,7 +397,12 @@ impl Bridge {
     /// Errors (peer; the packet is dropped): [`MediaError::MalformedRtp`],
     /// [`MediaError::ForeignSsrc`], [`MediaError::SequenceJump`],
     /// [`MediaError::UnexpectedPayloadType`], [`MediaError::MalformedAudio`].
-    pub fn handle_rtp(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) -> Result<(), MediaError> {
+    pub fn handle_rtp(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        datagram: &[u8],
+    ) -> Result<(), MediaError> {
         let result = self.rtp(now, from, datagram);
         if result.is_err() {
             self.stats.rtp_invalid += 1;
@@ -368,8 +419,16 @@ impl Bridge {
         if !is_dtmf && !is_audio {
             return Err(MediaError::UnexpectedPayloadType(p.pt));
         }
+        if p.payload.len() > MAX_RTP_PAYLOAD {
+            return Err(MediaError::MalformedRtp(format!(
+                "{}-byte payload",
+                p.payload.len()
+            )));
+        }
         self.stats.rtp_received += 1;
-        self.inactivity = Inactivity::Watching { deadline: now + self.cfg.rtp_timeout };
+        self.inactivity = Inactivity::Watching {
+            deadline: now + self.cfg.rtp_timeout,
+        };
         if got.resync {
             self.jitter.reset();
             self.latch(from);
@@ -377,7 +436,13 @@ impl Bridge {
         if is_dtmf {
             let event = TelephoneEvent::parse(p.payload)?;
             for d in self.dtmf.receive(p.ts, event) {
-                push_bounded(&mut self.events, MediaEvent::Dtmf { digit: d.digit, end: d.end });
+                push_bounded(
+                    &mut self.events,
+                    MediaEvent::Dtmf {
+                        digit: d.digit,
+                        end: d.end,
+                    },
+                );
             }
             return Ok(());
         }
@@ -388,7 +453,12 @@ impl Bridge {
 
     /// Symmetric RTP: send where the source sends from.
     fn latch(&mut self, from: SocketAddr) {
-        if self.remote == (Remote::Latched { rtp: from, rtcp: self.remote.rtcp() }) {
+        if self.remote
+            == (Remote::Latched {
+                rtp: from,
+                rtcp: self.remote.rtcp(),
+            })
+        {
             return;
         }
         let rtcp = match self.remote {
@@ -401,24 +471,25 @@ impl Bridge {
 
     /// Plays out every frame due at `now`.
     fn drain_jitter(&mut self, now: Instant) {
+        let now_ms = self.elapsed_ms(now);
         while let Some(playout) = self.jitter.poll(now) {
-            let (ts, result) = match (&mut self.path, playout) {
+            match (&mut self.path, playout) {
                 (Path::Passthrough, Playout::Frame { ts, payload, .. }) => {
                     let frames = speex_frame_count(&payload, SpeexMode::Wideband).max(1);
-                    self.emit_passthrough(ts, &payload, frames);
-                    continue;
+                    self.emit_passthrough(ts, &payload, frames, now_ms);
                 }
-                (Path::Passthrough, Playout::Lost { .. }) => continue,
-                (Path::Transcode { to_rtmp, .. }, Playout::Frame { ts, payload, .. }) => (ts, to_rtmp.push_payload(&payload)),
+                (Path::Passthrough, Playout::Lost { .. }) => {}
+                (Path::Transcode { to_rtmp, .. }, Playout::Frame { ts, payload, .. }) => {
+                    if to_rtmp.push_payload(&payload).is_err() {
+                        self.stats.rtp_invalid += 1;
+                    }
+                    self.emit_transcoded(ts, now_ms);
+                }
                 (Path::Transcode { to_rtmp, .. }, Playout::Lost { ts, ticks }) => {
                     to_rtmp.conceal(ticks as usize);
-                    (ts, Ok(()))
+                    self.emit_transcoded(ts, now_ms);
                 }
-            };
-            if result.is_err() {
-                self.stats.rtp_invalid += 1;
             }
-            self.emit_transcoded(ts);
         }
     }
 
@@ -426,19 +497,32 @@ impl Bridge {
     fn out_ms(&mut self, ts: RtpTimestamp, now_ms: u32) -> u32 {
         let clock = self.cfg.sip_codec.clock_rate();
         match self.out_clock {
-            OutClock::Running { anchor_ts, anchor_ms, next_ms } => {
+            OutClock::Running {
+                anchor_ts,
+                anchor_ms,
+                next_ms,
+            } => {
                 let delta = ts.delta(anchor_ts);
-                let ms = anchor_ms.wrapping_add(ticks_to_ms(u64::from(delta.unsigned_abs()), clock) as u32);
+                let ms = anchor_ms
+                    .wrapping_add(ticks_to_ms(u64::from(delta.unsigned_abs()), clock) as u32);
                 let ahead = ms.wrapping_sub(next_ms) as i32;
                 if delta >= 0 && (0..=60_000).contains(&ahead) {
                     return ms;
                 }
                 // A new timeline (resync): continue from where output is.
-                self.out_clock = OutClock::Running { anchor_ts: ts, anchor_ms: next_ms, next_ms };
+                self.out_clock = OutClock::Running {
+                    anchor_ts: ts,
+                    anchor_ms: next_ms,
+                    next_ms,
+                };
                 next_ms
             }
             OutClock::Unset => {
-                self.out_clock = OutClock::Running { anchor_ts: ts, anchor_ms: now_ms, next_ms: now_ms };
+                self.out_clock = OutClock::Running {
+                    anchor_ts: ts,
+                    anchor_ms: now_ms,
+                    next_ms: now_ms,
+                };
                 now_ms
             }
         }
@@ -450,19 +534,26 @@ impl Bridge {
         }
     }
 
-    fn emit_passthrough(&mut self, ts: RtpTimestamp, payload: &[u8], frames: usize) {
-        let now_ms = 0;
+    fn emit_passthrough(&mut self, ts: RtpTimestamp, payload: &[u8], frames: usize, now_ms: u32) {
         let ms = self.out_ms(ts, now_ms);
         let duration = u32::try_from(frames).unwrap_or(1).saturating_mul(FRAME_MS);
         self.advance_out_clock(ms.wrapping_add(duration));
         let mut body = Vec::with_capacity(1 + payload.len());
         body.push(RTMP_SPEEX_HEADER);
         body.extend_from_slice(payload);
-        self.queue_rtmp(RtmpAudio { timestamp_ms: ms, body: Bytes::from(body) }, duration);
+        self.queue_rtmp(
+            RtmpAudio {
+                timestamp_ms: ms,
+                body: Bytes::from(body),
+            },
+            duration,
+        );
     }
 
-    fn emit_transcoded(&mut self, ts: RtpTimestamp) {
-        let Path::Transcode { to_rtmp, .. } = &mut self.path else { return };
+    fn emit_transcoded(&mut self, ts: RtpTimestamp, now_ms: u32) {
+        let Path::Transcode { to_rtmp, .. } = &mut self.path else {
+            return;
+        };
         let mut encoded = Vec::new();
         let mut frames = Vec::new();
         loop {
@@ -472,7 +563,10 @@ impl Bridge {
                 Ok(false) | Err(_) => break,
             }
         }
-        let mut ms = self.out_ms(ts, 0);
+        if frames.is_empty() {
+            return;
+        }
+        let mut ms = self.out_ms(ts, now_ms);
         if let OutClock::Running { next_ms, .. } = self.out_clock {
             // Transcoded frames follow each other exactly.
             if (ms.wrapping_sub(next_ms) as i32) < i32::try_from(2 * FRAME_MS).unwrap_or(40) {
@@ -483,7 +577,13 @@ impl Bridge {
             let mut body = Vec::with_capacity(1 + frame.len());
             body.push(RTMP_SPEEX_HEADER);
             body.extend_from_slice(&frame);
-            self.queue_rtmp(RtmpAudio { timestamp_ms: ms, body: Bytes::from(body) }, FRAME_MS);
+            self.queue_rtmp(
+                RtmpAudio {
+                    timestamp_ms: ms,
+                    body: Bytes::from(body),
+                },
+                FRAME_MS,
+            );
             ms = ms.wrapping_add(FRAME_MS);
             self.advance_out_clock(ms);
         }
@@ -507,7 +607,12 @@ impl Bridge {
     /// An RTCP datagram from the peer.
     ///
     /// Errors: [`MediaError::MalformedRtcp`] (peer).
-    pub fn handle_rtcp(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) -> Result<(), MediaError> {
+    pub fn handle_rtcp(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        datagram: &[u8],
+    ) -> Result<(), MediaError> {
         let got = self.rtcp.handle(now, datagram)?;
         if let Remote::Latched { rtp, rtcp } = self.remote {
             if rtcp != from && rtp.ip() == from.ip() {
@@ -524,7 +629,11 @@ impl Bridge {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.drain_jitter(now);
         let info = self.sender_info();
-        let reception = if self.receiver.ssrc().is_some() { self.receiver.report() } else { None };
+        let reception = if self.receiver.ssrc().is_some() {
+            self.receiver.report()
+        } else {
+            None
+        };
         if let Some(report) = self.rtcp.poll_report(now, info, reception) {
             self.send_rtcp(report);
         }
@@ -547,7 +656,14 @@ impl Bridge {
     fn send_rtcp(&mut self, packet: Vec<u8>) {
         let dest = self.remote.rtcp();
         if !dest.ip().is_unspecified() && dest.port() != 0 {
-            push_bounded(&mut self.transmits, Transmit { dest, kind: TransmitKind::Rtcp, payload: packet });
+            push_bounded(
+                &mut self.transmits,
+                Transmit {
+                    dest,
+                    kind: TransmitKind::Rtcp,
+                    payload: packet,
+                },
+            );
         }
     }
 
@@ -566,7 +682,14 @@ impl Bridge {
             Inactivity::Watching { deadline } => Some(deadline),
             Inactivity::Fired => None,
         };
-        [self.jitter.poll_timeout(), self.rtcp.poll_timeout(), inactivity].into_iter().flatten().min()
+        [
+            self.jitter.poll_timeout(),
+            self.rtcp.poll_timeout(),
+            inactivity,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The next datagram to send.
@@ -600,5 +723,6 @@ fn push_bounded<T>(queue: &mut VecDeque<T>, item: T) {
     queue.push_back(item);
 }
 
-#[allow(dead_code)]
-const _: u32 = RTMP_RATE;
+#[cfg(test)]
+#[path = "bridge_tests.rs"]
+mod tests;

@@ -28,7 +28,9 @@ impl TelephoneEvent {
         let [event, flags, d0, d1] = payload
             .get(..4)
             .and_then(|b| <[u8; 4]>::try_from(b).ok())
-            .ok_or(MediaError::MalformedAudio("telephone-event shorter than 4 bytes"))?;
+            .ok_or(MediaError::MalformedAudio(
+                "telephone-event shorter than 4 bytes",
+            ))?;
         Ok(TelephoneEvent {
             event,
             end: flags & 0x80 != 0,
@@ -136,7 +138,15 @@ mod tests {
         // RFC 4733 §2.3: event 5, E set, volume 10, duration 800.
         let bytes = [5, 0x8a, 0x03, 0x20];
         let ev = TelephoneEvent::parse(&bytes).unwrap();
-        assert_eq!(ev, TelephoneEvent { event: 5, end: true, volume: 10, duration: 800 });
+        assert_eq!(
+            ev,
+            TelephoneEvent {
+                event: 5,
+                end: true,
+                volume: 10,
+                duration: 800
+            }
+        );
         assert_eq!(ev.to_bytes(), bytes);
         assert_eq!(ev.digit(), Some('5'));
         assert!(TelephoneEvent::parse(&[1, 2, 3]).is_err());
@@ -157,15 +167,57 @@ mod tests {
     #[test]
     fn one_start_and_one_end_per_event() {
         let mut rx = DtmfReceiver::default();
-        let ev = |end, duration| TelephoneEvent { event: 11, end, volume: 10, duration };
+        let ev = |end, duration| TelephoneEvent {
+            event: 11,
+            end,
+            volume: 10,
+            duration,
+        };
         let t = RtpTimestamp(1000);
         let mut all = Vec::new();
-        for (end, d) in [(false, 160), (false, 320), (false, 480), (true, 640), (true, 640), (true, 640)] {
+        for (end, d) in [
+            (false, 160),
+            (false, 320),
+            (false, 480),
+            (true, 640),
+            (true, 640),
+            (true, 640),
+        ] {
             all.extend(rx.receive(t, ev(end, d)));
         }
-        assert_eq!(all, [DigitEvent { digit: '#', end: false }, DigitEvent { digit: '#', end: true }]);
+        assert_eq!(
+            all,
+            [
+                DigitEvent {
+                    digit: '#',
+                    end: false
+                },
+                DigitEvent {
+                    digit: '#',
+                    end: true
+                }
+            ]
+        );
         // A lone end packet of a new event (the start was lost).
-        let lone = rx.receive(RtpTimestamp(5000), TelephoneEvent { event: 1, ..ev(true, 800) });
-        assert_eq!(lone, [DigitEvent { digit: '1', end: false }, DigitEvent { digit: '1', end: true }]);
+        let lone = rx.receive(
+            RtpTimestamp(5000),
+            TelephoneEvent {
+                event: 1,
+                ..ev(true, 800)
+            },
+        );
+        assert_eq!(
+            lone,
+            [
+                DigitEvent {
+                    digit: '1',
+                    end: false
+                },
+                DigitEvent {
+                    digit: '1',
+                    end: true
+                }
+            ]
+        );
     }
 }

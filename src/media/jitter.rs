@@ -275,7 +275,14 @@ impl JitterBuffer {
     }
 
     /// Offers a packet that arrived at `arrival`.
-    pub fn push(&mut self, seq: u16, ts: RtpTimestamp, marker: bool, payload: &[u8], arrival: Instant) {
+    pub fn push(
+        &mut self,
+        seq: u16,
+        ts: RtpTimestamp,
+        marker: bool,
+        payload: &[u8],
+        arrival: Instant,
+    ) {
         let seq = self.extend_seq(seq);
         let timeline = match self.state {
             State::Waiting => {
@@ -376,7 +383,11 @@ impl JitterBuffer {
             return None;
         };
         // Invariant: nothing below next_seq is held; enforce it anyway.
-        while self.slots.first_key_value().is_some_and(|(&s, _)| s < t.next_seq) {
+        while self
+            .slots
+            .first_key_value()
+            .is_some_and(|(&s, _)| s < t.next_seq)
+        {
             self.slots.pop_first();
         }
         let (&seq, slot) = self.slots.first_key_value()?;
@@ -394,7 +405,7 @@ impl JitterBuffer {
                 t.packet_ticks = d as u32;
             }
             t.next_seq = seq + 1;
-            t.next_ts = slot.ts.add(t.packet_ticks);
+            t.next_ts = slot.ts.advance(t.packet_ticks);
             self.stats.played += 1;
             return Some(Playout::Frame {
                 ts: slot.ts,
@@ -419,7 +430,7 @@ impl JitterBuffer {
         };
         self.stats.lost += 1;
         t.next_seq += 1;
-        t.next_ts = t.next_ts.add(t.packet_ticks);
+        t.next_ts = t.next_ts.advance(t.packet_ticks);
         Some(lost)
     }
 
@@ -429,7 +440,11 @@ impl JitterBuffer {
             return None;
         };
         let (&seq, slot) = self.slots.first_key_value()?;
-        let ts = if seq == t.next_seq { slot.ts } else { t.next_ts };
+        let ts = if seq == t.next_seq {
+            slot.ts
+        } else {
+            t.next_ts
+        };
         let due = t.play_time(ts, self.cfg.clock_rate);
         Some(self.next_shrink.map_or(due, |s| s.min(due)))
     }

@@ -18,7 +18,7 @@ fn stream(count: u16, seq0: u16, ts0: u32, delay_ms: impl Fn(u16) -> Option<u64>
         .filter_map(|n| {
             delay_ms(n).map(|d| Sent {
                 seq: seq0.wrapping_add(n),
-                ts: RtpTimestamp(ts0).add(FRAME * u32::from(n)),
+                ts: RtpTimestamp(ts0).advance(FRAME * u32::from(n)),
                 marker: n == 0,
                 arrival_ms: 20 * u64::from(n) + d,
             })
@@ -27,7 +27,12 @@ fn stream(count: u16, seq0: u16, ts0: u32, delay_ms: impl Fn(u16) -> Option<u64>
 }
 
 /// Runs the buffer; returns (time ms, playout) in order.
-fn run(jb: &mut JitterBuffer, t0: Instant, mut sent: Vec<Sent>, until_ms: u64) -> Vec<(u64, Playout)> {
+fn run(
+    jb: &mut JitterBuffer,
+    t0: Instant,
+    mut sent: Vec<Sent>,
+    until_ms: u64,
+) -> Vec<(u64, Playout)> {
     sent.sort_by_key(|s| s.arrival_ms);
     let mut out = Vec::new();
     let mut i = 0;
@@ -38,7 +43,10 @@ fn run(jb: &mut JitterBuffer, t0: Instant, mut sent: Vec<Sent>, until_ms: u64) -
             i += 1;
         }
         if let Some(due) = jb.poll_timeout() {
-            assert!(due <= now || jb.poll(now).is_none(), "poll_timeout must not be late");
+            assert!(
+                due <= now || jb.poll(now).is_none(),
+                "poll_timeout must not be late"
+            );
         }
         while let Some(p) = jb.poll(now) {
             out.push((ms, p));
@@ -66,9 +74,18 @@ fn config_bounds() {
     assert_eq!(c.initial_delay, Duration::from_millis(60));
     assert_eq!(c.min_delay, Duration::from_millis(20));
     assert_eq!(c.max_delay, Duration::from_millis(240));
-    assert_eq!(JitterConfig::from_jitter_ms(10, 8000, FRAME).initial_delay, Duration::from_millis(20));
-    assert_eq!(JitterConfig::from_jitter_ms(10, 8000, FRAME).max_delay, Duration::from_millis(200));
-    assert_eq!(JitterConfig::from_jitter_ms(5000, 8000, FRAME).max_delay, Duration::from_millis(1000));
+    assert_eq!(
+        JitterConfig::from_jitter_ms(10, 8000, FRAME).initial_delay,
+        Duration::from_millis(20)
+    );
+    assert_eq!(
+        JitterConfig::from_jitter_ms(10, 8000, FRAME).max_delay,
+        Duration::from_millis(200)
+    );
+    assert_eq!(
+        JitterConfig::from_jitter_ms(5000, 8000, FRAME).max_delay,
+        Duration::from_millis(1000)
+    );
     assert!(c.capacity >= 24 && c.capacity <= 512);
 }
 
@@ -84,7 +101,10 @@ fn steady_stream_plays_in_order_after_initial_delay() {
         assert_eq!(w[1].0 - w[0].0, 20, "one frame per 20 ms");
     }
     let shrunk = out.windows(2).filter(|w| w[1].0 - w[0].0 < 20).count();
-    assert_eq!(shrunk, 1, "zero jitter: the delay shrinks by one frame per second");
+    assert_eq!(
+        shrunk, 1,
+        "zero jitter: the delay shrinks by one frame per second"
+    );
     let s = jb.stats();
     assert_eq!((s.received, s.played, s.lost, s.late), (50, 50, 0, 0));
 }
@@ -93,13 +113,20 @@ fn steady_stream_plays_in_order_after_initial_delay() {
 fn loss_gives_a_lost_marker_at_the_right_time() {
     let t0 = Instant::now();
     let mut jb = buffer();
-    let out = run(&mut jb, t0, stream(20, 7, 8000, |n| (n != 5 && n != 6).then_some(0)), 800);
+    let out = run(
+        &mut jb,
+        t0,
+        stream(20, 7, 8000, |n| (n != 5 && n != 6).then_some(0)),
+        800,
+    );
     let got = seqs(&out);
     assert_eq!(got[4], Some(11));
     assert_eq!((got[5], got[6]), (None, None));
     assert_eq!(got[7], Some(14));
     assert_eq!(got.len(), 20);
-    let Playout::Lost { ts, ticks } = &out[5].1 else { panic!() };
+    let Playout::Lost { ts, ticks } = &out[5].1 else {
+        panic!()
+    };
     assert_eq!((*ts, *ticks), (RtpTimestamp(8000 + 5 * FRAME), FRAME));
     assert_eq!(out[5].0 - out[4].0, 20);
     assert_eq!(jb.stats().lost, 2);
@@ -109,12 +136,17 @@ fn loss_gives_a_lost_marker_at_the_right_time() {
 fn reordered_and_duplicated_packets() {
     let t0 = Instant::now();
     let mut jb = buffer();
-    let mut sent = stream(20, 0, 0, |n| Some(match n {
-        5 => 30, // arrives after 6
-        _ => 2,
-    }));
+    let mut sent = stream(20, 0, 0, |n| {
+        Some(match n {
+            5 => 30, // arrives after 6
+            _ => 2,
+        })
+    });
     let dup = sent[8];
-    sent.push(Sent { arrival_ms: dup.arrival_ms + 3, ..dup });
+    sent.push(Sent {
+        arrival_ms: dup.arrival_ms + 3,
+        ..dup
+    });
     let out = run(&mut jb, t0, sent, 800);
     assert_eq!(seqs(&out), (0..20).map(Some).collect::<Vec<_>>());
     assert_eq!(jb.stats().duplicates, 1);
@@ -126,17 +158,35 @@ fn delay_spike_is_absorbed_and_adapted_to() {
     let t0 = Instant::now();
     let mut jb = buffer();
     // Packets 30..35 are held 150 ms, then released together (a spike).
-    let spike = |n: u16| Some(if (30..35).contains(&n) { 150 - 20 * u64::from(n - 30) } else { 0 });
+    let spike = |n: u16| {
+        Some(if (30..35).contains(&n) {
+            150 - 20 * u64::from(n - 30)
+        } else {
+            0
+        })
+    };
     let out = run(&mut jb, t0, stream(150, 0, 0, spike), 3500);
     let first = jb.stats();
     assert!(first.late >= 1, "{first:?}");
     assert!(first.lost >= 1);
     let got = seqs(&out);
     assert_eq!(got.len() as u64, first.played + first.lost);
-    assert!(got.iter().flatten().collect::<Vec<_>>().windows(2).all(|w| w[1] > w[0]), "in order");
+    assert!(
+        got.iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .all(|w| w[1] > w[0]),
+        "in order"
+    );
     // The playout clock moved back by the spike, then crept forward again.
     let lag_of = |seq: u16| {
-        let (at, _) = out.iter().zip(&got).find(|(_, s)| **s == Some(seq)).unwrap().0;
+        let (at, _) = out
+            .iter()
+            .zip(&got)
+            .find(|(_, s)| **s == Some(seq))
+            .unwrap()
+            .0;
         at - 20 * u64::from(seq)
     };
     assert_eq!(lag_of(10), 60);
@@ -152,7 +202,10 @@ fn delay_shrinks_back_when_network_is_calm() {
     let lag_first = out[0].0;
     let lag_last = out.last().unwrap().0 - 20 * 299;
     assert_eq!(lag_first, 200);
-    assert!((20..=100).contains(&lag_last), "delay should shrink by a frame per second, is {lag_last}");
+    assert!(
+        (20..=100).contains(&lag_last),
+        "delay should shrink by a frame per second, is {lag_last}"
+    );
     assert_eq!(jb.stats().lost, 0);
     assert_eq!(jb.stats().played, 300);
 }
@@ -161,7 +214,12 @@ fn delay_shrinks_back_when_network_is_calm() {
 fn sequence_and_timestamp_wrap() {
     let t0 = Instant::now();
     let mut jb = buffer();
-    let out = run(&mut jb, t0, stream(40, 65520, u32::MAX - 1000, |n| (n != 20).then_some(1)), 1200);
+    let out = run(
+        &mut jb,
+        t0,
+        stream(40, 65520, u32::MAX - 1000, |n| (n != 20).then_some(1)),
+        1200,
+    );
     let got = seqs(&out);
     assert_eq!(got.len(), 40);
     assert_eq!(got[15], Some(65535));
@@ -176,16 +234,23 @@ fn talkspurt_marker_resyncs_after_silence() {
     let mut jb = buffer();
     let mut sent = stream(10, 0, 0, |_| Some(0));
     // 2 s of DTX silence: seq continues, ts jumps, marker set, arrives with 30 ms extra.
-    sent.extend(stream(10, 10, 10 * FRAME + 16000, |_| Some(30)).into_iter().map(|s| Sent {
-        arrival_ms: s.arrival_ms + 200 + 2000,
-        ..s
-    }));
+    sent.extend(
+        stream(10, 10, 10 * FRAME + 16000, |_| Some(30))
+            .into_iter()
+            .map(|s| Sent {
+                arrival_ms: s.arrival_ms + 200 + 2000,
+                ..s
+            }),
+    );
     let out = run(&mut jb, t0, sent, 3500);
     assert_eq!(seqs(&out), (0..20).map(Some).collect::<Vec<_>>());
     assert!(jb.stats().resyncs >= 2);
     let (at, _) = out[10];
     let arrival = 200 + 2000 + 30;
-    assert!(at >= arrival + 20 && at <= arrival + 100, "replayed at {at}");
+    assert!(
+        at >= arrival + 20 && at <= arrival + 100,
+        "replayed at {at}"
+    );
 }
 
 #[test]
@@ -193,10 +258,14 @@ fn huge_timestamp_jump_without_marker_resyncs() {
     let t0 = Instant::now();
     let mut jb = buffer();
     let mut sent = stream(10, 0, 0, |_| Some(0));
-    sent.extend(stream(10, 10, 0x8000_0000, |_| Some(400)).into_iter().map(|mut s| {
-        s.marker = false;
-        s
-    }));
+    sent.extend(
+        stream(10, 10, 0x8000_0000, |_| Some(400))
+            .into_iter()
+            .map(|mut s| {
+                s.marker = false;
+                s
+            }),
+    );
     let out = run(&mut jb, t0, sent, 1500);
     assert_eq!(seqs(&out).len(), 20);
     assert!(out.last().unwrap().0 < 1200);
@@ -213,7 +282,9 @@ fn overflow_drops_the_oldest() {
     }
     assert_eq!(jb.len(), cfg.capacity);
     assert_eq!(jb.stats().overflow, 40);
-    let Some(Playout::Frame { ts, .. }) = jb.poll(t0 + Duration::from_secs(60)) else { panic!() };
+    let Some(Playout::Frame { ts, .. }) = jb.poll(t0 + Duration::from_secs(60)) else {
+        panic!()
+    };
     assert_eq!(ts, RtpTimestamp(40 * FRAME), "oldest were dropped");
 }
 
@@ -228,7 +299,11 @@ fn reset_waits_for_a_new_source() {
     jb.push(9000, RtpTimestamp(5), true, &[2], t0);
     assert_eq!(
         jb.poll(t0 + Duration::from_millis(60)),
-        Some(Playout::Frame { ts: RtpTimestamp(5), payload: vec![2], marker: true })
+        Some(Playout::Frame {
+            ts: RtpTimestamp(5),
+            payload: vec![2],
+            marker: true
+        })
     );
 }
 

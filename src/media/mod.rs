@@ -4,14 +4,21 @@
 //! See `README.md` in this folder for the feature matrix, a packet's path
 //! through the bridge, and the RFCs each part follows.
 
+pub mod bridge;
+pub mod dtmf;
 mod error;
-pub mod receiver;
 pub mod jitter;
+mod pipeline;
+pub mod receiver;
 pub mod rtcp;
 pub mod rtp;
 pub mod timestamp;
 
+pub use bridge::{
+    Bridge, BridgeConfig, BridgeStats, MediaEvent, RtmpAudio, Transmit, TransmitKind,
+};
 pub use error::MediaError;
+pub use jitter::{JitterBuffer, JitterConfig, Playout};
 pub use receiver::{Received, ReceptionReport, RtpReceiver};
 pub use rtp::{RtpIn, RtpSender};
 pub use timestamp::RtpTimestamp;

@@ -19,12 +19,22 @@ pub const RTMP_FRAME: usize = 320;
 /// Most PCM held between codecs, in samples (1 s at 16 kHz).
 const MAX_PENDING: usize = 16_000;
 
+/// A codec's encoder and decoder, boxed.
+type CodecPair = (Box<dyn AudioEncoder>, Box<dyn AudioDecoder>);
+
 /// The SIP codec's encoder and decoder for a transcoded call.
-fn sip_codec(codec: Codec, quality: u8) -> Result<(Box<dyn AudioEncoder>, Box<dyn AudioDecoder>), MediaError> {
+fn sip_codec(codec: Codec, quality: u8) -> Result<CodecPair, MediaError> {
     match codec {
         Codec::Pcmu | Codec::Pcma => {
-            let law = if codec == Codec::Pcmu { G711Law::Pcmu } else { G711Law::Pcma };
-            Ok((Box::new(G711Encoder::new(law)), Box::new(G711Decoder::new(law))))
+            let law = if codec == Codec::Pcmu {
+                G711Law::Pcmu
+            } else {
+                G711Law::Pcma
+            };
+            Ok((
+                Box::new(G711Encoder::new(law)),
+                Box::new(G711Decoder::new(law)),
+            ))
         }
         Codec::Speex8k => {
             let config = SpeexEncoderConfig {
@@ -108,7 +118,8 @@ impl ToRtmp {
     /// Conceals `samples` SIP-rate samples (a lost packet).
     pub fn conceal(&mut self, samples: usize) {
         self.pcm.clear();
-        self.decoder.conceal(samples.min(MAX_PENDING), &mut self.pcm);
+        self.decoder
+            .conceal(samples.min(MAX_PENDING), &mut self.pcm);
         self.resample();
     }
 

@@ -204,7 +204,11 @@ impl RtpReceiver {
     ///
     /// Errors (peer; the packet is dropped): [`MediaError::MalformedRtp`],
     /// [`MediaError::ForeignSsrc`], [`MediaError::SequenceJump`].
-    pub fn receive<'a>(&mut self, now: Instant, datagram: &'a [u8]) -> Result<Received<'a>, MediaError> {
+    pub fn receive<'a>(
+        &mut self,
+        now: Instant,
+        datagram: &'a [u8],
+    ) -> Result<Received<'a>, MediaError> {
         let packet = rtp::parse(datagram)?;
         let arrival = duration_to_ticks(now.saturating_duration_since(self.epoch), self.clock_rate);
         let fresh = self.latch(packet.ssrc, packet.seq, now)?;
@@ -311,7 +315,12 @@ mod tests {
             if seq == 65533 || seq == 2 {
                 continue;
             }
-            let got = rx(&mut r, ms(t0, 20 * u64::from(i)), pkt(7, seq, 160 * u32::from(i))).unwrap();
+            let got = rx(
+                &mut r,
+                ms(t0, 20 * u64::from(i)),
+                pkt(7, seq, 160 * u32::from(i)),
+            )
+            .unwrap();
             accepted.push(got.0);
             assert_eq!(got.1, i == 0);
         }
@@ -345,7 +354,10 @@ mod tests {
         let got = rx(&mut r, t0, pkt(2, 700, 0)).unwrap();
         assert!(got.1);
         assert_eq!(r.ssrc(), Some(2));
-        assert_eq!(rx(&mut r, t0, pkt(1, 12, 320)).unwrap_err(), MediaError::ForeignSsrc(1));
+        assert_eq!(
+            rx(&mut r, t0, pkt(1, 12, 320)).unwrap_err(),
+            MediaError::ForeignSsrc(1)
+        );
     }
 
     #[test]
@@ -353,7 +365,10 @@ mod tests {
         let t0 = Instant::now();
         let mut r = RtpReceiver::new(8000, t0);
         rx(&mut r, t0, pkt(1, 100, 0)).unwrap();
-        assert_eq!(rx(&mut r, t0, pkt(1, 30000, 0)).unwrap_err(), MediaError::SequenceJump(30000));
+        assert_eq!(
+            rx(&mut r, t0, pkt(1, 30000, 0)).unwrap_err(),
+            MediaError::SequenceJump(30000)
+        );
         let got = rx(&mut r, t0, pkt(1, 30001, 0)).unwrap();
         assert!(got.1);
         let next = rx(&mut r, t0, pkt(1, 30002, 160)).unwrap();
@@ -380,8 +395,11 @@ mod tests {
         // Every other packet arrives 10 ms (80 ticks) late.
         for i in 0u32..200 {
             let late = if i % 2 == 1 { 10 } else { 0 };
-            r.receive(ms(t0, u64::from(20 * i + late)), &pkt(1, i as u16, RtpTimestamp(0).add(160 * i).0))
-                .unwrap();
+            r.receive(
+                ms(t0, u64::from(20 * i + late)),
+                &pkt(1, i as u16, RtpTimestamp(0).advance(160 * i).0),
+            )
+            .unwrap();
         }
         // |D| is always 80 ticks, so J converges to 80.
         let j = r.report().unwrap().jitter;

@@ -230,7 +230,8 @@ impl RtcpSession {
                 builder.add_packet(rr)
             }
         };
-        let chunk = SdesChunk::builder(self.ssrc).add_item(SdesItem::builder(SdesItem::CNAME, &self.cname));
+        let chunk =
+            SdesChunk::builder(self.ssrc).add_item(SdesItem::builder(SdesItem::CNAME, &self.cname));
         builder = builder.add_packet(Sdes::builder().add_chunk(chunk));
         if bye {
             builder = builder.add_packet(Bye::builder().add_source(self.ssrc));
@@ -266,7 +267,10 @@ impl RtcpSession {
     /// Errors: [`MediaError::MalformedRtcp`] (peer).
     pub fn handle(&mut self, now: Instant, datagram: &[u8]) -> Result<RtcpReceived, MediaError> {
         if datagram.len() > MAX_RTCP_LEN {
-            return Err(MediaError::MalformedRtcp(format!("{} bytes", datagram.len())));
+            return Err(MediaError::MalformedRtcp(format!(
+                "{} bytes",
+                datagram.len()
+            )));
         }
         let compound =
             Compound::parse(datagram).map_err(|e| MediaError::MalformedRtcp(e.to_string()))?;
@@ -358,31 +362,51 @@ mod tests {
         let t0 = Instant::now();
         let mut s = RtcpSession::new(1, t0, NTP0, &mut StepRng::new(7, 11));
         let first = s.poll_timeout().unwrap() - t0;
-        assert!(first >= Duration::from_millis(1000) && first <= Duration::from_millis(3100), "{first:?}");
+        assert!(
+            first >= Duration::from_millis(1000) && first <= Duration::from_millis(3100),
+            "{first:?}"
+        );
         assert!(s.poll_report(t0, None, None).is_none(), "not due yet");
         let due = s.poll_timeout().unwrap();
         assert!(s.poll_report(due, None, None).is_some());
         let next = s.poll_timeout().unwrap() - due;
-        assert!(next >= Duration::from_millis(2000) && next <= Duration::from_millis(6200), "{next:?}");
+        assert!(
+            next >= Duration::from_millis(2000) && next <= Duration::from_millis(6200),
+            "{next:?}"
+        );
     }
 
     #[test]
     fn sr_with_block_and_cname_parses_back() {
         let t0 = Instant::now();
         let s = RtcpSession::new(0x1111, t0, NTP0, &mut StepRng::new(1, 1));
-        let bytes = s.compound(t0 + Duration::from_secs(1), Some(info()), Some(reception(0x2222)), false).unwrap();
+        let bytes = s
+            .compound(
+                t0 + Duration::from_secs(1),
+                Some(info()),
+                Some(reception(0x2222)),
+                false,
+            )
+            .unwrap();
         let mut packets = Compound::parse(&bytes).unwrap();
-        let Some(Ok(Packet::Sr(sr))) = packets.next() else { panic!("SR first") };
+        let Some(Ok(Packet::Sr(sr))) = packets.next() else {
+            panic!("SR first")
+        };
         assert_eq!(sr.ssrc(), 0x1111);
         assert_eq!(sr.ntp_timestamp(), NTP0 + (1 << 32));
-        assert_eq!((sr.rtp_timestamp(), sr.packet_count(), sr.octet_count()), (1234, 50, 8000));
+        assert_eq!(
+            (sr.rtp_timestamp(), sr.packet_count(), sr.octet_count()),
+            (1234, 50, 8000)
+        );
         let block = sr.report_blocks().next().unwrap();
         assert_eq!(block.ssrc(), 0x2222);
         assert_eq!(block.fraction_lost(), 32);
         assert_eq!(block.cumulative_lost(), 0x00ff_fffd, "-3 in 24 bits");
         assert_eq!(block.extended_sequence_number(), 0x0001_0009);
         assert_eq!(block.interarrival_jitter(), 80);
-        let Some(Ok(Packet::Sdes(sdes))) = packets.next() else { panic!("SDES second") };
+        let Some(Ok(Packet::Sdes(sdes))) = packets.next() else {
+            panic!("SDES second")
+        };
         let chunk = sdes.chunks().next().unwrap();
         let item = chunk.items().next().unwrap();
         assert_eq!(item.type_(), SdesItem::CNAME);
@@ -424,28 +448,48 @@ mod tests {
         assert_eq!(got.sender_ssrc, Some(0xA));
         // The peer holds it 1.5 s, then reports about us.
         let t_rr = t0 + one_way + Duration::from_millis(1500);
-        let rr = peer.compound(t_rr, None, Some(reception(0xA)), false).unwrap();
+        let rr = peer
+            .compound(t_rr, None, Some(reception(0xA)), false)
+            .unwrap();
         let got = us.handle(t_rr + one_way, &rr).unwrap();
         let rtt = got.rtt.unwrap();
-        assert!(rtt.abs_diff(2 * one_way) < Duration::from_millis(1), "{rtt:?}");
+        assert!(
+            rtt.abs_diff(2 * one_way) < Duration::from_millis(1),
+            "{rtt:?}"
+        );
         assert_eq!(us.rtt(), Some(rtt));
         let report = got.report.unwrap();
-        assert_eq!((report.fraction_lost, report.cumulative_lost, report.jitter), (32, -3, 80));
+        assert_eq!(
+            (report.fraction_lost, report.cumulative_lost, report.jitter),
+            (32, -3, 80)
+        );
     }
 
     #[test]
     fn malformed_rtcp_is_an_error() {
         let t0 = Instant::now();
         let mut s = RtcpSession::new(1, t0, NTP0, &mut StepRng::new(1, 1));
-        assert!(matches!(s.handle(t0, &[]), Err(MediaError::MalformedRtcp(_))));
-        assert!(matches!(s.handle(t0, &[0x80, 200, 0, 40]), Err(MediaError::MalformedRtcp(_))));
-        assert!(matches!(s.handle(t0, &[0u8; 2000]), Err(MediaError::MalformedRtcp(_))));
+        assert!(matches!(
+            s.handle(t0, &[]),
+            Err(MediaError::MalformedRtcp(_))
+        ));
+        assert!(matches!(
+            s.handle(t0, &[0x80, 200, 0, 40]),
+            Err(MediaError::MalformedRtcp(_))
+        ));
+        assert!(matches!(
+            s.handle(t0, &[0u8; 2000]),
+            Err(MediaError::MalformedRtcp(_))
+        ));
     }
 
     #[test]
     fn ntp_conversion() {
         let t = UNIX_EPOCH + Duration::from_millis(1500);
-        assert_eq!(ntp_from_system_time(t), ((NTP_UNIX_OFFSET + 1) << 32) | 0x8000_0000);
+        assert_eq!(
+            ntp_from_system_time(t),
+            ((NTP_UNIX_OFFSET + 1) << 32) | 0x8000_0000
+        );
     }
 
     proptest::proptest! {

@@ -123,14 +123,14 @@ impl RtpSender {
         let marker = self.talkspurt == Talkspurt::Starting;
         let packet = self.packet(pt, self.next_ts, marker, payload)?;
         self.talkspurt = Talkspurt::Continuing;
-        self.next_ts = self.next_ts.add(duration);
+        self.next_ts = self.next_ts.advance(duration);
         Ok(packet)
     }
 
     /// Advances the timeline by `duration` ticks without sending (silence,
     /// DTX, or a dropped frame); the next audio packet starts a talkspurt.
     pub fn skip(&mut self, duration: u32) {
-        self.next_ts = self.next_ts.add(duration);
+        self.next_ts = self.next_ts.advance(duration);
         self.talkspurt = Talkspurt::Starting;
     }
 
@@ -148,7 +148,10 @@ impl RtpSender {
         payload: &[u8],
     ) -> Result<Vec<u8>, MediaError> {
         if payload.len() > MAX_PAYLOAD {
-            return Err(MediaError::Build(format!("payload of {} bytes", payload.len())));
+            return Err(MediaError::Build(format!(
+                "payload of {} bytes",
+                payload.len()
+            )));
         }
         let bytes = rtp_types::RtpPacketBuilder::<&[u8], &[u8]>::new()
             .payload_type(pt)
@@ -187,7 +190,10 @@ mod tests {
         assert_eq!(p.ts, RtpTimestamp(320));
         assert_eq!(p.ssrc, 0xdead_beef);
         assert_eq!(p.payload, &[0xff, 0xff, 0x7f, 0x7f]);
-        assert!(matches!(parse(&PCMU_PACKET[..11]), Err(MediaError::MalformedRtp(_))));
+        assert!(matches!(
+            parse(&PCMU_PACKET[..11]),
+            Err(MediaError::MalformedRtp(_))
+        ));
         let mut v1 = PCMU_PACKET;
         v1[0] = 0x40;
         assert!(parse(&v1).is_err());
@@ -207,13 +213,13 @@ mod tests {
         assert_eq!(b.seq, a.seq.wrapping_add(1));
         assert_eq!(c.seq, a.seq.wrapping_add(2));
         assert_eq!(a.ts, first_ts);
-        assert_eq!(b.ts, first_ts.add(160));
-        assert_eq!(c.ts, first_ts.add(480));
+        assert_eq!(b.ts, first_ts.advance(160));
+        assert_eq!(c.ts, first_ts.advance(480));
         assert_eq!(a.ssrc, s.ssrc());
         assert_eq!(c.payload, &[3; 160][..]);
         assert_eq!(s.packets_sent(), 3);
         assert_eq!(s.octets_sent(), 480);
-        assert_eq!(s.last_timestamp(), Some(first_ts.add(480)));
+        assert_eq!(s.last_timestamp(), Some(first_ts.advance(480)));
     }
 
     #[test]
@@ -228,8 +234,14 @@ mod tests {
     #[test]
     fn rejects_oversized_payloads() {
         let mut s = RtpSender::new(&mut StepRng::new(1, 1));
-        assert!(matches!(s.audio(0, 160, &[0; MAX_PAYLOAD + 1]), Err(MediaError::Build(_))));
-        assert!(matches!(s.packet(128, RtpTimestamp(0), false, &[0]), Err(MediaError::Build(_))));
+        assert!(matches!(
+            s.audio(0, 160, &[0; MAX_PAYLOAD + 1]),
+            Err(MediaError::Build(_))
+        ));
+        assert!(matches!(
+            s.packet(128, RtpTimestamp(0), false, &[0]),
+            Err(MediaError::Build(_))
+        ));
     }
 
     #[test]

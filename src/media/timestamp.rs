@@ -14,7 +14,7 @@ pub struct RtpTimestamp(pub u32);
 
 impl RtpTimestamp {
     /// This timestamp advanced by `ticks`, wrapping.
-    pub fn add(self, ticks: u32) -> Self {
+    pub fn advance(self, ticks: u32) -> Self {
         RtpTimestamp(self.0.wrapping_add(ticks))
     }
 
@@ -65,7 +65,7 @@ mod tests {
     #[test]
     fn wraps_and_compares() {
         let near_end = RtpTimestamp(u32::MAX - 100);
-        let after = near_end.add(320);
+        let after = near_end.advance(320);
         assert_eq!(after, RtpTimestamp(219));
         assert_eq!(after.delta(near_end), 320);
         assert_eq!(near_end.delta(after), -320);
@@ -88,7 +88,7 @@ mod tests {
         #[test]
         fn delta_inverts_add(start in any::<u32>(), ticks in 0u32..(1 << 31)) {
             let t = RtpTimestamp(start);
-            prop_assert_eq!(t.add(ticks).delta(t), ticks as i32);
+            prop_assert_eq!(t.advance(ticks).delta(t), ticks as i32);
         }
     }
 }

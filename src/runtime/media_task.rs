@@ -18,7 +18,7 @@ use tracing::{debug, info, Instrument};
 use super::ports::PortPair;
 use super::streams::{MediaCommand, MediaHandle, PlayAudio};
 use crate::config::MediaConfig;
-use crate::media::bridge::{Bridge, BridgeConfig, BridgeEvent, TransmitKind};
+use crate::media::bridge::{Bridge, BridgeConfig, MediaEvent as BridgeEvent, TransmitKind};
 use crate::media::MediaError;
 use crate::sip::sdp::{Codec, Direction, Negotiated};
 
@@ -45,7 +45,12 @@ fn bridge_config(media: &MediaConfig, negotiated: Negotiated) -> BridgeConfig {
         jitter_ms: media.jitter_ms,
         speex_quality: media.speex_quality,
         rtmp_out_max_ms: media.rtmp_out_max_ms,
-        rtp_timeout: media.rtp_timeout,
+        // "Never" for a disabled timeout: ten years is far past any call
+        // and safely inside `Instant`'s range.
+        rtp_timeout: media
+            .rtp_timeout
+            .unwrap_or(std::time::Duration::from_secs(10 * 365 * 24 * 3600)),
+        ntp_at_start: crate::media::rtcp::ntp_from_system_time(std::time::SystemTime::now()),
     }
 }
 
@@ -107,7 +112,7 @@ pub fn spawn_echo(
         remote_rtcp: loopback,
     };
     let mut cfg = bridge_config(media, negotiated);
-    cfg.rtp_timeout = None;
+    cfg.rtp_timeout = std::time::Duration::from_secs(10 * 365 * 24 * 3600);
     let bridge = Bridge::new(cfg, StdInstant::now(), &mut rand::rngs::OsRng)?;
     let (handle, rx) = new_handle(call_id);
     let task = MediaTask {

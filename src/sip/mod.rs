@@ -2,7 +2,7 @@
 //!
 //! See `README.md` in this folder for the feature matrix and call flows.
 
-// pub mod sdp; (pending)
+pub mod sdp;
 pub mod ua;
 
 use std::net::SocketAddr;

@@ -146,9 +146,9 @@ impl Codec {
     /// The codec for an `a=rtpmap` encoding name and clock rate (name
     /// compared case-insensitively, RFC 4855 §3).
     pub fn from_rtpmap(name: &str, clock_rate: u32) -> Option<Codec> {
-        Codec::ALL.into_iter().find(|c| {
-            c.encoding_name().eq_ignore_ascii_case(name) && c.clock_rate() == clock_rate
-        })
+        Codec::ALL
+            .into_iter()
+            .find(|c| c.encoding_name().eq_ignore_ascii_case(name) && c.clock_rate() == clock_rate)
     }
 
     /// The codec of a static payload type used without `a=rtpmap`.
@@ -530,7 +530,10 @@ fn media_formats(media: &Media) -> Vec<PayloadFormat> {
 }
 
 /// RTP and RTCP destination of a media description.
-fn remote_addresses(session: &Session, media: &Media) -> Result<(SocketAddr, SocketAddr), SdpError> {
+fn remote_addresses(
+    session: &Session,
+    media: &Media,
+) -> Result<(SocketAddr, SocketAddr), SdpError> {
     let connection = media
         .connections
         .first()

@@ -24,12 +24,13 @@ def test_call_pcmu(gateway, rtmp_client, procs, out_dir, assets, ports, measure)
     s4 = dial_connected(ctl, sipp.uri("bob"))
 
     played = out_dir / "played.flv"
-    player = media.ffmpeg_play(procs, gateway.url(s4["play"]), played, TONE_S + 1)
+    # sipp sends 6 s (1 s silence + 5 s tone) from the ACK on; the player joins a little later
+    player = media.ffmpeg_play(procs, gateway.url(s4["play"]), played, TONE_S)
     publisher = media.ffmpeg_publish_tone(procs, gateway.url(s4["publish"]), TONE_S)
     media.wait_ok(publisher, TONE_S + 20, "ffmpeg publishing Speex to the gateway")
     time.sleep(1.0)
     if player.wait(8) is None:          # -t ends it by media time; stop it if media time stalled
-        player.stop(signal.SIGINT)
+        player.stop(signal.SIGINT, grace=6)
     assert played.exists(), f"ffmpeg player wrote nothing: {player.tail(30)}"
 
     s0 = hangup_ended(ctl)

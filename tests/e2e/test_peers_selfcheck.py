@@ -89,3 +89,18 @@ def tcp_port_listening(port: int) -> bool:
     with open("/proc/net/tcp") as f:
         return any(line.split()[1].upper().endswith(f":{port:04X}") and line.split()[3] == "0A"
                    for line in f.readlines()[1:])
+
+
+def test_players_against_ffmpeg_rtmp_server(procs, out_dir, ports, assets):
+    sent = media.flv_speex_payloads(assets.publish_flv)
+    for name, play in (("librtmp", media.librtmp_play), ("ffmpeg", media.ffmpeg_play)):
+        port = ports.port()
+        url = f"rtmp://127.0.0.1:{port}/phone/x"
+        srv = procs.start(f"ffmpeg_server_{name}", ["ffmpeg", "-nostdin", "-hide_banner", "-re", "-i",
+                                                    assets.publish_flv, "-c", "copy", "-f", "flv", "-listen", "1", url])
+        assert wait_until(lambda: tcp_port_listening(port), 10), srv.tail(20)
+        out = out_dir / f"{name}.flv"
+        media.wait_ok(play(procs, url, out, 7, name=f"{name}_play"), 20, f"{name} playing from ffmpeg")
+        srv.stop()
+        got = media.flv_speex_payloads(out)
+        assert got == sent, f"{name} saved {len(got)} frames, {len(sent)} sent"

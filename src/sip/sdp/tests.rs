@@ -60,8 +60,7 @@ fn offer_has_the_expected_lines() {
     let lines: Vec<&str> = text.split("\r\n").collect();
     assert_eq!(lines[0], "v=0");
     assert_eq!(
-        lines[1],
-        "o=rtmp2sip 3141592653 1 IN IP4 192.0.2.10",
+        lines[1], "o=rtmp2sip 3141592653 1 IN IP4 192.0.2.10",
         "{text}"
     );
     for expected in [

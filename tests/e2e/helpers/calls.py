@@ -26,7 +26,7 @@ def dial_connected(ctl: RtmpControl, uri: str, timeout: float = 15.0) -> dict:
 
 def hangup_ended(ctl: RtmpControl, timeout: float = 10.0) -> dict:
     """hangup(): asserts a _result, then status 3 and then status 0; returns the status-0 info object,
-    which must carry sip_code, reason and call_id."""
+    which must carry call_id (sip_code and reason are only required when SIP ended the call)."""
     before = len(ctl.statuses())
     txn = ctl.call("hangup")
     r = ctl.reply(txn, timeout)
@@ -35,13 +35,14 @@ def hangup_ended(ctl: RtmpControl, timeout: float = 10.0) -> dict:
     codes = ctl.status_codes()[before:]
     assert DISCONNECTING in codes and codes.index(DISCONNECTING) < codes.index(NOT_CONNECTED), \
         f"expected status 3 then 0 after hangup, got {codes}\n{ctl.dump()}"
-    return ended_info(ctl, before)
+    return ended_info(ctl, before, require=("call_id",))
 
 
-def ended_info(ctl: RtmpControl, after: int = 0, timeout: float = 10.0) -> dict:
-    """The status-0 info object (index >= after), checked for sip_code, reason and call_id."""
+def ended_info(ctl: RtmpControl, after: int = 0, timeout: float = 10.0,
+               require: tuple = ("sip_code", "reason", "call_id")) -> dict:
+    """The status-0 info object (index >= after), checked for the `require`d keys."""
     s0 = ctl.wait_status(NOT_CONNECTED, timeout, after=after)
-    for k in ("sip_code", "reason", "call_id"):
+    for k in require:
         assert k in s0, f"status 0 lacks `{k}`: {s0}"
     return s0
 

@@ -1,6 +1,7 @@
 """The rtmp2sip gateway under test: its generated config, start-up, readiness and logs."""
 import copy
-import time
+import os
+import re
 from pathlib import Path
 
 from . import paths
@@ -9,6 +10,7 @@ from .procs import Procs, run
 
 #: RTMP application the tests connect to (rtmp://127.0.0.1:P/phone).
 APP = "phone"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 START_TIMEOUT_S = 15
 
 
@@ -91,7 +93,10 @@ class Gateway:
     def start(self):
         self.check_binary()
         self.check_config()
-        self.proc = self.procs.start("gateway", [self.binary, "--config", self.config_path], log=self.log)
+        env = dict(os.environ, NO_COLOR="1")
+        env.pop("RUST_LOG", None)   # it would override [log] level
+        self.proc = self.procs.start("gateway", [self.binary, "--config", self.config_path], log=self.log,
+                                     env=env)
 
         def ready():
             if not self.proc.alive():
@@ -123,7 +128,7 @@ class Gateway:
                 text = f.read().decode(errors="replace")
         except OSError:
             return ""
-        lines = text.splitlines()
+        lines = _ANSI.sub("", text).splitlines()
         if len(lines) > max_lines:
             lines = [f"... ({len(lines) - max_lines} earlier lines in {self.log})"] + lines[-max_lines:]
         return "\n".join(lines)

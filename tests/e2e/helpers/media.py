@@ -170,9 +170,11 @@ def ffmpeg_publish_tone(procs: Procs, url: str, seconds: float, name: str = "ffm
 
 
 def ffmpeg_play(procs: Procs, url: str, out: Path, seconds: float, name: str = "ffmpeg_play"):
-    """ffmpeg plays `url` and stores the audio unchanged (-c copy) in an FLV for `seconds` of media."""
+    """ffmpeg plays `url` and stores the audio unchanged (-c copy) in an FLV; it ends after `seconds` of
+    media time (the gateway need not send audio when the far end sends none: ask for no more than the far
+    end sends), and writes every packet at once so a stopped player leaves a usable file."""
     return procs.start(name, ["ffmpeg", "-nostdin", "-hide_banner", "-y", "-i", url, "-c", "copy",
-                              "-t", str(seconds), out])
+                              "-t", str(seconds), "-flush_packets", "1", out])
 
 
 def librtmp_play(procs: Procs, url: str, out: Path, seconds: float, name: str = "librtmp_play"):

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The project's single test command:
+#   test dependencies (Debian packages) -> cargo build -> cargo test (unit + scenario tests)
+#   -> end-to-end tests (tests/e2e: the built rtmp2sip against sipp, ffmpeg, python3-librtmp, tshark).
+# Extra arguments go to pytest, e.g. `scripts/test.sh -k echo`.
+# Exits non-zero if any stage fails; a failed build stops at once.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+scripts/install-test-deps.sh || { echo "test.sh: installing test dependencies failed" >&2; exit 1; }
+
+echo "==> cargo build --workspace"
+cargo build --workspace || { echo "test.sh: cargo build failed" >&2; exit 1; }
+
+failed=()
+echo "==> cargo test --workspace"
+cargo test --workspace || failed+=("cargo test")
+
+target_dir="${CARGO_TARGET_DIR:-target}"
+case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
+export RTMP2SIP_BIN="${RTMP2SIP_BIN:-$target_dir/debug/rtmp2sip}"
+export PYTHONDONTWRITEBYTECODE=1
+echo "==> /usr/bin/python3 -m pytest -v tests/e2e  (RTMP2SIP_BIN=$RTMP2SIP_BIN)"
+/usr/bin/python3 -m pytest -v tests/e2e "$@" || failed+=("e2e tests")
+
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "test.sh: FAILED: ${failed[*]}" >&2
+  exit 1
+fi
+echo "test.sh: all stages passed"

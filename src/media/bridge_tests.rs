@@ -1,0 +1,461 @@
+//! Bridge scenarios on a virtual clock.
+
+use super::*;
+use crate::sip::sdp::Direction;
+use rand::rngs::mock::StepRng;
+use rtmp2sip_codecs::{AudioDecoder, G711Law, SpeexDecoder, SpeexEncoder, SpeexEncoderConfig};
+
+const PEER: &str = "192.0.2.1:5004";
+const PEER_RTCP: &str = "192.0.2.1:5005";
+
+fn negotiated(codec: Codec, pt: u8) -> Negotiated {
+    Negotiated {
+        codec,
+        pt,
+        recv_pt: pt,
+        dtmf_pt: Some(101),
+        recv_dtmf_pt: Some(101),
+        ptime_ms: 20,
+        direction: Direction::SendRecv,
+        remote_rtp: PEER.parse().unwrap(),
+        remote_rtcp: PEER_RTCP.parse().unwrap(),
+    }
+}
+
+fn config(codec: Codec, pt: u8) -> BridgeConfig {
+    BridgeConfig {
+        sip_codec: negotiated(codec, pt),
+        jitter_ms: 60,
+        speex_quality: 8,
+        rtmp_out_max_ms: 2000,
+        rtp_timeout: Duration::from_secs(60),
+        ntp_at_start: 0xE000_0000_0000_0000,
+    }
+}
+
+fn bridge(cfg: BridgeConfig, t0: Instant) -> Bridge {
+    Bridge::new(cfg, t0, &mut StepRng::new(0x1234_5678, 0x9abc_def1)).unwrap()
+}
+
+fn tone(freq: f64, rate: u32, samples: usize, offset: usize) -> Vec<i16> {
+    (offset..offset + samples)
+        .map(|i| {
+            ((i as f64 * freq * std::f64::consts::TAU / f64::from(rate)).sin() * 8000.0) as i16
+        })
+        .collect()
+}
+
+/// Estimated frequency from zero crossings, ignoring the first 100 ms.
+fn frequency(pcm: &[i16], rate: u32) -> f64 {
+    let skip = rate as usize / 10;
+    let body = &pcm[skip.min(pcm.len())..];
+    let crossings = body.windows(2).filter(|w| (w[0] < 0) != (w[1] < 0)).count();
+    crossings as f64 / 2.0 / (body.len() as f64 / f64::from(rate))
+}
+
+fn rms(pcm: &[i16]) -> f64 {
+    (pcm.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / pcm.len().max(1) as f64).sqrt()
+}
+
+/// FLV bodies of a 1 kHz tone, `per_msg` Speex WB frames per message.
+fn flash_speex(messages: usize, per_msg: usize) -> Vec<Vec<u8>> {
+    let mut enc = SpeexEncoder::new(SpeexEncoderConfig::wideband()).unwrap();
+    (0..messages)
+        .map(|m| {
+            let pcm = tone(1000.0, 16_000, 320 * per_msg, m * 320 * per_msg);
+            let mut body = vec![0xB2];
+            enc.encode_packet(&pcm, &mut body).unwrap();
+            body
+        })
+        .collect()
+}
+
+fn rtp_packet(pt: u8, seq: u16, ts: u32, marker: bool, payload: &[u8]) -> Vec<u8> {
+    rtp_types::RtpPacketBuilder::<&[u8], &[u8]>::new()
+        .payload_type(pt)
+        .sequence_number(seq)
+        .timestamp(ts)
+        .ssrc(0x5151_5151)
+        .marker_bit(marker)
+        .payload(payload)
+        .write_vec()
+        .unwrap()
+}
+
+fn drain_rtp(b: &mut Bridge) -> Vec<(SocketAddr, Vec<u8>)> {
+    std::iter::from_fn(|| b.poll_transmit())
+        .filter(|t| t.kind == TransmitKind::Rtp)
+        .map(|t| (t.dest, t.payload))
+        .collect()
+}
+
+/// Runs timers every ms from `from` to `to` ms, collecting RTMP output.
+fn run_until(b: &mut Bridge, t0: Instant, from: u64, to: u64, out: &mut Vec<RtmpAudio>) {
+    for ms in from..to {
+        let now = t0 + Duration::from_millis(ms);
+        if b.poll_timeout().is_some_and(|t| t <= now) {
+            b.handle_timeout(now);
+        }
+        out.extend(std::iter::from_fn(|| b.poll_rtmp_audio()));
+    }
+}
+
+#[test]
+fn rtmp_speex_to_pcmu_carries_the_tone() {
+    let t0 = Instant::now();
+    let mut b = bridge(config(Codec::Pcmu, 0), t0);
+    for (i, body) in flash_speex(25, 2).iter().enumerate() {
+        b.handle_rtmp_audio(
+            t0 + Duration::from_millis(40 * i as u64),
+            40 * i as u32,
+            body,
+        )
+        .unwrap();
+    }
+    let sent = drain_rtp(&mut b);
+    assert!(sent.len() >= 48, "about 50 packets, got {}", sent.len());
+    let mut pcm = Vec::new();
+    let first = crate::media::rtp::parse(&sent[0].1).unwrap();
+    assert!(first.marker);
+    for (i, (dest, bytes)) in sent.iter().enumerate() {
+        let p = crate::media::rtp::parse(bytes).unwrap();
+        assert_eq!(*dest, PEER.parse().unwrap());
+        assert_eq!(p.pt, 0);
+        assert_eq!(p.payload.len(), 160);
+        assert_eq!(p.seq, first.seq.wrapping_add(i as u16));
+        assert_eq!(p.ts, first.ts.advance(160 * i as u32));
+        assert_eq!(p.marker, i == 0);
+        pcm.extend(p.payload.iter().map(|&c| G711Law::Pcmu.decode_sample(c)));
+    }
+    let f = frequency(&pcm, 8000);
+    assert!((f - 1000.0).abs() < 30.0, "frequency {f}");
+    assert!(rms(&pcm[800..]) > 2000.0, "level {}", rms(&pcm[800..]));
+    assert_eq!(b.stats().rtp_sent, sent.len() as u64);
+}
+
+#[test]
+fn pcma_to_rtmp_speex_carries_the_tone_with_steady_timestamps() {
+    let t0 = Instant::now();
+    let mut b = bridge(config(Codec::Pcma, 8), t0);
+    let mut out = Vec::new();
+    for i in 0..50u16 {
+        let now_ms = 20 * u64::from(i);
+        run_until(&mut b, t0, now_ms.saturating_sub(20), now_ms, &mut out);
+        let pcm = tone(1000.0, 8000, 160, 160 * usize::from(i));
+        let payload: Vec<u8> = pcm
+            .iter()
+            .map(|&s| G711Law::Pcma.encode_sample(s))
+            .collect();
+        let pkt = rtp_packet(8, 1000 + i, 4000 + 160 * u32::from(i), i == 0, &payload);
+        b.handle_rtp(
+            t0 + Duration::from_millis(now_ms),
+            PEER.parse().unwrap(),
+            &pkt,
+        )
+        .unwrap();
+    }
+    run_until(&mut b, t0, 981, 1400, &mut out);
+    assert!(out.len() >= 45, "got {} frames", out.len());
+    let mut dec = SpeexDecoder::new(SpeexMode::Wideband).unwrap();
+    let mut pcm = Vec::new();
+    for w in out.windows(2) {
+        assert_eq!(w[1].timestamp_ms - w[0].timestamp_ms, 20);
+    }
+    for a in &out {
+        assert_eq!(a.body[0], 0xB2);
+        dec.decode(&a.body[1..], &mut pcm).unwrap();
+    }
+    assert!(
+        out[0].timestamp_ms >= 60,
+        "first frame after the jitter delay"
+    );
+    let f = frequency(&pcm, 16_000);
+    assert!((f - 1000.0).abs() < 30.0, "frequency {f}");
+    assert!(rms(&pcm[1600..]) > 2000.0);
+}
+
+#[test]
+fn passthrough_is_byte_identical_both_ways() {
+    let t0 = Instant::now();
+    let mut b = bridge(config(Codec::Speex16k, 97), t0);
+    let bodies = flash_speex(10, 2);
+    for (i, body) in bodies.iter().enumerate() {
+        b.handle_rtmp_audio(t0, 40 * i as u32, body).unwrap();
+    }
+    let sent = drain_rtp(&mut b);
+    assert_eq!(sent.len(), 10);
+    let first = crate::media::rtp::parse(&sent[0].1).unwrap();
+    for (i, (_, bytes)) in sent.iter().enumerate() {
+        let p = crate::media::rtp::parse(bytes).unwrap();
+        assert_eq!(p.payload, &bodies[i][1..], "RTP payload = RTMP payload");
+        assert_eq!(p.pt, 97);
+        assert_eq!(
+            p.ts,
+            first.ts.advance(640 * i as u32),
+            "320 ticks per frame, 2 frames"
+        );
+    }
+    // Back: RTP speex -> RTMP 0xB2 + payload.
+    let mut out = Vec::new();
+    for (i, body) in bodies.iter().enumerate() {
+        let pkt = rtp_packet(97, 7 + i as u16, 640 * i as u32, i == 0, &body[1..]);
+        b.handle_rtp(
+            t0 + Duration::from_millis(40 * i as u64),
+            PEER.parse().unwrap(),
+            &pkt,
+        )
+        .unwrap();
+        run_until(&mut b, t0, 40 * i as u64, 40 * i as u64 + 40, &mut out);
+    }
+    run_until(&mut b, t0, 400, 800, &mut out);
+    assert_eq!(out.len(), 10);
+    for (i, a) in out.iter().enumerate() {
+        assert_eq!(a.body[0], 0xB2);
+        assert_eq!(&a.body[1..], &bodies[i][1..]);
+        assert_eq!(
+            a.timestamp_ms - out[0].timestamp_ms,
+            40 * i as u32,
+            "RTP ts / 16"
+        );
+    }
+}
+
+#[test]
+fn skips_headers_and_refuses_other_formats() {
+    let t0 = Instant::now();
+    let mut b = bridge(config(Codec::Pcmu, 0), t0);
+    let mut header = vec![0xB6];
+    header.extend_from_slice(b"Speex   1.2.1\0\0\0\0\0\0\0");
+    header.resize(81, 0);
+    assert_eq!(b.handle_rtmp_audio(t0, 0, &header), Ok(()));
+    assert_eq!(b.handle_rtmp_audio(t0, 0, &[0xB2]), Ok(()));
+    assert_eq!(
+        b.handle_rtmp_audio(t0, 0, &[0x22, 1, 2]),
+        Err(MediaError::UnsupportedRtmpFormat(2))
+    );
+    assert!(matches!(
+        b.handle_rtmp_audio(t0, 0, &[]),
+        Err(MediaError::MalformedAudio(_))
+    ));
+    assert!(drain_rtp(&mut b).is_empty());
+    // ffmpeg's 0xB6 byte is Speex too.
+    let mut body = flash_speex(1, 1).remove(0);
+    body[0] = 0xB6;
+    b.handle_rtmp_audio(t0, 0, &body).unwrap();
+    assert_eq!(
+        drain_rtp(&mut b).len(),
+        1,
+        "320 samples at 16 kHz = one 20 ms PCMU packet"
+    );
+}
+
+#[test]
+fn loss_and_reorder_are_concealed_on_a_steady_clock() {
+    let t0 = Instant::now();
+    let mut b = bridge(config(Codec::Pcmu, 0), t0);
+    let order: Vec<u16> = (0..30)
+        .filter(|&i| i != 10)
+        .map(|i| match i {
+            20 => 21,
+            21 => 20,
+            i => i,
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut clock_ms = 0;
+    for (slot, &i) in order.iter().enumerate() {
+        // Packet 20 arrives 20 ms late, after 21; packet 10 never arrives.
+        let arrival = 20 * u64::from(i).max(slot as u64);
+        run_until(&mut b, t0, clock_ms, arrival, &mut out);
+        clock_ms = arrival;
+        let pkt = rtp_packet(0, i, 160 * u32::from(i), i == 0, &[0xFF; 160]);
+        b.handle_rtp(
+            t0 + Duration::from_millis(arrival),
+            PEER.parse().unwrap(),
+            &pkt,
+        )
+        .unwrap();
+    }
+    run_until(&mut b, t0, 600, 1200, &mut out);
+    let s = b.stats();
+    assert_eq!(s.jitter.lost, 1);
+    assert_eq!(s.jitter.late, 0);
+    assert_eq!(out.len(), 30, "29 frames + 1 concealed");
+    for w in out.windows(2) {
+        assert_eq!(w[1].timestamp_ms - w[0].timestamp_ms, 20);
+    }
+}
+
+#[test]
+fn symmetric_rtp_latches_to_the_source_address() {
+    let t0 = Instant::now();
+    let mut b = bridge(config(Codec::Pcmu, 0), t0);
+    let nat: SocketAddr = "198.51.100.7:40000".parse().unwrap();
+    b.handle_rtp(t0, nat, &rtp_packet(0, 1, 0, true, &[0xFF; 160]))
+        .unwrap();
+    assert_eq!(b.poll_event(), Some(MediaEvent::RemoteLatched(nat)));
+    for body in flash_speex(2, 1) {
+        b.handle_rtmp_audio(t0, 0, &body).unwrap();
+    }
+    let sent = drain_rtp(&mut b);
+    assert!(!sent.is_empty());
+    assert!(sent.iter().all(|(dest, _)| *dest == nat));
+    // Malformed and foreign packets are refused and counted.
+    assert!(b.handle_rtp(t0, nat, &[0x80, 0]).is_err());
+    assert_eq!(
+        b.handle_rtp(t0, nat, &rtp_packet(18, 2, 160, false, &[0; 20])),
+        Err(MediaError::UnexpectedPayloadType(18))
+    );
+    assert_eq!(b.stats().rtp_invalid, 2);
+}
+
+#[test]
+fn output_queue_is_bounded_dropping_the_oldest() {
+    let t0 = Instant::now();
+    let mut cfg = config(Codec::Speex16k, 97);
+    cfg.rtmp_out_max_ms = 100;
+    let mut b = bridge(cfg, t0);
+    let bodies = flash_speex(50, 1);
+    for (i, body) in bodies.iter().enumerate() {
+        let pkt = rtp_packet(97, i as u16, 320 * i as u32, i == 0, &body[1..]);
+        let now = t0 + Duration::from_millis(20 * i as u64);
+        b.handle_rtp(now, PEER.parse().unwrap(), &pkt).unwrap();
+        b.handle_timeout(now);
+    }
+    b.handle_timeout(t0 + Duration::from_secs(2));
+    let queued: Vec<RtmpAudio> = std::iter::from_fn(|| b.poll_rtmp_audio()).collect();
+    assert_eq!(queued.len(), 5, "100 ms of 20 ms frames");
+    assert_eq!(b.stats().rtmp_out_dropped, 45);
+    assert_eq!(
+        &queued[4].body[1..],
+        &bodies[49][1..],
+        "the newest are kept"
+    );
+}
+
+#[test]
+fn rtp_timeout_fires_once_and_rearms() {
+    let t0 = Instant::now();
+    let mut b = bridge(config(Codec::Pcmu, 0), t0);
+    assert!(b.poll_timeout().unwrap() <= t0 + Duration::from_secs(60));
+    b.handle_timeout(t0 + Duration::from_secs(59));
+    assert!(std::iter::from_fn(|| b.poll_event()).all(|e| e != MediaEvent::RtpTimeout));
+    b.handle_timeout(t0 + Duration::from_secs(60));
+    assert_eq!(b.poll_event(), Some(MediaEvent::RtpTimeout));
+    b.handle_timeout(t0 + Duration::from_secs(61));
+    assert_eq!(b.poll_event(), None, "once");
+    let t1 = t0 + Duration::from_secs(70);
+    b.handle_rtp(
+        t1,
+        PEER.parse().unwrap(),
+        &rtp_packet(0, 1, 0, true, &[0xFF; 160]),
+    )
+    .unwrap();
+    while b.poll_event().is_some() {}
+    b.handle_timeout(t1 + Duration::from_secs(60));
+    assert!(std::iter::from_fn(|| b.poll_event()).any(|e| e == MediaEvent::RtpTimeout));
+}
+
+#[test]
+fn telephone_events_become_dtmf_events() {
+    let t0 = Instant::now();
+    let mut b = bridge(config(Codec::Pcmu, 0), t0);
+    let peer: SocketAddr = PEER.parse().unwrap();
+    for (seq, end, dur) in [
+        (1u16, false, 160u16),
+        (2, false, 320),
+        (3, true, 480),
+        (4, true, 480),
+        (5, true, 480),
+    ] {
+        let ev = crate::media::dtmf::TelephoneEvent {
+            event: 10,
+            end,
+            volume: 10,
+            duration: dur,
+        };
+        b.handle_rtp(
+            t0,
+            peer,
+            &rtp_packet(101, seq, 8000, seq == 1, &ev.to_bytes()),
+        )
+        .unwrap();
+    }
+    let events: Vec<_> = std::iter::from_fn(|| b.poll_event())
+        .filter(|e| matches!(e, MediaEvent::Dtmf { .. }))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            MediaEvent::Dtmf {
+                digit: '*',
+                end: false
+            },
+            MediaEvent::Dtmf {
+                digit: '*',
+                end: true
+            }
+        ]
+    );
+    assert_eq!(b.stats().jitter.received, 0, "not audio");
+}
+
+#[test]
+fn rtcp_reports_and_bye_go_to_the_rtcp_address() {
+    let t0 = Instant::now();
+    let mut b = bridge(config(Codec::Pcmu, 0), t0);
+    b.handle_rtp(
+        t0,
+        PEER.parse().unwrap(),
+        &rtp_packet(0, 1, 0, true, &[0xFF; 160]),
+    )
+    .unwrap();
+    let mut rtcp = Vec::new();
+    for s in 0..12 {
+        let now = t0 + Duration::from_secs(s);
+        b.handle_timeout(now);
+        rtcp.extend(
+            std::iter::from_fn(|| b.poll_transmit()).filter(|t| t.kind == TransmitKind::Rtcp),
+        );
+    }
+    assert!(rtcp.len() >= 2, "reports every ~5 s");
+    assert!(rtcp.iter().all(|t| t.dest == PEER_RTCP.parse().unwrap()));
+    b.close(t0 + Duration::from_secs(12));
+    let bye = b.poll_transmit().unwrap();
+    assert_eq!(bye.kind, TransmitKind::Rtcp);
+    assert!(rtcp_types::Compound::parse(&bye.payload)
+        .unwrap()
+        .any(|p| matches!(p, Ok(rtcp_types::Packet::Bye(_)))));
+    while b.poll_event().is_some() {}
+    assert_eq!(
+        b.handle_rtcp(t0, PEER_RTCP.parse().unwrap(), &bye.payload),
+        Ok(())
+    );
+    assert_eq!(b.poll_event(), Some(MediaEvent::RemoteBye));
+}
+
+#[test]
+fn telephone_event_codec_is_refused() {
+    let t0 = Instant::now();
+    let r = Bridge::new(
+        config(Codec::TelephoneEvent, 101),
+        t0,
+        &mut StepRng::new(1, 1),
+    );
+    assert!(matches!(r, Err(MediaError::Config(_))));
+}
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_datagrams_never_panic(data in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200), 0..30)) {
+        let t0 = Instant::now();
+        let mut b = bridge(config(Codec::Pcmu, 0), t0);
+        for (i, d) in data.iter().enumerate() {
+            let now = t0 + Duration::from_millis(10 * i as u64);
+            let _ = b.handle_rtp(now, PEER.parse().unwrap(), d);
+            let _ = b.handle_rtcp(now, PEER.parse().unwrap(), d);
+            let _ = b.handle_rtmp_audio(now, 10 * i as u32, d);
+            b.handle_timeout(now);
+        }
+    }
+}
