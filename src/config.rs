@@ -286,7 +286,7 @@ struct LogFile {
 impl Default for LogFile {
     fn default() -> Self {
         Self {
-            level: "info".into(),
+            level: "info,rsipstack=warn".into(),
         }
     }
 }
@@ -350,9 +350,7 @@ fn validate(file: &Path, f: ConfigFile) -> Result<Config, ConfigError> {
         media: validate_media(file, f.media)?,
         policy: validate_policy(file, f.policy)?,
         limits: validate_limits(file, f.limits)?,
-        log: LogConfig {
-            level: f.log.level,
-        },
+        log: LogConfig { level: f.log.level },
     })
 }
 
@@ -394,7 +392,11 @@ fn validate_sip(file: &Path, s: SipFile) -> Result<SipConfig, ConfigError> {
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "-_.!~*'()&=+$,;?/".contains(c))
     {
-        return Err(invalid(file, "sip.from_user", "has characters not allowed in a SIP user part"));
+        return Err(invalid(
+            file,
+            "sip.from_user",
+            "has characters not allowed in a SIP user part",
+        ));
     }
     let echo_user = non_empty(s.echo_user)
         .ok_or_else(|| invalid(file, "sip.echo_user", "must not be empty"))?;
@@ -407,7 +409,11 @@ fn validate_sip(file: &Path, s: SipFile) -> Result<SipConfig, ConfigError> {
             password: s.auth.password,
         }),
         None if !s.auth.password.is_empty() => {
-            return Err(invalid(file, "sip.auth.username", "password given without username"))
+            return Err(invalid(
+                file,
+                "sip.auth.username",
+                "password given without username",
+            ))
         }
         None => None,
     };
@@ -429,7 +435,11 @@ pub const KNOWN_CODECS: &[&str] = &["speex/16000", "pcmu", "pcma", "telephone-ev
 
 fn validate_media(file: &Path, m: MediaFile) -> Result<MediaConfig, ConfigError> {
     let bind_address = m.bind_address.parse().map_err(|_| {
-        invalid(file, "media.bind_address", format!("`{}` is not an IP address", m.bind_address))
+        invalid(
+            file,
+            "media.bind_address",
+            format!("`{}` is not an IP address", m.bind_address),
+        )
     })?;
     let [lo, hi] = m.rtp_ports;
     if lo < 1024 || lo >= hi || hi - lo < 3 {
@@ -447,7 +457,9 @@ fn validate_media(file: &Path, m: MediaFile) -> Result<MediaConfig, ConfigError>
             return Err(invalid(
                 file,
                 "media.codecs",
-                format!("unknown codec `{c}` (known: speex/16000, PCMU, PCMA, telephone-event/8000)"),
+                format!(
+                    "unknown codec `{c}` (known: speex/16000, PCMU, PCMA, telephone-event/8000)"
+                ),
             ));
         }
     }
@@ -456,7 +468,11 @@ fn validate_media(file: &Path, m: MediaFile) -> Result<MediaConfig, ConfigError>
         .iter()
         .any(|c| !c.eq_ignore_ascii_case("telephone-event/8000"))
     {
-        return Err(invalid(file, "media.codecs", "needs at least one audio codec"));
+        return Err(invalid(
+            file,
+            "media.codecs",
+            "needs at least one audio codec",
+        ));
     }
     if !(20..=500).contains(&m.jitter_ms) {
         return Err(invalid(file, "media.jitter_ms", "must be 20..=500"));
@@ -497,10 +513,18 @@ fn validate_limits(file: &Path, l: LimitsFile) -> Result<LimitsConfig, ConfigErr
         return Err(invalid(file, "limits.idle_timeout_s", "must be > 0"));
     }
     if !(4096..=16 * 1024 * 1024).contains(&l.max_message_size) {
-        return Err(invalid(file, "limits.max_message_size", "must be 4096..=16777216"));
+        return Err(invalid(
+            file,
+            "limits.max_message_size",
+            "must be 4096..=16777216",
+        ));
     }
     if !(2..=65599).contains(&l.max_chunk_streams) {
-        return Err(invalid(file, "limits.max_chunk_streams", "must be 2..=65599"));
+        return Err(invalid(
+            file,
+            "limits.max_chunk_streams",
+            "must be 2..=65599",
+        ));
     }
     if l.max_connections == 0 {
         return Err(invalid(file, "limits.max_connections", "must be > 0"));
@@ -559,9 +583,15 @@ mod tests {
             ("[rtmp]\nchunk_size = 1\n", "rtmp.chunk_size"),
             ("[media]\ncodecs = [\"G729\"]\n", "media.codecs"),
             ("[media]\nrtp_ports = [20000, 10000]\n", "media.rtp_ports"),
-            ("[sip]\noutbound_proxy = \"proxy:5060\"\n", "sip.outbound_proxy"),
+            (
+                "[sip]\noutbound_proxy = \"proxy:5060\"\n",
+                "sip.outbound_proxy",
+            ),
             ("[sip.auth]\npassword = \"x\"\n", "sip.auth.username"),
-            ("[limits]\nmax_message_size = 1\n", "limits.max_message_size"),
+            (
+                "[limits]\nmax_message_size = 1\n",
+                "limits.max_message_size",
+            ),
         ];
         for (text, key) in cases {
             let e = load(text).unwrap_err().to_string();
@@ -571,7 +601,9 @@ mod tests {
 
     #[test]
     fn wrong_type_is_a_parse_error() {
-        let e = load("[media]\njitter_ms = \"sixty\"\n").unwrap_err().to_string();
+        let e = load("[media]\njitter_ms = \"sixty\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("jitter_ms"), "{e}");
     }
 

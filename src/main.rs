@@ -11,7 +11,8 @@ use std::process::ExitCode;
 
 use rtmp2sip::config::Config;
 
-const USAGE: &str = "usage: rtmp2sip --config FILE | rtmp2sip check-config FILE | rtmp2sip --version";
+const USAGE: &str =
+    "usage: rtmp2sip --config FILE | rtmp2sip check-config FILE | rtmp2sip --version";
 
 enum Command {
     Run(PathBuf),

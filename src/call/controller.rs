@@ -239,7 +239,10 @@ impl Controller {
         if !self.cfg.policy.allows(parsed.canonical()) {
             return Err((
                 DialError::Forbidden,
-                format!("{} is not allowed by the gateway's dial policy", parsed.canonical()),
+                format!(
+                    "{} is not allowed by the gateway's dial policy",
+                    parsed.canonical()
+                ),
             ));
         }
         if !capacity {
@@ -294,8 +297,12 @@ impl Controller {
             SipEvent::Answered { .. } => self.on_answered(),
             SipEvent::Failed { code, reason } => self.on_ended(Some((code, reason))),
             SipEvent::Ended { by_remote } => {
-                let code = by_remote.then(|| (200, "Remote hangup".to_string()));
-                self.on_ended(code)
+                let reason = if by_remote {
+                    "Remote hangup"
+                } else {
+                    "Local hangup"
+                };
+                self.on_ended(Some((200, reason.to_string())))
             }
             #[allow(unreachable_patterns)]
             _ => {}

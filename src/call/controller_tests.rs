@@ -81,7 +81,7 @@ fn full_call_answer_and_local_hangup() {
     }));
     c.handle_sip(t0, &id, SipEvent::Ended { by_remote: false });
     let out = drain(&mut c);
-    assert_eq!(statuses(&out), vec![(0, None)]);
+    assert_eq!(statuses(&out), vec![(0, Some(200))]);
     assert!(out.contains(&Output::Release { call_id: id }));
     assert!(!c.has_call());
 }

@@ -41,15 +41,22 @@ impl DialUri {
         let lower = text.to_ascii_lowercase();
         let with_scheme = if lower.starts_with("sip:") {
             text.to_string()
-        } else if lower.contains(':') && !lower.contains('@') || lower.starts_with("sips:") || lower.starts_with("tel:") {
-            return Err(DialUriError::Invalid("only sip: URIs can be dialled".into()));
+        } else if lower.contains(':') && !lower.contains('@')
+            || lower.starts_with("sips:")
+            || lower.starts_with("tel:")
+        {
+            return Err(DialUriError::Invalid(
+                "only sip: URIs can be dialled".into(),
+            ));
         } else {
             format!("sip:{text}")
         };
         let uri = Uri::try_from(with_scheme.as_str())
             .map_err(|e| DialUriError::Invalid(e.to_string()))?;
         if !matches!(uri.scheme, None | Some(Scheme::Sip)) {
-            return Err(DialUriError::Invalid("only sip: URIs can be dialled".into()));
+            return Err(DialUriError::Invalid(
+                "only sip: URIs can be dialled".into(),
+            ));
         }
         let user = uri.auth.as_ref().map(|a| a.user.clone());
         if user.as_deref().is_some_and(|u| u.contains('@')) {

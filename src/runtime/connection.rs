@@ -33,7 +33,12 @@ const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// Runs one accepted connection to its end.
 pub async fn run(gw: Arc<Gateway>, mut stream: TcpStream, _permit: OwnedSemaphorePermit) {
     let mut inbuf = BytesMut::with_capacity(4096);
-    match timeout(gw.config.limits.handshake_timeout, handshake(&mut stream, &mut inbuf)).await {
+    match timeout(
+        gw.config.limits.handshake_timeout,
+        handshake(&mut stream, &mut inbuf),
+    )
+    .await
+    {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
             info!(error = %e, "handshake failed");
@@ -298,13 +303,19 @@ impl Connection {
         let now = std::time::Instant::now();
         match inv.name.as_str() {
             "dial" => {
-                let uri = inv.args.first().and_then(|v| v.as_str()).map(str::to_string);
+                let uri = inv
+                    .args
+                    .first()
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string);
                 let permit = self.gw.calls.clone().try_acquire_owned().ok();
                 let before = self.controller.call_id().map(str::to_string);
                 self.controller
                     .handle_dial(now, inv.txn, uri.as_deref(), permit.is_some());
                 let after = self.controller.call_id().map(str::to_string);
-                if let (Some(call_id), Some(permit)) = (after.filter(|a| before.as_ref() != Some(a)), permit) {
+                if let (Some(call_id), Some(permit)) =
+                    (after.filter(|a| before.as_ref() != Some(a)), permit)
+                {
                     info!(%call_id, uri = uri.as_deref().unwrap_or_default(), "dial");
                     self.call = Some(OwnCall {
                         call_id,
@@ -378,8 +389,11 @@ impl Connection {
                         SipEvent::Failed { code: 500, reason },
                     );
                 } else {
-                    self.controller
-                        .handle_sip(now, &call_id, SipEvent::Answered { sdp: Vec::new() });
+                    self.controller.handle_sip(
+                        now,
+                        &call_id,
+                        SipEvent::Answered { sdp: Vec::new() },
+                    );
                 }
             }
             Output::Hangup { call_id } => self.hangup(&call_id),
@@ -495,7 +509,11 @@ impl Connection {
                     .handle_media_failure(now, call_id, 408, "RTP timeout");
             }
             MediaEvent::Ended => {
-                if self.call.as_ref().is_some_and(|c| c.call_id == call_id && c.is_echo) {
+                if self
+                    .call
+                    .as_ref()
+                    .is_some_and(|c| c.call_id == call_id && c.is_echo)
+                {
                     self.controller
                         .handle_sip(now, call_id, SipEvent::Ended { by_remote: false });
                 }
@@ -514,7 +532,9 @@ impl Connection {
             m.stop.cancel();
         }
         if call.is_echo {
-            let _ = self.sip_tx.send((call_id.to_string(), SipEvent::Ended { by_remote: false }));
+            let _ = self
+                .sip_tx
+                .send((call_id.to_string(), SipEvent::Ended { by_remote: false }));
         }
     }
 

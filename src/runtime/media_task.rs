@@ -217,7 +217,9 @@ impl MediaTask {
     async fn flush(&mut self) {
         // Bounded: a bridge produces a handful of packets per input.
         for _ in 0..256 {
-            let Some(t) = self.bridge.poll_transmit() else { break };
+            let Some(t) = self.bridge.poll_transmit() else {
+                break;
+            };
             match &self.sockets {
                 Some(p) => {
                     let sock = match t.kind {
@@ -230,7 +232,9 @@ impl MediaTask {
                 }
                 None => {
                     if t.kind == TransmitKind::Rtp {
-                        let _ = self.bridge.handle_rtp(StdInstant::now(), t.dest, &t.payload);
+                        let _ = self
+                            .bridge
+                            .handle_rtp(StdInstant::now(), t.dest, &t.payload);
                     }
                 }
             }
@@ -240,16 +244,17 @@ impl MediaTask {
                 timestamp_ms: audio.timestamp_ms,
                 body: audio.body,
             };
-            self.subscribers.retain(|s| {
-                match s.queue.try_send((s.stream_id, play.clone())) {
+            self.subscribers
+                .retain(|s| match s.queue.try_send((s.stream_id, play.clone())) {
                     Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => true,
                     Err(mpsc::error::TrySendError::Closed(_)) => false,
-                }
-            });
+                });
         }
         while let Some(ev) = self.bridge.poll_event() {
             if let BridgeEvent::RtpTimeout = ev {
-                let _ = self.events.send((self.call_id.clone(), MediaEvent::RtpTimeout));
+                let _ = self
+                    .events
+                    .send((self.call_id.clone(), MediaEvent::RtpTimeout));
             }
         }
     }

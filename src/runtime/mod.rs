@@ -90,6 +90,7 @@ pub fn init_logging(cfg: &LogConfig) -> Result<(), String> {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init()
         .map_err(|e| e.to_string())
 }
@@ -122,7 +123,10 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
     info!("shutting down: ending calls");
     shutdown.cancel();
     tracker.close();
-    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
+    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
+        .await
+        .is_err()
+    {
         info!("some connections did not close in time");
     }
     ua.stop();

@@ -36,9 +36,10 @@ pub struct PortAllocator {
 
 impl PortAllocator {
     /// Pairs are `(p, p+1)` for even `p` with both inside `[lo, hi]`.
+    #[allow(clippy::manual_div_ceil)]
     pub fn new(ip: IpAddr, lo: u16, hi: u16) -> Self {
         let first_even = lo + (lo % 2);
-        let pairs = (u32::from(hi).saturating_sub(u32::from(first_even)) + 1) / 2;
+        let pairs = (u32::from(hi).saturating_sub(u32::from(first_even)) + 1) / 2; // (p, p+1) both <= hi
         let pairs = pairs.max(1);
         Self {
             ip,
@@ -55,7 +56,9 @@ impl PortAllocator {
     pub async fn allocate(&self) -> std::io::Result<PortPair> {
         for _ in 0..self.pairs {
             let i = self.next.fetch_add(1, Ordering::Relaxed) % self.pairs;
-            let Ok(offset) = u16::try_from(2 * i) else { continue };
+            let Ok(offset) = u16::try_from(2 * i) else {
+                continue;
+            };
             let port = self.first_even + offset;
             let Ok(rtp) = UdpSocket::bind(SocketAddr::new(self.ip, port)).await else {
                 continue;

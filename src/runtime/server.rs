@@ -16,7 +16,10 @@ pub async fn listen_all(gw: &Arc<Gateway>, tracker: &TaskTracker) -> Result<(), 
     for addr in &gw.config.rtmp.listen {
         let listener = TcpListener::bind(addr)
             .await
-            .map_err(|source| RuntimeError::RtmpBind { addr: *addr, source })?;
+            .map_err(|source| RuntimeError::RtmpBind {
+                addr: *addr,
+                source,
+            })?;
         info!(%addr, "RTMP listening");
         tokio::spawn(accept_loop(gw.clone(), listener, tracker.clone()));
     }
@@ -46,8 +49,6 @@ async fn accept_loop(gw: Arc<Gateway>, listener: TcpListener, tracker: TaskTrack
         let _ = stream.set_nodelay(true);
         let id = gw.next_connection_id();
         let span = tracing::info_span!("rtmp", conn = id, %peer);
-        tracker.spawn(
-            connection::run(gw.clone(), stream, permit).instrument(span),
-        );
+        tracker.spawn(connection::run(gw.clone(), stream, permit).instrument(span));
     }
 }

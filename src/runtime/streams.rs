@@ -47,9 +47,7 @@ pub struct MediaHandle {
 impl MediaHandle {
     /// Sends published audio; dropped (never blocks) when the task is behind.
     pub fn send_audio(&self, timestamp_ms: u32, body: Bytes) {
-        let _ = self
-            .tx
-            .try_send(MediaCommand::Audio { timestamp_ms, body });
+        let _ = self.tx.try_send(MediaCommand::Audio { timestamp_ms, body });
     }
 
     /// Subscribes a play queue.

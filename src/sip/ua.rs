@@ -129,13 +129,14 @@ impl UserAgent {
             .first()
             .cloned()
             .ok_or_else(|| SipError::Bind(cfg.listen, "no transport address".into()))?;
-        let local_addr = first
-            .addr
-            .to_string()
-            .parse()
-            .unwrap_or(cfg.listen);
+        let local_addr = first.addr.to_string().parse().unwrap_or(cfg.listen);
         let host = advertised_host(&cfg, local_addr);
-        let contact = parse_uri(&format!("sip:{}@{}:{}", cfg.from_user, host, cfg.listen.port()))?;
+        let contact = parse_uri(&format!(
+            "sip:{}@{}:{}",
+            cfg.from_user,
+            host,
+            cfg.listen.port()
+        ))?;
         let from = parse_uri(&format!("sip:{}@{}", cfg.from_user, host))?;
         let proxy = match &cfg.outbound_proxy {
             Some(p) => Some(proxy_addr(p)?),
@@ -289,7 +290,8 @@ impl UserAgent {
         match outcome {
             Outcome::Answered { sdp, dialog_id } => {
                 report(SipEvent::Answered { sdp });
-                self.confirmed(dialog, dialog_id, states, hangup, report).await;
+                self.confirmed(dialog, dialog_id, states, hangup, report)
+                    .await;
             }
             Outcome::Failed { code, reason } => report(SipEvent::Failed { code, reason }),
         }
@@ -414,7 +416,7 @@ async fn serve_incoming(dialog_layer: Arc<DialogLayer>, mut incoming: Transactio
             });
             continue;
         }
-        let method = tx.original.method.clone();
+        let method = tx.original.method;
         let code = match method {
             Method::Options => StatusCode::OK,
             Method::Invite => StatusCode::TemporarilyUnavailable,

@@ -33,23 +33,50 @@ pub struct Invoke {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// NetConnection.connect(cmdObj, ...args).
-    Connect { txn: f64, object: Value, args: Vec<Value> },
-    CreateStream { txn: f64 },
+    Connect {
+        txn: f64,
+        object: Value,
+        args: Vec<Value>,
+    },
+    CreateStream {
+        txn: f64,
+    },
     /// deleteStream(stream id).
-    DeleteStream { stream_id: Option<u32> },
+    DeleteStream {
+        stream_id: Option<u32>,
+    },
     /// closeStream on a NetStream (message stream id of the message).
     CloseStream,
-    ReleaseStream { txn: f64, name: Option<String> },
-    FcPublish { txn: f64, name: Option<String> },
-    FcUnpublish { txn: f64, name: Option<String> },
+    ReleaseStream {
+        txn: f64,
+        name: Option<String>,
+    },
+    FcPublish {
+        txn: f64,
+        name: Option<String>,
+    },
+    FcUnpublish {
+        txn: f64,
+        name: Option<String>,
+    },
     /// NetStream.publish(name, type).
-    Publish { txn: f64, name: Option<String> },
+    Publish {
+        txn: f64,
+        name: Option<String>,
+    },
     /// NetStream.play(name, start, duration, reset).
-    Play { txn: f64, name: Option<String> },
-    GetStreamLength { txn: f64 },
+    Play {
+        txn: f64,
+        name: Option<String>,
+    },
+    GetStreamLength {
+        txn: f64,
+    },
     /// receiveAudio / receiveVideo / pause / seek: stream housekeeping the
     /// gateway needs no answer for.
-    StreamHousekeeping { name: String },
+    StreamHousekeeping {
+        name: String,
+    },
     /// An answer to one of our invokes (`_result`/`_error`), or `onBWDone`-like
     /// client callbacks: ignored.
     Response,
@@ -173,12 +200,21 @@ mod tests {
         let mut b = vec![0u8];
         b.extend(body(&["createStream".into(), 2.0.into(), Value::Null]));
         let inv = decode_invoke(&b, true, Limits::default()).unwrap();
-        assert_eq!(Command::from_invoke(inv), Command::CreateStream { txn: 2.0 });
+        assert_eq!(
+            Command::from_invoke(inv),
+            Command::CreateStream { txn: 2.0 }
+        );
     }
 
     #[test]
     fn publish_and_delete_stream_args() {
-        let b = body(&["publish".into(), 5.0.into(), Value::Null, "abc".into(), "live".into()]);
+        let b = body(&[
+            "publish".into(),
+            5.0.into(),
+            Value::Null,
+            "abc".into(),
+            "live".into(),
+        ]);
         let c = Command::from_invoke(decode_invoke(&b, false, Limits::default()).unwrap());
         assert_eq!(
             c,
@@ -190,7 +226,12 @@ mod tests {
         let b = body(&["deleteStream".into(), 0.0.into(), Value::Null, 1.0.into()]);
         let c = Command::from_invoke(decode_invoke(&b, false, Limits::default()).unwrap());
         assert_eq!(c, Command::DeleteStream { stream_id: Some(1) });
-        let b = body(&["deleteStream".into(), 0.0.into(), Value::Null, (-1.0).into()]);
+        let b = body(&[
+            "deleteStream".into(),
+            0.0.into(),
+            Value::Null,
+            (-1.0).into(),
+        ]);
         let c = Command::from_invoke(decode_invoke(&b, false, Limits::default()).unwrap());
         assert_eq!(c, Command::DeleteStream { stream_id: None });
     }

@@ -210,7 +210,10 @@ impl Session {
 
     fn handle_audio(&mut self, msg: Message) {
         if !self.streams.is_publishing(msg.stream_id) {
-            debug!(stream_id = msg.stream_id, "audio on a stream that is not publishing");
+            debug!(
+                stream_id = msg.stream_id,
+                "audio on a stream that is not publishing"
+            );
             return;
         }
         if msg.payload.is_empty() {
@@ -238,9 +241,9 @@ impl Session {
                 self.on_connect(txn, &object, args)
             }
             (Phase::ExpectConnect, Command::App(i)) => Err(SessionError::NotConnected(i.name)),
-            (Phase::ExpectConnect, other) => {
-                Err(SessionError::NotConnected(format!("{other:?}").chars().take(40).collect()))
-            }
+            (Phase::ExpectConnect, other) => Err(SessionError::NotConnected(
+                format!("{other:?}").chars().take(40).collect(),
+            )),
             (Phase::Connected { .. }, cmd) => {
                 self.on_command(msg.stream_id, cmd);
                 Ok(())
@@ -248,7 +251,12 @@ impl Session {
         }
     }
 
-    fn on_connect(&mut self, txn: f64, object: &Value, args: Vec<Value>) -> Result<(), SessionError> {
+    fn on_connect(
+        &mut self,
+        txn: f64,
+        object: &Value,
+        args: Vec<Value>,
+    ) -> Result<(), SessionError> {
         let app = object
             .get_str("app")
             .unwrap_or_default()
@@ -269,10 +277,13 @@ impl Session {
             window: self.cfg.window_ack_size,
             limit_type: LimitType::Dynamic,
         });
-        self.write_control(&ControlMessage::UserControl(UserControlEvent::StreamBegin {
-            stream_id: 0,
-        }));
-        if let Err(e) = self.writer.write_set_chunk_size(self.cfg.chunk_size, &mut self.out) {
+        self.write_control(&ControlMessage::UserControl(
+            UserControlEvent::StreamBegin { stream_id: 0 },
+        ));
+        if let Err(e) = self
+            .writer
+            .write_set_chunk_size(self.cfg.chunk_size, &mut self.out)
+        {
             warn!(error = %e, "cannot set outgoing chunk size");
         }
         self.send_connect_success(txn, encoding);
@@ -287,7 +298,9 @@ impl Session {
                 self.reply_error(txn, "NetConnection.Call.Failed", "already connected")
             }
             Command::CreateStream { txn } => match self.streams.create(MAX_STREAMS) {
-                Some(id) => self.send_invoke(CSID_COMMAND, 0, "_result", txn, &[Value::Null, id.into()]),
+                Some(id) => {
+                    self.send_invoke(CSID_COMMAND, 0, "_result", txn, &[Value::Null, id.into()])
+                }
                 None => self.reply_error(txn, "NetConnection.Call.Failed", "too many streams"),
             },
             Command::DeleteStream { stream_id: id } => {
@@ -304,7 +317,11 @@ impl Session {
             }
             Command::FcUnpublish { txn, name } => {
                 self.reply_result(txn, Value::Undefined);
-                self.send_fc_status("onFCUnpublish", "NetStream.Unpublish.Success", name.as_deref());
+                self.send_fc_status(
+                    "onFCUnpublish",
+                    "NetStream.Unpublish.Success",
+                    name.as_deref(),
+                );
             }
             Command::Publish { txn, name } => self.on_publish(stream_id, txn, name),
             Command::Play { txn, name } => self.on_play(stream_id, txn, name),
@@ -318,38 +335,58 @@ impl Session {
 
     fn on_publish(&mut self, stream_id: u32, txn: f64, name: Option<String>) {
         let Some(name) = name.filter(|n| !n.is_empty()) else {
-            self.send_stream_status(stream_id, "error", "NetStream.Publish.BadName", "no stream name", "");
+            self.send_stream_status(
+                stream_id,
+                "error",
+                "NetStream.Publish.BadName",
+                "no stream name",
+                "",
+            );
             return;
         };
         if !self.streams.exists(stream_id) {
             self.reply_error(txn, "NetStream.Publish.BadName", "unknown stream id");
             return;
         }
-        self.streams.set_pending(stream_id, StreamRole::Publishing, &name);
-        self.events.push_back(SessionEvent::Publish { stream_id, name });
+        self.streams
+            .set_pending(stream_id, StreamRole::Publishing, &name);
+        self.events
+            .push_back(SessionEvent::Publish { stream_id, name });
     }
 
     fn on_play(&mut self, stream_id: u32, txn: f64, name: Option<String>) {
         let Some(name) = name.filter(|n| !n.is_empty()) else {
-            self.send_stream_status(stream_id, "error", "NetStream.Play.StreamNotFound", "no stream name", "");
+            self.send_stream_status(
+                stream_id,
+                "error",
+                "NetStream.Play.StreamNotFound",
+                "no stream name",
+                "",
+            );
             return;
         };
         if !self.streams.exists(stream_id) {
             self.reply_error(txn, "NetStream.Play.Failed", "unknown stream id");
             return;
         }
-        self.streams.set_pending(stream_id, StreamRole::Playing, &name);
-        self.events.push_back(SessionEvent::Play { stream_id, name });
+        self.streams
+            .set_pending(stream_id, StreamRole::Playing, &name);
+        self.events
+            .push_back(SessionEvent::Play { stream_id, name });
     }
 
     fn close_stream(&mut self, stream_id: u32) {
         if self.streams.stop(stream_id) {
-            self.events.push_back(SessionEvent::StreamClosed { stream_id });
+            self.events
+                .push_back(SessionEvent::StreamClosed { stream_id });
         }
     }
 
     fn write_control(&mut self, c: &ControlMessage) {
-        if let Err(e) = self.writer.write_control(c, RtmpTimestamp(0), &mut self.out) {
+        if let Err(e) = self
+            .writer
+            .write_control(c, RtmpTimestamp(0), &mut self.out)
+        {
             warn!(error = %e, "cannot write control message");
         }
     }
@@ -384,7 +421,11 @@ impl Session {
 
     /// Answers invoke `txn` with `_error(null, {level: "error", code, description})`.
     pub fn reply_error(&mut self, txn: f64, code: &str, description: &str) {
-        let info = Value::object([("level", "error"), ("code", code), ("description", description)]);
+        let info = Value::object([
+            ("level", "error"),
+            ("code", code),
+            ("description", description),
+        ]);
         self.send_invoke(CSID_COMMAND, 0, "_error", txn, &[Value::Null, info]);
     }
 
@@ -399,7 +440,9 @@ impl Session {
         let Some(name) = self.streams.activate(stream_id, StreamRole::Publishing) else {
             return;
         };
-        self.write_control(&ControlMessage::UserControl(UserControlEvent::StreamBegin { stream_id }));
+        self.write_control(&ControlMessage::UserControl(
+            UserControlEvent::StreamBegin { stream_id },
+        ));
         let desc = format!("{name} is now published.");
         self.send_stream_status(stream_id, "status", "NetStream.Publish.Start", &desc, &name);
     }
@@ -407,7 +450,13 @@ impl Session {
     /// Refuses a publish with `NetStream.Publish.BadName`.
     pub fn reject_publish(&mut self, stream_id: u32, reason: &str) {
         let name = self.streams.reset(stream_id);
-        self.send_stream_status(stream_id, "error", "NetStream.Publish.BadName", reason, &name);
+        self.send_stream_status(
+            stream_id,
+            "error",
+            "NetStream.Publish.BadName",
+            reason,
+            &name,
+        );
     }
 
     /// Confirms a play: StreamBegin, `NetStream.Play.Reset`,
@@ -417,23 +466,49 @@ impl Session {
         let Some(name) = self.streams.activate(stream_id, StreamRole::Playing) else {
             return;
         };
-        self.write_control(&ControlMessage::UserControl(UserControlEvent::StreamBegin { stream_id }));
-        self.send_stream_status(stream_id, "status", "NetStream.Play.Reset", &format!("Playing and resetting {name}."), &name);
-        self.send_stream_status(stream_id, "status", "NetStream.Play.Start", &format!("Started playing {name}."), &name);
+        self.write_control(&ControlMessage::UserControl(
+            UserControlEvent::StreamBegin { stream_id },
+        ));
+        self.send_stream_status(
+            stream_id,
+            "status",
+            "NetStream.Play.Reset",
+            &format!("Playing and resetting {name}."),
+            &name,
+        );
+        self.send_stream_status(
+            stream_id,
+            "status",
+            "NetStream.Play.Start",
+            &format!("Started playing {name}."),
+            &name,
+        );
         self.send_play_data(stream_id);
     }
 
     /// Refuses a play with `NetStream.Play.StreamNotFound`.
     pub fn reject_play(&mut self, stream_id: u32, reason: &str) {
         let name = self.streams.reset(stream_id);
-        self.send_stream_status(stream_id, "error", "NetStream.Play.StreamNotFound", reason, &name);
+        self.send_stream_status(
+            stream_id,
+            "error",
+            "NetStream.Play.StreamNotFound",
+            reason,
+            &name,
+        );
     }
 
     /// Tells a playing stream the far end stopped (`NetStream.Play.UnpublishNotify`).
     pub fn notify_unpublished(&mut self, stream_id: u32) {
         if let Some(name) = self.streams.playing_name(stream_id) {
             let desc = format!("{name} is now unpublished.");
-            self.send_stream_status(stream_id, "status", "NetStream.Play.UnpublishNotify", &desc, &name);
+            self.send_stream_status(
+                stream_id,
+                "status",
+                "NetStream.Play.UnpublishNotify",
+                &desc,
+                &name,
+            );
         }
     }
 

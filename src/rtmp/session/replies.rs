@@ -52,7 +52,13 @@ impl Session {
             .set("details", details)
             .set("clientid", 1.0)
             .build();
-        self.send_invoke(CSID_STREAM, stream_id, "onStatus", 0.0, &[Value::Null, info]);
+        self.send_invoke(
+            CSID_STREAM,
+            stream_id,
+            "onStatus",
+            0.0,
+            &[Value::Null, info],
+        );
     }
 
     /// `onFCPublish` / `onFCUnpublish`, which ffmpeg and FMLE wait for.
@@ -66,12 +72,14 @@ impl Session {
 
     /// `|RtmpSampleAccess` and `onMetaData` for a Speex 16 kHz mono stream.
     pub(super) fn send_play_data(&mut self, stream_id: u32) {
-        let access = amf::encode_amf0_all(&[
-            "|RtmpSampleAccess".into(),
-            true.into(),
-            true.into(),
-        ]);
-        self.write_message(CSID_STREAM, type_id::DATA_AMF0, stream_id, 0, Bytes::from(access));
+        let access = amf::encode_amf0_all(&["|RtmpSampleAccess".into(), true.into(), true.into()]);
+        self.write_message(
+            CSID_STREAM,
+            type_id::DATA_AMF0,
+            stream_id,
+            0,
+            Bytes::from(access),
+        );
         let meta = Value::ecma_array([
             ("audiocodecid", Value::from(11.0)),
             ("audiosamplerate", Value::from(16000.0)),
@@ -79,6 +87,12 @@ impl Session {
             ("stereo", Value::from(false)),
         ]);
         let body = amf::encode_amf0_all(&["onMetaData".into(), meta]);
-        self.write_message(CSID_STREAM, type_id::DATA_AMF0, stream_id, 0, Bytes::from(body));
+        self.write_message(
+            CSID_STREAM,
+            type_id::DATA_AMF0,
+            stream_id,
+            0,
+            Bytes::from(body),
+        );
     }
 }

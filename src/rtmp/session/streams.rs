@@ -74,13 +74,10 @@ impl StreamTable {
     /// Back to Idle; returns the name it had.
     pub fn reset(&mut self, id: u32) -> String {
         match self.streams.get_mut(&id) {
-            Some(s) => {
-                let name = match std::mem::replace(s, NetStream::Idle) {
-                    NetStream::Pending { name, .. } | NetStream::Active { name, .. } => name,
-                    NetStream::Idle => String::new(),
-                };
-                name
-            }
+            Some(s) => match std::mem::replace(s, NetStream::Idle) {
+                NetStream::Pending { name, .. } | NetStream::Active { name, .. } => name,
+                NetStream::Idle => String::new(),
+            },
             None => String::new(),
         }
     }

@@ -90,19 +90,33 @@ fn connect_values(app: &str) -> Vec<Value> {
 fn connected() -> (Session, Client) {
     let mut s = session(None);
     let mut c = Client::new();
-    s.handle_input(&c.invoke(0, &connect_values("phone"))).unwrap();
+    s.handle_input(&c.invoke(0, &connect_values("phone")))
+        .unwrap();
     let msgs = c.receive(&mut s);
     let cmds = commands(&msgs);
-    let (_, result) = cmds.iter().find(|(_, v)| v[0].as_str() == Some("_result")).unwrap();
+    let (_, result) = cmds
+        .iter()
+        .find(|(_, v)| v[0].as_str() == Some("_result"))
+        .unwrap();
     assert_eq!(result[1].as_f64(), Some(1.0));
-    assert_eq!(result[3].get_str("code"), Some("NetConnection.Connect.Success"));
+    assert_eq!(
+        result[3].get_str("code"),
+        Some("NetConnection.Connect.Success")
+    );
     assert_eq!(result[3].get_f64("objectEncoding"), Some(3.0));
     // Window ack size, peer bandwidth and chunk size came first.
-    let controls: Vec<u8> = msgs.iter().map(|m| m.type_id).take_while(|t| *t != 20).collect();
+    let controls: Vec<u8> = msgs
+        .iter()
+        .map(|m| m.type_id)
+        .take_while(|t| *t != 20)
+        .collect();
     assert!(controls.contains(&type_id::WINDOW_ACK_SIZE));
     assert!(controls.contains(&type_id::SET_PEER_BANDWIDTH));
     assert!(controls.contains(&type_id::SET_CHUNK_SIZE));
-    assert!(matches!(s.poll_event(), Some(SessionEvent::Connected { .. })));
+    assert!(matches!(
+        s.poll_event(),
+        Some(SessionEvent::Connected { .. })
+    ));
     (s, c)
 }
 
@@ -115,19 +129,30 @@ fn connect_success_echoes_object_encoding() {
 fn connect_to_wrong_app_is_rejected() {
     let mut s = session(Some("phone"));
     let mut c = Client::new();
-    let err = s.handle_input(&c.invoke(0, &connect_values("other"))).unwrap_err();
+    let err = s
+        .handle_input(&c.invoke(0, &connect_values("other")))
+        .unwrap_err();
     assert!(matches!(err, SessionError::Rejected(_)));
     let cmds = commands(&c.receive(&mut s));
     assert_eq!(cmds[0].1[0].as_str(), Some("_error"));
-    assert_eq!(cmds[0].1[3].get_str("code"), Some("NetConnection.Connect.Rejected"));
+    assert_eq!(
+        cmds[0].1[3].get_str("code"),
+        Some("NetConnection.Connect.Rejected")
+    );
 }
 
 #[test]
 fn command_before_connect_ends_session() {
     let mut s = session(None);
     let mut c = Client::new();
-    let bytes = c.invoke(0, &["dial".into(), 2.0.into(), Value::Null, "sip:x@y".into()]);
-    assert!(matches!(s.handle_input(&bytes), Err(SessionError::NotConnected(_))));
+    let bytes = c.invoke(
+        0,
+        &["dial".into(), 2.0.into(), Value::Null, "sip:x@y".into()],
+    );
+    assert!(matches!(
+        s.handle_input(&bytes),
+        Err(SessionError::NotConnected(_))
+    ));
 }
 
 #[test]
@@ -135,16 +160,39 @@ fn ffmpeg_publish_sequence() {
     let (mut s, mut c) = connected();
     c.receive(&mut s);
     let mut input = Vec::new();
-    input.extend(c.invoke(0, &["releaseStream".into(), 2.0.into(), Value::Null, "abc".into()]));
-    input.extend(c.invoke(0, &["FCPublish".into(), 3.0.into(), Value::Null, "abc".into()]));
+    input.extend(c.invoke(
+        0,
+        &[
+            "releaseStream".into(),
+            2.0.into(),
+            Value::Null,
+            "abc".into(),
+        ],
+    ));
+    input.extend(c.invoke(
+        0,
+        &["FCPublish".into(), 3.0.into(), Value::Null, "abc".into()],
+    ));
     input.extend(c.invoke(0, &["createStream".into(), 4.0.into(), Value::Null]));
     s.handle_input(&input).unwrap();
     let cmds = commands(&c.receive(&mut s));
-    let names: Vec<_> = cmds.iter().map(|(_, v)| v[0].as_str().unwrap().to_string()).collect();
+    let names: Vec<_> = cmds
+        .iter()
+        .map(|(_, v)| v[0].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(names, ["_result", "_result", "onFCPublish", "_result"]);
     let stream_id = cmds[3].1[3].as_f64().unwrap() as u32;
     assert_eq!(stream_id, 1);
-    let publish = c.invoke(stream_id, &["publish".into(), 5.0.into(), Value::Null, "abc".into(), "live".into()]);
+    let publish = c.invoke(
+        stream_id,
+        &[
+            "publish".into(),
+            5.0.into(),
+            Value::Null,
+            "abc".into(),
+            "live".into(),
+        ],
+    );
     s.handle_input(&publish).unwrap();
     assert_eq!(
         s.poll_event(),
@@ -157,9 +205,13 @@ fn ffmpeg_publish_sequence() {
     let cmds = commands(&c.receive(&mut s));
     // NetStream status goes to the stream it concerns.
     assert_eq!(cmds[0].0, stream_id);
-    assert_eq!(cmds[0].1[3].get_str("code"), Some("NetStream.Publish.Start"));
+    assert_eq!(
+        cmds[0].1[3].get_str("code"),
+        Some("NetStream.Publish.Start")
+    );
     // Audio on the publishing stream is reported with its timestamp.
-    s.handle_input(&c.audio(stream_id, 40, &[0xB6, 1, 2, 3])).unwrap();
+    s.handle_input(&c.audio(stream_id, 40, &[0xB6, 1, 2, 3]))
+        .unwrap();
     match s.poll_event() {
         Some(SessionEvent::Audio {
             stream_id: id,
@@ -174,18 +226,31 @@ fn ffmpeg_publish_sequence() {
     // Audio on a stream that is not publishing is dropped.
     s.handle_input(&c.audio(9, 60, &[0xB2, 1])).unwrap();
     assert_eq!(s.poll_event(), None);
-    let del = c.invoke(0, &["deleteStream".into(), 0.0.into(), Value::Null, (stream_id as f64).into()]);
+    let del = c.invoke(
+        0,
+        &[
+            "deleteStream".into(),
+            0.0.into(),
+            Value::Null,
+            (stream_id as f64).into(),
+        ],
+    );
     s.handle_input(&del).unwrap();
-    assert_eq!(s.poll_event(), Some(SessionEvent::StreamClosed { stream_id }));
+    assert_eq!(
+        s.poll_event(),
+        Some(SessionEvent::StreamClosed { stream_id })
+    );
 }
 
 #[test]
 fn play_then_audio_goes_to_the_play_stream() {
     let (mut s, mut c) = connected();
     c.receive(&mut s);
-    s.handle_input(&c.invoke(0, &["createStream".into(), 2.0.into(), Value::Null])).unwrap();
+    s.handle_input(&c.invoke(0, &["createStream".into(), 2.0.into(), Value::Null]))
+        .unwrap();
     c.receive(&mut s);
-    s.handle_input(&c.invoke(1, &["play".into(), 0.0.into(), Value::Null, "far".into()])).unwrap();
+    s.handle_input(&c.invoke(1, &["play".into(), 0.0.into(), Value::Null, "far".into()]))
+        .unwrap();
     assert_eq!(
         s.poll_event(),
         Some(SessionEvent::Play {
@@ -193,7 +258,10 @@ fn play_then_audio_goes_to_the_play_stream() {
             name: "far".into()
         })
     );
-    assert!(!s.send_audio(1, 0, Bytes::from_static(&[0xB2, 0])), "not yet accepted");
+    assert!(
+        !s.send_audio(1, 0, Bytes::from_static(&[0xB2, 0])),
+        "not yet accepted"
+    );
     s.accept_play(1);
     let msgs = c.receive(&mut s);
     let codes: Vec<_> = commands(&msgs)
@@ -215,7 +283,11 @@ fn play_then_audio_goes_to_the_play_stream() {
 fn app_invokes_reach_the_driver_and_errors_are_shaped() {
     let (mut s, mut c) = connected();
     c.receive(&mut s);
-    s.handle_input(&c.invoke(0, &["dial".into(), 2.0.into(), Value::Null, "sip:bob@h".into()])).unwrap();
+    s.handle_input(&c.invoke(
+        0,
+        &["dial".into(), 2.0.into(), Value::Null, "sip:bob@h".into()],
+    ))
+    .unwrap();
     match s.poll_event() {
         Some(SessionEvent::Invoke(inv)) => {
             assert_eq!(inv.name, "dial");
@@ -246,7 +318,9 @@ fn ping_request_is_answered() {
     s.handle_input(&out).unwrap();
     let msgs = c.receive(&mut s);
     let pong = msgs.iter().find_map(|m| match m.control() {
-        Ok(Some(ControlMessage::UserControl(UserControlEvent::PingResponse { timestamp }))) => Some(timestamp),
+        Ok(Some(ControlMessage::UserControl(UserControlEvent::PingResponse { timestamp }))) => {
+            Some(timestamp)
+        }
         _ => None,
     });
     assert_eq!(pong, Some(1234));
