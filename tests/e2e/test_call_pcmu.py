@@ -12,7 +12,7 @@ from helpers.sipp import Sipp
 
 TONE_S = 5
 MIN_SNR_TO_SIP_DB = 25    # Speex WB -> PCMU through the gateway; clean chain measures ~38 dB
-MIN_SNR_TO_RTMP_DB = 20   # PCMU -> Speex WB through the gateway; clean chain measures ~35 dB
+MIN_SNR_TO_RTMP_DB = 30   # PCMU -> Speex WB (issue asks >= 20); the gateway measures ~39 dB
 
 
 def test_call_pcmu(gateway, rtmp_client, procs, out_dir, assets, ports, measure):
