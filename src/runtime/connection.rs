@@ -171,7 +171,9 @@ impl Connection {
         let mut buf = vec![0u8; 16 * 1024];
         let mut tcp_open = true;
         loop {
-            if self.flush(&mut stream).await.is_err() {
+            if !tcp_open {
+                while self.session.take_output().is_some() {}
+            } else if self.flush(&mut stream).await.is_err() {
                 info!("client write failed or stalled; closing");
                 tcp_open = false;
                 self.begin_close();
@@ -203,7 +205,13 @@ impl Connection {
                 Some((stream_id, audio)) = self.play_rx.recv() => {
                     self.session.send_audio(stream_id, audio.timestamp_ms, audio.body);
                 }
-                _ = sleep_until(wake) => self.on_timer().await,
+                _ = sleep_until(wake) => {
+                    self.on_timer().await;
+                    if Instant::now() >= self.last_rx + self.gw.config.limits.idle_timeout {
+                        // Busy past the idle time: look again one idle period later.
+                        self.last_rx = Instant::now();
+                    }
+                }
                 _ = self.gw.shutdown.cancelled(), if self.closing.is_none() => {
                     info!("gateway shutting down");
                     self.begin_close();
@@ -245,7 +253,10 @@ impl Connection {
         let now = Instant::now();
         self.controller.handle_timeout(now.into_std());
         let idle = self.gw.config.limits.idle_timeout;
-        if now >= self.last_rx + idle && !self.controller.has_call() && self.closing.is_none() {
+        let busy = self.controller.has_call()
+            || !self.publishing.is_empty()
+            || !self.session.playing_streams().is_empty();
+        if now >= self.last_rx + idle && !busy && self.closing.is_none() {
             info!(idle_s = idle.as_secs(), "idle timeout");
             self.begin_close();
         }
