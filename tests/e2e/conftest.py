@@ -15,6 +15,7 @@ from helpers.rtmp_control import RtmpControl
 
 REQUIRED_PROGRAMS = ("sipp", "ffmpeg", "ffprobe", "tshark")
 _LOG_OFFSET = pytest.StashKey[int]()
+_EXTRA_GATEWAYS = pytest.StashKey[list]()
 _MEASUREMENTS = []
 
 
@@ -87,6 +88,24 @@ def gateway(request, ports, tmp_path_factory):
     gw.stop()
 
 
+@pytest.fixture
+def gateway_factory(request, ports, out_dir):
+    """Factory: gateway_factory(overrides, name="gw") -> a started extra Gateway with its own config
+    (for tests that need a second configuration, or that stop the gateway themselves); every one is
+    stopped at teardown, and the failure report shows their logs."""
+    made = []
+    request.node.stash[_EXTRA_GATEWAYS] = made
+
+    def make(overrides: dict = None, name: str = "gw") -> Gateway:
+        gw = Gateway(out_dir / f"{name}{len(made)}", ports, overrides)
+        made.append(gw)
+        gw.start()
+        return gw
+    yield make
+    for gw in made:
+        gw.stop()
+
+
 @pytest.fixture(autouse=True)
 def _gateway_watch(request):
     """Marks where the gateway log stood when the test began; afterwards the gateway must still run."""
@@ -145,6 +164,8 @@ def pytest_runtest_makereport(item, call):
     if gw is not None:
         off = item.stash.get(_LOG_OFFSET, 0)
         rep.sections.append((f"rtmp2sip log during this test ({gw.log})", gw.log_since(off)))
+    for extra in item.stash.get(_EXTRA_GATEWAYS, []):
+        rep.sections.append((f"extra rtmp2sip log ({extra.log})", extra.log_since(0)))
     p = item.funcargs.get("procs") if hasattr(item, "funcargs") else None
     if p is not None and p.items:
         rep.sections.append(("peer process logs (tails)", p.describe()))
