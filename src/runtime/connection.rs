@@ -519,6 +519,17 @@ impl Connection {
                 self.controller
                     .handle_media_failure(now, call_id, 408, "RTP timeout");
             }
+            MediaEvent::Dtmf(digit) => {
+                if self.controller.call_id() == Some(call_id) {
+                    let info = Value::object_builder()
+                        .set("level", "status")
+                        .set("code", "Sono.Call.DTMF")
+                        .set("digit", digit.to_string())
+                        .set("call_id", call_id)
+                        .build();
+                    self.session.send_connection_status(info);
+                }
+            }
             MediaEvent::Ended => {
                 if self
                     .call

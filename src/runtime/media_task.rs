@@ -27,6 +27,8 @@ use crate::sip::sdp::{Codec, Direction, Negotiated};
 pub enum MediaEvent {
     /// No RTP from the far end for `[media] rtp_timeout_s`.
     RtpTimeout,
+    /// A DTMF digit began at the far end (RFC 4733 telephone-event).
+    Dtmf(char),
     /// The task ended.
     Ended,
 }
@@ -251,10 +253,17 @@ impl MediaTask {
                 });
         }
         while let Some(ev) = self.bridge.poll_event() {
-            if let BridgeEvent::RtpTimeout = ev {
-                let _ = self
-                    .events
-                    .send((self.call_id.clone(), MediaEvent::RtpTimeout));
+            let out = match ev {
+                BridgeEvent::RtpTimeout => Some(MediaEvent::RtpTimeout),
+                BridgeEvent::Dtmf { digit, end: false } => Some(MediaEvent::Dtmf(digit)),
+                BridgeEvent::RemoteLatched(addr) => {
+                    debug!(%addr, "RTP latched");
+                    None
+                }
+                _ => None,
+            };
+            if let Some(ev) = out {
+                let _ = self.events.send((self.call_id.clone(), ev));
             }
         }
     }
