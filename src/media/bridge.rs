@@ -15,6 +15,8 @@
 //!
 //! RTP from the peer goes through [`RtpReceiver`] (latching, statistics)
 //! and the [`JitterBuffer`]; telephone-events become [`MediaEvent::Dtmf`].
+//! [`Bridge::send_dtmf`] sends digits as telephone-events (RFC 4733) in
+//! the audio's SSRC and sequence space, holding audio back meanwhile.
 //! RTMP output timestamps are ms since the bridge started, derived from
 //! the RTP timeline and never decreasing. Output toward RTMP is bounded by
 //! `rtmp_out_max_ms`: the oldest audio is dropped first.
@@ -31,6 +33,7 @@ use crate::flv::{parse_audio, SoundFormat};
 use crate::sip::sdp::{Codec, Negotiated};
 
 use super::dtmf::{DtmfReceiver, TelephoneEvent};
+use super::dtmf_send::DtmfSender;
 use super::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
 use super::pipeline::{transcoders, ToRtmp, ToSip, RTMP_FRAME};
 use super::receiver::RtpReceiver;
@@ -197,6 +200,9 @@ pub struct Bridge {
     rtcp: RtcpSession,
     jitter: JitterBuffer,
     dtmf: DtmfReceiver,
+    dtmf_tx: DtmfSender,
+    /// The end of the last DTMF event: audio resumes no earlier.
+    resume_ts: Option<RtpTimestamp>,
     remote: Remote,
     /// Expected RTMP timestamp of the next client message.
     rtmp_in_next_ms: Option<u32>,
@@ -257,6 +263,8 @@ impl Bridge {
                 frame_ticks,
             )),
             dtmf: DtmfReceiver::default(),
+            dtmf_tx: DtmfSender::new(Codec::TelephoneEvent.clock_rate()),
+            resume_ts: None,
             remote: Remote::Signalled {
                 rtp: n.remote_rtp,
                 rtcp: n.remote_rtcp,
@@ -302,12 +310,16 @@ impl Bridge {
     /// Errors (peer; nothing is sent): [`MediaError::MalformedAudio`],
     /// [`MediaError::UnsupportedRtmpFormat`], [`MediaError::Codec`];
     /// [`MediaError::Build`] for a payload too large for one RTP packet.
+    ///
+    /// While a DTMF event is being sent the audio is not sent but still
+    /// advances the RTP timeline.
     pub fn handle_rtmp_audio(
         &mut self,
-        _now: Instant,
+        now: Instant,
         timestamp_ms: u32,
         body: &[u8],
     ) -> Result<(), MediaError> {
+        self.pump_dtmf(now);
         let result = self.rtmp_audio(timestamp_ms, body);
         match result {
             Ok(()) => self.stats.rtmp_in += 1,
@@ -326,14 +338,16 @@ impl Bridge {
             return Ok(());
         }
         self.follow_rtmp_clock(timestamp_ms);
+        self.resume_after_dtmf();
         let pt = self.cfg.sip_codec.pt;
+        let held = self.dtmf_tx.is_playing();
         let mut packets = Vec::new();
         let frames = match &mut self.path {
             Path::Passthrough => {
                 let frames = speex_frame_count(payload, SpeexMode::Wideband);
                 if frames > 0 {
                     let ticks = u32::try_from(frames * RTMP_FRAME).unwrap_or(0);
-                    packets.push(self.sender.audio(pt, ticks, payload)?);
+                    packets.extend(audio_or_skip(&mut self.sender, held, pt, ticks, payload)?);
                 }
                 frames
             }
@@ -345,7 +359,8 @@ impl Bridge {
                         break;
                     };
                     let ticks = u32::try_from(samples).unwrap_or(0);
-                    packets.push(self.sender.audio(pt, ticks, &self.scratch)?);
+                    let sender = &mut self.sender;
+                    packets.extend(audio_or_skip(sender, held, pt, ticks, &self.scratch)?);
                 }
                 frames
             }
@@ -371,6 +386,19 @@ impl Bridge {
         }
     }
 
+    /// After a DTMF event, audio restarts as a new talkspurt at the later
+    /// of its own timeline (held-back frames and RTMP gaps advanced it) and
+    /// the event's end, so neither overlaps nor counts the event twice.
+    fn resume_after_dtmf(&mut self) {
+        if self.dtmf_tx.is_playing() {
+            return;
+        }
+        if let Some(end) = self.resume_ts.take() {
+            let behind = end.delta(self.sender.next_timestamp());
+            self.sender.skip(u32::try_from(behind).unwrap_or(0));
+        }
+    }
+
     fn may_send(&self) -> bool {
         let rtp = self.remote.rtp();
         self.cfg.sip_codec.direction.has_send() && !rtp.ip().is_unspecified() && rtp.port() != 0
@@ -387,6 +415,57 @@ impl Bridge {
                 },
             );
             self.stats.rtp_sent += 1;
+        }
+    }
+
+    // ---- DTMF toward SIP (RFC 4733) -----------------------------------
+
+    /// Queues `digits` to send as RFC 4733 telephone-events, each lasting
+    /// `duration_ms` (clamped to 40..=2000 ms; callers default to
+    /// [`super::dtmf_send::DEFAULT_DURATION_MS`] = 160), 60 ms apart.
+    ///
+    /// The first packet goes out now; the rest on [`Bridge::handle_timeout`]
+    /// every 20 ms. Events use the audio's SSRC and sequence numbers, and
+    /// the audio's next timestamp as their start (RFC 4733 §2.1, §2.5.1);
+    /// audio toward SIP is held back while an event plays and resumes
+    /// after it on a timeline at least as far as the event's end.
+    ///
+    /// Only when the telephone-event clock (8000 Hz) equals the audio
+    /// clock, i.e. PCMU, PCMA and speex/8000: for speex/16000 events would
+    /// need their own clock in the audio's SSRC (RFC 4733 §2.1 forbids it).
+    ///
+    /// Errors (nothing queued): [`MediaError::NoTelephoneEvent`] when the
+    /// peer did not negotiate telephone-event or the clocks differ (send
+    /// SIP INFO instead); [`MediaError::InvalidDtmf`] for a character not in
+    /// `0-9 * # A-D` (case-insensitive); [`MediaError::DtmfQueueFull`] if
+    /// more than 32 digits would wait.
+    pub fn send_dtmf(
+        &mut self,
+        now: Instant,
+        digits: &str,
+        duration_ms: u32,
+    ) -> Result<(), MediaError> {
+        let n = &self.cfg.sip_codec;
+        if n.dtmf_pt.is_none() || n.clock_rate() != Codec::TelephoneEvent.clock_rate() {
+            return Err(MediaError::NoTelephoneEvent);
+        }
+        self.dtmf_tx.queue(now, digits, duration_ms)?;
+        self.pump_dtmf(now);
+        Ok(())
+    }
+
+    /// Sends the telephone-event packets due at `now`.
+    fn pump_dtmf(&mut self, now: Instant) {
+        let Some(pt) = self.cfg.sip_codec.dtmf_pt else {
+            return;
+        };
+        while let Some(p) = self.dtmf_tx.poll(now, self.sender.next_timestamp()) {
+            if let Ok(packet) = self.sender.packet(pt, p.ts, p.marker, &p.event.to_bytes()) {
+                self.send_rtp(packet);
+            }
+            if p.last {
+                self.resume_ts = Some(p.end_ts());
+            }
         }
     }
 
@@ -625,9 +704,11 @@ impl Bridge {
         Ok(())
     }
 
-    /// Runs timers due at `now`: playout, RTCP reports, RTP inactivity.
+    /// Runs timers due at `now`: playout, DTMF packets, RTCP reports, RTP
+    /// inactivity.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.drain_jitter(now);
+        self.pump_dtmf(now);
         let info = self.sender_info();
         let reception = if self.receiver.ssrc().is_some() {
             self.receiver.report()
@@ -685,6 +766,7 @@ impl Bridge {
         [
             self.jitter.poll_timeout(),
             self.rtcp.poll_timeout(),
+            self.dtmf_tx.poll_timeout(),
             inactivity,
         ]
         .into_iter()
@@ -713,6 +795,22 @@ impl Bridge {
     fn elapsed_ms(&self, now: Instant) -> u32 {
         now.saturating_duration_since(self.start).as_millis() as u32
     }
+}
+
+/// The next audio packet, or `None` with the timeline advanced by
+/// `ticks` when audio is held back (a DTMF event is playing).
+fn audio_or_skip(
+    sender: &mut RtpSender,
+    held: bool,
+    pt: u8,
+    ticks: u32,
+    payload: &[u8],
+) -> Result<Option<Vec<u8>>, MediaError> {
+    if held {
+        sender.skip(ticks);
+        return Ok(None);
+    }
+    sender.audio(pt, ticks, payload).map(Some)
 }
 
 /// Pushes onto a queue, dropping the oldest entry beyond [`MAX_QUEUE`].

@@ -533,3 +533,248 @@ fn pcmu_tone_to_rtmp_keeps_its_snr() {
         "bridge {bridged:.1} dB, reference {reference:.1} dB"
     );
 }
+
+// ---- DTMF toward SIP (RFC 4733) ------------------------------------------
+
+/// An RTP packet we sent, with the virtual ms it was polled at.
+#[derive(Debug, Clone)]
+struct Sent {
+    ms: u64,
+    pt: u8,
+    seq: u16,
+    ts: RtpTimestamp,
+    marker: bool,
+    payload: Vec<u8>,
+}
+
+fn take_rtp(b: &mut Bridge, ms: u64, out: &mut Vec<Sent>) {
+    for (_, bytes) in drain_rtp(b) {
+        let p = crate::media::rtp::parse(&bytes).unwrap();
+        out.push(Sent {
+            ms,
+            pt: p.pt,
+            seq: p.seq,
+            ts: p.ts,
+            marker: p.marker,
+            payload: p.payload.to_vec(),
+        });
+    }
+}
+
+/// Runs due timers every ms in `from..to`, collecting RTP.
+fn run_rtp(b: &mut Bridge, t0: Instant, from: u64, to: u64, out: &mut Vec<Sent>) {
+    for ms in from..to {
+        let now = t0 + Duration::from_millis(ms);
+        if b.poll_timeout().is_some_and(|t| t <= now) {
+            b.handle_timeout(now);
+        }
+        take_rtp(b, ms, out);
+    }
+}
+
+fn assert_sequence_continuous(sent: &[Sent]) {
+    for w in sent.windows(2) {
+        assert_eq!(
+            w[1].seq,
+            w[0].seq.wrapping_add(1),
+            "{:?} then {:?}",
+            w[0],
+            w[1]
+        );
+    }
+}
+
+#[test]
+fn dtmf_digits_go_out_as_rfc4733_events_between_audio() {
+    let t0 = Instant::now();
+    let mut b = bridge(config(Codec::Pcmu, 0), t0);
+    let bodies = flash_speex(6, 2);
+    let mut sent = Vec::new();
+    for (i, body) in bodies[..2].iter().enumerate() {
+        let ms = 40 * i as u64;
+        b.handle_rtmp_audio(t0 + Duration::from_millis(ms), ms as u32, body)
+            .unwrap();
+        take_rtp(&mut b, ms, &mut sent);
+    }
+    let audio_before = sent.len();
+    assert!(audio_before >= 1);
+    let last_audio = sent[audio_before - 1].clone();
+
+    b.send_dtmf(t0 + Duration::from_millis(80), "1#", 100)
+        .unwrap();
+    take_rtp(&mut b, 80, &mut sent);
+    assert_eq!(
+        sent.len(),
+        audio_before + 1,
+        "the first packet goes out at once"
+    );
+    run_rtp(&mut b, t0, 81, 600, &mut sent);
+    for (i, body) in bodies[2..].iter().enumerate() {
+        let ms = 600 + 40 * i as u64;
+        b.handle_rtmp_audio(t0 + Duration::from_millis(ms), ms as u32, body)
+            .unwrap();
+        take_rtp(&mut b, ms, &mut sent);
+    }
+
+    assert_sequence_continuous(&sent);
+    assert!(sent.iter().all(|s| s.pt == 0 || s.pt == 101));
+    let events: Vec<&Sent> = sent.iter().filter(|s| s.pt == 101).collect();
+    assert_eq!(events.len(), 14, "7 packets per 100 ms digit");
+    assert!(
+        sent[audio_before..audio_before + 14]
+            .iter()
+            .all(|s| s.pt == 101),
+        "no audio between the events"
+    );
+    for (digit, (code, start_ms)) in [(1u8, 80u64), (11, 240)].into_iter().enumerate() {
+        let ev = &events[7 * digit..7 * digit + 7];
+        let parsed: Vec<TelephoneEvent> = ev
+            .iter()
+            .map(|s| TelephoneEvent::parse(&s.payload).unwrap())
+            .collect();
+        assert!(
+            ev.iter().all(|s| s.ts == ev[0].ts),
+            "one timestamp per event"
+        );
+        assert_eq!(
+            ev.iter().map(|s| s.marker).collect::<Vec<_>>(),
+            [true, false, false, false, false, false, false]
+        );
+        assert_eq!(
+            ev.iter().map(|s| s.ms).collect::<Vec<_>>(),
+            (0..7).map(|k| start_ms + 20 * k).collect::<Vec<_>>(),
+            "every 20 ms"
+        );
+        assert_eq!(
+            parsed.iter().map(|e| e.duration).collect::<Vec<_>>(),
+            [160, 320, 480, 640, 800, 800, 800]
+        );
+        assert_eq!(
+            parsed.iter().map(|e| e.end).collect::<Vec<_>>(),
+            [false, false, false, false, true, true, true],
+            "three end packets"
+        );
+        assert!(parsed.iter().all(|e| e.event == code && e.volume == 10));
+    }
+    // The first event starts where the audio would have continued; the
+    // second 160 ms (100 ms event + 60 ms gap) of 8 kHz ticks later.
+    assert_eq!(events[0].ts, last_audio.ts.advance(160));
+    assert_eq!(events[7].ts, events[0].ts.advance(1280));
+    // Audio resumes as a talkspurt on its own (RTMP) timeline: the client
+    // was silent from 80 to 600 ms, 520 ms = 4160 ticks.
+    let after = &sent[audio_before + 14];
+    assert_eq!(after.pt, 0);
+    assert!(after.marker);
+    assert_eq!(after.ts, events[0].ts.advance(4160));
+    assert!(
+        after.ts.delta(events[7].ts) >= 800,
+        "after the last event's end"
+    );
+    assert_eq!(b.stats().rtp_sent, sent.len() as u64);
+}
+
+#[test]
+fn audio_is_held_back_during_a_dtmf_event() {
+    let t0 = Instant::now();
+    let mut b = bridge(config(Codec::Pcma, 8), t0);
+    let bodies = flash_speex(30, 1);
+    let mut sent = Vec::new();
+    for ms in 0..620u64 {
+        let now = t0 + Duration::from_millis(ms);
+        if ms == 200 {
+            b.send_dtmf(now, "5", 100).unwrap();
+        }
+        if ms % 20 == 0 {
+            if let Some(body) = bodies.get(ms as usize / 20) {
+                b.handle_rtmp_audio(now, ms as u32, body).unwrap();
+            }
+        }
+        if b.poll_timeout().is_some_and(|t| t <= now) {
+            b.handle_timeout(now);
+        }
+        take_rtp(&mut b, ms, &mut sent);
+    }
+    assert_sequence_continuous(&sent);
+    let first_ev = sent.iter().position(|s| s.pt == 101).unwrap();
+    let last_ev = sent.iter().rposition(|s| s.pt == 101).unwrap();
+    assert_eq!(last_ev - first_ev, 6, "7 event packets in a row, no audio");
+    assert_eq!((sent[first_ev].ms, sent[last_ev].ms), (200, 320));
+    // At 320 ms the audio message is handled after the final end packet.
+    assert!(sent
+        .iter()
+        .filter(|s| s.pt == 8)
+        .all(|s| s.ms < 200 || s.ms >= 320));
+    let before = &sent[first_ev - 1];
+    let after = &sent[last_ev + 1];
+    assert_eq!((before.pt, after.pt), (8, 8));
+    assert_eq!(sent[first_ev].ts, before.ts.advance(160));
+    assert!(after.marker, "audio resumes as a new talkspurt");
+    assert!(after.ts.delta(sent[first_ev].ts) >= 800);
+    // Held-back frames kept the timeline moving at 8 ticks per ms.
+    let expected = (after.ms - before.ms) as i32 * 8;
+    let got = after.ts.delta(before.ts);
+    assert!(
+        (got - expected).abs() <= 160,
+        "ts moved {got}, wall {expected}"
+    );
+    // Audio ts never goes backwards.
+    let audio: Vec<&Sent> = sent.iter().filter(|s| s.pt == 8).collect();
+    assert!(audio
+        .windows(2)
+        .all(|w| w[1].ts.delta(w[0].ts) == 160 || (w[1].marker && w[1].ts.delta(w[0].ts) > 160)));
+}
+
+#[test]
+fn dtmf_needs_telephone_event_at_the_audio_clock() {
+    let t0 = Instant::now();
+    let mut cfg = config(Codec::Pcmu, 0);
+    cfg.sip_codec.dtmf_pt = None;
+    let mut b = bridge(cfg, t0);
+    assert_eq!(b.send_dtmf(t0, "1", 160), Err(MediaError::NoTelephoneEvent));
+    // speex/16000 audio with telephone-event/8000: clocks differ.
+    let mut b = bridge(config(Codec::Speex16k, 97), t0);
+    assert_eq!(b.send_dtmf(t0, "1", 160), Err(MediaError::NoTelephoneEvent));
+    assert!(drain_rtp(&mut b).is_empty());
+}
+
+#[test]
+fn invalid_dtmf_requests_queue_nothing() {
+    let t0 = Instant::now();
+    let mut b = bridge(config(Codec::Pcmu, 0), t0);
+    let idle = b.poll_timeout();
+    assert_eq!(
+        b.send_dtmf(t0, "12x", 160),
+        Err(MediaError::InvalidDtmf('x'))
+    );
+    assert_eq!(
+        b.send_dtmf(t0, "9 ", 160),
+        Err(MediaError::InvalidDtmf(' '))
+    );
+    assert_eq!(
+        b.send_dtmf(t0, &"1".repeat(33), 160),
+        Err(MediaError::DtmfQueueFull)
+    );
+    assert!(drain_rtp(&mut b).is_empty());
+    assert_eq!(b.poll_timeout(), idle);
+    // Lower-case A-D are accepted; a short duration is lengthened to 40 ms.
+    b.send_dtmf(t0, "d", 1).unwrap();
+    let mut sent = Vec::new();
+    take_rtp(&mut b, 0, &mut sent);
+    run_rtp(&mut b, t0, 1, 200, &mut sent);
+    let parsed: Vec<TelephoneEvent> = sent
+        .iter()
+        .map(|s| TelephoneEvent::parse(&s.payload).unwrap())
+        .collect();
+    assert_eq!(
+        parsed
+            .iter()
+            .map(|e| (e.event, e.duration, e.end))
+            .collect::<Vec<_>>(),
+        [
+            (15, 160, false),
+            (15, 320, true),
+            (15, 320, true),
+            (15, 320, true)
+        ]
+    );
+}

@@ -45,4 +45,17 @@ pub enum MediaError {
     /// Local misuse: a packet could not be written (payload too large).
     #[error("cannot build packet: {0}")]
     Build(String),
+    /// Local misuse (a bad `sendDTMF` request): not a DTMF digit
+    /// (`0-9`, `*`, `#`, `A-D`; RFC 4733 §3.2). Nothing was queued.
+    #[error("invalid DTMF digit {0:?}")]
+    InvalidDtmf(char),
+    /// Local misuse: more DTMF digits than the send queue holds
+    /// (`dtmf_send::MAX_QUEUED_DIGITS`). Nothing was queued.
+    #[error("too many DTMF digits queued")]
+    DtmfQueueFull,
+    /// Local: the SIP side cannot carry RFC 4733 events (no telephone-event
+    /// payload type negotiated, or its clock differs from the audio clock);
+    /// the caller should send the digits with SIP INFO instead.
+    #[error("no telephone-event negotiated for this call")]
+    NoTelephoneEvent,
 }

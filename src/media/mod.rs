@@ -6,6 +6,7 @@
 
 pub mod bridge;
 pub mod dtmf;
+pub mod dtmf_send;
 mod error;
 pub mod jitter;
 mod pipeline;

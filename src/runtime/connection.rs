@@ -23,10 +23,15 @@ use crate::rtmp::chunk::ChunkLimits;
 use crate::rtmp::handshake::ServerHandshake;
 use crate::rtmp::session::{Session, SessionConfig, SessionEvent};
 use crate::sip::sdp;
-use crate::sip::ua::{CallHandle, PlaceCall, SipEvent};
+use crate::sip::ua::{CallHandle, DtmfInfo, PlaceCall, SipEvent};
 
 /// Most time a write to a client may take before the client is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// DTMF tone length when `sendDTMF` gives none, in ms.
+const DTMF_DEFAULT_MS: u32 = 160;
+/// Most digits one `sendDTMF` may carry.
+const DTMF_MAX_DIGITS: usize = 32;
+
 /// Most time a closing connection waits for its call's BYE to finish.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
@@ -339,12 +344,41 @@ impl Connection {
                 }
             }
             "hangup" => self.controller.handle_hangup(now, inv.txn),
+            "sendDTMF" => self.on_send_dtmf(&inv),
             other => {
                 let why = format!("`{other}` is not supported by this gateway");
                 self.session
                     .reply_error(inv.txn, "NetConnection.Call.Failed", &why);
             }
         }
+    }
+
+    /// `sendDTMF(digits[, duration_ms])`: RFC 4733 toward the far end,
+    /// SIP INFO when it has no telephone-event.
+    fn on_send_dtmf(&mut self, inv: &crate::rtmp::session::Invoke) {
+        let digits = inv
+            .args
+            .first()
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        let duration_ms = inv
+            .args
+            .get(1)
+            .and_then(|v| v.as_f64())
+            .filter(|d| d.is_finite())
+            .map(|d| d.clamp(40.0, 2000.0) as u32)
+            .unwrap_or(DTMF_DEFAULT_MS);
+        if let Err(why) = validate_dtmf(digits) {
+            self.session.reply_error(inv.txn, "Sono.Call.Failed", &why);
+            return;
+        }
+        let Some(media) = self.call.as_ref().and_then(|c| c.media.as_ref()) else {
+            self.session
+                .reply_error(inv.txn, "Sono.Call.Failed", "no connected call");
+            return;
+        };
+        media.send_dtmf(&digits.to_ascii_uppercase(), duration_ms);
+        self.session.reply_result(inv.txn, Value::Null);
     }
 
     fn on_publish(&mut self, stream_id: u32, name: &str) {
@@ -530,6 +564,19 @@ impl Connection {
                     self.session.send_connection_status(info);
                 }
             }
+            MediaEvent::DtmfFallback {
+                digits,
+                duration_ms,
+            } => {
+                if let Some(h) = self
+                    .call
+                    .as_ref()
+                    .filter(|c| c.call_id == call_id)
+                    .and_then(|c| c.sip.as_ref())
+                {
+                    h.send_info_dtmf(digits.chars().map(|digit| DtmfInfo { digit, duration_ms }));
+                }
+            }
             MediaEvent::Ended => {
                 if self
                     .call
@@ -583,6 +630,23 @@ impl Connection {
                 self.session.notify_unpublished(stream_id);
             }
         }
+    }
+}
+
+/// Checks `sendDTMF` digits: 1..=32 of `0-9 * # A-D`.
+fn validate_dtmf(digits: &str) -> Result<(), String> {
+    if digits.is_empty() {
+        return Err("sendDTMF needs digits".into());
+    }
+    if digits.chars().count() > DTMF_MAX_DIGITS {
+        return Err(format!("at most {DTMF_MAX_DIGITS} digits per sendDTMF"));
+    }
+    match digits
+        .chars()
+        .find(|c| !matches!(c.to_ascii_uppercase(), '0'..='9' | '*' | '#' | 'A'..='D'))
+    {
+        Some(c) => Err(format!("`{c}` is not a DTMF digit (0-9 * # A-D)")),
+        None => Ok(()),
     }
 }
 

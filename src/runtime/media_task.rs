@@ -29,6 +29,8 @@ pub enum MediaEvent {
     RtpTimeout,
     /// A DTMF digit began at the far end (RFC 4733 telephone-event).
     Dtmf(char),
+    /// The far end has no telephone-event: send these digits as SIP INFO.
+    DtmfFallback { digits: String, duration_ms: u32 },
     /// The task ended.
     Ended,
 }
@@ -185,6 +187,16 @@ impl MediaTask {
                     }
                     Some(MediaCommand::Subscribe { stream_id, queue }) => {
                         self.subscribers.push(Subscriber { stream_id, queue });
+                    }
+                    Some(MediaCommand::Dtmf { digits, duration_ms }) => {
+                        match self.bridge.send_dtmf(StdInstant::now(), &digits, duration_ms) {
+                            Ok(()) => debug!(%digits, "DTMF as RFC 4733 telephone-event"),
+                            Err(MediaError::NoTelephoneEvent) => {
+                                let ev = MediaEvent::DtmfFallback { digits, duration_ms };
+                                let _ = self.events.send((self.call_id.clone(), ev));
+                            }
+                            Err(e) => debug!(error = %e, "DTMF not sent"),
+                        }
                     }
                     None => break,
                 },

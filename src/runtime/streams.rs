@@ -33,6 +33,9 @@ pub enum MediaCommand {
         stream_id: u32,
         queue: mpsc::Sender<(u32, PlayAudio)>,
     },
+    /// Send DTMF digits to the far end (RFC 4733, or SIP INFO when the far
+    /// end has no telephone-event).
+    Dtmf { digits: String, duration_ms: u32 },
 }
 
 /// A handle to a call's media task.
@@ -48,6 +51,14 @@ impl MediaHandle {
     /// Sends published audio; dropped (never blocks) when the task is behind.
     pub fn send_audio(&self, timestamp_ms: u32, body: Bytes) {
         let _ = self.tx.try_send(MediaCommand::Audio { timestamp_ms, body });
+    }
+
+    /// Queues DTMF digits (already validated) for the far end.
+    pub fn send_dtmf(&self, digits: &str, duration_ms: u32) {
+        let _ = self.tx.try_send(MediaCommand::Dtmf {
+            digits: digits.to_string(),
+            duration_ms,
+        });
     }
 
     /// Subscribes a play queue.

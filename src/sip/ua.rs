@@ -66,6 +66,25 @@ pub struct PlaceCall {
 #[derive(Debug)]
 pub struct CallHandle {
     hangup: Option<tokio::sync::oneshot::Sender<()>>,
+    info: mpsc::Sender<DtmfInfo>,
+}
+
+/// One DTMF digit to send as SIP INFO (`application/dtmf-relay`), the
+/// fallback when the far end did not accept telephone-event (RFC 4733).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DtmfInfo {
+    /// `0-9`, `*`, `#`, `A-D`.
+    pub digit: char,
+    /// Tone duration in ms.
+    pub duration_ms: u32,
+}
+
+impl DtmfInfo {
+    /// The `application/dtmf-relay` body (the de-facto format Cisco and
+    /// Asterisk use: `Signal=` and `Duration=` lines).
+    pub fn body(&self) -> Vec<u8> {
+        format!("Signal={}\r\nDuration={}\r\n", self.digit, self.duration_ms).into_bytes()
+    }
 }
 
 impl CallHandle {
@@ -73,6 +92,15 @@ impl CallHandle {
     pub fn hangup(&mut self) {
         if let Some(tx) = self.hangup.take() {
             let _ = tx.send(());
+        }
+    }
+
+    /// Queues DTMF digits to send as INFO requests once the call is
+    /// confirmed (one INFO per digit, each after the previous one's answer).
+    /// Digits beyond a queue of 32 are dropped.
+    pub fn send_info_dtmf(&self, digits: impl IntoIterator<Item = DtmfInfo>) {
+        for d in digits {
+            let _ = self.info.try_send(d);
         }
     }
 }
@@ -205,6 +233,7 @@ impl UserAgent {
         events: mpsc::UnboundedSender<(String, SipEvent)>,
     ) -> CallHandle {
         let (hangup_tx, hangup_rx) = tokio::sync::oneshot::channel();
+        let (info_tx, info_rx) = mpsc::channel(32);
         let ua = self.clone();
         let span = tracing::info_span!("sip_call", call_id = %call.call_id);
         tokio::spawn(
@@ -213,12 +242,13 @@ impl UserAgent {
                 let report = |ev: SipEvent| {
                     let _ = events.send((id.clone(), ev));
                 };
-                ua.run_call(call, hangup_rx, &report).await;
+                ua.run_call(call, hangup_rx, info_rx, &report).await;
             }
             .instrument(span),
         );
         CallHandle {
             hangup: Some(hangup_tx),
+            info: info_tx,
         }
     }
 
@@ -241,6 +271,7 @@ impl UserAgent {
         &self,
         call: PlaceCall,
         mut hangup: tokio::sync::oneshot::Receiver<()>,
+        info: mpsc::Receiver<DtmfInfo>,
         report: &(dyn Fn(SipEvent) + Sync),
     ) {
         let (state_tx, mut states) = self.dialog_layer.new_dialog_state_channel();
@@ -290,7 +321,7 @@ impl UserAgent {
         match outcome {
             Outcome::Answered { sdp, dialog_id } => {
                 report(SipEvent::Answered { sdp });
-                self.confirmed(dialog, dialog_id, states, hangup, report)
+                self.confirmed(dialog, dialog_id, states, hangup, info, report)
                     .await;
             }
             Outcome::Failed { code, reason } => report(SipEvent::Failed { code, reason }),
@@ -303,10 +334,20 @@ impl UserAgent {
         dialog_id: rsipstack::dialog::DialogId,
         mut states: rsipstack::dialog::dialog::DialogStateReceiver,
         mut hangup: tokio::sync::oneshot::Receiver<()>,
+        mut info: mpsc::Receiver<DtmfInfo>,
         report: &(dyn Fn(SipEvent) + Sync),
     ) {
         let by_remote = loop {
             tokio::select! {
+                Some(d) = info.recv() => {
+                    let headers = vec![rsipstack::sip::Header::ContentType(
+                        "application/dtmf-relay".into(),
+                    )];
+                    match dialog.info(Some(headers), Some(d.body())).await {
+                        Ok(resp) => debug!(digit = %d.digit, code = ?resp.map(|r| r.status_code.code()), "INFO sent"),
+                        Err(e) => warn!(error = %e, "INFO failed"),
+                    }
+                }
                 state = states.recv() => match state {
                     Some(DialogState::Terminated(_, reason)) => {
                         break !matches!(reason, TerminatedReason::UacBye);
