@@ -39,6 +39,8 @@ fuzz_target!(|data: &[u8]| {
 
     // Round trip what was read (Abort messages would discard nothing: the
     // writer never leaves a message half written).
+    // The expects below are this target's assertions: a panic there is a
+    // reader/writer bug for the fuzzer to report, not input handling.
     let mut writer = ChunkWriter::new();
     let mut wire = BytesMut::new();
     for m in &messages {

@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = receiver.receive(t0, data);
     let _ = receiver.report();
 
-    let peer: SocketAddr = "192.0.2.1:5004".parse().unwrap();
+    let peer: SocketAddr = SocketAddr::from(([192, 0, 2, 1], 5004));
     let cfg = BridgeConfig {
         sip_codec: Negotiated {
             codec: Codec::Pcmu,
@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
             ptime_ms: 20,
             direction: Direction::SendRecv,
             remote_rtp: peer,
-            remote_rtcp: "192.0.2.1:5005".parse().unwrap(),
+            remote_rtcp: SocketAddr::from(([192, 0, 2, 1], 5005)),
         },
         jitter_ms: 60,
         speex_quality: 8,

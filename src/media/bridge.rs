@@ -633,16 +633,16 @@ impl Bridge {
         let Path::Transcode { to_rtmp, .. } = &mut self.path else {
             return;
         };
-        let mut encoded = Vec::new();
-        let mut frames = Vec::new();
+        // Each frame is encoded straight after its FLV header byte.
+        let mut bodies = Vec::new();
         loop {
-            encoded.clear();
-            match to_rtmp.next_frame(&mut encoded) {
-                Ok(true) => frames.push(encoded.clone()),
+            let mut body = vec![RTMP_SPEEX_HEADER];
+            match to_rtmp.next_frame(&mut body) {
+                Ok(true) => bodies.push(body),
                 Ok(false) | Err(_) => break,
             }
         }
-        if frames.is_empty() {
+        if bodies.is_empty() {
             return;
         }
         let mut ms = self.out_ms(ts, now_ms);
@@ -652,10 +652,7 @@ impl Bridge {
                 ms = next_ms;
             }
         }
-        for frame in frames {
-            let mut body = Vec::with_capacity(1 + frame.len());
-            body.push(RTMP_SPEEX_HEADER);
-            body.extend_from_slice(&frame);
+        for body in bodies {
             self.queue_rtmp(
                 RtmpAudio {
                     timestamp_ms: ms,

@@ -98,8 +98,9 @@ impl ToSip {
         if n == 0 || self.pending.len() < n {
             return Ok(None);
         }
-        let frame: Vec<i16> = self.pending.drain(..n).collect();
-        self.encoder.encode(&frame, out)?;
+        let encoded = self.encoder.encode(&self.pending[..n], out);
+        self.pending.drain(..n);
+        encoded?;
         Ok(Some(n))
     }
 }
@@ -144,8 +145,9 @@ impl ToRtmp {
         if self.pending.len() < RTMP_FRAME {
             return Ok(false);
         }
-        let frame: Vec<i16> = self.pending.drain(..RTMP_FRAME).collect();
-        self.encoder.encode(&frame, out)?;
+        let encoded = self.encoder.encode(&self.pending[..RTMP_FRAME], out);
+        self.pending.drain(..RTMP_FRAME);
+        encoded?;
         Ok(true)
     }
 }

@@ -210,13 +210,7 @@ impl Connection {
                 Some((stream_id, audio)) = self.play_rx.recv() => {
                     self.session.send_audio(stream_id, audio.timestamp_ms, audio.body);
                 }
-                _ = sleep_until(wake) => {
-                    self.on_timer().await;
-                    if Instant::now() >= self.last_rx + self.gw.config.limits.idle_timeout {
-                        // Busy past the idle time: look again one idle period later.
-                        self.last_rx = Instant::now();
-                    }
-                }
+                _ = sleep_until(wake) => self.on_timer(),
                 _ = self.gw.shutdown.cancelled(), if self.closing.is_none() => {
                     info!("gateway shutting down");
                     self.begin_close();
@@ -254,14 +248,20 @@ impl Connection {
         idle.min(ctl).min(close)
     }
 
-    async fn on_timer(&mut self) {
+    fn on_timer(&mut self) {
         let now = Instant::now();
         self.controller.handle_timeout(now.into_std());
         let idle = self.gw.config.limits.idle_timeout;
+        if now < self.last_rx + idle || self.closing.is_some() {
+            return;
+        }
         let busy = self.controller.has_call()
             || !self.publishing.is_empty()
             || !self.session.playing_streams().is_empty();
-        if now >= self.last_rx + idle && !busy && self.closing.is_none() {
+        if busy {
+            // Busy past the idle time: look again one idle period later.
+            self.last_rx = now;
+        } else {
             info!(idle_s = idle.as_secs(), "idle timeout");
             self.begin_close();
         }
@@ -597,13 +597,9 @@ impl Connection {
         if let Some(h) = call.sip.as_mut() {
             h.hangup();
         } else if let Some(m) = &call.media {
-            // The echo destination ends at once.
+            // The echo destination ends at once; its media task reports
+            // `MediaEvent::Ended`, which ends the call.
             m.stop.cancel();
-        }
-        if call.is_echo {
-            let _ = self
-                .sip_tx
-                .send((call_id.to_string(), SipEvent::Ended { by_remote: false }));
         }
     }
 

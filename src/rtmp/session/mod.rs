@@ -323,8 +323,12 @@ impl Session {
                     name.as_deref(),
                 );
             }
-            Command::Publish { txn, name } => self.on_publish(stream_id, txn, name),
-            Command::Play { txn, name } => self.on_play(stream_id, txn, name),
+            Command::Publish { txn, name } => {
+                self.on_stream_request(stream_id, txn, name, StreamRole::Publishing)
+            }
+            Command::Play { txn, name } => {
+                self.on_stream_request(stream_id, txn, name, StreamRole::Playing)
+            }
             Command::GetStreamLength { txn } => {
                 self.send_invoke(CSID_COMMAND, 0, "_result", txn, &[Value::Null, 0.0.into()])
             }
@@ -333,46 +337,32 @@ impl Session {
         }
     }
 
-    fn on_publish(&mut self, stream_id: u32, txn: f64, name: Option<String>) {
+    /// publish or play: checks the name and stream, marks the stream
+    /// pending and asks the driver (`Publish`/`Play` event).
+    fn on_stream_request(
+        &mut self,
+        stream_id: u32,
+        txn: f64,
+        name: Option<String>,
+        role: StreamRole,
+    ) {
+        let (no_name, bad_stream) = match role {
+            StreamRole::Publishing => ("NetStream.Publish.BadName", "NetStream.Publish.BadName"),
+            StreamRole::Playing => ("NetStream.Play.StreamNotFound", "NetStream.Play.Failed"),
+        };
         let Some(name) = name.filter(|n| !n.is_empty()) else {
-            self.send_stream_status(
-                stream_id,
-                "error",
-                "NetStream.Publish.BadName",
-                "no stream name",
-                "",
-            );
+            self.send_stream_status(stream_id, "error", no_name, "no stream name", "");
             return;
         };
         if !self.streams.exists(stream_id) {
-            self.reply_error(txn, "NetStream.Publish.BadName", "unknown stream id");
+            self.reply_error(txn, bad_stream, "unknown stream id");
             return;
         }
-        self.streams
-            .set_pending(stream_id, StreamRole::Publishing, &name);
-        self.events
-            .push_back(SessionEvent::Publish { stream_id, name });
-    }
-
-    fn on_play(&mut self, stream_id: u32, txn: f64, name: Option<String>) {
-        let Some(name) = name.filter(|n| !n.is_empty()) else {
-            self.send_stream_status(
-                stream_id,
-                "error",
-                "NetStream.Play.StreamNotFound",
-                "no stream name",
-                "",
-            );
-            return;
-        };
-        if !self.streams.exists(stream_id) {
-            self.reply_error(txn, "NetStream.Play.Failed", "unknown stream id");
-            return;
-        }
-        self.streams
-            .set_pending(stream_id, StreamRole::Playing, &name);
-        self.events
-            .push_back(SessionEvent::Play { stream_id, name });
+        self.streams.set_pending(stream_id, role, &name);
+        self.events.push_back(match role {
+            StreamRole::Publishing => SessionEvent::Publish { stream_id, name },
+            StreamRole::Playing => SessionEvent::Play { stream_id, name },
+        });
     }
 
     fn close_stream(&mut self, stream_id: u32) {
