@@ -80,6 +80,18 @@ pub struct SipConfig {
     pub invite_timeout: Duration,
     /// Trunk credentials for 401/407 challenges.
     pub auth: Option<SipAuth>,
+    /// How long an incoming call may ring before it is answered 480.
+    pub ring_timeout: Duration,
+    /// Source ranges allowed to send new INVITEs; empty trusts every source.
+    pub trusted: Vec<ipnet::IpNet>,
+    /// Domain of embedded-registrar addresses (`sip:<ident>@<domain>`);
+    /// `None`: the advertised host and SIP port.
+    pub domain: Option<String>,
+    /// Upstream registrar (`sip:` URI) at which embedded-registrar addresses
+    /// are also registered; `None`: they stay local.
+    pub registrar: Option<String>,
+    /// Expires (s) requested by REGISTER for client registrations.
+    pub register_expires: u32,
 }
 
 /// `[sip.auth]`: digest credentials (RFC 3261 §22).
@@ -115,6 +127,21 @@ pub struct MediaConfig {
     pub speex_quality: u8,
     /// Most audio queued toward one RTMP client, in ms.
     pub rtmp_out_max_ms: u32,
+    /// Codec of the audio sent to RTMP clients.
+    pub rtmp_out_codec: RtmpOutCodec,
+    /// Opus encoder complexity, 0..=10.
+    pub opus_complexity: u8,
+}
+
+/// `[media] rtmp_out_codec`: what the gateway sends to RTMP clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RtmpOutCodec {
+    /// Speex wideband (16 kHz), which every Flash Player plays.
+    Speex,
+    /// The codec (and rate) the client publishes: Nellymoser, G.711 or
+    /// Speex; Speex until the client has published audio.
+    Match,
 }
 
 /// `[policy]`: who may call where.
@@ -185,6 +212,11 @@ struct SipFile {
     user_agent: String,
     echo_user: String,
     invite_timeout_s: u64,
+    ring_timeout_s: u64,
+    trusted: Vec<String>,
+    domain: String,
+    registrar: String,
+    register_expires_s: u32,
     auth: SipAuthFile,
 }
 
@@ -199,6 +231,11 @@ impl Default for SipFile {
             user_agent: "rtmp2sip".into(),
             echo_user: "echo".into(),
             invite_timeout_s: 120,
+            ring_timeout_s: 60,
+            trusted: Vec::new(),
+            domain: String::new(),
+            registrar: String::new(),
+            register_expires_s: 600,
             auth: SipAuthFile::default(),
         }
     }
@@ -221,6 +258,8 @@ struct MediaFile {
     rtp_timeout_s: u64,
     speex_quality: u8,
     rtmp_out_max_ms: u32,
+    rtmp_out_codec: RtmpOutCodec,
+    opus_complexity: u8,
 }
 
 impl Default for MediaFile {
@@ -228,13 +267,22 @@ impl Default for MediaFile {
         Self {
             bind_address: "0.0.0.0".into(),
             rtp_ports: [10000, 20000],
-            codecs: ["speex/16000", "PCMU", "PCMA", "telephone-event/8000"]
-                .map(String::from)
-                .to_vec(),
+            codecs: [
+                "speex/16000",
+                "opus/48000/2",
+                "G722",
+                "PCMU",
+                "PCMA",
+                "telephone-event/8000",
+            ]
+            .map(String::from)
+            .to_vec(),
             jitter_ms: 60,
             rtp_timeout_s: 60,
             speex_quality: 8,
             rtmp_out_max_ms: 400,
+            rtmp_out_codec: RtmpOutCodec::Speex,
+            opus_complexity: 5,
         }
     }
 }
@@ -417,6 +465,23 @@ fn validate_sip(file: &Path, s: SipFile) -> Result<SipConfig, ConfigError> {
         }
         None => None,
     };
+    if s.ring_timeout_s == 0 || s.ring_timeout_s > 3600 {
+        return Err(invalid(file, "sip.ring_timeout_s", "must be 1..=3600"));
+    }
+    if !(60..=86_400).contains(&s.register_expires_s) {
+        return Err(invalid(file, "sip.register_expires_s", "must be 60..=86400"));
+    }
+    let trusted = s
+        .trusted
+        .iter()
+        .map(|t| parse_net(file, t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let registrar = non_empty(s.registrar);
+    if let Some(r) = &registrar {
+        if !r.to_ascii_lowercase().starts_with("sip:") {
+            return Err(invalid(file, "sip.registrar", "must be a sip: URI"));
+        }
+    }
     Ok(SipConfig {
         listen,
         public_address: non_empty(s.public_address),
@@ -427,11 +492,38 @@ fn validate_sip(file: &Path, s: SipFile) -> Result<SipConfig, ConfigError> {
         echo_user,
         invite_timeout: Duration::from_secs(s.invite_timeout_s),
         auth,
+        ring_timeout: Duration::from_secs(s.ring_timeout_s),
+        trusted,
+        domain: non_empty(s.domain),
+        registrar,
+        register_expires: s.register_expires_s,
     })
 }
 
+/// An address range of `[sip] trusted`: `10.0.0.0/8`, or one address.
+fn parse_net(file: &Path, s: &str) -> Result<ipnet::IpNet, ConfigError> {
+    let t = s.trim();
+    t.parse::<ipnet::IpNet>()
+        .or_else(|_| t.parse::<IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| {
+            invalid(
+                file,
+                "sip.trusted",
+                format!("`{s}` is not an address or CIDR range"),
+            )
+        })
+}
+
 /// Codec names the SDP layer knows (case-insensitive).
-pub const KNOWN_CODECS: &[&str] = &["speex/16000", "pcmu", "pcma", "telephone-event/8000"];
+pub const KNOWN_CODECS: &[&str] = &[
+    "speex/16000",
+    "speex/8000",
+    "opus/48000/2",
+    "g722",
+    "pcmu",
+    "pcma",
+    "telephone-event/8000",
+];
 
 fn validate_media(file: &Path, m: MediaFile) -> Result<MediaConfig, ConfigError> {
     let bind_address = m.bind_address.parse().map_err(|_| {
@@ -458,7 +550,7 @@ fn validate_media(file: &Path, m: MediaFile) -> Result<MediaConfig, ConfigError>
                 file,
                 "media.codecs",
                 format!(
-                    "unknown codec `{c}` (known: speex/16000, PCMU, PCMA, telephone-event/8000)"
+                    "unknown codec `{c}` (known: speex/16000, speex/8000, opus/48000/2, G722, PCMU, PCMA, telephone-event/8000)"
                 ),
             ));
         }
@@ -483,6 +575,9 @@ fn validate_media(file: &Path, m: MediaFile) -> Result<MediaConfig, ConfigError>
     if !(40..=5000).contains(&m.rtmp_out_max_ms) {
         return Err(invalid(file, "media.rtmp_out_max_ms", "must be 40..=5000"));
     }
+    if m.opus_complexity > 10 {
+        return Err(invalid(file, "media.opus_complexity", "must be 0..=10"));
+    }
     Ok(MediaConfig {
         bind_address,
         rtp_ports: (lo, hi),
@@ -491,6 +586,8 @@ fn validate_media(file: &Path, m: MediaFile) -> Result<MediaConfig, ConfigError>
         rtp_timeout: (m.rtp_timeout_s > 0).then(|| Duration::from_secs(m.rtp_timeout_s)),
         speex_quality: m.speex_quality,
         rtmp_out_max_ms: m.rtmp_out_max_ms,
+        rtmp_out_codec: m.rtmp_out_codec,
+        opus_complexity: m.opus_complexity,
     })
 }
 

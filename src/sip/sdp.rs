@@ -73,7 +73,7 @@ pub enum SdpError {
 }
 
 /// An RTP payload format we can negotiate (RFC 3551 names, RFC 5574 Speex,
-/// RFC 4733 telephone-event). Room is left for G.722 and Opus.
+/// RFC 4733 telephone-event, RFC 7587 Opus).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Codec {
@@ -85,17 +85,26 @@ pub enum Codec {
     Pcmu,
     /// G.711 A-law, `PCMA/8000`, static PT 8 (RFC 3551 §4.5.14).
     Pcma,
+    /// G.722 at 64 kbit/s, `G722/8000`, static PT 9: 16 kHz audio on an
+    /// 8000 Hz RTP clock (RFC 3551 §4.5.2).
+    G722,
+    /// Opus, `opus/48000/2`, dynamic PT (default 111); RTP clock 48000 Hz
+    /// whatever the audio bandwidth; we send mono with in-band FEC
+    /// (RFC 7587 §4.1, §7).
+    Opus,
     /// DTMF events, `telephone-event/8000` (RFC 4733), dynamic PT (default 101).
     TelephoneEvent,
 }
 
 impl Codec {
     /// All codecs, in the order tried when matching names.
-    pub const ALL: [Codec; 5] = [
+    pub const ALL: [Codec; 7] = [
         Codec::Speex16k,
         Codec::Speex8k,
         Codec::Pcmu,
         Codec::Pcma,
+        Codec::G722,
+        Codec::Opus,
         Codec::TelephoneEvent,
     ];
 
@@ -105,6 +114,8 @@ impl Codec {
             Codec::Speex16k | Codec::Speex8k => "speex",
             Codec::Pcmu => "PCMU",
             Codec::Pcma => "PCMA",
+            Codec::G722 => "G722",
+            Codec::Opus => "opus",
             Codec::TelephoneEvent => "telephone-event",
         }
     }
@@ -113,7 +124,20 @@ impl Codec {
     pub fn clock_rate(self) -> u32 {
         match self {
             Codec::Speex16k => 16_000,
-            Codec::Speex8k | Codec::Pcmu | Codec::Pcma | Codec::TelephoneEvent => 8_000,
+            Codec::Opus => 48_000,
+            Codec::Speex8k | Codec::Pcmu | Codec::Pcma | Codec::G722 | Codec::TelephoneEvent => {
+                8_000
+            }
+        }
+    }
+
+    /// Sample rate of the audio the codec carries, in Hz: the clock rate,
+    /// except G.722 (16000 on an 8000 Hz clock, RFC 3551 §4.5.2) and Opus
+    /// (we encode and decode at 48000).
+    pub fn audio_rate(self) -> u32 {
+        match self {
+            Codec::G722 => 16_000,
+            other => other.clock_rate(),
         }
     }
 
@@ -122,16 +146,20 @@ impl Codec {
         match self {
             Codec::Pcmu => Some(0),
             Codec::Pcma => Some(8),
+            Codec::G722 => Some(9),
             _ => None,
         }
     }
 
     /// The payload type we put in offers: the static one, or our default
-    /// dynamic number (speex/16000 97, speex/8000 98, telephone-event 101).
+    /// dynamic number (speex/16000 97, speex/8000 98, telephone-event 101,
+    /// opus 111).
     pub fn default_pt(self) -> u8 {
         match self {
             Codec::Pcmu => 0,
             Codec::Pcma => 8,
+            Codec::G722 => 9,
+            Codec::Opus => 111,
             Codec::Speex16k => 97,
             Codec::Speex8k => 98,
             Codec::TelephoneEvent => 101,
@@ -158,7 +186,12 @@ impl Codec {
 
     /// The `a=rtpmap` value for this codec at payload type `pt`.
     fn rtpmap(self, pt: u8) -> sdp_types::RtpMap {
-        sdp_types::RtpMap::new(pt, self.encoding_name(), self.clock_rate())
+        // RFC 7587 §7: opus is always written with 2 channels.
+        let mut map = sdp_types::RtpMap::new(pt, self.encoding_name(), self.clock_rate());
+        if self == Codec::Opus {
+            map.set_encoding_params(2);
+        }
+        map
     }
 }
 
@@ -175,16 +208,26 @@ impl FromStr for Codec {
     /// Parses a configuration codec name, case-insensitively: `name/rate`
     /// (`"speex/16000"`, `"PCMU/8000"`, `"telephone-event/8000"`) or a bare
     /// name, which means the usual rate (`"PCMU"`, `"PCMA"`,
-    /// `"telephone-event"`, and `"speex"` = speex/16000, the Flash rate).
+    /// `"telephone-event"`, `"G722"`, `"opus"` = opus/48000/2, and
+    /// `"speex"` = speex/16000, the Flash rate). Opus may carry its channel
+    /// count: `"opus/48000/2"`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let unknown = || SdpError::UnknownCodec(s.to_string());
-        let (name, rate) = match s.trim().split_once('/') {
-            Some((name, rate)) => (name, Some(rate.parse::<u32>().map_err(|_| unknown())?)),
-            None => (s.trim(), None),
+        let mut parts = s.trim().splitn(3, '/');
+        let name = parts.next().unwrap_or_default();
+        let rate = match parts.next() {
+            Some(rate) => Some(rate.parse::<u32>().map_err(|_| unknown())?),
+            None => None,
         };
+        if let Some(channels) = parts.next() {
+            if !(name.eq_ignore_ascii_case("opus") && channels == "2") {
+                return Err(unknown());
+            }
+        }
         let rate = match rate {
             Some(rate) => rate,
             None if name.eq_ignore_ascii_case("speex") => 16_000,
+            None if name.eq_ignore_ascii_case("opus") => 48_000,
             None => 8_000,
         };
         Codec::from_rtpmap(name, rate).ok_or_else(unknown)
@@ -469,9 +512,19 @@ fn audio_media(port: u16, formats: &[PayloadFormat], direction: Direction) -> Me
     for f in formats {
         media.add_attribute(f.codec.rtpmap(f.pt));
     }
-    for f in formats.iter().filter(|f| f.codec == Codec::TelephoneEvent) {
-        // RFC 4733 §2.4.1: the DTMF events 0-15.
-        media.add_attribute(Attribute::with_value("fmtp", format!("{} 0-15", f.pt)));
+    for f in formats {
+        match f.codec {
+            // RFC 4733 §2.4.1: the DTMF events 0-15.
+            Codec::TelephoneEvent => {
+                media.add_attribute(Attribute::with_value("fmtp", format!("{} 0-15", f.pt)))
+            }
+            // RFC 7587 §6.1: we decode FEC and send mono.
+            Codec::Opus => media.add_attribute(Attribute::with_value(
+                "fmtp",
+                format!("{} useinbandfec=1; stereo=0; sprop-stereo=0", f.pt),
+            )),
+            _ => {}
+        }
     }
     media.add_attribute(Attribute::with_value("ptime", DEFAULT_PTIME_MS));
     media.add_attribute(direction);
