@@ -469,7 +469,11 @@ fn validate_sip(file: &Path, s: SipFile) -> Result<SipConfig, ConfigError> {
         return Err(invalid(file, "sip.ring_timeout_s", "must be 1..=3600"));
     }
     if !(60..=86_400).contains(&s.register_expires_s) {
-        return Err(invalid(file, "sip.register_expires_s", "must be 60..=86400"));
+        return Err(invalid(
+            file,
+            "sip.register_expires_s",
+            "must be 60..=86400",
+        ));
     }
     let trusted = s
         .trusted

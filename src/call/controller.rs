@@ -9,8 +9,12 @@
 //!
 //! ```text
 //! Idle --dial--> Dialing --18x--> Early --2xx--> Connected --hangup/BYE--> Ending --> Idle
-//!                   |               |                                         ^
-//!                   +---3xx-6xx-----+-----> Idle        hangup (CANCEL) ------+
+//!                   |               |               ^                         ^
+//!                   +---3xx-6xx-----+-----> Idle    |   hangup (CANCEL) ------+
+//!                                                   |
+//! Idle --INVITE--> Ringing --accept--> Answering --ACK
+//!                     |
+//!                     +--reject / hangup / ring timeout / CANCEL--> Idle
 //! ```
 
 use std::collections::VecDeque;
@@ -81,6 +85,37 @@ pub enum Output {
     },
     /// Release the call's media and its capacity permit.
     Release { call_id: String },
+    /// Send a `Sono.Call.Incoming` event: a call rings at this client.
+    Incoming(IncomingCallInfo),
+    /// Answer the ringing incoming call with 200 OK (after allocating
+    /// media and building the SDP answer).
+    Accept { call_id: String },
+    /// Refuse the ringing incoming call with a final `code` (RFC 3261 §21).
+    Reject { call_id: String, code: u16 },
+}
+
+/// Who is calling (the `Sono.Call.Incoming` event's fields).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingCallInfo {
+    /// The SIP Call-ID of the incoming INVITE.
+    pub call_id: String,
+    /// The caller: the From URI.
+    pub uri: String,
+    /// The From display name, if any.
+    pub display_name: Option<String>,
+    /// The called address: the To URI.
+    pub to: String,
+}
+
+/// Whether a new incoming call may ring at this connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncomingDecision {
+    /// It rings: the client got `Sono.Call.Incoming`.
+    Ringing,
+    /// A call exists on this connection: answer 486 Busy Here.
+    Busy,
+    /// The gateway is at `[limits] max_calls`: answer 503.
+    NoCapacity,
 }
 
 /// Static inputs of a controller.
@@ -89,12 +124,21 @@ pub struct ControllerConfig {
     pub policy: DialPolicy,
     /// User part of the built-in echo destination.
     pub echo_user: String,
+    /// How long an incoming call rings before it is refused with 480.
+    pub ring_timeout: Duration,
 }
 
 #[derive(Debug)]
 struct Dialing {
     call_id: String,
     names: StreamNames,
+}
+
+#[derive(Debug)]
+struct Ringing {
+    call_id: String,
+    names: StreamNames,
+    deadline: Instant,
 }
 
 #[derive(Debug)]
@@ -127,6 +171,10 @@ enum State {
     Connected(Connected),
     /// Hangup sent (CANCEL or BYE); waiting for the SIP side to finish.
     Ending(Ending),
+    /// An incoming call rings at the client.
+    Ringing(Ringing),
+    /// `accept()`: 200 OK sent, waiting for the caller's ACK.
+    Answering(Dialing),
 }
 
 /// One connection's call controller.
@@ -154,9 +202,10 @@ impl Controller {
     pub fn call_id(&self) -> Option<&str> {
         match &self.state {
             State::Idle => None,
-            State::Dialing(d) | State::Early(d) => Some(&d.call_id),
+            State::Dialing(d) | State::Early(d) | State::Answering(d) => Some(&d.call_id),
             State::Connected(c) => Some(&c.call_id),
             State::Ending(e) => Some(&e.call_id),
+            State::Ringing(r) => Some(&r.call_id),
         }
     }
 
@@ -174,18 +223,116 @@ impl Controller {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.state {
             State::Ending(e) => Some(e.deadline),
+            State::Ringing(r) => Some(r.deadline),
             _ => None,
         }
     }
 
-    /// Advances timers.
+    /// Advances timers: the hangup guard and the ring timeout (480).
     pub fn handle_timeout(&mut self, now: Instant) {
-        if let State::Ending(e) = &self.state {
-            if now >= e.deadline {
+        match &self.state {
+            State::Ending(e) if now >= e.deadline => {
                 let call_id = e.call_id.clone();
                 self.finish(call_id, Some((408, "Request Timeout".into())));
             }
+            State::Ringing(r) if now >= r.deadline => {
+                let call_id = r.call_id.clone();
+                self.refuse(call_id, 480, "Ring timeout");
+            }
+            _ => {}
         }
+    }
+
+    // ---- incoming calls --------------------------------------------------
+
+    /// A new INVITE for this connection. `capacity` is false when the
+    /// gateway is at `[limits] max_calls`. On [`IncomingDecision::Ringing`]
+    /// the call rings until accept, reject, hangup, the caller's CANCEL or
+    /// the ring timeout; otherwise the driver answers the INVITE itself.
+    pub fn handle_incoming(
+        &mut self,
+        now: Instant,
+        info: IncomingCallInfo,
+        capacity: bool,
+    ) -> IncomingDecision {
+        if self.has_call() {
+            return IncomingDecision::Busy;
+        }
+        if !capacity {
+            return IncomingDecision::NoCapacity;
+        }
+        let names = StreamNames {
+            publish: self.random_hex(16),
+            play: self.random_hex(16),
+        };
+        self.state = State::Ringing(Ringing {
+            call_id: info.call_id.clone(),
+            names,
+            deadline: now + self.cfg.ring_timeout,
+        });
+        self.out.push_back(Output::Incoming(info));
+        IncomingDecision::Ringing
+    }
+
+    /// `accept()`: answer the ringing call.
+    pub fn handle_accept(&mut self, _now: Instant, txn: f64) {
+        let state = std::mem::replace(&mut self.state, State::Idle);
+        self.state = match state {
+            State::Ringing(r) => {
+                self.out.push_back(Output::Result { txn });
+                self.out.push_back(Output::Accept {
+                    call_id: r.call_id.clone(),
+                });
+                self.status(StatusCode::InProgress, &r.call_id, None);
+                State::Answering(Dialing {
+                    call_id: r.call_id,
+                    names: r.names,
+                })
+            }
+            other => {
+                self.no_ringing_call(txn);
+                other
+            }
+        };
+    }
+
+    /// `reject([code])`: refuse the ringing call with `code` (default 603
+    /// Decline; only 4xx-6xx are accepted).
+    pub fn handle_reject(&mut self, _now: Instant, txn: f64, code: Option<u16>) {
+        let code = code.unwrap_or(603);
+        if !(400..700).contains(&code) {
+            self.out.push_back(Output::Error {
+                txn,
+                code: "Sono.Call.Failed",
+                description: format!("reject needs a 4xx-6xx code, not {code}"),
+            });
+            return;
+        }
+        match &self.state {
+            State::Ringing(r) => {
+                let call_id = r.call_id.clone();
+                self.out.push_back(Output::Result { txn });
+                self.refuse(call_id, code, "Rejected");
+            }
+            _ => self.no_ringing_call(txn),
+        }
+    }
+
+    fn no_ringing_call(&mut self, txn: f64) {
+        self.out.push_back(Output::Error {
+            txn,
+            code: "Sono.Call.Failed",
+            description: "no incoming call is ringing".into(),
+        });
+    }
+
+    /// Refuses the ringing call and tells the client it ended.
+    fn refuse(&mut self, call_id: String, code: u16, reason: &str) {
+        self.out.push_back(Output::Reject {
+            call_id: call_id.clone(),
+            code,
+        });
+        self.finish(call_id, Some((code, reason.to_string())));
     }
 
     /// `dial(uri)` invoke with transaction id `txn`. `capacity` is false
@@ -273,7 +420,13 @@ impl Controller {
     fn hangup(&mut self, now: Instant, final_code: Option<(u16, String)>) {
         let call_id = match &self.state {
             State::Idle | State::Ending(_) => return,
-            State::Dialing(d) | State::Early(d) => d.call_id.clone(),
+            State::Ringing(r) => {
+                // RFC 3261 §21.4.7: busy here; the client declined to take it.
+                let call_id = r.call_id.clone();
+                self.refuse(call_id, 486, "Busy Here");
+                return;
+            }
+            State::Dialing(d) | State::Early(d) | State::Answering(d) => d.call_id.clone(),
             State::Connected(c) => c.call_id.clone(),
         };
         self.status(StatusCode::Disconnecting, &call_id, None);
@@ -323,7 +476,7 @@ impl Controller {
     fn on_answered(&mut self) {
         let state = std::mem::replace(&mut self.state, State::Idle);
         self.state = match state {
-            State::Dialing(d) | State::Early(d) => {
+            State::Dialing(d) | State::Early(d) | State::Answering(d) => {
                 self.status(StatusCode::Connected, &d.call_id, Some((200, "OK".into())));
                 self.out.push_back(Output::ConnectStreams {
                     call_id: d.call_id.clone(),
@@ -344,7 +497,11 @@ impl Controller {
         let state = std::mem::replace(&mut self.state, State::Idle);
         match state {
             State::Idle => {}
-            State::Dialing(d) | State::Early(d) => self.finish(d.call_id, code),
+            State::Dialing(d) | State::Early(d) | State::Answering(d) => {
+                self.finish(d.call_id, code)
+            }
+            // The caller gave up (CANCEL: 487) before the client answered.
+            State::Ringing(r) => self.finish(r.call_id, code),
             State::Connected(c) => {
                 // The far end hung up (or the dialog failed): status 3 then 0.
                 self.status(StatusCode::Disconnecting, &c.call_id, None);

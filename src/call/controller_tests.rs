@@ -7,6 +7,7 @@ fn controller() -> Controller {
         ControllerConfig {
             policy: DialPolicy::new(&["sip:echo@*".into(), "sip:*@127.0.0.1*".into()]),
             echo_user: "echo".into(),
+            ring_timeout: Duration::from_secs(60),
         },
         7,
     )
@@ -227,4 +228,136 @@ fn echo_destination_starts_echo_not_invite() {
     let out = drain(&mut c);
     assert!(out.iter().any(|o| matches!(o, Output::StartEcho { .. })));
     assert!(!out.iter().any(|o| matches!(o, Output::Invite { .. })));
+}
+
+fn caller(id: &str) -> IncomingCallInfo {
+    IncomingCallInfo {
+        call_id: id.into(),
+        uri: "sip:alice@192.0.2.9".into(),
+        display_name: Some("Alice".into()),
+        to: "sip:u1@gw".into(),
+    }
+}
+
+fn ring(c: &mut Controller, now: Instant, id: &str) {
+    assert_eq!(
+        c.handle_incoming(now, caller(id), true),
+        IncomingDecision::Ringing
+    );
+    let out = drain(c);
+    assert_eq!(out, vec![Output::Incoming(caller(id))]);
+}
+
+#[test]
+fn incoming_accept_then_ack_connects() {
+    let t0 = Instant::now();
+    let mut c = controller();
+    ring(&mut c, t0, "in1");
+    c.handle_accept(t0, 5.0);
+    let out = drain(&mut c);
+    assert_eq!(out[0], Output::Result { txn: 5.0 });
+    assert_eq!(
+        out[1],
+        Output::Accept {
+            call_id: "in1".into()
+        }
+    );
+    assert_eq!(statuses(&out), vec![(1, None)]);
+    c.handle_sip(t0, "in1", SipEvent::Answered { sdp: vec![] });
+    let out = drain(&mut c);
+    assert_eq!(statuses(&out), vec![(2, Some(200)), (4, None)]);
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::ConnectStreams { .. })));
+    // The caller hangs up.
+    c.handle_sip(t0, "in1", SipEvent::Ended { by_remote: true });
+    assert_eq!(statuses(&drain(&mut c)), vec![(3, None), (0, Some(200))]);
+    assert!(!c.has_call());
+}
+
+#[test]
+fn incoming_reject_uses_the_code_or_603() {
+    let t0 = Instant::now();
+    let mut c = controller();
+    ring(&mut c, t0, "in2");
+    c.handle_reject(t0, 6.0, None);
+    let out = drain(&mut c);
+    assert!(out.contains(&Output::Reject {
+        call_id: "in2".into(),
+        code: 603
+    }));
+    assert_eq!(statuses(&out), vec![(0, Some(603))]);
+    ring(&mut c, t0, "in3");
+    c.handle_reject(t0, 7.0, Some(486));
+    assert!(drain(&mut c).contains(&Output::Reject {
+        call_id: "in3".into(),
+        code: 486
+    }));
+    // A code outside 4xx-6xx is refused and the call keeps ringing.
+    ring(&mut c, t0, "in4");
+    c.handle_reject(t0, 8.0, Some(200));
+    assert!(matches!(drain(&mut c)[0], Output::Error { txn, .. } if txn == 8.0));
+    assert!(c.has_call());
+}
+
+#[test]
+fn ring_timeout_answers_480() {
+    let t0 = Instant::now();
+    let mut c = controller();
+    ring(&mut c, t0, "in5");
+    assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(60)));
+    c.handle_timeout(t0 + Duration::from_secs(59));
+    assert!(drain(&mut c).is_empty());
+    c.handle_timeout(t0 + Duration::from_secs(60));
+    let out = drain(&mut c);
+    assert!(out.contains(&Output::Reject {
+        call_id: "in5".into(),
+        code: 480
+    }));
+    assert_eq!(statuses(&out), vec![(0, Some(480))]);
+    assert!(!c.has_call());
+}
+
+#[test]
+fn caller_cancel_ends_the_ringing_call() {
+    let t0 = Instant::now();
+    let mut c = controller();
+    ring(&mut c, t0, "in6");
+    c.handle_sip(
+        t0,
+        "in6",
+        SipEvent::Failed {
+            code: 487,
+            reason: "Request Terminated".into(),
+        },
+    );
+    let out = drain(&mut c);
+    assert_eq!(statuses(&out), vec![(0, Some(487))]);
+    assert!(out.iter().any(|o| matches!(o, Output::Release { .. })));
+    assert!(!c.has_call());
+}
+
+#[test]
+fn busy_and_hangup_while_ringing() {
+    let t0 = Instant::now();
+    let mut c = controller();
+    ring(&mut c, t0, "in7");
+    assert_eq!(
+        c.handle_incoming(t0, caller("in8"), true),
+        IncomingDecision::Busy
+    );
+    c.handle_hangup(t0, 9.0);
+    let out = drain(&mut c);
+    assert!(out.contains(&Output::Reject {
+        call_id: "in7".into(),
+        code: 486
+    }));
+    assert!(!c.has_call());
+    assert_eq!(
+        c.handle_incoming(t0, caller("in9"), false),
+        IncomingDecision::NoCapacity
+    );
+    // accept with nothing ringing is an error.
+    c.handle_accept(t0, 10.0);
+    assert!(matches!(drain(&mut c)[0], Output::Error { .. }));
 }

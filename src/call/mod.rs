@@ -7,5 +7,7 @@ pub mod policy;
 pub mod status;
 pub mod uri;
 
-pub use controller::{Controller, ControllerConfig, DialError, Output};
+pub use controller::{
+    Controller, ControllerConfig, DialError, IncomingCallInfo, IncomingDecision, Output,
+};
 pub use status::{CallStatus, StatusCode};

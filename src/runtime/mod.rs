@@ -10,6 +10,7 @@
 //!   call's RTP sockets and the RTMP streams bound to it.
 
 pub mod connection;
+pub mod locations;
 pub mod media_task;
 pub mod ports;
 pub mod server;
@@ -28,6 +29,7 @@ use crate::call::policy::DialPolicy;
 use crate::config::{Config, LogConfig};
 use crate::sip::ua::UserAgent;
 use crate::sip::SipError;
+use locations::Locations;
 use ports::PortAllocator;
 use streams::StreamRegistry;
 
@@ -58,6 +60,8 @@ pub struct Gateway {
     pub streams: StreamRegistry,
     pub ports: PortAllocator,
     pub policy: DialPolicy,
+    /// Request-URI user -> connection, for incoming calls.
+    pub locations: Arc<Locations>,
     /// One permit per concurrent call (`[limits] max_calls`).
     pub calls: Arc<Semaphore>,
     /// One permit per RTMP connection (`[limits] max_connections`).
@@ -101,9 +105,19 @@ pub fn init_logging(cfg: &LogConfig) -> Result<(), String> {
 /// [`RuntimeError`] when a listener cannot be bound at start-up.
 pub async fn run(config: Config) -> Result<(), RuntimeError> {
     let shutdown = CancellationToken::new();
-    let ua = UserAgent::start(config.sip.clone(), shutdown.clone()).await?;
+    let locations = Arc::new(Locations::default());
+    let codecs =
+        crate::sip::sdp::parse_codec_list(&config.media.codecs).map_err(SipError::Codecs)?;
+    let ua = UserAgent::start(
+        config.sip.clone(),
+        codecs,
+        locations.clone(),
+        shutdown.clone(),
+    )
+    .await?;
     let gw = Arc::new(Gateway {
         ua: ua.clone(),
+        locations,
         streams: StreamRegistry::default(),
         ports: PortAllocator::new(
             config.media.bind_address,

@@ -1,7 +1,9 @@
-//! SIP: the user agent (on rsipstack) and SDP offer/answer.
+//! SIP: the user agent (on rsipstack), incoming calls and SDP offer/answer.
 //!
 //! See `README.md` in this folder for the feature matrix and call flows.
 
+pub mod incoming;
+pub mod registration;
 pub mod sdp;
 pub mod ua;
 
@@ -19,4 +21,7 @@ pub enum SipError {
     /// A URI could not be parsed.
     #[error("invalid SIP URI `{0}`: {1}")]
     BadUri(String, String),
+    /// `[media] codecs` names a codec the SDP layer does not know.
+    #[error("codec configuration: {0}")]
+    Codecs(sdp::SdpError),
 }

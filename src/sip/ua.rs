@@ -18,6 +18,7 @@ use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::{Method, StatusCode, Uri};
+use rsipstack::transaction::endpoint::EndpointInnerRef;
 use rsipstack::transaction::TransactionReceiver;
 use rsipstack::transport::udp::UdpConnection;
 use rsipstack::transport::{SipAddr, TransportLayer};
@@ -26,6 +27,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn, Instrument};
 
+use super::incoming::IncomingRouter;
+use super::sdp::Codec;
 use super::SipError;
 use crate::config::SipConfig;
 
@@ -88,6 +91,17 @@ impl DtmfInfo {
 }
 
 impl CallHandle {
+    /// A handle over a call task's hangup and INFO inputs.
+    pub(crate) fn new(
+        hangup: tokio::sync::oneshot::Sender<()>,
+        info: mpsc::Sender<DtmfInfo>,
+    ) -> Self {
+        Self {
+            hangup: Some(hangup),
+            info,
+        }
+    }
+
     /// CANCEL while early, BYE once confirmed; a no-op once ended.
     pub fn hangup(&mut self) {
         if let Some(tx) = self.hangup.take() {
@@ -113,15 +127,20 @@ impl Drop for CallHandle {
 
 /// The gateway's SIP user agent.
 pub struct UserAgent {
-    dialog_layer: Arc<DialogLayer>,
-    cfg: SipConfig,
+    pub(crate) dialog_layer: Arc<DialogLayer>,
+    endpoint: EndpointInnerRef,
+    pub(crate) cfg: SipConfig,
     credential: Option<Credential>,
-    contact: Uri,
+    pub(crate) contact: Uri,
     from: Uri,
     proxy: Option<SipAddr>,
-    local_addr: SocketAddr,
+    pub(crate) local_addr: SocketAddr,
+    /// Where new INVITEs go, by Request-URI user.
+    pub(crate) router: Arc<dyn IncomingRouter>,
+    /// `[media] codecs`: an incoming offer must share one (else 488).
+    pub(crate) codecs: Vec<Codec>,
     /// Cancelled at shutdown: calls end with CANCEL/BYE.
-    cancel: CancellationToken,
+    pub(crate) cancel: CancellationToken,
     /// Stops the transport and transaction layer, after calls have ended.
     stack: CancellationToken,
 }
@@ -134,8 +153,14 @@ impl UserAgent {
     /// [`SipError::BadUri`] for a malformed outbound proxy.
     ///
     /// `shutdown` ends every call when cancelled; [`UserAgent::stop`] then
-    /// stops the stack.
-    pub async fn start(cfg: SipConfig, shutdown: CancellationToken) -> Result<Arc<Self>, SipError> {
+    /// stops the stack. New INVITEs go to `router` when they offer one of
+    /// `codecs` (see [`super::incoming`]).
+    pub async fn start(
+        cfg: SipConfig,
+        codecs: Vec<Codec>,
+        router: Arc<dyn IncomingRouter>,
+        shutdown: CancellationToken,
+    ) -> Result<Arc<Self>, SipError> {
         let stack = CancellationToken::new();
         let external = cfg
             .public_address
@@ -186,19 +211,40 @@ impl UserAgent {
                 warn!(error = %e, "SIP endpoint stopped");
             }
         });
-        tokio::spawn(serve_incoming(dialog_layer.clone(), incoming));
         info!(listen = %cfg.listen, contact = %contact, "SIP user agent started");
-        Ok(Arc::new(Self {
+        let ua = Arc::new(Self {
             dialog_layer,
+            endpoint: endpoint.inner.clone(),
             cfg,
             credential,
             contact,
             from,
             proxy,
             local_addr,
+            router,
+            codecs,
             cancel: shutdown,
             stack,
-        }))
+        });
+        tokio::spawn(serve_incoming(ua.clone(), incoming));
+        Ok(ua)
+    }
+
+    /// `[sip] outbound_proxy` as a transport address, if set.
+    pub fn outbound_proxy(&self) -> Option<SipAddr> {
+        self.proxy.clone()
+    }
+
+    /// The rsipstack endpoint (for REGISTER client transactions).
+    pub fn endpoint(&self) -> EndpointInnerRef {
+        self.endpoint.clone()
+    }
+
+    /// The host and port written into Contact headers: `public_address`
+    /// or the bound IP, and the SIP port.
+    pub fn contact_host_port(&self) -> String {
+        let host = advertised_host(&self.cfg, self.local_addr);
+        format!("{host}:{}", self.local_addr.port())
     }
 
     /// Stops the SIP stack (transport, transactions). Call after calls ended.
@@ -321,18 +367,19 @@ impl UserAgent {
         match outcome {
             Outcome::Answered { sdp, dialog_id } => {
                 report(SipEvent::Answered { sdp });
-                self.confirmed(dialog, dialog_id, states, hangup, info, report)
+                self.confirmed_call(dialog, dialog_id, &mut states, hangup, info, report)
                     .await;
             }
             Outcome::Failed { code, reason } => report(SipEvent::Failed { code, reason }),
         }
     }
 
-    async fn confirmed(
+    /// A confirmed dialog (either direction): INFO DTMF out, BYE in or out.
+    pub(crate) async fn confirmed_call(
         &self,
         dialog: InviteDialog,
         dialog_id: rsipstack::dialog::DialogId,
-        mut states: rsipstack::dialog::dialog::DialogStateReceiver,
+        states: &mut rsipstack::dialog::dialog::DialogStateReceiver,
         mut hangup: tokio::sync::oneshot::Receiver<()>,
         mut info: mpsc::Receiver<DtmfInfo>,
         report: &(dyn Fn(SipEvent) + Sync),
@@ -350,7 +397,15 @@ impl UserAgent {
                 }
                 state = states.recv() => match state {
                     Some(DialogState::Terminated(_, reason)) => {
-                        break !matches!(reason, TerminatedReason::UacBye);
+                        // Uac/UasBye name who sent the BYE relative to the
+                        // dialog's roles: ours unless it is our own hangup.
+                        let client = dialog.role() == rsipstack::transaction::key::TransactionRole::Client;
+                        let ours = match reason {
+                            TerminatedReason::UacBye => client,
+                            TerminatedReason::UasBye => !client,
+                            _ => false,
+                        };
+                        break !ours;
                     }
                     Some(_) => {}
                     None => break true,
@@ -445,11 +500,11 @@ fn standard_reason(code: &StatusCode) -> String {
 }
 
 /// Answers requests that arrive outside our client dialogs' transactions:
-/// in-dialog BYE/INFO go to their dialog; OPTIONS gets 200; new INVITEs are
-/// refused until incoming calls are supported.
-async fn serve_incoming(dialog_layer: Arc<DialogLayer>, mut incoming: TransactionReceiver) {
+/// in-dialog BYE/INFO go to their dialog; OPTIONS gets 200; new INVITEs
+/// go to [`UserAgent::incoming_invite`].
+async fn serve_incoming(ua: Arc<UserAgent>, mut incoming: TransactionReceiver) {
     while let Some(mut tx) = incoming.recv().await {
-        if let Some(mut dialog) = dialog_layer.match_dialog(&tx) {
+        if let Some(mut dialog) = ua.dialog_layer.match_dialog(&tx) {
             tokio::spawn(async move {
                 if let Err(e) = dialog.handle(&mut tx).await {
                     debug!(error = %e, "in-dialog request failed");
@@ -458,9 +513,12 @@ async fn serve_incoming(dialog_layer: Arc<DialogLayer>, mut incoming: Transactio
             continue;
         }
         let method = tx.original.method;
+        if method == Method::Invite {
+            tokio::spawn(ua.clone().incoming_invite(tx));
+            continue;
+        }
         let code = match method {
             Method::Options => StatusCode::OK,
-            Method::Invite => StatusCode::TemporarilyUnavailable,
             Method::Ack => continue,
             Method::Bye | Method::Cancel | Method::Info => StatusCode::CallTransactionDoesNotExist,
             _ => StatusCode::MethodNotAllowed,

@@ -22,8 +22,12 @@ use crate::call::{CallStatus, Controller, ControllerConfig, Output};
 use crate::rtmp::chunk::ChunkLimits;
 use crate::rtmp::handshake::ServerHandshake;
 use crate::rtmp::session::{Session, SessionConfig, SessionEvent};
+use crate::sip::incoming::{AnswerHandle, IncomingCall, IncomingTarget};
 use crate::sip::sdp;
 use crate::sip::ua::{CallHandle, DtmfInfo, PlaceCall, SipEvent};
+
+mod incoming;
+mod register;
 
 /// Most time a write to a client may take before the client is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -89,6 +93,8 @@ struct OwnCall {
     pending_media: Option<(super::ports::PortPair, sdp::SdpOffer)>,
     media: Option<MediaHandle>,
     is_echo: bool,
+    /// An incoming call's answer handle and SDP offer, until answered.
+    incoming: Option<(AnswerHandle, Vec<u8>)>,
 }
 
 impl Drop for OwnCall {
@@ -124,6 +130,11 @@ struct Connection {
     own_play: Vec<u32>,
     last_rx: Instant,
     closing: Option<Instant>,
+    /// New incoming calls routed to this connection.
+    incoming_tx: mpsc::Sender<IncomingCall>,
+    incoming_rx: mpsc::Receiver<IncomingCall>,
+    /// Addresses and registrations this connection holds.
+    registrations: register::Registrations,
 }
 
 impl Connection {
@@ -143,6 +154,7 @@ impl Connection {
             ControllerConfig {
                 policy: gw.policy.clone(),
                 echo_user: c.sip.echo_user.clone(),
+                ring_timeout: c.sip.ring_timeout,
             },
             rand::rngs::OsRng.next_u64(),
         );
@@ -150,6 +162,7 @@ impl Connection {
         let (media_tx, media_rx) = mpsc::unbounded_channel();
         let depth = (c.media.rtmp_out_max_ms / 20).max(2) as usize;
         let (play_tx, play_rx) = mpsc::channel(depth);
+        let (incoming_tx, incoming_rx) = mpsc::channel(4);
         Self {
             gw,
             session,
@@ -165,6 +178,17 @@ impl Connection {
             own_play: Vec::new(),
             last_rx: Instant::now(),
             closing: None,
+            incoming_tx,
+            incoming_rx,
+            registrations: register::Registrations::default(),
+        }
+    }
+
+    /// Where the UA sends calls for addresses this connection holds.
+    fn incoming_target(&self) -> IncomingTarget {
+        IncomingTarget {
+            calls: self.incoming_tx.clone(),
+            events: self.sip_tx.clone(),
         }
     }
 
@@ -206,6 +230,8 @@ impl Connection {
                     }
                 },
                 Some((call_id, ev)) = self.sip_rx.recv() => self.on_sip(call_id, ev).await,
+                Some(call) = self.incoming_rx.recv() => self.on_incoming(call),
+                Some(ev) = self.registrations.next_event() => self.on_registration_event(ev),
                 Some((call_id, ev)) = self.media_rx.recv() => self.on_media_event(&call_id, ev).await,
                 Some((stream_id, audio)) = self.play_rx.recv() => {
                     self.session.send_audio(stream_id, audio.timestamp_ms, audio.body);
@@ -227,6 +253,7 @@ impl Connection {
         if let Some(call) = self.call.take() {
             self.gw.streams.remove_call(&call.call_id);
         }
+        self.registrations.close(&self.gw).await;
         debug!("connection closed");
     }
 
@@ -340,10 +367,23 @@ impl Connection {
                         pending_media: None,
                         media: None,
                         is_echo: false,
+                        incoming: None,
                     });
                 }
             }
             "hangup" => self.controller.handle_hangup(now, inv.txn),
+            "accept" => self.controller.handle_accept(now, inv.txn),
+            "reject" => {
+                let code = inv
+                    .args
+                    .first()
+                    .and_then(|v| v.as_f64())
+                    .filter(|c| c.is_finite() && (0.0..=u16::MAX as f64).contains(c))
+                    .map(|c| c as u16);
+                self.controller.handle_reject(now, inv.txn, code);
+            }
+            "register" => self.on_register(&inv),
+            "unregister" => self.on_unregister(&inv).await,
             "sendDTMF" => self.on_send_dtmf(&inv),
             other => {
                 let why = format!("`{other}` is not supported by this gateway");
@@ -448,6 +488,15 @@ impl Connection {
                 play,
             } => self.connect_streams(&call_id, &publish, &play),
             Output::Release { call_id } => self.release(&call_id),
+            Output::Incoming(info) => self.session.send_connection_status(incoming_info(&info)),
+            Output::Accept { call_id } => {
+                if let Err((code, reason)) = self.accept_incoming(&call_id).await {
+                    warn!(%call_id, %reason, "cannot answer the incoming call");
+                    self.controller
+                        .handle_sip(now, &call_id, SipEvent::Failed { code, reason });
+                }
+            }
+            Output::Reject { call_id, code } => self.reject_incoming(&call_id, code),
         }
     }
 
@@ -504,7 +553,11 @@ impl Connection {
 
     async fn on_sip(&mut self, call_id: String, ev: SipEvent) {
         let now = std::time::Instant::now();
-        if let SipEvent::Answered { sdp: answer } = &ev {
+        let outgoing = self
+            .call
+            .as_ref()
+            .is_some_and(|c| c.call_id == call_id && c.pending_media.is_some());
+        if let (SipEvent::Answered { sdp: answer }, true) = (&ev, outgoing) {
             if let Err(reason) = self.start_media(&call_id, answer) {
                 warn!(%call_id, %reason, "cannot start media; ending the call");
                 if let Some(mut h) = self.call.as_mut().and_then(|c| c.sip.take()) {
@@ -657,6 +710,18 @@ fn status_info(st: &CallStatus) -> Value {
         .set_opt("reason", st.reason.clone())
         .set_opt("publish", st.publish.clone())
         .set_opt("play", st.play.clone())
+        .build()
+}
+
+/// The `Sono.Call.Incoming` info object: the caller as `uri`.
+fn incoming_info(info: &crate::call::IncomingCallInfo) -> Value {
+    Value::object_builder()
+        .set("level", "status")
+        .set("code", "Sono.Call.Incoming")
+        .set("uri", info.uri.as_str())
+        .set_opt("display_name", info.display_name.clone())
+        .set("to", info.to.as_str())
+        .set("call_id", info.call_id.as_str())
         .build()
 }
 

@@ -1,0 +1,320 @@
+//! `register` / `unregister` on a connection: addresses on the embedded
+//! registrar, and registrations at outside registrars.
+//!
+//! - `register()` with no arguments: the connection gets
+//!   `sip:<ident>@<domain>` on this gateway; INVITEs (and dials from other
+//!   RTMP clients) to it ring here. With `[sip] registrar` set, the address
+//!   is also registered upstream with a Contact pointing here.
+//! - `register(user, registrar, password[, auth_user, display_name])`:
+//!   REGISTER at that registrar with digest auth; the Contact's user part
+//!   is a random token bound to this connection in the location service.
+//!
+//! Everything is released on `unregister()` and when the connection ends.
+
+use rand::RngCore;
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use super::Connection;
+use crate::amf::Value;
+use crate::rtmp::session::Invoke;
+use crate::runtime::Gateway;
+use crate::sip::registration::{
+    registration_token, spawn_registration, RegisterParams, RegistrationEvent, RegistrationHandle,
+};
+
+/// Most outside registrations one connection may hold.
+const MAX_CLIENT_REGISTRATIONS: usize = 4;
+
+/// One REGISTER binding kept alive for this connection.
+struct Upstream {
+    /// The AoR, as reported to the client.
+    aor: String,
+    /// The Contact user token bound in the location service.
+    token: String,
+    handle: RegistrationHandle,
+}
+
+/// What this connection holds in the location service and at registrars.
+pub(super) struct Registrations {
+    /// Embedded-registrar idents bound in the location service.
+    local: Vec<String>,
+    upstream: Vec<Upstream>,
+    events_tx: mpsc::UnboundedSender<(String, RegistrationEvent)>,
+    events_rx: mpsc::UnboundedReceiver<(String, RegistrationEvent)>,
+}
+
+impl Default for Registrations {
+    fn default() -> Self {
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        Self {
+            local: Vec::new(),
+            upstream: Vec::new(),
+            events_tx,
+            events_rx,
+        }
+    }
+}
+
+impl Registrations {
+    /// The next registration event, tagged with its AoR.
+    pub(super) async fn next_event(&mut self) -> Option<(String, RegistrationEvent)> {
+        self.events_rx.recv().await
+    }
+
+    /// Releases every address and unregisters upstream (bounded by the
+    /// driver's own timeout).
+    pub(super) async fn close(&mut self, gw: &Gateway) {
+        for ident in self.local.drain(..) {
+            gw.locations.unbind(&ident);
+        }
+        let upstream: Vec<Upstream> = self.upstream.drain(..).collect();
+        let mut waits = tokio::task::JoinSet::new();
+        for u in upstream {
+            gw.locations.unbind(&u.token);
+            waits.spawn(u.handle.unregister());
+        }
+        while waits.join_next().await.is_some() {}
+    }
+}
+
+/// `register` arguments for an outside registrar.
+struct ClientRegister {
+    user: String,
+    registrar: String,
+    password: String,
+    auth_user: Option<String>,
+    display_name: Option<String>,
+}
+
+impl ClientRegister {
+    fn from_args(args: &[Value]) -> Option<Result<Self, String>> {
+        let s = |i: usize| {
+            args.get(i)
+                .and_then(|v| v.as_str())
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let user = s(0)?;
+        let Some(registrar) = s(1) else {
+            return Some(Err("register needs (user, registrar, password)".into()));
+        };
+        Some(Ok(Self {
+            user,
+            registrar,
+            password: args
+                .get(2)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string(),
+            auth_user: s(3),
+            display_name: s(4),
+        }))
+    }
+}
+
+/// `sip:host[:port]` from what a client gives as the registrar
+/// (`host`, `host:port` or a `sip:` URI), and its host part for the AoR.
+fn registrar_uri(registrar: &str) -> Result<(rsipstack::sip::Uri, String), String> {
+    let text = if registrar.to_ascii_lowercase().starts_with("sip:") {
+        registrar.to_string()
+    } else {
+        format!("sip:{registrar}")
+    };
+    let uri = rsipstack::sip::Uri::try_from(text.as_str())
+        .map_err(|e| format!("`{registrar}` is not a registrar address: {e}"))?;
+    let host = uri.host_with_port.host.to_string();
+    Ok((uri, host))
+}
+
+fn is_sip_user(user: &str) -> bool {
+    user.len() <= 64
+        && user
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.!~*'()&=+$,;?/".contains(c))
+}
+
+fn parse_uri(s: &str) -> Result<rsipstack::sip::Uri, String> {
+    rsipstack::sip::Uri::try_from(s).map_err(|e| format!("`{s}`: {e}"))
+}
+
+impl Connection {
+    /// `register(...)`.
+    pub(super) fn on_register(&mut self, inv: &Invoke) {
+        let result = match ClientRegister::from_args(&inv.args) {
+            None => self.register_local(),
+            Some(Ok(r)) => self.register_upstream(r),
+            Some(Err(why)) => Err(why),
+        };
+        match result {
+            Ok(uri) => {
+                let info = Value::object_builder()
+                    .set("level", "status")
+                    .set("code", "Sono.Registration.Result")
+                    .set("uri", uri.as_str())
+                    .build();
+                self.session.reply_result(inv.txn, info);
+            }
+            Err(why) => {
+                info!(reason = %why, "register refused");
+                self.session
+                    .reply_error(inv.txn, "Sono.Registration.Failed", &why);
+            }
+        }
+    }
+
+    /// `register()`: an address on the embedded registrar.
+    fn register_local(&mut self) -> Result<String, String> {
+        if let Some(ident) = self.registrations.local.first() {
+            return Ok(self.local_uri(ident));
+        }
+        let mut bytes = [0u8; 8];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let ident: String = std::iter::once("u".to_string())
+            .chain(bytes.iter().map(|b| format!("{b:02x}")))
+            .collect();
+        if !self.gw.locations.bind(&ident, self.incoming_target()) {
+            return Err("address collision; try again".into());
+        }
+        self.registrations.local.push(ident.clone());
+        let uri = self.local_uri(&ident);
+        info!(%uri, "registered on the embedded registrar");
+        if let Some(registrar) = self.gw.config.sip.registrar.clone() {
+            let auth = self.gw.config.sip.auth.clone();
+            let upstream = ClientRegister {
+                user: ident.clone(),
+                registrar,
+                password: auth
+                    .as_ref()
+                    .map(|a| a.password.clone())
+                    .unwrap_or_default(),
+                auth_user: auth.map(|a| a.username),
+                display_name: None,
+            };
+            if let Err(why) = self.register_upstream(upstream) {
+                warn!(reason = %why, "cannot register the address upstream");
+            }
+        }
+        Ok(uri)
+    }
+
+    fn local_uri(&self, ident: &str) -> String {
+        let domain = self
+            .gw
+            .config
+            .sip
+            .domain
+            .clone()
+            .unwrap_or_else(|| self.gw.ua.contact_host_port());
+        format!("sip:{ident}@{domain}")
+    }
+
+    /// `register(user, registrar, password[, auth_user, display_name])`.
+    fn register_upstream(&mut self, r: ClientRegister) -> Result<String, String> {
+        if !is_sip_user(&r.user) {
+            return Err(format!("`{}` is not a SIP user name", r.user));
+        }
+        if self.registrations.upstream.len() >= MAX_CLIENT_REGISTRATIONS {
+            return Err(format!(
+                "at most {MAX_CLIENT_REGISTRATIONS} registrations per connection"
+            ));
+        }
+        let (registrar, host) = registrar_uri(&r.registrar)?;
+        let aor = format!("sip:{}@{host}", r.user);
+        if self.registrations.upstream.iter().any(|u| u.aor == aor) {
+            return Ok(aor);
+        }
+        let token = registration_token();
+        let contact = parse_uri(&format!("sip:{token}@{}", self.gw.ua.contact_host_port()))?;
+        if !self.gw.locations.bind(&token, self.incoming_target()) {
+            return Err("contact collision; try again".into());
+        }
+        let params = RegisterParams {
+            aor: parse_uri(&aor)?,
+            registrar,
+            contact,
+            auth_user: r.auth_user.unwrap_or_else(|| r.user.clone()),
+            password: r.password,
+            display_name: r.display_name,
+            expires: self.gw.config.sip.register_expires,
+            outbound_proxy: self.gw.ua.outbound_proxy(),
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let handle = spawn_registration(self.gw.ua.endpoint(), params, tx);
+        let events = self.registrations.events_tx.clone();
+        let tag = aor.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = rx.recv().await {
+                if events.send((tag.clone(), ev)).is_err() {
+                    break;
+                }
+            }
+        });
+        info!(%aor, "registering");
+        self.registrations.upstream.push(Upstream {
+            aor: aor.clone(),
+            token,
+            handle,
+        });
+        Ok(aor)
+    }
+
+    /// `unregister()`: releases every address this connection holds.
+    pub(super) async fn on_unregister(&mut self, inv: &Invoke) {
+        let gw = self.gw.clone();
+        self.registrations.close(&gw).await;
+        self.session.reply_result(inv.txn, Value::Null);
+    }
+
+    /// A registration's state changed: tell the client.
+    pub(super) fn on_registration_event(&mut self, (aor, ev): (String, RegistrationEvent)) {
+        let (status, code, reason, expires) = match &ev {
+            RegistrationEvent::Registered { expires } => {
+                ("registered", Some(200), None, Some(*expires))
+            }
+            RegistrationEvent::Failed { code, reason, .. } => {
+                ("failed", Some(*code), Some(reason.clone()), None)
+            }
+            RegistrationEvent::Expired => {
+                ("expired", None, Some("Registration expired".into()), None)
+            }
+            RegistrationEvent::Unregistered => ("unregistered", None, None, Some(0)),
+            #[allow(unreachable_patterns)]
+            _ => return,
+        };
+        info!(%aor, status, ?code, "registration");
+        let info = Value::object_builder()
+            .set("level", "status")
+            .set("code", "Sono.Registration.Status")
+            .set("status", status)
+            .set("uri", aor.as_str())
+            .set_opt("sip_code", code.map(f64::from))
+            .set_opt("reason", reason)
+            .set_opt("expires", expires.map(f64::from))
+            .build();
+        self.session.send_connection_status(info);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registrar_forms() {
+        let (uri, host) = registrar_uri("127.0.0.1:5060").unwrap();
+        assert_eq!(host, "127.0.0.1");
+        assert_eq!(uri.to_string(), "sip:127.0.0.1:5060");
+        let (_, host) = registrar_uri("sip:example.com").unwrap();
+        assert_eq!(host, "example.com");
+    }
+
+    #[test]
+    fn user_names() {
+        assert!(is_sip_user("alice"));
+        assert!(is_sip_user("+4930123"));
+        assert!(!is_sip_user("al ice"));
+        assert!(!is_sip_user("a@b"));
+    }
+}

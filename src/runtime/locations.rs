@@ -1,0 +1,99 @@
+//! The location service (RFC 3261 §10.3): which RTMP connection holds a
+//! Request-URI user part.
+//!
+//! Two kinds of bindings, both made by a connection and removed when it
+//! unregisters or closes:
+//!
+//! - embedded-registrar addresses `sip:<ident>@<domain>` (`register()`
+//!   without arguments), keyed by `<ident>`;
+//! - the Contact user token of a registration at an outside registrar
+//!   (`register(user, registrar, password)`): the registrar routes an
+//!   INVITE for the AoR to that Contact, whose user part is the token.
+//!
+//! Every instance binds only its own connections and writes its own
+//! address into Contacts, so several instances behind one registrar need
+//! no shared state.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::sip::incoming::{IncomingRouter, IncomingTarget};
+
+/// Request-URI user part -> the connection that takes its calls.
+#[derive(Debug, Default)]
+pub struct Locations {
+    bindings: Mutex<HashMap<String, IncomingTarget>>,
+}
+
+impl Locations {
+    /// Binds `user` to a connection; false (nothing changed) when another
+    /// live connection holds it.
+    pub fn bind(&self, user: &str, target: IncomingTarget) -> bool {
+        let Ok(mut map) = self.bindings.lock() else {
+            return false;
+        };
+        if map.get(user).is_some_and(|t| !t.calls.is_closed()) {
+            return false;
+        }
+        map.insert(user.to_string(), target);
+        true
+    }
+
+    /// Removes `user`'s binding.
+    pub fn unbind(&self, user: &str) {
+        if let Ok(mut map) = self.bindings.lock() {
+            map.remove(user);
+        }
+    }
+
+    /// Number of bindings (for logs and tests).
+    pub fn len(&self) -> usize {
+        self.bindings.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Whether no address is bound.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl IncomingRouter for Locations {
+    fn route(&self, user: &str) -> Option<IncomingTarget> {
+        let map = self.bindings.lock().ok()?;
+        map.get(user).filter(|t| !t.calls.is_closed()).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::mpsc;
+
+    fn target() -> (
+        IncomingTarget,
+        mpsc::Receiver<crate::sip::incoming::IncomingCall>,
+    ) {
+        let (calls, rx) = mpsc::channel(1);
+        let (events, _) = mpsc::unbounded_channel();
+        (IncomingTarget { calls, events }, rx)
+    }
+
+    #[test]
+    fn binds_routes_and_frees_dead_connections() {
+        let l = Locations::default();
+        let (a, a_rx) = target();
+        let (b, _b_rx) = target();
+        assert!(l.bind("u1", a));
+        assert!(!l.bind("u1", b.clone()), "a live binding is kept");
+        assert!(l.route("u1").is_some());
+        assert!(l.route("nobody").is_none());
+        drop(a_rx);
+        assert!(
+            l.route("u1").is_none(),
+            "a closed connection routes nowhere"
+        );
+        assert!(l.bind("u1", b), "a dead binding is replaced");
+        l.unbind("u1");
+        assert!(l.is_empty());
+    }
+}

@@ -1,0 +1,443 @@
+//! Incoming calls (UAS, RFC 3261 §13.3): a new INVITE is screened, routed
+//! to the RTMP connection that holds the called address, and rung there.
+//!
+//! Screening, in order (each ends the transaction with a final response):
+//!
+//! | check | answer |
+//! |---|---|
+//! | source outside `[sip] trusted` (when set) | 403 Forbidden |
+//! | Request-URI user unknown to the [`IncomingRouter`] | 404 Not Found |
+//! | no SDP offer, or no codec in common (RFC 3264 §6) | 488 Not Acceptable Here + `Warning: 305` |
+//! | the connection is gone or its queue is full | 480 Temporarily Unavailable |
+//!
+//! Then 100 Trying (rsipstack's server transaction), 180 Ringing, and the
+//! connection gets an [`IncomingCall`]. Its [`AnswerHandle`] answers 200
+//! OK with the SDP answer or refuses with a code; the caller's CANCEL is
+//! answered 487 by the transaction and reported as
+//! [`SipEvent::Failed`] `{ code: 487 }`. After the ACK the call is
+//! reported [`SipEvent::Answered`] and runs like an outgoing one: BYE
+//! either way, INFO DTMF through the [`CallHandle`].
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rsipstack::dialog::dialog::{DialogState, TerminatedReason};
+use rsipstack::dialog::invite_dialog::InviteDialog;
+use rsipstack::sip::{Header, HeadersExt, StatusCode, ToTypedHeader};
+use rsipstack::transaction::transaction::Transaction;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, warn, Instrument};
+
+use super::sdp::{self, Codec, LocalMedia};
+use super::ua::{CallHandle, DtmfInfo, SipEvent, UserAgent};
+
+/// How long a 200 OK may wait for its ACK (64 x T1, RFC 3261 §13.3.1.4).
+const ACK_TIMEOUT: Duration = Duration::from_secs(32);
+
+/// Where an incoming call for one address goes.
+#[derive(Debug, Clone)]
+pub struct IncomingTarget {
+    /// The connection's queue of new calls.
+    pub calls: mpsc::Sender<IncomingCall>,
+    /// The connection's SIP event channel (tagged with the Call-ID).
+    pub events: mpsc::UnboundedSender<(String, SipEvent)>,
+}
+
+/// Finds the connection behind a Request-URI user part: an embedded
+/// registrar address or a registration's Contact token.
+pub trait IncomingRouter: Send + Sync {
+    /// The target for `user`, if some connection holds it.
+    fn route(&self, user: &str) -> Option<IncomingTarget>;
+}
+
+/// A call ringing at an RTMP connection.
+#[derive(Debug)]
+pub struct IncomingCall {
+    /// The INVITE's Call-ID.
+    pub call_id: String,
+    /// The caller: the From URI.
+    pub from_uri: String,
+    /// The From display name, if any.
+    pub display_name: Option<String>,
+    /// The To URI.
+    pub to: String,
+    /// The SDP offer (already checked to share a codec with `[media] codecs`).
+    pub offer: Vec<u8>,
+    /// Answers or refuses the call (once).
+    pub answer: AnswerHandle,
+    /// Hangs up (BYE) once answered and sends INFO DTMF; dropping it hangs up.
+    pub handle: CallHandle,
+}
+
+/// How the connection answers a ringing call.
+#[derive(Debug)]
+enum Answer {
+    /// 200 OK with this SDP answer.
+    Accept(Vec<u8>),
+    /// A final 4xx-6xx response.
+    Reject(u16),
+}
+
+/// Answers a ringing call once; dropping it unanswered refuses with 480.
+#[derive(Debug)]
+pub struct AnswerHandle {
+    tx: Option<oneshot::Sender<Answer>>,
+}
+
+impl AnswerHandle {
+    /// Answers 200 OK with `sdp` (the SDP answer, RFC 3264 §6).
+    pub fn accept(&mut self, sdp: Vec<u8>) {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Answer::Accept(sdp));
+        }
+    }
+
+    /// Refuses with `code` (4xx-6xx).
+    pub fn reject(&mut self, code: u16) {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Answer::Reject(code));
+        }
+    }
+}
+
+/// Why a new INVITE was refused before ringing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Refusal {
+    Forbidden,
+    NotFound,
+    NotAcceptable(&'static str),
+}
+
+impl Refusal {
+    fn code(&self) -> StatusCode {
+        match self {
+            Refusal::Forbidden => StatusCode::Forbidden,
+            Refusal::NotFound => StatusCode::NotFound,
+            Refusal::NotAcceptable(_) => StatusCode::NotAcceptableHere,
+        }
+    }
+}
+
+/// Whether `source` may send new INVITEs: every source when `trusted` is
+/// empty; otherwise one inside a trusted range, or this gateway's own SIP
+/// socket (an RTMP client dialling another one through the embedded
+/// registrar).
+pub fn is_trusted(trusted: &[ipnet::IpNet], source: SocketAddr, local: SocketAddr) -> bool {
+    let own_ip =
+        source.ip() == local.ip() || (local.ip().is_unspecified() && source.ip().is_loopback());
+    trusted.is_empty()
+        || trusted.iter().any(|net| net.contains(&source.ip()))
+        || (own_ip && source.port() == local.port())
+}
+
+/// Checks that `offer` shares an audio codec with `codecs`.
+fn check_offer(offer: &[u8], codecs: &[Codec]) -> Result<(), Refusal> {
+    if offer.is_empty() {
+        return Err(Refusal::NotAcceptable("an SDP offer is required"));
+    }
+    let probe = LocalMedia {
+        addr: IpAddr::from([127, 0, 0, 1]),
+        port: 9,
+        session_id: 1,
+        session_version: 1,
+    };
+    match sdp::answer(offer, codecs, &probe) {
+        Ok(_) => Ok(()),
+        Err(sdp::SdpError::NoCommonCodec) => Err(Refusal::NotAcceptable("no common codec")),
+        Err(_) => Err(Refusal::NotAcceptable("unusable SDP offer")),
+    }
+}
+
+/// The source address of a request: the top Via's `received` and
+/// `rport`, else its sent-by (rsipstack adds `received` when the packet
+/// came from elsewhere, RFC 3261 §18.2.1, RFC 3581 §4).
+fn source_addr(tx: &Transaction) -> Option<SocketAddr> {
+    let via = tx.original.via_header().ok()?.typed().ok()?;
+    let mut received = None;
+    let mut rport = None;
+    for p in &via.params {
+        match p {
+            rsipstack::sip::Param::Received(r) => received = r.value().parse::<IpAddr>().ok(),
+            rsipstack::sip::Param::Rport(Some(port)) => rport = Some(*port),
+            _ => {}
+        }
+    }
+    let ip = received.or(match &via.uri.host_with_port.host {
+        rsipstack::sip::uri::Host::IpAddr(ip) => Some(*ip),
+        rsipstack::sip::uri::Host::Domain(_) => None,
+    })?;
+    let sent_by_port = via
+        .uri
+        .host_with_port
+        .port
+        .map(|p| p.value())
+        .unwrap_or(5060);
+    Some(SocketAddr::new(ip, rport.unwrap_or(sent_by_port)))
+}
+
+impl UserAgent {
+    /// Handles a new INVITE (outside any dialog): screen, route, ring.
+    pub(crate) async fn incoming_invite(self: Arc<Self>, mut tx: Transaction) {
+        let call_id = tx
+            .original
+            .call_id_header()
+            .map(|h| h.value().to_string())
+            .unwrap_or_default();
+        let span = tracing::info_span!("sip_incoming", %call_id);
+        async move {
+            match self.screen(&tx) {
+                Ok((target, call)) => self.ring(tx, target, call).await,
+                Err(refusal) => {
+                    info!(code = refusal.code().code(), ?refusal, "INVITE refused");
+                    let headers = match &refusal {
+                        Refusal::NotAcceptable(why) => vec![Header::Warning(
+                            format!("305 {} \"{why}\"", self.warn_agent()).into(),
+                        )],
+                        _ => Vec::new(),
+                    };
+                    if let Err(e) = tx.reply_with(refusal.code(), headers, None).await {
+                        debug!(error = %e, "cannot answer INVITE");
+                    }
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// The warn-agent of Warning headers (RFC 3261 §20.43): our host:port.
+    fn warn_agent(&self) -> String {
+        self.local_addr.to_string()
+    }
+
+    fn screen(&self, tx: &Transaction) -> Result<(IncomingTarget, CallInfo), Refusal> {
+        let source = source_addr(tx).ok_or(Refusal::Forbidden)?;
+        if !is_trusted(&self.cfg.trusted, source, self.local_addr) {
+            return Err(Refusal::Forbidden);
+        }
+        let user = tx.original.uri.user().unwrap_or_default().to_string();
+        let target = self.router.route(&user).ok_or(Refusal::NotFound)?;
+        let offer = tx.original.body.clone();
+        check_offer(&offer, &self.codecs)?;
+        let info = CallInfo::from_request(tx).ok_or(Refusal::NotAcceptable("bad From/To"))?;
+        Ok((target, CallInfo { offer, ..info }))
+    }
+
+    async fn ring(self: &Arc<Self>, mut tx: Transaction, target: IncomingTarget, info: CallInfo) {
+        let (state_tx, mut states) = self.dialog_layer.new_dialog_state_channel();
+        let dialog = match self.dialog_layer.get_or_create_server_invite(
+            &tx,
+            state_tx,
+            None,
+            Some(self.contact.clone()),
+        ) {
+            Ok(d) => d,
+            Err(e) => {
+                warn!(error = %e, "cannot create the server dialog");
+                let _ = tx.reply(StatusCode::ServerInternalError).await;
+                return;
+            }
+        };
+        let mut server = dialog.clone();
+        tokio::spawn(async move {
+            if let Err(e) = server.handle(&mut tx).await {
+                debug!(error = %e, "INVITE server transaction ended with an error");
+            }
+        });
+        let (answer_tx, answer_rx) = oneshot::channel();
+        let (hangup_tx, hangup_rx) = oneshot::channel();
+        let (info_tx, info_rx) = mpsc::channel(32);
+        let call = IncomingCall {
+            call_id: info.call_id.clone(),
+            from_uri: info.from_uri,
+            display_name: info.display_name,
+            to: info.to,
+            offer: info.offer,
+            answer: AnswerHandle {
+                tx: Some(answer_tx),
+            },
+            handle: CallHandle::new(hangup_tx, info_tx),
+        };
+        if target.calls.try_send(call).is_err() {
+            let _ = dialog.reject(Some(StatusCode::TemporarilyUnavailable), None);
+            return;
+        }
+        if let Err(e) = dialog.ringing(None, None) {
+            debug!(error = %e, "cannot send 180");
+        }
+        info!(from = %dialog.initial_request().uri, "ringing");
+        let id = info.call_id;
+        let events = target.events;
+        let report = move |ev: SipEvent| {
+            let _ = events.send((id.clone(), ev));
+        };
+        let rung = Rung {
+            dialog,
+            answer: answer_rx,
+            hangup: hangup_rx,
+            info: info_rx,
+        };
+        self.run_incoming(rung, &mut states, &report).await;
+        drop(states);
+    }
+
+    async fn run_incoming(
+        &self,
+        mut rung: Rung,
+        states: &mut rsipstack::dialog::dialog::DialogStateReceiver,
+        report: &(dyn Fn(SipEvent) + Sync),
+    ) {
+        let dialog = rung.dialog.clone();
+        // Ringing: until the client answers or the caller gives up. The
+        // answer goes first: a reject is followed by the handle's drop.
+        loop {
+            tokio::select! {
+                biased;
+                answer = &mut rung.answer => {
+                    match answer {
+                        Ok(Answer::Accept(sdp)) => {
+                            let ct = Header::ContentType("application/sdp".into());
+                            if let Err(e) = dialog.accept(Some(vec![ct]), Some(sdp)) {
+                                warn!(error = %e, "cannot send 200 OK");
+                                report(SipEvent::Failed { code: 500, reason: "cannot answer".into() });
+                                return;
+                            }
+                            break;
+                        }
+                        Ok(Answer::Reject(code)) => {
+                            let _ = dialog.reject(Some(StatusCode::from(code)), None);
+                            return;
+                        }
+                        Err(_) => {
+                            let _ = dialog.reject(Some(StatusCode::TemporarilyUnavailable), None);
+                            return;
+                        }
+                    }
+                }
+                state = states.recv() => match state {
+                    Some(DialogState::Terminated(_, reason)) => {
+                        // The caller's CANCEL was answered 487 by the transaction.
+                        let code = if matches!(reason, TerminatedReason::UacCancel) { 487 } else { 480 };
+                        report(SipEvent::Failed { code, reason: "Request Terminated".into() });
+                        return;
+                    }
+                    Some(_) => {}
+                    None => return,
+                },
+                _ = &mut rung.hangup => {
+                    let _ = dialog.reject(Some(StatusCode::BusyHere), None);
+                    return;
+                }
+                _ = self.cancel.cancelled() => {
+                    let _ = dialog.reject(Some(StatusCode::ServiceUnavailable), None);
+                    report(SipEvent::Failed { code: 503, reason: "Gateway shutting down".into() });
+                    return;
+                }
+            }
+        }
+        // Answered: wait for the ACK.
+        let deadline = tokio::time::sleep(ACK_TIMEOUT);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                state = states.recv() => match state {
+                    Some(DialogState::Confirmed(..)) => break,
+                    Some(DialogState::Terminated(_, reason)) => {
+                        debug!(?reason, "ended before the ACK");
+                        report(SipEvent::Failed { code: 487, reason: "Request Terminated".into() });
+                        return;
+                    }
+                    Some(_) => {}
+                    None => return,
+                },
+                _ = &mut deadline => {
+                    warn!("no ACK for our 200 OK: BYE");
+                    let _ = dialog.bye().await;
+                    report(SipEvent::Failed { code: 408, reason: "No ACK".into() });
+                    return;
+                }
+            }
+        }
+        report(SipEvent::Answered { sdp: Vec::new() });
+        let id = dialog.id();
+        self.confirmed_call(dialog, id, states, rung.hangup, rung.info, report)
+            .await;
+    }
+}
+
+/// A rung call's answer, hangup and INFO inputs.
+struct Rung {
+    dialog: InviteDialog,
+    answer: oneshot::Receiver<Answer>,
+    hangup: oneshot::Receiver<()>,
+    info: mpsc::Receiver<DtmfInfo>,
+}
+
+/// What the INVITE says about the call.
+#[derive(Debug, Clone)]
+struct CallInfo {
+    call_id: String,
+    from_uri: String,
+    display_name: Option<String>,
+    to: String,
+    offer: Vec<u8>,
+}
+
+impl CallInfo {
+    fn from_request(tx: &Transaction) -> Option<Self> {
+        let req = &tx.original;
+        let from = req.from_header().ok()?.typed().ok()?;
+        let to = req.to_header().ok()?.typed().ok()?;
+        Some(CallInfo {
+            call_id: req.call_id_header().ok()?.value().to_string(),
+            from_uri: strip_uri_params(&from.uri.to_string()),
+            display_name: from
+                .display_name
+                .map(|d| d.trim_matches('"').to_string())
+                .filter(|d| !d.is_empty()),
+            to: strip_uri_params(&to.uri.to_string()),
+            offer: Vec::new(),
+        })
+    }
+}
+
+/// A URI for display: without angle brackets.
+fn strip_uri_params(uri: &str) -> String {
+    uri.trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trust_rules() {
+        let nets: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let a = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let local = a("192.0.2.1:5060");
+        assert!(is_trusted(&[], a("203.0.113.9:5060"), local));
+        assert!(is_trusted(&nets, a("10.1.2.3:5062"), local));
+        assert!(!is_trusted(&nets, a("203.0.113.9:5060"), local));
+        assert!(is_trusted(&nets, local, local), "the gateway itself");
+        assert!(
+            !is_trusted(&nets, a("192.0.2.1:5070"), local),
+            "another process on our host"
+        );
+        assert!(is_trusted(&nets, a("127.0.0.1:5060"), a("0.0.0.0:5060")));
+    }
+
+    #[test]
+    fn offers_without_common_codec_are_refused() {
+        let offer = b"v=0\r\no=- 1 1 IN IP4 192.0.2.5\r\ns=-\r\nc=IN IP4 192.0.2.5\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n";
+        assert_eq!(
+            check_offer(offer, &[Codec::Pcmu]),
+            Err(Refusal::NotAcceptable("no common codec"))
+        );
+        let pcmu = b"v=0\r\no=- 1 1 IN IP4 192.0.2.5\r\ns=-\r\nc=IN IP4 192.0.2.5\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+        assert_eq!(check_offer(pcmu, &[Codec::Pcmu]), Ok(()));
+        assert!(check_offer(b"", &[Codec::Pcmu]).is_err());
+    }
+}
