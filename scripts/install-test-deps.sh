@@ -6,6 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
   sip-tester        # sipp 3.6: SIP far end (UAS), plays RTP from pcap
+  kamailio          # registrar + proxy with digest auth (tests/peers/kamailio, test_register.py)
   ffmpeg            # RTMP publisher/player, Speex encode/decode, audio decode
   python3-librtmp   # RTMP client that can invoke dial/hangup and read onStatus
   tshark            # captures the RTP that sipp receives

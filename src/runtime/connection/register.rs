@@ -20,7 +20,7 @@ use crate::amf::Value;
 use crate::rtmp::session::Invoke;
 use crate::runtime::Gateway;
 use crate::sip::registration::{
-    registration_token, spawn_registration, RegisterParams, RegistrationEvent, RegistrationHandle,
+    spawn_registration, ClientRegister, RegisterParams, RegistrationEvent, RegistrationHandle,
 };
 
 /// Most outside registrations one connection may hold.
@@ -79,7 +79,7 @@ impl Registrations {
 }
 
 /// `register` arguments for an outside registrar.
-struct ClientRegister {
+struct RegisterArgs {
     user: String,
     registrar: String,
     password: String,
@@ -87,7 +87,7 @@ struct ClientRegister {
     display_name: Option<String>,
 }
 
-impl ClientRegister {
+impl RegisterArgs {
     fn from_args(args: &[Value]) -> Option<Result<Self, String>> {
         let s = |i: usize| {
             args.get(i)
@@ -114,35 +114,10 @@ impl ClientRegister {
     }
 }
 
-/// `sip:host[:port]` from what a client gives as the registrar
-/// (`host`, `host:port` or a `sip:` URI), and its host part for the AoR.
-fn registrar_uri(registrar: &str) -> Result<(rsipstack::sip::Uri, String), String> {
-    let text = if registrar.to_ascii_lowercase().starts_with("sip:") {
-        registrar.to_string()
-    } else {
-        format!("sip:{registrar}")
-    };
-    let uri = rsipstack::sip::Uri::try_from(text.as_str())
-        .map_err(|e| format!("`{registrar}` is not a registrar address: {e}"))?;
-    let host = uri.host_with_port.host.to_string();
-    Ok((uri, host))
-}
-
-fn is_sip_user(user: &str) -> bool {
-    user.len() <= 64
-        && user
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.!~*'()&=+$,;?/".contains(c))
-}
-
-fn parse_uri(s: &str) -> Result<rsipstack::sip::Uri, String> {
-    rsipstack::sip::Uri::try_from(s).map_err(|e| format!("`{s}`: {e}"))
-}
-
 impl Connection {
     /// `register(...)`.
     pub(super) fn on_register(&mut self, inv: &Invoke) {
-        let result = match ClientRegister::from_args(&inv.args) {
+        let result = match RegisterArgs::from_args(&inv.args) {
             None => self.register_local(),
             Some(Ok(r)) => self.register_upstream(r),
             Some(Err(why)) => Err(why),
@@ -182,7 +157,7 @@ impl Connection {
         info!(%uri, "registered on the embedded registrar");
         if let Some(registrar) = self.gw.config.sip.registrar.clone() {
             let auth = self.gw.config.sip.auth.clone();
-            let upstream = ClientRegister {
+            let upstream = RegisterArgs {
                 user: ident.clone(),
                 registrar,
                 password: auth
@@ -211,35 +186,38 @@ impl Connection {
     }
 
     /// `register(user, registrar, password[, auth_user, display_name])`.
-    fn register_upstream(&mut self, r: ClientRegister) -> Result<String, String> {
-        if !is_sip_user(&r.user) {
-            return Err(format!("`{}` is not a SIP user name", r.user));
-        }
+    fn register_upstream(&mut self, r: RegisterArgs) -> Result<String, String> {
         if self.registrations.upstream.len() >= MAX_CLIENT_REGISTRATIONS {
             return Err(format!(
                 "at most {MAX_CLIENT_REGISTRATIONS} registrations per connection"
             ));
         }
-        let (registrar, host) = registrar_uri(&r.registrar)?;
-        let aor = format!("sip:{}@{host}", r.user);
+        let args = ClientRegister {
+            user: &r.user,
+            registrar: &r.registrar,
+            password: &r.password,
+            auth_user: r.auth_user.as_deref(),
+            display_name: r.display_name.as_deref(),
+        };
+        let mut params = RegisterParams::from_client(
+            &args,
+            &self.gw.ua.contact_host_port(),
+            self.gw.config.sip.register_expires,
+        )
+        .and_then(|p| p.validate().map(|()| p))
+        .map_err(|e| e.to_string())?;
+        params.outbound_proxy = self.gw.ua.outbound_proxy();
+        let aor = params.aor.to_string();
         if self.registrations.upstream.iter().any(|u| u.aor == aor) {
             return Ok(aor);
         }
-        let token = registration_token();
-        let contact = parse_uri(&format!("sip:{token}@{}", self.gw.ua.contact_host_port()))?;
+        let token = params
+            .contact_token()
+            .ok_or("no contact token")?
+            .to_string();
         if !self.gw.locations.bind(&token, self.incoming_target()) {
             return Err("contact collision; try again".into());
         }
-        let params = RegisterParams {
-            aor: parse_uri(&aor)?,
-            registrar,
-            contact,
-            auth_user: r.auth_user.unwrap_or_else(|| r.user.clone()),
-            password: r.password,
-            display_name: r.display_name,
-            expires: self.gw.config.sip.register_expires,
-            outbound_proxy: self.gw.ua.outbound_proxy(),
-        };
         let (tx, mut rx) = mpsc::unbounded_channel();
         let handle = spawn_registration(self.gw.ua.endpoint(), params, tx);
         let events = self.registrations.events_tx.clone();
@@ -294,27 +272,5 @@ impl Connection {
             .set_opt("expires", expires.map(f64::from))
             .build();
         self.session.send_connection_status(info);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn registrar_forms() {
-        let (uri, host) = registrar_uri("127.0.0.1:5060").unwrap();
-        assert_eq!(host, "127.0.0.1");
-        assert_eq!(uri.to_string(), "sip:127.0.0.1:5060");
-        let (_, host) = registrar_uri("sip:example.com").unwrap();
-        assert_eq!(host, "example.com");
-    }
-
-    #[test]
-    fn user_names() {
-        assert!(is_sip_user("alice"));
-        assert!(is_sip_user("+4930123"));
-        assert!(!is_sip_user("al ice"));
-        assert!(!is_sip_user("a@b"));
     }
 }
