@@ -201,3 +201,29 @@ def test_two_rtmp_clients_through_the_gateway(gateway, rtmp_client, procs, out_d
     txn = caller.call("hangup")
     assert caller.reply(txn).method == "_result"
     assert callee.wait_status(NOT_CONNECTED, 10).get("sip_code") == 200
+
+
+def test_embedded_address_also_registered_upstream(gateway_factory, procs, out_dir, ports):
+    """[sip] registrar: register() also REGISTERs the embedded address at the upstream registrar (here a
+    sipp registrar without auth), with a Contact at this gateway; unregister() sends Expires: 0."""
+    from helpers.rtmp_control import RtmpControl
+    sipp = uac(procs, out_dir, ports, "uas_registrar.xml", "sipp_registrar")
+    sipp.start()
+    gw = gateway_factory({"sip": {"registrar": f"sip:127.0.0.1:{sipp.sip_port}"}})
+    ctl = RtmpControl(gw.url())
+    try:
+        uri = register_local(ctl)
+        ident = user_of(uri)
+        st = event(ctl, "Sono.Registration.Status", 10)
+        assert st.get("status") == "registered", st
+        assert st.get("uri") == f"sip:{ident}@127.0.0.1:{sipp.sip_port}", st
+        answer(ctl, "unregister")
+        assert sipp.wait_exit(10) == 0, "sipp should see REGISTER then REGISTER Expires: 0:\n" + sipp.report()
+        msgs = sipp.messages()
+        regs = [m for m in msgs.split("REGISTER sip:")[1:]]
+        assert len(regs) >= 2, msgs[-3000:]
+        assert f"sip:{ident}@127.0.0.1:{sipp.sip_port}" in regs[0], "To is the embedded address"
+        assert f"@127.0.0.1:{gw.sip_port}" in regs[0], "the Contact points at the gateway"
+        assert "xpires: 0" in regs[1] or "expires=0" in regs[1], "the second REGISTER unregisters"
+    finally:
+        ctl.close()

@@ -156,18 +156,7 @@ impl Connection {
         let uri = self.local_uri(&ident);
         info!(%uri, "registered on the embedded registrar");
         if let Some(registrar) = self.gw.config.sip.registrar.clone() {
-            let auth = self.gw.config.sip.auth.clone();
-            let upstream = RegisterArgs {
-                user: ident.clone(),
-                registrar,
-                password: auth
-                    .as_ref()
-                    .map(|a| a.password.clone())
-                    .unwrap_or_default(),
-                auth_user: auth.map(|a| a.username),
-                display_name: None,
-            };
-            if let Err(why) = self.register_upstream(upstream) {
+            if let Err(why) = self.register_implicit(&ident, &registrar) {
                 warn!(reason = %why, "cannot register the address upstream");
             }
         }
@@ -185,13 +174,31 @@ impl Connection {
         format!("sip:{ident}@{domain}")
     }
 
+    /// `[sip] registrar`: registers an embedded address upstream too (like
+    /// SEMS's implicit registrar), with `[sip.auth]` credentials if any.
+    fn register_implicit(&mut self, ident: &str, registrar: &str) -> Result<String, String> {
+        let auth = self.gw.config.sip.auth.clone();
+        let args = ClientRegister {
+            user: ident,
+            registrar,
+            // from_client insists on a password (a client must give one);
+            // the real one, possibly empty, is set below.
+            password: "-",
+            auth_user: auth.as_ref().map(|a| a.username.as_str()),
+            display_name: None,
+        };
+        let mut params = RegisterParams::from_client(
+            &args,
+            &self.gw.ua.contact_host_port(),
+            self.gw.config.sip.register_expires,
+        )
+        .map_err(|e| e.to_string())?;
+        params.password = auth.map(|a| a.password).unwrap_or_default();
+        self.start_upstream(params)
+    }
+
     /// `register(user, registrar, password[, auth_user, display_name])`.
     fn register_upstream(&mut self, r: RegisterArgs) -> Result<String, String> {
-        if self.registrations.upstream.len() >= MAX_CLIENT_REGISTRATIONS {
-            return Err(format!(
-                "at most {MAX_CLIENT_REGISTRATIONS} registrations per connection"
-            ));
-        }
         let args = ClientRegister {
             user: &r.user,
             registrar: &r.registrar,
@@ -199,13 +206,23 @@ impl Connection {
             auth_user: r.auth_user.as_deref(),
             display_name: r.display_name.as_deref(),
         };
-        let mut params = RegisterParams::from_client(
+        let params = RegisterParams::from_client(
             &args,
             &self.gw.ua.contact_host_port(),
             self.gw.config.sip.register_expires,
         )
-        .and_then(|p| p.validate().map(|()| p))
         .map_err(|e| e.to_string())?;
+        self.start_upstream(params)
+    }
+
+    /// Binds the Contact token here and starts the REGISTER driver.
+    fn start_upstream(&mut self, mut params: RegisterParams) -> Result<String, String> {
+        if self.registrations.upstream.len() >= MAX_CLIENT_REGISTRATIONS {
+            return Err(format!(
+                "at most {MAX_CLIENT_REGISTRATIONS} registrations per connection"
+            ));
+        }
+        params.validate().map_err(|e| e.to_string())?;
         params.outbound_proxy = self.gw.ua.outbound_proxy();
         let aor = params.aor.to_string();
         if self.registrations.upstream.iter().any(|u| u.aor == aor) {
