@@ -8,16 +8,26 @@
 //! |---|---|---|---|
 //! | [`speex`] | Speex wideband / narrowband (libspeex 1.2.1) | 16000 / 8000 Hz | 320 / 160 samples |
 //! | [`g711`] | G.711 PCMU / PCMA (ours) | 8000 Hz | 160 samples |
+//! | [`g722`] | G.722 64 kbit/s (`ezk-g722`, RTP clock 8000 Hz) | 16000 Hz | 320 samples |
+//! | [`opus`] | Opus, mono VoIP, with FEC (libopus, RTP clock 48000 Hz) | 8000..=48000 Hz | rate / 50 samples |
+//! | [`nellymoser`] | Nellymoser Asao (ours; FLV sound formats 4, 5, 6) | 8000, 11025, 16000, 22050, 44100 Hz | 256 samples = 64 bytes |
 //! | [`resample`] | speexdsp resampler (pure-Rust port) | 8000..=48000 Hz | any |
 //!
-//! The only `unsafe` code is the libspeex wrapper in `speex/ffi.rs`.
+//! The only `unsafe` code is the libspeex wrapper in `speex/ffi.rs`
+//! (libopus is reached through the safe `opus` crate).
 
 pub mod conceal;
 pub mod g711;
+pub mod g722;
+pub mod nellymoser;
+pub mod opus;
 pub mod resample;
 pub mod speex;
 
+pub use self::opus::{OpusDecoder, OpusEncoder, OpusEncoderConfig};
 pub use g711::{G711Decoder, G711Encoder, G711Law};
+pub use g722::{G722Decoder, G722Encoder};
+pub use nellymoser::{NellymoserDecoder, NellymoserEncoder};
 pub use resample::Resampler;
 pub use speex::{
     is_speex_header_packet, speex_frame_count, SpeexDecoder, SpeexEncoder, SpeexEncoderConfig,

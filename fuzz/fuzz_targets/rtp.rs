@@ -17,9 +17,18 @@ fuzz_target!(|data: &[u8]| {
     let _ = receiver.report();
 
     let peer: SocketAddr = SocketAddr::from(([192, 0, 2, 1], 5004));
+    // The first byte picks the SIP codec, so every decoder sees the input.
+    let codec = match data.first().copied().unwrap_or(0) % 6 {
+        0 => Codec::Pcmu,
+        1 => Codec::Pcma,
+        2 => Codec::G722,
+        3 => Codec::Opus,
+        4 => Codec::Speex8k,
+        _ => Codec::Speex16k,
+    };
     let cfg = BridgeConfig {
         sip_codec: Negotiated {
-            codec: Codec::Pcmu,
+            codec,
             pt: 0,
             recv_pt: 0,
             dtmf_pt: Some(101),
@@ -34,6 +43,12 @@ fuzz_target!(|data: &[u8]| {
         rtmp_out_max_ms: 500,
         rtp_timeout: Duration::from_secs(60),
         ntp_at_start: 0,
+        opus_complexity: 0,
+        rtmp_out: if data.len() % 2 == 0 {
+            rtmp2sip::media::RtmpOut::Speex
+        } else {
+            rtmp2sip::media::RtmpOut::Match
+        },
     };
     let Ok(mut bridge) = Bridge::new(cfg, t0, &mut StepRng::new(1, 1)) else {
         return;

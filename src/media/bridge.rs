@@ -1,152 +1,75 @@
 //! The per-call media bridge (sans-IO): FLV audio from the RTMP client to
 //! RTP toward the SIP peer, and RTP from the peer back to FLV audio.
 //!
-//! Two paths, chosen from the negotiated SIP codec:
-//!
-//! - **Passthrough** (`speex/16000`): the Speex payload of an RTMP message
-//!   goes into one RTP packet unchanged, its timestamp advancing 320 ticks
-//!   per frame (RFC 5574 §3.3; frames are counted with the codecs crate's
-//!   bit walker, no decode). Back, each RTP payload becomes one RTMP
-//!   message `0xB2 + payload`.
-//! - **Transcode** (PCMU, PCMA, speex/8000): Speex WB decode -> resample
-//!   16k->8k -> encode, one RTP packet per 20 ms; back, decode (or conceal
-//!   a lost packet) -> resample 8k->16k -> Speex WB encode, one frame per
-//!   RTMP message.
+//! The client's codec (Speex, Nellymoser at any Flash rate, G.711) is read
+//! from the format nibble of each message; the first message chooses the
+//! decoder and a switch mid-call rebuilds it ([`MediaEvent::RtmpCodecChanged`]).
+//! Each direction is passthrough where both sides carry the same codec
+//! (Speex WB and speex/16000; G.711 of one law), else decode -> resample
+//! -> encode (see [`super::pipeline`] and this folder's README for the
+//! matrix). Toward the client the codec is Speex WB, or with
+//! [`RtmpOut::Match`] the codec and rate it publishes.
 //!
 //! RTP from the peer goes through [`RtpReceiver`] (latching, statistics)
 //! and the [`JitterBuffer`]; telephone-events become [`MediaEvent::Dtmf`].
 //! [`Bridge::send_dtmf`] sends digits as telephone-events (RFC 4733) in
 //! the audio's SSRC and sequence space, holding audio back meanwhile.
-//! RTMP output timestamps are ms since the bridge started, derived from
-//! the RTP timeline and never decreasing. Output toward RTMP is bounded by
+//!
+//! Time is counted in samples on both sides ([`super::clock`]): the RTP
+//! timestamp advances by the audio actually sent (`samples x clock /
+//! rate`), gaps in the client's timestamps skip ahead on RTP, and RTMP
+//! output timestamps are ms since the bridge started, mapped from the RTP
+//! timeline and never decreasing. Output toward RTMP is bounded by
 //! `rtmp_out_max_ms`: the oldest audio is dropped first.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use rand::RngCore;
-use rtmp2sip_codecs::{is_speex_header_packet, speex_frame_count, SpeexMode};
+use rtmp2sip_codecs::is_speex_header_packet;
 
-use crate::flv::{parse_audio, SoundFormat};
-use crate::sip::sdp::{Codec, Negotiated};
+use crate::flv::parse_audio;
+use crate::sip::sdp::Codec;
 
+use super::clock::{RtmpInClock, RtmpOutClock};
 use super::dtmf::{DtmfReceiver, TelephoneEvent};
 use super::dtmf_send::DtmfSender;
-use super::jitter::{JitterBuffer, JitterConfig, JitterStats, Playout};
-use super::pipeline::{transcoders, ToRtmp, ToSip, RTMP_FRAME};
+use super::jitter::{JitterBuffer, JitterConfig, Playout};
+use super::pipeline::{CodecFactory, RealCodecs, RtmpBody, RtmpCodec, RtmpOut, ToRtmp, ToSip};
 use super::receiver::RtpReceiver;
 use super::rtcp::{RtcpSession, SenderInfo};
 use super::rtp::RtpSender;
-use super::timestamp::{ms_to_ticks, ticks_to_ms, RtpTimestamp};
+use super::timestamp::{ms_to_ticks, RtpTimestamp};
 use super::MediaError;
 
-/// FLV audio header byte we send: Speex, "5.5 kHz" rate bits, 16-bit, mono
-/// (Flash's convention; the real rate is 16 kHz).
-pub const RTMP_SPEEX_HEADER: u8 = 0xB2;
-/// Frame duration on both sides, in ms.
+pub use super::bridge_types::{
+    BridgeConfig, BridgeStats, MediaEvent, RtmpAudio, Transmit, TransmitKind,
+};
+pub use super::pipeline::RTMP_SPEEX_HEADER;
+
+/// Frame duration we send on RTP, in ms.
 const FRAME_MS: u32 = 20;
-/// A gap in RTMP timestamps above this starts a new talkspurt toward RTP.
-const RTMP_GAP_MS: i64 = 60;
+/// Largest RTMP audio payload taken, in bytes (Speex's own limit; 0.5 s of
+/// G.711, 64 Nellymoser blocks).
+pub const MAX_RTMP_PAYLOAD: usize = 4096;
+/// Largest RTP payload accepted from the peer, in bytes (bounds the jitter
+/// buffer's memory: capacity x this).
+const MAX_RTP_PAYLOAD: usize = 1500;
+/// Bound on queued datagrams and events (each is drained every turn).
+const MAX_QUEUE: usize = 256;
+/// Transcoded output continues its run of samples unless the RTP timeline
+/// is this far (ms) ahead of it: buffering between codecs lags the output
+/// by less than a message.
+const TRANSCODE_SLACK_MS: u32 = 60;
 
-/// Per-call media settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BridgeConfig {
-    /// The SDP outcome: codec, payload types, remote addresses, direction.
-    pub sip_codec: Negotiated,
-    /// `[media] jitter_ms`: initial jitter buffer delay (see [`JitterConfig::from_jitter_ms`]).
-    pub jitter_ms: u32,
-    /// Speex encoder quality 0..=10 (Speex WB toward RTMP, NB toward SIP).
-    pub speex_quality: u8,
-    /// Most audio queued toward RTMP, in ms; older audio is dropped beyond.
-    pub rtmp_out_max_ms: u32,
-    /// `[media] rtp_timeout`: silence from the peer that raises
-    /// [`MediaEvent::RtpTimeout`] (default 60 s).
-    pub rtp_timeout: Duration,
-    /// NTP timestamp (RFC 3550 §4) at the `now` given to [`Bridge::new`],
-    /// e.g. `rtcp::ntp_from_system_time(SystemTime::now())`.
-    pub ntp_at_start: u64,
-}
-
-/// Which socket a datagram goes out of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransmitKind {
-    /// The RTP socket.
-    Rtp,
-    /// The RTCP socket (RTP port + 1).
-    Rtcp,
-}
-
-/// A datagram to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    /// Destination.
-    pub dest: SocketAddr,
-    /// Socket to send from.
-    pub kind: TransmitKind,
-    /// The datagram.
-    pub payload: Vec<u8>,
-}
-
-/// An audio message for the RTMP client (message type 8).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RtmpAudio {
-    /// RTMP timestamp in ms since the bridge started.
-    pub timestamp_ms: u32,
-    /// FLV audio body: `0xB2` then Speex frame(s).
-    pub body: Bytes,
-}
-
-/// Things the call controller should know.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum MediaEvent {
-    /// No RTP from the peer for `rtp_timeout` (raised once per silence).
-    RtpTimeout,
-    /// RTP is now sent to this address (symmetric RTP, first packet of a source).
-    RemoteLatched(SocketAddr),
-    /// A DTMF digit from the peer (RFC 4733): `end` false at its start, true at its end.
-    Dtmf {
-        /// `0-9`, `*`, `#`, `A-D`.
-        digit: char,
-        /// Whether the digit ended.
-        end: bool,
-    },
-    /// The peer sent an RTCP BYE.
-    RemoteBye,
-}
-
-/// Counters for logs and metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct BridgeStats {
-    /// RTP packets sent.
-    pub rtp_sent: u64,
-    /// RTP packets accepted from the peer.
-    pub rtp_received: u64,
-    /// RTP datagrams refused (malformed, foreign SSRC, bad payload type).
-    pub rtp_invalid: u64,
-    /// RTMP audio messages taken from the client.
-    pub rtmp_in: u64,
-    /// RTMP audio messages refused (format, corrupt payload).
-    pub rtmp_invalid: u64,
-    /// RTMP audio messages produced.
-    pub rtmp_out: u64,
-    /// RTMP audio messages dropped because the output queue was full.
-    pub rtmp_out_dropped: u64,
-    /// Jitter buffer counters.
-    pub jitter: JitterStats,
-    /// Latest RTCP round trip.
-    pub rtt: Option<Duration>,
-}
-
-/// The audio path.
-enum Path {
-    Passthrough,
-    Transcode {
-        to_sip: Box<ToSip>,
-        to_rtmp: Box<ToRtmp>,
-    },
+/// What the client has published so far.
+enum Publisher {
+    /// No audio yet.
+    Silent,
+    /// Publishing in this half's codec.
+    Publishing(Box<ToSip>),
 }
 
 /// Where RTP goes.
@@ -171,18 +94,6 @@ impl Remote {
     }
 }
 
-/// Maps the RTP timeline of played frames onto RTMP ms, never decreasing.
-#[derive(Debug, Clone, Copy)]
-enum OutClock {
-    Unset,
-    Running {
-        anchor_ts: RtpTimestamp,
-        anchor_ms: u32,
-        /// The next ms the output may use.
-        next_ms: u32,
-    },
-}
-
 /// RTP inactivity watch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Inactivity {
@@ -193,8 +104,10 @@ enum Inactivity {
 /// The per-call media bridge.
 pub struct Bridge {
     cfg: BridgeConfig,
+    factory: &'static dyn CodecFactory,
     start: Instant,
-    path: Path,
+    publisher: Publisher,
+    to_rtmp: ToRtmp,
     sender: RtpSender,
     receiver: RtpReceiver,
     rtcp: RtcpSession,
@@ -204,24 +117,22 @@ pub struct Bridge {
     /// The end of the last DTMF event: audio resumes no earlier.
     resume_ts: Option<RtpTimestamp>,
     remote: Remote,
-    /// Expected RTMP timestamp of the next client message.
-    rtmp_in_next_ms: Option<u32>,
-    out_clock: OutClock,
+    in_clock: RtmpInClock,
+    out_clock: RtmpOutClock,
     inactivity: Inactivity,
     transmits: VecDeque<Transmit>,
     rtmp_out: VecDeque<(RtmpAudio, u32)>,
     rtmp_out_ms: u32,
     events: VecDeque<MediaEvent>,
     stats: BridgeStats,
+    /// Reused buffers: an encoded payload, RTP packets of one message,
+    /// RTMP bodies of one played packet.
     scratch: Vec<u8>,
+    packets: Vec<Vec<u8>>,
+    bodies: Vec<RtmpBody>,
 }
 
-/// Largest RTP payload accepted from the peer, in bytes (bounds the jitter
-/// buffer's memory: capacity x this).
-const MAX_RTP_PAYLOAD: usize = 1500;
-
-/// Bound on queued datagrams and events (each is drained every turn).
-const MAX_QUEUE: usize = 256;
+static REAL_CODECS: RealCodecs = RealCodecs;
 
 impl Bridge {
     /// A bridge for one call, started at `now`.
@@ -233,27 +144,31 @@ impl Bridge {
         now: Instant,
         rng: &mut impl RngCore,
     ) -> Result<Self, MediaError> {
+        Self::with_factory(cfg, now, rng, &REAL_CODECS)
+    }
+
+    /// [`Bridge::new`] with codecs and resamplers from `factory` (tests
+    /// substitute cheap ones where only timing matters).
+    pub(crate) fn with_factory(
+        cfg: BridgeConfig,
+        now: Instant,
+        rng: &mut impl RngCore,
+        factory: &'static dyn CodecFactory,
+    ) -> Result<Self, MediaError> {
         let n = &cfg.sip_codec;
-        let path = match n.codec {
-            Codec::Speex16k => Path::Passthrough,
-            Codec::TelephoneEvent => {
-                return Err(MediaError::Config("telephone-event is not an audio codec"))
-            }
-            codec => {
-                let (to_sip, to_rtmp) = transcoders(codec, cfg.speex_quality)?;
-                Path::Transcode {
-                    to_sip: Box::new(to_sip),
-                    to_rtmp: Box::new(to_rtmp),
-                }
-            }
-        };
+        if !n.codec.is_audio() {
+            return Err(MediaError::Config("telephone-event is not an audio codec"));
+        }
+        let to_rtmp = ToRtmp::new(n.codec, RtmpCodec::Speex, factory, cfg.encoder_settings())?;
         let clock = n.clock_rate();
         let sender = RtpSender::new(rng);
         let rtcp = RtcpSession::new(sender.ssrc(), now, cfg.ntp_at_start, rng);
         let frame_ticks = ms_to_ticks(FRAME_MS, clock);
         Ok(Bridge {
+            factory,
             start: now,
-            path,
+            publisher: Publisher::Silent,
+            to_rtmp,
             receiver: RtpReceiver::new(clock, now),
             rtcp,
             sender,
@@ -269,8 +184,8 @@ impl Bridge {
                 rtp: n.remote_rtp,
                 rtcp: n.remote_rtcp,
             },
-            rtmp_in_next_ms: None,
-            out_clock: OutClock::Unset,
+            in_clock: RtmpInClock::default(),
+            out_clock: RtmpOutClock::new(clock),
             inactivity: Inactivity::Watching {
                 deadline: now + cfg.rtp_timeout,
             },
@@ -280,6 +195,8 @@ impl Bridge {
             events: VecDeque::new(),
             stats: BridgeStats::default(),
             scratch: Vec::with_capacity(1500),
+            packets: Vec::new(),
+            bodies: Vec::new(),
             cfg,
         })
     }
@@ -295,8 +212,22 @@ impl Bridge {
         BridgeStats {
             jitter: self.jitter.stats(),
             rtt: self.rtcp.rtt(),
+            rtmp_in_gaps: self.in_clock.gaps(),
             ..self.stats
         }
+    }
+
+    /// The codec the client publishes, once it has sent audio.
+    pub fn rtmp_in_codec(&self) -> Option<RtmpCodec> {
+        match &self.publisher {
+            Publisher::Silent => None,
+            Publisher::Publishing(half) => Some(half.rtmp_codec()),
+        }
+    }
+
+    /// The codec sent to the client now.
+    pub fn rtmp_out_codec(&self) -> RtmpCodec {
+        self.to_rtmp.out_codec()
     }
 
     // ---- RTMP -> SIP -------------------------------------------------
@@ -304,11 +235,15 @@ impl Bridge {
     /// An audio message body published by the RTMP client (FLV audio tag
     /// body: header byte + payload) with its RTMP timestamp in ms.
     ///
-    /// Only the format nibble matters: Speex (11) with any rate bits. Speex
-    /// header/comment packets and empty bodies are skipped.
+    /// The codec comes from the format nibble (and, for Nellymoser format
+    /// 6, the rate bits): Speex (11), Nellymoser (4, 5, 6), G.711 A-law
+    /// (7) and µ-law (8). Speex header/comment packets and empty bodies
+    /// are skipped.
     ///
-    /// Errors (peer; nothing is sent): [`MediaError::MalformedAudio`],
-    /// [`MediaError::UnsupportedRtmpFormat`], [`MediaError::Codec`];
+    /// Errors (peer; nothing is sent): [`MediaError::MalformedAudio`] (empty
+    /// body, payload over [`MAX_RTMP_PAYLOAD`]),
+    /// [`MediaError::UnsupportedRtmpFormat`], [`MediaError::UnsupportedRtmpRate`],
+    /// [`MediaError::Codec`] (audio decoded before the fault is sent);
     /// [`MediaError::Build`] for a payload too large for one RTP packet.
     ///
     /// While a DTMF event is being sent the audio is not sent but still
@@ -331,59 +266,65 @@ impl Bridge {
     fn rtmp_audio(&mut self, timestamp_ms: u32, body: &[u8]) -> Result<(), MediaError> {
         let (header, payload) =
             parse_audio(body).map_err(|_| MediaError::MalformedAudio("empty FLV audio body"))?;
-        if header.format != SoundFormat::Speex {
-            return Err(MediaError::UnsupportedRtmpFormat(header.format.bits()));
-        }
-        if payload.is_empty() || is_speex_header_packet(payload) {
+        let codec = RtmpCodec::from_header(header)?;
+        if payload.is_empty() || (codec == RtmpCodec::Speex && is_speex_header_packet(payload)) {
             return Ok(());
         }
-        self.follow_rtmp_clock(timestamp_ms);
+        if payload.len() > MAX_RTMP_PAYLOAD {
+            return Err(MediaError::MalformedAudio("RTMP audio payload too large"));
+        }
+        self.follow_publisher(codec)?;
+        if let Some(gap_ms) = self.in_clock.arrive(timestamp_ms, codec.audio_rate()) {
+            let ticks = ms_to_ticks(gap_ms, self.cfg.sip_codec.clock_rate());
+            self.sender.skip(ticks);
+        }
         self.resume_after_dtmf();
+        let Publisher::Publishing(to_sip) = &mut self.publisher else {
+            return Ok(());
+        };
         let pt = self.cfg.sip_codec.pt;
         let held = self.dtmf_tx.is_playing();
-        let mut packets = Vec::new();
-        let frames = match &mut self.path {
-            Path::Passthrough => {
-                let frames = speex_frame_count(payload, SpeexMode::Wideband);
-                if frames > 0 {
-                    let ticks = u32::try_from(frames * RTMP_FRAME).unwrap_or(0);
-                    packets.extend(audio_or_skip(&mut self.sender, held, pt, ticks, payload)?);
-                }
-                frames
+        let sender = &mut self.sender;
+        let packets = &mut self.packets;
+        let result = to_sip.push(payload, &mut self.scratch, &mut |payload, ticks| {
+            if let Some(packet) = audio_or_skip(sender, held, pt, ticks, payload)? {
+                packets.push(packet);
             }
-            Path::Transcode { to_sip, .. } => {
-                let frames = to_sip.push_speex(payload)?;
-                loop {
-                    self.scratch.clear();
-                    let Some(samples) = to_sip.next_frame(&mut self.scratch)? else {
-                        break;
-                    };
-                    let ticks = u32::try_from(samples).unwrap_or(0);
-                    let sender = &mut self.sender;
-                    packets.extend(audio_or_skip(sender, held, pt, ticks, &self.scratch)?);
-                }
-                frames
-            }
-        };
-        for packet in packets {
+            Ok(())
+        });
+        let mut packets = std::mem::take(&mut self.packets);
+        for packet in packets.drain(..) {
             self.send_rtp(packet);
         }
-        let duration = u32::try_from(frames).unwrap_or(0).saturating_mul(FRAME_MS);
-        self.rtmp_in_next_ms = Some(timestamp_ms.wrapping_add(duration));
+        self.packets = packets;
+        let samples = result?;
+        self.in_clock.advance(samples);
         Ok(())
     }
 
-    /// A gap in the client's timestamps (mute, DTX) advances the RTP
-    /// timeline by the gap and marks a new talkspurt.
-    fn follow_rtmp_clock(&mut self, timestamp_ms: u32) {
-        let Some(expected) = self.rtmp_in_next_ms else {
-            return;
+    /// Builds the RTMP -> SIP half for the client's codec on its first
+    /// audio or a switch, and with [`RtmpOut::Match`] the output half.
+    fn follow_publisher(&mut self, codec: RtmpCodec) -> Result<(), MediaError> {
+        let from = match &self.publisher {
+            Publisher::Publishing(half) if half.rtmp_codec() == codec => return Ok(()),
+            Publisher::Publishing(half) => Some(half.rtmp_codec()),
+            Publisher::Silent => None,
         };
-        let gap = i64::from(timestamp_ms.wrapping_sub(expected) as i32);
-        if gap > RTMP_GAP_MS {
-            let ticks = ms_to_ticks(gap.min(60_000) as u32, self.cfg.sip_codec.clock_rate());
-            self.sender.skip(ticks);
+        let settings = self.cfg.encoder_settings();
+        let sip = self.cfg.sip_codec.codec;
+        let half = ToSip::new(codec, sip, self.factory, settings)?;
+        self.publisher = Publisher::Publishing(Box::new(half));
+        push_bounded(
+            &mut self.events,
+            MediaEvent::RtmpCodecChanged { from, to: codec },
+        );
+        if self.cfg.rtmp_out == RtmpOut::Match && self.to_rtmp.out_codec() != codec {
+            // Keep the current output if the new one cannot start.
+            if let Ok(to_rtmp) = ToRtmp::new(sip, codec, self.factory, settings) {
+                self.to_rtmp = to_rtmp;
+            }
         }
+        Ok(())
     }
 
     /// After a DTMF event, audio restarts as a new talkspurt at the later
@@ -431,8 +372,9 @@ impl Bridge {
     /// after it on a timeline at least as far as the event's end.
     ///
     /// Only when the telephone-event clock (8000 Hz) equals the audio
-    /// clock, i.e. PCMU, PCMA and speex/8000: for speex/16000 events would
-    /// need their own clock in the audio's SSRC (RFC 4733 §2.1 forbids it).
+    /// clock, i.e. PCMU, PCMA, G.722 and speex/8000: for speex/16000 and
+    /// Opus, events would need their own clock in the audio's SSRC (RFC
+    /// 4733 §2.1 forbids it).
     ///
     /// Errors (nothing queued): [`MediaError::NoTelephoneEvent`] when the
     /// peer did not negotiate telephone-event or the clocks differ (send
@@ -548,121 +490,45 @@ impl Bridge {
         push_bounded(&mut self.events, MediaEvent::RemoteLatched(from));
     }
 
-    /// Plays out every frame due at `now`.
+    /// Plays out every frame due at `now`: decode (or conceal a lost one,
+    /// from the next packet's FEC when it is there), and stamp each RTMP
+    /// message on the output clock.
     fn drain_jitter(&mut self, now: Instant) {
         let now_ms = self.elapsed_ms(now);
+        let mut bodies = std::mem::take(&mut self.bodies);
         while let Some(playout) = self.jitter.poll(now) {
-            match (&mut self.path, playout) {
-                (Path::Passthrough, Playout::Frame { ts, payload, .. }) => {
-                    let frames = speex_frame_count(&payload, SpeexMode::Wideband).max(1);
-                    self.emit_passthrough(ts, &payload, frames, now_ms);
-                }
-                (Path::Passthrough, Playout::Lost { .. }) => {}
-                (Path::Transcode { to_rtmp, .. }, Playout::Frame { ts, payload, .. }) => {
-                    if to_rtmp.push_payload(&payload).is_err() {
+            let mut emit = |b: RtmpBody| bodies.push(b);
+            let ts = match playout {
+                Playout::Frame { ts, payload, .. } => {
+                    if self.to_rtmp.push(&payload, &mut emit).is_err() {
                         self.stats.rtp_invalid += 1;
                     }
-                    self.emit_transcoded(ts, now_ms);
+                    ts
                 }
-                (Path::Transcode { to_rtmp, .. }, Playout::Lost { ts, ticks }) => {
-                    to_rtmp.conceal(ticks as usize);
-                    self.emit_transcoded(ts, now_ms);
+                Playout::Lost { ts, ticks } => {
+                    let next = self.jitter.peek_next();
+                    self.to_rtmp.conceal(ticks, next, &mut emit);
+                    ts
                 }
-            }
-        }
-    }
-
-    /// The RTMP ms for a frame at `ts`, keeping the output monotonic.
-    fn out_ms(&mut self, ts: RtpTimestamp, now_ms: u32) -> u32 {
-        let clock = self.cfg.sip_codec.clock_rate();
-        match self.out_clock {
-            OutClock::Running {
-                anchor_ts,
-                anchor_ms,
-                next_ms,
-            } => {
-                let delta = ts.delta(anchor_ts);
-                let ms = anchor_ms
-                    .wrapping_add(ticks_to_ms(u64::from(delta.unsigned_abs()), clock) as u32);
-                let ahead = ms.wrapping_sub(next_ms) as i32;
-                if delta >= 0 && (0..=60_000).contains(&ahead) {
-                    return ms;
-                }
-                // A new timeline (resync): continue from where output is.
-                self.out_clock = OutClock::Running {
-                    anchor_ts: ts,
-                    anchor_ms: next_ms,
-                    next_ms,
-                };
-                next_ms
-            }
-            OutClock::Unset => {
-                self.out_clock = OutClock::Running {
-                    anchor_ts: ts,
-                    anchor_ms: now_ms,
-                    next_ms: now_ms,
-                };
-                now_ms
-            }
-        }
-    }
-
-    fn advance_out_clock(&mut self, ms: u32) {
-        if let OutClock::Running { next_ms, .. } = &mut self.out_clock {
-            *next_ms = ms;
-        }
-    }
-
-    fn emit_passthrough(&mut self, ts: RtpTimestamp, payload: &[u8], frames: usize, now_ms: u32) {
-        let ms = self.out_ms(ts, now_ms);
-        let duration = u32::try_from(frames).unwrap_or(1).saturating_mul(FRAME_MS);
-        self.advance_out_clock(ms.wrapping_add(duration));
-        let mut body = Vec::with_capacity(1 + payload.len());
-        body.push(RTMP_SPEEX_HEADER);
-        body.extend_from_slice(payload);
-        self.queue_rtmp(
-            RtmpAudio {
-                timestamp_ms: ms,
-                body: Bytes::from(body),
-            },
-            duration,
-        );
-    }
-
-    fn emit_transcoded(&mut self, ts: RtpTimestamp, now_ms: u32) {
-        let Path::Transcode { to_rtmp, .. } = &mut self.path else {
-            return;
-        };
-        // Each frame is encoded straight after its FLV header byte.
-        let mut bodies = Vec::new();
-        loop {
-            let mut body = vec![RTMP_SPEEX_HEADER];
-            match to_rtmp.next_frame(&mut body) {
-                Ok(true) => bodies.push(body),
-                Ok(false) | Err(_) => break,
-            }
-        }
-        if bodies.is_empty() {
-            return;
-        }
-        let mut ms = self.out_ms(ts, now_ms);
-        if let OutClock::Running { next_ms, .. } = self.out_clock {
-            // Transcoded frames follow each other exactly.
-            if (ms.wrapping_sub(next_ms) as i32) < i32::try_from(2 * FRAME_MS).unwrap_or(40) {
-                ms = next_ms;
-            }
-        }
-        for body in bodies {
-            self.queue_rtmp(
-                RtmpAudio {
+            };
+            let hint = self.out_clock.rtp_ms(ts, now_ms);
+            let slack = if self.to_rtmp.is_passthrough() {
+                0
+            } else {
+                TRANSCODE_SLACK_MS
+            };
+            let rate = self.to_rtmp.out_codec().audio_rate();
+            for b in bodies.drain(..) {
+                let ms = self.out_clock.stamp(hint, b.samples, rate, slack);
+                let duration = (b.samples as u64 * 1000 / u64::from(rate.max(1))) as u32;
+                let audio = RtmpAudio {
                     timestamp_ms: ms,
-                    body: Bytes::from(body),
-                },
-                FRAME_MS,
-            );
-            ms = ms.wrapping_add(FRAME_MS);
-            self.advance_out_clock(ms);
+                    body: Bytes::from(b.body),
+                };
+                self.queue_rtmp(audio, duration);
+            }
         }
+        self.bodies = bodies;
     }
 
     /// Queues audio for RTMP, dropping the oldest beyond `rtmp_out_max_ms`.

@@ -1,11 +1,15 @@
 //! Bridge scenarios on a virtual clock.
 
 use super::*;
+use crate::media::pipeline::factory::SPEEX_COMPLEXITY;
 use crate::media::pipeline::tests::{speex_wb_round_trip, tone_snr};
-use crate::media::pipeline::SPEEX_COMPLEXITY;
+use crate::media::pipeline::RtmpOut;
 use crate::sip::sdp::Direction;
+use crate::sip::sdp::Negotiated;
 use rand::rngs::mock::StepRng;
+use rtmp2sip_codecs::SpeexMode;
 use rtmp2sip_codecs::{AudioDecoder, G711Law, SpeexDecoder, SpeexEncoder, SpeexEncoderConfig};
+use std::time::Duration;
 
 const PEER: &str = "192.0.2.1:5004";
 const PEER_RTCP: &str = "192.0.2.1:5005";
@@ -29,6 +33,8 @@ fn config(codec: Codec, pt: u8) -> BridgeConfig {
         sip_codec: negotiated(codec, pt),
         jitter_ms: 60,
         speex_quality: 8,
+        opus_complexity: 5,
+        rtmp_out: RtmpOut::Speex,
         rtmp_out_max_ms: 2000,
         rtp_timeout: Duration::from_secs(60),
         ntp_at_start: 0xE000_0000_0000_0000,

@@ -32,6 +32,15 @@ pub enum MediaError {
     /// (FLV SoundFormat nibble).
     #[error("unsupported RTMP audio format {0}")]
     UnsupportedRtmpFormat(u8),
+    /// Peer: the RTMP client sent a bridged format at a rate we do not
+    /// bridge (Nellymoser at "5.5 kHz": FLV format 6 with rate bits 0).
+    #[error("unsupported rate {rate_hz} Hz for RTMP audio format {format}")]
+    UnsupportedRtmpRate {
+        /// The FLV SoundFormat nibble.
+        format: u8,
+        /// The rate the SoundRate bits name, in Hz.
+        rate_hz: u32,
+    },
     /// Peer: an FLV audio body or a telephone-event payload is malformed.
     #[error("malformed audio payload: {0}")]
     MalformedAudio(&'static str),

@@ -434,6 +434,18 @@ impl JitterBuffer {
         Some(lost)
     }
 
+    /// The payload of the packet that plays next, if it is already held:
+    /// right after [`Playout::Lost`], the packet after the lost one (an
+    /// Opus decoder rebuilds the lost frame from its in-band FEC, RFC 6716
+    /// §2.1.7).
+    pub fn peek_next(&self) -> Option<&[u8]> {
+        let State::Playing(t) = &self.state else {
+            return None;
+        };
+        let (&seq, slot) = self.slots.first_key_value()?;
+        (seq == t.next_seq).then_some(slot.payload.as_slice())
+    }
+
     /// When [`JitterBuffer::poll`] next has something to hand out.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let State::Playing(t) = &self.state else {

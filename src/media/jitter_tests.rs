@@ -326,3 +326,31 @@ proptest::proptest! {
         proptest::prop_assert!(jb.len() <= JitterConfig::from_jitter_ms(60, 8000, FRAME).capacity);
     }
 }
+
+#[test]
+fn peek_next_shows_the_packet_after_a_loss() {
+    let t0 = Instant::now();
+    let mut jb = buffer();
+    assert_eq!(jb.peek_next(), None);
+    for n in [0u16, 2] {
+        let ts = RtpTimestamp(FRAME * u32::from(n));
+        jb.push(
+            n,
+            ts,
+            n == 0,
+            &[n as u8],
+            t0 + Duration::from_millis(20 * u64::from(n)),
+        );
+    }
+    let later = t0 + Duration::from_millis(200);
+    assert!(matches!(jb.poll(later), Some(Playout::Frame { .. })));
+    assert_eq!(jb.peek_next(), None, "seq 1 is missing");
+    assert!(matches!(jb.poll(later), Some(Playout::Lost { .. })));
+    assert_eq!(
+        jb.peek_next(),
+        Some(&[2u8][..]),
+        "the packet after the lost one"
+    );
+    assert!(matches!(jb.poll(later), Some(Playout::Frame { .. })));
+    assert_eq!(jb.peek_next(), None);
+}

@@ -5,6 +5,8 @@
 //! through the bridge, and the RFCs each part follows.
 
 pub mod bridge;
+mod bridge_types;
+mod clock;
 pub mod dtmf;
 pub mod dtmf_send;
 mod error;
@@ -15,11 +17,21 @@ pub mod rtcp;
 pub mod rtp;
 pub mod timestamp;
 
+#[cfg(test)]
+mod codec_tests;
+#[cfg(test)]
+mod matrix_tests;
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
+mod timing_tests;
+
 pub use bridge::{
     Bridge, BridgeConfig, BridgeStats, MediaEvent, RtmpAudio, Transmit, TransmitKind,
 };
 pub use error::MediaError;
 pub use jitter::{JitterBuffer, JitterConfig, Playout};
+pub use pipeline::{NellyRate, RtmpCodec, RtmpOut};
 pub use receiver::{Received, ReceptionReport, RtpReceiver};
 pub use rtp::{RtpIn, RtpSender};
 pub use timestamp::RtpTimestamp;

@@ -2,7 +2,23 @@
 //! (SNR against a fitted sine) shared with the bridge tests.
 
 use super::*;
-use rtmp2sip_codecs::{AudioDecoder, G711Law};
+use crate::sip::sdp::Codec;
+use factory::SPEEX_COMPLEXITY;
+use rtmp2sip_codecs::{
+    AudioDecoder, AudioEncoder, G711Law, Resampler, SpeexDecoder, SpeexEncoder, SpeexEncoderConfig,
+    SpeexMode,
+};
+
+/// Samples per 20 ms Speex wideband frame.
+pub(crate) const RTMP_FRAME: usize = 320;
+/// Speex WB rate.
+const RTMP_RATE: u32 = 16_000;
+
+/// Bridge settings used in tests.
+pub(crate) const SETTINGS: EncoderSettings = EncoderSettings {
+    speex_quality: 8,
+    opus_complexity: 5,
+};
 
 /// A sine at `freq` Hz, amplitude 8000, samples `offset..offset + len`.
 pub(crate) fn tone(freq: f64, rate: u32, len: usize, offset: usize) -> Vec<i16> {
@@ -90,6 +106,33 @@ fn tone_8k() -> Vec<i16> {
     tone(1000.0, 8000, 40_000, 0)
 }
 
+fn to_sip(rtmp: RtmpCodec, sip: Codec) -> ToSip {
+    ToSip::new(rtmp, sip, &RealCodecs, SETTINGS).unwrap()
+}
+
+fn to_rtmp(sip: Codec, out: RtmpCodec) -> ToRtmp {
+    ToRtmp::new(sip, out, &RealCodecs, SETTINGS).unwrap()
+}
+
+/// Pushes one RTMP payload; returns (decoded samples, [(payload, ticks)]).
+fn push_rtmp(half: &mut ToSip, payload: &[u8]) -> (usize, Vec<(Vec<u8>, u32)>) {
+    let mut out = Vec::new();
+    let mut scratch = Vec::new();
+    let samples = half
+        .push(payload, &mut scratch, &mut |p, ticks| {
+            out.push((p.to_vec(), ticks));
+            Ok(())
+        })
+        .unwrap();
+    (samples, out)
+}
+
+fn push_rtp(half: &mut ToRtmp, payload: &[u8]) -> Vec<RtmpBody> {
+    let mut out = Vec::new();
+    half.push(payload, &mut |b| out.push(b)).unwrap();
+    out
+}
+
 #[test]
 fn snr_of_a_clean_tone_is_high_and_of_a_noisy_one_is_right() {
     let clean = tone_8k();
@@ -150,15 +193,16 @@ fn speex_complexity_sets_the_tone_snr() {
 
 #[test]
 fn to_rtmp_makes_one_frame_per_packet_and_keeps_the_tone() {
-    let (_, mut to_rtmp) = transcoders(Codec::Pcmu, 8).unwrap();
+    let mut half = to_rtmp(Codec::Pcmu, RtmpCodec::Speex);
+    assert!(!half.is_passthrough());
     let mut dec = SpeexDecoder::new(SpeexMode::Wideband).unwrap();
     let mut out = Vec::new();
     for frame in tone_8k().chunks(160) {
-        to_rtmp.push_payload(&pcmu(frame)).unwrap();
-        let mut bytes = Vec::new();
-        assert!(to_rtmp.next_frame(&mut bytes).unwrap());
-        assert!(!to_rtmp.next_frame(&mut Vec::new()).unwrap());
-        dec.decode(&bytes, &mut out).unwrap();
+        let bodies = push_rtp(&mut half, &pcmu(frame));
+        assert_eq!(bodies.len(), 1);
+        assert_eq!(bodies[0].samples, 320);
+        assert_eq!(bodies[0].body[0], 0xB2);
+        dec.decode(&bodies[0].body[1..], &mut out).unwrap();
     }
     assert_eq!(out.len(), 80_000);
     let snr = tone_snr(&out, RTMP_RATE, 1000.0, 3200);
@@ -167,7 +211,7 @@ fn to_rtmp_makes_one_frame_per_packet_and_keeps_the_tone() {
 
 #[test]
 fn to_sip_makes_one_packet_per_frame_and_keeps_the_tone() {
-    let (mut to_sip, _) = transcoders(Codec::Pcmu, 8).unwrap();
+    let mut half = to_sip(RtmpCodec::Speex, Codec::Pcmu);
     let config = SpeexEncoderConfig {
         complexity: SPEEX_COMPLEXITY,
         ..SpeexEncoderConfig::wideband()
@@ -177,11 +221,11 @@ fn to_sip_makes_one_packet_per_frame_and_keeps_the_tone() {
     for frame in tone(1000.0, RTMP_RATE, 80_000, 0).chunks(RTMP_FRAME) {
         let mut payload = Vec::new();
         enc.encode_packet(frame, &mut payload).unwrap();
-        assert_eq!(to_sip.push_speex(&payload).unwrap(), 1);
-        let mut bytes = Vec::new();
-        assert_eq!(to_sip.next_frame(&mut bytes).unwrap(), Some(160));
-        assert_eq!(to_sip.next_frame(&mut Vec::new()).unwrap(), None);
-        out.extend(bytes.iter().map(|&c| G711Law::Pcmu.decode_sample(c)));
+        let (samples, packets) = push_rtmp(&mut half, &payload);
+        assert_eq!(samples, 320);
+        assert_eq!(packets.len(), 1);
+        assert_eq!(packets[0].1, 160, "ticks");
+        out.extend(packets[0].0.iter().map(|&c| G711Law::Pcmu.decode_sample(c)));
     }
     let snr = tone_snr(&out, 8000, 1000.0, 1600);
     assert!(snr > 34.0, "{snr}");
@@ -190,7 +234,8 @@ fn to_sip_makes_one_packet_per_frame_and_keeps_the_tone() {
 #[test]
 fn echo_through_both_halves_keeps_the_tone() {
     // Speex WB -> PCMU -> Speex WB, as a SIP peer echoing the call back.
-    let (mut to_sip, mut to_rtmp) = transcoders(Codec::Pcmu, 8).unwrap();
+    let mut up = to_sip(RtmpCodec::Speex, Codec::Pcmu);
+    let mut down = to_rtmp(Codec::Pcmu, RtmpCodec::Speex);
     let config = SpeexEncoderConfig {
         complexity: SPEEX_COMPLEXITY,
         ..SpeexEncoderConfig::wideband()
@@ -201,18 +246,84 @@ fn echo_through_both_halves_keeps_the_tone() {
     for frame in tone(1000.0, RTMP_RATE, 80_000, 0).chunks(RTMP_FRAME) {
         let mut speex = Vec::new();
         enc.encode_packet(frame, &mut speex).unwrap();
-        to_sip.push_speex(&speex).unwrap();
-        let mut g711 = Vec::new();
-        while to_sip.next_frame(&mut g711).unwrap().is_some() {
-            to_rtmp.push_payload(&g711).unwrap();
-            g711.clear();
-        }
-        let mut back = Vec::new();
-        while to_rtmp.next_frame(&mut back).unwrap() {
-            dec.decode(&back, &mut out).unwrap();
-            back.clear();
+        for (g711, _) in push_rtmp(&mut up, &speex).1 {
+            for b in push_rtp(&mut down, &g711) {
+                dec.decode(&b.body[1..], &mut out).unwrap();
+            }
         }
     }
     let snr = tone_snr(&out, RTMP_RATE, 1000.0, 3200);
     assert!(snr > 30.0, "{snr}");
+}
+
+#[test]
+fn nellymoser_blocks_are_reframed_into_20_ms_packets() {
+    // 256-sample blocks at 44.1 kHz -> 160-sample PCMU packets: the RTP
+    // ticks sent follow the audio in, within one packet.
+    let rate = NellyRate::Hz44100;
+    let mut half = to_sip(RtmpCodec::Nellymoser(rate), Codec::Pcmu);
+    let mut enc = rtmp2sip_codecs::NellymoserEncoder::new(rate.hz()).unwrap();
+    let (mut samples_in, mut ticks_out) = (0u64, 0u64);
+    for block in tone(1000.0, rate.hz(), 256 * 400, 0).chunks(256) {
+        let mut payload = Vec::new();
+        enc.encode(block, &mut payload).unwrap();
+        assert_eq!(payload.len(), 64);
+        let (samples, packets) = push_rtmp(&mut half, &payload);
+        samples_in += samples as u64;
+        for (p, ticks) in packets {
+            assert_eq!((p.len(), ticks), (160, 160));
+            ticks_out += u64::from(ticks);
+        }
+    }
+    let expected = samples_in * 8000 / 44_100;
+    assert!(expected - ticks_out <= 160 + 8, "{expected} vs {ticks_out}");
+}
+
+#[test]
+fn nellymoser_out_packs_whole_blocks_per_message() {
+    for (rate, blocks) in [
+        (NellyRate::Hz8000, 1),
+        (NellyRate::Hz16000, 2),
+        (NellyRate::Hz44100, 5),
+    ] {
+        let mut half = to_rtmp(Codec::Pcmu, RtmpCodec::Nellymoser(rate));
+        let mut bodies = Vec::new();
+        for frame in tone_8k()[..8000].chunks(160) {
+            bodies.extend(push_rtp(&mut half, &pcmu(frame)));
+        }
+        assert!(!bodies.is_empty());
+        for b in &bodies {
+            assert_eq!(b.body[0], rate.header_byte());
+            assert_eq!(b.body.len(), 1 + 64 * blocks, "{rate:?}");
+            assert_eq!(b.samples, 256 * blocks);
+        }
+        let total: usize = bodies.iter().map(|b| b.samples).sum();
+        let expected = rate.hz() as usize;
+        assert!(expected - total < 256 * blocks + 64, "{rate:?}: {total}");
+    }
+}
+
+#[test]
+fn g711_passthrough_recuts_bytes_unchanged() {
+    let mut half = to_sip(RtmpCodec::G711(G711Law::Pcma), Codec::Pcma);
+    assert!(half.is_passthrough());
+    let bytes: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let mut sent = Vec::new();
+    for chunk in bytes.chunks(93) {
+        for (p, ticks) in push_rtmp(&mut half, chunk).1 {
+            assert_eq!((p.len(), ticks), (160, 160));
+            sent.extend(p);
+        }
+    }
+    assert_eq!(sent, bytes[..960]);
+    let mut back = to_rtmp(Codec::Pcma, RtmpCodec::G711(G711Law::Pcma));
+    assert!(back.is_passthrough());
+    let b = push_rtp(&mut back, &bytes[..160]);
+    assert_eq!(b[0].body[0], 0x72);
+    assert_eq!(&b[0].body[1..], &bytes[..160]);
+    assert_eq!(b[0].samples, 160);
+    // No concealment on passthrough.
+    let mut none = Vec::new();
+    back.conceal(160, None, &mut |b| none.push(b));
+    assert!(none.is_empty());
 }

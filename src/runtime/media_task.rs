@@ -17,9 +17,9 @@ use tracing::{debug, info, Instrument};
 
 use super::ports::PortPair;
 use super::streams::{MediaCommand, MediaHandle, PlayAudio};
-use crate::config::MediaConfig;
+use crate::config::{MediaConfig, RtmpOutCodec};
 use crate::media::bridge::{Bridge, BridgeConfig, MediaEvent as BridgeEvent, TransmitKind};
-use crate::media::MediaError;
+use crate::media::{MediaError, RtmpOut};
 use crate::sip::sdp::{Codec, Direction, Negotiated};
 
 /// What a call's media task tells the connection that owns the call.
@@ -43,11 +43,21 @@ struct Subscriber {
     queue: mpsc::Sender<(u32, PlayAudio)>,
 }
 
+/// The media layer's name for `[media] rtmp_out_codec`.
+fn rtmp_out(codec: RtmpOutCodec) -> RtmpOut {
+    match codec {
+        RtmpOutCodec::Speex => RtmpOut::Speex,
+        RtmpOutCodec::Match => RtmpOut::Match,
+    }
+}
+
 fn bridge_config(media: &MediaConfig, negotiated: Negotiated) -> BridgeConfig {
     BridgeConfig {
         sip_codec: negotiated,
         jitter_ms: media.jitter_ms,
         speex_quality: media.speex_quality,
+        opus_complexity: media.opus_complexity,
+        rtmp_out: rtmp_out(media.rtmp_out_codec),
         rtmp_out_max_ms: media.rtmp_out_max_ms,
         // "Never" for a disabled timeout: ten years is far past any call
         // and safely inside `Instant`'s range.
@@ -93,8 +103,10 @@ pub fn spawn_rtp(
 }
 
 /// Starts the built-in echo destination: a bridge whose far end is a
-/// loopback, so the caller's audio is decoded, encoded to PCMU, sent
-/// through the RTP path and jitter buffer, decoded and re-encoded back.
+/// loopback, so the caller's audio (any codec it publishes) is carried as
+/// PCMU through the RTP path and jitter buffer and back: transcoded, or
+/// byte for byte when the client publishes µ-law and `[media]
+/// rtmp_out_codec = "match"`.
 ///
 /// # Errors
 /// [`MediaError`] when the bridge cannot be built.
@@ -270,6 +282,10 @@ impl MediaTask {
                 BridgeEvent::Dtmf { digit, end: false } => Some(MediaEvent::Dtmf(digit)),
                 BridgeEvent::RemoteLatched(addr) => {
                     debug!(%addr, "RTP latched");
+                    None
+                }
+                BridgeEvent::RtmpCodecChanged { from, to } => {
+                    info!(?from, ?to, "RTMP client audio codec");
                     None
                 }
                 _ => None,

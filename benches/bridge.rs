@@ -1,0 +1,378 @@
+//! Cost of the media bridge per 20 ms of audio, path by path, next to the
+//! bare codec calls of the same path (decode + resample + encode done
+//! directly): the difference is the bridge's own overhead (FLV parsing,
+//! re-framing, RTP packets, jitter buffer, timestamps, queues).
+//!
+//! `cargo bench --bench bridge -- --warm-up-time 1 --measurement-time 3`
+//!
+//! Every path runs on a virtual clock advancing 20 ms per iteration, with
+//! a 1 kHz tone pre-encoded by the sender's codec. Nellymoser 8 kHz
+//! messages hold one 256-sample block (32 ms): that benchmark's iteration
+//! is 5 messages = 160 ms = 8 RTP packets.
+//!
+//! On a shared machine two criterion runs minutes apart differ by more
+//! than the overhead being measured, so after criterion each path also
+//! runs **paired**: bridge step and codec step alternate, each timed on
+//! its own, and the medians are printed (`paired <path>: ...`); the
+//! overhead figure comes from those.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use rand::rngs::mock::StepRng;
+use rtmp2sip::media::{Bridge, BridgeConfig, RtmpOut};
+use rtmp2sip::sip::sdp::{Codec, Direction, Negotiated};
+use rtmp2sip_codecs::{
+    speex_frame_count, AudioDecoder, AudioEncoder, G711Decoder, G711Encoder, G711Law, G722Encoder,
+    NellymoserDecoder, NellymoserEncoder, OpusEncoder, OpusEncoderConfig, Resampler, SpeexDecoder,
+    SpeexEncoder, SpeexEncoderConfig, SpeexMode,
+};
+
+/// The bridge's Speex complexity (`pipeline::factory::SPEEX_COMPLEXITY`).
+const SPEEX_COMPLEXITY: u8 = 4;
+/// Pre-encoded frames cycled through.
+const FRAMES: usize = 50;
+/// Paired iterations (after as many for warm-up).
+const PAIRED: usize = 3000;
+
+type Step = Box<dyn FnMut()>;
+
+fn tone(rate: u32, len: usize, offset: usize) -> Vec<i16> {
+    (offset..offset + len)
+        .map(|i| {
+            let t = i as f64 / f64::from(rate);
+            ((t * 1000.0 * std::f64::consts::TAU).sin() * 8000.0) as i16
+        })
+        .collect()
+}
+
+fn speex_wb() -> SpeexEncoder {
+    SpeexEncoder::new(SpeexEncoderConfig {
+        complexity: SPEEX_COMPLEXITY,
+        ..SpeexEncoderConfig::wideband()
+    })
+    .expect("speex")
+}
+
+fn peer() -> SocketAddr {
+    SocketAddr::from(([192, 0, 2, 1], 5004))
+}
+
+fn bridge(codec: Codec) -> (Bridge, Instant) {
+    let t0 = Instant::now();
+    let cfg = BridgeConfig {
+        sip_codec: Negotiated {
+            codec,
+            pt: codec.default_pt(),
+            recv_pt: codec.default_pt(),
+            dtmf_pt: Some(101),
+            recv_dtmf_pt: Some(101),
+            ptime_ms: 20,
+            direction: Direction::SendRecv,
+            remote_rtp: peer(),
+            remote_rtcp: SocketAddr::from(([192, 0, 2, 1], 5005)),
+        },
+        jitter_ms: 60,
+        speex_quality: 8,
+        opus_complexity: 5,
+        rtmp_out: RtmpOut::Speex,
+        rtmp_out_max_ms: 400,
+        rtp_timeout: Duration::from_secs(3600),
+        ntp_at_start: 0,
+    };
+    let b = Bridge::new(cfg, t0, &mut StepRng::new(1, 1)).expect("bridge");
+    (b, t0)
+}
+
+/// FLV bodies of 20 ms Speex WB frames (header 0xB2).
+fn speex_bodies() -> Vec<Vec<u8>> {
+    let mut enc = speex_wb();
+    (0..FRAMES)
+        .map(|i| {
+            let mut body = vec![0xB2];
+            enc.encode_packet(&tone(16_000, 320, 320 * i), &mut body)
+                .expect("encode");
+            body
+        })
+        .collect()
+}
+
+/// RTMP -> SIP through the bridge: `per_step` messages of `ms` each per
+/// step, RTP drained.
+fn bridge_up(codec: Codec, bodies: Vec<Vec<u8>>, ms: u32, per_step: usize) -> Step {
+    let (mut b, t0) = bridge(codec);
+    let mut i = 0u32;
+    Box::new(move || {
+        for _ in 0..per_step {
+            let body = &bodies[i as usize % bodies.len()];
+            let now = t0 + Duration::from_millis(u64::from(i * ms));
+            b.handle_rtmp_audio(now, i * ms, black_box(body))
+                .expect("audio");
+            while let Some(t) = b.poll_transmit() {
+                black_box(t);
+            }
+            i += 1;
+        }
+    })
+}
+
+/// SIP -> RTMP through the bridge: one RTP packet per step at its arrival
+/// time; due frames play, RTMP audio drained.
+fn bridge_down(codec: Codec, payloads: Vec<Vec<u8>>) -> Step {
+    let (mut b, t0) = bridge(codec);
+    let mut i = 0u32;
+    Box::new(move || {
+        let payload = &payloads[i as usize % payloads.len()];
+        let now = t0 + Duration::from_millis(20 * u64::from(i));
+        let pkt = rtp(codec.default_pt(), i as u16, i.wrapping_mul(160), payload);
+        b.handle_rtp(now, peer(), black_box(&pkt)).expect("rtp");
+        if b.poll_timeout().is_some_and(|t| t <= now) {
+            b.handle_timeout(now);
+        }
+        while let Some(a) = b.poll_rtmp_audio() {
+            black_box(a);
+        }
+        while let Some(t) = b.poll_transmit() {
+            black_box(t);
+        }
+        i += 1;
+    })
+}
+
+fn rtp(pt: u8, seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
+    let mut p = Vec::with_capacity(12 + payload.len());
+    p.extend_from_slice(&[0x80, pt]);
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&ts.to_be_bytes());
+    p.extend_from_slice(&0x5151_5151u32.to_be_bytes());
+    p.extend_from_slice(payload);
+    p
+}
+
+/// Criterion for both steps, then the paired medians.
+fn run(c: &mut Criterion, name: &str, mut bridge: Step, mut codecs: Step) {
+    c.bench_function(&format!("{name}/bridge"), |b| b.iter(&mut bridge));
+    c.bench_function(&format!("{name}/codecs"), |b| b.iter(&mut codecs));
+    let (mut tb, mut tc) = (Vec::with_capacity(PAIRED), Vec::with_capacity(PAIRED));
+    for k in 0..2 * PAIRED {
+        let t = Instant::now();
+        bridge();
+        let b = t.elapsed();
+        let t = Instant::now();
+        codecs();
+        let c = t.elapsed();
+        if k >= PAIRED {
+            tb.push(b);
+            tc.push(c);
+        }
+    }
+    let mut diff: Vec<f64> = tb
+        .iter()
+        .zip(&tc)
+        .map(|(b, c)| b.as_secs_f64() - c.as_secs_f64())
+        .collect();
+    diff.sort_by(f64::total_cmp);
+    let d = diff[PAIRED / 2] * 1e6;
+    tb.sort();
+    tc.sort();
+    let (b, c) = (
+        tb[PAIRED / 2].as_secs_f64() * 1e6,
+        tc[PAIRED / 2].as_secs_f64() * 1e6,
+    );
+    // A percentage only where a codec runs.
+    let pct = if c > 1.0 {
+        format!("{:.1}%", 100.0 * (b - c) / c)
+    } else {
+        "-".into()
+    };
+    println!(
+        "paired {name}: bridge {b:.3} us, codecs {c:.3} us (medians), overhead {:.3} us = {pct}; \
+         median of paired differences {d:.3} us",
+        b - c
+    );
+}
+
+fn speex_to_pcmu(c: &mut Criterion) {
+    let bodies = speex_bodies();
+    let bridge = bridge_up(Codec::Pcmu, bodies.clone(), 20, 1);
+    let mut dec = SpeexDecoder::new(SpeexMode::Wideband).expect("dec");
+    let mut rs = Resampler::voip(16_000, 8000).expect("rs");
+    let mut enc = G711Encoder::new(G711Law::Pcmu);
+    let (mut pcm, mut low, mut out) = (Vec::new(), Vec::new(), Vec::new());
+    let mut i = 0;
+    let codecs = Box::new(move || {
+        pcm.clear();
+        low.clear();
+        out.clear();
+        dec.decode(black_box(&bodies[i % FRAMES][1..]), &mut pcm)
+            .expect("dec");
+        rs.process(&pcm, &mut low);
+        enc.encode(&low, &mut out).expect("enc");
+        black_box(&out);
+        i += 1;
+    });
+    run(c, "speex_to_pcmu", bridge, codecs);
+}
+
+fn speex_to_opus(c: &mut Criterion) {
+    let bodies = speex_bodies();
+    let bridge = bridge_up(Codec::Opus, bodies.clone(), 20, 1);
+    let mut dec = SpeexDecoder::new(SpeexMode::Wideband).expect("dec");
+    let mut rs = Resampler::voip(16_000, 48_000).expect("rs");
+    let mut enc = OpusEncoder::new(OpusEncoderConfig {
+        sample_rate: 48_000,
+        complexity: 5,
+        bitrate: Some(32_000),
+        fec: true,
+        packet_loss_percent: 10,
+    })
+    .expect("opus");
+    let (mut pcm, mut high, mut out) = (Vec::new(), Vec::new(), Vec::new());
+    let mut i = 0;
+    let codecs = Box::new(move || {
+        pcm.clear();
+        out.clear();
+        dec.decode(black_box(&bodies[i % FRAMES][1..]), &mut pcm)
+            .expect("dec");
+        rs.process(&pcm, &mut high);
+        // The resampler's first call is short by its latency: encode
+        // whole 960-sample frames as the bridge does.
+        while high.len() >= 960 {
+            enc.encode(&high[..960], &mut out).expect("enc");
+            high.drain(..960);
+        }
+        black_box(&out);
+        i += 1;
+    });
+    run(c, "speex_to_opus", bridge, codecs);
+}
+
+fn speex_to_g722(c: &mut Criterion) {
+    let bodies = speex_bodies();
+    let bridge = bridge_up(Codec::G722, bodies.clone(), 20, 1);
+    let mut dec = SpeexDecoder::new(SpeexMode::Wideband).expect("dec");
+    let mut enc = G722Encoder::new().expect("g722");
+    let (mut pcm, mut out) = (Vec::new(), Vec::new());
+    let mut i = 0;
+    let codecs = Box::new(move || {
+        pcm.clear();
+        out.clear();
+        dec.decode(black_box(&bodies[i % FRAMES][1..]), &mut pcm)
+            .expect("dec");
+        enc.encode(&pcm, &mut out).expect("enc");
+        black_box(&out);
+        i += 1;
+    });
+    run(c, "speex_to_g722", bridge, codecs);
+}
+
+fn speex_passthrough(c: &mut Criterion) {
+    let bodies = speex_bodies();
+    let bridge = bridge_up(Codec::Speex16k, bodies.clone(), 20, 1);
+    let mut i = 0;
+    let codecs = Box::new(move || {
+        black_box(speex_frame_count(
+            black_box(&bodies[i % FRAMES][1..]),
+            SpeexMode::Wideband,
+        ));
+        i += 1;
+    });
+    run(c, "speex_passthrough", bridge, codecs);
+}
+
+fn g711_passthrough(c: &mut Criterion) {
+    let mut enc = G711Encoder::new(G711Law::Pcmu);
+    let bodies: Vec<Vec<u8>> = (0..FRAMES)
+        .map(|i| {
+            let mut body = vec![0x82];
+            enc.encode(&tone(8000, 160, 160 * i), &mut body)
+                .expect("enc");
+            body
+        })
+        .collect();
+    let bridge = bridge_up(Codec::Pcmu, bodies.clone(), 20, 1);
+    let mut i = 0;
+    // No codec runs: the bare step only touches the bytes.
+    let codecs = Box::new(move || {
+        black_box(&bodies[i % FRAMES]);
+        i += 1;
+    });
+    run(c, "g711_passthrough", bridge, codecs);
+}
+
+fn pcmu_to_speex(c: &mut Criterion) {
+    let mut g711 = G711Encoder::new(G711Law::Pcmu);
+    let payloads: Vec<Vec<u8>> = (0..FRAMES)
+        .map(|i| {
+            let mut p = Vec::new();
+            g711.encode(&tone(8000, 160, 160 * i), &mut p).expect("enc");
+            p
+        })
+        .collect();
+    let bridge = bridge_down(Codec::Pcmu, payloads.clone());
+    let mut dec = G711Decoder::new(G711Law::Pcmu);
+    let mut rs = Resampler::voip(8000, 16_000).expect("rs");
+    let mut enc = speex_wb();
+    let (mut pcm, mut wide, mut out) = (Vec::new(), Vec::new(), Vec::new());
+    let mut i = 0;
+    let codecs = Box::new(move || {
+        pcm.clear();
+        out.clear();
+        dec.decode(black_box(&payloads[i % FRAMES]), &mut pcm)
+            .expect("dec");
+        rs.process(&pcm, &mut wide);
+        while wide.len() >= 320 {
+            enc.encode(&wide[..320], &mut out).expect("enc");
+            wide.drain(..320);
+        }
+        black_box(&out);
+        i += 1;
+    });
+    run(c, "pcmu_to_speex", bridge, codecs);
+}
+
+fn nelly8k_to_pcmu(c: &mut Criterion) {
+    let mut nelly = NellymoserEncoder::new(8000).expect("nelly");
+    let bodies: Vec<Vec<u8>> = (0..FRAMES)
+        .map(|i| {
+            let mut body = vec![0x52];
+            nelly
+                .encode(&tone(8000, 256, 256 * i), &mut body)
+                .expect("enc");
+            body
+        })
+        .collect();
+    // 5 one-block messages = 160 ms per step.
+    let bridge = bridge_up(Codec::Pcmu, bodies.clone(), 32, 5);
+    let mut dec = NellymoserDecoder::new(8000).expect("dec");
+    let mut enc = G711Encoder::new(G711Law::Pcmu);
+    let (mut pcm, mut out) = (Vec::new(), Vec::new());
+    let mut i = 0;
+    let codecs = Box::new(move || {
+        pcm.clear();
+        out.clear();
+        for _ in 0..5 {
+            dec.decode(black_box(&bodies[i % FRAMES][1..]), &mut pcm)
+                .expect("dec");
+            i += 1;
+        }
+        for frame in pcm.chunks_exact(160) {
+            enc.encode(frame, &mut out).expect("enc");
+        }
+        black_box(&out);
+    });
+    run(c, "nelly8k_to_pcmu_160ms", bridge, codecs);
+}
+
+criterion_group!(
+    benches,
+    speex_to_pcmu,
+    pcmu_to_speex,
+    nelly8k_to_pcmu,
+    speex_to_opus,
+    speex_to_g722,
+    speex_passthrough,
+    g711_passthrough
+);
+criterion_main!(benches);

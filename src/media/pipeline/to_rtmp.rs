@@ -1,0 +1,153 @@
+//! RTP payloads from the SIP peer -> FLV audio bodies for the RTMP client.
+//!
+//! | SIP codec | RTMP out | path |
+//! |---|---|---|
+//! | speex/16000 | Speex | passthrough: `0xB2` + payload |
+//! | PCMU / PCMA | G.711 of the same law | passthrough: `0x82` / `0x72` + payload |
+//! | any | any other | decode (or conceal) -> resample -> encode, whole frames per message |
+//!
+//! Passthrough conceals nothing: a lost packet is a gap the client's own
+//! decoder fills (Speex) or plays as silence (G.711).
+
+use rtmp2sip_codecs::G711Law;
+
+use crate::sip::sdp::Codec;
+
+use super::super::MediaError;
+use super::factory::{CodecFactory, EncoderSettings};
+use super::rtmp_codec::RtmpCodec;
+use super::sip_codec::samples_for;
+use super::transcoder::Transcoder;
+
+/// How RTP payloads become RTMP bodies.
+enum Path {
+    /// Header byte + payload.
+    Passthrough,
+    /// Decode, resample, encode.
+    Transcode(Box<Transcoder>),
+}
+
+/// An FLV audio body and the audio it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RtmpBody {
+    /// Header byte, then the codec payload.
+    pub body: Vec<u8>,
+    /// Samples at the RTMP codec's rate.
+    pub samples: usize,
+}
+
+/// The SIP -> RTMP half for one RTMP output codec.
+pub struct ToRtmp {
+    sip: Codec,
+    out: RtmpCodec,
+    path: Path,
+    /// Length of the last transcoded body: the next one's allocation.
+    body_len: usize,
+}
+
+impl ToRtmp {
+    /// The half from `sip` payloads to `out` bodies.
+    ///
+    /// Errors: [`MediaError::Config`] for a SIP codec without audio,
+    /// [`MediaError::Codec`] if a codec fails to start.
+    pub fn new(
+        sip: Codec,
+        out: RtmpCodec,
+        factory: &dyn CodecFactory,
+        settings: EncoderSettings,
+    ) -> Result<Self, MediaError> {
+        let path = match (sip, out) {
+            (Codec::Speex16k, RtmpCodec::Speex)
+            | (Codec::Pcmu, RtmpCodec::G711(G711Law::Pcmu))
+            | (Codec::Pcma, RtmpCodec::G711(G711Law::Pcma)) => Path::Passthrough,
+            _ => {
+                let decoder = factory.sip_decoder(sip)?;
+                let encoder = factory.rtmp_encoder(out, settings)?;
+                let resampler = factory.resampler(sip.audio_rate(), encoder.sample_rate())?;
+                Path::Transcode(Box::new(Transcoder::new(
+                    decoder,
+                    sip.audio_rate(),
+                    resampler,
+                    encoder,
+                    out.frames_per_message(),
+                )))
+            }
+        };
+        Ok(ToRtmp {
+            sip,
+            out,
+            path,
+            body_len: 64,
+        })
+    }
+
+    /// The RTMP codec this half produces.
+    pub fn out_codec(&self) -> RtmpCodec {
+        self.out
+    }
+
+    /// Whether payloads pass unchanged (no codec runs).
+    pub fn is_passthrough(&self) -> bool {
+        matches!(self.path, Path::Passthrough)
+    }
+
+    /// Takes one RTP payload and calls `emit` for every RTMP body now
+    /// complete, in order.
+    ///
+    /// Errors: [`MediaError::Codec`] for a corrupt payload (peer); audio
+    /// decoded before the fault is still sent.
+    pub fn push(
+        &mut self,
+        payload: &[u8],
+        emit: &mut dyn FnMut(RtmpBody),
+    ) -> Result<(), MediaError> {
+        match &mut self.path {
+            Path::Passthrough => {
+                let mut body = Vec::with_capacity(1 + payload.len());
+                body.push(self.out.header_byte());
+                body.extend_from_slice(payload);
+                let samples = self.out.samples_in(payload).max(1);
+                emit(RtmpBody { body, samples });
+                Ok(())
+            }
+            Path::Transcode(half) => {
+                let decoded = half.decode(payload);
+                self.body_len = flush(half, self.out, self.body_len, emit);
+                decoded.map(|_| ())
+            }
+        }
+    }
+
+    /// Conceals a lost packet of `ticks` RTP ticks; `next` is the payload
+    /// after it if already received (Opus FEC). Passthrough sends nothing.
+    pub fn conceal(&mut self, ticks: u32, next: Option<&[u8]>, emit: &mut dyn FnMut(RtmpBody)) {
+        if let Path::Transcode(half) = &mut self.path {
+            half.conceal(samples_for(self.sip, ticks), next);
+            self.body_len = flush(half, self.out, self.body_len, emit);
+        }
+    }
+}
+
+/// Emits every whole message queued in `half`, allocating each body at
+/// `body_len` (the previous body's length); returns the last length.
+fn flush(
+    half: &mut Transcoder,
+    out: RtmpCodec,
+    mut body_len: usize,
+    emit: &mut dyn FnMut(RtmpBody),
+) -> usize {
+    while half.has_unit() {
+        let mut body = Vec::with_capacity(body_len);
+        body.push(out.header_byte());
+        match half.next_unit(&mut body) {
+            Ok(Some(samples)) => {
+                body_len = body.len();
+                emit(RtmpBody { body, samples });
+            }
+            Ok(None) => break,
+            // The unit's PCM is dropped: carry on with the next.
+            Err(_) => {}
+        }
+    }
+    body_len
+}
