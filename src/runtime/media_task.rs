@@ -35,8 +35,12 @@ pub enum MediaEvent {
     Ended,
 }
 
-/// Queue depth of published audio toward a media task (messages).
-const INBOUND_DEPTH: usize = 64;
+/// Queue depth of published audio toward a media task (messages). Sized
+/// for the densest stream: Nellymoser at 44.1 kHz arrives as ~172
+/// messages/s (one 256-sample block each), so 256 messages are ~1.5 s of
+/// slack (Speex, 20-40 ms per message: 5-10 s); at most ~4 KiB each
+/// (`MAX_RTMP_PAYLOAD`), which bounds a call's queue to ~1 MiB.
+const INBOUND_DEPTH: usize = 256;
 
 struct Subscriber {
     stream_id: u32,
