@@ -62,6 +62,8 @@ pub struct Gateway {
     pub policy: DialPolicy,
     /// Request-URI user -> connection, for incoming calls.
     pub locations: Arc<Locations>,
+    /// `[media] codecs`, parsed once: offered and answered in this order.
+    pub codecs: Vec<crate::sip::sdp::Codec>,
     /// One permit per concurrent call (`[limits] max_calls`).
     pub calls: Arc<Semaphore>,
     /// One permit per RTMP connection (`[limits] max_connections`).
@@ -110,7 +112,7 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
         crate::sip::sdp::parse_codec_list(&config.media.codecs).map_err(SipError::Codecs)?;
     let ua = UserAgent::start(
         config.sip.clone(),
-        codecs,
+        codecs.clone(),
         locations.clone(),
         shutdown.clone(),
     )
@@ -118,6 +120,7 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
     let gw = Arc::new(Gateway {
         ua: ua.clone(),
         locations,
+        codecs,
         streams: StreamRegistry::default(),
         ports: PortAllocator::new(
             config.media.bind_address,

@@ -60,14 +60,7 @@ impl Connection {
     /// `accept()`: allocate RTP ports, answer the offer, start the media,
     /// send 200 OK. The call is connected when the ACK arrives.
     pub(super) async fn accept_incoming(&mut self, call_id: &str) -> Result<(), (u16, String)> {
-        let codecs = sdp::parse_codec_list(&self.gw.config.media.codecs)
-            .map_err(|e| (500, format!("codec configuration: {e}")))?;
-        let ports = self
-            .gw
-            .ports
-            .allocate()
-            .await
-            .map_err(|e| (503, format!("Service Unavailable: {e}")))?;
+        let ports = self.allocate_ports().await?;
         let Some(call) = self.call.as_mut().filter(|c| c.call_id == call_id) else {
             return Err((481, "no such call".into()));
         };
@@ -83,7 +76,7 @@ impl Connection {
             session_id: rand::rngs::OsRng.next_u64() >> 1,
             session_version: 1,
         };
-        let (sdp_answer, negotiated) = match sdp::answer(&offer, &codecs, &local) {
+        let (sdp_answer, negotiated) = match sdp::answer(&offer, &self.gw.codecs, &local) {
             Ok(x) => x,
             Err(e) => {
                 answer.reject(488);

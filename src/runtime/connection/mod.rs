@@ -500,19 +500,21 @@ impl Connection {
         }
     }
 
+    /// An RTP/RTCP port pair for a call; 503 when the range is exhausted.
+    async fn allocate_ports(&self) -> Result<super::ports::PortPair, (u16, String)> {
+        self.gw
+            .ports
+            .allocate()
+            .await
+            .map_err(|e| (503, format!("Service Unavailable: {e}")))
+    }
+
     async fn start_invite(
         &mut self,
         call_id: &str,
         target: crate::call::uri::DialUri,
     ) -> Result<(), (u16, String)> {
-        let ports = self
-            .gw
-            .ports
-            .allocate()
-            .await
-            .map_err(|e| (503, format!("Service Unavailable: {e}")))?;
-        let codecs = sdp::parse_codec_list(&self.gw.config.media.codecs)
-            .map_err(|e| (500, format!("codec configuration: {e}")))?;
+        let ports = self.allocate_ports().await?;
         let remote = target_socket_addr(target.uri());
         let host = self.gw.ua.media_host_for(remote);
         let addr = host
@@ -524,7 +526,7 @@ impl Connection {
             session_id: rand::rngs::OsRng.next_u64() >> 1,
             session_version: 1,
         };
-        let offer = sdp::build_offer(&codecs, &local).map_err(|e| (500, e.to_string()))?;
+        let offer = sdp::build_offer(&self.gw.codecs, &local).map_err(|e| (500, e.to_string()))?;
         let handle = self.gw.ua.place_call(
             PlaceCall {
                 target: target.uri().clone(),
