@@ -193,34 +193,60 @@ fn run(c: &mut Criterion, name: &str, mut bridge: Step, mut codecs: Step) {
     );
 }
 
+/// The bare codec calls of one step of a transcoding path: decode
+/// `per_step` payloads (after `skip` header bytes), resample when `rs` is
+/// given, and encode whole encoder frames as the bridge does (the
+/// resampler's first call is short by its latency).
+fn bare_transcode(
+    payloads: Vec<Vec<u8>>,
+    skip: usize,
+    per_step: usize,
+    mut dec: Box<dyn AudioDecoder>,
+    mut rs: Option<Resampler>,
+    mut enc: Box<dyn AudioEncoder>,
+) -> Step {
+    let frame = enc.frame_samples();
+    let (mut pcm, mut pending, mut out) = (Vec::new(), Vec::new(), Vec::new());
+    let mut i = 0;
+    Box::new(move || {
+        pcm.clear();
+        out.clear();
+        for _ in 0..per_step {
+            dec.decode(black_box(&payloads[i % FRAMES][skip..]), &mut pcm)
+                .expect("dec");
+            i += 1;
+        }
+        match rs.as_mut() {
+            Some(rs) => rs.process(&pcm, &mut pending),
+            None => pending.extend_from_slice(&pcm),
+        }
+        let whole = pending.len() - pending.len() % frame;
+        for f in pending[..whole].chunks_exact(frame) {
+            enc.encode(f, &mut out).expect("enc");
+        }
+        pending.drain(..whole);
+        black_box(&out);
+    })
+}
+
+fn speex_wb_decoder() -> Box<dyn AudioDecoder> {
+    Box::new(SpeexDecoder::new(SpeexMode::Wideband).expect("dec"))
+}
+
 fn speex_to_pcmu(c: &mut Criterion) {
     let bodies = speex_bodies();
     let bridge = bridge_up(Codec::Pcmu, bodies.clone(), 20, 1);
-    let mut dec = SpeexDecoder::new(SpeexMode::Wideband).expect("dec");
-    let mut rs = Resampler::voip(16_000, 8000).expect("rs");
-    let mut enc = G711Encoder::new(G711Law::Pcmu);
-    let (mut pcm, mut low, mut out) = (Vec::new(), Vec::new(), Vec::new());
-    let mut i = 0;
-    let codecs = Box::new(move || {
-        pcm.clear();
-        low.clear();
-        out.clear();
-        dec.decode(black_box(&bodies[i % FRAMES][1..]), &mut pcm)
-            .expect("dec");
-        rs.process(&pcm, &mut low);
-        enc.encode(&low, &mut out).expect("enc");
-        black_box(&out);
-        i += 1;
-    });
+    let rs = Resampler::voip(16_000, 8000).expect("rs");
+    let enc = Box::new(G711Encoder::new(G711Law::Pcmu));
+    let codecs = bare_transcode(bodies, 1, 1, speex_wb_decoder(), Some(rs), enc);
     run(c, "speex_to_pcmu", bridge, codecs);
 }
 
 fn speex_to_opus(c: &mut Criterion) {
     let bodies = speex_bodies();
     let bridge = bridge_up(Codec::Opus, bodies.clone(), 20, 1);
-    let mut dec = SpeexDecoder::new(SpeexMode::Wideband).expect("dec");
-    let mut rs = Resampler::voip(16_000, 48_000).expect("rs");
-    let mut enc = OpusEncoder::new(OpusEncoderConfig {
+    let rs = Resampler::voip(16_000, 48_000).expect("rs");
+    let enc = OpusEncoder::new(OpusEncoderConfig {
         sample_rate: 48_000,
         complexity: 5,
         bitrate: Some(32_000),
@@ -228,42 +254,15 @@ fn speex_to_opus(c: &mut Criterion) {
         packet_loss_percent: 10,
     })
     .expect("opus");
-    let (mut pcm, mut high, mut out) = (Vec::new(), Vec::new(), Vec::new());
-    let mut i = 0;
-    let codecs = Box::new(move || {
-        pcm.clear();
-        out.clear();
-        dec.decode(black_box(&bodies[i % FRAMES][1..]), &mut pcm)
-            .expect("dec");
-        rs.process(&pcm, &mut high);
-        // The resampler's first call is short by its latency: encode
-        // whole 960-sample frames as the bridge does.
-        while high.len() >= 960 {
-            enc.encode(&high[..960], &mut out).expect("enc");
-            high.drain(..960);
-        }
-        black_box(&out);
-        i += 1;
-    });
+    let codecs = bare_transcode(bodies, 1, 1, speex_wb_decoder(), Some(rs), Box::new(enc));
     run(c, "speex_to_opus", bridge, codecs);
 }
 
 fn speex_to_g722(c: &mut Criterion) {
     let bodies = speex_bodies();
     let bridge = bridge_up(Codec::G722, bodies.clone(), 20, 1);
-    let mut dec = SpeexDecoder::new(SpeexMode::Wideband).expect("dec");
-    let mut enc = G722Encoder::new().expect("g722");
-    let (mut pcm, mut out) = (Vec::new(), Vec::new());
-    let mut i = 0;
-    let codecs = Box::new(move || {
-        pcm.clear();
-        out.clear();
-        dec.decode(black_box(&bodies[i % FRAMES][1..]), &mut pcm)
-            .expect("dec");
-        enc.encode(&pcm, &mut out).expect("enc");
-        black_box(&out);
-        i += 1;
-    });
+    let enc = Box::new(G722Encoder::new().expect("g722"));
+    let codecs = bare_transcode(bodies, 1, 1, speex_wb_decoder(), None, enc);
     run(c, "speex_to_g722", bridge, codecs);
 }
 
@@ -311,24 +310,9 @@ fn pcmu_to_speex(c: &mut Criterion) {
         })
         .collect();
     let bridge = bridge_down(Codec::Pcmu, payloads.clone());
-    let mut dec = G711Decoder::new(G711Law::Pcmu);
-    let mut rs = Resampler::voip(8000, 16_000).expect("rs");
-    let mut enc = speex_wb();
-    let (mut pcm, mut wide, mut out) = (Vec::new(), Vec::new(), Vec::new());
-    let mut i = 0;
-    let codecs = Box::new(move || {
-        pcm.clear();
-        out.clear();
-        dec.decode(black_box(&payloads[i % FRAMES]), &mut pcm)
-            .expect("dec");
-        rs.process(&pcm, &mut wide);
-        while wide.len() >= 320 {
-            enc.encode(&wide[..320], &mut out).expect("enc");
-            wide.drain(..320);
-        }
-        black_box(&out);
-        i += 1;
-    });
+    let dec = Box::new(G711Decoder::new(G711Law::Pcmu));
+    let rs = Resampler::voip(8000, 16_000).expect("rs");
+    let codecs = bare_transcode(payloads, 0, 1, dec, Some(rs), Box::new(speex_wb()));
     run(c, "pcmu_to_speex", bridge, codecs);
 }
 
@@ -345,23 +329,9 @@ fn nelly8k_to_pcmu(c: &mut Criterion) {
         .collect();
     // 5 one-block messages = 160 ms per step.
     let bridge = bridge_up(Codec::Pcmu, bodies.clone(), 32, 5);
-    let mut dec = NellymoserDecoder::new(8000).expect("dec");
-    let mut enc = G711Encoder::new(G711Law::Pcmu);
-    let (mut pcm, mut out) = (Vec::new(), Vec::new());
-    let mut i = 0;
-    let codecs = Box::new(move || {
-        pcm.clear();
-        out.clear();
-        for _ in 0..5 {
-            dec.decode(black_box(&bodies[i % FRAMES][1..]), &mut pcm)
-                .expect("dec");
-            i += 1;
-        }
-        for frame in pcm.chunks_exact(160) {
-            enc.encode(frame, &mut out).expect("enc");
-        }
-        black_box(&out);
-    });
+    let dec = Box::new(NellymoserDecoder::new(8000).expect("dec"));
+    let enc = Box::new(G711Encoder::new(G711Law::Pcmu));
+    let codecs = bare_transcode(bodies, 1, 5, dec, None, enc);
     run(c, "nelly8k_to_pcmu_160ms", bridge, codecs);
 }
 

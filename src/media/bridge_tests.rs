@@ -1,49 +1,14 @@
 //! Bridge scenarios on a virtual clock.
 
 use super::*;
+use crate::media::test_support::{bridge, config, rtp_packet, PEER, PEER_RTCP};
 use crate::media::pipeline::factory::SPEEX_COMPLEXITY;
 use crate::media::pipeline::tests::{speex_wb_round_trip, tone_snr};
 use crate::media::pipeline::RtmpOut;
-use crate::sip::sdp::Direction;
-use crate::sip::sdp::Negotiated;
 use rand::rngs::mock::StepRng;
 use rtmp2sip_codecs::SpeexMode;
 use rtmp2sip_codecs::{AudioDecoder, G711Law, SpeexDecoder, SpeexEncoder, SpeexEncoderConfig};
 use std::time::Duration;
-
-const PEER: &str = "192.0.2.1:5004";
-const PEER_RTCP: &str = "192.0.2.1:5005";
-
-fn negotiated(codec: Codec, pt: u8) -> Negotiated {
-    Negotiated {
-        codec,
-        pt,
-        recv_pt: pt,
-        dtmf_pt: Some(101),
-        recv_dtmf_pt: Some(101),
-        ptime_ms: 20,
-        direction: Direction::SendRecv,
-        remote_rtp: PEER.parse().unwrap(),
-        remote_rtcp: PEER_RTCP.parse().unwrap(),
-    }
-}
-
-fn config(codec: Codec, pt: u8) -> BridgeConfig {
-    BridgeConfig {
-        sip_codec: negotiated(codec, pt),
-        jitter_ms: 60,
-        speex_quality: 8,
-        opus_complexity: 5,
-        rtmp_out: RtmpOut::Speex,
-        rtmp_out_max_ms: 2000,
-        rtp_timeout: Duration::from_secs(60),
-        ntp_at_start: 0xE000_0000_0000_0000,
-    }
-}
-
-fn bridge(cfg: BridgeConfig, t0: Instant) -> Bridge {
-    Bridge::new(cfg, t0, &mut StepRng::new(0x1234_5678, 0x9abc_def1)).unwrap()
-}
 
 fn tone(freq: f64, rate: u32, samples: usize, offset: usize) -> Vec<i16> {
     (offset..offset + samples)
@@ -78,18 +43,6 @@ fn flash_speex(messages: usize, per_msg: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn rtp_packet(pt: u8, seq: u16, ts: u32, marker: bool, payload: &[u8]) -> Vec<u8> {
-    rtp_types::RtpPacketBuilder::<&[u8], &[u8]>::new()
-        .payload_type(pt)
-        .sequence_number(seq)
-        .timestamp(ts)
-        .ssrc(0x5151_5151)
-        .marker_bit(marker)
-        .payload(payload)
-        .write_vec()
-        .unwrap()
-}
-
 fn drain_rtp(b: &mut Bridge) -> Vec<(SocketAddr, Vec<u8>)> {
     std::iter::from_fn(|| b.poll_transmit())
         .filter(|t| t.kind == TransmitKind::Rtp)
@@ -111,7 +64,7 @@ fn run_until(b: &mut Bridge, t0: Instant, from: u64, to: u64, out: &mut Vec<Rtmp
 #[test]
 fn rtmp_speex_to_pcmu_carries_the_tone() {
     let t0 = Instant::now();
-    let mut b = bridge(config(Codec::Pcmu, 0), t0);
+    let mut b = bridge(config(Codec::Pcmu, RtmpOut::Speex), t0);
     for (i, body) in flash_speex(25, 2).iter().enumerate() {
         b.handle_rtmp_audio(
             t0 + Duration::from_millis(40 * i as u64),
@@ -144,7 +97,7 @@ fn rtmp_speex_to_pcmu_carries_the_tone() {
 #[test]
 fn pcma_to_rtmp_speex_carries_the_tone_with_steady_timestamps() {
     let t0 = Instant::now();
-    let mut b = bridge(config(Codec::Pcma, 8), t0);
+    let mut b = bridge(config(Codec::Pcma, RtmpOut::Speex), t0);
     let mut out = Vec::new();
     for i in 0..50u16 {
         let now_ms = 20 * u64::from(i);
@@ -185,7 +138,7 @@ fn pcma_to_rtmp_speex_carries_the_tone_with_steady_timestamps() {
 #[test]
 fn passthrough_is_byte_identical_both_ways() {
     let t0 = Instant::now();
-    let mut b = bridge(config(Codec::Speex16k, 97), t0);
+    let mut b = bridge(config(Codec::Speex16k, RtmpOut::Speex), t0);
     let bodies = flash_speex(10, 2);
     for (i, body) in bodies.iter().enumerate() {
         b.handle_rtmp_audio(t0, 40 * i as u32, body).unwrap();
@@ -231,7 +184,7 @@ fn passthrough_is_byte_identical_both_ways() {
 #[test]
 fn skips_headers_and_refuses_other_formats() {
     let t0 = Instant::now();
-    let mut b = bridge(config(Codec::Pcmu, 0), t0);
+    let mut b = bridge(config(Codec::Pcmu, RtmpOut::Speex), t0);
     let mut header = vec![0xB6];
     header.extend_from_slice(b"Speex   1.2.1\0\0\0\0\0\0\0");
     header.resize(81, 0);
@@ -260,7 +213,7 @@ fn skips_headers_and_refuses_other_formats() {
 #[test]
 fn loss_and_reorder_are_concealed_on_a_steady_clock() {
     let t0 = Instant::now();
-    let mut b = bridge(config(Codec::Pcmu, 0), t0);
+    let mut b = bridge(config(Codec::Pcmu, RtmpOut::Speex), t0);
     let order: Vec<u16> = (0..30)
         .filter(|&i| i != 10)
         .map(|i| match i {
@@ -297,7 +250,7 @@ fn loss_and_reorder_are_concealed_on_a_steady_clock() {
 #[test]
 fn symmetric_rtp_latches_to_the_source_address() {
     let t0 = Instant::now();
-    let mut b = bridge(config(Codec::Pcmu, 0), t0);
+    let mut b = bridge(config(Codec::Pcmu, RtmpOut::Speex), t0);
     let nat: SocketAddr = "198.51.100.7:40000".parse().unwrap();
     b.handle_rtp(t0, nat, &rtp_packet(0, 1, 0, true, &[0xFF; 160]))
         .unwrap();
@@ -320,7 +273,7 @@ fn symmetric_rtp_latches_to_the_source_address() {
 #[test]
 fn output_queue_is_bounded_dropping_the_oldest() {
     let t0 = Instant::now();
-    let mut cfg = config(Codec::Speex16k, 97);
+    let mut cfg = config(Codec::Speex16k, RtmpOut::Speex);
     cfg.rtmp_out_max_ms = 100;
     let mut b = bridge(cfg, t0);
     let bodies = flash_speex(50, 1);
@@ -344,7 +297,7 @@ fn output_queue_is_bounded_dropping_the_oldest() {
 #[test]
 fn rtp_timeout_fires_once_and_rearms() {
     let t0 = Instant::now();
-    let mut b = bridge(config(Codec::Pcmu, 0), t0);
+    let mut b = bridge(config(Codec::Pcmu, RtmpOut::Speex), t0);
     assert!(b.poll_timeout().unwrap() <= t0 + Duration::from_secs(60));
     b.handle_timeout(t0 + Duration::from_secs(59));
     assert!(std::iter::from_fn(|| b.poll_event()).all(|e| e != MediaEvent::RtpTimeout));
@@ -367,7 +320,7 @@ fn rtp_timeout_fires_once_and_rearms() {
 #[test]
 fn telephone_events_become_dtmf_events() {
     let t0 = Instant::now();
-    let mut b = bridge(config(Codec::Pcmu, 0), t0);
+    let mut b = bridge(config(Codec::Pcmu, RtmpOut::Speex), t0);
     let peer: SocketAddr = PEER.parse().unwrap();
     for (seq, end, dur) in [
         (1u16, false, 160u16),
@@ -411,7 +364,7 @@ fn telephone_events_become_dtmf_events() {
 #[test]
 fn rtcp_reports_and_bye_go_to_the_rtcp_address() {
     let t0 = Instant::now();
-    let mut b = bridge(config(Codec::Pcmu, 0), t0);
+    let mut b = bridge(config(Codec::Pcmu, RtmpOut::Speex), t0);
     b.handle_rtp(
         t0,
         PEER.parse().unwrap(),
@@ -446,7 +399,7 @@ fn rtcp_reports_and_bye_go_to_the_rtcp_address() {
 fn telephone_event_codec_is_refused() {
     let t0 = Instant::now();
     let r = Bridge::new(
-        config(Codec::TelephoneEvent, 101),
+        config(Codec::TelephoneEvent, RtmpOut::Speex),
         t0,
         &mut StepRng::new(1, 1),
     );
@@ -457,7 +410,7 @@ proptest::proptest! {
     #[test]
     fn arbitrary_datagrams_never_panic(data in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200), 0..30)) {
         let t0 = Instant::now();
-        let mut b = bridge(config(Codec::Pcmu, 0), t0);
+        let mut b = bridge(config(Codec::Pcmu, RtmpOut::Speex), t0);
         for (i, d) in data.iter().enumerate() {
             let now = t0 + Duration::from_millis(10 * i as u64);
             let _ = b.handle_rtp(now, PEER.parse().unwrap(), d);
@@ -475,7 +428,7 @@ proptest::proptest! {
 /// with Speex WB from its first packet (16 kHz).
 fn pcmu_tone_through_bridge(seconds: usize) -> Vec<i16> {
     let t0 = Instant::now();
-    let mut b = bridge(config(Codec::Pcmu, 0), t0);
+    let mut b = bridge(config(Codec::Pcmu, RtmpOut::Speex), t0);
     let mut out = Vec::new();
     let packets = seconds * 50;
     let end = t0 + Duration::from_millis(20 * packets as u64 + 500);
@@ -593,7 +546,7 @@ fn assert_sequence_continuous(sent: &[Sent]) {
 #[test]
 fn dtmf_digits_go_out_as_rfc4733_events_between_audio() {
     let t0 = Instant::now();
-    let mut b = bridge(config(Codec::Pcmu, 0), t0);
+    let mut b = bridge(config(Codec::Pcmu, RtmpOut::Speex), t0);
     let bodies = flash_speex(6, 2);
     let mut sent = Vec::new();
     for (i, body) in bodies[..2].iter().enumerate() {
@@ -682,7 +635,7 @@ fn dtmf_digits_go_out_as_rfc4733_events_between_audio() {
 #[test]
 fn audio_is_held_back_during_a_dtmf_event() {
     let t0 = Instant::now();
-    let mut b = bridge(config(Codec::Pcma, 8), t0);
+    let mut b = bridge(config(Codec::Pcma, RtmpOut::Speex), t0);
     let bodies = flash_speex(30, 1);
     let mut sent = Vec::new();
     for ms in 0..620u64 {
@@ -733,12 +686,12 @@ fn audio_is_held_back_during_a_dtmf_event() {
 #[test]
 fn dtmf_needs_telephone_event_at_the_audio_clock() {
     let t0 = Instant::now();
-    let mut cfg = config(Codec::Pcmu, 0);
+    let mut cfg = config(Codec::Pcmu, RtmpOut::Speex);
     cfg.sip_codec.dtmf_pt = None;
     let mut b = bridge(cfg, t0);
     assert_eq!(b.send_dtmf(t0, "1", 160), Err(MediaError::NoTelephoneEvent));
     // speex/16000 audio with telephone-event/8000: clocks differ.
-    let mut b = bridge(config(Codec::Speex16k, 97), t0);
+    let mut b = bridge(config(Codec::Speex16k, RtmpOut::Speex), t0);
     assert_eq!(b.send_dtmf(t0, "1", 160), Err(MediaError::NoTelephoneEvent));
     assert!(drain_rtp(&mut b).is_empty());
 }
@@ -746,7 +699,7 @@ fn dtmf_needs_telephone_event_at_the_audio_clock() {
 #[test]
 fn invalid_dtmf_requests_queue_nothing() {
     let t0 = Instant::now();
-    let mut b = bridge(config(Codec::Pcmu, 0), t0);
+    let mut b = bridge(config(Codec::Pcmu, RtmpOut::Speex), t0);
     let idle = b.poll_timeout();
     assert_eq!(
         b.send_dtmf(t0, "12x", 160),
