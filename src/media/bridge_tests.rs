@@ -1,10 +1,10 @@
 //! Bridge scenarios on a virtual clock.
 
 use super::*;
-use crate::media::test_support::{bridge, config, rtp_packet, PEER, PEER_RTCP};
 use crate::media::pipeline::factory::SPEEX_COMPLEXITY;
 use crate::media::pipeline::tests::{speex_wb_round_trip, tone_snr};
 use crate::media::pipeline::RtmpOut;
+use crate::media::test_support::{bridge, config, rtp_packet, PEER, PEER_RTCP};
 use rand::rngs::mock::StepRng;
 use rtmp2sip_codecs::SpeexMode;
 use rtmp2sip_codecs::{AudioDecoder, G711Law, SpeexDecoder, SpeexEncoder, SpeexEncoderConfig};

@@ -29,7 +29,7 @@ use rsipstack::transaction::transaction::Transaction;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn, Instrument};
 
-use super::sdp::{self, Codec, LocalMedia};
+use super::sdp::{self, Codec};
 use super::ua::{CallHandle, DtmfInfo, SipEvent, UserAgent};
 
 /// How long a 200 OK may wait for its ACK (64 x T1, RFC 3261 §13.3.1.4).
@@ -136,13 +136,7 @@ fn check_offer(offer: &[u8], codecs: &[Codec]) -> Result<(), Refusal> {
     if offer.is_empty() {
         return Err(Refusal::NotAcceptable("an SDP offer is required"));
     }
-    let probe = LocalMedia {
-        addr: IpAddr::from([127, 0, 0, 1]),
-        port: 9,
-        session_id: 1,
-        session_version: 1,
-    };
-    match sdp::answer(offer, codecs, &probe) {
+    match sdp::acceptable_offer(offer, codecs) {
         Ok(_) => Ok(()),
         Err(sdp::SdpError::NoCommonCodec) => Err(Refusal::NotAcceptable("no common codec")),
         Err(_) => Err(Refusal::NotAcceptable("unusable SDP offer")),
@@ -279,7 +273,6 @@ impl UserAgent {
             info: info_rx,
         };
         self.run_incoming(rung, &mut states, &report).await;
-        drop(states);
     }
 
     async fn run_incoming(

@@ -429,25 +429,13 @@ pub fn answer(
     our_codecs: &[Codec],
     local: &LocalMedia,
 ) -> Result<(SdpAnswer, Negotiated), SdpError> {
-    let session = parse_session(offer)?;
-    let index = session
-        .medias
-        .iter()
-        .position(|m| is_audio(m) && m.port != 0 && is_rtp_avp(m))
-        .ok_or(SdpError::NoAudio)?;
+    let OfferChoice {
+        session,
+        index,
+        chosen,
+        dtmf,
+    } = choose(offer, our_codecs)?;
     let media = session.medias.get(index).ok_or(SdpError::NoAudio)?;
-    let offered = media_formats(media);
-    let chosen = our_codecs
-        .iter()
-        .filter(|c| c.is_audio())
-        .find_map(|c| offered.iter().find(|f| f.codec == *c))
-        .copied()
-        .ok_or(SdpError::NoCommonCodec)?;
-    let dtmf = offered
-        .iter()
-        .find(|f| f.codec == Codec::TelephoneEvent)
-        .filter(|_| our_codecs.contains(&Codec::TelephoneEvent))
-        .copied();
     let (remote_rtp, remote_rtcp) = remote_addresses(&session, media)?;
     let their_direction = direction(&session, media);
     let our_direction = their_direction.reverse();
@@ -480,6 +468,61 @@ pub fn answer(
         remote_rtcp,
     };
     Ok((SdpAnswer { session: answer }, negotiated))
+}
+
+/// Checks, without building an answer, that [`answer`] would accept
+/// `offer`: a usable audio stream with a codec of `our_codecs` and a
+/// remote address. Returns the codec an answer would choose.
+///
+/// Errors: as [`answer`]; [`SdpError::NoCommonCodec`] means "488".
+pub fn acceptable_offer(offer: &[u8], our_codecs: &[Codec]) -> Result<Codec, SdpError> {
+    let choice = choose(offer, our_codecs)?;
+    let media = choice
+        .session
+        .medias
+        .get(choice.index)
+        .ok_or(SdpError::NoAudio)?;
+    remote_addresses(&choice.session, media)?;
+    Ok(choice.chosen.codec)
+}
+
+/// An offer and what we pick from it.
+struct OfferChoice {
+    session: Session,
+    /// Index of the first usable `m=audio` line.
+    index: usize,
+    /// Our first codec (in our order) that the offer carries.
+    chosen: PayloadFormat,
+    /// The offer's telephone-event, when we also offer it.
+    dtmf: Option<PayloadFormat>,
+}
+
+fn choose(offer: &[u8], our_codecs: &[Codec]) -> Result<OfferChoice, SdpError> {
+    let session = parse_session(offer)?;
+    let index = session
+        .medias
+        .iter()
+        .position(|m| is_audio(m) && m.port != 0 && is_rtp_avp(m))
+        .ok_or(SdpError::NoAudio)?;
+    let media = session.medias.get(index).ok_or(SdpError::NoAudio)?;
+    let offered = media_formats(media);
+    let chosen = our_codecs
+        .iter()
+        .filter(|c| c.is_audio())
+        .find_map(|c| offered.iter().find(|f| f.codec == *c))
+        .copied()
+        .ok_or(SdpError::NoCommonCodec)?;
+    let dtmf = offered
+        .iter()
+        .find(|f| f.codec == Codec::TelephoneEvent)
+        .filter(|_| our_codecs.contains(&Codec::TelephoneEvent))
+        .copied();
+    Ok(OfferChoice {
+        session,
+        index,
+        chosen,
+        dtmf,
+    })
 }
 
 /// Parses a body with the size bound.

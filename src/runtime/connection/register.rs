@@ -78,48 +78,35 @@ impl Registrations {
     }
 }
 
-/// `register` arguments for an outside registrar.
-struct RegisterArgs {
-    user: String,
-    registrar: String,
-    password: String,
-    auth_user: Option<String>,
-    display_name: Option<String>,
-}
-
-impl RegisterArgs {
-    fn from_args(args: &[Value]) -> Option<Result<Self, String>> {
-        let s = |i: usize| {
-            args.get(i)
-                .and_then(|v| v.as_str())
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-        };
-        let user = s(0)?;
-        let Some(registrar) = s(1) else {
-            return Some(Err("register needs (user, registrar, password)".into()));
-        };
-        Some(Ok(Self {
-            user,
-            registrar,
-            password: args
-                .get(2)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_string(),
-            auth_user: s(3),
-            display_name: s(4),
-        }))
-    }
+/// `register(user, registrar, password[, auth_user, display_name])`'s
+/// arguments, borrowed from the invoke; `None` without a user (the
+/// embedded registrar).
+fn client_register(args: &[Value]) -> Option<Result<ClientRegister<'_>, String>> {
+    let s = |i: usize| {
+        args.get(i)
+            .and_then(|v| v.as_str())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    };
+    let user = s(0)?;
+    let Some(registrar) = s(1) else {
+        return Some(Err("register needs (user, registrar, password)".into()));
+    };
+    Some(Ok(ClientRegister {
+        user,
+        registrar,
+        password: args.get(2).and_then(|v| v.as_str()).unwrap_or_default(),
+        auth_user: s(3),
+        display_name: s(4),
+    }))
 }
 
 impl Connection {
     /// `register(...)`.
     pub(super) fn on_register(&mut self, inv: &Invoke) {
-        let result = match RegisterArgs::from_args(&inv.args) {
+        let result = match client_register(&inv.args) {
             None => self.register_local(),
-            Some(Ok(r)) => self.register_upstream(r),
+            Some(Ok(args)) => self.register_upstream(&args),
             Some(Err(why)) => Err(why),
         };
         match result {
@@ -198,16 +185,9 @@ impl Connection {
     }
 
     /// `register(user, registrar, password[, auth_user, display_name])`.
-    fn register_upstream(&mut self, r: RegisterArgs) -> Result<String, String> {
-        let args = ClientRegister {
-            user: &r.user,
-            registrar: &r.registrar,
-            password: &r.password,
-            auth_user: r.auth_user.as_deref(),
-            display_name: r.display_name.as_deref(),
-        };
+    fn register_upstream(&mut self, args: &ClientRegister<'_>) -> Result<String, String> {
         let params = RegisterParams::from_client(
-            &args,
+            args,
             &self.gw.ua.contact_host_port(),
             self.gw.config.sip.register_expires,
         )
