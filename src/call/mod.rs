@@ -3,6 +3,8 @@
 //! `Sono.Call.Status` events, applying `[policy]`.
 
 pub mod controller;
+pub mod grammar;
+pub mod pattern;
 pub mod policy;
 pub mod status;
 pub mod uri;
