@@ -728,7 +728,10 @@ mod tests {
         assert!(e.contains("policy.registrar_allow"), "{e}");
         let c = load("[policy]\ndial_allow = []\nregistrar_allow = []\n").unwrap();
         assert!(c.policy.dial_allow.is_empty() && c.policy.registrar_allow.is_empty());
-        let too_many = format!("[policy]\ndial_allow = [{}]\n", vec!["\"*\""; 257].join(","));
+        let too_many = format!(
+            "[policy]\ndial_allow = [{}]\n",
+            vec!["\"*\""; 257].join(",")
+        );
         assert!(load(&too_many).is_err());
     }
 

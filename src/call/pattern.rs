@@ -37,11 +37,7 @@ pub enum PatternProblem {
 impl fmt::Display for PatternProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::TooMany => write!(
-                f,
-                "more than {} patterns",
-                super::policy::MAX_PATTERNS
-            ),
+            Self::TooMany => write!(f, "more than {} patterns", super::policy::MAX_PATTERNS),
             Self::Empty => f.write_str("empty pattern"),
             Self::TooLong => f.write_str("pattern longer than 1024 bytes"),
             Self::Scheme => f.write_str("a pattern is \"*\" (everything) or a sip: URI pattern"),
@@ -257,7 +253,10 @@ mod tests {
         assert!(!g("*a*b*c", "xxaxxbxxcx"));
         assert!(g("%2B1*", "+1"));
         let long = "a".repeat(1000);
-        assert!(!glob(&units(&"*a".repeat(30)), format!("{long}b").as_bytes()));
+        assert!(!glob(
+            &units(&"*a".repeat(30)),
+            format!("{long}b").as_bytes()
+        ));
     }
 
     #[test]

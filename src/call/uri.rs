@@ -183,7 +183,9 @@ impl DialUri {
         if let Some(i) = text.bytes().position(|b| !b.is_ascii_graphic()) {
             return Err(DialUriError::BadByte(i));
         }
-        let named_scheme = text.get(..4).is_some_and(|s| s.eq_ignore_ascii_case("sip:"))
+        let named_scheme = text
+            .get(..4)
+            .is_some_and(|s| s.eq_ignore_ascii_case("sip:"))
             || text.contains('@')
             || text.split_once(':').is_some_and(|(head, tail)| {
                 !head.starts_with('[') && !tail.starts_with(|c: char| c.is_ascii_digit())

@@ -111,7 +111,10 @@ fn registrar_forms() {
     assert_eq!(r("Example.com").unwrap(), "sip:example.com");
     assert_eq!(r("127.0.0.2:5070").unwrap(), "sip:127.0.0.2:5070");
     assert_eq!(r("[::1]:5070").unwrap(), "sip:[::1]:5070");
-    assert_eq!(r("sip:bob@example.com:5080").unwrap(), "sip:example.com:5080");
+    assert_eq!(
+        r("sip:bob@example.com:5080").unwrap(),
+        "sip:example.com:5080"
+    );
     assert_eq!(
         r("sip:example.com;transport=tcp").unwrap(),
         "sip:example.com;transport=TCP"
@@ -156,7 +159,10 @@ fn check_any(s: &str) {
         return;
     };
     let wire = d.wire();
-    assert!(wire.bytes().all(|b| b.is_ascii_graphic()), "{s:?} -> {wire:?}");
+    assert!(
+        wire.bytes().all(|b| b.is_ascii_graphic()),
+        "{s:?} -> {wire:?}"
+    );
     assert!(wire.starts_with(d.canonical()), "{s:?} -> {wire:?}");
     let params = &wire[d.canonical().len()..];
     assert!(
