@@ -13,6 +13,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::call::policy::DialPolicy;
+
 /// A configuration that could not be loaded.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -144,11 +146,14 @@ pub enum RtmpOutCodec {
     Match,
 }
 
-/// `[policy]`: who may call where.
+/// `[policy]`: who may call where (pattern rules: [`crate::call::policy`]).
 #[derive(Debug, Clone)]
 pub struct PolicyConfig {
-    /// Glob patterns a dialled URI must match; empty forbids all.
-    pub dial_allow: Vec<String>,
+    /// Patterns a dialled URI must match; empty forbids all.
+    pub dial_allow: DialPolicy,
+    /// Patterns `sip:<user>@<registrar host>[:port]` must match for a
+    /// client's `register(user, registrar, ...)`; empty forbids all.
+    pub registrar_allow: DialPolicy,
 }
 
 /// `[limits]`: resource bounds.
@@ -291,12 +296,14 @@ impl Default for MediaFile {
 #[serde(deny_unknown_fields, default)]
 struct PolicyFile {
     dial_allow: Vec<String>,
+    registrar_allow: Vec<String>,
 }
 
 impl Default for PolicyFile {
     fn default() -> Self {
         Self {
-            dial_allow: vec!["sip:echo@*".into(), "sip:*@127.0.0.1*".into()],
+            dial_allow: vec!["sip:echo@*".into(), "sip:*@127.0.0.1".into()],
+            registrar_allow: vec!["sip:*@127.0.0.1".into()],
         }
     }
 }
@@ -596,13 +603,12 @@ fn validate_media(file: &Path, m: MediaFile) -> Result<MediaConfig, ConfigError>
 }
 
 fn validate_policy(file: &Path, p: PolicyFile) -> Result<PolicyConfig, ConfigError> {
-    for pat in &p.dial_allow {
-        if pat.trim().is_empty() {
-            return Err(invalid(file, "policy.dial_allow", "empty pattern"));
-        }
-    }
+    let compile = |key, patterns: &[String]| {
+        DialPolicy::parse(patterns).map_err(|e| invalid(file, key, e.to_string()))
+    };
     Ok(PolicyConfig {
-        dial_allow: p.dial_allow,
+        dial_allow: compile("policy.dial_allow", &p.dial_allow)?,
+        registrar_allow: compile("policy.registrar_allow", &p.registrar_allow)?,
     })
 }
 
@@ -658,6 +664,7 @@ mod tests {
         assert_eq!(c.media.codecs, d.media.codecs);
         assert_eq!(c.media.rtp_ports, d.media.rtp_ports);
         assert_eq!(c.policy.dial_allow, d.policy.dial_allow);
+        assert_eq!(c.policy.registrar_allow, d.policy.registrar_allow);
         assert_eq!(c.limits.max_calls, d.limits.max_calls);
         assert_eq!(c.sip.echo_user, "echo");
     }
@@ -706,6 +713,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("jitter_ms"), "{e}");
+    }
+
+    #[test]
+    fn policy_patterns_are_compiled_at_load() {
+        let e = load("[policy]\ndial_allow = [\"sip:*@127.0.0.1*\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("policy.dial_allow"), "{e}");
+        assert!(e.contains("write \"sip:*@127.0.0.1\""), "{e}");
+        let e = load("[policy]\nregistrar_allow = [\"sip:*@10.*\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("policy.registrar_allow"), "{e}");
+        let c = load("[policy]\ndial_allow = []\nregistrar_allow = []\n").unwrap();
+        assert!(c.policy.dial_allow.is_empty() && c.policy.registrar_allow.is_empty());
+        let too_many = format!(
+            "[policy]\ndial_allow = [{}]\n",
+            vec!["\"*\""; 257].join(",")
+        );
+        assert!(load(&too_many).is_err());
     }
 
     #[test]

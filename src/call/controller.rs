@@ -375,7 +375,7 @@ impl Controller {
             None | Some(Err(DialUriError::Missing)) => {
                 return Err((DialError::NoUri, "dial needs a SIP URI".into()))
             }
-            Some(Err(DialUriError::Invalid(why))) => {
+            Some(Err(why)) => {
                 return Err((DialError::NoUri, format!("not a usable SIP URI: {why}")))
             }
             Some(Ok(u)) => u,
@@ -383,7 +383,7 @@ impl Controller {
         if self.has_call() {
             return Err((DialError::Existing, "a call is already in progress".into()));
         }
-        if !self.cfg.policy.allows(parsed.canonical()) {
+        if !self.cfg.policy.allows(&parsed) {
             return Err((
                 DialError::Forbidden,
                 format!(

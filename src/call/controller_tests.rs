@@ -5,7 +5,7 @@ use super::*;
 fn controller() -> Controller {
     Controller::new(
         ControllerConfig {
-            policy: DialPolicy::new(&["sip:echo@*".into(), "sip:*@127.0.0.1*".into()]),
+            policy: DialPolicy::parse(&["sip:echo@*".into(), "sip:*@127.0.0.1".into()]).unwrap(),
             echo_user: "echo".into(),
             ring_timeout: Duration::from_secs(60),
         },

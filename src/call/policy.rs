@@ -1,55 +1,101 @@
-//! `[policy] dial_allow`: which URIs a client may dial.
+//! `[policy] dial_allow` and `registrar_allow`: which URIs a client may
+//! dial, and at which registrars it may register.
 //!
-//! Patterns are globs (`*` any run of characters, `?` one character) matched
-//! against the dialled URI in a canonical form, `scheme:user@host[:port]`,
-//! with URI parameters and headers removed and scheme and host lower-cased.
-//! Matching the canonical form (not the text the client sent) closes the
-//! obvious bypasses such as `sip:x@evil;p=@127.0.0.1`: the user part of a
-//! canonical URI never contains `@`.
+//! A policy is a list of patterns; a URI is allowed when one matches. An
+//! empty list allows nothing. Patterns are matched against a parsed
+//! [`DialUri`] part by part, never against text, so nothing in a user part
+//! or a parameter can make a URI look like another host:
+//!
+//! - `"*"` alone allows every URI (an explicit choice: an open gateway is a
+//!   toll-fraud hole).
+//! - Otherwise a pattern is `sip:[user@]host[:port]` (scheme
+//!   case-insensitive, no parameters or headers):
+//!   - **user**: a glob over the whole user part, escapes decoded: `*` any
+//!     run of bytes, `?` exactly one byte, everything else literal and
+//!     case-sensitive (RFC 3261 §19.1.4). A URI without a user part has the
+//!     empty user, which `*` matches; a pattern without `user@` matches only
+//!     URIs without a user part.
+//!   - **host**: `*` any host; `*.example.com` any hostname ending in
+//!     `.example.com` on a label boundary (`a.example.com`,
+//!     `a.b.example.com`), **not** `example.com` itself (list both to allow
+//!     both) and never an IP address; otherwise the exact hostname
+//!     (case-insensitive), IPv4 address or bracketed IPv6 address. No other
+//!     `*` is allowed in a host: `127.0.0.1.evil.invalid` is not
+//!     `127.0.0.1`.
+//!   - **port**: a pattern without a port matches any port (and URIs
+//!     without one); a pattern with a port matches only URIs naming that
+//!     port.
+//!
+//! Shipped: `dial_allow = ["sip:echo@*", "sip:*@127.0.0.1"]` (the built-in
+//! echo and anything on loopback) and `registrar_allow = ["sip:*@127.0.0.1"]`.
 
-use wildmatch::WildMatch;
+use super::pattern::{Pattern, PatternProblem};
+use super::uri::DialUri;
 
-/// A compiled allow-list. An empty list forbids every dial.
-#[derive(Debug, Clone)]
+/// Most patterns in one policy.
+pub const MAX_PATTERNS: usize = 256;
+
+/// A pattern that cannot be compiled: which one (its text, escaped and
+/// shortened in `Display`) and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("pattern {:?}: {problem}", shorten(pattern))]
+pub struct PatternError {
+    /// The pattern as given.
+    pub pattern: String,
+    /// What is wrong with it.
+    pub problem: PatternProblem,
+}
+
+fn shorten(s: &str) -> String {
+    match s.char_indices().nth(80) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+/// A compiled allow-list (see the module doc). The default allows nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DialPolicy {
-    allow: Vec<WildMatch>,
+    allow: Vec<Pattern>,
 }
 
 impl DialPolicy {
-    /// Compiles the glob patterns from the configuration.
-    pub fn new(patterns: &[String]) -> Self {
-        Self {
-            allow: patterns.iter().map(|p| WildMatch::new(p)).collect(),
+    /// Compiles patterns from the configuration (or a client token's claim).
+    ///
+    /// # Errors
+    /// The first pattern that is malformed, with the reason (an old-style
+    /// `sip:*@127.0.0.1*` gets the new form suggested), or more than
+    /// [`MAX_PATTERNS`] patterns.
+    pub fn parse(patterns: &[String]) -> Result<Self, PatternError> {
+        if patterns.len() > MAX_PATTERNS {
+            return Err(PatternError {
+                pattern: format!("({} patterns)", patterns.len()),
+                problem: PatternProblem::TooMany,
+            });
         }
+        let allow = patterns
+            .iter()
+            .map(|p| {
+                Pattern::parse(p).map_err(|problem| PatternError {
+                    pattern: p.clone(),
+                    problem,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { allow })
     }
 
-    /// True when `canonical` (see [`crate::call::uri::DialUri::canonical`])
-    /// matches at least one pattern.
-    pub fn allows(&self, canonical: &str) -> bool {
-        self.allow.iter().any(|p| p.matches(canonical))
+    /// True when at least one pattern matches `uri`.
+    pub fn allows(&self, uri: &DialUri) -> bool {
+        self.allow.iter().any(|p| p.matches(uri))
+    }
+
+    /// True for an empty list (nothing is allowed).
+    pub fn is_empty(&self) -> bool {
+        self.allow.is_empty()
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn policy(p: &[&str]) -> DialPolicy {
-        DialPolicy::new(&p.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-    }
-
-    #[test]
-    fn shipped_patterns() {
-        let p = policy(&["sip:echo@*", "sip:*@127.0.0.1*"]);
-        assert!(p.allows("sip:echo@gateway"));
-        assert!(p.allows("sip:bob@127.0.0.1:5090"));
-        assert!(p.allows("sip:bob@127.0.0.1"));
-        assert!(!p.allows("sip:bob@10.0.0.1"));
-        assert!(!p.allows("sip:bob@192.168.1.1:5060"));
-    }
-
-    #[test]
-    fn empty_list_forbids_everything() {
-        assert!(!policy(&[]).allows("sip:echo@x"));
-    }
-}
+#[path = "policy_tests.rs"]
+mod tests;

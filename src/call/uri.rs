@@ -1,137 +1,358 @@
-//! Parsing the URI a client dials.
+//! Parsing the URI a client dials, strictly (RFC 3261 §19.1, §25.1).
+//!
+//! The text from the client is only ever read, never forwarded: a
+//! [`DialUri`] is a set of parsed parts (user, host, port, two allowed
+//! parameters), and the rsipstack [`Uri`] that becomes the INVITE's
+//! Request-URI and To is built from those parts. What goes on the wire is
+//! therefore exactly [`DialUri::wire`]: the [`DialUri::canonical`] form the
+//! `[policy]` matched, plus the allowed parameters; it holds no control
+//! character, space, header or parameter the gateway did not choose.
+//!
+//! Accepted: `sip:user@host[:port][;params]` (scheme case-insensitive), or
+//! the same without `sip:` (`bob@host`). Refused, each with its own
+//! [`DialUriError`]: other schemes (`sips:`, `tel:`...: the gateway has no
+//! SIP TLS transport and no number mapping), any byte that is not printable
+//! ASCII (CR, LF, NUL, TAB, space, DEL, UTF-8), `?headers`, a password,
+//! user characters outside RFC 3261 §25.1 `user`, bad `%XX` escapes or
+//! escapes of control characters, a host that is not a hostname, a
+//! dotted-quad IPv4 address or a bracketed IPv6 address, a port outside
+//! 1..=65535, malformed parameters. Well-formed parameters other than
+//! `transport=udp|tcp|tls` and `user=phone` are dropped.
 
-use rsipstack::sip::uri::{Host, Scheme};
-use rsipstack::sip::Uri;
+use rsipstack::sip::uri::{Auth, Domain, Host, HostWithPort, Param, Scheme, User};
+use rsipstack::sip::{Port, Transport, Uri};
 
-/// A dialled SIP URI, parsed (RFC 3261 §19.1).
-#[derive(Debug, Clone)]
-pub struct DialUri {
-    uri: Uri,
-    user: Option<String>,
-    canonical: String,
+use super::grammar::{self, escape_user, DialHost};
+
+/// Longest dial string accepted, in bytes.
+pub const MAX_URI_LEN: usize = 1024;
+
+/// Why a dial string is not a usable URI. The `Display` text is what the
+/// client reads in the `Sono.Call.NoUri` description; it never repeats the
+/// client's text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DialUriError {
+    /// Empty, blank or missing.
+    #[error("no URI")]
+    Missing,
+    /// Longer than [`MAX_URI_LEN`].
+    #[error("URI longer than 1024 bytes")]
+    TooLong,
+    /// A control character, space, DEL or non-ASCII byte at this offset.
+    #[error("control character, space or non-ASCII byte at offset {0} (RFC 3261 URIs are printable ASCII; escape as %XX)")]
+    BadByte(usize),
+    /// Not `sip:` (or no scheme).
+    #[error("only sip: URIs can be dialled")]
+    Scheme,
+    /// `?headers` (RFC 3261 §19.1.1): never taken from a client.
+    #[error("URI headers ('?...') are not accepted")]
+    Headers,
+    /// More than one `@`.
+    #[error("more than one '@' (escape a '@' in the user part as %40)")]
+    ExtraAt,
+    /// `sip:@host`.
+    #[error("empty user part before '@'")]
+    EmptyUser,
+    /// `user:password@`.
+    #[error("passwords in URIs are not accepted")]
+    Password,
+    /// A character outside RFC 3261 §25.1 `user`.
+    #[error("'{0}' is not allowed in a user part (RFC 3261 §25.1; escape it as %XX)")]
+    UserChar(char),
+    /// A `%` not followed by two hex digits, or escapes that are not UTF-8.
+    #[error("bad %-escape (need %XX, decoding to UTF-8)")]
+    BadEscape,
+    /// An escape decoding to a control character.
+    #[error("escaped control character in the user part")]
+    EscapedControl,
+    /// No host.
+    #[error("no host")]
+    NoHost,
+    /// The host is not a hostname, IPv4 address or bracketed IPv6 address.
+    #[error("bad host: {0}")]
+    BadHost(&'static str),
+    /// The port is not 1..=65535.
+    #[error("bad port (1 to 65535)")]
+    BadPort,
+    /// A parameter that is not `;name[=value]` of RFC 3261 §25.1 paramchars.
+    #[error("malformed URI parameter")]
+    BadParam,
 }
 
-/// Why a dial string is not a usable URI.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DialUriError {
-    /// Empty or missing.
-    Missing,
-    /// Not a SIP URI (reason).
-    Invalid(String),
+/// The `transport` URI parameters kept (RFC 3261 §19.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UriTransport {
+    Udp,
+    Tcp,
+    Tls,
+}
+
+impl UriTransport {
+    fn from_token(value: &str) -> Option<Self> {
+        [("udp", Self::Udp), ("tcp", Self::Tcp), ("tls", Self::Tls)]
+            .into_iter()
+            .find(|(name, _)| value.eq_ignore_ascii_case(name))
+            .map(|(_, t)| t)
+    }
+
+    fn rsip(self) -> Transport {
+        match self {
+            Self::Udp => Transport::Udp,
+            Self::Tcp => Transport::Tcp,
+            Self::Tls => Transport::Tls,
+        }
+    }
+}
+
+/// A dialled SIP URI, parsed strictly (see the module doc).
+#[derive(Debug, Clone)]
+pub struct DialUri {
+    /// The user, `%XX` escapes decoded (no control characters).
+    user: Option<String>,
+    host: DialHost,
+    port: Option<u16>,
+    transport: Option<UriTransport>,
+    user_phone: bool,
+    canonical: String,
+    uri: Uri,
 }
 
 impl PartialEq for DialUri {
     fn eq(&self, other: &Self) -> bool {
-        self.uri.to_string() == other.uri.to_string()
+        self.wire() == other.wire()
+    }
+}
+
+impl Eq for DialUri {}
+
+impl std::fmt::Display for DialUri {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.wire())
     }
 }
 
 impl DialUri {
-    /// Parses what a client passed to `dial`. `bob@host` is read as
-    /// `sip:bob@host`; `sips:`, `tel:` and other schemes are refused (the
-    /// gateway has no SIP TLS transport yet).
+    /// Parses what a client passed to `dial` (see the module doc). `bob@host`
+    /// reads as `sip:bob@host`.
+    ///
+    /// # Errors
+    /// [`DialUriError::Missing`] for a blank string; another variant naming
+    /// the first problem found otherwise.
     pub fn parse(text: &str) -> Result<Self, DialUriError> {
-        let text = text.trim();
-        if text.is_empty() {
+        if text.trim().is_empty() {
             return Err(DialUriError::Missing);
         }
-        if text.len() > 1024 {
-            return Err(DialUriError::Invalid("URI longer than 1024 bytes".into()));
+        if text.len() > MAX_URI_LEN {
+            return Err(DialUriError::TooLong);
         }
-        let lower = text.to_ascii_lowercase();
-        let with_scheme = if lower.starts_with("sip:") {
-            text.to_string()
-        } else if lower.contains(':') && !lower.contains('@')
-            || lower.starts_with("sips:")
-            || lower.starts_with("tel:")
-        {
-            return Err(DialUriError::Invalid(
-                "only sip: URIs can be dialled".into(),
-            ));
-        } else {
-            format!("sip:{text}")
+        if let Some(i) = text.bytes().position(|b| !b.is_ascii_graphic()) {
+            return Err(DialUriError::BadByte(i));
+        }
+        let rest = strip_scheme(text)?;
+        let (userinfo, after) = match rest.split_once('@') {
+            Some((_, a)) if a.contains('@') => return Err(DialUriError::ExtraAt),
+            Some((u, a)) => (Some(u), a),
+            None => (None, rest),
         };
-        let uri = Uri::try_from(with_scheme.as_str())
-            .map_err(|e| DialUriError::Invalid(e.to_string()))?;
-        if !matches!(uri.scheme, None | Some(Scheme::Sip)) {
-            return Err(DialUriError::Invalid(
-                "only sip: URIs can be dialled".into(),
-            ));
+        if after.contains('?') {
+            return Err(DialUriError::Headers);
         }
-        let user = uri.auth.as_ref().map(|a| a.user.clone());
-        if user.as_deref().is_some_and(|u| u.contains('@')) {
-            return Err(DialUriError::Invalid("user part contains '@'".into()));
-        }
-        let host = match &uri.host_with_port.host {
-            Host::Domain(d) => d.to_string().to_ascii_lowercase(),
-            Host::IpAddr(ip) => ip.to_string(),
+        let (hostport, params) = match after.split_once(';') {
+            Some((h, p)) => (h, Some(p)),
+            None => (after, None),
         };
-        if host.is_empty() {
-            return Err(DialUriError::Invalid("no host".into()));
-        }
-        let port = uri
-            .host_with_port
-            .port
-            .as_ref()
-            .map(|p| format!(":{p}"))
-            .unwrap_or_default();
-        let canonical = match &user {
-            Some(u) => format!("sip:{u}@{host}{port}"),
-            None => format!("sip:{host}{port}"),
-        };
-        Ok(Self {
-            uri,
-            user,
-            canonical,
-        })
+        let user = userinfo.map(parse_user).transpose()?;
+        let (host, port) = grammar::host_port(hostport)?;
+        let host = DialHost::parse(host)?;
+        let port = port.map(grammar::port).transpose()?;
+        let (transport, user_phone) = params.map(parse_params).transpose()?.unwrap_or_default();
+        Ok(Self::from_parts(user, host, port, transport, user_phone))
     }
 
-    /// `sip:user@host[:port]`, lower-case scheme and host, no parameters:
-    /// the form `[policy] dial_allow` patterns are matched against.
+    /// Parses a registrar a client names in `register(user, registrar, ...)`:
+    /// `host`, `host:port`, `[v6]:port` or a `sip:` URI, with the same
+    /// rules as [`DialUri::parse`]; a user part in it is dropped.
+    ///
+    /// # Errors
+    /// As [`DialUri::parse`] (`sips:` and other schemes are refused).
+    pub fn parse_registrar(text: &str) -> Result<Self, DialUriError> {
+        if text.trim().is_empty() {
+            return Err(DialUriError::Missing);
+        }
+        if let Some(i) = text.bytes().position(|b| !b.is_ascii_graphic()) {
+            return Err(DialUriError::BadByte(i));
+        }
+        let named_scheme = text
+            .get(..4)
+            .is_some_and(|s| s.eq_ignore_ascii_case("sip:"))
+            || text.contains('@')
+            || text.split_once(':').is_some_and(|(head, tail)| {
+                !head.starts_with('[') && !tail.starts_with(|c: char| c.is_ascii_digit())
+            });
+        let uri = if named_scheme {
+            Self::parse(text)?
+        } else {
+            Self::parse(&format!("sip:{text}"))?
+        };
+        uri.with_user(None)
+    }
+
+    fn from_parts(
+        user: Option<String>,
+        host: DialHost,
+        port: Option<u16>,
+        transport: Option<UriTransport>,
+        user_phone: bool,
+    ) -> Self {
+        let mut canonical = String::from("sip:");
+        if let Some(u) = &user {
+            canonical.push_str(&escape_user(u));
+            canonical.push('@');
+        }
+        canonical.push_str(&host.to_string());
+        if let Some(p) = port {
+            canonical.push_str(&format!(":{p}"));
+        }
+        let mut params = Vec::new();
+        if let Some(t) = transport {
+            params.push(Param::Transport(t.rsip()));
+        }
+        if user_phone {
+            params.push(Param::User(User::new("phone")));
+        }
+        let uri = Uri {
+            scheme: Some(Scheme::Sip),
+            auth: user.clone().map(|user| Auth {
+                user,
+                password: None,
+            }),
+            host_with_port: HostWithPort {
+                host: match &host {
+                    DialHost::Name(n) => Host::Domain(Domain(n.clone())),
+                    DialHost::Ip(ip) => Host::IpAddr(*ip),
+                },
+                port: port.map(Port),
+            },
+            params,
+            headers: Vec::new(),
+        };
+        Self {
+            user,
+            host,
+            port,
+            transport,
+            user_phone,
+            canonical,
+            uri,
+        }
+    }
+
+    /// The same URI with its user part replaced (`None`: no user part), the
+    /// user given as RFC 3261 §25.1 `user` text (escapes allowed).
+    ///
+    /// # Errors
+    /// As [`DialUri::parse`] for the user part; [`DialUriError::EmptyUser`]
+    /// for an empty one.
+    pub fn with_user(&self, user: Option<&str>) -> Result<Self, DialUriError> {
+        let user = user.map(parse_user).transpose()?;
+        Ok(Self::from_parts(
+            user,
+            self.host.clone(),
+            self.port,
+            self.transport,
+            self.user_phone,
+        ))
+    }
+
+    /// `sip:user@host[:port]`: lower-case scheme and host, the user escaped
+    /// as RFC 3261 §25.1 `user` (unreserved and user-unreserved characters
+    /// as is, every other byte `%XX`), no parameters. The form
+    /// `[policy]` is shown in refusals; it holds only printable ASCII.
     pub fn canonical(&self) -> &str {
         &self.canonical
     }
 
-    /// The user part, if any.
+    /// The Request-URI and To URI as written on the wire: the canonical form
+    /// then `;transport=UDP|TCP|TLS` and `;user=phone` when given.
+    pub fn wire(&self) -> String {
+        self.uri.to_string()
+    }
+
+    /// The user part, escapes decoded, if any.
     pub fn user(&self) -> Option<&str> {
         self.user.as_deref()
     }
 
-    /// The parsed URI, parameters included, for the Request-URI.
+    /// The host.
+    pub fn host(&self) -> &DialHost {
+        &self.host
+    }
+
+    /// The port, if the URI names one.
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    /// The `transport` parameter, if one of `udp`, `tcp`, `tls` was given.
+    pub fn transport(&self) -> Option<UriTransport> {
+        self.transport
+    }
+
+    /// The URI for the Request-URI and To, built from the parsed parts.
     pub fn uri(&self) -> &Uri {
         &self.uri
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn canonical_forms() {
-        let d = DialUri::parse("sip:bob@127.0.0.1:5090").unwrap();
-        assert_eq!(d.canonical(), "sip:bob@127.0.0.1:5090");
-        assert_eq!(d.user(), Some("bob"));
-        let d = DialUri::parse("SIP:Bob@Example.COM;transport=udp").unwrap();
-        assert_eq!(d.canonical(), "sip:Bob@example.com");
-        let d = DialUri::parse("alice@10.1.2.3").unwrap();
-        assert_eq!(d.canonical(), "sip:alice@10.1.2.3");
+/// The text after `sip:`, or the whole text when it names no scheme.
+fn strip_scheme(text: &str) -> Result<&str, DialUriError> {
+    if let Some(rest) = text
+        .get(..4)
+        .filter(|s| s.eq_ignore_ascii_case("sip:"))
+        .and_then(|_| text.get(4..))
+    {
+        return Ok(rest);
     }
-
-    #[test]
-    fn refusals() {
-        assert_eq!(DialUri::parse("  ").unwrap_err(), DialUriError::Missing);
-        assert!(DialUri::parse("tel:+15551234").is_err());
-        assert!(DialUri::parse("sips:bob@example.com").is_err());
-        assert!(DialUri::parse("http://x").is_err());
-        assert!(DialUri::parse(&"a".repeat(2000)).is_err());
+    // No scheme: `bob@host` or `host`. A ':' before any '@' names another
+    // scheme (`sips:`, `tel:`, `http:`) or is a password: refused.
+    let head = text.split('@').next().unwrap_or(text);
+    if head.contains(':') {
+        return Err(DialUriError::Scheme);
     }
+    Ok(text)
+}
 
-    #[test]
-    fn param_trick_does_not_reach_policy() {
-        // The text contains "@127.0.0.1" but the host is 10.0.0.1.
-        if let Ok(d) = DialUri::parse("sip:x@10.0.0.1;p=@127.0.0.1") {
-            assert!(!d.canonical().contains("127.0.0.1"), "{}", d.canonical());
+fn parse_user(text: &str) -> Result<String, DialUriError> {
+    if text.is_empty() {
+        return Err(DialUriError::EmptyUser);
+    }
+    grammar::user_from_units(&grammar::user_units(text)?)
+}
+
+/// `*( ";" uri-parameter )` after the first `;`: the kept transport and
+/// whether `user=phone` was given.
+fn parse_params(text: &str) -> Result<(Option<UriTransport>, bool), DialUriError> {
+    let mut transport = None;
+    let mut phone = false;
+    for p in text.split(';') {
+        let (name, value) = match p.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (p, None),
+        };
+        grammar::check_param_text(name)?;
+        if let Some(v) = value {
+            grammar::check_param_text(v)?;
+        }
+        if name.eq_ignore_ascii_case("transport") {
+            transport = transport.or(value.and_then(UriTransport::from_token));
+        } else if name.eq_ignore_ascii_case("user") {
+            phone |= value.is_some_and(|v| v.eq_ignore_ascii_case("phone"));
         }
     }
+    Ok((transport, phone))
 }
+
+#[cfg(test)]
+#[path = "uri_tests.rs"]
+mod tests;

@@ -127,7 +127,7 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
             config.media.rtp_ports.0,
             config.media.rtp_ports.1,
         ),
-        policy: DialPolicy::new(&config.policy.dial_allow),
+        policy: config.policy.dial_allow.clone(),
         calls: Arc::new(Semaphore::new(config.limits.max_calls as usize)),
         connections: Arc::new(Semaphore::new(config.limits.max_connections as usize)),
         shutdown: shutdown.clone(),

@@ -17,6 +17,7 @@ use tracing::{info, warn};
 
 use super::Connection;
 use crate::amf::Value;
+use crate::call::uri::DialUri;
 use crate::rtmp::session::Invoke;
 use crate::runtime::Gateway;
 use crate::sip::registration::{
@@ -184,10 +185,29 @@ impl Connection {
         self.start_upstream(params)
     }
 
-    /// `register(user, registrar, password[, auth_user, display_name])`.
+    /// `register(user, registrar, password[, auth_user, display_name])`,
+    /// when `[policy] registrar_allow` allows `sip:<user>@<registrar>`:
+    /// the registrar is parsed strictly (as a dial URI) and only its
+    /// canonical form is used.
     fn register_upstream(&mut self, args: &ClientRegister<'_>) -> Result<String, String> {
+        let registrar =
+            DialUri::parse_registrar(args.registrar).map_err(|e| format!("registrar: {e}"))?;
+        let aor = registrar
+            .with_user(Some(args.user))
+            .map_err(|e| format!("user: {e}"))?;
+        if !self.gw.config.policy.registrar_allow.allows(&aor) {
+            return Err(format!(
+                "registering {} is not allowed by the gateway's registrar policy",
+                aor.canonical()
+            ));
+        }
+        let registrar = registrar.wire();
+        let args = ClientRegister {
+            registrar: &registrar,
+            ..*args
+        };
         let params = RegisterParams::from_client(
-            args,
+            &args,
             &self.gw.ua.contact_host_port(),
             self.gw.config.sip.register_expires,
         )

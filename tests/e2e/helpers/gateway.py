@@ -59,7 +59,7 @@ class Gateway:
             "rtmp": {"listen": [f"127.0.0.1:{self.rtmp_port}"]},
             "sip": {"listen": f"127.0.0.1:{self.sip_port}", "public_address": "127.0.0.1"},
             "media": {"bind_address": "127.0.0.1", "rtp_ports": list(self.rtp_ports)},
-            "policy": {"dial_allow": ["sip:echo@*", "sip:*@127.0.0.1*"]},
+            "policy": {"dial_allow": ["sip:echo@*", "sip:*@127.0.0.1"]},
             "log": {"level": "debug"},
         }, overrides or {})
         self.config_path = self.out_dir / "gateway.toml"
