@@ -1,0 +1,159 @@
+//! `[media]`: RTP and the media bridge.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{invalid, ConfigError};
+
+/// `[media]`: RTP and the media bridge.
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    /// Address RTP/RTCP sockets bind to.
+    pub bind_address: IpAddr,
+    /// Inclusive RTP port range; RTP takes even ports, RTCP the next odd one.
+    pub rtp_ports: (u16, u16),
+    /// Codec names offered in SDP, in preference order (as written in the file).
+    pub codecs: Vec<String>,
+    /// Initial jitter buffer delay, in ms.
+    pub jitter_ms: u32,
+    /// RTP inactivity timeout; `None` disables it.
+    pub rtp_timeout: Option<Duration>,
+    /// Speex wideband encoder quality, 0..=10.
+    pub speex_quality: u8,
+    /// Most audio queued toward one RTMP client, in ms.
+    pub rtmp_out_max_ms: u32,
+    /// Codec of the audio sent to RTMP clients.
+    pub rtmp_out_codec: RtmpOutCodec,
+    /// Opus encoder complexity, 0..=10.
+    pub opus_complexity: u8,
+}
+
+/// `[media] rtmp_out_codec`: what the gateway sends to RTMP clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RtmpOutCodec {
+    /// Speex wideband (16 kHz), which every Flash Player plays.
+    Speex,
+    /// The codec (and rate) the client publishes: Nellymoser, G.711 or
+    /// Speex; Speex until the client has published audio.
+    Match,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct MediaFile {
+    bind_address: String,
+    rtp_ports: [u16; 2],
+    codecs: Vec<String>,
+    jitter_ms: u32,
+    rtp_timeout_s: u64,
+    speex_quality: u8,
+    rtmp_out_max_ms: u32,
+    rtmp_out_codec: RtmpOutCodec,
+    opus_complexity: u8,
+}
+
+impl Default for MediaFile {
+    fn default() -> Self {
+        Self {
+            bind_address: "0.0.0.0".into(),
+            rtp_ports: [10000, 20000],
+            codecs: [
+                "speex/16000",
+                "opus/48000/2",
+                "G722",
+                "PCMU",
+                "PCMA",
+                "telephone-event/8000",
+            ]
+            .map(String::from)
+            .to_vec(),
+            jitter_ms: 60,
+            rtp_timeout_s: 60,
+            speex_quality: 8,
+            rtmp_out_max_ms: 400,
+            rtmp_out_codec: RtmpOutCodec::Speex,
+            opus_complexity: 5,
+        }
+    }
+}
+
+/// Codec names the SDP layer knows (case-insensitive).
+pub const KNOWN_CODECS: &[&str] = &[
+    "speex/16000",
+    "speex/8000",
+    "opus/48000/2",
+    "g722",
+    "pcmu",
+    "pcma",
+    "telephone-event/8000",
+];
+
+pub(super) fn validate_media(file: &Path, m: MediaFile) -> Result<MediaConfig, ConfigError> {
+    let bind_address = m.bind_address.parse().map_err(|_| {
+        invalid(
+            file,
+            "media.bind_address",
+            format!("`{}` is not an IP address", m.bind_address),
+        )
+    })?;
+    let [lo, hi] = m.rtp_ports;
+    if lo < 1024 || lo >= hi || hi - lo < 3 {
+        return Err(invalid(
+            file,
+            "media.rtp_ports",
+            "must be [low, high] with 1024 <= low and room for at least two port pairs",
+        ));
+    }
+    if m.codecs.is_empty() {
+        return Err(invalid(file, "media.codecs", "needs at least one codec"));
+    }
+    for c in &m.codecs {
+        if !KNOWN_CODECS.contains(&c.to_ascii_lowercase().as_str()) {
+            return Err(invalid(
+                file,
+                "media.codecs",
+                format!(
+                    "unknown codec `{c}` (known: speex/16000, speex/8000, opus/48000/2, G722, PCMU, PCMA, telephone-event/8000)"
+                ),
+            ));
+        }
+    }
+    if !m
+        .codecs
+        .iter()
+        .any(|c| !c.eq_ignore_ascii_case("telephone-event/8000"))
+    {
+        return Err(invalid(
+            file,
+            "media.codecs",
+            "needs at least one audio codec",
+        ));
+    }
+    if !(20..=500).contains(&m.jitter_ms) {
+        return Err(invalid(file, "media.jitter_ms", "must be 20..=500"));
+    }
+    if m.speex_quality > 10 {
+        return Err(invalid(file, "media.speex_quality", "must be 0..=10"));
+    }
+    if !(40..=5000).contains(&m.rtmp_out_max_ms) {
+        return Err(invalid(file, "media.rtmp_out_max_ms", "must be 40..=5000"));
+    }
+    if m.opus_complexity > 10 {
+        return Err(invalid(file, "media.opus_complexity", "must be 0..=10"));
+    }
+    Ok(MediaConfig {
+        bind_address,
+        rtp_ports: (lo, hi),
+        codecs: m.codecs,
+        jitter_ms: m.jitter_ms,
+        rtp_timeout: (m.rtp_timeout_s > 0).then(|| Duration::from_secs(m.rtp_timeout_s)),
+        speex_quality: m.speex_quality,
+        rtmp_out_max_ms: m.rtmp_out_max_ms,
+        rtmp_out_codec: m.rtmp_out_codec,
+        opus_complexity: m.opus_complexity,
+    })
+}

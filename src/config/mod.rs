@@ -1,0 +1,242 @@
+//! Typed, validated configuration.
+//!
+//! `config/gateway.toml` documents every key and its default. Loading is two
+//! steps: serde parses the file into the `*File` shapes (unknown keys are
+//! errors), then [`Config::from_file`] validates them into the typed
+//! [`Config`] the rest of the gateway uses. The protocol cores never see
+//! files; they get the pieces of [`Config`] they need.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+mod limits;
+mod log;
+mod media;
+mod policy;
+mod rtmp;
+mod sip;
+
+pub use limits::LimitsConfig;
+pub use log::LogConfig;
+pub use media::{MediaConfig, RtmpOutCodec, KNOWN_CODECS};
+pub use policy::PolicyConfig;
+pub use rtmp::RtmpConfig;
+pub use sip::{SipAuth, SipConfig};
+
+use limits::{validate_limits, LimitsFile};
+use log::LogFile;
+use media::{validate_media, MediaFile};
+use policy::{validate_policy, PolicyFile};
+use rtmp::{validate_rtmp, RtmpFile};
+use sip::{validate_sip, SipFile};
+
+/// A configuration that could not be loaded.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, has an unknown key or a value of the wrong type.
+    #[error("{file}: {message}")]
+    Parse { file: PathBuf, message: String },
+    /// A key has a value outside what it allows.
+    #[error("{file}: key `{key}`: {reason}")]
+    Invalid {
+        file: PathBuf,
+        key: &'static str,
+        reason: String,
+    },
+}
+
+/// The whole gateway configuration, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub rtmp: RtmpConfig,
+    pub sip: SipConfig,
+    pub media: MediaConfig,
+    pub policy: PolicyConfig,
+    pub limits: LimitsConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct ConfigFile {
+    rtmp: RtmpFile,
+    sip: SipFile,
+    media: MediaFile,
+    policy: PolicyFile,
+    limits: LimitsFile,
+    log: LogFile,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        // The defaults are valid by construction; `validate` only rejects
+        // values a file supplies.
+        match validate(Path::new("<defaults>"), ConfigFile::default()) {
+            Ok(c) => c,
+            Err(e) => unreachable!("built-in defaults are invalid: {e}"),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a TOML file.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the file, and for a bad value the key and reason.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(path, &text)
+    }
+
+    /// Parses and validates TOML text; `path` is used in error messages only.
+    pub fn from_toml(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            file: path.to_path_buf(),
+            message: e.to_string().trim_end().replace('\n', " "),
+        })?;
+        validate(path, file)
+    }
+}
+
+pub(crate) fn invalid(file: &Path, key: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        file: file.to_path_buf(),
+        key,
+        reason: reason.into(),
+    }
+}
+
+pub(crate) fn parse_addr(
+    file: &Path,
+    key: &'static str,
+    s: &str,
+) -> Result<SocketAddr, ConfigError> {
+    s.parse()
+        .map_err(|_| invalid(file, key, format!("`{s}` is not an IP:port address")))
+}
+
+pub(crate) fn non_empty(s: String) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+fn validate(file: &Path, f: ConfigFile) -> Result<Config, ConfigError> {
+    Ok(Config {
+        rtmp: validate_rtmp(file, f.rtmp)?,
+        sip: validate_sip(file, f.sip)?,
+        media: validate_media(file, f.media)?,
+        policy: validate_policy(file, f.policy)?,
+        limits: validate_limits(file, f.limits)?,
+        log: LogConfig { level: f.log.level },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(Path::new("test.toml"), text)
+    }
+
+    #[test]
+    fn shipped_config_is_valid_and_matches_defaults() {
+        let text = include_str!("../../config/gateway.toml");
+        let c = load(text).expect("shipped config");
+        let d = Config::default();
+        assert_eq!(c.rtmp.listen, d.rtmp.listen);
+        assert_eq!(c.sip.listen, d.sip.listen);
+        assert_eq!(c.media.codecs, d.media.codecs);
+        assert_eq!(c.media.rtp_ports, d.media.rtp_ports);
+        assert_eq!(c.policy.dial_allow, d.policy.dial_allow);
+        assert_eq!(c.policy.registrar_allow, d.policy.registrar_allow);
+        assert_eq!(c.limits.max_calls, d.limits.max_calls);
+        assert_eq!(c.sip.echo_user, "echo");
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let c = load("").expect("empty");
+        assert_eq!(c.rtmp.chunk_size, 4096);
+        assert!(c.sip.auth.is_none());
+        assert_eq!(c.media.rtp_timeout, Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn unknown_key_names_file_and_key() {
+        let e = load("[rtmp]\nlisten_typo = 1\n").unwrap_err().to_string();
+        assert!(e.contains("test.toml"), "{e}");
+        assert!(e.contains("listen_typo"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let cases = [
+            ("[rtmp]\nlisten = [\"nope\"]\n", "rtmp.listen"),
+            ("[rtmp]\nchunk_size = 1\n", "rtmp.chunk_size"),
+            ("[media]\ncodecs = [\"G729\"]\n", "media.codecs"),
+            ("[media]\nrtp_ports = [20000, 10000]\n", "media.rtp_ports"),
+            (
+                "[sip]\noutbound_proxy = \"proxy:5060\"\n",
+                "sip.outbound_proxy",
+            ),
+            ("[sip.auth]\npassword = \"x\"\n", "sip.auth.username"),
+            (
+                "[limits]\nmax_message_size = 1\n",
+                "limits.max_message_size",
+            ),
+        ];
+        for (text, key) in cases {
+            let e = load(text).unwrap_err().to_string();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn wrong_type_is_a_parse_error() {
+        let e = load("[media]\njitter_ms = \"sixty\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("jitter_ms"), "{e}");
+    }
+
+    #[test]
+    fn policy_patterns_are_compiled_at_load() {
+        let e = load("[policy]\ndial_allow = [\"sip:*@127.0.0.1*\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("policy.dial_allow"), "{e}");
+        assert!(e.contains("write \"sip:*@127.0.0.1\""), "{e}");
+        let e = load("[policy]\nregistrar_allow = [\"sip:*@10.*\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("policy.registrar_allow"), "{e}");
+        let c = load("[policy]\ndial_allow = []\nregistrar_allow = []\n").unwrap();
+        assert!(c.policy.dial_allow.is_empty() && c.policy.registrar_allow.is_empty());
+        let too_many = format!(
+            "[policy]\ndial_allow = [{}]\n",
+            vec!["\"*\""; 257].join(",")
+        );
+        assert!(load(&too_many).is_err());
+    }
+
+    #[test]
+    fn password_is_redacted_in_debug() {
+        let c = load("[sip.auth]\nusername = \"u\"\npassword = \"hunter2\"\n").unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}
