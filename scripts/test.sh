@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The project's single test command:
 #   test dependencies (Debian packages) -> cargo build -> cargo test (unit + scenario tests)
-#   -> end-to-end tests (tests/e2e: the built rtmp2sip against sipp, ffmpeg, python3-librtmp, tshark).
+#   -> end-to-end tests (tests/e2e: the built rtmp2sip against sipp, ffmpeg, python3-librtmp, tshark)
+#   -> fuzz smoke (every cargo-fuzz target for a few seconds from its committed seed corpus;
+#      set SKIP_FUZZ=1 to leave it out while iterating locally).
 # Extra arguments go to pytest, e.g. `scripts/test.sh -k echo`.
 # Exits non-zero if any stage fails; a failed build stops at once.
 set -uo pipefail
@@ -22,6 +24,11 @@ export RTMP2SIP_BIN="${RTMP2SIP_BIN:-$target_dir/debug/rtmp2sip}"
 export PYTHONDONTWRITEBYTECODE=1
 echo "==> /usr/bin/python3 -m pytest -v tests/e2e  (RTMP2SIP_BIN=$RTMP2SIP_BIN)"
 /usr/bin/python3 -m pytest -v tests/e2e "$@" || failed+=("e2e tests")
+
+if [ "${SKIP_FUZZ:-0}" != 1 ]; then
+  echo "==> scripts/fuzz-smoke.sh"
+  scripts/fuzz-smoke.sh || failed+=("fuzz smoke")
+fi
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "test.sh: FAILED: ${failed[*]}" >&2
