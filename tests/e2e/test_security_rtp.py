@@ -34,8 +34,8 @@ def foreign_drops(gateway, offset: int, what: str) -> list:
     return [l for l in text.splitlines() if f"dropping {what} packet" in l and "127.0.0.2" in l]
 
 
-def start_call(rtmp_client, ports):
-    uas = RawUas(ports.port(), ports.range(2)[0])
+def start_call(rtmp_client, ports, rtcp_mux: bool = False):
+    uas = RawUas(ports.port(), ports.range(2)[0], rtcp_mux=rtcp_mux)
     ctl = rtmp_client()
     s4 = dial_connected(ctl, uas.uri("bob"))
     gw_rtp = uas.wait_answered()
@@ -136,3 +136,23 @@ def test_rtp_ports_are_not_sequential(gateway, rtmp_client, ports):
     assert all(lo <= p <= hi and p % 2 == 0 for p in got), f"ports {got} outside {lo}-{hi} or odd"
     steps = [(b - a) % (hi - lo + 1) for a, b in zip(got, got[1:])]
     assert steps != [2, 2, 2], f"RTP ports walk the range in order: {got}"
+
+
+def test_rtcp_mux_when_the_answer_has_it(gateway, rtmp_client, procs, ports):
+    """RFC 5761: the offer carries a=rtcp-mux; the far end answers with it, so the gateway's RTCP (its BYE
+    at hangup, RFC 3550 section 6.6) arrives at the far end's RTP port, none at RTP port + 1."""
+    uas, ctl, s4, gw_rtp = start_call(rtmp_client, ports, rtcp_mux=True)
+    try:
+        assert "a=rtcp-mux" in uas.offer, f"the gateway's offer lacks a=rtcp-mux:\n{uas.offer}"
+        publisher = media.ffmpeg_publish_tone(procs, gateway.url(s4["publish"]), 2)
+        uas.send_tone(LEGIT_HZ, 2)
+        media.wait_ok(publisher, 20, "ffmpeg publishing Speex to the gateway")
+        end_call(uas, ctl)
+        time.sleep(0.5)
+        assert len(uas.rtp_from_gateway()) >= 50, "the far end got too little RTP from the gateway"
+        on_rtp = uas.rtcp_at(uas.rtp)
+        assert 203 in on_rtp, f"no RTCP BYE on the far end's RTP port (RTCP types there: {on_rtp})"
+        on_rtcp = uas.rtcp_at(uas.rtcp)
+        assert not on_rtcp, f"RTCP went to RTP port + 1 despite rtcp-mux: {on_rtcp}"
+    finally:
+        uas.close()

@@ -94,8 +94,9 @@ class RawUas:
     """Answers one INVITE 200 (PCMU, c=127.0.0.1, our RTP port), takes the ACK, answers BYE 200.
     Attributes once answered: offer (SDP text), gateway_rtp ((ip, port) from the offer)."""
 
-    def __init__(self, sip_port: int, rtp_port: int, host: str = "127.0.0.1"):
+    def __init__(self, sip_port: int, rtp_port: int, host: str = "127.0.0.1", rtcp_mux: bool = False):
         self.host = host
+        self.rtcp_mux = rtcp_mux
         self.sip = Recorder(host, sip_port)
         self.rtp = Recorder(host, rtp_port)
         self.rtcp = Recorder(host, rtp_port + 1)
@@ -131,7 +132,7 @@ class RawUas:
             self.gateway_rtp = (ip, port)
             sdp = (f"v=0\r\no=far 1 1 IN IP4 {self.host}\r\ns=-\r\nc=IN IP4 {self.host}\r\nt=0 0\r\n"
                    f"m=audio {self.rtp.addr[1]} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\n"
-                   f"a=sendrecv\r\n")
+                   f"a=sendrecv\r\n" + ("a=rtcp-mux\r\n" if self.rtcp_mux else ""))
             self._reply(lines, src, "200 OK", sdp)
         elif method in ("BYE", "CANCEL", "OPTIONS", "INFO"):
             self._reply(lines, src, "200 OK")
@@ -167,6 +168,19 @@ class RawUas:
         """Parsed RTP packets received from the gateway's RTP port."""
         return [p for _, src, d in self.rtp.got if src == self.gateway_rtp
                 for p in [parse(d)] if p is not None]
+
+    def rtcp_at(self, sock: "Recorder") -> list:
+        """RTCP packet types (200 SR, 201 RR, 202 SDES, 203 BYE...) of every packet in the compound RTCP
+        datagrams received on `sock` (RFC 3550 section 6.1; second byte 192..=223, RFC 5761 section 4)."""
+        types = []
+        for _, _, d in sock.got:
+            if len(d) < 8 or not 192 <= d[1] <= 223:
+                continue
+            off = 0
+            while off + 4 <= len(d):
+                types.append(d[off + 1])
+                off += 4 * (1 + struct.unpack(">H", d[off + 2:off + 4])[0])
+        return types
 
     def close(self):
         self._stop.set()
