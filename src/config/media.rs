@@ -176,3 +176,39 @@ pub(super) fn validate_media(file: &Path, m: MediaFile) -> Result<MediaConfig, C
         latching: m.latching,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+    use super::Latching;
+    use std::path::Path;
+
+    fn latching(text: &str) -> Result<Latching, String> {
+        Config::from_toml(Path::new("test.toml"), text)
+            .map(|c| c.media.latching)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn latching_defaults_to_ip_and_the_shipped_file_agrees() {
+        assert_eq!(latching(""), Ok(Latching::Ip));
+        assert_eq!(
+            latching(include_str!("../../config/gateway.toml")),
+            Ok(Latching::Ip)
+        );
+    }
+
+    #[test]
+    fn latching_parses_each_mode_and_refuses_others() {
+        for (name, mode) in [
+            ("strict", Latching::Strict),
+            ("ip", Latching::Ip),
+            ("any", Latching::Any),
+        ] {
+            let text = format!("[media]\nlatching = \"{name}\"\n");
+            assert_eq!(latching(&text), Ok(mode));
+        }
+        let e = latching("[media]\nlatching = \"loose\"\n").unwrap_err();
+        assert!(e.contains("latching"), "{e}");
+    }
+}
