@@ -5,6 +5,11 @@
 //! for clients leaves through each subscriber's bounded queue, and is
 //! dropped for a subscriber whose queue is full, so a slow client never
 //! delays the others or builds up latency.
+//!
+//! Every datagram goes to the bridge with its source address: the bridge
+//! drops what `[media] latching` does not accept before parsing it, and
+//! with rtcp-mux (RFC 5761) demultiplexes RTCP arriving on the RTP socket
+//! and sends its own RTCP from it ([`TransmitKind::Rtp`]).
 
 use std::net::SocketAddr;
 use std::time::Instant as StdInstant;
