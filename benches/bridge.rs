@@ -72,6 +72,7 @@ fn bridge(codec: Codec) -> (Bridge, Instant) {
             direction: Direction::SendRecv,
             remote_rtp: peer(),
             remote_rtcp: SocketAddr::from(([192, 0, 2, 1], 5005)),
+            rtcp_mux: false,
         },
         jitter_ms: 60,
         speex_quality: 8,
@@ -80,6 +81,7 @@ fn bridge(codec: Codec) -> (Bridge, Instant) {
         rtmp_out_max_ms: 400,
         rtp_timeout: Duration::from_secs(3600),
         ntp_at_start: 0,
+        latching: rtmp2sip::media::LatchMode::Any,
     };
     let b = Bridge::new(cfg, t0, &mut StepRng::new(1, 1)).expect("bridge");
     (b, t0)

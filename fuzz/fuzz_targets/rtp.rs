@@ -37,12 +37,14 @@ fuzz_target!(|data: &[u8]| {
             direction: Direction::SendRecv,
             remote_rtp: peer,
             remote_rtcp: SocketAddr::from(([192, 0, 2, 1], 5005)),
+            rtcp_mux: false,
         },
         jitter_ms: 60,
         speex_quality: 8,
         rtmp_out_max_ms: 500,
         rtp_timeout: Duration::from_secs(60),
         ntp_at_start: 0,
+        latching: rtmp2sip::media::LatchMode::Any,
         opus_complexity: 0,
         rtmp_out: if data.len() % 2 == 0 {
             rtmp2sip::media::RtmpOut::Speex

@@ -29,6 +29,22 @@ pub struct MediaConfig {
     pub rtmp_out_codec: RtmpOutCodec,
     /// Opus encoder complexity, 0..=10.
     pub opus_complexity: u8,
+    /// Which source addresses RTP/RTCP is taken from.
+    pub latching: Latching,
+}
+
+/// `[media] latching`: which sources a call's RTP may come from (the first
+/// valid packet from an allowed source latches; it never moves mid-call).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Latching {
+    /// Exactly the `IP:port` of the far end's SDP.
+    Strict,
+    /// The SDP's IP, any port (far ends behind a port-rewriting NAT).
+    Ip,
+    /// Any address (far ends whose SDP names a private address); the
+    /// first valid packet from anyone latches.
+    Any,
 }
 
 /// `[media] rtmp_out_codec`: what the gateway sends to RTMP clients.
@@ -54,6 +70,7 @@ pub(super) struct MediaFile {
     rtmp_out_max_ms: u32,
     rtmp_out_codec: RtmpOutCodec,
     opus_complexity: u8,
+    latching: Latching,
 }
 
 impl Default for MediaFile {
@@ -77,6 +94,7 @@ impl Default for MediaFile {
             rtmp_out_max_ms: 400,
             rtmp_out_codec: RtmpOutCodec::Speex,
             opus_complexity: 5,
+            latching: Latching::Ip,
         }
     }
 }
@@ -155,5 +173,42 @@ pub(super) fn validate_media(file: &Path, m: MediaFile) -> Result<MediaConfig, C
         rtmp_out_max_ms: m.rtmp_out_max_ms,
         rtmp_out_codec: m.rtmp_out_codec,
         opus_complexity: m.opus_complexity,
+        latching: m.latching,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+    use super::Latching;
+    use std::path::Path;
+
+    fn latching(text: &str) -> Result<Latching, String> {
+        Config::from_toml(Path::new("test.toml"), text)
+            .map(|c| c.media.latching)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn latching_defaults_to_ip_and_the_shipped_file_agrees() {
+        assert_eq!(latching(""), Ok(Latching::Ip));
+        assert_eq!(
+            latching(include_str!("../../config/gateway.toml")),
+            Ok(Latching::Ip)
+        );
+    }
+
+    #[test]
+    fn latching_parses_each_mode_and_refuses_others() {
+        for (name, mode) in [
+            ("strict", Latching::Strict),
+            ("ip", Latching::Ip),
+            ("any", Latching::Any),
+        ] {
+            let text = format!("[media]\nlatching = \"{name}\"\n");
+            assert_eq!(latching(&text), Ok(mode));
+        }
+        let e = latching("[media]\nlatching = \"loose\"\n").unwrap_err();
+        assert!(e.contains("latching"), "{e}");
+    }
 }

@@ -21,7 +21,7 @@ mod sip;
 
 pub use limits::LimitsConfig;
 pub use log::LogConfig;
-pub use media::{MediaConfig, RtmpOutCodec, KNOWN_CODECS};
+pub use media::{Latching, MediaConfig, RtmpOutCodec, KNOWN_CODECS};
 pub use policy::PolicyConfig;
 pub use rtmp::RtmpConfig;
 pub use sip::{SipAuth, SipConfig};

@@ -10,8 +10,12 @@
 //! matrix). Toward the client the codec is Speex WB, or with
 //! [`RtmpOut::Match`] the codec and rate it publishes.
 //!
-//! RTP from the peer goes through [`RtpReceiver`] (latching, statistics)
-//! and the [`JitterBuffer`]; telephone-events become [`MediaEvent::Dtmf`].
+//! RTP from the peer is first checked against the latching rule
+//! ([`Latch`], `[media] latching`: only the SDP's source, never moved
+//! mid-call), then its payload type, then goes through [`RtpReceiver`]
+//! (SSRC, statistics) and the [`JitterBuffer`]; telephone-events become
+//! [`MediaEvent::Dtmf`]. With rtcp-mux (RFC 5761) RTCP shares the RTP
+//! socket both ways.
 //! [`Bridge::send_dtmf`] sends digits as telephone-events (RFC 4733) in
 //! the audio's SSRC and sequence space, holding audio back meanwhile.
 //!
@@ -37,10 +41,11 @@ use super::clock::{RtmpInClock, RtmpOutClock};
 use super::dtmf::{DtmfReceiver, TelephoneEvent};
 use super::dtmf_send::DtmfSender;
 use super::jitter::{JitterBuffer, JitterConfig, Playout};
+use super::latch::Latch;
 use super::pipeline::{CodecFactory, RealCodecs, RtmpBody, RtmpCodec, RtmpOut, ToRtmp, ToSip};
 use super::receiver::RtpReceiver;
 use super::rtcp::{RtcpSession, SenderInfo};
-use super::rtp::RtpSender;
+use super::rtp::{self, RtpSender};
 use super::timestamp::{ms_to_ticks, RtpTimestamp};
 use super::MediaError;
 
@@ -72,28 +77,6 @@ enum Publisher {
     Publishing(Box<ToSip>),
 }
 
-/// Where RTP goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Remote {
-    /// From SDP; the first packet of a source may move it.
-    Signalled { rtp: SocketAddr, rtcp: SocketAddr },
-    /// Learnt from the source address of received packets.
-    Latched { rtp: SocketAddr, rtcp: SocketAddr },
-}
-
-impl Remote {
-    fn rtp(self) -> SocketAddr {
-        match self {
-            Remote::Signalled { rtp, .. } | Remote::Latched { rtp, .. } => rtp,
-        }
-    }
-    fn rtcp(self) -> SocketAddr {
-        match self {
-            Remote::Signalled { rtcp, .. } | Remote::Latched { rtcp, .. } => rtcp,
-        }
-    }
-}
-
 /// RTP inactivity watch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Inactivity {
@@ -116,7 +99,8 @@ pub struct Bridge {
     dtmf_tx: DtmfSender,
     /// The end of the last DTMF event: audio resumes no earlier.
     resume_ts: Option<RtpTimestamp>,
-    remote: Remote,
+    /// Which source media is taken from and where it goes.
+    latch: Latch,
     in_clock: RtmpInClock,
     out_clock: RtmpOutClock,
     inactivity: Inactivity,
@@ -180,10 +164,7 @@ impl Bridge {
             dtmf: DtmfReceiver::default(),
             dtmf_tx: DtmfSender::new(Codec::TelephoneEvent.clock_rate()),
             resume_ts: None,
-            remote: Remote::Signalled {
-                rtp: n.remote_rtp,
-                rtcp: n.remote_rtcp,
-            },
+            latch: Latch::new(cfg.latching, n.remote_rtp, n.remote_rtcp, n.rtcp_mux),
             in_clock: RtmpInClock::default(),
             out_clock: RtmpOutClock::new(clock),
             inactivity: Inactivity::Watching {
@@ -202,9 +183,10 @@ impl Bridge {
     }
 
     /// Sets the remote RTP/RTCP addresses (a new SDP answer or re-INVITE);
-    /// symmetric latching starts again.
+    /// latching starts again under `[media] latching`.
     pub fn set_remote(&mut self, rtp: SocketAddr, rtcp: SocketAddr) {
-        self.remote = Remote::Signalled { rtp, rtcp };
+        let n = &self.cfg.sip_codec;
+        self.latch = Latch::new(self.cfg.latching, rtp, rtcp, n.rtcp_mux);
     }
 
     /// Counters.
@@ -341,7 +323,7 @@ impl Bridge {
     }
 
     fn may_send(&self) -> bool {
-        let rtp = self.remote.rtp();
+        let rtp = self.latch.rtp_dest();
         self.cfg.sip_codec.direction.has_send() && !rtp.ip().is_unspecified() && rtp.port() != 0
     }
 
@@ -350,7 +332,7 @@ impl Bridge {
             push_bounded(
                 &mut self.transmits,
                 Transmit {
-                    dest: self.remote.rtp(),
+                    dest: self.latch.rtp_dest(),
                     kind: TransmitKind::Rtp,
                     payload: packet,
                 },
@@ -413,17 +395,32 @@ impl Bridge {
 
     // ---- SIP -> RTMP -------------------------------------------------
 
-    /// An RTP datagram from the peer, with its source address.
+    /// An RTP datagram from the peer, with its source address (with
+    /// rtcp-mux, RTCP on the RTP port too: RFC 5761 §4 demultiplexing).
     ///
-    /// Errors (peer; the packet is dropped): [`MediaError::MalformedRtp`],
+    /// The source is checked first ([`Latch::admit_rtp`]), then the
+    /// payload type, and only then does the packet reach the receiver
+    /// (SSRC, sequence) and the jitter buffer; the first valid packet
+    /// latches its source.
+    ///
+    /// Errors (peer; the packet is dropped): [`MediaError::ForeignSource`],
+    /// [`MediaError::MalformedRtp`], [`MediaError::UnexpectedPayloadType`],
     /// [`MediaError::ForeignSsrc`], [`MediaError::SequenceJump`],
-    /// [`MediaError::UnexpectedPayloadType`], [`MediaError::MalformedAudio`].
+    /// [`MediaError::MalformedAudio`]; with rtcp-mux those of
+    /// [`Bridge::handle_rtcp`].
     pub fn handle_rtp(
         &mut self,
         now: Instant,
         from: SocketAddr,
         datagram: &[u8],
     ) -> Result<(), MediaError> {
+        if self.cfg.sip_codec.rtcp_mux && rtp::looks_like_rtcp(datagram) {
+            return self.handle_rtcp(now, from, datagram);
+        }
+        if let Err(e) = self.latch.admit_rtp(from) {
+            self.stats.rtp_foreign += 1;
+            return Err(e);
+        }
         let result = self.rtp(now, from, datagram);
         if result.is_err() {
             self.stats.rtp_invalid += 1;
@@ -433,8 +430,7 @@ impl Bridge {
 
     fn rtp(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) -> Result<(), MediaError> {
         let n = self.cfg.sip_codec;
-        let got = self.receiver.receive(now, datagram)?;
-        let p = got.packet;
+        let p = rtp::parse(datagram)?;
         let is_dtmf = Some(p.pt) == n.recv_dtmf_pt || Some(p.pt) == n.dtmf_pt;
         let is_audio = p.pt == n.recv_pt || p.pt == n.pt;
         if !is_dtmf && !is_audio {
@@ -446,13 +442,16 @@ impl Bridge {
                 p.payload.len()
             )));
         }
+        let got = self.receiver.receive_packet(now, p)?;
         self.stats.rtp_received += 1;
         self.inactivity = Inactivity::Watching {
             deadline: now + self.cfg.rtp_timeout,
         };
+        if let Some(addr) = self.latch.confirm_rtp(from) {
+            push_bounded(&mut self.events, MediaEvent::RemoteLatched(addr));
+        }
         if got.resync {
             self.jitter.reset();
-            self.latch(from);
         }
         if is_dtmf {
             let event = TelephoneEvent::parse(p.payload)?;
@@ -470,24 +469,6 @@ impl Bridge {
         self.jitter.push(p.seq, p.ts, p.marker, p.payload, now);
         self.drain_jitter(now);
         Ok(())
-    }
-
-    /// Symmetric RTP: send where the source sends from.
-    fn latch(&mut self, from: SocketAddr) {
-        if self.remote
-            == (Remote::Latched {
-                rtp: from,
-                rtcp: self.remote.rtcp(),
-            })
-        {
-            return;
-        }
-        let rtcp = match self.remote {
-            Remote::Signalled { rtp, rtcp } if rtp == from => rtcp,
-            _ => SocketAddr::new(from.ip(), from.port().saturating_add(1)),
-        };
-        self.remote = Remote::Latched { rtp: from, rtcp };
-        push_bounded(&mut self.events, MediaEvent::RemoteLatched(from));
     }
 
     /// Plays out every frame due at `now`: decode (or conceal a lost one,
@@ -546,21 +527,26 @@ impl Bridge {
 
     // ---- RTCP and timers ---------------------------------------------
 
-    /// An RTCP datagram from the peer.
+    /// An RTCP datagram from the peer, with its source address.
     ///
-    /// Errors: [`MediaError::MalformedRtcp`] (peer).
+    /// Only from the latched IP (before latching: the SDP's IP, see
+    /// [`Latch::admit_rtcp`]), checked before parsing.
+    ///
+    /// Errors (peer; dropped): [`MediaError::ForeignSource`],
+    /// [`MediaError::MalformedRtcp`].
     pub fn handle_rtcp(
         &mut self,
         now: Instant,
         from: SocketAddr,
         datagram: &[u8],
     ) -> Result<(), MediaError> {
-        let got = self.rtcp.handle(now, datagram)?;
-        if let Remote::Latched { rtp, rtcp } = self.remote {
-            if rtcp != from && rtp.ip() == from.ip() {
-                self.remote = Remote::Latched { rtp, rtcp: from };
-            }
+        let mut latch = self.latch;
+        if let Err(e) = latch.admit_rtcp(from) {
+            self.stats.rtcp_foreign += 1;
+            return Err(e);
         }
+        let got = self.rtcp.handle(now, datagram)?;
+        self.latch = latch;
         if got.bye {
             push_bounded(&mut self.events, MediaEvent::RemoteBye);
         }
@@ -597,14 +583,20 @@ impl Bridge {
         })
     }
 
+    /// Queues an RTCP packet: out of the RTP socket with rtcp-mux.
     fn send_rtcp(&mut self, packet: Vec<u8>) {
-        let dest = self.remote.rtcp();
+        let dest = self.latch.rtcp_dest();
+        let kind = if self.cfg.sip_codec.rtcp_mux {
+            TransmitKind::Rtp
+        } else {
+            TransmitKind::Rtcp
+        };
         if !dest.ip().is_unspecified() && dest.port() != 0 {
             push_bounded(
                 &mut self.transmits,
                 Transmit {
                     dest,
-                    kind: TransmitKind::Rtcp,
+                    kind,
                     payload: packet,
                 },
             );

@@ -250,7 +250,9 @@ fn loss_and_reorder_are_concealed_on_a_steady_clock() {
 #[test]
 fn symmetric_rtp_latches_to_the_source_address() {
     let t0 = Instant::now();
-    let mut b = bridge(config(Codec::Pcmu, RtmpOut::Speex), t0);
+    let mut cfg = config(Codec::Pcmu, RtmpOut::Speex);
+    cfg.latching = crate::media::LatchMode::Any;
+    let mut b = bridge(cfg, t0);
     let nat: SocketAddr = "198.51.100.7:40000".parse().unwrap();
     b.handle_rtp(t0, nat, &rtp_packet(0, 1, 0, true, &[0xFF; 160]))
         .unwrap();

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use crate::sip::sdp::Negotiated;
 
 use super::jitter::JitterStats;
+use super::latch::LatchMode;
 use super::pipeline::{EncoderSettings, RtmpCodec, RtmpOut};
 
 /// Per-call media settings.
@@ -34,6 +35,9 @@ pub struct BridgeConfig {
     /// [`super::Bridge::new`], e.g.
     /// `rtcp::ntp_from_system_time(SystemTime::now())`.
     pub ntp_at_start: u64,
+    /// `[media] latching`: which source addresses media is taken from
+    /// (see [`super::latch`]).
+    pub latching: LatchMode,
 }
 
 impl BridgeConfig {
@@ -51,7 +55,8 @@ impl BridgeConfig {
 pub enum TransmitKind {
     /// The RTP socket.
     Rtp,
-    /// The RTCP socket (RTP port + 1).
+    /// The RTCP socket (RTP port + 1). With rtcp-mux (RFC 5761) RTCP goes
+    /// out of the RTP socket and is marked [`TransmitKind::Rtp`].
     Rtcp,
 }
 
@@ -82,7 +87,8 @@ pub struct RtmpAudio {
 pub enum MediaEvent {
     /// No RTP from the peer for `rtp_timeout` (raised once per silence).
     RtpTimeout,
-    /// RTP is now sent to this address (symmetric RTP, first packet of a source).
+    /// RTP is now sent to this address: the first valid packet from a
+    /// source `[media] latching` accepts (once per SDP).
     RemoteLatched(SocketAddr),
     /// A DTMF digit from the peer (RFC 4733): `end` false at its start, true at its end.
     Dtmf {
@@ -114,6 +120,11 @@ pub struct BridgeStats {
     /// RTP datagrams refused (malformed, foreign SSRC, bad payload type)
     /// and payloads the codec refused.
     pub rtp_invalid: u64,
+    /// RTP datagrams dropped unparsed: from a source `[media] latching`
+    /// does not accept ([`super::MediaError::ForeignSource`]).
+    pub rtp_foreign: u64,
+    /// RTCP datagrams dropped unparsed for the same reason.
+    pub rtcp_foreign: u64,
     /// RTMP audio messages taken from the client.
     pub rtmp_in: u64,
     /// RTMP audio messages refused (format, corrupt payload).

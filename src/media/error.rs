@@ -21,6 +21,11 @@ pub enum MediaError {
     /// (RFC 3550 §8.2); dropped.
     #[error("RTP packet from unlatched SSRC {0:#010x}")]
     ForeignSsrc(u32),
+    /// Peer or attacker: an RTP or RTCP datagram from an address the
+    /// latching rule (`[media] latching`, [`crate::media::latch`]) does not
+    /// accept; dropped before parsing.
+    #[error("RTP/RTCP from foreign source {0}")]
+    ForeignSource(std::net::SocketAddr),
     /// Peer: a sequence number jump outside RFC 3550 §A.1's window;
     /// dropped unless the next packet confirms the new sequence.
     #[error("RTP sequence number jump to {0}")]

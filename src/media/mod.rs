@@ -11,12 +11,15 @@ pub mod dtmf;
 pub mod dtmf_send;
 mod error;
 pub mod jitter;
+pub mod latch;
 mod pipeline;
 pub mod receiver;
 pub mod rtcp;
 pub mod rtp;
 pub mod timestamp;
 
+#[cfg(test)]
+mod bridge_latch_tests;
 #[cfg(test)]
 mod codec_tests;
 #[cfg(test)]
@@ -31,6 +34,7 @@ pub use bridge::{
 };
 pub use error::MediaError;
 pub use jitter::{JitterBuffer, JitterConfig, Playout};
+pub use latch::{Latch, LatchMode};
 pub use pipeline::{NellyRate, RtmpCodec, RtmpOut};
 pub use receiver::{Received, ReceptionReport, RtpReceiver};
 pub use rtp::{RtpIn, RtpSender};

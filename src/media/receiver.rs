@@ -2,7 +2,9 @@
 //! numbers (RFC 3550 §A.1), loss (§A.3) and interarrival jitter (§A.8) for
 //! receiver report blocks (§6.4.1).
 //!
-//! Latching: the first packet's SSRC becomes the source. Packets from other
+//! Latching: the first packet's SSRC becomes the source. The bridge has
+//! already checked the source address (`super::latch`), so an SSRC change
+//! is only ever accepted from the latched address. Packets from other
 //! SSRCs are refused ([`MediaError::ForeignSsrc`]) until one of them has
 //! sent [`RELATCH_PACKETS`] packets in a row with nothing from the latched
 //! source in between; then it becomes the source (a PBX re-INVITE or
@@ -209,7 +211,17 @@ impl RtpReceiver {
         now: Instant,
         datagram: &'a [u8],
     ) -> Result<Received<'a>, MediaError> {
-        let packet = rtp::parse(datagram)?;
+        self.receive_packet(now, rtp::parse(datagram)?)
+    }
+
+    /// [`RtpReceiver::receive`] for a packet already parsed.
+    ///
+    /// Errors: [`MediaError::ForeignSsrc`], [`MediaError::SequenceJump`].
+    pub fn receive_packet<'a>(
+        &mut self,
+        now: Instant,
+        packet: RtpIn<'a>,
+    ) -> Result<Received<'a>, MediaError> {
         let arrival = duration_to_ticks(now.saturating_duration_since(self.epoch), self.clock_rate);
         let fresh = self.latch(packet.ssrc, packet.seq, now)?;
         let Source::Latched { stats, .. } = &mut self.source else {

@@ -12,6 +12,7 @@ use rtmp2sip_codecs::{
 };
 
 use super::bridge::{Bridge, BridgeConfig, RtmpAudio, TransmitKind};
+use super::latch::LatchMode;
 use super::pipeline::factory::{PcmDecoder, Resample, SPEEX_COMPLEXITY};
 use super::pipeline::{
     sip_codec, CodecFactory, EncoderSettings, NellyRate, RealCodecs, RtmpCodec, RtmpOut,
@@ -67,6 +68,7 @@ pub fn negotiated(codec: Codec) -> Negotiated {
         direction: Direction::SendRecv,
         remote_rtp: PEER.parse().unwrap(),
         remote_rtcp: PEER_RTCP.parse().unwrap(),
+        rtcp_mux: false,
     }
 }
 
@@ -80,6 +82,7 @@ pub fn config(codec: Codec, rtmp_out: RtmpOut) -> BridgeConfig {
         rtmp_out_max_ms: 2000,
         rtp_timeout: Duration::from_secs(60),
         ntp_at_start: 0xE000_0000_0000_0000,
+        latching: LatchMode::Ip,
     }
 }
 

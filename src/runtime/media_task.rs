@@ -5,6 +5,11 @@
 //! for clients leaves through each subscriber's bounded queue, and is
 //! dropped for a subscriber whose queue is full, so a slow client never
 //! delays the others or builds up latency.
+//!
+//! Every datagram goes to the bridge with its source address: the bridge
+//! drops what `[media] latching` does not accept before parsing it, and
+//! with rtcp-mux (RFC 5761) demultiplexes RTCP arriving on the RTP socket
+//! and sends its own RTCP from it ([`TransmitKind::Rtp`]).
 
 use std::net::SocketAddr;
 use std::time::Instant as StdInstant;
@@ -17,9 +22,9 @@ use tracing::{debug, info, Instrument};
 
 use super::ports::PortPair;
 use super::streams::{MediaCommand, MediaHandle, PlayAudio};
-use crate::config::{MediaConfig, RtmpOutCodec};
+use crate::config::{Latching, MediaConfig, RtmpOutCodec};
 use crate::media::bridge::{Bridge, BridgeConfig, MediaEvent as BridgeEvent, TransmitKind};
-use crate::media::{MediaError, RtmpOut};
+use crate::media::{LatchMode, MediaError, RtmpOut};
 use crate::sip::sdp::{Codec, Direction, Negotiated};
 
 /// What a call's media task tells the connection that owns the call.
@@ -55,6 +60,15 @@ fn rtmp_out(codec: RtmpOutCodec) -> RtmpOut {
     }
 }
 
+/// The media layer's name for `[media] latching`.
+fn latch_mode(latching: Latching) -> LatchMode {
+    match latching {
+        Latching::Strict => LatchMode::Strict,
+        Latching::Ip => LatchMode::Ip,
+        Latching::Any => LatchMode::Any,
+    }
+}
+
 fn bridge_config(media: &MediaConfig, negotiated: Negotiated) -> BridgeConfig {
     BridgeConfig {
         sip_codec: negotiated,
@@ -69,6 +83,7 @@ fn bridge_config(media: &MediaConfig, negotiated: Negotiated) -> BridgeConfig {
             .rtp_timeout
             .unwrap_or(std::time::Duration::from_secs(10 * 365 * 24 * 3600)),
         ntp_at_start: crate::media::rtcp::ntp_from_system_time(std::time::SystemTime::now()),
+        latching: latch_mode(media.latching),
     }
 }
 
@@ -130,6 +145,7 @@ pub fn spawn_echo(
         direction: Direction::SendRecv,
         remote_rtp: loopback,
         remote_rtcp: loopback,
+        rtcp_mux: false,
     };
     let mut cfg = bridge_config(media, negotiated);
     cfg.rtp_timeout = std::time::Duration::from_secs(10 * 365 * 24 * 3600);
@@ -228,7 +244,9 @@ impl MediaTask {
                 r = recv_on(rtcp_sock, &mut rtcp_buf) => {
                     if let Ok((n, from)) = r {
                         if let Some(d) = rtcp_buf.get(..n) {
-                            let _ = self.bridge.handle_rtcp(StdInstant::now(), from, d);
+                            if let Err(e) = self.bridge.handle_rtcp(StdInstant::now(), from, d) {
+                                debug!(error = %e, "dropping RTCP packet");
+                            }
                         }
                     }
                 }

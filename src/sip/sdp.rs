@@ -332,6 +332,10 @@ pub struct Negotiated {
     pub remote_rtp: SocketAddr,
     /// Where to send RTCP (`a=rtcp` (RFC 3605) or RTP port + 1).
     pub remote_rtcp: SocketAddr,
+    /// RTP and RTCP share one port each way (RFC 5761 §5.1.1: both
+    /// offer and answer carry `a=rtcp-mux`); RTCP then goes to
+    /// `remote_rtp` and arrives on our RTP port.
+    pub rtcp_mux: bool,
 }
 
 impl Negotiated {
@@ -364,7 +368,7 @@ pub fn build_offer(codecs: &[Codec], local: &LocalMedia) -> Result<SdpOffer, Sdp
     if !formats.iter().any(|f| f.codec.is_audio()) {
         return Err(SdpError::NoAudioCodec);
     }
-    let media = audio_media(local.port, &formats, Direction::SendRecv);
+    let media = audio_media(local.port, &formats, Direction::SendRecv, true);
     let session = session_for(local, media);
     Ok(SdpOffer { session, formats })
 }
@@ -414,6 +418,8 @@ pub fn parse_answer(offer: &SdpOffer, answer: &[u8]) -> Result<Negotiated, SdpEr
         direction: direction(&session, media).reverse(),
         remote_rtp,
         remote_rtcp,
+        // We always offer it (RFC 5761 §5.1.1).
+        rtcp_mux: has_rtcp_mux(media),
     })
 }
 
@@ -439,6 +445,8 @@ pub fn answer(
     let (remote_rtp, remote_rtcp) = remote_addresses(&session, media)?;
     let their_direction = direction(&session, media);
     let our_direction = their_direction.reverse();
+    // RFC 5761 §5.1.1: echo rtcp-mux only when offered.
+    let mux = has_rtcp_mux(media);
 
     let mut formats = vec![chosen];
     formats.extend(dtmf);
@@ -448,13 +456,13 @@ pub fn answer(
         .enumerate()
         .map(|(i, m)| {
             if i == index {
-                audio_media(local.port, &formats, our_direction)
+                audio_media(local.port, &formats, our_direction, mux)
             } else {
                 refused_media(m)
             }
         })
         .collect::<Vec<_>>();
-    let mut answer = session_for(local, audio_media(local.port, &formats, our_direction));
+    let mut answer = session_for(local, audio_media(local.port, &formats, our_direction, mux));
     answer.medias = medias;
     let negotiated = Negotiated {
         codec: chosen.codec,
@@ -466,6 +474,7 @@ pub fn answer(
         direction: our_direction,
         remote_rtp,
         remote_rtcp,
+        rtcp_mux: mux,
     };
     Ok((SdpAnswer { session: answer }, negotiated))
 }
@@ -544,8 +553,9 @@ fn session_for(local: &LocalMedia, media: Media) -> Session {
     session
 }
 
-/// Our `m=audio` line with rtpmap, fmtp, ptime and direction attributes.
-fn audio_media(port: u16, formats: &[PayloadFormat], direction: Direction) -> Media {
+/// Our `m=audio` line with rtpmap, fmtp, ptime and direction attributes,
+/// and `a=rtcp-mux` when `mux` (RFC 5761 §5.1.1).
+fn audio_media(port: u16, formats: &[PayloadFormat], direction: Direction, mux: bool) -> Media {
     let fmt = formats
         .iter()
         .map(|f| f.pt.to_string())
@@ -571,7 +581,18 @@ fn audio_media(port: u16, formats: &[PayloadFormat], direction: Direction) -> Me
     }
     media.add_attribute(Attribute::with_value("ptime", DEFAULT_PTIME_MS));
     media.add_attribute(direction);
+    if mux {
+        media.add_attribute(Attribute::new("rtcp-mux"));
+    }
     media
+}
+
+/// Whether a media description carries `a=rtcp-mux` (RFC 5761 §5.1.1).
+fn has_rtcp_mux(media: &Media) -> bool {
+    media
+        .attributes
+        .iter()
+        .any(|a| a.attribute.eq_ignore_ascii_case("rtcp-mux"))
 }
 
 /// A refused copy of an offered `m=` line (RFC 3264 §6: port 0).

@@ -74,6 +74,7 @@ fn offer_has_the_expected_lines() {
         "a=fmtp:101 0-15",
         "a=ptime:20",
         "a=sendrecv",
+        "a=rtcp-mux",
     ] {
         assert!(lines.contains(&expected), "missing {expected:?} in\n{text}");
     }
@@ -110,6 +111,29 @@ fn sipp_answer_picks_speex_and_dtmf() {
     assert_eq!(n.ptime_ms, 20);
     assert_eq!(n.clock_rate(), 16_000);
     assert!(!n.is_hold());
+    assert!(!n.rtcp_mux, "the answer has no a=rtcp-mux");
+}
+
+/// RFC 5761 §5.1.1: an answer with `a=rtcp-mux` muxes; an answer to an
+/// offer echoes it only when the offer carried it.
+#[test]
+fn rtcp_mux_is_negotiated_both_ways() {
+    let muxed = format!("{SIPP_ANSWER}    a=rtcp-mux\n");
+    let n = parse_answer(&default_offer(), &crlf(&muxed)).unwrap();
+    assert!(n.rtcp_mux);
+    let ours = [Codec::Pcmu];
+    let (plain, n) = answer(&crlf(LINPHONE_OFFER), &ours, &local()).unwrap();
+    assert!(!n.rtcp_mux);
+    let plain = String::from_utf8(plain.to_bytes()).unwrap();
+    assert!(!plain.contains("rtcp-mux"), "{plain}");
+    let offer = LINPHONE_OFFER.replace(
+        "a=rtpmap:101 telephone-event/8000\n    m=video",
+        "a=rtpmap:101 telephone-event/8000\n    a=rtcp-mux\n    m=video",
+    );
+    let (muxed, n) = answer(&crlf(&offer), &ours, &local()).unwrap();
+    assert!(n.rtcp_mux);
+    let muxed = String::from_utf8(muxed.to_bytes()).unwrap();
+    assert_eq!(muxed.matches("a=rtcp-mux\r\n").count(), 1, "{muxed}");
 }
 
 /// A Polycom-style answer: PCMU only, session-level direction, no speex.
