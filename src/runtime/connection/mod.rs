@@ -194,12 +194,16 @@ impl Connection {
 
     async fn run(&mut self, mut stream: TcpStream, leftover: BytesMut) {
         if !leftover.is_empty() && !self.input(&leftover).await {
+            self.drive_controller().await;
             let _ = self.flush(&mut stream).await;
             return;
         }
         let mut buf = vec![0u8; 16 * 1024];
         let mut tcp_open = true;
         loop {
+            // Everything the last input produced (events, replies, effects)
+            // is driven before waiting again: pipelined input is whole.
+            self.drive_controller().await;
             if !tcp_open {
                 while self.session.take_output().is_some() {}
             } else if self.flush(&mut stream).await.is_err() {
@@ -223,6 +227,7 @@ impl Connection {
                     Ok(n) => {
                         self.last_rx = Instant::now();
                         if !self.input(&buf[..n]).await {
+                            self.drive_controller().await;
                             let _ = self.flush(&mut stream).await;
                             tcp_open = false;
                             self.begin_close();
@@ -242,7 +247,6 @@ impl Connection {
                     self.begin_close();
                 }
             }
-            self.drive_controller().await;
         }
         self.controller.handle_disconnect(std::time::Instant::now());
         self.drive_controller().await;
