@@ -31,6 +31,9 @@ pub struct LimitsConfig {
     pub max_reassembly_bytes: u64,
     /// Largest RTMP message accepted before `connect`, in bytes.
     pub max_message_size_before_connect: u32,
+    /// Most chunk streams before `connect`:
+    /// [`MAX_CHUNK_STREAMS_BEFORE_CONNECT`] (not a file key).
+    pub max_chunk_streams_before_connect: u32,
 }
 
 /// Most chunk streams a client may use before `connect` (not configurable:
@@ -159,6 +162,7 @@ pub(super) fn validate_limits(file: &Path, l: LimitsFile) -> Result<LimitsConfig
             l.max_message_size_before_connect,
             1024..=max_message_size,
         )?,
+        max_chunk_streams_before_connect: MAX_CHUNK_STREAMS_BEFORE_CONNECT,
     })
 }
 
