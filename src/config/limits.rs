@@ -130,12 +130,15 @@ pub(super) fn validate_limits(file: &Path, l: LimitsFile) -> Result<LimitsConfig
         max_chunk_streams,
         max_connections,
         max_calls: l.max_calls,
+        // Above max_connections it could never bind: clamped, not refused,
+        // so lowering max_connections alone stays valid.
         max_connections_per_ip: bounded(
             file,
             "limits.max_connections_per_ip",
             l.max_connections_per_ip,
-            1..=max_connections,
-        )?,
+            1..=1_000_000,
+        )?
+        .min(max_connections),
         connect_timeout,
         max_dials_per_minute: bounded(
             file,
@@ -160,8 +163,9 @@ pub(super) fn validate_limits(file: &Path, l: LimitsFile) -> Result<LimitsConfig
             file,
             "limits.max_message_size_before_connect",
             l.max_message_size_before_connect,
-            1024..=max_message_size,
-        )?,
+            1024..=16 * 1024 * 1024,
+        )?
+        .min(max_message_size),
         max_chunk_streams_before_connect: MAX_CHUNK_STREAMS_BEFORE_CONNECT,
     })
 }
@@ -194,10 +198,7 @@ mod tests {
                 "max_subscribers_per_call",
             ),
             ("max_reassembly_bytes = 10", "max_reassembly_bytes"),
-            (
-                "max_message_size_before_connect = 1000000",
-                "before_connect",
-            ),
+            ("max_message_size_before_connect = 100", "before_connect"),
             ("idle_timeout_s = 999999", "idle_timeout_s"),
         ] {
             let toml = format!("[limits]\n{text}\n");
@@ -206,5 +207,13 @@ mod tests {
                 .to_string();
             assert!(e.contains(key), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn per_connection_keys_are_clamped_to_the_wider_ones() {
+        let toml = "[limits]\nmax_connections = 2\nmax_message_size = 4096\n";
+        let c = Config::from_toml(Path::new("t.toml"), toml).expect("valid");
+        assert_eq!(c.limits.max_connections_per_ip, 2);
+        assert_eq!(c.limits.max_message_size_before_connect, 4096);
     }
 }
