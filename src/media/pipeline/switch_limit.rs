@@ -66,6 +66,8 @@ impl SwitchLimit {
     }
 
     /// Frames dropped because they would have switched too often.
+    // Not yet in `BridgeStats` (media/ is another change's); tests read it.
+    #[allow(dead_code)]
     pub fn dropped(&self) -> u64 {
         self.dropped
     }
