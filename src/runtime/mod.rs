@@ -2,8 +2,10 @@
 //! clock. Each protocol core (RTMP session, call controller, media bridge)
 //! is driven by one small task:
 //!
-//! - [`server`]: accepts RTMP connections on every `[rtmp] listen` address
-//!   and spawns one [`connection`] task each;
+//! - [`server`]: accepts RTMP connections on every `[rtmp] listen` address,
+//!   admits each against `[limits] max_connections` and
+//!   `max_connections_per_ip` (an [`connection::admission::Admission`] the
+//!   task holds until it ends), and spawns one [`connection`] task each;
 //! - [`connection`]: runs the handshake, then drives one `rtmp::Session` and
 //!   one `call::Controller`, and starts calls through the SIP user agent;
 //! - [`media_task`]: one per call, drives a `media::Bridge` between the

@@ -1,6 +1,13 @@
 //! One RTMP connection: the handshake, then a loop that drives the
 //! connection's `rtmp::Session` and `call::Controller` and the I/O around
 //! them (TCP, the SIP user agent's events, the call's media).
+//!
+//! Every loop turn first drives everything the last input produced
+//! (session events, controller replies and effects) and flushes it, so
+//! pipelined input (C2 + connect + dial in one segment) is answered at
+//! once. Limits per connection (`[limits]`): `connect_timeout_s`,
+//! `max_dials_per_minute` ([`rate`]), `idle_timeout_s` (only streams
+//! bound to a live call count as activity), `max_subscribers_per_call`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
