@@ -6,7 +6,7 @@
 //! (session events, controller replies and effects) and flushes it, so
 //! pipelined input (C2 + connect + dial in one segment) is answered at
 //! once. Limits per connection (`[limits]`): `connect_timeout_s`,
-//! `max_dials_per_minute` ([`rate`]), `idle_timeout_s` (only streams
+//! `max_dials_per_minute` (`rate.rs`), `idle_timeout_s` (only streams
 //! bound to a live call count as activity), `max_subscribers_per_call`.
 
 use std::collections::HashMap;
