@@ -315,6 +315,7 @@ impl Connection {
         self.controller.handle_timeout(now.into_std());
         if self.connect_deadline.is_some_and(|d| now >= d) && self.closing.is_none() {
             info!("no connect in time; closing");
+            self.connect_deadline = None;
             self.begin_close();
             return;
         }
