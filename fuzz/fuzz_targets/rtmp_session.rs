@@ -17,6 +17,12 @@ fuzz_target!(|data: &[u8]| {
             max_message_size: 65536,
             max_chunk_streams: 16,
         },
+        limits_before_connect: ChunkLimits {
+            max_message_size: 8192,
+            max_chunk_streams: 8,
+        },
+        budget: None,
+        max_streams: 16,
         amf_limits: amf::Limits::default(),
     });
     let split = data.first().map(|b| usize::from(*b)).unwrap_or(0).min(data.len());

@@ -1,4 +1,4 @@
-//! `[limits]`: resource bounds.
+//! `[limits]`: resource bounds, per gateway, per address and per connection.
 
 use std::path::Path;
 use std::time::Duration;
@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::{invalid, ConfigError};
 
 /// `[limits]`: resource bounds.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LimitsConfig {
     pub handshake_timeout: Duration,
     pub idle_timeout: Duration,
@@ -17,7 +17,28 @@ pub struct LimitsConfig {
     pub max_chunk_streams: u32,
     pub max_connections: u32,
     pub max_calls: u32,
+    /// Most simultaneous connections from one IPv4 address or one IPv6 /64.
+    pub max_connections_per_ip: u32,
+    /// Deadline for `connect` after the handshake.
+    pub connect_timeout: Duration,
+    /// Most `dial`s one connection may place in any 60 s window.
+    pub max_dials_per_minute: u32,
+    /// Most NetStreams (`createStream`) per connection.
+    pub max_streams: u32,
+    /// Most playing NetStreams (subscribers) one call's audio goes to.
+    pub max_subscribers_per_call: u32,
+    /// Gateway-wide budget for chunk reassembly memory, in bytes.
+    pub max_reassembly_bytes: u64,
+    /// Largest RTMP message accepted before `connect`, in bytes.
+    pub max_message_size_before_connect: u32,
+    /// Most chunk streams before `connect`:
+    /// [`MAX_CHUNK_STREAMS_BEFORE_CONNECT`] (not a file key).
+    pub max_chunk_streams_before_connect: u32,
 }
+
+/// Most chunk streams a client may use before `connect` (not configurable:
+/// a `connect` needs one, a control message another).
+pub const MAX_CHUNK_STREAMS_BEFORE_CONNECT: u32 = 8;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -28,6 +49,13 @@ pub(super) struct LimitsFile {
     max_chunk_streams: u32,
     max_connections: u32,
     max_calls: u32,
+    max_connections_per_ip: u32,
+    connect_timeout_s: u64,
+    max_dials_per_minute: u32,
+    max_streams: u32,
+    max_subscribers_per_call: u32,
+    max_reassembly_bytes: u64,
+    max_message_size_before_connect: u32,
 }
 
 impl Default for LimitsFile {
@@ -39,40 +67,153 @@ impl Default for LimitsFile {
             max_chunk_streams: 64,
             max_connections: 1000,
             max_calls: 500,
+            max_connections_per_ip: 20,
+            connect_timeout_s: 10,
+            max_dials_per_minute: 20,
+            max_streams: 16,
+            max_subscribers_per_call: 8,
+            max_reassembly_bytes: 64 * 1024 * 1024,
+            max_message_size_before_connect: 8192,
         }
     }
 }
 
+/// Checks `value` is in `range`, else names `key`.
+fn bounded<T: PartialOrd + std::fmt::Display>(
+    file: &Path,
+    key: &'static str,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        let why = format!("must be {}..={}", range.start(), range.end());
+        Err(invalid(file, key, why))
+    }
+}
+
 pub(super) fn validate_limits(file: &Path, l: LimitsFile) -> Result<LimitsConfig, ConfigError> {
-    if l.handshake_timeout_s == 0 {
-        return Err(invalid(file, "limits.handshake_timeout_s", "must be > 0"));
-    }
-    if l.idle_timeout_s == 0 {
-        return Err(invalid(file, "limits.idle_timeout_s", "must be > 0"));
-    }
-    if !(4096..=16 * 1024 * 1024).contains(&l.max_message_size) {
-        return Err(invalid(
-            file,
-            "limits.max_message_size",
-            "must be 4096..=16777216",
-        ));
-    }
-    if !(2..=65599).contains(&l.max_chunk_streams) {
-        return Err(invalid(
-            file,
-            "limits.max_chunk_streams",
-            "must be 2..=65599",
-        ));
-    }
-    if l.max_connections == 0 {
-        return Err(invalid(file, "limits.max_connections", "must be > 0"));
-    }
+    let secs =
+        |key: &'static str, v: u64| bounded(file, key, v, 1..=86_400).map(Duration::from_secs);
+    let handshake_timeout = secs("limits.handshake_timeout_s", l.handshake_timeout_s)?;
+    let idle_timeout = secs("limits.idle_timeout_s", l.idle_timeout_s)?;
+    let connect_timeout = bounded(
+        file,
+        "limits.connect_timeout_s",
+        l.connect_timeout_s,
+        1..=600,
+    )
+    .map(Duration::from_secs)?;
+    let max_message_size = bounded(
+        file,
+        "limits.max_message_size",
+        l.max_message_size,
+        4096..=16 * 1024 * 1024,
+    )?;
+    let max_chunk_streams = bounded(
+        file,
+        "limits.max_chunk_streams",
+        l.max_chunk_streams,
+        MAX_CHUNK_STREAMS_BEFORE_CONNECT..=65599,
+    )?;
+    let max_connections = bounded(
+        file,
+        "limits.max_connections",
+        l.max_connections,
+        1..=1_000_000,
+    )?;
     Ok(LimitsConfig {
-        handshake_timeout: Duration::from_secs(l.handshake_timeout_s),
-        idle_timeout: Duration::from_secs(l.idle_timeout_s),
-        max_message_size: l.max_message_size,
-        max_chunk_streams: l.max_chunk_streams,
-        max_connections: l.max_connections,
+        handshake_timeout,
+        idle_timeout,
+        max_message_size,
+        max_chunk_streams,
+        max_connections,
         max_calls: l.max_calls,
+        // Above max_connections it could never bind: clamped, not refused,
+        // so lowering max_connections alone stays valid.
+        max_connections_per_ip: bounded(
+            file,
+            "limits.max_connections_per_ip",
+            l.max_connections_per_ip,
+            1..=1_000_000,
+        )?
+        .min(max_connections),
+        connect_timeout,
+        max_dials_per_minute: bounded(
+            file,
+            "limits.max_dials_per_minute",
+            l.max_dials_per_minute,
+            1..=10_000,
+        )?,
+        max_streams: bounded(file, "limits.max_streams", l.max_streams, 1..=1024)?,
+        max_subscribers_per_call: bounded(
+            file,
+            "limits.max_subscribers_per_call",
+            l.max_subscribers_per_call,
+            1..=1024,
+        )?,
+        max_reassembly_bytes: bounded(
+            file,
+            "limits.max_reassembly_bytes",
+            l.max_reassembly_bytes,
+            1024 * 1024..=64 * 1024 * 1024 * 1024,
+        )?,
+        max_message_size_before_connect: bounded(
+            file,
+            "limits.max_message_size_before_connect",
+            l.max_message_size_before_connect,
+            1024..=16 * 1024 * 1024,
+        )?
+        .min(max_message_size),
+        max_chunk_streams_before_connect: MAX_CHUNK_STREAMS_BEFORE_CONNECT,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+    use super::*;
+
+    #[test]
+    fn shipped_limits_equal_the_defaults() {
+        let text = include_str!("../../config/gateway.toml");
+        let shipped = Config::from_toml(Path::new("gateway.toml"), text).expect("shipped config");
+        let defaults = Config::from_toml(Path::new("empty.toml"), "").expect("defaults");
+        assert_eq!(shipped.limits, defaults.limits);
+        assert_eq!(defaults.limits.max_connections_per_ip, 20);
+        assert_eq!(defaults.limits.max_reassembly_bytes, 64 << 20);
+    }
+
+    #[test]
+    fn new_keys_are_bounded() {
+        for (text, key) in [
+            ("max_connections_per_ip = 0", "max_connections_per_ip"),
+            ("connect_timeout_s = 0", "connect_timeout_s"),
+            ("connect_timeout_s = 601", "connect_timeout_s"),
+            ("max_dials_per_minute = 0", "max_dials_per_minute"),
+            ("max_streams = 0", "max_streams"),
+            (
+                "max_subscribers_per_call = 2000",
+                "max_subscribers_per_call",
+            ),
+            ("max_reassembly_bytes = 10", "max_reassembly_bytes"),
+            ("max_message_size_before_connect = 100", "before_connect"),
+            ("idle_timeout_s = 999999", "idle_timeout_s"),
+        ] {
+            let toml = format!("[limits]\n{text}\n");
+            let e = Config::from_toml(Path::new("t.toml"), &toml)
+                .expect_err(text)
+                .to_string();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn per_connection_keys_are_clamped_to_the_wider_ones() {
+        let toml = "[limits]\nmax_connections = 2\nmax_message_size = 4096\n";
+        let c = Config::from_toml(Path::new("t.toml"), toml).expect("valid");
+        assert_eq!(c.limits.max_connections_per_ip, 2);
+        assert_eq!(c.limits.max_message_size_before_connect, 4096);
+    }
 }

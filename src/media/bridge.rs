@@ -109,6 +109,7 @@ pub struct Bridge {
     rtmp_out_ms: u32,
     events: VecDeque<MediaEvent>,
     stats: BridgeStats,
+    switch_limit: super::pipeline::switch_limit::SwitchLimit,
     /// Reused buffers: an encoded payload, RTP packets of one message,
     /// RTMP bodies of one played packet.
     scratch: Vec<u8>,
@@ -175,6 +176,7 @@ impl Bridge {
             rtmp_out_ms: 0,
             events: VecDeque::new(),
             stats: BridgeStats::default(),
+            switch_limit: Default::default(),
             scratch: Vec::with_capacity(1500),
             packets: Vec::new(),
             bodies: Vec::new(),
@@ -237,6 +239,9 @@ impl Bridge {
         body: &[u8],
     ) -> Result<(), MediaError> {
         self.pump_dtmf(now);
+        if !self.switch_limit.admit(now, self.rtmp_in_codec(), body) {
+            return Ok(());
+        }
         let result = self.rtmp_audio(timestamp_ms, body);
         match result {
             Ok(()) => self.stats.rtmp_in += 1,

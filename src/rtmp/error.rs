@@ -70,6 +70,14 @@ pub enum RtmpError {
         /// Chunk stream id.
         csid: u32,
     },
+    /// Reassembling this message would take the partly received messages
+    /// of all connections past the shared budget (`[limits]
+    /// max_reassembly_bytes`).
+    #[error("chunk reassembly memory budget of {limit} bytes exhausted")]
+    ReassemblyBudgetExhausted {
+        /// The shared budget in bytes.
+        limit: u64,
+    },
     /// A protocol control or user control message is malformed.
     #[error("malformed control message (type {type_id}): {reason}")]
     InvalidControlMessage {

@@ -2,8 +2,10 @@
 //! clock. Each protocol core (RTMP session, call controller, media bridge)
 //! is driven by one small task:
 //!
-//! - [`server`]: accepts RTMP connections on every `[rtmp] listen` address
-//!   and spawns one [`connection`] task each;
+//! - [`server`]: accepts RTMP connections on every `[rtmp] listen` address,
+//!   admits each against `[limits] max_connections` and
+//!   `max_connections_per_ip` (an [`connection::admission::Admission`] the
+//!   task holds until it ends), and spawns one [`connection`] task each;
 //! - [`connection`]: runs the handshake, then drives one `rtmp::Session` and
 //!   one `call::Controller`, and starts calls through the SIP user agent;
 //! - [`media_task`]: one per call, drives a `media::Bridge` between the
@@ -68,6 +70,10 @@ pub struct Gateway {
     pub calls: Arc<Semaphore>,
     /// One permit per RTMP connection (`[limits] max_connections`).
     pub connections: Arc<Semaphore>,
+    /// Open connections per address (`[limits] max_connections_per_ip`).
+    pub per_address: Arc<connection::admission::PerAddress>,
+    /// Chunk reassembly memory of all connections (`[limits] max_reassembly_bytes`).
+    pub reassembly: crate::rtmp::chunk::ReassemblyBudget,
     /// Cancelled on SIGINT/SIGTERM: every connection ends its call and closes.
     pub shutdown: CancellationToken,
     /// Connection ids for log spans.
@@ -130,6 +136,8 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
         policy: config.policy.dial_allow.clone(),
         calls: Arc::new(Semaphore::new(config.limits.max_calls as usize)),
         connections: Arc::new(Semaphore::new(config.limits.max_connections as usize)),
+        per_address: Arc::default(),
+        reassembly: crate::rtmp::chunk::ReassemblyBudget::new(config.limits.max_reassembly_bytes),
         shutdown: shutdown.clone(),
         next_conn_id: std::sync::atomic::AtomicU64::new(1),
         config,

@@ -1,6 +1,7 @@
 //! RTMP listeners: one accept loop per `[rtmp] listen` address.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
@@ -26,7 +27,37 @@ pub async fn listen_all(gw: &Arc<Gateway>, tracker: &TaskTracker) -> Result<(), 
     Ok(())
 }
 
+/// At most one log line per [`LogThrottle::EVERY`] for one kind of
+/// event; the ones in between are counted and reported with the next line.
+#[derive(Debug, Default)]
+struct LogThrottle {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl LogThrottle {
+    const EVERY: Duration = Duration::from_secs(1);
+
+    /// `Some(lines suppressed since the last one)` when a line may be
+    /// logged at `now`; `None` (counted) otherwise.
+    fn allow(&mut self, now: Instant) -> Option<u64> {
+        match self.last {
+            Some(t) if now.saturating_duration_since(t) < Self::EVERY => {
+                self.suppressed += 1;
+                None
+            }
+            _ => {
+                self.last = Some(now);
+                Some(std::mem::take(&mut self.suppressed))
+            }
+        }
+    }
+}
+
 async fn accept_loop(gw: Arc<Gateway>, listener: TcpListener, tracker: TaskTracker) {
+    let mut accept_errors = LogThrottle::default();
+    let mut refusals = LogThrottle::default();
+    let limits = &gw.config.limits;
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -36,19 +67,52 @@ async fn accept_loop(gw: Arc<Gateway>, listener: TcpListener, tracker: TaskTrack
             Ok(x) => x,
             Err(e) => {
                 // EMFILE and friends: back off briefly instead of spinning.
-                warn!(error = %e, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                if let Some(suppressed) = accept_errors.allow(Instant::now()) {
+                    warn!(error = %e, suppressed, "accept failed");
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
-        let Ok(permit) = gw.connections.clone().try_acquire_owned() else {
-            warn!(%peer, "refusing RTMP connection: [limits] max_connections reached");
-            drop(stream);
-            continue;
+        let admission = gw
+            .connections
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| "max_connections")
+            .and_then(|permit| {
+                gw.per_address
+                    .admit(peer.ip(), limits.max_connections_per_ip, permit)
+                    .ok_or("max_connections_per_ip")
+            });
+        let admission = match admission {
+            Ok(a) => a,
+            Err(key) => {
+                if let Some(suppressed) = refusals.allow(Instant::now()) {
+                    warn!(%peer, limit = key, suppressed, "refusing RTMP connection: [limits] reached");
+                }
+                drop(stream);
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let id = gw.next_connection_id();
         let span = tracing::info_span!("rtmp", conn = id, %peer);
-        tracker.spawn(connection::run(gw.clone(), stream, permit).instrument(span));
+        tracker.spawn(connection::run(gw.clone(), stream, admission).instrument(span));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttle_allows_one_line_per_second_and_counts_the_rest() {
+        let t0 = Instant::now();
+        let mut t = LogThrottle::default();
+        assert_eq!(t.allow(t0), Some(0));
+        for ms in 1..100 {
+            assert_eq!(t.allow(t0 + Duration::from_millis(ms)), None);
+        }
+        assert_eq!(t.allow(t0 + Duration::from_millis(1000)), Some(99));
     }
 }

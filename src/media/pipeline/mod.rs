@@ -16,6 +16,7 @@ pub mod factory;
 pub mod reframe;
 pub mod rtmp_codec;
 pub mod sip_codec;
+pub mod switch_limit;
 pub mod to_rtmp;
 pub mod to_sip;
 pub mod transcoder;

@@ -3,6 +3,7 @@
 //! bytes, [`AckWindow`] tells when to send an Acknowledgement (5.4.3).
 
 mod ack;
+pub mod budget;
 pub mod header;
 mod reader;
 mod writer;
@@ -12,6 +13,7 @@ mod tests;
 
 pub use crate::rtmp::message::Message;
 pub use ack::AckWindow;
+pub use budget::ReassemblyBudget;
 pub use header::{ChunkType, MAX_CSID, MIN_CSID};
 pub use reader::{ChunkReader, DEFAULT_CHUNK_SIZE};
 pub use writer::ChunkWriter;

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use super::budget::ReassemblyBudget;
 use super::header::{BasicHeader, ChunkType, RawMessageHeader, EXTENDED_TIMESTAMP_MARKER};
 use super::ChunkLimits;
 use crate::rtmp::error::RtmpError;
@@ -35,6 +36,8 @@ struct ChunkStream {
     header: StreamHeader,
     /// Payload received so far of the message in progress, if any.
     partial: Option<Vec<u8>>,
+    /// Bytes taken from the budget for `partial`'s buffer.
+    held: u64,
 }
 
 /// What one parsed chunk means, computed before anything is consumed.
@@ -59,6 +62,9 @@ struct ChunkPlan {
 /// [`ChunkLimits::max_chunk_streams`] chunk streams are tracked. The
 /// caller's input buffer holds at most one chunk (header + chunk size).
 ///
+/// With a [`ReassemblyBudget`] ([`ChunkReader::with_budget`]) the bytes
+/// of partial messages are also taken from that shared budget.
+///
 /// After an error the connection must be closed: the state is undefined.
 #[derive(Debug)]
 pub struct ChunkReader {
@@ -66,6 +72,15 @@ pub struct ChunkReader {
     chunk_size: u32,
     streams: HashMap<u32, ChunkStream>,
     bytes_received: u64,
+    budget: Option<ReassemblyBudget>,
+}
+
+impl Drop for ChunkReader {
+    fn drop(&mut self) {
+        if let Some(budget) = &self.budget {
+            budget.give_back(self.streams.values().map(|s| s.held).sum());
+        }
+    }
 }
 
 impl ChunkReader {
@@ -76,7 +91,22 @@ impl ChunkReader {
             chunk_size: DEFAULT_CHUNK_SIZE,
             streams: HashMap::new(),
             bytes_received: 0,
+            budget: None,
         }
+    }
+
+    /// A reader whose partial messages are also bounded by `budget`,
+    /// shared with other readers.
+    pub fn with_budget(limits: ChunkLimits, budget: ReassemblyBudget) -> Self {
+        let mut reader = Self::new(limits);
+        reader.budget = Some(budget);
+        reader
+    }
+
+    /// Replaces the limits (e.g. wider ones once the client is
+    /// authenticated); they apply to message headers read from now on.
+    pub fn set_limits(&mut self, limits: ChunkLimits) {
+        self.limits = limits;
     }
 
     /// The peer's current chunk size in bytes.
@@ -122,14 +152,15 @@ impl ChunkReader {
     /// # Errors
     /// Peer errors: [`RtmpError::MessageTooLarge`],
     /// [`RtmpError::TooManyChunkStreams`], [`RtmpError::MissingMessageHeader`],
-    /// [`RtmpError::InterruptedMessage`], [`RtmpError::InvalidChunkSize`] and
-    /// [`RtmpError::InvalidControlMessage`] (malformed Set Chunk Size/Abort).
+    /// [`RtmpError::InterruptedMessage`], [`RtmpError::InvalidChunkSize`],
+    /// [`RtmpError::InvalidControlMessage`] (malformed Set Chunk Size/Abort)
+    /// and [`RtmpError::ReassemblyBudgetExhausted`].
     pub fn read(&mut self, input: &mut BytesMut) -> Result<Option<Message>, RtmpError> {
         loop {
             let Some(plan) = self.plan_chunk(input)? else {
                 return Ok(None);
             };
-            if let Some(message) = self.commit_chunk(plan, input) {
+            if let Some(message) = self.commit_chunk(plan, input)? {
                 self.apply_control(&message)?;
                 return Ok(Some(message));
             }
@@ -192,7 +223,11 @@ impl ChunkReader {
     }
 
     /// Consumes the planned chunk; returns the message it completes, if any.
-    fn commit_chunk(&mut self, plan: ChunkPlan, input: &mut BytesMut) -> Option<Message> {
+    fn commit_chunk(
+        &mut self,
+        plan: ChunkPlan,
+        input: &mut BytesMut,
+    ) -> Result<Option<Message>, RtmpError> {
         let total = plan.header_len + plan.payload_len;
         self.bytes_received += total as u64;
         input.advance(plan.header_len);
@@ -200,6 +235,7 @@ impl ChunkReader {
         let stream = self.streams.entry(plan.csid).or_insert(ChunkStream {
             header: plan.header,
             partial: None,
+            held: 0,
         });
         stream.header = plan.header;
         let length = plan.header.length as usize;
@@ -208,21 +244,36 @@ impl ChunkReader {
             None if data.len() == length => data.freeze(),
             partial => {
                 let mut buf = partial.unwrap_or_default();
-                append_bounded(&mut buf, &data, length);
+                let target = grown_capacity(stream.held, buf.len() + data.len(), length);
+                if target > stream.held {
+                    let more = target - stream.held;
+                    if !self.budget.as_ref().is_none_or(|b| b.try_take(more)) {
+                        return Err(RtmpError::ReassemblyBudgetExhausted {
+                            limit: self.budget.as_ref().map_or(0, |b| b.limit()),
+                        });
+                    }
+                    stream.held = target;
+                    buf.reserve_exact((target as usize).saturating_sub(buf.len()));
+                }
+                buf.extend_from_slice(&data);
                 if buf.len() < length {
                     stream.partial = Some(buf);
-                    return None;
+                    return Ok(None);
                 }
+                if let Some(b) = &self.budget {
+                    b.give_back(stream.held);
+                }
+                stream.held = 0;
                 Bytes::from(buf)
             }
         };
-        Some(Message {
+        Ok(Some(Message {
             csid: plan.csid,
             timestamp: plan.header.timestamp,
             type_id: plan.header.type_id,
             stream_id: plan.header.stream_id,
             payload,
-        })
+        }))
     }
 
     /// Applies Set Chunk Size and Abort (spec 5.4.1, 5.4.2).
@@ -232,6 +283,10 @@ impl ChunkReader {
             Ok(Some(ControlMessage::Abort { csid })) => {
                 if let Some(stream) = self.streams.get_mut(&csid) {
                     stream.partial = None;
+                    if let Some(b) = &self.budget {
+                        b.give_back(stream.held);
+                    }
+                    stream.held = 0;
                 }
                 Ok(())
             }
@@ -243,15 +298,18 @@ impl ChunkReader {
     }
 }
 
-/// Appends `data`, growing `buf`'s capacity geometrically but never past
-/// `length` (the declared, limit-checked message length).
-fn append_bounded(buf: &mut Vec<u8>, data: &[u8], length: usize) {
-    let needed = buf.len() + data.len();
-    if needed > buf.capacity() {
-        let target = needed.max(buf.capacity() * 2).min(length).max(needed);
-        buf.reserve_exact(target - buf.len());
+/// The capacity in bytes a partial message's buffer needs to hold
+/// `needed` bytes, given it has `held`: doubling, but never past `length`
+/// (the declared, limit-checked message length); `held` when enough.
+fn grown_capacity(held: u64, needed: usize, length: usize) -> u64 {
+    let needed = needed as u64;
+    if needed <= held {
+        return held;
     }
-    buf.extend_from_slice(data);
+    needed
+        .max(held.saturating_mul(2))
+        .min(length as u64)
+        .max(needed)
 }
 
 /// Applies inheritance and the extended timestamp: the resolved header and

@@ -618,3 +618,78 @@ fn type_ids_are_passed_through() {
     let got = read_all(&mut ChunkReader::new(ChunkLimits::default()), &out).unwrap();
     assert_eq!(got, vec![m]);
 }
+
+/// A type 0 chunk header on `csid` (< 64) starting an audio message of
+/// `length` bytes, followed by `first` payload bytes.
+fn start_message(csid: u8, length: u32, first: usize) -> Vec<u8> {
+    let l = length.to_be_bytes();
+    let mut w = vec![csid, 0, 0, 0, l[1], l[2], l[3], 8, 0, 0, 0, 0];
+    w.extend(std::iter::repeat_n(0xAA, first));
+    w
+}
+
+#[test]
+fn budget_bounds_partial_messages_across_readers() {
+    let budget = ReassemblyBudget::new(1000);
+    let mut a = ChunkReader::with_budget(ChunkLimits::default(), budget.clone());
+    let mut b = ChunkReader::with_budget(ChunkLimits::default(), budget.clone());
+    // A holds 128 bytes of a 600-byte message (capacity doubles as it grows).
+    let mut input = BytesMut::from(&start_message(3, 600, 128)[..]);
+    assert_eq!(a.read(&mut input), Ok(None));
+    assert_eq!(budget.used(), 128);
+    // B asks for 600 bytes in pieces; the budget runs out on the way.
+    let mut wire = start_message(3, 900, 128);
+    for _ in 0..6 {
+        wire.push(0xC3);
+        wire.extend(std::iter::repeat_n(0xBB, 128));
+    }
+    let mut input = BytesMut::from(&wire[..]);
+    assert_eq!(
+        b.read(&mut input),
+        Err(RtmpError::ReassemblyBudgetExhausted { limit: 1000 })
+    );
+    assert!(budget.used() <= 1000);
+    drop(b);
+    assert_eq!(budget.used(), 128, "a dropped reader gives its bytes back");
+    // A completes its message: its bytes come back too.
+    let mut rest = Vec::new();
+    for chunk in 0..4 {
+        let n = if chunk == 3 { 600 - 128 * 4 } else { 128 };
+        rest.push(0xC3);
+        rest.extend(std::iter::repeat_n(0xAA, n));
+    }
+    let got = read_all(&mut a, &rest).unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].payload.len(), 600);
+    assert_eq!(budget.used(), 0);
+}
+
+#[test]
+fn abort_gives_budget_back() {
+    let budget = ReassemblyBudget::new(10_000);
+    let mut r = ChunkReader::with_budget(ChunkLimits::default(), budget.clone());
+    let mut wire = start_message(4, 5000, 128);
+    // Abort (type 2) for csid 4 on csid 2.
+    wire.extend_from_slice(&[0x02, 0, 0, 0, 0, 0, 4, 2, 0, 0, 0, 0, 0, 0, 0, 4]);
+    let got = read_all(&mut r, &wire).unwrap();
+    assert_eq!(got.len(), 1, "the Abort itself");
+    assert_eq!(budget.used(), 0);
+}
+
+#[test]
+fn set_limits_applies_to_later_headers() {
+    let small = ChunkLimits {
+        max_message_size: 100,
+        max_chunk_streams: 2,
+    };
+    let mut r = ChunkReader::new(small);
+    let wire = start_message(3, 101, 0);
+    assert!(matches!(
+        r.read(&mut BytesMut::from(&wire[..])),
+        Err(RtmpError::MessageTooLarge { .. })
+    ));
+    let mut r = ChunkReader::new(small);
+    r.set_limits(ChunkLimits::default());
+    let wire = start_message(3, 101, 101);
+    assert_eq!(read_all(&mut r, &wire).unwrap().len(), 1);
+}

@@ -14,6 +14,7 @@
 //! then [`Phase::Connected`].
 
 mod command;
+mod faults;
 mod replies;
 mod streams;
 
@@ -24,9 +25,10 @@ use thiserror::Error;
 use tracing::{debug, warn};
 
 pub use command::{Command, CommandError, Invoke};
+pub use faults::{FaultKind, FaultLog};
 pub use streams::{NetStream, StreamRole};
 
-use super::chunk::{AckWindow, ChunkLimits, ChunkReader, ChunkWriter};
+use super::chunk::{AckWindow, ChunkLimits, ChunkReader, ChunkWriter, ReassemblyBudget};
 use super::message::{type_id, ControlMessage, LimitType, Message, UserControlEvent};
 use super::{RtmpError, RtmpTimestamp};
 use crate::amf::{self, Value};
@@ -37,7 +39,7 @@ pub const CSID_COMMAND: u32 = 3;
 pub const CSID_STREAM: u32 = 5;
 /// Chunk stream for audio toward the client (design.md: its own chunk stream).
 pub const CSID_AUDIO: u32 = 6;
-/// Most NetStreams one connection may create.
+/// Default for [`SessionConfig::max_streams`].
 pub const MAX_STREAMS: usize = 16;
 
 /// Static inputs of a session.
@@ -49,8 +51,16 @@ pub struct SessionConfig {
     pub chunk_size: u32,
     /// Window Acknowledgement Size we announce, in bytes.
     pub window_ack_size: u32,
-    /// Limits for the chunk reader.
+    /// Limits for the chunk reader once `connect` is accepted.
     pub limits: ChunkLimits,
+    /// Limits for the chunk reader until `connect` is accepted (smaller:
+    /// an unauthenticated client needs little).
+    pub limits_before_connect: ChunkLimits,
+    /// Shared budget for partial messages of all sessions; `None`: only
+    /// the per-session limits apply.
+    pub budget: Option<ReassemblyBudget>,
+    /// Most NetStreams (`createStream`) the client may hold.
+    pub max_streams: usize,
     /// Limits for AMF decoding of commands.
     pub amf_limits: amf::Limits,
 }
@@ -62,8 +72,9 @@ pub enum SessionError {
     /// The chunk stream broke (peer misbehaviour or a limit).
     #[error(transparent)]
     Transport(#[from] RtmpError),
-    /// The client sent a command other than connect first.
-    #[error("`{0}` before connect")]
+    /// The client sent a command other than connect first (its name,
+    /// shown escaped).
+    #[error("{0:?} before connect")]
     NotConnected(String),
     /// The connect was rejected (wrong application).
     #[error("connect rejected: {0}")]
@@ -121,13 +132,18 @@ pub struct Session {
     ack: AckWindow,
     events: VecDeque<SessionEvent>,
     streams: streams::StreamTable,
+    faults: FaultLog,
 }
 
 impl Session {
     /// A session whose handshake is done.
     pub fn new(cfg: SessionConfig) -> Self {
+        let reader = match &cfg.budget {
+            Some(b) => ChunkReader::with_budget(cfg.limits_before_connect, b.clone()),
+            None => ChunkReader::new(cfg.limits_before_connect),
+        };
         Self {
-            reader: ChunkReader::new(cfg.limits),
+            reader,
             writer: ChunkWriter::new(),
             phase: Phase::ExpectConnect,
             inbuf: BytesMut::with_capacity(4096),
@@ -135,8 +151,26 @@ impl Session {
             ack: AckWindow::new(),
             events: VecDeque::new(),
             streams: streams::StreamTable::default(),
+            faults: FaultLog::default(),
             cfg,
         }
+    }
+
+    /// Peer faults counted but not logged so far (for one summary line).
+    pub fn faults(&self) -> &FaultLog {
+        &self.faults
+    }
+
+    /// Counts a peer fault; true when it should be logged.
+    fn note_fault(&mut self, kind: FaultKind) -> bool {
+        let log = self.faults.note(kind);
+        if log && self.faults.is_last_logged(kind) {
+            debug!(
+                kind = kind.name(),
+                "further faults of this kind are counted, not logged"
+            );
+        }
+        log
     }
 
     /// The phase the session is in.
@@ -189,7 +223,9 @@ impl Session {
                 Ok(())
             }
             other => {
-                debug!(type_id = other, "ignoring message");
+                if self.note_fault(FaultKind::IgnoredMessage) {
+                    debug!(type_id = other, "ignoring message");
+                }
                 Ok(())
             }
         }
@@ -204,16 +240,22 @@ impl Session {
                 ));
             }
             Ok(_) => {}
-            Err(e) => debug!(error = %e, "ignoring malformed control message"),
+            Err(e) => {
+                if self.note_fault(FaultKind::MalformedControl) {
+                    debug!(error = %e, "ignoring malformed control message");
+                }
+            }
         }
     }
 
     fn handle_audio(&mut self, msg: Message) {
         if !self.streams.is_publishing(msg.stream_id) {
-            debug!(
-                stream_id = msg.stream_id,
-                "audio on a stream that is not publishing"
-            );
+            if self.note_fault(FaultKind::StrayAudio) {
+                debug!(
+                    stream_id = msg.stream_id,
+                    "audio on a stream that is not publishing"
+                );
+            }
             return;
         }
         if msg.payload.is_empty() {
@@ -231,7 +273,9 @@ impl Session {
         let invoke = match command::decode_invoke(&msg.payload, amf3, self.cfg.amf_limits) {
             Ok(i) => i,
             Err(e) => {
-                warn!(error = %e, "dropping unreadable command message");
+                if self.note_fault(FaultKind::UnreadableCommand) {
+                    warn!(error = %e, "dropping unreadable command message");
+                }
                 return Ok(());
             }
         };
@@ -267,7 +311,7 @@ impl Session {
             // The app may carry a query string or an instance ("phone/x").
             let base = app.split(['/', '?']).next().unwrap_or_default();
             if base != required {
-                let why = format!("unknown application `{app}`");
+                let why = format!("unknown application {app:?}");
                 self.send_connect_rejected(txn, &why, encoding);
                 return Err(SessionError::Rejected(why));
             }
@@ -287,6 +331,7 @@ impl Session {
             warn!(error = %e, "cannot set outgoing chunk size");
         }
         self.send_connect_success(txn, encoding);
+        self.reader.set_limits(self.cfg.limits);
         self.phase = Phase::Connected { app: app.clone() };
         self.events.push_back(SessionEvent::Connected { app, args });
         Ok(())
@@ -297,7 +342,7 @@ impl Session {
             Command::Connect { txn, .. } => {
                 self.reply_error(txn, "NetConnection.Call.Failed", "already connected")
             }
-            Command::CreateStream { txn } => match self.streams.create(MAX_STREAMS) {
+            Command::CreateStream { txn } => match self.streams.create(self.cfg.max_streams) {
                 Some(id) => {
                     self.send_invoke(CSID_COMMAND, 0, "_result", txn, &[Value::Null, id.into()])
                 }

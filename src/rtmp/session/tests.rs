@@ -70,6 +70,12 @@ fn session(app: Option<&str>) -> Session {
         chunk_size: 4096,
         window_ack_size: 2_500_000,
         limits: ChunkLimits::DEFAULT,
+        limits_before_connect: ChunkLimits {
+            max_message_size: 8192,
+            max_chunk_streams: 8,
+        },
+        budget: None,
+        max_streams: MAX_STREAMS,
         amf_limits: amf::Limits::default(),
     })
 }
@@ -332,4 +338,80 @@ fn garbage_after_connect_is_an_error_not_a_panic() {
     // A type-3 chunk on a chunk stream with no header: a peer error.
     let r = s.handle_input(&[0xC9, 1, 2, 3]);
     assert!(r.is_err());
+}
+
+#[test]
+fn before_connect_messages_and_chunk_streams_are_small() {
+    // A 9000-byte message header before connect: refused at once.
+    let mut s = session(None);
+    let wire = [0x03, 0, 0, 0, 0, 0x23, 0x28, 20, 0, 0, 0, 0];
+    assert!(matches!(
+        s.handle_input(&wire),
+        Err(SessionError::Transport(RtmpError::MessageTooLarge {
+            length: 9000,
+            limit: 8192
+        }))
+    ));
+    // A ninth chunk stream before connect: refused.
+    let mut s = session(None);
+    let mut wire = Vec::new();
+    for csid in 4..=12u8 {
+        wire.extend_from_slice(&[csid, 0, 0, 0, 0, 0, 1, 8, 0, 0, 0, 0, 0xAF]);
+    }
+    assert!(matches!(
+        s.handle_input(&wire),
+        Err(SessionError::Transport(RtmpError::TooManyChunkStreams {
+            limit: 8
+        }))
+    ));
+    // After connect the configured limits apply.
+    let (mut s, mut c) = connected();
+    let big = vec![0u8; 9000];
+    let mut vals = vec![Value::from("x"), Value::from(9.0), Value::Null];
+    vals.push(Value::from(String::from_utf8(big).unwrap().as_str()));
+    assert!(s.handle_input(&c.invoke(0, &vals)).is_ok());
+}
+
+#[test]
+fn create_stream_is_bounded_by_config() {
+    let mut s = Session::new(SessionConfig {
+        max_streams: 2,
+        ..session(None).cfg.clone()
+    });
+    let mut c = Client::new();
+    s.handle_input(&c.invoke(0, &connect_values("phone")))
+        .unwrap();
+    c.receive(&mut s);
+    for txn in 2..=4 {
+        let create = [
+            Value::from("createStream"),
+            Value::from(txn as f64),
+            Value::Null,
+        ];
+        s.handle_input(&c.invoke(0, &create)).unwrap();
+    }
+    let cmds = commands(&c.receive(&mut s));
+    let names: Vec<&str> = cmds.iter().filter_map(|(_, v)| v[0].as_str()).collect();
+    assert_eq!(names, ["_result", "_result", "_error"]);
+}
+
+#[test]
+fn unreadable_commands_are_counted_not_all_logged() {
+    let (mut s, _c) = connected();
+    let mut wire = Vec::new();
+    for _ in 0..50 {
+        // A 2-byte command message: an AMF string marker cut short.
+        wire.extend_from_slice(&[0x03, 0, 0, 0, 0, 0, 2, 20, 0, 0, 0, 0, 0x02, 0x00]);
+    }
+    s.handle_input(&wire).unwrap();
+    assert_eq!(
+        s.faults().suppressed(),
+        vec![(FaultKind::UnreadableCommand, 45)]
+    );
+}
+
+#[test]
+fn not_connected_error_escapes_the_name() {
+    let e = SessionError::NotConnected("a\nb".into()).to_string();
+    assert!(!e.contains('\n'), "{e}");
 }

@@ -35,7 +35,7 @@ impl Connection {
             .handle_incoming(now, info.clone(), permit.is_some());
         match (decision, permit) {
             (IncomingDecision::Ringing, Some(permit)) => {
-                info!(%call_id, from = %info.uri, to = %info.to, "incoming call rings");
+                info!(%call_id, from = ?info.uri, to = ?info.to, "incoming call rings");
                 self.call = Some(OwnCall {
                     call_id,
                     _permit: permit,

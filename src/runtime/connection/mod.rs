@@ -1,11 +1,19 @@
 //! One RTMP connection: the handshake, then a loop that drives the
 //! connection's `rtmp::Session` and `call::Controller` and the I/O around
 //! them (TCP, the SIP user agent's events, the call's media).
+//!
+//! Every loop turn first drives everything the last input produced
+//! (session events, controller replies and effects) and flushes it, so
+//! pipelined input (C2 + connect + dial in one segment) is answered at
+//! once. Limits per connection (`[limits]`): `connect_timeout_s`,
+//! `max_dials_per_minute` (`rate.rs`), `idle_timeout_s` (only streams
+//! bound to a live call count as activity), `max_subscribers_per_call`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use admission::Admission;
 use bytes::BytesMut;
 use rand::RngCore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,7 +34,9 @@ use crate::sip::incoming::{AnswerHandle, IncomingCall, IncomingTarget};
 use crate::sip::sdp;
 use crate::sip::ua::{CallHandle, DtmfInfo, PlaceCall, SipEvent};
 
+pub mod admission;
 mod incoming;
+mod rate;
 mod register;
 
 /// Most time a write to a client may take before the client is dropped.
@@ -40,7 +50,8 @@ const DTMF_MAX_DIGITS: usize = 32;
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs one accepted connection to its end.
-pub async fn run(gw: Arc<Gateway>, mut stream: TcpStream, _permit: OwnedSemaphorePermit) {
+/// The connection holds its `admission` (its places in `[limits]`) until it ends.
+pub async fn run(gw: Arc<Gateway>, mut stream: TcpStream, _admission: Admission) {
     let mut inbuf = BytesMut::with_capacity(4096);
     match timeout(
         gw.config.limits.handshake_timeout,
@@ -128,6 +139,11 @@ struct Connection {
     publishing: HashMap<u32, PublishTarget>,
     /// Playing NetStreams that follow this connection's own call.
     own_play: Vec<u32>,
+    /// Playing NetStreams bound to a call by its play name.
+    named_play: HashMap<u32, MediaHandle>,
+    /// `connect` must arrive before this (`[limits] connect_timeout_s`).
+    connect_deadline: Option<Instant>,
+    dial_rate: rate::DialRate,
     last_rx: Instant,
     closing: Option<Instant>,
     /// New incoming calls routed to this connection.
@@ -148,6 +164,12 @@ impl Connection {
                 max_message_size: c.limits.max_message_size,
                 max_chunk_streams: c.limits.max_chunk_streams as usize,
             },
+            limits_before_connect: ChunkLimits {
+                max_message_size: c.limits.max_message_size_before_connect,
+                max_chunk_streams: c.limits.max_chunk_streams_before_connect as usize,
+            },
+            budget: Some(gw.reassembly.clone()),
+            max_streams: c.limits.max_streams as usize,
             amf_limits: amf::Limits::default(),
         });
         let controller = Controller::new(
@@ -163,6 +185,8 @@ impl Connection {
         let depth = (c.media.rtmp_out_max_ms / 20).max(2) as usize;
         let (play_tx, play_rx) = mpsc::channel(depth);
         let (incoming_tx, incoming_rx) = mpsc::channel(4);
+        let connect_timeout = c.limits.connect_timeout;
+        let dial_rate = rate::DialRate::new(c.limits.max_dials_per_minute);
         Self {
             gw,
             session,
@@ -176,6 +200,9 @@ impl Connection {
             call: None,
             publishing: HashMap::new(),
             own_play: Vec::new(),
+            named_play: HashMap::new(),
+            connect_deadline: Some(Instant::now() + connect_timeout),
+            dial_rate,
             last_rx: Instant::now(),
             closing: None,
             incoming_tx,
@@ -194,12 +221,16 @@ impl Connection {
 
     async fn run(&mut self, mut stream: TcpStream, leftover: BytesMut) {
         if !leftover.is_empty() && !self.input(&leftover).await {
+            self.drive_controller().await;
             let _ = self.flush(&mut stream).await;
             return;
         }
         let mut buf = vec![0u8; 16 * 1024];
         let mut tcp_open = true;
         loop {
+            // Everything the last input produced (events, replies, effects)
+            // is driven before waiting again: pipelined input is whole.
+            self.drive_controller().await;
             if !tcp_open {
                 while self.session.take_output().is_some() {}
             } else if self.flush(&mut stream).await.is_err() {
@@ -223,6 +254,7 @@ impl Connection {
                     Ok(n) => {
                         self.last_rx = Instant::now();
                         if !self.input(&buf[..n]).await {
+                            self.drive_controller().await;
                             let _ = self.flush(&mut stream).await;
                             tcp_open = false;
                             self.begin_close();
@@ -242,7 +274,6 @@ impl Connection {
                     self.begin_close();
                 }
             }
-            self.drive_controller().await;
         }
         self.controller.handle_disconnect(std::time::Instant::now());
         self.drive_controller().await;
@@ -254,6 +285,9 @@ impl Connection {
             self.gw.streams.remove_call(&call.call_id);
         }
         self.registrations.close(&self.gw).await;
+        for (kind, n) in self.session.faults().suppressed() {
+            info!(kind = kind.name(), n, "peer faults counted but not logged");
+        }
         debug!("connection closed");
     }
 
@@ -272,19 +306,31 @@ impl Connection {
             .map(Instant::from_std)
             .unwrap_or(idle);
         let close = self.closing.unwrap_or(idle);
-        idle.min(ctl).min(close)
+        let connect = self.connect_deadline.unwrap_or(idle);
+        idle.min(ctl).min(close).min(connect)
     }
 
     fn on_timer(&mut self) {
         let now = Instant::now();
         self.controller.handle_timeout(now.into_std());
+        if self.connect_deadline.is_some_and(|d| now >= d) && self.closing.is_none() {
+            info!("no connect in time; closing");
+            self.connect_deadline = None;
+            self.begin_close();
+            return;
+        }
         let idle = self.gw.config.limits.idle_timeout;
         if now < self.last_rx + idle || self.closing.is_some() {
             return;
         }
+        // Only streams bound to a live call keep an idle connection open.
+        let live = |h: &MediaHandle| !h.stop.is_cancelled();
         let busy = self.controller.has_call()
-            || !self.publishing.is_empty()
-            || !self.session.playing_streams().is_empty();
+            || self.publishing.values().any(|t| match t {
+                PublishTarget::Named(h) => live(h),
+                PublishTarget::Own => false,
+            })
+            || self.named_play.values().any(live);
         if busy {
             // Busy past the idle time: look again one idle period later.
             self.last_rx = now;
@@ -318,13 +364,17 @@ impl Connection {
 
     async fn on_session_event(&mut self, ev: SessionEvent) {
         match ev {
-            SessionEvent::Connected { app, .. } => info!(%app, "NetConnection connected"),
+            SessionEvent::Connected { app, .. } => {
+                self.connect_deadline = None;
+                info!(?app, "NetConnection connected");
+            }
             SessionEvent::Invoke(inv) => self.on_invoke(inv).await,
             SessionEvent::Publish { stream_id, name } => self.on_publish(stream_id, &name),
             SessionEvent::Play { stream_id, name } => self.on_play(stream_id, &name),
             SessionEvent::StreamClosed { stream_id } => {
                 self.publishing.remove(&stream_id);
                 self.own_play.retain(|s| *s != stream_id);
+                self.named_play.remove(&stream_id);
             }
             SessionEvent::Audio {
                 stream_id,
@@ -345,6 +395,14 @@ impl Connection {
     async fn on_invoke(&mut self, inv: crate::rtmp::session::Invoke) {
         let now = std::time::Instant::now();
         match inv.name.as_str() {
+            "dial" if !self.dial_rate.admit(now) => {
+                let why = format!(
+                    "dial rate limit: at most {} dials per minute",
+                    self.dial_rate.max()
+                );
+                info!("dial refused: rate limit");
+                self.session.reply_error(inv.txn, "Sono.Call.Failed", &why);
+            }
             "dial" => {
                 let uri = inv
                     .args
@@ -359,7 +417,7 @@ impl Connection {
                 if let (Some(call_id), Some(permit)) =
                     (after.filter(|a| before.as_ref() != Some(a)), permit)
                 {
-                    info!(%call_id, uri = uri.as_deref().unwrap_or_default(), "dial");
+                    info!(%call_id, uri = ?uri.as_deref().unwrap_or_default(), "dial");
                     self.call = Some(OwnCall {
                         call_id,
                         _permit: permit,
@@ -421,24 +479,57 @@ impl Connection {
         self.session.reply_result(inv.txn, Value::Null);
     }
 
+    /// A call's publish name, or any name on a connection with a call
+    /// (its own); anything else is `NetStream.Publish.BadName`.
     fn on_publish(&mut self, stream_id: u32, name: &str) {
         let target = match self.gw.streams.get(Direction::Publish, name) {
             Some(h) => PublishTarget::Named(h),
-            None => PublishTarget::Own,
+            None if self.call.is_some() => PublishTarget::Own,
+            None => {
+                debug!(?name, "publish refused: no such call");
+                self.publishing.remove(&stream_id);
+                return self
+                    .session
+                    .reject_publish(stream_id, "no call has this name");
+            }
         };
         self.publishing.insert(stream_id, target);
         self.session.accept_publish(stream_id);
     }
 
+    /// A call's play name, or any name on a connection with a call (its
+    /// own); anything else, or a call with `[limits]
+    /// max_subscribers_per_call` players, is `NetStream.Play.StreamNotFound`.
     fn on_play(&mut self, stream_id: u32, name: &str) {
-        self.session.accept_play(stream_id);
-        match self.gw.streams.get(Direction::Play, name) {
-            Some(h) => h.subscribe(stream_id, self.play_tx.clone()),
-            None => {
-                self.own_play.push(stream_id);
-                if let Some(h) = self.call.as_ref().and_then(|c| c.media.as_ref()) {
-                    h.subscribe(stream_id, self.play_tx.clone());
+        let max = self.gw.config.limits.max_subscribers_per_call;
+        let queue = self.play_tx.clone();
+        let refused = match self.gw.streams.get(Direction::Play, name) {
+            Some(h) => match self.gw.streams.subscribe(&h, stream_id, queue, max) {
+                Ok(()) => {
+                    self.named_play.insert(stream_id, h);
+                    None
                 }
+                Err(e) => Some(e.to_string()),
+            },
+            None if self.call.is_some() => {
+                let media = self.call.as_ref().and_then(|c| c.media.clone());
+                match media.map(|h| self.gw.streams.subscribe(&h, stream_id, queue, max)) {
+                    Some(Err(e)) => Some(e.to_string()),
+                    _ => {
+                        if !self.own_play.contains(&stream_id) {
+                            self.own_play.push(stream_id);
+                        }
+                        None
+                    }
+                }
+            }
+            None => Some("no call has this name".to_string()),
+        };
+        match refused {
+            None => self.session.accept_play(stream_id),
+            Some(why) => {
+                debug!(?name, %why, "play refused");
+                self.session.reject_play(stream_id, &why);
             }
         }
     }
@@ -668,8 +759,12 @@ impl Connection {
             return;
         };
         self.gw.streams.insert(publish, play, media.clone());
+        let max = self.gw.config.limits.max_subscribers_per_call;
         for &stream_id in &self.own_play {
-            media.subscribe(stream_id, self.play_tx.clone());
+            let queue = self.play_tx.clone();
+            if let Err(e) = self.gw.streams.subscribe(&media, stream_id, queue, max) {
+                debug!(stream_id, error = %e, "own play not subscribed");
+            }
         }
     }
 

@@ -120,7 +120,7 @@ impl Connection {
                 self.session.reply_result(inv.txn, info);
             }
             Err(why) => {
-                info!(reason = %why, "register refused");
+                info!(reason = ?why, "register refused");
                 self.session
                     .reply_error(inv.txn, "Sono.Registration.Failed", &why);
             }
@@ -145,7 +145,7 @@ impl Connection {
         info!(%uri, "registered on the embedded registrar");
         if let Some(registrar) = self.gw.config.sip.registrar.clone() {
             if let Err(why) = self.register_implicit(&ident, &registrar) {
-                warn!(reason = %why, "cannot register the address upstream");
+                warn!(reason = ?why, "cannot register the address upstream");
             }
         }
         Ok(uri)
@@ -246,7 +246,7 @@ impl Connection {
                 }
             }
         });
-        info!(%aor, "registering");
+        info!(aor = ?aor.to_string(), "registering");
         self.registrations.upstream.push(Upstream {
             aor: aor.clone(),
             token,
@@ -278,7 +278,7 @@ impl Connection {
             #[allow(unreachable_patterns)]
             _ => return,
         };
-        info!(%aor, status, ?code, "registration");
+        info!(aor = ?aor.to_string(), status, ?code, "registration");
         let info = Value::object_builder()
             .set("level", "status")
             .set("code", "Sono.Registration.Status")
