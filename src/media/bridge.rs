@@ -240,6 +240,7 @@ impl Bridge {
     ) -> Result<(), MediaError> {
         self.pump_dtmf(now);
         if !self.switch_limit.admit(now, self.rtmp_in_codec(), body) {
+            self.stats.rtmp_switch_dropped += 1;
             return Ok(());
         }
         let result = self.rtmp_audio(timestamp_ms, body);

@@ -739,3 +739,23 @@ fn invalid_dtmf_requests_queue_nothing() {
         ]
     );
 }
+
+#[test]
+fn codec_switch_storm_is_dropped_and_counted() {
+    let t0 = Instant::now();
+    let mut b = bridge(config(Codec::Pcmu, RtmpOut::Speex), t0);
+    // µ-law (0x82: SoundFormat 8, 8 kHz mono) and A-law (0x72) alternating
+    // every message: 20 switches within one second.
+    for i in 0..20u32 {
+        let mut body = vec![if i % 2 == 0 { 0x82 } else { 0x72 }];
+        body.resize(161, 0xD5);
+        let now = t0 + Duration::from_millis(u64::from(i) * 20);
+        b.handle_rtmp_audio(now, i * 20, &body).unwrap();
+    }
+    let stats = b.stats();
+    assert!(
+        stats.rtmp_switch_dropped > 0,
+        "a switch storm must be cut: {stats:?}"
+    );
+    assert_eq!(stats.rtmp_in + stats.rtmp_switch_dropped, 20, "{stats:?}");
+}

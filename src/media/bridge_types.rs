@@ -129,6 +129,9 @@ pub struct BridgeStats {
     pub rtmp_in: u64,
     /// RTMP audio messages refused (format, corrupt payload).
     pub rtmp_invalid: u64,
+    /// RTMP audio messages dropped because the client switched codec more
+    /// than 4 times in a second (`pipeline::switch_limit`).
+    pub rtmp_switch_dropped: u64,
     /// Gaps in the client's timestamps carried onto RTP as a new talkspurt.
     pub rtmp_in_gaps: u64,
     /// RTMP audio messages produced.
