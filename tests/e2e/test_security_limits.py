@@ -44,12 +44,17 @@ def test_pipelined_connect_and_empty_dial_answered(gateway):
     still_serves(gateway.url())
 
 
+# The next four run on the shipped defaults, so that the binary before the limits
+# existed starts and shows the hole: 20 connections per address, a 10 s connect
+# deadline, 20 dials per minute, 8 players per call.
+
+
 def test_connections_per_ip(gateway_factory):
-    gw = gateway_factory({"limits": {"max_connections_per_ip": 3}}, name="gw_per_ip")
-    held = [RawRtmp(gw.rtmp_port) for _ in range(3)]
+    gw = gateway_factory({}, name="gw_per_ip")
+    held = [RawRtmp(gw.rtmp_port) for _ in range(20)]
     for h in held:
         h.connect()
-    assert refused_at_accept(gw.rtmp_port), "a 4th connection from 127.0.0.1 was served"
+    assert refused_at_accept(gw.rtmp_port), "a 21st connection from 127.0.0.1 was served"
     held.pop().close()
     time.sleep(0.3)
     still_serves(gw.url())
@@ -58,24 +63,24 @@ def test_connections_per_ip(gateway_factory):
 
 
 def test_connect_deadline(gateway_factory):
-    gw = gateway_factory({"limits": {"connect_timeout_s": 2}}, name="gw_connect_deadline")
+    gw = gateway_factory({}, name="gw_connect_deadline")
     raw = RawRtmp(gw.rtmp_port)
     t0 = time.monotonic()
-    assert raw.closed_within(6), "a client that never sends connect was kept open"
+    assert raw.closed_within(14), "a client that never sends connect was kept open"
     took = time.monotonic() - t0
-    assert 1.5 <= took <= 4.5, f"closed after {took:.1f} s, expected ~2 s"
+    assert 9 <= took <= 13, f"closed after {took:.1f} s, expected ~10 s"
     still_serves(gw.url())
 
 
 def test_dial_rate(gateway_factory):
-    gw = gateway_factory({"limits": {"max_dials_per_minute": 3}}, name="gw_dial_rate")
+    gw = gateway_factory({}, name="gw_dial_rate")
     with RtmpControl(gw.url()) as c:
-        for _ in range(3):
+        for _ in range(20):
             info = dial_error(c, "sip:nobody@blocked.invalid")
             assert "rate" not in info.get("description", ""), info
         info = dial_error(c, ECHO)
         assert info.get("code") == "Sono.Call.Failed" and "rate" in info.get("description", ""), \
-            f"4th dial in a minute: {info}"
+            f"21st dial in a minute: {info}"
     still_serves(gw.url())   # the limit is per connection
 
 
@@ -107,7 +112,7 @@ def play_codes(raw: RawRtmp, sid: int, seconds: float) -> list:
 
 
 def test_repeated_play_deduplicated_and_players_bounded(gateway_factory):
-    gw = gateway_factory({"limits": {"max_subscribers_per_call": 2}}, name="gw_players")
+    gw = gateway_factory({}, name="gw_players")
     with RtmpControl(gw.url()) as ctl:
         s4 = dial_connected(ctl, ECHO)
         a = RawRtmp(gw.rtmp_port)
@@ -116,18 +121,22 @@ def test_repeated_play_deduplicated_and_players_bounded(gateway_factory):
         a.send(b"".join(command("play", 0, s4["play"], stream_id=sa, csid=8) for _ in range(50)))
         codes = play_codes(a, sa, 2)
         assert "NetStream.Play.Start" in codes and "NetStream.Play.StreamNotFound" not in codes, codes
-        b = RawRtmp(gw.rtmp_port)
-        b.connect()
-        sb = b.create_stream(2)
-        b.send(command("play", 0, s4["play"], stream_id=sb, csid=8))
-        assert "NetStream.Play.Start" in play_codes(b, sb, 1.5), "50 plays of one stream took 50 places"
+        players = [a]
+        for _ in range(7):   # players 2..8 of the default 8
+            p = RawRtmp(gw.rtmp_port)
+            p.connect()
+            sp = p.create_stream(2)
+            p.send(command("play", 0, s4["play"], stream_id=sp, csid=8))
+            assert "NetStream.Play.Start" in play_codes(p, sp, 1.5), \
+                f"player {len(players) + 1} refused: 50 plays of one stream took several places"
+            players.append(p)
         c = RawRtmp(gw.rtmp_port)
         c.connect()
         sc = c.create_stream(2)
         c.send(command("play", 0, s4["play"], stream_id=sc, csid=8))
         codes = play_codes(c, sc, 1.5)
-        assert codes and codes[0] == "NetStream.Play.StreamNotFound", f"a 3rd player: {codes}"
-        for r in (a, b, c):
+        assert codes and codes[0] == "NetStream.Play.StreamNotFound", f"a 9th player: {codes}"
+        for r in players + [c]:
             r.close()
         hangup_ended(ctl)
     still_serves(gw.url())
