@@ -14,6 +14,7 @@
 //! then [`Phase::Connected`].
 
 mod command;
+mod gate;
 mod replies;
 mod streams;
 
@@ -24,6 +25,7 @@ use thiserror::Error;
 use tracing::{debug, warn};
 
 pub use command::{Command, CommandError, Invoke};
+pub use gate::{ConnectGate, ConnectRequest, Grant};
 pub use streams::{NetStream, StreamRole};
 
 use super::chunk::{AckWindow, ChunkLimits, ChunkReader, ChunkWriter};
@@ -74,8 +76,13 @@ pub enum SessionError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SessionEvent {
     /// `connect` was accepted for `app`; `args` are the optional connect
-    /// arguments after the command object.
-    Connected { app: String, args: Vec<Value> },
+    /// arguments after the command object; `grant` is what the
+    /// [`ConnectGate`] granted (empty without a gate).
+    Connected {
+        app: String,
+        args: Vec<Value>,
+        grant: Grant,
+    },
     /// A product API invoke (dial, hangup, register, ...): answer it with
     /// [`Session::reply_result`] or [`Session::reply_error`] (or not at all
     /// when the API says events follow).
@@ -121,6 +128,7 @@ pub struct Session {
     ack: AckWindow,
     events: VecDeque<SessionEvent>,
     streams: streams::StreamTable,
+    gate: Option<Box<dyn ConnectGate>>,
 }
 
 impl Session {
@@ -135,8 +143,15 @@ impl Session {
             ack: AckWindow::new(),
             events: VecDeque::new(),
             streams: streams::StreamTable::default(),
+            gate: None,
             cfg,
         }
+    }
+
+    /// Installs the gate consulted on `connect` (see [`gate`]).
+    pub fn with_connect_gate(mut self, gate: Box<dyn ConnectGate>) -> Self {
+        self.gate = Some(gate);
+        self
     }
 
     /// The phase the session is in.
@@ -272,6 +287,13 @@ impl Session {
                 return Err(SessionError::Rejected(why));
             }
         }
+        let grant = match self.admit(&app, object, &args) {
+            Ok(grant) => grant,
+            Err(why) => {
+                self.send_connect_rejected(txn, &why, encoding);
+                return Err(SessionError::Rejected(why));
+            }
+        };
         self.write_control(&ControlMessage::WindowAckSize(self.cfg.window_ack_size));
         self.write_control(&ControlMessage::SetPeerBandwidth {
             window: self.cfg.window_ack_size,
@@ -288,8 +310,21 @@ impl Session {
         }
         self.send_connect_success(txn, encoding);
         self.phase = Phase::Connected { app: app.clone() };
-        self.events.push_back(SessionEvent::Connected { app, args });
+        self.events
+            .push_back(SessionEvent::Connected { app, args, grant });
         Ok(())
+    }
+
+    /// Asks the gate, if any, whether this `connect` is admitted.
+    fn admit(&mut self, app: &str, object: &Value, args: &[Value]) -> Result<Grant, String> {
+        let Some(gate) = self.gate.as_mut() else {
+            return Ok(Grant::default());
+        };
+        gate.admit(&ConnectRequest {
+            app,
+            tc_url: object.get_str("tcUrl"),
+            args,
+        })
     }
 
     fn on_command(&mut self, stream_id: u32, cmd: Command) {
