@@ -13,6 +13,7 @@
 //! No user database: the same model as LiveKit and Jitsi access tokens.
 
 pub mod claims;
+pub mod mint;
 mod subject_calls;
 
 use std::time::Duration;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use thiserror::Error;
 
-mod auth;
+pub mod auth;
 mod limits;
 mod log;
 mod media;
@@ -172,6 +172,8 @@ mod tests {
         assert_eq!(c.policy.registrar_allow, d.policy.registrar_allow);
         assert_eq!(c.limits.max_calls, d.limits.max_calls);
         assert_eq!(c.sip.echo_user, "echo");
+        assert_eq!(c.auth.mode, d.auth.mode);
+        assert_eq!(c.auth.leeway, d.auth.leeway);
     }
 
     #[test]

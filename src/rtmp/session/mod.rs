@@ -282,7 +282,7 @@ impl Session {
             // The app may carry a query string or an instance ("phone/x").
             let base = app.split(['/', '?']).next().unwrap_or_default();
             if base != required {
-                let why = format!("unknown application `{app}`");
+                let why = format!("unknown application `{base}`");
                 self.send_connect_rejected(txn, &why, encoding);
                 return Err(SessionError::Rejected(why));
             }

@@ -39,6 +39,7 @@ impl Connection {
                 self.call = Some(OwnCall {
                     call_id,
                     _permit: permit,
+                    _subject: None, // `max_calls` counts dialled calls
                     sip: Some(handle),
                     pending_media: None,
                     media: None,

@@ -26,6 +26,7 @@ use crate::sip::incoming::{AnswerHandle, IncomingCall, IncomingTarget};
 use crate::sip::sdp;
 use crate::sip::ua::{CallHandle, DtmfInfo, PlaceCall, SipEvent};
 
+mod auth;
 mod incoming;
 mod register;
 
@@ -88,6 +89,8 @@ async fn handshake(stream: &mut TcpStream, inbuf: &mut BytesMut) -> std::io::Res
 struct OwnCall {
     call_id: String,
     _permit: OwnedSemaphorePermit,
+    /// The call's slot in its token subject's `max_calls`.
+    _subject: Option<crate::auth::SubjectPermit>,
     sip: Option<CallHandle>,
     /// RTP sockets and the offer, kept until the answer arrives.
     pending_media: Option<(super::ports::PortPair, sdp::SdpOffer)>,
@@ -135,6 +138,8 @@ struct Connection {
     incoming_rx: mpsc::Receiver<IncomingCall>,
     /// Addresses and registrations this connection holds.
     registrations: register::Registrations,
+    /// The client's identity when `[auth] mode = "jwt"`.
+    identity: Option<crate::auth::Identity>,
 }
 
 impl Connection {
@@ -150,6 +155,10 @@ impl Connection {
             },
             amf_limits: amf::Limits::default(),
         });
+        let session = match &gw.auth {
+            Some(a) => session.with_connect_gate(Box::new(auth::JwtGate { auth: a.clone() })),
+            None => session,
+        };
         let controller = Controller::new(
             ControllerConfig {
                 policy: gw.policy.clone(),
@@ -181,6 +190,7 @@ impl Connection {
             incoming_tx,
             incoming_rx,
             registrations: register::Registrations::default(),
+            identity: None,
         }
     }
 
@@ -318,7 +328,7 @@ impl Connection {
 
     async fn on_session_event(&mut self, ev: SessionEvent) {
         match ev {
-            SessionEvent::Connected { app, .. } => info!(%app, "NetConnection connected"),
+            SessionEvent::Connected { app, grant, .. } => self.on_connected(&app, &grant),
             SessionEvent::Invoke(inv) => self.on_invoke(inv).await,
             SessionEvent::Publish { stream_id, name } => self.on_publish(stream_id, &name),
             SessionEvent::Play { stream_id, name } => self.on_play(stream_id, &name),
@@ -352,9 +362,11 @@ impl Connection {
                     .and_then(|v| v.as_str())
                     .map(str::to_string);
                 let permit = self.gw.calls.clone().try_acquire_owned().ok();
+                let slot = self.subject_slot();
+                let capacity = auth::capacity(permit.is_some(), &slot);
                 let before = self.controller.call_id().map(str::to_string);
                 self.controller
-                    .handle_dial(now, inv.txn, uri.as_deref(), permit.is_some());
+                    .handle_dial(now, inv.txn, uri.as_deref(), capacity);
                 let after = self.controller.call_id().map(str::to_string);
                 if let (Some(call_id), Some(permit)) =
                     (after.filter(|a| before.as_ref() != Some(a)), permit)
@@ -363,6 +375,10 @@ impl Connection {
                     self.call = Some(OwnCall {
                         call_id,
                         _permit: permit,
+                        _subject: match slot {
+                            auth::SubjectSlot::Ok(p) => p,
+                            auth::SubjectSlot::Full { .. } => None,
+                        },
                         sip: None,
                         pending_media: None,
                         media: None,
@@ -382,7 +398,14 @@ impl Connection {
                     .map(|c| c as u16);
                 self.controller.handle_reject(now, inv.txn, code);
             }
-            "register" => self.on_register(&inv),
+            "register" => match self.register_allowed() {
+                Ok(()) => self.on_register(&inv),
+                Err(why) => {
+                    info!(reason = %why, "register refused");
+                    self.session
+                        .reply_error(inv.txn, "Sono.Registration.Failed", &why);
+                }
+            },
             "unregister" => self.on_unregister(&inv).await,
             "sendDTMF" => self.on_send_dtmf(&inv),
             other => {
@@ -533,6 +556,7 @@ impl Connection {
                 offer: offer.to_bytes(),
                 call_id: call_id.to_string(),
                 invite_timeout: self.gw.config.sip.invite_timeout,
+                from: self.caller_id(),
             },
             self.sip_tx.clone(),
         );
