@@ -45,9 +45,10 @@ pub enum AuthError {
     /// Not a compact JWS, bad base64 or JSON (RFC 7519 §7.2).
     #[error("malformed token: {0}")]
     Malformed(String),
-    /// The header names another algorithm than `[auth] algorithm`.
-    #[error("token signed with the wrong algorithm")]
-    WrongAlgorithm,
+    /// The header names another algorithm than `[auth] algorithm`
+    /// (`got`: the header's `alg` when short and printable, else `?`).
+    #[error("token signed with the wrong algorithm (`{got}`; this gateway accepts {want})")]
+    WrongAlgorithm { got: String, want: &'static str },
     /// The signature does not verify with the configured key.
     #[error("bad signature")]
     BadSignature,
@@ -147,7 +148,7 @@ impl ClientAuth {
             &self.key,
             &self.validation,
         )
-        .map_err(map_jwt_error)?;
+        .map_err(|e| self.map_jwt_error(token, e))?;
         let rules = claims::Rules {
             issuer: self.issuer.as_deref(),
             audience: self.audience.as_deref(),
@@ -157,21 +158,65 @@ impl ClientAuth {
     }
 }
 
-fn map_jwt_error(e: jsonwebtoken::errors::Error) -> AuthError {
-    match e.kind() {
-        ErrorKind::InvalidSignature => AuthError::BadSignature,
-        ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm => AuthError::WrongAlgorithm,
-        ErrorKind::Base64(_) => AuthError::Malformed("bad base64url".into()),
-        ErrorKind::Json(_) => AuthError::Malformed("header or claims are not a JSON object".into()),
-        ErrorKind::Utf8(_) => AuthError::Malformed("not UTF-8".into()),
-        ErrorKind::InvalidToken => {
-            AuthError::Malformed("not a compact JWS (header.claims.signature)".into())
+impl ClientAuth {
+    fn want(&self) -> &'static str {
+        match self.validation.algorithms.first() {
+            Some(Algorithm::ES256) => "ES256",
+            Some(Algorithm::EdDSA) => "EdDSA",
+            _ => "HS256",
         }
-        ErrorKind::InvalidEcdsaKey | ErrorKind::InvalidEddsaKey | ErrorKind::InvalidKeyFormat => {
-            AuthError::BadSignature
-        }
-        _ => AuthError::Malformed("cannot be verified".into()),
     }
+
+    fn map_jwt_error(&self, token: &str, e: jsonwebtoken::errors::Error) -> AuthError {
+        // An `alg` the crate does not know ("none", RFC 7519 §6) fails as
+        // JSON: read it ourselves to say so.
+        if let Some(got) = header_alg(token).filter(|a| a != self.want()) {
+            return AuthError::WrongAlgorithm {
+                got,
+                want: self.want(),
+            };
+        }
+        match e.kind() {
+            ErrorKind::InvalidSignature => AuthError::BadSignature,
+            ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm => {
+                AuthError::WrongAlgorithm {
+                    got: "?".into(),
+                    want: self.want(),
+                }
+            }
+            ErrorKind::Base64(_) => AuthError::Malformed("bad base64url".into()),
+            ErrorKind::Json(_) => {
+                AuthError::Malformed("header or claims are not a JSON object".into())
+            }
+            ErrorKind::Utf8(_) => AuthError::Malformed("not UTF-8".into()),
+            ErrorKind::InvalidToken => {
+                AuthError::Malformed("not a compact JWS (header.claims.signature)".into())
+            }
+            ErrorKind::InvalidEcdsaKey
+            | ErrorKind::InvalidEddsaKey
+            | ErrorKind::InvalidKeyFormat => AuthError::BadSignature,
+            _ => AuthError::Malformed("cannot be verified".into()),
+        }
+    }
+}
+
+/// The JOSE header's `alg` (RFC 7515 §4.1.1), when it is 1..=16 ASCII
+/// alphanumerics; `None` when the header cannot be read.
+fn header_alg(token: &str) -> Option<String> {
+    use base64::Engine;
+    let header = token.split('.').next()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()?;
+    let json: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let alg = json.get("alg")?.as_str()?;
+    let printable =
+        !alg.is_empty() && alg.len() <= 16 && alg.bytes().all(|b| b.is_ascii_alphanumeric());
+    Some(if printable {
+        alg.to_string()
+    } else {
+        "?".into()
+    })
 }
 
 /// Finds the token a client sent on `connect`: the first argument after
