@@ -9,7 +9,7 @@
 //! | `sub` | string | required: the caller, 1..=64 bytes of SIP user characters (RFC 3261 §25.1 `unreserved` and `&=+$,`); From user and display name of its calls |
 //! | `dial` | string or array of strings | optional, at most 256: `[policy]` patterns; a dial must match both `dial_allow` and these |
 //! | `register` | bool | optional, default false: may the client call `register` |
-//! | `max_calls` | integer 0..=1000 | optional: concurrent calls of this `sub` across connections |
+//! | `max_calls` | integer 0..=1000 | optional: concurrent calls (dialled or incoming) of this `sub` across connections |
 //!
 //! Other claims are ignored.
 

@@ -308,3 +308,26 @@ def test_secret_and_token_never_logged(gateway):
     assert tok.split(".")[2] not in log, "a client token's signature appears in the log"
     assert "client authenticated" in log[start:] and "logcheck" in log[start:], \
         "the authenticated subject should be logged"
+
+
+def test_max_calls_counts_incoming_calls(gateway, procs, out_dir, ports):
+    """A subject at its max_calls on one connection: a call to its other connection's registered address
+    is answered 486 and never rings there."""
+    from helpers.incoming import register_local, user_of
+    tok = token(sub="bounded-in", max_calls=1, register=True)
+    a = RtmpControl(with_token(gateway.url(), tok))
+    b = RtmpControl(with_token(gateway.url(), tok))
+    try:
+        uri = register_local(b)
+        dial_connected(a, "sip:echo@127.0.0.1")
+        sipp = Sipp(procs, out_dir, ports, "uac_expect_reject.xml", name="sipp_in", subst={"@CODE@": 486})
+        sipp.keys.update({"fromuser": "alice"})
+        sipp.extra += ["-s", user_of(uri)]
+        sipp.start(f"127.0.0.1:{gateway.sip_port}")
+        assert sipp.wait_exit(10) == 0, "the subject is at max_calls: 486 expected:\n" + sipp.report()
+        assert not [i for i in b.invokes if i.info.get("code") == "Sono.Call.Incoming"], b.dump()
+        hangup_ended(a)
+    finally:
+        a.close()
+        b.close()
+    still_serves(gateway)
