@@ -14,6 +14,8 @@ PACKAGES=(
   python3-numpy     # tonecheck / rtp2wav helpers
   python3-scipy
   python3-pytest    # e2e test runner (run with /usr/bin/python3)
+  python3-jwt       # mints JSON Web Tokens in test_auth.py
+  python3-cryptography  # ES256 / EdDSA keys in test_auth.py
   libclang-dev      # speex-sys bindgen
   cmake             # bundled libopus build
   pkg-config

@@ -4,20 +4,88 @@
 //! rtmp2sip --config FILE        run the gateway
 //! rtmp2sip check-config FILE    validate FILE and exit (0: valid)
 //! rtmp2sip --version
+//! rtmp2sip token --secret-file F --sub USER [--dial PATTERN]... [--ttl 1h]
+//!                [--register] [--max-calls N] [--iss ISSUER] [--aud AUDIENCE]
+//!                               print an HS256 client token ([auth] mode = "jwt")
 //! ```
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rtmp2sip::auth::mint::{self, TokenRequest};
 use rtmp2sip::config::Config;
 
 const USAGE: &str =
-    "usage: rtmp2sip --config FILE | rtmp2sip check-config FILE | rtmp2sip --version";
+    "usage: rtmp2sip --config FILE | rtmp2sip check-config FILE | rtmp2sip --version\n       \
+     rtmp2sip token --secret-file F --sub USER [--dial PATTERN]... [--ttl 1h] [--register] \
+     [--max-calls N] [--iss ISSUER] [--aud AUDIENCE]";
 
 enum Command {
     Run(PathBuf),
     Check(PathBuf),
     Version,
+    Token(PathBuf, TokenRequest),
+}
+
+/// `--ttl`: seconds, or a number with `s`, `m`, `h` or `d`.
+fn parse_ttl(s: &str) -> Result<Duration, String> {
+    let (num, unit) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c),
+        _ => (s, 's'),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("--ttl: `{s}` is not a duration (30s, 15m, 1h, 1d)"))?;
+    let mult = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86400,
+        _ => return Err(format!("--ttl: unknown unit in `{s}` (s, m, h, d)")),
+    };
+    n.checked_mul(mult)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("--ttl: `{s}` is too long"))
+}
+
+fn parse_token_args(args: &[String]) -> Result<Command, String> {
+    let mut secret = None;
+    let mut req = TokenRequest {
+        ttl: Duration::from_secs(3600),
+        ..TokenRequest::default()
+    };
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "--secret-file" => secret = Some(PathBuf::from(value()?)),
+            "--sub" => req.sub = value()?,
+            "--dial" => req.dial.push(value()?),
+            "--ttl" => req.ttl = parse_ttl(&value()?)?,
+            "--register" => req.register = true,
+            "--max-calls" => {
+                let v = value()?;
+                req.max_calls = Some(
+                    v.parse()
+                        .map_err(|_| format!("--max-calls: `{v}` is not a number"))?,
+                );
+            }
+            "--iss" => req.issuer = Some(value()?),
+            "--aud" => req.audience = Some(value()?),
+            other => return Err(format!("token: unknown option `{other}`\n{USAGE}")),
+        }
+    }
+    let secret = secret.ok_or_else(|| format!("token needs --secret-file\n{USAGE}"))?;
+    if req.sub.is_empty() {
+        return Err(format!("token needs --sub\n{USAGE}"));
+    }
+    Ok(Command::Token(secret, req))
 }
 
 fn parse_args(args: &[String]) -> Result<Command, String> {
@@ -25,6 +93,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
         [flag, file] if flag == "--config" || flag == "-c" => Ok(Command::Run(file.into())),
         [cmd, file] if cmd == "check-config" => Ok(Command::Check(file.into())),
         [flag] if flag == "--version" || flag == "-V" => Ok(Command::Version),
+        [cmd, rest @ ..] if cmd == "token" => parse_token_args(rest),
         _ => Err(USAGE.to_string()),
     }
 }
@@ -54,6 +123,30 @@ fn main() -> ExitCode {
             }
         },
         Command::Run(file) => run(&file),
+        Command::Token(secret, req) => token(&secret, &req),
+    }
+}
+
+fn token(secret_file: &std::path::Path, req: &TokenRequest) -> ExitCode {
+    let secret = match mint::read_secret(secret_file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rtmp2sip token: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    match mint::mint_hs256(&secret, req, now) {
+        Ok(t) => {
+            println!("{t}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("rtmp2sip token: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -107,6 +107,29 @@ pub struct IncomingCallInfo {
     pub to: String,
 }
 
+/// Whether the gateway, and the caller's token subject, have room for one
+/// more call when a client dials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capacity {
+    /// Room for the call.
+    Available,
+    /// The gateway is at `[limits] max_calls`.
+    GatewayFull,
+    /// The client's token subject holds its `max_calls` calls already.
+    SubjectFull { max: u32 },
+}
+
+impl From<bool> for Capacity {
+    /// `true`: [`Capacity::Available`]; `false`: [`Capacity::GatewayFull`].
+    fn from(available: bool) -> Self {
+        if available {
+            Capacity::Available
+        } else {
+            Capacity::GatewayFull
+        }
+    }
+}
+
 /// Whether a new incoming call may ring at this connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IncomingDecision {
@@ -181,6 +204,9 @@ enum State {
 #[derive(Debug)]
 pub struct Controller {
     cfg: ControllerConfig,
+    /// This client's own dial policy (its token's `dial` claim): a dial
+    /// must match it and `cfg.policy`.
+    client_policy: Option<DialPolicy>,
     state: State,
     out: VecDeque<Output>,
     rng: StdRng,
@@ -192,10 +218,17 @@ impl Controller {
     pub fn new(cfg: ControllerConfig, seed: u64) -> Self {
         Self {
             cfg,
+            client_policy: None,
             state: State::Idle,
             out: VecDeque::new(),
             rng: StdRng::seed_from_u64(seed),
         }
+    }
+
+    /// Narrows what this client may dial to URIs `policy` also allows (the
+    /// `dial` claim of its token); `[policy] dial_allow` still applies.
+    pub fn narrow_dial_policy(&mut self, policy: DialPolicy) {
+        self.client_policy = Some(policy);
     }
 
     /// The current call's Call-ID, if a call exists.
@@ -335,10 +368,17 @@ impl Controller {
         self.finish(call_id, Some((code, reason.to_string())));
     }
 
-    /// `dial(uri)` invoke with transaction id `txn`. `capacity` is false
-    /// when the gateway's `[limits] max_calls` is reached.
-    pub fn handle_dial(&mut self, _now: Instant, txn: f64, uri: Option<&str>, capacity: bool) {
-        if let Err((e, why)) = self.check_dial(uri, capacity) {
+    /// `dial(uri)` invoke with transaction id `txn`. `capacity` says
+    /// whether the gateway (`[limits] max_calls`, or `false`) and the
+    /// client's token subject (`max_calls` claim) have room.
+    pub fn handle_dial(
+        &mut self,
+        _now: Instant,
+        txn: f64,
+        uri: Option<&str>,
+        capacity: impl Into<Capacity>,
+    ) {
+        if let Err((e, why)) = self.check_dial(uri, capacity.into()) {
             self.out.push_back(Output::Error {
                 txn,
                 code: e.code(),
@@ -370,7 +410,7 @@ impl Controller {
         self.state = State::Dialing(Dialing { call_id, names });
     }
 
-    fn check_dial(&self, uri: Option<&str>, capacity: bool) -> Result<(), (DialError, String)> {
+    fn check_dial(&self, uri: Option<&str>, capacity: Capacity) -> Result<(), (DialError, String)> {
         let parsed = match uri.map(DialUri::parse) {
             None | Some(Err(DialUriError::Missing)) => {
                 return Err((DialError::NoUri, "dial needs a SIP URI".into()))
@@ -392,10 +432,31 @@ impl Controller {
                 ),
             ));
         }
-        if !capacity {
-            return Err((DialError::Failed, "the gateway is at its call limit".into()));
+        if self
+            .client_policy
+            .as_ref()
+            .is_some_and(|p| !p.allows(&parsed))
+        {
+            return Err((
+                DialError::Forbidden,
+                format!(
+                    "{} is not allowed by this client's token (`dial` claim)",
+                    parsed.canonical()
+                ),
+            ));
         }
-        Ok(())
+        match capacity {
+            Capacity::Available => Ok(()),
+            Capacity::GatewayFull => {
+                Err((DialError::Failed, "the gateway is at its call limit".into()))
+            }
+            Capacity::SubjectFull { max } => Err((
+                DialError::Failed,
+                format!(
+                    "this client's token allows at most {max} concurrent calls (`max_calls` claim)"
+                ),
+            )),
+        }
     }
 
     /// `hangup()` invoke: CANCEL while early, BYE when connected.

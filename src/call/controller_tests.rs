@@ -108,6 +108,62 @@ fn dial_errors() {
     assert_eq!(code(&mut c), "Sono.Call.Existing");
 }
 
+fn error_of(c: &mut Controller) -> (&'static str, String) {
+    match drain(c).first() {
+        Some(Output::Error {
+            code, description, ..
+        }) => (*code, description.clone()),
+        other => panic!("expected _error, got {other:?}"),
+    }
+}
+
+#[test]
+fn client_policy_narrows_the_gateway_policy() {
+    let t0 = Instant::now();
+    let mut c = controller();
+    c.narrow_dial_policy(
+        DialPolicy::parse(&["sip:alice@*".into(), "sip:*@10.0.0.1".into()]).unwrap(),
+    );
+    // Allowed by the gateway, not by the token.
+    c.handle_dial(t0, 1.0, Some("sip:bob@127.0.0.1"), true);
+    let (code, why) = error_of(&mut c);
+    assert_eq!(code, "Sono.Call.Forbidden");
+    assert!(why.contains("`dial` claim"), "{why}");
+    // Allowed by the token, not by the gateway: the gateway's reason.
+    c.handle_dial(t0, 1.0, Some("sip:bob@10.0.0.1"), true);
+    let (code, why) = error_of(&mut c);
+    assert_eq!(code, "Sono.Call.Forbidden");
+    assert!(why.contains("gateway's dial policy"), "{why}");
+    // Allowed by both.
+    dial(&mut c, t0, "sip:alice@127.0.0.1");
+}
+
+#[test]
+fn empty_client_policy_forbids_every_dial() {
+    let mut c = controller();
+    c.narrow_dial_policy(DialPolicy::default());
+    c.handle_dial(Instant::now(), 1.0, Some("sip:echo@127.0.0.1"), true);
+    assert_eq!(error_of(&mut c).0, "Sono.Call.Forbidden");
+}
+
+#[test]
+fn subject_capacity_refuses_with_its_reason() {
+    let mut c = controller();
+    c.handle_dial(
+        Instant::now(),
+        1.0,
+        Some("sip:bob@127.0.0.1"),
+        Capacity::SubjectFull { max: 2 },
+    );
+    let (code, why) = error_of(&mut c);
+    assert_eq!(code, "Sono.Call.Failed");
+    assert!(
+        why.contains("at most 2") && why.contains("max_calls"),
+        "{why}"
+    );
+    assert!(!c.has_call());
+}
+
 #[test]
 fn busy_reports_sip_code_and_returns_to_idle() {
     let t0 = Instant::now();

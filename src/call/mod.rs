@@ -18,6 +18,6 @@ pub mod status;
 pub mod uri;
 
 pub use controller::{
-    Controller, ControllerConfig, DialError, IncomingCallInfo, IncomingDecision, Output,
+    Capacity, Controller, ControllerConfig, DialError, IncomingCallInfo, IncomingDecision, Output,
 };
 pub use status::{CallStatus, StatusCode};

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use thiserror::Error;
 
+pub mod auth;
 mod limits;
 mod log;
 mod media;
@@ -19,6 +20,7 @@ mod policy;
 mod rtmp;
 mod sip;
 
+pub use auth::{AuthConfig, AuthMode, JwtAlgorithm, KeyBytes};
 pub use limits::LimitsConfig;
 pub use log::LogConfig;
 pub use media::{Latching, MediaConfig, RtmpOutCodec, KNOWN_CODECS};
@@ -26,6 +28,7 @@ pub use policy::PolicyConfig;
 pub use rtmp::RtmpConfig;
 pub use sip::{SipAuth, SipConfig};
 
+use auth::{validate_auth, AuthFile};
 use limits::{validate_limits, LimitsFile};
 use log::LogFile;
 use media::{validate_media, MediaFile};
@@ -64,6 +67,7 @@ pub struct Config {
     pub policy: PolicyConfig,
     pub limits: LimitsConfig,
     pub log: LogConfig,
+    pub auth: AuthConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -75,6 +79,7 @@ struct ConfigFile {
     policy: PolicyFile,
     limits: LimitsFile,
     log: LogFile,
+    auth: AuthFile,
 }
 
 impl Default for Config {
@@ -141,6 +146,7 @@ fn validate(file: &Path, f: ConfigFile) -> Result<Config, ConfigError> {
         policy: validate_policy(file, f.policy)?,
         limits: validate_limits(file, f.limits)?,
         log: LogConfig { level: f.log.level },
+        auth: validate_auth(file, f.auth)?,
     })
 }
 
@@ -166,6 +172,8 @@ mod tests {
         assert_eq!(c.policy.registrar_allow, d.policy.registrar_allow);
         assert_eq!(c.limits.max_calls, d.limits.max_calls);
         assert_eq!(c.sip.echo_user, "echo");
+        assert_eq!(c.auth.mode, d.auth.mode);
+        assert_eq!(c.auth.leeway, d.auth.leeway);
     }
 
     #[test]

@@ -50,6 +50,9 @@ pub enum RuntimeError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    /// `[auth]` cannot be used (checked at config load already).
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
@@ -76,6 +79,10 @@ pub struct Gateway {
     pub reassembly: crate::rtmp::chunk::ReassemblyBudget,
     /// Cancelled on SIGINT/SIGTERM: every connection ends its call and closes.
     pub shutdown: CancellationToken,
+    /// The token verifier when `[auth] mode = "jwt"`.
+    pub auth: Option<Arc<crate::auth::ClientAuth>>,
+    /// Calls per token subject (the `max_calls` claim).
+    pub subject_calls: Arc<crate::auth::SubjectCalls>,
     /// Connection ids for log spans.
     next_conn_id: std::sync::atomic::AtomicU64,
 }
@@ -113,6 +120,7 @@ pub fn init_logging(cfg: &LogConfig) -> Result<(), String> {
 /// [`RuntimeError`] when a listener cannot be bound at start-up.
 pub async fn run(config: Config) -> Result<(), RuntimeError> {
     let shutdown = CancellationToken::new();
+    let auth = crate::auth::ClientAuth::new(&config.auth)?.map(Arc::new);
     let locations = Arc::new(Locations::default());
     let codecs =
         crate::sip::sdp::parse_codec_list(&config.media.codecs).map_err(SipError::Codecs)?;
@@ -140,6 +148,8 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
         reassembly: crate::rtmp::chunk::ReassemblyBudget::new(config.limits.max_reassembly_bytes),
         shutdown: shutdown.clone(),
         next_conn_id: std::sync::atomic::AtomicU64::new(1),
+        auth,
+        subject_calls: Arc::default(),
         config,
     });
     let tracker = TaskTracker::new();

@@ -63,6 +63,20 @@ pub struct PlaceCall {
     pub call_id: String,
     /// How long the INVITE may go without a final response.
     pub invite_timeout: Duration,
+    /// The caller for From (an authenticated client's identity); `None`:
+    /// `[sip] from_user` and `from_display`.
+    pub from: Option<CallerId>,
+}
+
+/// Who places a call: From's user part (host stays the gateway's) and
+/// display name. The user part must already be valid (RFC 3261 §25.1
+/// `user` without escapes); the auth layer checks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerId {
+    /// From's user part.
+    pub user: String,
+    /// From's display name.
+    pub display_name: Option<String>,
 }
 
 /// Ends a call placed with [`UserAgent::place_call`]. Dropping it hangs up.
@@ -299,9 +313,20 @@ impl UserAgent {
     }
 
     fn invite_option(&self, call: &PlaceCall) -> InviteOption {
+        let (caller, caller_display_name) = match &call.from {
+            Some(id) => {
+                let mut uri = self.from.clone();
+                uri.auth = Some(rsipstack::sip::uri::Auth {
+                    user: id.user.clone(),
+                    password: None,
+                });
+                (uri, id.display_name.clone())
+            }
+            None => (self.from.clone(), self.cfg.from_display.clone()),
+        };
         InviteOption {
-            caller_display_name: self.cfg.from_display.clone(),
-            caller: self.from.clone(),
+            caller_display_name,
+            caller,
             callee: call.target.clone(),
             destination: self.proxy.clone(),
             content_type: Some("application/sdp".into()),

@@ -15,6 +15,7 @@
 
 mod command;
 mod faults;
+mod gate;
 mod replies;
 mod streams;
 
@@ -26,6 +27,7 @@ use tracing::{debug, warn};
 
 pub use command::{Command, CommandError, Invoke};
 pub use faults::{FaultKind, FaultLog};
+pub use gate::{ConnectGate, ConnectRequest, Grant};
 pub use streams::{NetStream, StreamRole};
 
 use super::chunk::{AckWindow, ChunkLimits, ChunkReader, ChunkWriter, ReassemblyBudget};
@@ -85,8 +87,13 @@ pub enum SessionError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SessionEvent {
     /// `connect` was accepted for `app`; `args` are the optional connect
-    /// arguments after the command object.
-    Connected { app: String, args: Vec<Value> },
+    /// arguments after the command object; `grant` is what the
+    /// [`ConnectGate`] granted (empty without a gate).
+    Connected {
+        app: String,
+        args: Vec<Value>,
+        grant: Grant,
+    },
     /// A product API invoke (dial, hangup, register, ...): answer it with
     /// [`Session::reply_result`] or [`Session::reply_error`] (or not at all
     /// when the API says events follow).
@@ -133,6 +140,7 @@ pub struct Session {
     events: VecDeque<SessionEvent>,
     streams: streams::StreamTable,
     faults: FaultLog,
+    gate: Option<Box<dyn ConnectGate>>,
 }
 
 impl Session {
@@ -152,6 +160,7 @@ impl Session {
             events: VecDeque::new(),
             streams: streams::StreamTable::default(),
             faults: FaultLog::default(),
+            gate: None,
             cfg,
         }
     }
@@ -171,6 +180,12 @@ impl Session {
             );
         }
         log
+    }
+
+    /// Installs the gate consulted on `connect` (see [`gate`]).
+    pub fn with_connect_gate(mut self, gate: Box<dyn ConnectGate>) -> Self {
+        self.gate = Some(gate);
+        self
     }
 
     /// The phase the session is in.
@@ -311,11 +326,18 @@ impl Session {
             // The app may carry a query string or an instance ("phone/x").
             let base = app.split(['/', '?']).next().unwrap_or_default();
             if base != required {
-                let why = format!("unknown application {app:?}");
+                let why = format!("unknown application {base:?}");
                 self.send_connect_rejected(txn, &why, encoding);
                 return Err(SessionError::Rejected(why));
             }
         }
+        let grant = match self.admit(&app, object, &args) {
+            Ok(grant) => grant,
+            Err(why) => {
+                self.send_connect_rejected(txn, &why, encoding);
+                return Err(SessionError::Rejected(why));
+            }
+        };
         self.write_control(&ControlMessage::WindowAckSize(self.cfg.window_ack_size));
         self.write_control(&ControlMessage::SetPeerBandwidth {
             window: self.cfg.window_ack_size,
@@ -333,8 +355,21 @@ impl Session {
         self.send_connect_success(txn, encoding);
         self.reader.set_limits(self.cfg.limits);
         self.phase = Phase::Connected { app: app.clone() };
-        self.events.push_back(SessionEvent::Connected { app, args });
+        self.events
+            .push_back(SessionEvent::Connected { app, args, grant });
         Ok(())
+    }
+
+    /// Asks the gate, if any, whether this `connect` is admitted.
+    fn admit(&mut self, app: &str, object: &Value, args: &[Value]) -> Result<Grant, String> {
+        let Some(gate) = self.gate.as_mut() else {
+            return Ok(Grant::default());
+        };
+        gate.admit(&ConnectRequest {
+            app,
+            tc_url: object.get_str("tcUrl"),
+            args,
+        })
     }
 
     fn on_command(&mut self, stream_id: u32, cmd: Command) {

@@ -23,6 +23,13 @@ impl Connection {
             mut answer,
             handle,
         } = call;
+        let slot = self.subject_slot();
+        if let (super::auth::SubjectSlot::Full { max }, false) = (&slot, self.controller.has_call())
+        {
+            info!(%call_id, max, "the client's token subject is at its max_calls: 486");
+            answer.reject(486);
+            return;
+        }
         let permit = self.gw.calls.clone().try_acquire_owned().ok();
         let info = IncomingCallInfo {
             call_id: call_id.clone(),
@@ -39,6 +46,10 @@ impl Connection {
                 self.call = Some(OwnCall {
                     call_id,
                     _permit: permit,
+                    _subject: match slot {
+                        super::auth::SubjectSlot::Ok(p) => p,
+                        super::auth::SubjectSlot::Full { .. } => None,
+                    },
                     sip: Some(handle),
                     pending_media: None,
                     media: None,

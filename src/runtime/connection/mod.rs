@@ -35,6 +35,7 @@ use crate::sip::sdp;
 use crate::sip::ua::{CallHandle, DtmfInfo, PlaceCall, SipEvent};
 
 pub mod admission;
+mod auth;
 mod incoming;
 mod rate;
 mod register;
@@ -99,6 +100,8 @@ async fn handshake(stream: &mut TcpStream, inbuf: &mut BytesMut) -> std::io::Res
 struct OwnCall {
     call_id: String,
     _permit: OwnedSemaphorePermit,
+    /// The call's slot in its token subject's `max_calls`.
+    _subject: Option<crate::auth::SubjectPermit>,
     sip: Option<CallHandle>,
     /// RTP sockets and the offer, kept until the answer arrives.
     pending_media: Option<(super::ports::PortPair, sdp::SdpOffer)>,
@@ -151,6 +154,8 @@ struct Connection {
     incoming_rx: mpsc::Receiver<IncomingCall>,
     /// Addresses and registrations this connection holds.
     registrations: register::Registrations,
+    /// The client's identity when `[auth] mode = "jwt"`.
+    identity: Option<crate::auth::Identity>,
 }
 
 impl Connection {
@@ -172,6 +177,10 @@ impl Connection {
             max_streams: c.limits.max_streams as usize,
             amf_limits: amf::Limits::default(),
         });
+        let session = match &gw.auth {
+            Some(a) => session.with_connect_gate(Box::new(auth::JwtGate { auth: a.clone() })),
+            None => session,
+        };
         let controller = Controller::new(
             ControllerConfig {
                 policy: gw.policy.clone(),
@@ -208,6 +217,7 @@ impl Connection {
             incoming_tx,
             incoming_rx,
             registrations: register::Registrations::default(),
+            identity: None,
         }
     }
 
@@ -364,9 +374,9 @@ impl Connection {
 
     async fn on_session_event(&mut self, ev: SessionEvent) {
         match ev {
-            SessionEvent::Connected { app, .. } => {
+            SessionEvent::Connected { app, grant, .. } => {
                 self.connect_deadline = None;
-                info!(?app, "NetConnection connected");
+                self.on_connected(&app, &grant);
             }
             SessionEvent::Invoke(inv) => self.on_invoke(inv).await,
             SessionEvent::Publish { stream_id, name } => self.on_publish(stream_id, &name),
@@ -410,9 +420,11 @@ impl Connection {
                     .and_then(|v| v.as_str())
                     .map(str::to_string);
                 let permit = self.gw.calls.clone().try_acquire_owned().ok();
+                let slot = self.subject_slot();
+                let capacity = auth::capacity(permit.is_some(), &slot);
                 let before = self.controller.call_id().map(str::to_string);
                 self.controller
-                    .handle_dial(now, inv.txn, uri.as_deref(), permit.is_some());
+                    .handle_dial(now, inv.txn, uri.as_deref(), capacity);
                 let after = self.controller.call_id().map(str::to_string);
                 if let (Some(call_id), Some(permit)) =
                     (after.filter(|a| before.as_ref() != Some(a)), permit)
@@ -421,6 +433,10 @@ impl Connection {
                     self.call = Some(OwnCall {
                         call_id,
                         _permit: permit,
+                        _subject: match slot {
+                            auth::SubjectSlot::Ok(p) => p,
+                            auth::SubjectSlot::Full { .. } => None,
+                        },
                         sip: None,
                         pending_media: None,
                         media: None,
@@ -440,7 +456,14 @@ impl Connection {
                     .map(|c| c as u16);
                 self.controller.handle_reject(now, inv.txn, code);
             }
-            "register" => self.on_register(&inv),
+            "register" => match self.register_allowed() {
+                Ok(()) => self.on_register(&inv),
+                Err(why) => {
+                    info!(reason = %why, "register refused");
+                    self.session
+                        .reply_error(inv.txn, "Sono.Registration.Failed", &why);
+                }
+            },
             "unregister" => self.on_unregister(&inv).await,
             "sendDTMF" => self.on_send_dtmf(&inv),
             other => {
@@ -624,6 +647,7 @@ impl Connection {
                 offer: offer.to_bytes(),
                 call_id: call_id.to_string(),
                 invite_timeout: self.gw.config.sip.invite_timeout,
+                from: self.caller_id(),
             },
             self.sip_tx.clone(),
         );
