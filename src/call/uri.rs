@@ -66,6 +66,12 @@ pub enum DialUriError {
     /// An escape decoding to a control character.
     #[error("escaped control character in the user part")]
     EscapedControl,
+    /// A user part that begins with `;` or holds `?` (escaped or not):
+    /// RFC 3261 allows both, but SIP stacks (rsipstack, which writes the
+    /// INVITE, among them) read them as parameters or headers, so the far
+    /// end would not see the user the policy matched.
+    #[error("a user part may not begin with ';' or contain '?' (SIP parsers misread them)")]
+    AmbiguousUser,
     /// No host.
     #[error("no host")]
     NoHost,
@@ -327,7 +333,11 @@ fn parse_user(text: &str) -> Result<String, DialUriError> {
     if text.is_empty() {
         return Err(DialUriError::EmptyUser);
     }
-    grammar::user_from_units(&grammar::user_units(text)?)
+    let user = grammar::user_from_units(&grammar::user_units(text)?)?;
+    if user.starts_with(';') || user.contains('?') {
+        return Err(DialUriError::AmbiguousUser);
+    }
+    Ok(user)
 }
 
 /// `*( ";" uri-parameter )` after the first `;`: the kept transport and

@@ -193,3 +193,21 @@ proptest! {
         check_any(&s);
     }
 }
+
+#[test]
+fn users_sip_parsers_misread_are_refused() {
+    // Found by `uri_like_string_is_refused_or_canonical`: rsipstack reads
+    // "sip:;@[::1]" as an empty host and "sip:a?b@h" as headers.
+    for s in [
+        ";@[::1]",
+        "sip:;a@h",
+        "sip:%3Ba@h",
+        "sip:a?b@h",
+        "sip:a%3Fb@h",
+        "sip:?@h",
+    ] {
+        assert_eq!(DialUri::parse(s), Err(DialUriError::AmbiguousUser), "{s}");
+        check_any(s);
+    }
+    assert!(DialUri::parse("sip:+15551234;isub=1@gw.example").is_ok());
+}
