@@ -1040,22 +1040,24 @@ export const FOURCC_OPUS = new Uint8Array([0x4f, 0x70, 0x75, 0x73]);
 export const AUDIO_PACKET = Object.freeze({ SEQUENCE_START: 0, CODED_FRAMES: 1, SEQUENCE_END: 2, MULTICHANNEL_CONFIG: 4, MULTITRACK: 5 });
 
 /**
- * Encodes one 16-bit linear PCM sample as G.711 µ-law (ITU-T G.711, the
- * segment/bias form: bias 0x84, clip 32635). Self-contained (it is also
- * copied into the AudioWorklet source).
+ * Encodes one 16-bit linear PCM sample as G.711 µ-law (ITU-T G.711 §2: the
+ * 14-bit linear range, bias 33, eight segments; sign bit set for positive
+ * values after inversion). Matches the classic reference implementation (and
+ * Python's audioop.lin2ulaw) for all 65,536 inputs. Self-contained: it is
+ * also copied into the AudioWorklet source.
  * @param {number} sample integer -32768..32767
  * @returns {number} µ-law byte 0..255
  */
 export function ulawEncodeSample(sample) {
-  let s = sample | 0;
-  const sign = s < 0 ? 0x80 : 0;
-  if (s < 0) s = -s;
-  if (s > 32635) s = 32635;
-  s += 0x84;
-  let exp = 7;
-  for (let mask = 0x4000; (s & mask) === 0 && exp > 0; mask >>= 1) exp--;
-  const mant = (s >> (exp + 3)) & 0x0f;
-  return ~(sign | (exp << 4) | mant) & 0xff;
+  let s = (sample | 0) >> 2; // 14-bit linear
+  let mask = 0xff;
+  if (s < 0) { s = -s; mask = 0x7f; }
+  if (s > 8159) s = 8159;
+  s += 0x21;
+  let seg = 0;
+  while (seg < 8 && s > (0x40 << seg) - 1) seg++;
+  if (seg >= 8) return 0x7f ^ mask;
+  return (((seg << 4) | ((s >> (seg + 1)) & 0x0f)) ^ mask) & 0xff;
 }
 
 /**
@@ -1067,7 +1069,7 @@ export function ulawDecodeSample(byte) {
   const u = ~byte & 0xff;
   const exp = (u >> 4) & 7;
   const mag = ((((u & 0x0f) << 3) + 0x84) << exp) - 0x84;
-  return u & 0x80 ? -mag : mag;
+  return (u & 0x80 ? -mag : mag) | 0;
 }
 
 /**
