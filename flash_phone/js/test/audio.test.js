@@ -129,6 +129,7 @@ test('the worklet source embeds the same µ-law encoder and registers both proce
     assert.ok(pb.len <= 48000 * 0.06, `buffered ${pb.len}`);
     const out = [[new Float32Array(128)]];
     pb.process([], out);
-    assert.equal(out[0][0][0], 9); // the newest frames survive
+    assert.equal(out[0][0][0], 8); // cut back to the 40 ms target: the two newest frames survive
+    assert.equal(pb.len, 1920 - 128);
   });
 });
