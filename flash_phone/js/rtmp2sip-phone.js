@@ -1368,7 +1368,8 @@ export class Phone extends EventTarget {
    *   `Sono.Call.Forbidden`, `Sono.Call.Failed`) or status 0 before the call got under way
    */
   call(uri) {
-    const rtmp = this.need();
+    let rtmp;
+    try { rtmp = this.need(); } catch (e) { return Promise.reject(e); }
     if (this.pendingCall) return Promise.reject(new PhoneError('Sono.Call.Existing', 'a call() is already pending'));
     return new Promise((resolve, reject) => {
       this.pendingCall = { resolve, reject };
