@@ -855,6 +855,8 @@ export class RtmpClient {
     /** server's Window Acknowledgement Size, bytes (RTMP §5.4.4) */
     this.ackWindow = 0;
     this.lastAck = 0;
+    /** every byte received on this connection, handshake included, for Acknowledgement sequence numbers */
+    this.bytesIn = 0;
     this.nextTid = 1;
     /** @type {Map<number, {resolve: (v: RtmpCommand) => void, reject: (e: Error) => void, name: string, sentAt: number}>} */
     this.pending = new Map();
@@ -881,6 +883,7 @@ export class RtmpClient {
   /** @param {Uint8Array} bytes */
   onData(bytes) {
     if (this.closed) return;
+    this.bytesIn += bytes.length;
     try {
       if (!this.handshake.done) {
         const r = this.handshake.feed(bytes);
@@ -900,7 +903,7 @@ export class RtmpClient {
 
   /** Sends an Acknowledgement when a window's worth arrived (RTMP §5.4.3). */
   maybeAck() {
-    const n = this.reader.bytesReceived;
+    const n = this.bytesIn;
     if (this.ackWindow > 0 && n - this.lastAck >= this.ackWindow) {
       this.lastAck = n;
       this.send(controlMessage(MSG.ACK, u32be(n % 0x100000000)));
