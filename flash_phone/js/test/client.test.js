@@ -112,7 +112,7 @@ test('ping request → pong; window ack size → acknowledgements; Set Peer Band
   for (let i = 0; i < 12; i++) srv.command(['onStatus', 0, null, { level: 'status', code: 'X', pad: 'p'.repeat(300) }]);
   const ack = await srv.next((m) => m.type === MSG.ACK);
   const n = new DataView(ack.payload.buffer, ack.payload.byteOffset).getUint32(0);
-  assert.ok(n > 3073 + 1024, `ack sequence number ${n} counts every byte received, handshake included`);
+  assert.ok(n > 3073, `ack sequence number ${n} counts every byte received, handshake included`);
   const ack2 = await srv.next((m) => m.type === MSG.ACK);
   const n2 = new DataView(ack2.payload.buffer, ack2.payload.byteOffset).getUint32(0);
   assert.ok(n2 - n >= 1024, `one ack per window (${n} then ${n2})`);
