@@ -1289,7 +1289,11 @@ export class Phone extends EventTarget {
     if (this.rtmp && !this.rtmp.closed) throw new PhoneError('NetConnection.Connect.Failed', 'already connected');
     const o = this.options;
     const factory = o.transport ?? webSocketTransport;
-    const transport = await factory(o.url);
+    let transport;
+    try { transport = await factory(o.url); } catch (e) {
+      if (e instanceof PhoneError) throw e;
+      throw new PhoneError('NetConnection.Connect.Failed', `cannot reach ${o.url}: ${e instanceof Error ? e.message : String(e)}`);
+    }
     const rtmp = new RtmpClient(transport, {
       limits: o.limits,
       onCommand: (c) => this.onCommand(c),
