@@ -183,6 +183,8 @@ export class RtmpClient {
   invoke(name: string, args: unknown[], o: { streamId?: number; csid?: number; commandObject?: unknown; expectReply: true; tid?: number }): Promise<RtmpCommand>;
   invoke(name: string, args: unknown[], o?: { streamId?: number; csid?: number; commandObject?: unknown; expectReply?: false; tid?: number }): null;
   send(message: RtmpMessage): void;
+  /** drops a pending transaction without settling it */
+  forget(tid: number): void;
   /** one audio message on a publishing stream; timestamp in ms */
   sendAudio(streamId: number, timestampMs: number, payload: Uint8Array): void;
   close(error?: Error): void;

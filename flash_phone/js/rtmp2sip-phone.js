@@ -965,6 +965,15 @@ export class RtmpClient {
     this.opts.onCommand?.(cmd);
   }
 
+  /**
+   * Drops a pending transaction without settling it (for commands whose
+   * success is reported by events rather than a `_result`, like `dial`).
+   * @param {number} tid
+   */
+  forget(tid) {
+    this.pending.delete(tid);
+  }
+
   /** @param {RtmpMessage} m */
   send(m) {
     if (this.closed) return;
@@ -1379,9 +1388,16 @@ export class Phone extends EventTarget {
     try { rtmp = this.need(); } catch (e) { return Promise.reject(e); }
     if (this.pendingCall) return Promise.reject(new PhoneError('Sono.Call.Existing', 'a call() is already pending'));
     return new Promise((resolve, reject) => {
-      this.pendingCall = { resolve, reject };
+      // The gateway answers a successful dial with events, not a _result: when
+      // an event settles the call, the transaction is forgotten (no leak).
+      const tid = rtmp.nextTid;
+      const settle = () => { rtmp.forget(tid); };
+      this.pendingCall = {
+        resolve: (s) => { settle(); resolve(s); },
+        reject: (e) => { settle(); reject(e); },
+      };
       const reply = /** @type {Promise<RtmpCommand>} */ (rtmp.invoke('dial', [uri], { expectReply: true }));
-      reply.then(() => { /* a _result is not expected; events settle the call */ }, (e) => {
+      reply.then(() => { /* not expected; events settle the call */ }, (e) => {
         if (this.pendingCall) { this.pendingCall = null; reject(e); }
       });
     });
@@ -1783,6 +1799,8 @@ export class BrowserMedia {
     this.ctx = ctx;
     const url = URL.createObjectURL(new Blob([WORKLET_SOURCE], { type: 'text/javascript' }));
     try { await ctx.audioWorklet.addModule(url); } finally { URL.revokeObjectURL(url); }
+    // A context made outside a user gesture starts suspended (autoplay policy).
+    await ctx.resume().catch(() => {});
     await this.startPlayback(ctx);
     await this.startCapture(ctx, session);
   }

@@ -175,6 +175,7 @@ test('events: status / incoming / registration / dtmf from onStatus on stream 0;
   assert.deepEqual(dial.values.slice(2), [null, 'sip:bob@example.com']);
   srv.command(['onStatus', 0, null, { level: 'status', code: 'Sono.Call.Status', status_code: 1 }]);
   assert.equal((await call).status_code, 1);
+  assert.equal(phone.rtmp.pending.size, 0, 'the dial transaction is forgotten once events settled it');
   srv.command(['onStatus', 0, null, { level: 'status', code: 'Sono.Call.Incoming', uri: 'sip:carol@x' }]);
   srv.command(['onStatus', 0, null, { level: 'status', code: 'Sono.Registration.Status', status: 'registered' }]);
   srv.command(['onStatus', 0, null, { level: 'status', code: 'Sono.Call.DTMF', digit: '7' }]);

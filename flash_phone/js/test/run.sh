@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs the web phone SDK's tests with node's built-in test runner: unit tests
 # (AMF0, chunking, handshake, audio) and the end-to-end tests against the real
-# gateway binary over TCP.
+# gateway binary over TCP and over a WebSocket bridge.
 #   RTMP2SIP_BIN  the gateway binary (default: target/debug/rtmp2sip of this repository)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -13,5 +13,10 @@ if [ ! -x "$RTMP2SIP_BIN" ]; then
 fi
 export RTMP2SIP_BIN
 command -v node >/dev/null || { echo "run.sh: node (v20 or later) is required" >&2; exit 1; }
+# node 20 has a WebSocket client behind a flag (ws.test.js uses it, as a browser would)
+if ! node -e 'process.exit(typeof WebSocket === "function" ? 0 : 1)'; then
+    NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--experimental-websocket"
+    export NODE_OPTIONS
+fi
 cd "$here"
 exec node --test "$@" .
