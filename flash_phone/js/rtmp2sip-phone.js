@@ -1766,6 +1766,7 @@ export class BrowserMedia {
     /** @type {AudioWorkletNode|null} */ this.playback = null;
     this.muted = false;
     this.decodeErrors = 0;
+    this.encodeErrors = 0;
   }
 
   /** Whether WebCodecs AudioDecoder exists (then "Opus" goes in fourCcList). */
@@ -1837,7 +1838,9 @@ export class BrowserMedia {
         if (!sentHead) {
           // Prefer the encoder's own OpusHead (decoderConfig.description), else build one.
           const d = meta?.decoderConfig?.description;
-          const head = d ? new Uint8Array(d instanceof ArrayBuffer ? d : d.buffer) : opusHead({ channels: 1, inputSampleRate: 48000 });
+          const given = !d ? null : d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+          const isHead = !!given && given.length >= 19 && String.fromCharCode(...given.subarray(0, 8)) === 'OpusHead';
+          const head = isHead ? /** @type {Uint8Array} */ (given).slice() : opusHead({ channels: 1, inputSampleRate: 48000 });
           session.sendAudio(opusAudioPayload(AUDIO_PACKET.SEQUENCE_START, head), 0);
           sentHead = true;
         }
@@ -1845,7 +1848,7 @@ export class BrowserMedia {
         chunk.copyTo(pkt);
         session.sendAudio(opusAudioPayload(AUDIO_PACKET.CODED_FRAMES, pkt), Math.round(chunk.timestamp / 1000));
       },
-      error: () => { this.decodeErrors++; },
+      error: () => { this.encodeErrors++; },
     });
     this.encoder.configure(this.opusConfig());
     let samples = 0;
@@ -1910,6 +1913,6 @@ export class BrowserMedia {
     this.remoteStream = null;
   }
 
-  /** @returns {{dropped: number}} */
-  stats() { return { dropped: this.decodeErrors }; }
+  /** @returns {{dropped: number, encodeErrors: number}} */
+  stats() { return { dropped: this.decodeErrors, encodeErrors: this.encodeErrors }; }
 }
