@@ -17,8 +17,11 @@ function frame(opcode, payload) {
   return Buffer.concat([head, payload]);
 }
 
-/** @param {number} targetPort @returns {Promise<{port: number, protocols: string[], messagesIn: number, close(): void}>} */
-export async function startWsBridge(targetPort) {
+/**
+ * @param {number} targetPort the gateway's RTMP port
+ * @param {Record<string, {type: string, body: string|Buffer}>} [files] plain GETs served as is (browser smoke test)
+ * @returns {Promise<{port: number, protocols: string[], messagesIn: number, close(): void}>} */
+export async function startWsBridge(targetPort, files = {}) {
   const state = { port: 0, protocols: [], messagesIn: 0, sockets: new Set() };
   const srv = net.createServer((sock) => {
     state.sockets.add(sock);
@@ -34,7 +37,14 @@ export async function startWsBridge(targetPort) {
         const key = /^sec-websocket-key:\s*(.+)$/im.exec(head)?.[1].trim();
         const protos = (/^sec-websocket-protocol:\s*(.+)$/im.exec(head)?.[1] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
         state.protocols.push(...protos);
-        if (!key || !/^get \/rtmp /i.test(head)) { sock.end('HTTP/1.1 400 Bad Request\r\n\r\n'); return; }
+        const reqPath = /^GET (\S+) /.exec(head)?.[1] ?? '';
+        if (!key && files[reqPath]) {
+          const f = files[reqPath];
+          const body = Buffer.from(f.body);
+          sock.end(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Type: ${f.type}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`), body]));
+          return;
+        }
+        if (!key || reqPath !== '/rtmp') { sock.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n'); return; }
         const accept = createHash('sha1').update(key + GUID).digest('base64');
         sock.write(['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade',
           `Sec-WebSocket-Accept: ${accept}`, ...(protos.includes('binary') ? ['Sec-WebSocket-Protocol: binary'] : []), '', ''].join('\r\n'));
