@@ -1326,7 +1326,7 @@ export class Phone extends EventTarget {
         tcUrl: o.tcUrl ?? defaultTcUrl(o.url, /** @type {string} */ (o.app)),
         fpad: false,
         capabilities: 15,
-        audioCodecs: 0x0fff,
+        audioCodecs: 0x0100, // SUPPORT_SND_G711U (RTMP §7.2.1.1); Opus is announced by fourCcList
         videoCodecs: 0,
         objectEncoding: 0,
         fourCcList,

@@ -81,7 +81,10 @@ test('register() at the embedded registrar, then a real REGISTER gets Sono.Regis
     assert.match(String(info.uri), /sip:alice@127\.0\.0\.1/);
     assert.equal(info.sip_code, 200);
     assert.ok(reg.requests.length >= 1);
+    const gone = nextEvent(p, 'registration', (i) => i.status === 'unregistered');
     await p.unregister();
+    assert.match(String((await gone).uri), /sip:alice@127\.0\.0\.1/);
+    assert.ok(reg.requests.some((r) => /^expires:\s*0\s*$/im.test(r) || /;expires=0/i.test(r)), 'REGISTER with expiry 0');
     p.disconnect();
   } finally { await reg.close(); }
 });
