@@ -268,7 +268,7 @@ export class BrowserMedia implements MediaEngine {
   setMuted(muted: boolean): void;
   canDecodeOpus(): boolean;
   canEncodeOpus(): Promise<boolean>;
-  stats(): { dropped: number };
+  stats(): { dropped: number; encodeErrors: number };
 }
 
 // ---- the Phone ----

@@ -1633,7 +1633,8 @@ const FRAME_MS = 20;
  * AudioWorklet processors, as module source (loaded from a Blob URL; no eval):
  * - `rtmp2sip-capture`: collects 20 ms of mono float samples at the context
  *   rate and posts them (Opus path), or, with `processorOptions.ulaw`,
- *   low-passes and decimates to 8 kHz and posts 160 µ-law bytes per 20 ms.
+ *   low-passes (63-tap windowed sinc, 3.6 kHz), resamples to 8 kHz and posts
+ *   160 µ-law bytes per 20 ms.
  * - `rtmp2sip-playback`: a jitter buffer of float samples at the context
  *   rate fed through its port; it holds at most `maxMs` (60 ms): when more is
  *   queued it drops the oldest samples (drops rather than drifts), and plays
@@ -1649,24 +1650,45 @@ class Capture extends AudioWorkletProcessor {
     this.frame = Math.round(sampleRate * ${FRAME_MS} / 1000);
     this.buf = new Float32Array(this.frame);
     this.n = 0;
+    // µ-law path: a 63-tap Blackman-windowed sinc low-pass (cut-off 3.6 kHz)
+    // at the context rate, then 8 kHz samples taken by linear interpolation
+    // between filtered samples (any context rate, not only multiples of 8 kHz).
+    const N = 63, fc = 3600 / sampleRate;
+    this.taps = new Float32Array(N);
+    let sum = 0;
+    for (let i = 0; i < N; i++) {
+      const m = i - (N - 1) / 2;
+      const sinc = m === 0 ? 2 * fc : Math.sin(2 * Math.PI * fc * m) / (Math.PI * m);
+      const w = 0.42 - 0.5 * Math.cos(2 * Math.PI * i / (N - 1)) + 0.08 * Math.cos(4 * Math.PI * i / (N - 1));
+      this.taps[i] = sinc * w;
+      sum += this.taps[i];
+    }
+    for (let i = 0; i < N; i++) this.taps[i] /= sum;
+    this.hist = new Float32Array(N * 2); // doubled ring: a contiguous window at any position
+    this.hpos = 0;
     this.step = sampleRate / 8000;
-    this.phase = 0;
-    this.acc = 0; this.accN = 0;
+    this.t = 1;
+    this.prevY = 0;
     this.out = new Uint8Array(160); this.outN = 0;
   }
   process(inputs) {
     const ch = inputs[0] && inputs[0][0];
     if (!ch) return true;
     if (this.ulaw) {
+      const N = this.taps.length, taps = this.taps, h = this.hist;
       for (let i = 0; i < ch.length; i++) {
-        this.acc += ch[i]; this.accN++; this.phase += 1;
-        if (this.phase >= this.step) {
-          this.phase -= this.step;
-          const v = Math.max(-1, Math.min(1, this.acc / this.accN));
-          this.acc = 0; this.accN = 0;
+        h[this.hpos] = ch[i]; h[this.hpos + N] = ch[i];
+        this.hpos = (this.hpos + 1) % N;
+        let y = 0;
+        for (let k = 0; k < N; k++) y += taps[k] * h[this.hpos + k];
+        while (this.t <= 1) {
+          const v = Math.max(-1, Math.min(1, this.prevY + (y - this.prevY) * this.t));
           this.out[this.outN++] = ulawEncodeSample(Math.round(v * 32767));
           if (this.outN === 160) { this.port.postMessage(this.out.slice()); this.outN = 0; }
+          this.t += this.step;
         }
+        this.t -= 1;
+        this.prevY = y;
       }
     } else {
       for (let i = 0; i < ch.length; i++) {

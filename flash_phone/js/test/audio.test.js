@@ -123,6 +123,22 @@ test('the worklet source embeds the same µ-law encoder and registers both proce
     assert.ok(posted.every((f) => f.length === 160));
     const pcm = ulawDecode(posted[1]);
     assert.ok(goertzel(pcm, 1000, 8000) > 100 * goertzel(pcm, 2000, 8000));
+    // anti-aliasing: a 6 kHz tone (which would fold to 2 kHz at 8 kHz) is > 40 dB down;
+    // at 44.1 kHz too, where 8 kHz is not an integer divisor
+    for (const rate of [48000, 44100]) {
+      ctx.sampleRate = rate;
+      const c2 = new ctx.registered['rtmp2sip-capture']({ processorOptions: { ulaw: true } });
+      const frames = [];
+      c2.port = { postMessage: (m) => frames.push(m) };
+      const pass = Float32Array.from(tone(1000, rate, rate / 2, 0.5), (v) => v / 32768);
+      const stop = Float32Array.from(tone(6000, rate, rate / 2, 0.5), (v) => v / 32768);
+      const run = (x) => { frames.length = 0; for (let o = 0; o < x.length; o += 128) c2.process([[x.subarray(o, o + 128)]]); return ulawDecode(Uint8Array.from(frames.slice(2).flatMap((f) => [...f]))); };
+      const p1 = goertzel(run(pass), 1000, 8000);
+      const p2 = goertzel(run(stop), 2000, 8000);
+      assert.ok(frames.length >= 20, `rate ${rate}: ${frames.length} frames in 500 ms`);
+      assert.ok(10 * Math.log10(p1 / p2) > 40, `rate ${rate}: alias only ${(10 * Math.log10(p1 / p2)).toFixed(1)} dB down`);
+    }
+    ctx.sampleRate = 48000;
     // playback: never holds more than 60 ms, drops the oldest
     const pb = new ctx.registered['rtmp2sip-playback']({ processorOptions: { maxMs: 60, targetMs: 40 } });
     for (let i = 0; i < 10; i++) pb.push(new Float32Array(960).fill(i));
