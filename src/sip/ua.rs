@@ -171,9 +171,17 @@ impl UserAgent {
         let udp = UdpConnection::create_connection(cfg.listen, external, Some(stack.child_token()))
             .await
             .map_err(|e| SipError::Bind(cfg.listen, e.to_string()))?;
+        let bound = udp
+            .get_addr()
+            .addr
+            .to_string()
+            .parse()
+            .unwrap_or(cfg.listen);
         transport.add_transport(udp.into());
+        let guard = super::guard::SipGuard::new(&cfg, bound);
         let endpoint = EndpointBuilder::new()
             .with_user_agent(&cfg.user_agent)
+            .with_transport_inspector(Box::new(guard))
             .with_transport_layer(transport)
             .with_cancel_token(stack.child_token())
             .build();
