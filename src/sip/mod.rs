@@ -2,6 +2,7 @@
 //!
 //! See `README.md` in this folder for the feature matrix and call flows.
 
+pub mod challenge;
 pub mod guard;
 pub mod incoming;
 pub mod rate;
@@ -9,6 +10,7 @@ pub mod registration;
 pub mod sanity;
 pub mod sdp;
 pub mod stateless;
+pub mod trunk;
 pub mod ua;
 
 use std::net::SocketAddr;
