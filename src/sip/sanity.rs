@@ -12,6 +12,12 @@
 //! | Call-ID, CSeq, From, To missing or repeated; no Via | 400 (§8.1.1, §20) |
 //! | CSeq not `<number> <method>`, number ≥ 2^31, method ≠ request method | 400 (§8.1.1.5, §20.16) |
 //! | From, To, top Via, Max-Forwards unparseable | 400 |
+//! | From, To, Contact: unbalanced quotes, a display name with non-token characters, whitespace in an addr-spec, empty parameters (RFC 4475 quotbal, baddn, badaspec, badinv01) | 400 (§25.1) |
+//! | Via with an empty parameter or element | 400 (§25.1) |
+//! | Request-URI with `?headers` (RFC 4475 escruri) | 400 (§19.1.1) |
+//!
+//! (rsipstack's URI parser strips `<` `>` around a Request-URI before we
+//! see it, so RFC 4475 ltgtruri is handled as if they were absent.)
 //! | Max-Forwards 0 | 483 Too Many Hops (§16.3 item 2, §8.1.1.6) |
 //! | Content-Length repeated, not a number, or larger than the body | 400 (§18.3, §20.14) |
 //! | Request-URI scheme other than sip/sips/tel | 416 (§8.2.2.1) |
@@ -20,6 +26,8 @@
 //! drops the request: an ACK is never answered (§17.1.1.3).
 
 use rsipstack::sip::{Header, HeadersExt, Request, ToTypedHeader, Version};
+
+mod addr;
 
 /// Longest request line value or header we look at, in bytes: anything is
 /// already bounded by the UDP datagram, this bounds the work per header.
@@ -106,6 +114,14 @@ fn once(n: usize, name: &'static str) -> Result<(), Violation> {
 
 fn check_scheme(req: &Request) -> Result<(), Violation> {
     use rsipstack::sip::Scheme;
+    let text = req.uri.to_string();
+    if text.contains(|c: char| c == '<' || c == '>' || c == '"' || c.is_whitespace()) {
+        return Err(Violation::Malformed("Request-URI"));
+    }
+    // Headers are not allowed in a Request-URI (RFC 3261 §19.1.1 table).
+    if !req.uri.headers.is_empty() {
+        return Err(Violation::Malformed("Request-URI"));
+    }
     match &req.uri.scheme {
         None | Some(Scheme::Sip) | Some(Scheme::Sips) => Ok(()),
         Some(Scheme::Other(s)) if s.eq_ignore_ascii_case("tel") => Ok(()),
@@ -124,9 +140,25 @@ fn check_header(req: &Request, h: &Header) -> Result<(), Violation> {
         Header::CSeq(v) => check_cseq(req, v.value())?,
         Header::From(v) => {
             v.typed().map_err(|_| Violation::Malformed("From"))?;
+            if !addr::name_addr_ok(v.value()) {
+                return Err(Violation::Malformed("From"));
+            }
         }
         Header::To(v) => {
             v.typed().map_err(|_| Violation::Malformed("To"))?;
+            if !addr::name_addr_ok(v.value()) {
+                return Err(Violation::Malformed("To"));
+            }
+        }
+        Header::Contact(v) => {
+            if !v.value().split(',').all(addr::name_addr_ok) && !addr::name_addr_ok(v.value()) {
+                return Err(Violation::Malformed("Contact"));
+            }
+        }
+        Header::Via(v) => {
+            if !addr::via_ok(v.value()) {
+                return Err(Violation::Malformed("Via"));
+            }
         }
         Header::MaxForwards(v) => match digits(v.value()).and_then(|n| u8::try_from(n).ok()) {
             Some(0) => return Err(Violation::TooManyHops),
@@ -302,6 +334,31 @@ mod tests {
         assert_eq!(Violation::Version.status(), 505);
         assert_eq!(Violation::TooManyHops.status(), 483);
         assert_eq!(Violation::Missing("To").status(), 400);
+    }
+
+    #[test]
+    fn request_uri_headers_and_name_addrs() {
+        let r = req(&OK.replacen(
+            "sip:bob@192.0.2.1 SIP",
+            "sip:bob@192.0.2.1?Route=%3Csip:x%3E SIP",
+            1,
+        ));
+        assert_eq!(check_request(&r), Err(Violation::Malformed("Request-URI")));
+        assert_eq!(
+            with(
+                "From: <sip:a@192.0.2.9>",
+                "From: Bell, Alexander <sip:a@192.0.2.9>"
+            ),
+            Err(Violation::Malformed("From"))
+        );
+        assert_eq!(
+            with("To: <sip:bob@192.0.2.1>", "To: sip:bob @192.0.2.1"),
+            Err(Violation::Malformed("To"))
+        );
+        assert_eq!(
+            with("branch=z9hG4bK1", "branch=z9hG4bK1;;,;,,"),
+            Err(Violation::Malformed("Via"))
+        );
     }
 
     #[test]
