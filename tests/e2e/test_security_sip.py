@@ -173,3 +173,46 @@ def test_invite_burst_during_a_call_keeps_its_audio(gateway_factory, procs, out_
     assert active * 0.02 >= tone_s * 0.8, f"echo carried only {active * 0.02:.1f} s: {t['text']}"
     time.sleep(3)
     echo_still_works(gw)
+
+
+def registrar_reply(req: str, code: int, extra: str = "") -> str:
+    """A response to `req` (a REGISTER we received) with To tagged."""
+    keep = [line for line in req.split("\r\n\r\n", 1)[0].split("\r\n")[1:]
+            if line.split(":", 1)[0].strip().lower() in ("via", "from", "to", "call-id", "cseq")]
+    keep = [line + ";tag=reg1" if line.lower().startswith("to:") and "tag=" not in line else line for line in keep]
+    return f"SIP/2.0 {code} X\r\n" + "\r\n".join(keep) + f"\r\n{extra}Content-Length: 0\r\n\r\n"
+
+
+def next_register(s: SipSocket, timeout: float) -> str:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        for text in s.collect(0.2):
+            if text.startswith("REGISTER "):
+                return text
+    return ""
+
+
+def test_upstream_register_answers_only_the_trunk_realm(gateway_factory):
+    """[sip] registrar with [sip.auth] (realm "test", host defaulting to the registrar's): a raw UDP
+    registrar challenges the upstream REGISTER with realm "evil" -> no REGISTER with credentials follows;
+    the same registrar challenging with realm "test" -> the retried REGISTER carries Authorization."""
+    with SipSocket(0) as s:
+        gw = gateway_factory({"sip": {"registrar": f"sip:127.0.0.1:{s.port}"},
+                              "sip.auth": {"username": USER, "password": PASSWORD, "realm": "test"}},
+                             name="gw_reg_realm")
+        s.gw = ("127.0.0.1", gw.sip_port)
+        for realm, answered in (("evil", False), ("test", True)):
+            with RtmpControl(gw.url()) as ctl:
+                register_local(ctl)
+                first = next_register(s, 5)
+                assert first, f"no upstream REGISTER reached the registrar ({realm})"
+                s.send(registrar_reply(first, 401, f'WWW-Authenticate: Digest realm="{realm}", '
+                                                    f'nonce="n{realm}", qop="auth", algorithm=MD5\r\n'))
+                retry = next_register(s, 3)
+                with_creds = "Authorization:" in retry
+                assert with_creds == answered, \
+                    f"realm {realm!r}: credentials {'expected' if answered else 'sent to a foreign realm'}:\n{retry}"
+                if retry:
+                    s.send(registrar_reply(retry, 200, "Expires: 600\r\n"))
+                    s.collect(0.5)
+    echo_still_works(gw)
