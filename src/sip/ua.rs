@@ -336,7 +336,7 @@ impl UserAgent {
         if trunk.applies_to(&host, port, self.proxy.is_some()) {
             self.credential.clone()
         } else {
-            debug!(%host, "trunk credentials not offered toward this host");
+            debug!(?host, "trunk credentials not offered toward this host");
             None
         }
     }
