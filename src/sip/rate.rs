@@ -7,6 +7,10 @@
 //! (its next packet starts from a full bucket). Time is an argument
 //! (`now`); nothing here reads a clock.
 //!
+//! Sources are keyed by IPv4 address, and by /64 prefix for IPv6 (one
+//! host usually holds a whole /64, RFC 6177, so per-address buckets would
+//! let it rotate addresses for fresh budgets).
+//!
 //! [`RateLimits`] pairs the two budgets of `[sip]`: `requests_per_s` /
 //! `requests_burst` for every new request a source sends (over budget:
 //! dropped without an answer), and `refusals_per_s` / `refusals_burst` for
@@ -76,6 +80,7 @@ impl SourceLimiter {
     /// Takes one token from `source`'s bucket at `now`; false when it is
     /// empty (the request is over budget).
     pub fn allow(&mut self, now: Instant, source: IpAddr) -> bool {
+        let source = source_key(source);
         let cap = self.budget.capacity();
         if !self.buckets.contains_key(&source) {
             self.make_room();
@@ -126,6 +131,17 @@ impl SourceLimiter {
                 }
                 None => break,
             }
+        }
+    }
+}
+
+/// The bucket key of `ip`: the IPv4 address, or the IPv6 /64 prefix.
+fn source_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(bits.into())
         }
     }
 }
@@ -224,6 +240,16 @@ mod tests {
             assert!(l.len() <= 16);
         }
         assert!(l.allow(t0, first), "forgotten, so a full bucket again");
+    }
+
+    #[test]
+    fn ipv6_sources_share_their_64() {
+        let t0 = Instant::now();
+        let mut l = SourceLimiter::new(Budget { per_s: 1, burst: 2 }, 16);
+        assert!(l.allow(t0, ip("2001:db8:1:2::1")));
+        assert!(l.allow(t0, ip("2001:db8:1:2:ffff::9")));
+        assert!(!l.allow(t0, ip("2001:db8:1:2::abcd")), "same /64");
+        assert!(l.allow(t0, ip("2001:db8:1:3::1")), "another /64");
     }
 
     #[test]
