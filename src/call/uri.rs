@@ -173,7 +173,13 @@ impl DialUri {
         let host = DialHost::parse(host)?;
         let port = port.map(grammar::port).transpose()?;
         let (transport, user_phone) = params.map(parse_params).transpose()?.unwrap_or_default();
-        Ok(Self::from_parts(user, host, port, transport, user_phone))
+        let uri = Self::from_parts(user, host, port, transport, user_phone);
+        // The scheme a bare `user@host` gains can push the canonical form
+        // past the limit the far end's parse of it must also meet.
+        if uri.wire().len() > MAX_URI_LEN {
+            return Err(DialUriError::TooLong);
+        }
+        Ok(uri)
     }
 
     /// Parses a registrar a client names in `register(user, registrar, ...)`:

@@ -211,3 +211,18 @@ fn users_sip_parsers_misread_are_refused() {
     }
     assert!(DialUri::parse("sip:+15551234;isub=1@gw.example").is_ok());
 }
+
+#[test]
+fn canonical_form_longer_than_the_limit_is_refused() {
+    // Found by the dial_uri fuzz target: 1024 bytes without a scheme
+    // became 1028 on the wire, which the far end's parse refuses.
+    let bare = format!("{}@h.example", "a".repeat(MAX_URI_LEN - 10));
+    assert_eq!(bare.len(), MAX_URI_LEN);
+    assert_eq!(DialUri::parse(&bare), Err(DialUriError::TooLong));
+    check_any(&bare);
+    let fits = format!("{}@h.example", "a".repeat(MAX_URI_LEN - 14));
+    assert_eq!(
+        DialUri::parse(&fits).map(|d| d.wire().len()),
+        Ok(MAX_URI_LEN)
+    );
+}
