@@ -16,6 +16,7 @@ impl Session {
             .set("fmsVer", FMS_VERSION)
             .set("capabilities", 31.0)
             .set("mode", 1.0)
+            .set("audioFourCcInfoMap", super::caps::server_audio_map())
             .build();
         let info = Value::object_builder()
             .set("level", "status")
