@@ -323,7 +323,7 @@ pub fn write_opus_sequence_end(out: &mut BytesMut) {
 }
 
 /// The five header bytes `0x90 | type` + `Opus`.
-pub fn opus_header(packet_type: AudioPacketType) -> [u8; 5] {
+pub const fn opus_header(packet_type: AudioPacketType) -> [u8; 5] {
     let [a, b, c, d] = FourCc::OPUS.0;
     [
         (SOUND_FORMAT_EX_HEADER << 4) | packet_type.bits(),

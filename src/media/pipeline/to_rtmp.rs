@@ -4,13 +4,19 @@
 //! |---|---|---|
 //! | speex/16000 | Speex | passthrough: `0xB2` + payload |
 //! | PCMU / PCMA | G.711 of the same law | passthrough: `0x82` / `0x72` + payload |
+//! | opus/48000/2 | Opus (E-RTMP) | passthrough: `91 'Opus'` + packet |
 //! | any | any other | decode (or conceal) -> resample -> encode, whole frames per message |
 //!
 //! Passthrough conceals nothing: a lost packet is a gap the client's own
-//! decoder fills (Speex) or plays as silence (G.711).
+//! decoder fills (Speex, Opus) or plays as silence (G.711).
+//!
+//! Toward an Opus client the first body is an E-RTMP SequenceStart with
+//! the OpusHead ([`opus_sequence_start`], 0 samples), then CodedFrames.
 
 use rtmp2sip_codecs::G711Law;
 
+use crate::flv::ex_audio::write_opus_sequence_start;
+use crate::flv::OpusHead;
 use crate::sip::sdp::Codec;
 
 use super::super::MediaError;
@@ -43,6 +49,23 @@ pub struct ToRtmp {
     path: Path,
     /// Length of the last transcoded body: the next one's allocation.
     body_len: usize,
+    /// Whether the Opus SequenceStart still has to go first.
+    opus_head_due: bool,
+}
+
+/// Pre-skip we announce in our OpusHead, in 48 kHz samples: libopus's
+/// encoder look-ahead (6.5 ms), RFC 7845 §4.2.
+pub const OPUS_PRE_SKIP: u16 = 312;
+
+/// The E-RTMP SequenceStart body we send first to an Opus client: mono,
+/// 48 kHz, pre-skip [`OPUS_PRE_SKIP`].
+pub fn opus_sequence_start() -> RtmpBody {
+    let mut body = bytes::BytesMut::with_capacity(5 + OpusHead::LEN);
+    write_opus_sequence_start(&OpusHead::mono(OPUS_PRE_SKIP), &mut body);
+    RtmpBody {
+        body: body.to_vec(),
+        samples: 0,
+    }
 }
 
 impl ToRtmp {
@@ -58,6 +81,7 @@ impl ToRtmp {
     ) -> Result<Self, MediaError> {
         let path = match (sip, out) {
             (Codec::Speex16k, RtmpCodec::Speex)
+            | (Codec::Opus, RtmpCodec::Opus)
             | (Codec::Pcmu, RtmpCodec::G711(G711Law::Pcmu))
             | (Codec::Pcma, RtmpCodec::G711(G711Law::Pcma)) => Path::Passthrough,
             _ => {
@@ -78,6 +102,7 @@ impl ToRtmp {
             out,
             path,
             body_len: 64,
+            opus_head_due: out == RtmpCodec::Opus,
         })
     }
 
@@ -101,10 +126,11 @@ impl ToRtmp {
         payload: &[u8],
         emit: &mut dyn FnMut(RtmpBody),
     ) -> Result<(), MediaError> {
+        self.head_first(emit);
         match &mut self.path {
             Path::Passthrough => {
-                let mut body = Vec::with_capacity(1 + payload.len());
-                body.push(self.out.header_byte());
+                let mut body = Vec::with_capacity(5 + payload.len());
+                self.out.write_header(&mut body);
                 body.extend_from_slice(payload);
                 let samples = self.out.samples_in(payload).max(1);
                 emit(RtmpBody { body, samples });
@@ -122,8 +148,22 @@ impl ToRtmp {
     /// after it if already received (Opus FEC). Passthrough sends nothing.
     pub fn conceal(&mut self, ticks: u32, next: Option<&[u8]>, emit: &mut dyn FnMut(RtmpBody)) {
         if let Path::Transcode(half) = &mut self.path {
+            if self.opus_head_due {
+                self.opus_head_due = false;
+                emit(opus_sequence_start());
+            }
             half.conceal(samples_for(self.sip, ticks), next);
             self.body_len = flush(half, self.out, self.body_len, emit);
+        }
+    }
+}
+
+impl ToRtmp {
+    /// Emits the Opus SequenceStart before the first Opus body.
+    fn head_first(&mut self, emit: &mut dyn FnMut(RtmpBody)) {
+        if self.opus_head_due {
+            self.opus_head_due = false;
+            emit(opus_sequence_start());
         }
     }
 }
@@ -138,7 +178,7 @@ fn flush(
 ) -> usize {
     while half.has_unit() {
         let mut body = Vec::with_capacity(body_len);
-        body.push(out.header_byte());
+        out.write_header(&mut body);
         match half.next_unit(&mut body) {
             Ok(Some(samples)) => {
                 body_len = body.len();
