@@ -146,6 +146,8 @@ pub struct Session {
     streams: streams::StreamTable,
     faults: FaultLog,
     gate: Option<Box<dyn ConnectGate>>,
+    /// What the client announced of Enhanced RTMP audio in `connect`.
+    caps: ClientCaps,
 }
 
 impl Session {
@@ -166,8 +168,16 @@ impl Session {
             streams: streams::StreamTable::default(),
             faults: FaultLog::default(),
             gate: None,
+            caps: ClientCaps::default(),
             cfg,
         }
+    }
+
+    /// What the client announced of Enhanced RTMP audio in `connect`
+    /// (the default before `connect`, and for clients that announce
+    /// nothing).
+    pub fn client_caps(&self) -> ClientCaps {
+        self.caps
     }
 
     /// Peer faults counted but not logged so far (for one summary line).
@@ -361,6 +371,7 @@ impl Session {
         self.reader.set_limits(self.cfg.limits);
         self.phase = Phase::Connected { app: app.clone() };
         let caps = ClientCaps::from_connect(object);
+        self.caps = caps;
         if caps != ClientCaps::default() {
             debug!(?caps, "client announced E-RTMP audio codecs");
         }
