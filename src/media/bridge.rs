@@ -42,7 +42,8 @@ use super::dtmf_send::DtmfSender;
 use super::jitter::{JitterBuffer, JitterConfig, Playout};
 use super::latch::Latch;
 use super::pipeline::{
-    CodecFactory, RealCodecs, RtmpBody, RtmpCodec, RtmpOut, RtmpPayload, ToRtmp, ToSip,
+    opus_sequence_start, CodecFactory, RealCodecs, RtmpBody, RtmpCodec, RtmpOut, RtmpPayload,
+    ToRtmp, ToSip,
 };
 use super::receiver::RtpReceiver;
 use super::rtcp::{RtcpSession, SenderInfo};
@@ -219,6 +220,18 @@ impl Bridge {
     /// The OpusHead the client sent in its E-RTMP SequenceStart.
     pub fn client_opus_head(&self) -> Option<OpusHead> {
         self.opus_head
+    }
+
+    /// What a player must receive before this bridge's audio: for Opus
+    /// output the E-RTMP SequenceStart (OpusHead: mono, 48 kHz, pre-skip
+    /// 312), stamped 0 ms; `None` for the legacy FLV codecs. The driver
+    /// sends it to each player when it subscribes, so one that joins
+    /// late gets it too.
+    pub fn rtmp_stream_header(&self) -> Option<RtmpAudio> {
+        (self.to_rtmp.out_codec() == RtmpCodec::Opus).then(|| RtmpAudio {
+            timestamp_ms: 0,
+            body: Bytes::from(opus_sequence_start().body),
+        })
     }
 
     /// The codec sent to the client now.

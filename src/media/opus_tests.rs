@@ -56,11 +56,12 @@ fn opus_passes_through_to_an_opus_client_after_its_head() {
         b.handle_rtp(now, peer(), &pkt).unwrap();
     }
     run_timers(&mut b, t0 + Duration::from_secs(2), &mut out);
-    let (head, frames) = out.split_first().unwrap();
+    let head = b.rtmp_stream_header().unwrap();
     assert_eq!(
         parse_ex_audio(&head.body),
         Ok(ExAudio::SequenceStart(OpusHead::mono(312)))
     );
+    let frames = &out[..];
     assert_eq!(frames.len(), sent_payloads.len());
     for (a, p) in frames.iter().zip(&sent_payloads) {
         assert_eq!(parse_ex_audio(&a.body), Ok(ExAudio::CodedFrames(&p[..])));
@@ -99,13 +100,21 @@ fn pcmu_to_an_opus_client_carries_the_tone() {
         b.handle_rtp(now, peer(), &peer_.next_packet()).unwrap();
     }
     run_timers(&mut b, t0 + Duration::from_secs(3), &mut out);
-    let pcm = decode_rtmp(RtmpCodec::Opus, &out);
+    let mut all = vec![b.rtmp_stream_header().unwrap()];
+    all.extend(out);
+    let pcm = decode_rtmp(RtmpCodec::Opus, &all);
     assert!(pcm.len() >= 48_000 * 3 / 2, "{} samples", pcm.len());
     let snr = tone_snr(&pcm, 48_000, 1000.0, 9600);
     eprintln!("SNR down PCMU -> Opus: {snr:.1} dB");
     assert!(snr > 20.0, "{snr:.1} dB");
     let ticks = sip_codec::ticks_for(Codec::Opus, 960);
     assert_eq!(ticks, 960);
+}
+
+#[test]
+fn legacy_output_has_no_stream_header() {
+    let b = bridge(config(Codec::Opus, RtmpOut::Speex), Instant::now());
+    assert!(b.rtmp_stream_header().is_none());
 }
 
 #[test]

@@ -252,6 +252,11 @@ impl MediaTask {
                         }
                     }
                     Some(MediaCommand::Subscribe { stream_id, queue }) => {
+                        // An Opus player needs the OpusHead before any frame.
+                        if let Some(head) = self.bridge.rtmp_stream_header() {
+                            let play = PlayAudio { timestamp_ms: head.timestamp_ms, body: head.body };
+                            let _ = queue.try_send((stream_id, play));
+                        }
                         self.subscribers.push(Subscriber { stream_id, queue });
                     }
                     Some(MediaCommand::Dtmf { digits, duration_ms }) => {

@@ -10,8 +10,9 @@
 //! Passthrough conceals nothing: a lost packet is a gap the client's own
 //! decoder fills (Speex, Opus) or plays as silence (G.711).
 //!
-//! Toward an Opus client the first body is an E-RTMP SequenceStart with
-//! the OpusHead ([`opus_sequence_start`], 0 samples), then CodedFrames.
+//! Toward an Opus client every body is an E-RTMP CodedFrames message; the
+//! SequenceStart with the OpusHead ([`opus_sequence_start`]) goes to each
+//! player first when it subscribes ([`super::super::Bridge::rtmp_stream_header`]).
 
 use rtmp2sip_codecs::G711Law;
 
@@ -49,8 +50,6 @@ pub struct ToRtmp {
     path: Path,
     /// Length of the last transcoded body: the next one's allocation.
     body_len: usize,
-    /// Whether the Opus SequenceStart still has to go first.
-    opus_head_due: bool,
 }
 
 /// Pre-skip we announce in our OpusHead, in 48 kHz samples: libopus's
@@ -102,7 +101,6 @@ impl ToRtmp {
             out,
             path,
             body_len: 64,
-            opus_head_due: out == RtmpCodec::Opus,
         })
     }
 
@@ -126,7 +124,6 @@ impl ToRtmp {
         payload: &[u8],
         emit: &mut dyn FnMut(RtmpBody),
     ) -> Result<(), MediaError> {
-        self.head_first(emit);
         match &mut self.path {
             Path::Passthrough => {
                 let mut body = Vec::with_capacity(5 + payload.len());
@@ -148,22 +145,8 @@ impl ToRtmp {
     /// after it if already received (Opus FEC). Passthrough sends nothing.
     pub fn conceal(&mut self, ticks: u32, next: Option<&[u8]>, emit: &mut dyn FnMut(RtmpBody)) {
         if let Path::Transcode(half) = &mut self.path {
-            if self.opus_head_due {
-                self.opus_head_due = false;
-                emit(opus_sequence_start());
-            }
             half.conceal(samples_for(self.sip, ticks), next);
             self.body_len = flush(half, self.out, self.body_len, emit);
-        }
-    }
-}
-
-impl ToRtmp {
-    /// Emits the Opus SequenceStart before the first Opus body.
-    fn head_first(&mut self, emit: &mut dyn FnMut(RtmpBody)) {
-        if self.opus_head_due {
-            self.opus_head_due = false;
-            emit(opus_sequence_start());
         }
     }
 }
