@@ -112,6 +112,19 @@ fn pcmu_to_an_opus_client_carries_the_tone() {
 }
 
 #[test]
+fn invalid_opus_packets_are_not_passed_through() {
+    let t0 = Instant::now();
+    let mut b = bridge(config(Codec::Opus, RtmpOut::Speex), t0);
+    // TOC code 3 with 63 frames of 20 ms: 1.26 s, over RFC 6716's 120 ms.
+    let bad = [0x91, b'O', b'p', b'u', b's', (27 << 3) | 3, 63, 0, 0];
+    b.handle_rtmp_audio(t0, 0, &bad).unwrap();
+    assert!(b.poll_transmit().is_none(), "nothing sent for a bad packet");
+    let mut client = Client::new(RtmpCodec::Opus);
+    let sent = publish(&mut b, t0, &client.tone_messages(0.1));
+    assert_eq!(sent.len(), 5);
+}
+
+#[test]
 fn legacy_output_has_no_stream_header() {
     let b = bridge(config(Codec::Opus, RtmpOut::Speex), Instant::now());
     assert!(b.rtmp_stream_header().is_none());
