@@ -152,12 +152,26 @@ def test_opus_client_with_a_pcmu_far_end(gateway, procs, out_dir, ports, cassets
     assert sipp.wait_exit(10) == 0, sipp.report()
 
 
+# E-RTMP bodies the gateway must refuse one by one without harm: another FourCC, a truncated header, a ModEx
+# chain longer than the gateway reads, ManyTracks, track 1 of OneTrack, an OpusHead with 3 channels, an
+# Opus packet claiming 63 x 20 ms, MultichannelConfig, and a reserved AudioPacketType.
+BAD_BODIES = [b"\x91fLaC" + bytes(40), b"\x91Op", b"\x97" + b"\x00\x00\x07" * 8,
+              b"\x95\x11Opus\x00\x00\x00\x02\xfc\x00", b"\x95\x01Opus\x01\xfc\x00",
+              b"\x90OpusOpusHead\x01\x03" + bytes(9), b"\x91Opus" + bytes([(27 << 3) | 3, 63]) + bytes(20),
+              b"\x94Opus\x00\x01", b"\x9fOpus"]
+
+
 def test_echo_with_opus(gateway, out_dir, opus_tone, measure):
+    """Malformed E-RTMP first (each refused), then the Opus tone: it must come back as Opus."""
     head, packets = opus_tone
     c = connect_opus(gateway)
     s4 = dial(c, "sip:echo@127.0.0.1")
     play = c.stream("play", s4["play"])
     pub = c.stream("publish", s4["publish"])
+    for i, b in enumerate(BAD_BODIES * 20):
+        c.send_audio(pub, i, b)
+    c.drain(0.3)
+    assert gateway.alive(), "the gateway died on malformed E-RTMP audio"
     publish_paced(c, pub, head, packets)
     hangup(c)
     ohead, played = played_opus(c, play, "echo")
