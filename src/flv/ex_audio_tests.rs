@@ -71,6 +71,11 @@ fn mod_ex_is_skipped() {
     // ModEx, 3 bytes of TimestampOffsetNano, then type 0 << 4 | CodedFrames.
     let msg = [0x97, 2, 0, 0, 7, 0x01, b'O', b'p', b'u', b's', 0xF8];
     assert_eq!(parse_ex_audio(&msg), Ok(ExAudio::CodedFrames(&[0xF8])));
+    // Size byte 0xFF: the size - 1 follows as u16 BE (here 300 bytes).
+    let mut long = vec![0x97, 0xFF, 0x01, 0x2B];
+    long.extend_from_slice(&[0; 300]);
+    long.extend_from_slice(&[0x01, b'O', b'p', b'u', b's', 0xF8]);
+    assert_eq!(parse_ex_audio(&long), Ok(ExAudio::CodedFrames(&[0xF8])));
     let short = [0x97, 5, 0, 0];
     assert_eq!(parse_ex_audio(&short), Err(FlvError::Truncated));
     let endless = [0x97, 0, 0, 7, 0, 0, 7, 0, 0, 7, 0, 0, 7, 0, 0, 7];
