@@ -13,6 +13,10 @@
 use bytes::{BufMut, BytesMut};
 use thiserror::Error;
 
+pub mod ex_audio;
+
+pub use ex_audio::{is_ex_audio, parse_ex_audio, AudioPacketType, ExAudio, FourCc, OpusHead};
+
 /// Errors parsing FLV audio data (all caused by the peer).
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -26,6 +30,28 @@ pub enum FlvError {
     /// An AACPacketType other than 0 (sequence header) or 1 (raw).
     #[error("unknown AACPacketType {0}")]
     UnknownAacPacketType(u8),
+    /// E-RTMP: the SoundFormat is not 9 (ExHeader).
+    #[error("SoundFormat {0} is not the E-RTMP ExHeader (9)")]
+    NotExHeader(u8),
+    /// E-RTMP: the message ended inside the ExAudioTagHeader.
+    #[error("truncated E-RTMP audio header")]
+    Truncated,
+    /// E-RTMP: a codec other than Opus.
+    #[error("unsupported E-RTMP audio codec {0:?} (only \"Opus\")")]
+    UnsupportedFourCc(FourCc),
+    /// E-RTMP: an AudioPacketType we do not take (MultichannelConfig,
+    /// reserved, nested Multitrack, too many ModEx).
+    #[error("unsupported E-RTMP AudioPacketType {0}")]
+    UnsupportedPacketType(u8),
+    /// E-RTMP: a multitrack layout other than OneTrack (0).
+    #[error("unsupported E-RTMP AvMultitrackType {0} (only OneTrack)")]
+    UnsupportedMultitrack(u8),
+    /// E-RTMP: a OneTrack message for a track other than 0.
+    #[error("unsupported E-RTMP audio track {0} (only track 0)")]
+    UnsupportedTrack(u8),
+    /// E-RTMP: the SequenceStart's OpusHead is invalid (RFC 7845 §5.1).
+    #[error("bad OpusHead: {0}")]
+    BadOpusHead(&'static str),
 }
 
 /// SoundFormat, the top 4 bits of the first byte (FLV spec E.4.2.1).

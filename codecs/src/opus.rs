@@ -278,6 +278,21 @@ impl OpusDecoder {
     }
 }
 
+/// Samples at `rate` Hz that one Opus packet holds, from its TOC byte and
+/// frame count (RFC 6716 §3.1, §3.2): 2.5 to 120 ms; e.g. 960 for a 20 ms
+/// packet at 48 kHz. Needs no decoder (passthrough timing).
+///
+/// Errors: [`CodecError::InvalidPayload`] for an empty packet, one over
+/// [`MAX_PAYLOAD_BYTES`], a malformed frame count, or more than 120 ms.
+pub fn packet_samples(packet: &[u8], rate: u32) -> Result<usize, CodecError> {
+    check_size(packet)?;
+    let samples = ::opus::packet::get_nb_samples(packet, rate).map_err(invalid)?;
+    if samples > rate as usize * MAX_PACKET_MS as usize / 1000 {
+        return Err(CodecError::InvalidPayload("Opus packet over 120 ms"));
+    }
+    Ok(samples)
+}
+
 /// Refuses an empty payload or one over [`MAX_PAYLOAD_BYTES`].
 fn check_size(payload: &[u8]) -> Result<(), CodecError> {
     if payload.is_empty() {
@@ -333,6 +348,23 @@ impl AudioDecoder for OpusDecoder {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn packet_samples_from_the_toc() {
+        // config 27 (CELT FB 20 ms), code 0: one frame.
+        assert_eq!(packet_samples(&[27 << 3, 0xAA], 48_000).unwrap(), 960);
+        // config 1 (SILK NB 20 ms), code 1: two frames.
+        assert_eq!(packet_samples(&[(1 << 3) | 1, 0, 0], 48_000).unwrap(), 1920);
+        assert_eq!(packet_samples(&[27 << 3], 16_000).unwrap(), 320);
+        // code 3, 63 frames of 20 ms: over 120 ms.
+        assert!(packet_samples(&[(27 << 3) | 3, 63], 48_000).is_err());
+        assert!(packet_samples(&[], 48_000).is_err());
+        let mut enc = OpusEncoder::new(OpusEncoderConfig::default()).unwrap();
+        let mut out = Vec::new();
+        let frame = enc.frame_samples();
+        enc.encode(&vec![0; frame], &mut out).unwrap();
+        assert_eq!(packet_samples(&out, enc.sample_rate()).unwrap(), frame);
+    }
 
     /// `len` samples of a sine whose frequency (Hz) may change per 20 ms
     /// frame (`hz(frame)`), phase-continuous, at `rate` Hz.

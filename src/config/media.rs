@@ -47,7 +47,8 @@ pub enum Latching {
     Any,
 }
 
-/// `[media] rtmp_out_codec`: what the gateway sends to RTMP clients.
+/// `[media] rtmp_out_codec`: what the gateway sends to RTMP clients that
+/// did not announce Opus in `connect` (those get Enhanced RTMP Opus).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RtmpOutCodec {

@@ -32,9 +32,8 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use rand::RngCore;
-use rtmp2sip_codecs::is_speex_header_packet;
 
-use crate::flv::parse_audio;
+use crate::flv::OpusHead;
 use crate::sip::sdp::Codec;
 
 use super::clock::{RtmpInClock, RtmpOutClock};
@@ -42,7 +41,10 @@ use super::dtmf::{DtmfReceiver, TelephoneEvent};
 use super::dtmf_send::DtmfSender;
 use super::jitter::{JitterBuffer, JitterConfig, Playout};
 use super::latch::Latch;
-use super::pipeline::{CodecFactory, RealCodecs, RtmpBody, RtmpCodec, RtmpOut, ToRtmp, ToSip};
+use super::pipeline::{
+    opus_sequence_start, CodecFactory, RealCodecs, RtmpBody, RtmpCodec, RtmpOut, RtmpPayload,
+    ToRtmp, ToSip,
+};
 use super::receiver::RtpReceiver;
 use super::rtcp::{RtcpSession, SenderInfo};
 use super::rtp::{self, RtpSender};
@@ -101,6 +103,10 @@ pub struct Bridge {
     resume_ts: Option<RtpTimestamp>,
     /// Which source media is taken from and where it goes.
     latch: Latch,
+    /// The OpusHead of the client's E-RTMP Opus SequenceStart, if any
+    /// (its channels and pre-skip; libopus decodes either channel count
+    /// to mono, and a live stream's 6.5 ms pre-skip is not cut).
+    opus_head: Option<OpusHead>,
     in_clock: RtmpInClock,
     out_clock: RtmpOutClock,
     inactivity: Inactivity,
@@ -144,7 +150,8 @@ impl Bridge {
         if !n.codec.is_audio() {
             return Err(MediaError::Config("telephone-event is not an audio codec"));
         }
-        let to_rtmp = ToRtmp::new(n.codec, RtmpCodec::Speex, factory, cfg.encoder_settings())?;
+        let out = cfg.rtmp_out.initial_codec();
+        let to_rtmp = ToRtmp::new(n.codec, out, factory, cfg.encoder_settings())?;
         let clock = n.clock_rate();
         let sender = RtpSender::new(rng);
         let rtcp = RtcpSession::new(sender.ssrc(), now, cfg.ntp_at_start, rng);
@@ -166,6 +173,7 @@ impl Bridge {
             dtmf_tx: DtmfSender::new(Codec::TelephoneEvent.clock_rate()),
             resume_ts: None,
             latch: Latch::new(cfg.latching, n.remote_rtp, n.remote_rtcp, n.rtcp_mux),
+            opus_head: None,
             in_clock: RtmpInClock::default(),
             out_clock: RtmpOutClock::new(clock),
             inactivity: Inactivity::Watching {
@@ -209,6 +217,23 @@ impl Bridge {
         }
     }
 
+    /// The OpusHead the client sent in its E-RTMP SequenceStart.
+    pub fn client_opus_head(&self) -> Option<OpusHead> {
+        self.opus_head
+    }
+
+    /// What a player must receive before this bridge's audio: for Opus
+    /// output the E-RTMP SequenceStart (OpusHead: mono, 48 kHz, pre-skip
+    /// 312), stamped 0 ms; `None` for the legacy FLV codecs. The driver
+    /// sends it to each player when it subscribes, so one that joins
+    /// late gets it too.
+    pub fn rtmp_stream_header(&self) -> Option<RtmpAudio> {
+        (self.to_rtmp.out_codec() == RtmpCodec::Opus).then(|| RtmpAudio {
+            timestamp_ms: 0,
+            body: Bytes::from(opus_sequence_start().body),
+        })
+    }
+
     /// The codec sent to the client now.
     pub fn rtmp_out_codec(&self) -> RtmpCodec {
         self.to_rtmp.out_codec()
@@ -221,11 +246,14 @@ impl Bridge {
     ///
     /// The codec comes from the format nibble (and, for Nellymoser format
     /// 6, the rate bits): Speex (11), Nellymoser (4, 5, 6), G.711 A-law
-    /// (7) and µ-law (8). Speex header/comment packets and empty bodies
-    /// are skipped.
+    /// (7) and µ-law (8); Enhanced RTMP v2 (9) with FourCC `Opus`:
+    /// CodedFrames carry one Opus packet, a SequenceStart's OpusHead is
+    /// kept ([`Bridge::client_opus_head`]). Speex header/comment packets,
+    /// E-RTMP SequenceEnd and empty bodies are skipped.
     ///
     /// Errors (peer; nothing is sent): [`MediaError::MalformedAudio`] (empty
-    /// body, payload over [`MAX_RTMP_PAYLOAD`]),
+    /// body, payload over [`MAX_RTMP_PAYLOAD`]), [`MediaError::ExAudio`]
+    /// (E-RTMP other than Opus, bad OpusHead),
     /// [`MediaError::UnsupportedRtmpFormat`], [`MediaError::UnsupportedRtmpRate`],
     /// [`MediaError::Codec`] (audio decoded before the fault is sent);
     /// [`MediaError::Build`] for a payload too large for one RTP packet.
@@ -252,12 +280,14 @@ impl Bridge {
     }
 
     fn rtmp_audio(&mut self, timestamp_ms: u32, body: &[u8]) -> Result<(), MediaError> {
-        let (header, payload) =
-            parse_audio(body).map_err(|_| MediaError::MalformedAudio("empty FLV audio body"))?;
-        let codec = RtmpCodec::from_header(header)?;
-        if payload.is_empty() || (codec == RtmpCodec::Speex && is_speex_header_packet(payload)) {
-            return Ok(());
-        }
+        let (codec, payload) = match RtmpPayload::classify(body)? {
+            RtmpPayload::Audio { codec, payload } => (codec, payload),
+            RtmpPayload::OpusHead(head) => {
+                self.opus_head = Some(head);
+                return Ok(());
+            }
+            RtmpPayload::Skip => return Ok(()),
+        };
         if payload.len() > MAX_RTMP_PAYLOAD {
             return Err(MediaError::MalformedAudio("RTMP audio payload too large"));
         }
@@ -306,7 +336,8 @@ impl Bridge {
             &mut self.events,
             MediaEvent::RtmpCodecChanged { from, to: codec },
         );
-        if self.cfg.rtmp_out == RtmpOut::Match && self.to_rtmp.out_codec() != codec {
+        let playable = codec != RtmpCodec::Opus;
+        if self.cfg.rtmp_out == RtmpOut::Match && playable && self.to_rtmp.out_codec() != codec {
             // Keep the current output if the new one cannot start.
             if let Ok(to_rtmp) = ToRtmp::new(sip, codec, self.factory, settings) {
                 self.to_rtmp = to_rtmp;

@@ -46,6 +46,10 @@ pub enum MediaError {
         /// The rate the SoundRate bits name, in Hz.
         rate_hz: u32,
     },
+    /// Peer: an Enhanced RTMP audio message the bridge does not take (a
+    /// FourCC other than Opus, a bad OpusHead, a truncated header).
+    #[error("E-RTMP audio: {0}")]
+    ExAudio(crate::flv::FlvError),
     /// Peer: an FLV audio body or a telephone-event payload is malformed.
     #[error("malformed audio payload: {0}")]
     MalformedAudio(&'static str),

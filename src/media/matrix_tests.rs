@@ -68,6 +68,7 @@ fn down(sip: Codec, mode: RtmpOut, client: RtmpCodec) -> (RtmpCodec, f64) {
     let expected = match mode {
         RtmpOut::Speex => RtmpCodec::Speex,
         RtmpOut::Match => client,
+        RtmpOut::Opus => RtmpCodec::Opus,
     };
     assert_eq!(b.rtmp_out_codec(), expected);
     let mut peer_ = Peer::new(sip);

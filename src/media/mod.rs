@@ -25,6 +25,8 @@ mod codec_tests;
 #[cfg(test)]
 mod matrix_tests;
 #[cfg(test)]
+mod opus_tests;
+#[cfg(test)]
 mod test_support;
 #[cfg(test)]
 mod timing_tests;

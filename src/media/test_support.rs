@@ -187,6 +187,7 @@ impl Client {
             RtmpCodec::Speex => 640,
             RtmpCodec::Nellymoser(_) => 256 * self.codec.frames_per_message(),
             RtmpCodec::G711(_) => 200,
+            RtmpCodec::Opus => 960,
         }
     }
 
@@ -194,7 +195,8 @@ impl Client {
     /// (timestamp ms, FLV body).
     pub fn message(&mut self, pcm: &[i16]) -> (u32, Vec<u8>) {
         let ts = (self.samples * 1000 / u64::from(self.codec.audio_rate())) as u32;
-        let mut body = vec![self.codec.header_byte()];
+        let mut body = Vec::new();
+        self.codec.write_header(&mut body);
         match &mut self.encoder {
             ClientEncoder::Speex(enc) => {
                 enc.encode_packet(pcm, &mut body).unwrap();
@@ -234,8 +236,19 @@ pub fn decode_rtmp(codec: RtmpCodec, out: &[RtmpAudio]) -> Vec<i16> {
         RtmpCodec::Speex => Box::new(SpeexDecoder::new(SpeexMode::Wideband).unwrap()),
         RtmpCodec::Nellymoser(rate) => Box::new(NellymoserDecoder::new(rate.hz()).unwrap()),
         RtmpCodec::G711(law) => Box::new(G711Decoder::new(law)),
+        RtmpCodec::Opus => Box::new(rtmp2sip_codecs::OpusDecoder::new(48_000).unwrap()),
     };
     let mut pcm = Vec::new();
+    if codec == RtmpCodec::Opus {
+        for (i, a) in out.iter().enumerate() {
+            match crate::flv::parse_ex_audio(&a.body).unwrap() {
+                crate::flv::ExAudio::SequenceStart(_) => assert_eq!(i, 0, "OpusHead first"),
+                crate::flv::ExAudio::CodedFrames(p) => dec.decode(p, &mut pcm).unwrap(),
+                crate::flv::ExAudio::SequenceEnd => {}
+            }
+        }
+        return pcm;
+    }
     for a in out {
         assert_eq!(a.body[0], codec.header_byte(), "{codec:?}");
         let header = AudioTagHeader::from_byte(a.body[0]);
@@ -365,6 +378,11 @@ fn cheap(codec: RtmpCodec) -> CheapCodec {
             rate: 8000,
             samples: 160,
             bytes: 160,
+        },
+        RtmpCodec::Opus => CheapCodec {
+            rate: 48_000,
+            samples: 960,
+            bytes: 40,
         },
     }
 }

@@ -25,6 +25,7 @@ use super::streams::{MediaCommand, MediaHandle, PlayAudio};
 use crate::config::{Latching, MediaConfig, RtmpOutCodec};
 use crate::media::bridge::{Bridge, BridgeConfig, MediaEvent as BridgeEvent, TransmitKind};
 use crate::media::{LatchMode, MediaError, RtmpOut};
+use crate::rtmp::session::ClientCaps;
 use crate::sip::sdp::{Codec, Direction, Negotiated};
 
 /// What a call's media task tells the connection that owns the call.
@@ -60,6 +61,32 @@ fn rtmp_out(codec: RtmpOutCodec) -> RtmpOut {
     }
 }
 
+/// The codec a connection's client receives: Enhanced RTMP Opus when it
+/// announced in `connect` that it can decode Opus, else `[media]
+/// rtmp_out_codec`.
+pub fn downlink(media: &MediaConfig, caps: ClientCaps) -> RtmpOut {
+    if caps.plays_opus() {
+        RtmpOut::Opus
+    } else {
+        rtmp_out(media.rtmp_out_codec)
+    }
+}
+
+/// The codecs to offer or answer with for a connection: `[media] codecs`,
+/// with opus/48000/2 moved first when the client announced it publishes
+/// Opus, so a far end that takes Opus gets the client's packets unchanged
+/// (as Speex passthrough is preferred by listing speex/16000 first).
+pub fn offer_codecs(codecs: &[Codec], caps: ClientCaps) -> Vec<Codec> {
+    let mut out = codecs.to_vec();
+    if caps.publishes_opus() {
+        if let Some(i) = out.iter().position(|c| *c == Codec::Opus) {
+            let opus = out.remove(i);
+            out.insert(0, opus);
+        }
+    }
+    out
+}
+
 /// The media layer's name for `[media] latching`.
 fn latch_mode(latching: Latching) -> LatchMode {
     match latching {
@@ -69,13 +96,13 @@ fn latch_mode(latching: Latching) -> LatchMode {
     }
 }
 
-fn bridge_config(media: &MediaConfig, negotiated: Negotiated) -> BridgeConfig {
+fn bridge_config(media: &MediaConfig, negotiated: Negotiated, out: RtmpOut) -> BridgeConfig {
     BridgeConfig {
         sip_codec: negotiated,
         jitter_ms: media.jitter_ms,
         speex_quality: media.speex_quality,
         opus_complexity: media.opus_complexity,
-        rtmp_out: rtmp_out(media.rtmp_out_codec),
+        rtmp_out: out,
         rtmp_out_max_ms: media.rtmp_out_max_ms,
         // "Never" for a disabled timeout: ten years is far past any call
         // and safely inside `Instant`'s range.
@@ -87,19 +114,22 @@ fn bridge_config(media: &MediaConfig, negotiated: Negotiated) -> BridgeConfig {
     }
 }
 
-/// Starts the media of a SIP call on its allocated sockets.
+/// Starts the media of a SIP call on its allocated sockets; `caps` (the
+/// owning client's `connect` announcement) chooses the downlink codec
+/// ([`downlink`]).
 ///
 /// # Errors
 /// [`MediaError`] when the bridge cannot be built for the negotiated codec.
 pub fn spawn_rtp(
     media: &MediaConfig,
+    caps: ClientCaps,
     call_id: &str,
     negotiated: Negotiated,
     ports: PortPair,
     events: mpsc::UnboundedSender<(String, MediaEvent)>,
 ) -> Result<MediaHandle, MediaError> {
     let mut bridge = Bridge::new(
-        bridge_config(media, negotiated),
+        bridge_config(media, negotiated, downlink(media, caps)),
         StdInstant::now(),
         &mut rand::rngs::OsRng,
     )?;
@@ -127,10 +157,14 @@ pub fn spawn_rtp(
 /// byte for byte when the client publishes µ-law and `[media]
 /// rtmp_out_codec = "match"`.
 ///
+/// An Opus client ([`downlink`]) publishes and receives Opus, PCMU in
+/// between.
+///
 /// # Errors
 /// [`MediaError`] when the bridge cannot be built.
 pub fn spawn_echo(
     media: &MediaConfig,
+    caps: ClientCaps,
     call_id: &str,
     events: mpsc::UnboundedSender<(String, MediaEvent)>,
 ) -> Result<MediaHandle, MediaError> {
@@ -147,7 +181,7 @@ pub fn spawn_echo(
         remote_rtcp: loopback,
         rtcp_mux: false,
     };
-    let mut cfg = bridge_config(media, negotiated);
+    let mut cfg = bridge_config(media, negotiated, downlink(media, caps));
     cfg.rtp_timeout = std::time::Duration::from_secs(10 * 365 * 24 * 3600);
     let bridge = Bridge::new(cfg, StdInstant::now(), &mut rand::rngs::OsRng)?;
     let (handle, rx) = new_handle(call_id);
@@ -218,6 +252,11 @@ impl MediaTask {
                         }
                     }
                     Some(MediaCommand::Subscribe { stream_id, queue }) => {
+                        // An Opus player needs the OpusHead before any frame.
+                        if let Some(head) = self.bridge.rtmp_stream_header() {
+                            let play = PlayAudio { timestamp_ms: head.timestamp_ms, body: head.body };
+                            let _ = queue.try_send((stream_id, play));
+                        }
                         self.subscribers.push(Subscriber { stream_id, queue });
                     }
                     Some(MediaCommand::Dtmf { digits, duration_ms }) => {
@@ -316,5 +355,37 @@ impl MediaTask {
                 let _ = self.events.send((self.call_id.clone(), ev));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rtmp::session::FourCcInfo;
+
+    #[test]
+    fn opus_clients_get_opus_others_the_configured_codec() {
+        let media = crate::config::Config::default().media;
+        assert_eq!(downlink(&media, ClientCaps::default()), RtmpOut::Speex);
+        let all = ClientCaps::with_opus(FourCcInfo::ALL);
+        assert_eq!(downlink(&media, all), RtmpOut::Opus);
+        let encode_only = ClientCaps::with_opus(FourCcInfo::from_bits(FourCcInfo::CAN_ENCODE));
+        assert_eq!(downlink(&media, encode_only), RtmpOut::Speex);
+    }
+
+    #[test]
+    fn opus_publishers_offer_opus_first() {
+        let codecs = [Codec::Speex16k, Codec::Opus, Codec::Pcmu];
+        assert_eq!(offer_codecs(&codecs, ClientCaps::default()), codecs);
+        let all = ClientCaps::with_opus(FourCcInfo::ALL);
+        assert_eq!(
+            offer_codecs(&codecs, all),
+            [Codec::Opus, Codec::Speex16k, Codec::Pcmu]
+        );
+        assert_eq!(
+            offer_codecs(&[Codec::Pcmu], all),
+            [Codec::Pcmu],
+            "not offered when not configured"
+        );
     }
 }

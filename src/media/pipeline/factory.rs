@@ -121,6 +121,7 @@ impl CodecFactory for RealCodecs {
             RtmpCodec::Speex => Box::new(SpeexDecoder::new(SpeexMode::Wideband)?),
             RtmpCodec::Nellymoser(rate) => Box::new(NellymoserDecoder::new(rate.hz())?),
             RtmpCodec::G711(law) => Box::new(G711Decoder::new(law)),
+            RtmpCodec::Opus => return sip_codec::decoder(Codec::Opus),
         };
         Ok(PcmDecoder::Plain(decoder))
     }
@@ -138,6 +139,8 @@ impl CodecFactory for RealCodecs {
             })?),
             RtmpCodec::Nellymoser(rate) => Box::new(NellymoserEncoder::new(rate.hz())?),
             RtmpCodec::G711(law) => Box::new(G711Encoder::new(law)),
+            // The same 48 kHz mono, 20 ms, FEC encoder as SIP opus.
+            RtmpCodec::Opus => return sip_codec::encoder(Codec::Opus, settings),
         })
     }
 

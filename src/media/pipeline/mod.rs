@@ -22,8 +22,8 @@ pub mod to_sip;
 pub mod transcoder;
 
 pub use factory::{CodecFactory, EncoderSettings, RealCodecs};
-pub use rtmp_codec::{NellyRate, RtmpCodec, RtmpOut, RTMP_SPEEX_HEADER};
-pub use to_rtmp::{RtmpBody, ToRtmp};
+pub use rtmp_codec::{NellyRate, RtmpCodec, RtmpOut, RtmpPayload, RTMP_SPEEX_HEADER};
+pub use to_rtmp::{opus_sequence_start, RtmpBody, ToRtmp};
 pub use to_sip::ToSip;
 
 #[cfg(test)]

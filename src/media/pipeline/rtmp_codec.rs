@@ -1,11 +1,16 @@
 //! The RTMP side's audio codecs: which codec an FLV audio body carries
-//! (Adobe "Video File Format Specification" v10, E.4.2.1 AUDIODATA), the
-//! header byte we send for each, and how much audio a payload holds.
+//! (Adobe "Video File Format Specification" v10, E.4.2.1 AUDIODATA, and
+//! Enhanced RTMP v2 for Opus), the header we send for each, and how much
+//! audio a payload holds.
 
 use rtmp2sip_codecs::nellymoser::{NELLY_BLOCK_BYTES, NELLY_BLOCK_SAMPLES};
-use rtmp2sip_codecs::{speex_frame_count, G711Law, SpeexMode};
+use rtmp2sip_codecs::opus::packet_samples;
+use rtmp2sip_codecs::{is_speex_header_packet, speex_frame_count, G711Law, SpeexMode};
 
-use crate::flv::{AudioTagHeader, SoundFormat, SoundRate};
+use crate::flv::{
+    ex_audio, is_ex_audio, parse_audio, parse_ex_audio, AudioPacketType, AudioTagHeader, ExAudio,
+    OpusHead, SoundFormat, SoundRate,
+};
 
 use super::super::MediaError;
 
@@ -79,6 +84,55 @@ pub enum RtmpCodec {
     Nellymoser(NellyRate),
     /// G.711 at 8 kHz mono (format 7 A-law, 8 µ-law).
     G711(G711Law),
+    /// Opus at 48 kHz in Enhanced RTMP v2 (SoundFormat 9, FourCC `Opus`):
+    /// one packet per CodedFrames message, 20 ms from the gateway.
+    Opus,
+}
+
+/// What one RTMP audio message body holds for the bridge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RtmpPayload<'a> {
+    /// Audio in `codec`: the payload after the FLV/E-RTMP header.
+    Audio {
+        /// The codec.
+        codec: RtmpCodec,
+        /// The codec payload (one Opus packet for Opus).
+        payload: &'a [u8],
+    },
+    /// An E-RTMP Opus SequenceStart and its OpusHead.
+    OpusHead(OpusHead),
+    /// Nothing to bridge: an empty payload, a Speex header packet, an
+    /// E-RTMP SequenceEnd.
+    Skip,
+}
+
+impl<'a> RtmpPayload<'a> {
+    /// Classifies an audio message body: E-RTMP (first nibble 9) or
+    /// legacy FLV.
+    ///
+    /// Errors (peer): [`MediaError::MalformedAudio`] for an empty body,
+    /// [`MediaError::ExAudio`] for E-RTMP other than Opus or malformed,
+    /// else those of [`RtmpCodec::from_header`].
+    pub fn classify(body: &'a [u8]) -> Result<Self, MediaError> {
+        if is_ex_audio(body) {
+            return match parse_ex_audio(body).map_err(MediaError::ExAudio)? {
+                ExAudio::SequenceStart(head) => Ok(RtmpPayload::OpusHead(head)),
+                ExAudio::SequenceEnd => Ok(RtmpPayload::Skip),
+                ExAudio::CodedFrames([]) => Ok(RtmpPayload::Skip),
+                ExAudio::CodedFrames(payload) => Ok(RtmpPayload::Audio {
+                    codec: RtmpCodec::Opus,
+                    payload,
+                }),
+            };
+        }
+        let (header, payload) =
+            parse_audio(body).map_err(|_| MediaError::MalformedAudio("empty FLV audio body"))?;
+        let codec = RtmpCodec::from_header(header)?;
+        if payload.is_empty() || (codec == RtmpCodec::Speex && is_speex_header_packet(payload)) {
+            return Ok(RtmpPayload::Skip);
+        }
+        Ok(RtmpPayload::Audio { codec, payload })
+    }
 }
 
 /// Which codec the bridge sends to the RTMP client (`[media]
@@ -88,8 +142,22 @@ pub enum RtmpOut {
     /// Speex wideband, which every Flash Player plays.
     #[default]
     Speex,
-    /// The codec and rate the client publishes; Speex until it publishes.
+    /// The codec and rate the client publishes; Speex until it publishes
+    /// (never Opus: a client gets Opus only as [`RtmpOut::Opus`]).
     Match,
+    /// Enhanced RTMP Opus from the start, for a client that announced it
+    /// can decode Opus in `connect` (chosen per connection).
+    Opus,
+}
+
+impl RtmpOut {
+    /// The codec sent before the client publishes.
+    pub const fn initial_codec(self) -> RtmpCodec {
+        match self {
+            RtmpOut::Speex | RtmpOut::Match => RtmpCodec::Speex,
+            RtmpOut::Opus => RtmpCodec::Opus,
+        }
+    }
 }
 
 impl RtmpCodec {
@@ -127,18 +195,32 @@ impl RtmpCodec {
             RtmpCodec::Speex => 16_000,
             RtmpCodec::Nellymoser(rate) => rate.hz(),
             RtmpCodec::G711(_) => 8000,
+            RtmpCodec::Opus => 48_000,
         }
     }
 
     /// The FLV header byte we send with this codec: Speex `0xB2`,
     /// Nellymoser per [`NellyRate::header_byte`], A-law `0x72`, µ-law
-    /// `0x82` (16-bit mono, rate bits 0, as ffmpeg writes G.711).
+    /// `0x82` (16-bit mono, rate bits 0, as ffmpeg writes G.711); for
+    /// Opus the first byte of its E-RTMP header, `0x91` (CodedFrames).
     pub const fn header_byte(self) -> u8 {
         match self {
             RtmpCodec::Speex => RTMP_SPEEX_HEADER,
             RtmpCodec::Nellymoser(rate) => rate.header_byte(),
             RtmpCodec::G711(G711Law::Pcma) => 0x72,
             RtmpCodec::G711(G711Law::Pcmu) => 0x82,
+            RtmpCodec::Opus => ex_audio::opus_header(AudioPacketType::CodedFrames)[0],
+        }
+    }
+
+    /// Appends the header of an audio message in this codec: the FLV
+    /// byte, or for Opus the five bytes `91 'Opus'` (E-RTMP CodedFrames).
+    pub fn write_header(self, body: &mut Vec<u8>) {
+        match self {
+            RtmpCodec::Opus => {
+                body.extend_from_slice(&ex_audio::opus_header(AudioPacketType::CodedFrames))
+            }
+            other => body.push(other.header_byte()),
         }
     }
 
@@ -148,7 +230,7 @@ impl RtmpCodec {
     /// at 44.1 kHz).
     pub fn frames_per_message(self) -> usize {
         match self {
-            RtmpCodec::Speex | RtmpCodec::G711(_) => 1,
+            RtmpCodec::Speex | RtmpCodec::G711(_) | RtmpCodec::Opus => 1,
             RtmpCodec::Nellymoser(rate) => {
                 let fit = rate.hz() * NELLY_MESSAGE_MS / 1000 / NELLY_SAMPLES as u32;
                 fit.max(1) as usize
@@ -158,7 +240,8 @@ impl RtmpCodec {
 
     /// Samples (at [`RtmpCodec::audio_rate`]) in a payload, without
     /// decoding: Speex frames x 320 (bit walk), whole Nellymoser blocks x
-    /// 256, G.711 bytes.
+    /// 256, G.711 bytes, Opus from the packet's TOC (RFC 6716 §3.1; 0 for
+    /// an invalid packet).
     pub fn samples_in(self, payload: &[u8]) -> usize {
         match self {
             RtmpCodec::Speex => {
@@ -167,6 +250,7 @@ impl RtmpCodec {
             }
             RtmpCodec::Nellymoser(_) => payload.len() / NELLY_BLOCK_BYTES * NELLY_SAMPLES,
             RtmpCodec::G711(_) => payload.len(),
+            RtmpCodec::Opus => packet_samples(payload, 48_000).unwrap_or(0),
         }
     }
 }

@@ -11,10 +11,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use rtmp2sip_codecs::is_speex_header_packet;
-
-use super::rtmp_codec::RtmpCodec;
-use crate::flv::parse_audio;
+use super::rtmp_codec::{RtmpCodec, RtmpPayload};
 
 /// Most codec switches in one [`SWITCH_WINDOW`].
 pub const MAX_SWITCHES: usize = 4;
@@ -38,16 +35,10 @@ impl SwitchLimit {
         let Some(current) = current else {
             return true;
         };
-        let Ok((header, payload)) = parse_audio(body) else {
+        let Ok(RtmpPayload::Audio { codec, .. }) = RtmpPayload::classify(body) else {
             return true;
         };
-        let Ok(codec) = RtmpCodec::from_header(header) else {
-            return true;
-        };
-        if codec == current
-            || payload.is_empty()
-            || (codec == RtmpCodec::Speex && is_speex_header_packet(payload))
-        {
+        if codec == current {
             return true;
         }
         while self
@@ -76,6 +67,7 @@ impl SwitchLimit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flv::parse_audio;
 
     const SPEEX: &[u8] = &[0xB2, 1, 2, 3];
     const PCMU: &[u8] = &[0x82, 1, 2, 3];

@@ -4,13 +4,20 @@
 //! |---|---|---|
 //! | speex/16000 | Speex | passthrough: `0xB2` + payload |
 //! | PCMU / PCMA | G.711 of the same law | passthrough: `0x82` / `0x72` + payload |
+//! | opus/48000/2 | Opus (E-RTMP) | passthrough: `91 'Opus'` + packet |
 //! | any | any other | decode (or conceal) -> resample -> encode, whole frames per message |
 //!
 //! Passthrough conceals nothing: a lost packet is a gap the client's own
-//! decoder fills (Speex) or plays as silence (G.711).
+//! decoder fills (Speex, Opus) or plays as silence (G.711).
+//!
+//! Toward an Opus client every body is an E-RTMP CodedFrames message; the
+//! SequenceStart with the OpusHead ([`opus_sequence_start`]) goes to each
+//! player first when it subscribes ([`super::super::Bridge::rtmp_stream_header`]).
 
 use rtmp2sip_codecs::G711Law;
 
+use crate::flv::ex_audio::write_opus_sequence_start;
+use crate::flv::OpusHead;
 use crate::sip::sdp::Codec;
 
 use super::super::MediaError;
@@ -45,6 +52,21 @@ pub struct ToRtmp {
     body_len: usize,
 }
 
+/// Pre-skip we announce in our OpusHead, in 48 kHz samples: libopus's
+/// encoder look-ahead (6.5 ms), RFC 7845 §4.2.
+pub const OPUS_PRE_SKIP: u16 = 312;
+
+/// The E-RTMP SequenceStart body we send first to an Opus client: mono,
+/// 48 kHz, pre-skip [`OPUS_PRE_SKIP`].
+pub fn opus_sequence_start() -> RtmpBody {
+    let mut body = bytes::BytesMut::with_capacity(5 + OpusHead::LEN);
+    write_opus_sequence_start(&OpusHead::mono(OPUS_PRE_SKIP), &mut body);
+    RtmpBody {
+        body: body.to_vec(),
+        samples: 0,
+    }
+}
+
 impl ToRtmp {
     /// The half from `sip` payloads to `out` bodies.
     ///
@@ -58,6 +80,7 @@ impl ToRtmp {
     ) -> Result<Self, MediaError> {
         let path = match (sip, out) {
             (Codec::Speex16k, RtmpCodec::Speex)
+            | (Codec::Opus, RtmpCodec::Opus)
             | (Codec::Pcmu, RtmpCodec::G711(G711Law::Pcmu))
             | (Codec::Pcma, RtmpCodec::G711(G711Law::Pcma)) => Path::Passthrough,
             _ => {
@@ -103,8 +126,8 @@ impl ToRtmp {
     ) -> Result<(), MediaError> {
         match &mut self.path {
             Path::Passthrough => {
-                let mut body = Vec::with_capacity(1 + payload.len());
-                body.push(self.out.header_byte());
+                let mut body = Vec::with_capacity(5 + payload.len());
+                self.out.write_header(&mut body);
                 body.extend_from_slice(payload);
                 let samples = self.out.samples_in(payload).max(1);
                 emit(RtmpBody { body, samples });
@@ -138,7 +161,7 @@ fn flush(
 ) -> usize {
     while half.has_unit() {
         let mut body = Vec::with_capacity(body_len);
-        body.push(out.header_byte());
+        out.write_header(&mut body);
         match half.next_unit(&mut body) {
             Ok(Some(samples)) => {
                 body_len = body.len();

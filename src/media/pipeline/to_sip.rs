@@ -3,6 +3,7 @@
 //! | RTMP in | SIP codec | path |
 //! |---|---|---|
 //! | Speex | speex/16000 | passthrough: the payload as it is, 320 ticks per frame (RFC 5574 §3.3) |
+//! | Opus (E-RTMP) | opus/48000/2 | passthrough: the packet as it is, ticks from its TOC (960 per 20 ms; RFC 7587 §4.1) |
 //! | G.711 law L | the same law | passthrough: bytes re-cut into 160-byte (20 ms) payloads |
 //! | any | any other | decode -> resample -> encode, one 20 ms frame per packet |
 
@@ -22,8 +23,8 @@ pub const G711_PACKET_BYTES: usize = 160;
 
 /// How RTMP audio becomes RTP payloads.
 enum Path {
-    /// Speex WB payloads unchanged.
-    SpeexPassthrough,
+    /// Speex WB payloads or Opus packets unchanged.
+    FramePassthrough,
     /// G.711 bytes re-cut into 20 ms payloads, never altered or reordered.
     G711Passthrough(ByteChunker<G711_PACKET_BYTES>),
     /// Decode, resample, encode.
@@ -52,7 +53,9 @@ impl ToSip {
         settings: EncoderSettings,
     ) -> Result<Self, MediaError> {
         let path = match (rtmp, sip) {
-            (RtmpCodec::Speex, Codec::Speex16k) => Path::SpeexPassthrough,
+            (RtmpCodec::Speex, Codec::Speex16k) | (RtmpCodec::Opus, Codec::Opus) => {
+                Path::FramePassthrough
+            }
             (RtmpCodec::G711(G711Law::Pcmu), Codec::Pcmu)
             | (RtmpCodec::G711(G711Law::Pcma), Codec::Pcma) => {
                 Path::G711Passthrough(ByteChunker::default())
@@ -98,7 +101,7 @@ impl ToSip {
         emit: &mut EmitRtp<'_>,
     ) -> Result<usize, MediaError> {
         match &mut self.path {
-            Path::SpeexPassthrough => {
+            Path::FramePassthrough => {
                 let samples = self.rtmp.samples_in(payload);
                 if samples > 0 {
                     emit(payload, ticks_for(self.sip, samples))?;

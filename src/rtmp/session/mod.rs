@@ -13,6 +13,7 @@
 //! States are types: [`Phase::ExpectConnect`] until a `connect` is accepted,
 //! then [`Phase::Connected`].
 
+mod caps;
 mod command;
 mod faults;
 mod gate;
@@ -25,6 +26,7 @@ use bytes::{Bytes, BytesMut};
 use thiserror::Error;
 use tracing::{debug, warn};
 
+pub use caps::{server_audio_map, ClientCaps, FourCcInfo};
 pub use command::{Command, CommandError, Invoke};
 pub use faults::{FaultKind, FaultLog};
 pub use gate::{ConnectGate, ConnectRequest, Grant};
@@ -88,11 +90,14 @@ pub enum SessionError {
 pub enum SessionEvent {
     /// `connect` was accepted for `app`; `args` are the optional connect
     /// arguments after the command object; `grant` is what the
-    /// [`ConnectGate`] granted (empty without a gate).
+    /// [`ConnectGate`] granted (empty without a gate); `caps` is what
+    /// the client announced of Enhanced RTMP audio (`fourCcList`,
+    /// `audioFourCcInfoMap`).
     Connected {
         app: String,
         args: Vec<Value>,
         grant: Grant,
+        caps: ClientCaps,
     },
     /// A product API invoke (dial, hangup, register, ...): answer it with
     /// [`Session::reply_result`] or [`Session::reply_error`] (or not at all
@@ -141,6 +146,8 @@ pub struct Session {
     streams: streams::StreamTable,
     faults: FaultLog,
     gate: Option<Box<dyn ConnectGate>>,
+    /// What the client announced of Enhanced RTMP audio in `connect`.
+    caps: ClientCaps,
 }
 
 impl Session {
@@ -161,8 +168,16 @@ impl Session {
             streams: streams::StreamTable::default(),
             faults: FaultLog::default(),
             gate: None,
+            caps: ClientCaps::default(),
             cfg,
         }
+    }
+
+    /// What the client announced of Enhanced RTMP audio in `connect`
+    /// (the default before `connect`, and for clients that announce
+    /// nothing).
+    pub fn client_caps(&self) -> ClientCaps {
+        self.caps
     }
 
     /// Peer faults counted but not logged so far (for one summary line).
@@ -355,8 +370,17 @@ impl Session {
         self.send_connect_success(txn, encoding);
         self.reader.set_limits(self.cfg.limits);
         self.phase = Phase::Connected { app: app.clone() };
-        self.events
-            .push_back(SessionEvent::Connected { app, args, grant });
+        let caps = ClientCaps::from_connect(object);
+        self.caps = caps;
+        if caps != ClientCaps::default() {
+            debug!(?caps, "client announced E-RTMP audio codecs");
+        }
+        self.events.push_back(SessionEvent::Connected {
+            app,
+            args,
+            grant,
+            caps,
+        });
         Ok(())
     }
 

@@ -16,6 +16,7 @@ impl Session {
             .set("fmsVer", FMS_VERSION)
             .set("capabilities", 31.0)
             .set("mode", 1.0)
+            .set("audioFourCcInfoMap", super::caps::server_audio_map())
             .build();
         let info = Value::object_builder()
             .set("level", "status")
@@ -70,7 +71,9 @@ impl Session {
         self.send_invoke(CSID_COMMAND, 0, method, 0.0, &[Value::Null, info]);
     }
 
-    /// `|RtmpSampleAccess` and `onMetaData` for a Speex 16 kHz mono stream.
+    /// `|RtmpSampleAccess` and `onMetaData` for a Speex 16 kHz mono stream,
+    /// or for a client that can play Opus, Opus 48 kHz mono
+    /// (`audiocodecid` = the FourCC as a number, E-RTMP v2 "Metadata").
     pub(super) fn send_play_data(&mut self, stream_id: u32) {
         let access = amf::encode_amf0_all(&["|RtmpSampleAccess".into(), true.into(), true.into()]);
         self.write_message(
@@ -80,9 +83,14 @@ impl Session {
             0,
             Bytes::from(access),
         );
+        let (codec_id, rate) = if self.caps.plays_opus() {
+            (f64::from(u32::from_be_bytes(*b"Opus")), 48_000.0)
+        } else {
+            (11.0, 16_000.0)
+        };
         let meta = Value::ecma_array([
-            ("audiocodecid", Value::from(11.0)),
-            ("audiosamplerate", Value::from(16000.0)),
+            ("audiocodecid", Value::from(codec_id)),
+            ("audiosamplerate", Value::from(rate)),
             ("audiosamplesize", Value::from(16.0)),
             ("stereo", Value::from(false)),
         ]);

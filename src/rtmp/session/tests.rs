@@ -415,3 +415,29 @@ fn not_connected_error_escapes_the_name() {
     let e = SessionError::NotConnected("a\nb".into()).to_string();
     assert!(!e.contains('\n'), "{e}");
 }
+
+#[test]
+fn connect_reads_ertmp_audio_caps_and_answers_its_map() {
+    let mut s = session(None);
+    let mut c = Client::new();
+    let mut values = connect_values("phone");
+    values[2].set("fourCcList", Value::array(["Opus"]));
+    s.handle_input(&c.invoke(0, &values)).unwrap();
+    let msgs = c.receive(&mut s);
+    let cmds = commands(&msgs);
+    let (_, result) = cmds
+        .iter()
+        .find(|(_, v)| v[0].as_str() == Some("_result"))
+        .unwrap();
+    let map = result[2].get("audioFourCcInfoMap").unwrap();
+    assert_eq!(map.get_f64("Opus"), Some(7.0));
+    match s.poll_event() {
+        Some(SessionEvent::Connected { caps, .. }) => {
+            assert!(caps.plays_opus());
+            assert!(caps.publishes_opus());
+        }
+        other => panic!("{other:?}"),
+    }
+    let (mut old, _) = connected();
+    assert!(old.poll_event().is_none());
+}

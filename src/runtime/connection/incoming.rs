@@ -87,7 +87,8 @@ impl Connection {
             session_id: rand::rngs::OsRng.next_u64() >> 1,
             session_version: 1,
         };
-        let (sdp_answer, negotiated) = match sdp::answer(&offer, &self.gw.codecs, &local) {
+        let codecs = media_task::offer_codecs(&self.gw.codecs, self.session.client_caps());
+        let (sdp_answer, negotiated) = match sdp::answer(&offer, &codecs, &local) {
             Ok(x) => x,
             Err(e) => {
                 answer.reject(488);
@@ -97,6 +98,7 @@ impl Connection {
         info!(%call_id, codec = ?negotiated.codec, remote = %negotiated.remote_rtp, "media negotiated");
         let media = match media_task::spawn_rtp(
             &self.gw.config.media,
+            self.session.client_caps(),
             call_id,
             negotiated,
             ports,

@@ -640,7 +640,8 @@ impl Connection {
             session_id: rand::rngs::OsRng.next_u64() >> 1,
             session_version: 1,
         };
-        let offer = sdp::build_offer(&self.gw.codecs, &local).map_err(|e| (500, e.to_string()))?;
+        let codecs = media_task::offer_codecs(&self.gw.codecs, self.session.client_caps());
+        let offer = sdp::build_offer(&codecs, &local).map_err(|e| (500, e.to_string()))?;
         let handle = self.gw.ua.place_call(
             PlaceCall {
                 target: target.uri().clone(),
@@ -659,8 +660,10 @@ impl Connection {
     }
 
     fn start_echo(&mut self, call_id: &str) -> Result<(), String> {
-        let handle = media_task::spawn_echo(&self.gw.config.media, call_id, self.media_tx.clone())
-            .map_err(|e| e.to_string())?;
+        let caps = self.session.client_caps();
+        let handle =
+            media_task::spawn_echo(&self.gw.config.media, caps, call_id, self.media_tx.clone())
+                .map_err(|e| e.to_string())?;
         if let Some(call) = self.call.as_mut().filter(|c| c.call_id == call_id) {
             call.media = Some(handle);
             call.is_echo = true;
@@ -705,6 +708,7 @@ impl Connection {
         info!(%call_id, codec = ?negotiated.codec, remote = %negotiated.remote_rtp, "media negotiated");
         let handle = media_task::spawn_rtp(
             &self.gw.config.media,
+            self.session.client_caps(),
             call_id,
             negotiated,
             ports,

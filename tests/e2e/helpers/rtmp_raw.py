@@ -286,3 +286,100 @@ class RawRtmp:
             self.s.close()
         except OSError:
             pass
+
+
+# ---- An Enhanced RTMP v2 client (appended for test_opus_ertmp.py) --------------------------------------
+# connect with fourCcList / audioFourCcInfoMap (veovera enhanced-rtmp v2), the product API's dial, and
+# audio both ways: E-RTMP audio bodies published, every audio message of the played stream kept.
+
+
+def amf0_ex(v) -> bytes:
+    """amf0() plus lists as AMF0 strict arrays (marker 10, u32 count, values)."""
+    if isinstance(v, (list, tuple)):
+        return bytes([AMF_STRICT_ARRAY]) + struct.pack(">I", len(v)) + b"".join(amf0_ex(x) for x in v)
+    if isinstance(v, dict):
+        out = bytes([AMF_OBJECT])
+        for k, x in v.items():
+            kb = k.encode()
+            out += struct.pack(">H", len(kb)) + kb + amf0_ex(x)
+        return out + b"\x00\x00" + bytes([AMF_OBJECT_END])
+    return amf0(v)
+
+
+class ErtmpClient(RawRtmp):
+    """RawRtmp that keeps the audio messages it receives (`audio`: [(stream id, body)]) while it waits
+    for commands, and speaks the product API."""
+
+    def __init__(self, port: int, timeout: float = 5.0):
+        super().__init__(port, timeout=timeout)
+        self.audio = []
+        self.cmd_inbox = []
+        self.txn = 1
+
+    def _pump(self, timeout: float) -> bool:
+        ok = self._recv(timeout)
+        for type_id, sid, payload in self._messages():
+            if type_id == TYPE_AUDIO:
+                self.audio.append((sid, payload))
+            elif type_id == TYPE_COMMAND_AMF0:
+                try:
+                    vals = amf0_decode_all(payload)
+                except (ValueError, IndexError, struct.error):
+                    continue
+                if len(vals) >= 2:
+                    self.cmd_inbox.append((vals[0], vals[1], vals[2:], sid))
+        return ok
+
+    def next_command(self, pred, timeout: float = 5.0):
+        """The first command (name, txn, values, stream id) with pred(name, values), or None."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, c in enumerate(self.cmd_inbox):
+                if pred(c[0], c[2]):
+                    return self.cmd_inbox.pop(i)
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._pump(min(left, 0.1)):
+                return None
+
+    def drain(self, seconds: float):
+        """Reads (keeping audio and commands) for `seconds`."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and self._pump(min(0.05, deadline - time.monotonic())):
+            pass
+
+    def call(self, name: str, *args, stream_id: int = 0) -> float:
+        self.txn += 1
+        body = amf0(name) + amf0(float(self.txn)) + amf0(None) + b"".join(amf0_ex(a) for a in args)
+        self.send(chunk(3, TYPE_COMMAND_AMF0, stream_id, body))
+        return float(self.txn)
+
+    def connect_ertmp(self, app: str = "phone", **props) -> list:
+        """connect whose command object carries `props` (e.g. fourCcList=["Opus"]); returns the _result
+        values [null-or-properties, info]. Asserts success."""
+        obj = {"app": app, "tcUrl": f"rtmp://127.0.0.1/{app}", "objectEncoding": 0, **props}
+        body = amf0("connect") + amf0(1) + amf0_ex(obj)
+        self.send(chunk(3, TYPE_COMMAND_AMF0, 0, body))
+        r = self.next_command(lambda n, v: n in ("_result", "_error"))
+        assert r and r[0] == "_result", f"connect failed: {r}"
+        return r[2]
+
+    def wait_call_status(self, code: int, timeout: float = 15.0) -> dict:
+        """The info object of the next Sono.Call.Status with status_code `code` (asserts it comes)."""
+        def pred(n, v):
+            return (n == "onStatus" and len(v) >= 2 and isinstance(v[1], dict)
+                    and v[1].get("code") == "Sono.Call.Status" and v[1].get("status_code") == code)
+        r = self.next_command(pred, timeout)
+        assert r, f"no Sono.Call.Status {code} within {timeout} s"
+        return r[2][1]
+
+    def stream(self, verb: str, name: str) -> int:
+        """createStream, then publish/play `name` on it; returns the stream id."""
+        t = self.call("createStream")
+        r = self.next_command(lambda n, v: n in ("_result", "_error"))
+        assert r and r[0] == "_result" and r[1] == t, f"createStream failed: {r}"
+        sid = int(r[2][1])
+        self.call(verb, name, stream_id=sid)
+        return sid
+
+    def send_audio(self, stream_id: int, ts_ms: int, body: bytes):
+        self.send(chunk(4, TYPE_AUDIO, stream_id, body, ts=ts_ms))
