@@ -46,7 +46,7 @@ pub async fn upgrade(
         return (StatusCode::SERVICE_UNAVAILABLE, "already upgraded\n").into_response();
     };
     let App { gw, tracker } = app;
-    let span = tracing::info_span!("ws", conn = conn.id, peer = %conn.peer);
+    let span = tracing::info_span!(parent: None, "ws", conn = conn.id, peer = %conn.peer);
     ws.protocols(["binary"])
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
