@@ -45,6 +45,10 @@ pub fn acceptor(cert: &Path, key: &Path, alpn: Alpn) -> Result<TlsAcceptor, Runt
         .with_no_client_auth()
         .with_single_cert(chain, private)
         .map_err(|e| fail(key, e.to_string()))?;
+    // No TLS 1.3 session tickets (RFC 8446 section 4.6.1): sessions are
+    // long-lived, resumption buys nothing, and librtmp's GnuTLS client
+    // aborts on the post-handshake NewSessionTicket.
+    config.send_tls13_tickets = 0;
     if alpn == Alpn::Http11 {
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
     }
