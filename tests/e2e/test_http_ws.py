@@ -6,6 +6,7 @@ oversized frames, wss:// and https:// with a test certificate made by openssl, p
 The WebSocket client is tests/e2e/helpers/ws_raw.py (raw RFC 6455, so the tests control every byte);
 the RTMP on top is the raw client of rtmp_raw.py. After every attack the gateway must still complete a
 normal echo call (status 4) over a WebSocket."""
+import os
 import socket
 import ssl
 import time
@@ -14,7 +15,7 @@ import pytest
 
 from helpers.gateway import Gateway
 from helpers.ports import tcp_accepting, wait_until
-from helpers.rtmp_raw import RawRtmp, command
+from helpers.rtmp_raw import TYPE_COMMAND_AMF0, RawRtmp, amf0, chunk, command
 from helpers.tls_cert import make_cert
 from helpers.ws_raw import OP_BINARY, OP_TEXT, HttpRefused, WsClient, WsRtmp, http_get
 
@@ -234,6 +235,38 @@ def test_per_ip_admission_applies_to_websockets(ports, tmp_path_factory):
         normal_call_still_works(gw)
         for h in held:
             h.close()
+    finally:
+        gw.stop()
+
+
+def test_jwt_gate_applies_over_websocket(ports, tmp_path_factory):
+    """[auth] mode = "jwt": a WebSocket client without a token is rejected at connect, with one it calls."""
+    import jwt
+    d = tmp_path_factory.mktemp("gw-http-jwt")
+    secret = os.urandom(32).hex()
+    (d / "jwt.secret").write_text(secret + "\n")
+    gw = start_web_gateway(d, ports, ports.port(),
+                           {"auth": {"mode": "jwt", "algorithm": "HS256", "secret_file": str(d / "jwt.secret")}})
+    try:
+        raw = WsRtmp(gw.http_port)
+        try:
+            raw.send(chunk(3, TYPE_COMMAND_AMF0, 0, amf0("connect") + amf0(1) + amf0({"app": "phone"})))
+            r = raw.wait_command(lambda n, v: n in ("_result", "_error"))
+            assert r and r[0] == "_error", f"connect without a token over WebSocket: {r}"
+        finally:
+            raw.close()
+        now = int(time.time())
+        tok = jwt.encode({"sub": "alice", "iat": now, "exp": now + 300}, secret, algorithm="HS256")
+        raw = WsRtmp(gw.http_port)
+        try:
+            raw.send(chunk(3, TYPE_COMMAND_AMF0, 0,
+                           amf0("connect") + amf0(1) + amf0({"app": "phone"}) + amf0(tok)))
+            r = raw.wait_command(lambda n, v: n in ("_result", "_error"))
+            assert r and r[0] == "_result", f"connect with a token over WebSocket: {r}"
+            raw.send(command("dial", 2, ECHO))
+            assert raw.wait_command(is_status(4), 15), "no status 4 with a token"
+        finally:
+            raw.close()
     finally:
         gw.stop()
 
