@@ -58,8 +58,7 @@ impl<S> WsByteStream<S> {
     }
 
     /// The wrapped WebSocket.
-    #[cfg(test)]
-    fn into_inner(self) -> S {
+    pub fn into_inner(self) -> S {
         self.ws
     }
 }
