@@ -268,7 +268,10 @@ mod tests {
 
     #[test]
     fn password_is_redacted_in_debug() {
-        let c = load("[sip.auth]\nusername = \"u\"\npassword = \"hunter2\"\n").unwrap();
+        let c = load(
+            "[sip.auth]\nusername = \"u\"\npassword = \"hunter2\"\nrealm = \"r\"\nhost = \"h\"\n",
+        )
+        .unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 }

@@ -41,13 +41,41 @@ pub struct SipConfig {
     pub registrar: Option<String>,
     /// Expires (s) requested by REGISTER for client registrations.
     pub register_expires: u32,
+    /// Per-source budgets for new SIP transactions and for 403 refusals.
+    pub rate: SipRateConfig,
+}
+
+/// `[sip] requests_*`, `refusals_*`, `rate_limit_sources`: per-source token
+/// buckets (see `sip::rate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SipRateConfig {
+    /// New requests per second one source IP may send (1..=10000).
+    pub requests_per_s: u32,
+    /// Requests one source may send at once above the rate (1..=100000).
+    pub requests_burst: u32,
+    /// 403 refusals per second sent to one untrusted source (0..=1000).
+    pub refusals_per_s: u32,
+    /// Refusals one source may get at once above the rate (0..=1000).
+    pub refusals_burst: u32,
+    /// Most sources tracked; the least recently seen is evicted (16..=1000000).
+    pub sources: usize,
 }
 
 /// `[sip.auth]`: digest credentials (RFC 3261 §22).
 #[derive(Clone)]
 pub struct SipAuth {
+    /// Digest username.
     pub username: String,
+    /// Digest password: never logged (redacted `Debug`).
     pub password: String,
+    /// The only realm whose challenges are answered (RFC 3261 §22.1).
+    pub realm: String,
+    /// The host (`host` or `host:port`, lower case) toward which requests
+    /// may be answered with these credentials, besides the outbound proxy.
+    pub host: String,
+    /// Whether a challenge without `qop` (RFC 2069 digest, no client nonce)
+    /// may be answered; default false.
+    pub allow_rfc2069: bool,
 }
 
 impl std::fmt::Debug for SipAuth {
@@ -55,6 +83,9 @@ impl std::fmt::Debug for SipAuth {
         f.debug_struct("SipAuth")
             .field("username", &self.username)
             .field("password", &"<redacted>")
+            .field("realm", &self.realm)
+            .field("host", &self.host)
+            .field("allow_rfc2069", &self.allow_rfc2069)
             .finish()
     }
 }
@@ -75,6 +106,11 @@ pub(super) struct SipFile {
     domain: String,
     registrar: String,
     register_expires_s: u32,
+    requests_per_s: u32,
+    requests_burst: u32,
+    refusals_per_s: u32,
+    refusals_burst: u32,
+    rate_limit_sources: usize,
     auth: SipAuthFile,
 }
 
@@ -94,22 +130,46 @@ impl Default for SipFile {
             domain: String::new(),
             registrar: String::new(),
             register_expires_s: 600,
+            requests_per_s: 20,
+            requests_burst: 50,
+            refusals_per_s: 1,
+            refusals_burst: 5,
+            rate_limit_sources: 4096,
             auth: SipAuthFile::default(),
         }
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct SipAuthFile {
     username: String,
     password: String,
+    realm: String,
+    host: String,
+    allow_rfc2069: bool,
 }
+
+impl std::fmt::Debug for SipAuthFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SipAuthFile")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Longest string key that goes into a SIP header, in bytes.
+const MAX_HEADER_STRING: usize = 256;
+/// Longest password, in bytes.
+const MAX_PASSWORD: usize = 1024;
 
 pub(super) fn validate_sip(file: &Path, s: SipFile) -> Result<SipConfig, ConfigError> {
     let listen = parse_addr(file, "sip.listen", &s.listen)?;
+    let rate = validate_rate(file, &s)?;
     let outbound_proxy = non_empty(s.outbound_proxy);
     if let Some(p) = &outbound_proxy {
+        header_safe(file, "sip.outbound_proxy", p)?;
         let lower = p.to_ascii_lowercase();
         if !(lower.starts_with("sip:") || lower.starts_with("sips:")) {
             return Err(invalid(file, "sip.outbound_proxy", "must be a sip: URI"));
@@ -117,6 +177,7 @@ pub(super) fn validate_sip(file: &Path, s: SipFile) -> Result<SipConfig, ConfigE
     }
     let from_user = non_empty(s.from_user)
         .ok_or_else(|| invalid(file, "sip.from_user", "must not be empty"))?;
+    header_safe(file, "sip.from_user", &from_user)?;
     if !from_user
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "-_.!~*'()&=+$,;?/".contains(c))
@@ -129,23 +190,30 @@ pub(super) fn validate_sip(file: &Path, s: SipFile) -> Result<SipConfig, ConfigE
     }
     let echo_user = non_empty(s.echo_user)
         .ok_or_else(|| invalid(file, "sip.echo_user", "must not be empty"))?;
+    header_safe(file, "sip.echo_user", &echo_user)?;
+    header_safe(file, "sip.user_agent", &s.user_agent)?;
+    let from_display = non_empty(s.from_display);
+    if let Some(d) = &from_display {
+        header_safe(file, "sip.from_display", d)?;
+        if d.contains(['"', '\\']) {
+            return Err(invalid(
+                file,
+                "sip.from_display",
+                "must not contain '\"' or '\\'",
+            ));
+        }
+    }
+    let public_address = non_empty(s.public_address);
+    if let Some(p) = &public_address {
+        host_like(file, "sip.public_address", p)?;
+    }
+    let domain = non_empty(s.domain);
+    if let Some(d) = &domain {
+        host_like(file, "sip.domain", d)?;
+    }
     if s.invite_timeout_s == 0 || s.invite_timeout_s > 3600 {
         return Err(invalid(file, "sip.invite_timeout_s", "must be 1..=3600"));
     }
-    let auth = match non_empty(s.auth.username) {
-        Some(username) => Some(SipAuth {
-            username,
-            password: s.auth.password,
-        }),
-        None if !s.auth.password.is_empty() => {
-            return Err(invalid(
-                file,
-                "sip.auth.username",
-                "password given without username",
-            ))
-        }
-        None => None,
-    };
     if s.ring_timeout_s == 0 || s.ring_timeout_s > 3600 {
         return Err(invalid(file, "sip.ring_timeout_s", "must be 1..=3600"));
     }
@@ -156,6 +224,9 @@ pub(super) fn validate_sip(file: &Path, s: SipFile) -> Result<SipConfig, ConfigE
             "must be 60..=86400",
         ));
     }
+    if s.trusted.len() > 1024 {
+        return Err(invalid(file, "sip.trusted", "at most 1024 ranges"));
+    }
     let trusted = s
         .trusted
         .iter()
@@ -163,26 +234,145 @@ pub(super) fn validate_sip(file: &Path, s: SipFile) -> Result<SipConfig, ConfigE
         .collect::<Result<Vec<_>, _>>()?;
     let registrar = non_empty(s.registrar);
     if let Some(r) = &registrar {
+        header_safe(file, "sip.registrar", r)?;
         if !r.to_ascii_lowercase().starts_with("sip:") {
             return Err(invalid(file, "sip.registrar", "must be a sip: URI"));
         }
     }
+    let auth = validate_auth(
+        file,
+        s.auth,
+        outbound_proxy.as_deref().or(registrar.as_deref()),
+    )?;
     Ok(SipConfig {
         listen,
-        public_address: non_empty(s.public_address),
+        public_address,
         outbound_proxy,
         from_user,
-        from_display: non_empty(s.from_display),
+        from_display,
         user_agent: s.user_agent,
         echo_user,
         invite_timeout: Duration::from_secs(s.invite_timeout_s),
         auth,
         ring_timeout: Duration::from_secs(s.ring_timeout_s),
         trusted,
-        domain: non_empty(s.domain),
+        domain,
         registrar,
         register_expires: s.register_expires_s,
+        rate,
     })
+}
+
+/// `[sip] requests_*`, `refusals_*`, `rate_limit_sources`, each bounded.
+fn validate_rate(file: &Path, s: &SipFile) -> Result<SipRateConfig, ConfigError> {
+    let check = |key: &'static str, v: u64, lo: u64, hi: u64| {
+        if (lo..=hi).contains(&v) {
+            Ok(())
+        } else {
+            Err(invalid(file, key, format!("must be {lo}..={hi}")))
+        }
+    };
+    check("sip.requests_per_s", s.requests_per_s.into(), 1, 10_000)?;
+    check("sip.requests_burst", s.requests_burst.into(), 1, 100_000)?;
+    check("sip.refusals_per_s", s.refusals_per_s.into(), 0, 1000)?;
+    check("sip.refusals_burst", s.refusals_burst.into(), 0, 1000)?;
+    let sources = u64::try_from(s.rate_limit_sources).unwrap_or(u64::MAX);
+    check("sip.rate_limit_sources", sources, 16, 1_000_000)?;
+    Ok(SipRateConfig {
+        requests_per_s: s.requests_per_s,
+        requests_burst: s.requests_burst,
+        refusals_per_s: s.refusals_per_s,
+        refusals_burst: s.refusals_burst,
+        sources: s.rate_limit_sources,
+    })
+}
+
+/// `[sip.auth]`: `realm` is required with a username; `host` defaults to
+/// the host of `default_uri` (the outbound proxy, else the registrar).
+fn validate_auth(
+    file: &Path,
+    a: SipAuthFile,
+    default_uri: Option<&str>,
+) -> Result<Option<SipAuth>, ConfigError> {
+    if a.password.len() > MAX_PASSWORD {
+        return Err(invalid(file, "sip.auth.password", "at most 1024 bytes"));
+    }
+    let Some(username) = non_empty(a.username) else {
+        if !a.password.is_empty() {
+            return Err(invalid(
+                file,
+                "sip.auth.username",
+                "password given without username",
+            ));
+        }
+        return Ok(None);
+    };
+    header_safe(file, "sip.auth.username", &username)?;
+    if username.contains(['"', '\\']) {
+        return Err(invalid(
+            file,
+            "sip.auth.username",
+            "must not contain '\"' or '\\'",
+        ));
+    }
+    let realm = non_empty(a.realm)
+        .ok_or_else(|| invalid(file, "sip.auth.realm", "required when username is set"))?;
+    header_safe(file, "sip.auth.realm", &realm)?;
+    let host = match non_empty(a.host) {
+        Some(h) => h,
+        None => default_uri.and_then(uri_host_port).ok_or_else(|| {
+            invalid(
+                file,
+                "sip.auth.host",
+                "required when neither sip.outbound_proxy nor sip.registrar is set",
+            )
+        })?,
+    };
+    host_like(file, "sip.auth.host", &host)?;
+    Ok(Some(SipAuth {
+        username,
+        password: a.password,
+        realm,
+        host: host.to_ascii_lowercase(),
+        allow_rfc2069: a.allow_rfc2069,
+    }))
+}
+
+/// The `host[:port]` of a `sip:`/`sips:` URI (user part and parameters
+/// removed).
+fn uri_host_port(uri: &str) -> Option<String> {
+    let rest = uri.split_once(':')?.1;
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let hp = rest.split([';', '?', '>']).next()?.trim();
+    (!hp.is_empty()).then(|| hp.to_ascii_lowercase())
+}
+
+/// Refuses strings that could break out of a SIP header: CR, LF and the
+/// other control characters (RFC 3261 §25.1), and overlong values.
+fn header_safe(file: &Path, key: &'static str, v: &str) -> Result<(), ConfigError> {
+    if v.len() > MAX_HEADER_STRING {
+        return Err(invalid(file, key, "at most 256 bytes"));
+    }
+    if v.chars().any(|c| c.is_control()) {
+        return Err(invalid(
+            file,
+            key,
+            "must not contain CR, LF or control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// A host or `host:port`: letters, digits, `.-:[]` only.
+fn host_like(file: &Path, key: &'static str, v: &str) -> Result<(), ConfigError> {
+    header_safe(file, key, v)?;
+    if !v
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+    {
+        return Err(invalid(file, key, "must be a host name or address"));
+    }
+    Ok(())
 }
 
 /// An address range of `[sip] trusted`: `10.0.0.0/8`, or one address.
@@ -197,4 +387,110 @@ fn parse_net(file: &Path, s: &str) -> Result<ipnet::IpNet, ConfigError> {
                 format!("`{s}` is not an address or CIDR range"),
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<SipConfig, ConfigError> {
+        let f: SipFile =
+            toml::from_str(text).map_err(|e| invalid(Path::new("t"), "parse", e.to_string()))?;
+        validate_sip(Path::new("t.toml"), f)
+    }
+
+    fn err(text: &str) -> String {
+        match load(text) {
+            Ok(c) => panic!("{text} accepted: {c:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn rate_defaults() {
+        let c = load("").unwrap();
+        assert_eq!(
+            c.rate,
+            SipRateConfig {
+                requests_per_s: 20,
+                requests_burst: 50,
+                refusals_per_s: 1,
+                refusals_burst: 5,
+                sources: 4096
+            }
+        );
+    }
+
+    #[test]
+    fn bounds_name_the_key() {
+        for (text, key) in [
+            ("requests_per_s = 0", "sip.requests_per_s"),
+            ("requests_burst = 1000000", "sip.requests_burst"),
+            ("refusals_per_s = 5000", "sip.refusals_per_s"),
+            ("refusals_burst = 5000", "sip.refusals_burst"),
+            ("rate_limit_sources = 1", "sip.rate_limit_sources"),
+            ("rate_limit_sources = 100000000", "sip.rate_limit_sources"),
+            ("invite_timeout_s = 0", "sip.invite_timeout_s"),
+            ("ring_timeout_s = 99999", "sip.ring_timeout_s"),
+        ] {
+            assert!(err(text).contains(key), "{text}");
+        }
+    }
+
+    #[test]
+    fn header_strings_refuse_crlf_and_controls() {
+        for (text, key) in [
+            ("user_agent = \"x\\r\\nX-Evil: 1\"", "sip.user_agent"),
+            ("from_display = \"a\\nb\"", "sip.from_display"),
+            ("from_display = \"a\\\"b\"", "sip.from_display"),
+            (
+                "public_address = \"1.2.3.4\\r\\nX: y\"",
+                "sip.public_address",
+            ),
+            ("public_address = \"a b\"", "sip.public_address"),
+            ("domain = \"gw\\u0000x\"", "sip.domain"),
+            ("user_agent = \"\\u007f\"", "sip.user_agent"),
+            (
+                "[auth]\nusername = \"u\\r\\nX\"\nrealm = \"r\"\nhost = \"h\"",
+                "sip.auth.username",
+            ),
+            (
+                "[auth]\nusername = \"u\"\nrealm = \"r\\nX\"\nhost = \"h\"",
+                "sip.auth.realm",
+            ),
+        ] {
+            assert!(err(text).contains(key), "{text}: {}", err(text));
+        }
+        assert!(err(&format!("user_agent = \"{}\"", "a".repeat(300))).contains("256"));
+    }
+
+    #[test]
+    fn auth_needs_a_realm_and_a_host() {
+        assert!(err("[auth]\nusername = \"u\"\nhost = \"h\"").contains("sip.auth.realm"));
+        assert!(err("[auth]\nusername = \"u\"\nrealm = \"r\"").contains("sip.auth.host"));
+        let c = load("[auth]\nusername = \"u\"\npassword = \"p\"\nrealm = \"r\"\nhost = \"Trunk.Example.com\"").unwrap();
+        let a = c.auth.unwrap();
+        assert_eq!(
+            (a.realm.as_str(), a.host.as_str(), a.allow_rfc2069),
+            ("r", "trunk.example.com", false)
+        );
+    }
+
+    #[test]
+    fn auth_host_defaults_to_the_proxy_then_the_registrar() {
+        let c = load("outbound_proxy = \"sip:Proxy.example.com:5070;lr\"\nregistrar = \"sip:reg.example.com\"\n[auth]\nusername = \"u\"\nrealm = \"r\"").unwrap();
+        assert_eq!(c.auth.unwrap().host, "proxy.example.com:5070");
+        let c =
+            load("registrar = \"sip:reg.example.com\"\n[auth]\nusername = \"u\"\nrealm = \"r\"")
+                .unwrap();
+        assert_eq!(c.auth.unwrap().host, "reg.example.com");
+    }
+
+    #[test]
+    fn password_is_redacted() {
+        let c =
+            load("[auth]\nusername = \"u\"\npassword = \"hunter2\"\nrealm = \"r\"\nhost = \"h\"")
+                .unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
 }

@@ -5,7 +5,7 @@
 //!
 //! | check | answer |
 //! |---|---|
-//! | source outside `[sip] trusted` (when set) | 403 Forbidden |
+//! | source outside `[sip] trusted` (when set) | 403 Forbidden (normally already sent, statelessly and rate-limited, by [`super::guard`]) |
 //! | Request-URI user unknown to the [`IncomingRouter`] | 404 Not Found |
 //! | no SDP offer, or no codec in common (RFC 3264 §6) | 488 Not Acceptable Here + `Warning: 305` |
 //! | the connection is gone or its queue is full | 480 Temporarily Unavailable |
@@ -144,15 +144,23 @@ fn check_offer(offer: &[u8], codecs: &[Codec]) -> Result<(), Refusal> {
 }
 
 /// The source address of a request: the top Via's `received` and
-/// `rport`, else its sent-by (rsipstack adds `received` when the packet
-/// came from elsewhere, RFC 3261 §18.2.1, RFC 3581 §4).
+/// `rport`, else its sent-by. [`super::guard`] has replaced whatever the
+/// sender wrote there with the packet's real source (RFC 3261 §18.2.1,
+/// RFC 3581 §4), so `received` is always the real source IP.
 fn source_addr(tx: &Transaction) -> Option<SocketAddr> {
     let via = tx.original.via_header().ok()?.typed().ok()?;
     let mut received = None;
     let mut rport = None;
     for p in &via.params {
         match p {
-            rsipstack::sip::Param::Received(r) => received = r.value().parse::<IpAddr>().ok(),
+            rsipstack::sip::Param::Received(r) => {
+                received = r
+                    .value()
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<IpAddr>()
+                    .ok()
+            }
             rsipstack::sip::Param::Rport(Some(port)) => rport = Some(*port),
             _ => {}
         }

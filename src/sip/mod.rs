@@ -2,9 +2,15 @@
 //!
 //! See `README.md` in this folder for the feature matrix and call flows.
 
+pub mod challenge;
+pub mod guard;
 pub mod incoming;
+pub mod rate;
 pub mod registration;
+pub mod sanity;
 pub mod sdp;
+pub mod stateless;
+pub mod trunk;
 pub mod ua;
 
 use std::net::SocketAddr;

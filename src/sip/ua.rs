@@ -29,6 +29,7 @@ use tracing::{debug, info, warn, Instrument};
 
 use super::incoming::IncomingRouter;
 use super::sdp::Codec;
+use super::trunk::{TrunkAuth, TrunkInspector};
 use super::SipError;
 use crate::config::SipConfig;
 
@@ -145,6 +146,8 @@ pub struct UserAgent {
     endpoint: EndpointInnerRef,
     pub(crate) cfg: SipConfig,
     credential: Option<Credential>,
+    /// The trunk `credential` belongs to.
+    trunk: Option<TrunkAuth>,
     pub(crate) contact: Uri,
     from: Uri,
     proxy: Option<SipAddr>,
@@ -185,9 +188,19 @@ impl UserAgent {
         let udp = UdpConnection::create_connection(cfg.listen, external, Some(stack.child_token()))
             .await
             .map_err(|e| SipError::Bind(cfg.listen, e.to_string()))?;
+        let bound = udp
+            .get_addr()
+            .addr
+            .to_string()
+            .parse()
+            .unwrap_or(cfg.listen);
         transport.add_transport(udp.into());
+        let guard = super::guard::SipGuard::new(&cfg, bound);
+        let trunk = cfg.auth.as_ref().map(TrunkAuth::new);
         let endpoint = EndpointBuilder::new()
             .with_user_agent(&cfg.user_agent)
+            .with_transport_inspector(Box::new(guard))
+            .with_inspector(Box::new(TrunkInspector::new(trunk.clone())))
             .with_transport_layer(transport)
             .with_cancel_token(stack.child_token())
             .build();
@@ -212,7 +225,7 @@ impl UserAgent {
         let credential = cfg.auth.as_ref().map(|a| Credential {
             username: a.username.clone(),
             password: a.password.clone(),
-            realm: None,
+            realm: Some(a.realm.clone()),
             auth_username: None,
         });
         let incoming = endpoint
@@ -231,6 +244,7 @@ impl UserAgent {
             endpoint: endpoint.inner.clone(),
             cfg,
             credential,
+            trunk,
             contact,
             from,
             proxy,
@@ -332,9 +346,23 @@ impl UserAgent {
             content_type: Some("application/sdp".into()),
             offer: Some(call.offer.clone()),
             contact: self.contact.clone(),
-            credential: self.credential.clone(),
+            credential: self.credential_for(&call.target),
             call_id: Some(call.call_id.clone()),
             ..Default::default()
+        }
+    }
+
+    /// `[sip.auth]` credentials when the INVITE to `target` goes toward the
+    /// trunk's host or through the outbound proxy (see [`TrunkAuth`]).
+    fn credential_for(&self, target: &Uri) -> Option<Credential> {
+        let trunk = self.trunk.as_ref()?;
+        let host = target.host_with_port.host.to_string();
+        let port = target.host_with_port.port.as_ref().map(|p| p.value());
+        if trunk.applies_to(&host, port, self.proxy.is_some()) {
+            self.credential.clone()
+        } else {
+            debug!(?host, "trunk credentials not offered toward this host");
+            None
         }
     }
 
@@ -483,6 +511,13 @@ fn final_outcome(
             code: 408,
             reason: "Request Timeout".into(),
         },
+        // A 401/407 whose challenges `TrunkInspector` removed.
+        Ok(Err(rsipstack::Error::DialogError(_, _, code))) if matches!(code.code(), 401 | 407) => {
+            Outcome::Failed {
+                code: code.code(),
+                reason: standard_reason(&code),
+            }
+        }
         Ok(Err(e)) => Outcome::Failed {
             code: 503,
             reason: format!("Service Unavailable: {e}"),

@@ -11,7 +11,9 @@ from helpers.rtmp_control import CONNECTED, RtmpControl
 from helpers.sipp import Sipp
 
 USER, PASSWORD = "trunkuser", "trunkpw"
-GATEWAY_OVERRIDES = {"sip.auth": {"username": USER, "password": PASSWORD}}
+# realm and host bind the credentials to sipp's challenges (realm "test", host 127.0.0.1, any port)
+TRUNK = {"realm": "test", "host": "127.0.0.1"}
+GATEWAY_OVERRIDES = {"sip.auth": {"username": USER, "password": PASSWORD, **TRUNK}}
 
 PROXY = {"@CODE@": 407, "@REASON@": "Proxy Authentication Required", "@CHALLENGE@": "Proxy-Authenticate",
          "@CREDENTIALS@": "Proxy-Authorization", "@UNVERIFIABLE@": '<nop next="accept"/>'}
@@ -84,7 +86,8 @@ def test_www_auth_401_verified_by_sipp(gateway, rtmp_client, procs, out_dir, por
 
 
 def test_wrong_password_ends_call_and_gateway_serves(gateway_factory, procs, out_dir, ports):
-    gw = gateway_factory({"sip.auth": {"username": USER, "password": "wrongpw"}}, name="gw_wrongpw")
+    gw = gateway_factory({"sip.auth": {"username": USER, "password": "wrongpw", **TRUNK}},
+                         name="gw_wrongpw")
     sipp = auth_sipp(procs, out_dir, ports, WWW, "sipp_wrongpw")
     with RtmpControl(gw.url()) as ctl:
         ctl.call("dial", sipp.uri("bob"))

@@ -181,6 +181,7 @@ impl Connection {
             self.gw.config.sip.register_expires,
         )
         .map_err(|e| e.to_string())?;
+        params.trunk = auth.as_ref().map(crate::sip::trunk::TrunkAuth::new);
         params.password = auth.map(|a| a.password).unwrap_or_default();
         self.start_upstream(params)
     }

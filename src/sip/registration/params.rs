@@ -33,6 +33,12 @@ pub struct RegisterParams {
     /// Send every REGISTER to this address instead of resolving the
     /// registrar (the Request-URI stays `registrar`, RFC 3261 §8.1.2).
     pub outbound_proxy: Option<SipAddr>,
+    /// For the `[sip] registrar` upstream registration with `[sip.auth]`
+    /// credentials: the trunk they are bound to. Challenges are then
+    /// answered only when the registrar (or the outbound proxy) is the
+    /// trunk's host, with the trunk's realm and a qop (see
+    /// [`crate::sip::trunk`]). `None` for a client's own registration.
+    pub trunk: Option<crate::sip::trunk::TrunkAuth>,
 }
 
 impl std::fmt::Debug for RegisterParams {
@@ -128,6 +134,7 @@ impl RegisterParams {
             display_name: args.display_name.and_then(clean_display_name),
             expires,
             outbound_proxy: None,
+            trunk: None,
         })
     }
 

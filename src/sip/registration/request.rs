@@ -112,6 +112,38 @@ impl Inner {
         }
     }
 
+    /// With [`RegisterParams::trunk`]: the challenge response with only the
+    /// challenges the trunk accepts, or the final answer when the
+    /// registrar is not the trunk's host or no challenge is acceptable.
+    fn trunk_screen(
+        &self,
+        mut resp: rsipstack::sip::Response,
+    ) -> Result<rsipstack::sip::Response, Box<RegisterAnswer>> {
+        let Some(trunk) = &self.params.trunk else {
+            return Ok(resp);
+        };
+        let ours = &self.params.contact;
+        let r = &self.params.registrar.host_with_port;
+        let port = r.port.as_ref().map(|p| p.value());
+        let via_proxy = self.params.outbound_proxy.is_some();
+        if !trunk.applies_to(&r.host.to_string(), port, via_proxy) {
+            let mut a = RegisterAnswer::from_response(&resp, ours);
+            a.reason = format!(
+                "{} (trunk credentials not offered to this registrar)",
+                a.reason
+            );
+            return Err(Box::new(a));
+        }
+        let refused = trunk.screen(&mut resp);
+        if !refused.is_empty() {
+            tracing::info!(
+                ?refused,
+                "registrar challenge not answered with the trunk credentials"
+            );
+        }
+        Ok(resp)
+    }
+
     /// Where the packets go: the outbound proxy, else the registrar.
     fn target(&self) -> Result<SipAddr, String> {
         match &self.params.outbound_proxy {
@@ -148,6 +180,10 @@ impl Inner {
             if !(code == 401 || code == 407) || !auth.should_answer(&resp) {
                 return Outcome::Answer(RegisterAnswer::from_response(&resp, ours));
             }
+            let resp = match self.trunk_screen(resp) {
+                Ok(r) => r,
+                Err(a) => return Outcome::Answer(*a),
+            };
             let Some((challenge, algorithm)) = pick_challenge(&resp) else {
                 let mut a = RegisterAnswer::from_response(&resp, ours);
                 a.reason = format!("{} (no digest challenge we can answer)", a.reason);
