@@ -150,6 +150,26 @@ def test_refused_origin_gets_403(web):
     normal_call_still_works(web)
 
 
+def test_allowed_origins_list(ports, tmp_path_factory):
+    """[http] allowed_origins = ["https://app.example.com"]: that page may connect, no other (not even
+    the gateway's own origin)."""
+    gw = start_web_gateway(tmp_path_factory.mktemp("gw-http-origins"), ports, ports.port(),
+                           {"http": {"allowed_origins": ["https://app.example.com"]}})
+    try:
+        raw = WsRtmp(gw.http_port, origin="https://App.Example.com")
+        try:
+            echo_call(raw, "from an allowed origin")
+        finally:
+            raw.close()
+        for origin in [f"http://127.0.0.1:{gw.http_port}", "https://app.example.com.evil.example",
+                       "http://app.example.com"]:
+            with pytest.raises(HttpRefused) as e:
+                WsClient(gw.http_port, origin=origin)
+            assert e.value.status == 403, f"Origin {origin}: {e.value}"
+    finally:
+        gw.stop()
+
+
 def test_text_frame_closes_with_1003(web):
     ws = WsClient(web.http_port)
     try:

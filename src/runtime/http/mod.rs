@@ -8,7 +8,7 @@
 //! connection_timeout_s`, and its request head must arrive within
 //! `[limits] handshake_timeout_s` (as must the TLS handshake). An upgraded
 //! WebSocket takes over the connection's admission and is from then on an
-//! RTMP connection in [`connection::run`] (see [`ws`]).
+//! RTMP connection in [`crate::runtime::connection::run`] (see [`ws`]).
 //!
 //! - [`origin`]: the `Origin` check (pure);
 //! - [`ws_stream`]: a WebSocket as `AsyncRead + AsyncWrite`;
