@@ -16,6 +16,7 @@ PACKAGES=(
   python3-pytest    # e2e test runner (run with /usr/bin/python3)
   python3-jwt       # mints JSON Web Tokens in test_auth.py
   python3-cryptography  # ES256 / EdDSA keys in test_auth.py
+  openssl               # test certificates for wss:// and rtmps:// (test_http_ws.py, test_rtmps.py)
   libclang-dev      # speex-sys bindgen
   cmake             # bundled libopus build
   pkg-config

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 pub mod auth;
+mod http;
 mod limits;
 mod log;
 mod media;
@@ -21,6 +22,7 @@ mod rtmp;
 mod sip;
 
 pub use auth::{AuthConfig, AuthMode, JwtAlgorithm, KeyBytes};
+pub use http::{HttpConfig, OriginPolicy};
 pub use limits::LimitsConfig;
 pub use log::LogConfig;
 pub use media::{Latching, MediaConfig, RtmpOutCodec, KNOWN_CODECS};
@@ -29,6 +31,7 @@ pub use rtmp::RtmpConfig;
 pub use sip::{SipAuth, SipConfig};
 
 use auth::{validate_auth, AuthFile};
+use http::{validate_http, HttpFile};
 use limits::{validate_limits, LimitsFile};
 use log::LogFile;
 use media::{validate_media, MediaFile};
@@ -68,6 +71,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub log: LogConfig,
     pub auth: AuthConfig,
+    pub http: HttpConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -80,6 +84,7 @@ struct ConfigFile {
     limits: LimitsFile,
     log: LogFile,
     auth: AuthFile,
+    http: HttpFile,
 }
 
 impl Default for Config {
@@ -147,6 +152,7 @@ fn validate(file: &Path, f: ConfigFile) -> Result<Config, ConfigError> {
         limits: validate_limits(file, f.limits)?,
         log: LogConfig { level: f.log.level },
         auth: validate_auth(file, f.auth)?,
+        http: validate_http(file, f.http)?,
     })
 }
 
@@ -174,6 +180,13 @@ mod tests {
         assert_eq!(c.sip.echo_user, "echo");
         assert_eq!(c.auth.mode, d.auth.mode);
         assert_eq!(c.auth.leeway, d.auth.leeway);
+        assert_eq!(c.rtmp.tls_listen, d.rtmp.tls_listen);
+        assert_eq!(c.http.allowed_origins, d.http.allowed_origins);
+        assert_eq!(c.http.connection_timeout, d.http.connection_timeout);
+        // The one deliberate difference: the default is no HTTP listener
+        // (tests and embedders opt in); the shipped file serves the quick start.
+        assert!(d.http.listen.is_empty());
+        assert_eq!(c.http.listen, vec!["0.0.0.0:8080".parse().unwrap()]);
     }
 
     #[test]
@@ -207,6 +220,17 @@ mod tests {
                 "[limits]\nmax_message_size = 1\n",
                 "limits.max_message_size",
             ),
+            ("[http]\nlisten = [\"8080\"]\n", "http.listen"),
+            (
+                "[http]\nallowed_origins = [\"x\"]\n",
+                "http.allowed_origins",
+            ),
+            ("[http]\ntls_key = \"k.pem\"\n", "http.tls_cert"),
+            (
+                "[http]\nconnection_timeout_s = 0\n",
+                "http.connection_timeout_s",
+            ),
+            ("[rtmp]\ntls_listen = [\"0.0.0.0:443\"]\n", "rtmp.tls_cert"),
         ];
         for (text, key) in cases {
             let e = load(text).unwrap_err().to_string();

@@ -1,7 +1,8 @@
 //! `[rtmp]`: the RTMP server.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use super::http::tls_pair;
 use super::{invalid, non_empty, parse_addr, ConfigError};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -17,6 +18,12 @@ pub struct RtmpConfig {
     pub chunk_size: u32,
     /// Window Acknowledgement Size announced to clients, in bytes.
     pub window_ack_size: u32,
+    /// TCP addresses for RTMPS (RTMP inside TLS); empty: none.
+    pub tls_listen: Vec<SocketAddr>,
+    /// PEM certificate chain for RTMPS (required with `tls_listen`).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for RTMPS (required with `tls_listen`).
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -26,6 +33,9 @@ pub(super) struct RtmpFile {
     app: String,
     chunk_size: u32,
     window_ack_size: u32,
+    tls_listen: Vec<String>,
+    tls_cert: String,
+    tls_key: String,
 }
 
 impl Default for RtmpFile {
@@ -35,6 +45,9 @@ impl Default for RtmpFile {
             app: String::new(),
             chunk_size: 4096,
             window_ack_size: 2_500_000,
+            tls_listen: Vec::new(),
+            tls_cert: String::new(),
+            tls_key: String::new(),
         }
     }
 }
@@ -54,8 +67,24 @@ pub(super) fn validate_rtmp(file: &Path, r: RtmpFile) -> Result<RtmpConfig, Conf
     if r.window_ack_size < 4096 {
         return Err(invalid(file, "rtmp.window_ack_size", "must be >= 4096"));
     }
+    let tls_listen = r
+        .tls_listen
+        .iter()
+        .map(|s| parse_addr(file, "rtmp.tls_listen", s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (tls_cert, tls_key) = tls_pair(file, "rtmp.tls_cert", r.tls_cert, r.tls_key)?;
+    if !tls_listen.is_empty() && tls_cert.is_none() {
+        return Err(invalid(
+            file,
+            "rtmp.tls_cert",
+            "rtmp.tls_listen needs tls_cert and tls_key",
+        ));
+    }
     Ok(RtmpConfig {
         listen,
+        tls_listen,
+        tls_cert,
+        tls_key,
         app: non_empty(r.app),
         chunk_size: r.chunk_size,
         window_ack_size: r.window_ack_size,

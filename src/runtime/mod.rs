@@ -2,21 +2,27 @@
 //! clock. Each protocol core (RTMP session, call controller, media bridge)
 //! is driven by one small task:
 //!
-//! - [`server`]: accepts RTMP connections on every `[rtmp] listen` address,
+//! - [`server`]: accepts RTMP connections on every `[rtmp] listen` address
+//!   (and RTMPS on `[rtmp] tls_listen`, through [`tls`]),
 //!   admits each against `[limits] max_connections` and
 //!   `max_connections_per_ip` (an [`connection::admission::Admission`] the
 //!   task holds until it ends), and spawns one [`connection`] task each;
+//! - [`http`]: the `[http] listen` addresses: the web phone's files and
+//!   RTMP over WebSocket (`GET /rtmp`), which ends in [`connection`] too,
+//!   admitted the same way;
 //! - [`connection`]: runs the handshake, then drives one `rtmp::Session` and
 //!   one `call::Controller`, and starts calls through the SIP user agent;
 //! - [`media_task`]: one per call, drives a `media::Bridge` between the
 //!   call's RTP sockets and the RTMP streams bound to it.
 
 pub mod connection;
+pub mod http;
 pub mod locations;
 pub mod media_task;
 pub mod ports;
 pub mod server;
 pub mod streams;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +55,18 @@ pub enum RuntimeError {
     RtmpBind {
         addr: std::net::SocketAddr,
         source: std::io::Error,
+    },
+    /// An HTTP listen address could not be bound.
+    #[error("cannot listen for HTTP on {addr}: {source}")]
+    HttpBind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    /// A TLS certificate or key file cannot be used.
+    #[error("TLS file {path}: {reason}")]
+    Tls {
+        path: std::path::PathBuf,
+        reason: String,
     },
     /// `[auth]` cannot be used (checked at config load already).
     #[error(transparent)]
@@ -154,6 +172,7 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
     });
     let tracker = TaskTracker::new();
     server::listen_all(&gw, &tracker).await?;
+    http::listen_all(&gw, &tracker).await?;
     wait_for_signal().await?;
     info!("shutting down: ending calls");
     shutdown.cancel();

@@ -1,36 +1,70 @@
-//! RTMP listeners: one accept loop per `[rtmp] listen` address.
+//! RTMP listeners: one accept loop per `[rtmp] listen` address, and one
+//! per `[rtmp] tls_listen` address (RTMPS: the TLS handshake, then the
+//! same connection code).
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn, Instrument};
 
-use super::{connection, Gateway, RuntimeError};
+use super::connection::admission::Admission;
+use super::{connection, tls, Gateway, RuntimeError};
 
 /// Binds every listen address and spawns the accept loops.
 ///
 /// # Errors
-/// [`RuntimeError::RtmpBind`] for the first address that cannot be bound.
+/// [`RuntimeError::RtmpBind`] for the first address that cannot be bound,
+/// [`RuntimeError::Tls`] when `tls_listen` is set and the certificate or
+/// key cannot be used.
 pub async fn listen_all(gw: &Arc<Gateway>, tracker: &TaskTracker) -> Result<(), RuntimeError> {
-    for addr in &gw.config.rtmp.listen {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| RuntimeError::RtmpBind {
-                addr: *addr,
-                source,
-            })?;
+    let rtmp = &gw.config.rtmp;
+    for addr in &rtmp.listen {
+        let listener = bind(*addr).await?;
         info!(%addr, "RTMP listening");
-        tokio::spawn(accept_loop(gw.clone(), listener, tracker.clone()));
+        tokio::spawn(accept_loop(gw.clone(), listener, None, tracker.clone()));
+    }
+    if let (false, Some(cert), Some(key)) =
+        (rtmp.tls_listen.is_empty(), &rtmp.tls_cert, &rtmp.tls_key)
+    {
+        let acceptor = tls::acceptor(cert, key, tls::Alpn::None)?;
+        for addr in &rtmp.tls_listen {
+            let listener = bind(*addr).await?;
+            info!(%addr, "RTMPS listening");
+            let tls = Some(acceptor.clone());
+            tokio::spawn(accept_loop(gw.clone(), listener, tls, tracker.clone()));
+        }
     }
     Ok(())
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, RuntimeError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| RuntimeError::RtmpBind { addr, source })
+}
+
+/// Admits a connection from `ip` against `[limits] max_connections` and
+/// `max_connections_per_ip`; `Err(the limit's key)` when one is reached.
+pub(super) fn admit(gw: &Gateway, ip: IpAddr) -> Result<Admission, &'static str> {
+    gw.connections
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| "max_connections")
+        .and_then(|permit| {
+            gw.per_address
+                .admit(ip, gw.config.limits.max_connections_per_ip, permit)
+                .ok_or("max_connections_per_ip")
+        })
 }
 
 /// At most one log line per [`LogThrottle::EVERY`] for one kind of
 /// event; the ones in between are counted and reported with the next line.
 #[derive(Debug, Default)]
-struct LogThrottle {
+pub(super) struct LogThrottle {
     last: Option<Instant>,
     suppressed: u64,
 }
@@ -40,7 +74,7 @@ impl LogThrottle {
 
     /// `Some(lines suppressed since the last one)` when a line may be
     /// logged at `now`; `None` (counted) otherwise.
-    fn allow(&mut self, now: Instant) -> Option<u64> {
+    pub(super) fn allow(&mut self, now: Instant) -> Option<u64> {
         match self.last {
             Some(t) if now.saturating_duration_since(t) < Self::EVERY => {
                 self.suppressed += 1;
@@ -54,10 +88,14 @@ impl LogThrottle {
     }
 }
 
-async fn accept_loop(gw: Arc<Gateway>, listener: TcpListener, tracker: TaskTracker) {
+async fn accept_loop(
+    gw: Arc<Gateway>,
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    tracker: TaskTracker,
+) {
     let mut accept_errors = LogThrottle::default();
     let mut refusals = LogThrottle::default();
-    let limits = &gw.config.limits;
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -74,17 +112,7 @@ async fn accept_loop(gw: Arc<Gateway>, listener: TcpListener, tracker: TaskTrack
                 continue;
             }
         };
-        let admission = gw
-            .connections
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| "max_connections")
-            .and_then(|permit| {
-                gw.per_address
-                    .admit(peer.ip(), limits.max_connections_per_ip, permit)
-                    .ok_or("max_connections_per_ip")
-            });
-        let admission = match admission {
+        let admission = match admit(&gw, peer.ip()) {
             Ok(a) => a,
             Err(key) => {
                 if let Some(suppressed) = refusals.allow(Instant::now()) {
@@ -96,8 +124,28 @@ async fn accept_loop(gw: Arc<Gateway>, listener: TcpListener, tracker: TaskTrack
         };
         let _ = stream.set_nodelay(true);
         let id = gw.next_connection_id();
-        let span = tracing::info_span!("rtmp", conn = id, %peer);
-        tracker.spawn(connection::run(gw.clone(), stream, admission).instrument(span));
+        match &tls {
+            None => {
+                let span = tracing::info_span!("rtmp", conn = id, %peer);
+                tracker.spawn(connection::run(gw.clone(), stream, admission).instrument(span));
+            }
+            Some(acceptor) => {
+                let span = tracing::info_span!("rtmps", conn = id, %peer);
+                let run = run_tls(gw.clone(), acceptor.clone(), stream, admission);
+                tracker.spawn(run.instrument(span));
+            }
+        }
+    }
+}
+
+/// RTMPS: the TLS handshake (within `[limits] handshake_timeout_s`), then
+/// the RTMP connection on the decrypted stream.
+async fn run_tls(gw: Arc<Gateway>, acceptor: TlsAcceptor, stream: TcpStream, admission: Admission) {
+    let limit = gw.config.limits.handshake_timeout;
+    match tokio::time::timeout(limit, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => connection::run(gw, tls, admission).await,
+        Ok(Err(e)) => info!(error = %e, "TLS handshake failed"),
+        Err(_) => info!("TLS handshake timed out"),
     }
 }
 

@@ -1,6 +1,8 @@
 //! One RTMP connection: the handshake, then a loop that drives the
 //! connection's `rtmp::Session` and `call::Controller` and the I/O around
-//! them (TCP, the SIP user agent's events, the call's media).
+//! them (the byte transport, the SIP user agent's events, the call's
+//! media). The transport is generic ([`Transport`]): TCP, TLS or a
+//! WebSocket tunnel all run this same code.
 //!
 //! Every loop turn first drives everything the last input produced
 //! (session events, controller replies and effects) and flushes it, so
@@ -16,8 +18,7 @@ use std::time::Duration;
 use admission::Admission;
 use bytes::BytesMut;
 use rand::RngCore;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio::time::{sleep_until, timeout, Instant};
 use tracing::{debug, info, warn};
@@ -50,9 +51,14 @@ const DTMF_MAX_DIGITS: usize = 32;
 /// Most time a closing connection waits for its call's BYE to finish.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
-/// Runs one accepted connection to its end.
+/// A byte transport an RTMP connection runs on: TCP, TLS (RTMPS) or a
+/// WebSocket byte-stream tunnel (`runtime::http`).
+pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Transport for T {}
+
+/// Runs one accepted connection to its end, whatever carries its bytes.
 /// The connection holds its `admission` (its places in `[limits]`) until it ends.
-pub async fn run(gw: Arc<Gateway>, mut stream: TcpStream, _admission: Admission) {
+pub async fn run<S: Transport>(gw: Arc<Gateway>, mut stream: S, _admission: Admission) {
     let mut inbuf = BytesMut::with_capacity(4096);
     match timeout(
         gw.config.limits.handshake_timeout,
@@ -75,7 +81,7 @@ pub async fn run(gw: Arc<Gateway>, mut stream: TcpStream, _admission: Admission)
     conn.run(stream, inbuf).await;
 }
 
-async fn handshake(stream: &mut TcpStream, inbuf: &mut BytesMut) -> std::io::Result<()> {
+async fn handshake<S: Transport>(stream: &mut S, inbuf: &mut BytesMut) -> std::io::Result<()> {
     let s1_time = 0;
     let mut hs = ServerHandshake::new(s1_time);
     let mut out = BytesMut::new();
@@ -88,6 +94,7 @@ async fn handshake(stream: &mut TcpStream, inbuf: &mut BytesMut) -> std::io::Res
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
         if !out.is_empty() {
             stream.write_all(&out.split()).await?;
+            stream.flush().await?;
         }
         if inbuf.len() > 8192 && !hs.is_done() {
             return Err(std::io::ErrorKind::InvalidData.into());
@@ -229,7 +236,7 @@ impl Connection {
         }
     }
 
-    async fn run(&mut self, mut stream: TcpStream, leftover: BytesMut) {
+    async fn run<S: Transport>(&mut self, mut stream: S, leftover: BytesMut) {
         if !leftover.is_empty() && !self.input(&leftover).await {
             self.drive_controller().await;
             let _ = self.flush(&mut stream).await;
@@ -350,9 +357,18 @@ impl Connection {
         }
     }
 
-    async fn flush(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
+    async fn flush<S: Transport>(&mut self, stream: &mut S) -> std::io::Result<()> {
+        let mut wrote = false;
         while let Some(out) = self.session.take_output() {
             match timeout(WRITE_TIMEOUT, stream.write_all(&out)).await {
+                Ok(r) => r?,
+                Err(_) => return Err(std::io::ErrorKind::TimedOut.into()),
+            }
+            wrote = true;
+        }
+        // TLS and WebSocket transports buffer writes; TCP's flush is a no-op.
+        if wrote {
+            match timeout(WRITE_TIMEOUT, stream.flush()).await {
                 Ok(r) => r?,
                 Err(_) => return Err(std::io::ErrorKind::TimedOut.into()),
             }

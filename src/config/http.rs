@@ -1,0 +1,182 @@
+//! `[http]`: the HTTP listener (web phone page, SDK, RTMP over WebSocket).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{invalid, non_empty, parse_addr, ConfigError};
+
+/// Most entries `allowed_origins` may have.
+const MAX_ORIGINS: usize = 256;
+
+/// Which `Origin` headers a WebSocket upgrade may carry (RFC 6454 section 7,
+/// RFC 6455 section 4.2.2). A request without `Origin` (not a browser) is
+/// always allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OriginPolicy {
+    /// Origin's `host[:port]` equals the request's `Host` (default ports
+    /// 80/443 left out on both sides).
+    SameOrigin,
+    /// `"*"`: any origin.
+    Any,
+    /// Exactly these serialized origins, lowercase, e.g. `https://app.example.com`.
+    List(Vec<String>),
+}
+
+/// `[http]`: the HTTP listener, validated.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// TCP addresses to listen on; empty: no HTTP listener.
+    pub listen: Vec<SocketAddr>,
+    /// Origins allowed to open `GET /rtmp` WebSockets.
+    pub allowed_origins: OriginPolicy,
+    /// PEM certificate chain; with `tls_key`, the listener speaks HTTPS/WSS only.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub tls_key: Option<PathBuf>,
+    /// Most time a plain HTTP connection (not upgraded to a WebSocket) stays
+    /// open, keep-alive included (1..=600 s).
+    pub connection_timeout: Duration,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct HttpFile {
+    listen: Vec<String>,
+    allowed_origins: Vec<String>,
+    tls_cert: String,
+    tls_key: String,
+    connection_timeout_s: u64,
+}
+
+impl Default for HttpFile {
+    fn default() -> Self {
+        Self {
+            listen: Vec::new(),
+            allowed_origins: Vec::new(),
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            connection_timeout_s: 30,
+        }
+    }
+}
+
+pub(super) fn validate_http(file: &Path, h: HttpFile) -> Result<HttpConfig, ConfigError> {
+    let listen = h
+        .listen
+        .iter()
+        .map(|s| parse_addr(file, "http.listen", s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let allowed_origins = origin_policy(file, &h.allowed_origins)?;
+    let (tls_cert, tls_key) = tls_pair(file, "http.tls_cert", h.tls_cert, h.tls_key)?;
+    if !(1..=600).contains(&h.connection_timeout_s) {
+        return Err(invalid(
+            file,
+            "http.connection_timeout_s",
+            "must be 1..=600",
+        ));
+    }
+    Ok(HttpConfig {
+        listen,
+        allowed_origins,
+        tls_cert,
+        tls_key,
+        connection_timeout: Duration::from_secs(h.connection_timeout_s),
+    })
+}
+
+/// Both paths or neither; `key` names the certificate key in errors.
+pub(super) fn tls_pair(
+    file: &Path,
+    key: &'static str,
+    cert: String,
+    private_key: String,
+) -> Result<(Option<PathBuf>, Option<PathBuf>), ConfigError> {
+    match (non_empty(cert), non_empty(private_key)) {
+        (Some(c), Some(k)) => Ok((Some(c.into()), Some(k.into()))),
+        (None, None) => Ok((None, None)),
+        _ => Err(invalid(
+            file,
+            key,
+            "tls_cert and tls_key must be set together",
+        )),
+    }
+}
+
+fn origin_policy(file: &Path, list: &[String]) -> Result<OriginPolicy, ConfigError> {
+    const KEY: &str = "http.allowed_origins";
+    if list.len() > MAX_ORIGINS {
+        return Err(invalid(file, KEY, format!("at most {MAX_ORIGINS} entries")));
+    }
+    if list.is_empty() {
+        return Ok(OriginPolicy::SameOrigin);
+    }
+    if list.iter().any(|s| s.trim() == "*") {
+        return Ok(OriginPolicy::Any);
+    }
+    let mut out = Vec::with_capacity(list.len());
+    for s in list {
+        let o = s.trim().trim_end_matches('/').to_ascii_lowercase();
+        let rest = o
+            .strip_prefix("http://")
+            .or_else(|| o.strip_prefix("https://"));
+        match rest {
+            Some(authority)
+                if !authority.is_empty() && !authority.contains(['/', '?', '#', '@']) =>
+            {
+                out.push(o)
+            }
+            _ => {
+                return Err(invalid(
+                    file,
+                    KEY,
+                    format!("{s:?} is not \"*\" nor an origin like \"https://host[:port]\""),
+                ))
+            }
+        }
+    }
+    Ok(OriginPolicy::List(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(list: &[&str]) -> Result<OriginPolicy, ConfigError> {
+        let v: Vec<String> = list.iter().map(|s| s.to_string()).collect();
+        origin_policy(Path::new("t.toml"), &v)
+    }
+
+    #[test]
+    fn origins_parse_into_a_policy() {
+        assert_eq!(policy(&[]).unwrap(), OriginPolicy::SameOrigin);
+        assert_eq!(
+            policy(&["https://a.example", "*"]).unwrap(),
+            OriginPolicy::Any
+        );
+        assert_eq!(
+            policy(&["HTTPS://App.Example.com:8443/"]).unwrap(),
+            OriginPolicy::List(vec!["https://app.example.com:8443".into()])
+        );
+        for bad in [
+            "app.example.com",
+            "https://",
+            "https://a/b",
+            "ftp://a",
+            "https://u@a",
+        ] {
+            assert!(policy(&[bad]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tls_paths_come_in_pairs() {
+        let f = Path::new("t.toml");
+        assert!(tls_pair(f, "http.tls_cert", "c.pem".into(), String::new()).is_err());
+        assert!(tls_pair(f, "http.tls_cert", String::new(), "k.pem".into()).is_err());
+        let (c, k) = tls_pair(f, "http.tls_cert", "c.pem".into(), "k.pem".into()).unwrap();
+        assert_eq!((c.unwrap(), k.unwrap()), ("c.pem".into(), "k.pem".into()));
+    }
+}

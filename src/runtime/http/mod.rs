@@ -1,0 +1,209 @@
+//! The HTTP listener (`[http] listen`): the web phone's files and RTMP over
+//! WebSocket at `GET /rtmp`, over HTTP/1.1 (hyper + axum) or, with `[http]
+//! tls_cert`/`tls_key`, HTTPS/WSS (rustls).
+//!
+//! Every accepted TCP connection is admitted like an RTMP one (`[limits]
+//! max_connections`, `max_connections_per_ip`) before a byte is read; a
+//! refused one is closed. A plain HTTP connection lives at most `[http]
+//! connection_timeout_s`, and its request head must arrive within
+//! `[limits] handshake_timeout_s` (as must the TLS handshake). An upgraded
+//! WebSocket takes over the connection's admission and is from then on an
+//! RTMP connection in [`crate::runtime::connection::run`] (see [`ws`]).
+//!
+//! - [`origin`]: the `Origin` check (pure);
+//! - [`ws_stream`]: a WebSocket as `AsyncRead + AsyncWrite`;
+//! - [`assets`]: the embedded page and SDK.
+
+pub mod assets;
+pub mod origin;
+pub mod ws;
+pub mod ws_stream;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
+use tracing::{debug, info, warn, Instrument};
+
+use super::connection::admission::Admission;
+use super::server::{admit, LogThrottle};
+use super::{tls, Gateway, RuntimeError};
+
+/// Most bytes hyper buffers for one request head (hyper's minimum is 8 KiB).
+const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct App {
+    pub gw: Arc<Gateway>,
+    /// Connections upgraded to RTMP join the gateway's tracker, so shutdown
+    /// waits for their calls to end.
+    pub tracker: TaskTracker,
+}
+
+/// One accepted TCP connection, as request handlers see it.
+#[derive(Clone)]
+pub struct ConnInfo {
+    pub id: u64,
+    pub peer: SocketAddr,
+    admission: Arc<Mutex<Option<Admission>>>,
+}
+
+impl ConnInfo {
+    /// The connection's places in `[limits]`, once (for the WebSocket that
+    /// takes the connection over).
+    pub fn take_admission(&self) -> Option<Admission> {
+        self.admission.lock().ok()?.take()
+    }
+}
+
+/// Binds every `[http] listen` address and spawns the accept loops.
+///
+/// # Errors
+/// [`RuntimeError::HttpBind`] for the first address that cannot be bound,
+/// [`RuntimeError::Tls`] when the certificate or key cannot be used.
+pub async fn listen_all(gw: &Arc<Gateway>, tracker: &TaskTracker) -> Result<(), RuntimeError> {
+    let cfg = &gw.config.http;
+    let tls = match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(c), Some(k)) if !cfg.listen.is_empty() => {
+            Some(tls::acceptor(c, k, tls::Alpn::Http11)?)
+        }
+        _ => None,
+    };
+    let app = App {
+        gw: gw.clone(),
+        tracker: tracker.clone(),
+    };
+    for addr in &cfg.listen {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| RuntimeError::HttpBind {
+                addr: *addr,
+                source,
+            })?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        info!(%addr, scheme, "HTTP listening (web phone at /, RTMP over WebSocket at /rtmp)");
+        tokio::spawn(accept_loop(app.clone(), listener, tls.clone()));
+    }
+    Ok(())
+}
+
+/// The routes: `/rtmp` (WebSocket), the embedded files, 404 for the rest.
+pub fn router(app: App) -> Router {
+    Router::new()
+        .route("/rtmp", get(ws::upgrade))
+        .fallback(files)
+        .with_state(app)
+}
+
+async fn files(method: Method, uri: Uri) -> Response {
+    if method != Method::GET && method != Method::HEAD {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, HeaderValue::from_static("GET, HEAD"))],
+        )
+            .into_response();
+    }
+    assets::respond(uri.path())
+}
+
+async fn accept_loop(app: App, listener: TcpListener, tls: Option<TlsAcceptor>) {
+    let router = router(app.clone());
+    let gw = &app.gw;
+    let mut accept_errors = LogThrottle::default();
+    let mut refusals = LogThrottle::default();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = gw.shutdown.cancelled() => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                if let Some(suppressed) = accept_errors.allow(Instant::now()) {
+                    warn!(error = %e, suppressed, "HTTP accept failed");
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let admission = match admit(gw, peer.ip()) {
+            Ok(a) => a,
+            Err(key) => {
+                if let Some(suppressed) = refusals.allow(Instant::now()) {
+                    warn!(%peer, limit = key, suppressed, "refusing HTTP connection: [limits] reached");
+                }
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = ConnInfo {
+            id: gw.next_connection_id(),
+            peer,
+            admission: Arc::new(Mutex::new(Some(admission))),
+        };
+        let span = tracing::info_span!("http", conn = conn.id, %peer);
+        let serve = serve(gw.clone(), router.clone(), stream, tls.clone(), conn);
+        tokio::spawn(serve.instrument(span));
+    }
+}
+
+/// One HTTP connection: TLS if configured, then HTTP/1.1 until it ends,
+/// is upgraded, or `[http] connection_timeout_s` runs out.
+async fn serve(
+    gw: Arc<Gateway>,
+    router: Router,
+    stream: TcpStream,
+    tls: Option<TlsAcceptor>,
+    conn: ConnInfo,
+) {
+    let limits = &gw.config.limits;
+    let head_timeout = limits.handshake_timeout;
+    let served = tokio::time::timeout(gw.config.http.connection_timeout, async {
+        match tls {
+            None => serve_io(router, stream, conn, head_timeout).await,
+            Some(acceptor) => {
+                match tokio::time::timeout(head_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(s)) => serve_io(router, s, conn, head_timeout).await,
+                    Ok(Err(e)) => debug!(error = %e, "TLS handshake failed"),
+                    Err(_) => debug!("TLS handshake timed out"),
+                }
+            }
+        }
+    })
+    .await;
+    if served.is_err() {
+        debug!("HTTP connection closed: [http] connection_timeout_s");
+    }
+}
+
+async fn serve_io<I>(router: Router, io: I, conn: ConnInfo, head_timeout: Duration)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        req.extensions_mut().insert(conn.clone());
+        router.clone().oneshot(req)
+    });
+    let served = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(head_timeout)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .serve_connection(TokioIo::new(io), svc)
+        .with_upgrades()
+        .await;
+    if let Err(e) = served {
+        debug!(error = %e, "HTTP connection ended with an error");
+    }
+}

@@ -1,0 +1,56 @@
+//! TLS server configuration (rustls, ring provider) shared by RTMPS and
+//! the HTTPS listener: a PEM certificate chain and private key, loaded once
+//! at start-up. TLS 1.2 and 1.3 (RFC 5246, RFC 8446), rustls's safe
+//! defaults; no client certificates.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::rustls::{self, ServerConfig};
+use tokio_rustls::TlsAcceptor;
+
+use super::RuntimeError;
+
+/// ALPN protocols offered by the server: none for RTMPS, `http/1.1` for HTTPS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alpn {
+    None,
+    Http11,
+}
+
+/// A TLS acceptor for the PEM files `cert` (chain, leaf first) and `key`.
+///
+/// # Errors
+/// [`RuntimeError::Tls`] naming the file when it cannot be read, holds no
+/// certificate or key, or rustls refuses the pair.
+pub fn acceptor(cert: &Path, key: &Path, alpn: Alpn) -> Result<TlsAcceptor, RuntimeError> {
+    let fail = |path: &Path, reason: String| RuntimeError::Tls {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let chain = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| fail(cert, e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| fail(cert, e.to_string()))?;
+    if chain.is_empty() {
+        return Err(fail(cert, "no CERTIFICATE in the file".into()));
+    }
+    let private = PrivateKeyDer::from_pem_file(key).map_err(|e| fail(key, e.to_string()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| fail(cert, e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(chain, private)
+        .map_err(|e| fail(key, e.to_string()))?;
+    // No TLS 1.3 session tickets (RFC 8446 section 4.6.1): sessions are
+    // long-lived, resumption buys nothing, and librtmp's GnuTLS client
+    // aborts on the post-handshake NewSessionTicket.
+    config.send_tls13_tickets = 0;
+    if alpn == Alpn::Http11 {
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    }
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
