@@ -12,6 +12,6 @@ RUN useradd --system --uid 10001 --home /nonexistent rtmp2sip
 COPY --from=build /src/target/release/rtmp2sip /usr/local/bin/rtmp2sip
 COPY config/gateway.toml /etc/rtmp2sip/gateway.toml
 USER rtmp2sip
-EXPOSE 1935/tcp 5060/udp 10000-20000/udp
+EXPOSE 1935/tcp 8080/tcp 5060/udp 10000-20000/udp
 ENTRYPOINT ["/usr/local/bin/rtmp2sip"]
 CMD ["--config", "/etc/rtmp2sip/gateway.toml"]
