@@ -61,6 +61,61 @@ pub(super) fn admit(gw: &Gateway, ip: IpAddr) -> Result<Admission, &'static str>
         })
 }
 
+/// A listener that yields admitted connections: accept errors (EMFILE
+/// and friends) are logged at most once a second and backed off 50 ms; a
+/// connection over `[limits]` is closed at once, before a byte is read,
+/// and logged at most once a second.
+pub(super) struct Acceptor {
+    listener: TcpListener,
+    what: &'static str,
+    errors: LogThrottle,
+    refusals: LogThrottle,
+}
+
+impl Acceptor {
+    /// `what` names the listener in log lines ("RTMP", "HTTP").
+    pub(super) fn new(listener: TcpListener, what: &'static str) -> Self {
+        Self {
+            listener,
+            what,
+            errors: LogThrottle::default(),
+            refusals: LogThrottle::default(),
+        }
+    }
+
+    /// The next admitted connection; `None` once the gateway shuts down.
+    pub(super) async fn next(
+        &mut self,
+        gw: &Gateway,
+    ) -> Option<(TcpStream, SocketAddr, Admission)> {
+        loop {
+            let accepted = tokio::select! {
+                a = self.listener.accept() => a,
+                _ = gw.shutdown.cancelled() => return None,
+            };
+            let (stream, peer) = match accepted {
+                Ok(x) => x,
+                Err(e) => {
+                    if let Some(suppressed) = self.errors.allow(Instant::now()) {
+                        warn!(error = %e, suppressed, listener = self.what, "accept failed");
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            match admit(gw, peer.ip()) {
+                Ok(admission) => return Some((stream, peer, admission)),
+                Err(key) => {
+                    if let Some(suppressed) = self.refusals.allow(Instant::now()) {
+                        warn!(%peer, limit = key, suppressed, listener = self.what,
+                            "refusing connection: [limits] reached");
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// At most one log line per [`LogThrottle::EVERY`] for one kind of
 /// event; the ones in between are counted and reported with the next line.
 #[derive(Debug, Default)]
@@ -94,34 +149,8 @@ async fn accept_loop(
     tls: Option<TlsAcceptor>,
     tracker: TaskTracker,
 ) {
-    let mut accept_errors = LogThrottle::default();
-    let mut refusals = LogThrottle::default();
-    loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            _ = gw.shutdown.cancelled() => return,
-        };
-        let (stream, peer) = match accepted {
-            Ok(x) => x,
-            Err(e) => {
-                // EMFILE and friends: back off briefly instead of spinning.
-                if let Some(suppressed) = accept_errors.allow(Instant::now()) {
-                    warn!(error = %e, suppressed, "accept failed");
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let admission = match admit(&gw, peer.ip()) {
-            Ok(a) => a,
-            Err(key) => {
-                if let Some(suppressed) = refusals.allow(Instant::now()) {
-                    warn!(%peer, limit = key, suppressed, "refusing RTMP connection: [limits] reached");
-                }
-                drop(stream);
-                continue;
-            }
-        };
+    let mut acceptor = Acceptor::new(listener, "RTMP");
+    while let Some((stream, peer, admission)) = acceptor.next(&gw).await {
         let _ = stream.set_nodelay(true);
         let id = gw.next_connection_id();
         match &tls {

@@ -21,7 +21,7 @@ pub mod ws_stream;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -34,10 +34,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
-use tracing::{debug, info, warn, Instrument};
+use tracing::{debug, info, Instrument};
 
 use super::connection::admission::Admission;
-use super::server::{admit, LogThrottle};
+use super::server::Acceptor;
 use super::{tls, Gateway, RuntimeError};
 
 /// Most bytes hyper buffers for one request head (hyper's minimum is 8 KiB).
@@ -121,32 +121,8 @@ async fn files(method: Method, uri: Uri) -> Response {
 async fn accept_loop(app: App, listener: TcpListener, tls: Option<TlsAcceptor>) {
     let router = router(app.clone());
     let gw = &app.gw;
-    let mut accept_errors = LogThrottle::default();
-    let mut refusals = LogThrottle::default();
-    loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            _ = gw.shutdown.cancelled() => return,
-        };
-        let (stream, peer) = match accepted {
-            Ok(x) => x,
-            Err(e) => {
-                if let Some(suppressed) = accept_errors.allow(Instant::now()) {
-                    warn!(error = %e, suppressed, "HTTP accept failed");
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let admission = match admit(gw, peer.ip()) {
-            Ok(a) => a,
-            Err(key) => {
-                if let Some(suppressed) = refusals.allow(Instant::now()) {
-                    warn!(%peer, limit = key, suppressed, "refusing HTTP connection: [limits] reached");
-                }
-                continue;
-            }
-        };
+    let mut acceptor = Acceptor::new(listener, "HTTP");
+    while let Some((stream, peer, admission)) = acceptor.next(gw).await {
         let _ = stream.set_nodelay(true);
         let conn = ConnInfo {
             id: gw.next_connection_id(),
