@@ -12,10 +12,12 @@
 //!
 //! - [`origin`]: the `Origin` check (pure);
 //! - [`ws_stream`]: a WebSocket as `AsyncRead + AsyncWrite`;
-//! - [`assets`]: the embedded page and SDK.
+//! - [`assets`]: the embedded page and SDK;
+//! - [`rtmpt`]: RTMP tunnelled over HTTP `POST`s (`/open/1`, `/send`, ...).
 
 pub mod assets;
 pub mod origin;
+pub mod rtmpt;
 pub mod ws;
 pub mod ws_stream;
 
@@ -23,6 +25,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -50,6 +53,8 @@ pub struct App {
     /// Connections upgraded to RTMP join the gateway's tracker, so shutdown
     /// waits for their calls to end.
     pub tracker: TaskTracker,
+    /// The open RTMPT sessions.
+    pub rtmpt: Arc<rtmpt::Sessions>,
 }
 
 /// One accepted TCP connection, as request handlers see it.
@@ -84,6 +89,7 @@ pub async fn listen_all(gw: &Arc<Gateway>, tracker: &TaskTracker) -> Result<(), 
     let app = App {
         gw: gw.clone(),
         tracker: tracker.clone(),
+        rtmpt: Arc::default(),
     };
     for addr in &cfg.listen {
         let listener = TcpListener::bind(addr)
@@ -99,12 +105,27 @@ pub async fn listen_all(gw: &Arc<Gateway>, tracker: &TaskTracker) -> Result<(), 
     Ok(())
 }
 
-/// The routes: `/rtmp` (WebSocket), the embedded files, 404 for the rest.
+/// The routes: `/rtmp` (WebSocket), RTMPT `POST`s, the embedded files,
+/// 404 for the rest.
 pub fn router(app: App) -> Router {
     Router::new()
         .route("/rtmp", get(ws::upgrade))
-        .fallback(files)
+        .fallback(fallback)
         .with_state(app)
+}
+
+/// RTMPT for a `POST` to one of its paths, else the embedded files.
+async fn fallback(State(app): State<App>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    if parts.method == Method::POST {
+        if let Some(conn) = parts.extensions.get::<ConnInfo>() {
+            let path = parts.uri.path();
+            if let Some(r) = rtmpt::route(&app, conn, path, &parts.headers, body).await {
+                return r;
+            }
+        }
+    }
+    files(parts.method, parts.uri).await
 }
 
 async fn files(method: Method, uri: Uri) -> Response {
