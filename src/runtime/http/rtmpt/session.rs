@@ -233,16 +233,17 @@ mod tests {
     async fn bytes_flow_both_ways_through_the_stream() {
         let shared = Shared::new(LIMITS, Instant::now());
         let mut stream = RtmptStream::new(shared.clone());
+        assert_eq!(shared.exchange(0, Request::Idle).await.unwrap()[..], [1]);
         let late = {
             let s = shared.clone();
             tokio::spawn(async move {
-                s.exchange(1, Request::Send(Bytes::from_static(b"cd")))
+                s.exchange(2, Request::Send(Bytes::from_static(b"cd")))
                     .await
             })
         };
         tokio::task::yield_now().await;
         let first = shared
-            .exchange(0, Request::Send(Bytes::from_static(b"ab")))
+            .exchange(1, Request::Send(Bytes::from_static(b"ab")))
             .await;
         assert_eq!(first.unwrap()[..], [1]);
         assert_eq!(late.await.unwrap().unwrap()[..], [1]);
@@ -256,13 +257,13 @@ mod tests {
         });
         tokio::task::yield_now().await;
         assert_eq!(
-            shared.exchange(2, Request::Idle).await.unwrap()[..],
+            shared.exchange(3, Request::Idle).await.unwrap()[..],
             *b"\x010123"
         );
         let stream = writer.await.unwrap();
         drop(stream);
         assert_eq!(
-            shared.exchange(3, Request::Idle).await.unwrap()[..],
+            shared.exchange(4, Request::Idle).await.unwrap()[..],
             *b"\x0045"
         );
     }
