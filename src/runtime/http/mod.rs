@@ -221,6 +221,8 @@ where
         .timer(TokioTimer::new())
         .header_read_timeout(head_timeout)
         .max_buf_size(MAX_HEAD_BYTES)
+        // librtmp (rtmpt://) looks for "Content-Length:" case-sensitively.
+        .title_case_headers(true)
         .serve_connection(TokioIo::new(io), svc)
         .with_upgrades()
         .await;
