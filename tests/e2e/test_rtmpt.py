@@ -16,7 +16,8 @@ from helpers.calls import dial_connected, hangup_ended
 from helpers.gateway import Gateway
 from helpers.ports import tcp_accepting, wait_until
 from helpers.rtmp_control import RtmpControl
-from helpers.rtmpt import FCS, Session, ffmpeg_play_now, open_session, post, random_id
+from helpers.rtmpt import (FCS, RtmptRtmp, Session, dial_echo, ffmpeg_play_now, hangup, keep_polling,
+                           open_session, post, random_id)
 
 ECHO = "sip:echo@127.0.0.1"
 TONE_S = 4
@@ -63,7 +64,16 @@ def wait_sessions_reaped(gw):
 
 
 def normal_call_still_works(gw, over_rtmpt: bool = True):
-    ctl = RtmpControl(url(gw) if over_rtmpt else gw.url())
+    """A dial to echo reaches status 4 (over RTMPT, or librtmp over plain RTMP), then hangs up."""
+    if over_rtmpt:
+        ctl = RtmptRtmp(gw.http_port)
+        try:
+            dial_echo(ctl, ECHO)
+            hangup(ctl)
+        finally:
+            ctl.close()
+        return
+    ctl = RtmpControl(gw.url())
     try:
         dial_connected(ctl, ECHO)
         hangup_ended(ctl)
@@ -71,21 +81,23 @@ def normal_call_still_works(gw, over_rtmpt: bool = True):
         ctl.close()
 
 
-def test_librtmp_dials_echo_over_rtmpt(rtmpt):
+def test_dial_echo_over_rtmpt(rtmpt):
     normal_call_still_works(rtmpt, over_rtmpt=True)
 
 
 def test_ffmpeg_publishes_speex_over_rtmpt_into_an_echo_call(rtmpt, procs, out_dir, measure):
-    ctl = RtmpControl(url(rtmpt))          # librtmp: connect + dial over RTMPT
+    ctl = RtmptRtmp(rtmpt.http_port)        # the control connection over RTMPT too
     try:
-        s4 = dial_connected(ctl, ECHO)
+        s4 = dial_echo(ctl, ECHO)
         played = out_dir / "rtmpt_echo.flv"
         player = ffmpeg_play_now(procs, url(rtmpt, s4["play"]), played, PLAY_S)
-        time.sleep(0.5)
+        keep_polling(ctl, player, 0.5)
         pub = media.ffmpeg_publish_tone(procs, url(rtmpt, s4["publish"]), TONE_S)
-        media.wait_ok(pub, TONE_S + 20, "ffmpeg publishing Speex over rtmpt://")
-        media.wait_ok(player, 20, "ffmpeg playing the echo over rtmpt://")
-        hangup_ended(ctl)
+        keep_polling(ctl, pub, TONE_S + 20)
+        media.wait_ok(pub, 1, "ffmpeg publishing Speex over rtmpt://")
+        keep_polling(ctl, player, 20)
+        media.wait_ok(player, 1, "ffmpeg playing the echo over rtmpt://")
+        hangup(ctl)
     finally:
         ctl.close()
     wav = media.flv_to_wav(played, out_dir / "rtmpt_echo.wav")
@@ -104,21 +116,24 @@ def test_open_answers_a_random_id_as_x_fcs(rtmpt):
 
 
 def test_out_of_order_sends_are_reordered(rtmpt):
-    """C0+C1 in two sends posted in the wrong order (seq 1 first, on its own connection): the gateway
-    applies them by <seq>, so the handshake works and S2 echoes C1."""
+    """After an idle (seq 0: the first request fixes the base), C0+C1 in two sends posted in the wrong
+    order (seq 2 first, on its own connection): the gateway applies them by <seq>, so the handshake works
+    and S2 echoes C1."""
     s = Session(rtmpt.http_port)
+    assert s.idle(seq=0)[0] == 200
     c1 = bytes(8) + os.urandom(1528)
     c0c1 = b"\x03" + c1
     late = {}
-    t = threading.Thread(target=lambda: late.update(r=s.send(c0c1[700:], seq=1)))
+    t = threading.Thread(target=lambda: late.update(r=s.send(c0c1[700:], seq=2)))
     t.start()
     time.sleep(0.5)
-    assert t.is_alive(), f"seq 1 was answered before seq 0 came: {late}"
-    first = s.send(c0c1[:700], seq=0)
+    assert t.is_alive(), f"seq 2 was answered before seq 1 came: {late}"
+    first = s.send(c0c1[:700], seq=1)
     t.join(10)
     assert first[0] == 200 and late["r"][0] == 200, (first, late)
-    s.seq = 2
-    got = first[2][1:] + late["r"][2][1:] + s.read(3073 - len(first[2]) - len(late["r"][2]) + 2)
+    s.seq = 3
+    got = first[2][1:] + late["r"][2][1:]
+    got += s.read(3073 - len(got))
     assert got[0] == 3, got[:4]
     assert got[1 + 1536 + 8:1 + 3072] == c1[8:], "S2 does not echo C1: the sends were not reordered"
     assert s.close()[0] == 200

@@ -5,9 +5,11 @@ comes, so the default 5 s probe would wait for audio that never arrives)."""
 import http.client
 import os
 import re
+import time
 from pathlib import Path
 
 from .procs import Procs
+from .rtmp_raw import RawRtmp, command
 
 FCS = "application/x-fcs"
 
@@ -77,3 +79,77 @@ def ffmpeg_play_now(procs: Procs, url: str, out: Path, seconds: float, name: str
     return procs.start(name, ["ffmpeg", "-nostdin", "-hide_banner", "-y", "-analyzeduration", "0",
                               "-probesize", "32", "-i", url, "-c", "copy", "-t", str(seconds),
                               "-flush_packets", "1", out])
+
+
+class RtmptRtmp(RawRtmp):
+    """helpers.rtmp_raw.RawRtmp over an RTMPT session, single-threaded (librtmp's RTMPT is not safe
+    with RtmpControl's reader thread: two threads interleave their POSTs on one socket). `send` is one
+    /send; each `_recv` is one /idle (sleeping `poll_s` after an empty one). Poll at least every
+    [http] rtmpt_idle_timeout_s or the session is reaped."""
+
+    def __init__(self, port: int, timeout: float = 5.0, poll_s: float = 0.05):
+        self.rtmpt = Session(port)
+        self.poll_s = poll_s
+        self.buf = b""
+        self.closed = False
+        self.peer_chunk_size = 128
+        self.streams = {}
+        self.c2 = b""
+        status, _, _ = self.rtmpt.send(b"\x03" + bytes(8) + os.urandom(1528))
+        assert status == 200, f"send C0C1: {status}"
+        hs = self.rtmpt.read(3073)
+        self.buf = hs[3073:]
+        self.rtmpt.send(hs[1:1537])
+
+    def send(self, data: bytes):
+        status, _, _ = self.rtmpt.send(data)
+        if status != 200:
+            self.closed = True
+        return status == 200
+
+    def _recv(self, timeout: float) -> bool:
+        if self.closed:
+            return False
+        status, _, body = self.rtmpt.idle()
+        if status != 200:
+            self.closed = True
+            return False
+        self.buf += body[1:]
+        if len(body) <= 1:
+            if body[:1] == b"\x00":
+                self.closed = True
+                return False
+            time.sleep(min(self.poll_s, max(0.0, timeout)))
+        return True
+
+    def close(self):
+        if not self.closed:
+            self.rtmpt.close()
+            self.closed = True
+
+
+def call_status(code: int):
+    """A wait_command predicate for onStatus Sono.Call.Status with this status_code."""
+    return lambda n, v: (n == "onStatus" and len(v) > 1 and isinstance(v[1], dict)
+                         and v[1].get("code") == "Sono.Call.Status" and v[1].get("status_code") == code)
+
+
+def dial_echo(ctl: RtmptRtmp, uri: str, timeout: float = 15.0) -> dict:
+    """connect, dial `uri`, wait for status 4: the status info (publish, play names)."""
+    ctl.connect()
+    ctl.send(command("dial", 2, uri))
+    r = ctl.wait_command(call_status(4), timeout)
+    assert r, f"no Sono.Call.Status 4 within {timeout} s over RTMPT"
+    return r[2][1]
+
+
+def hangup(ctl: RtmptRtmp, timeout: float = 10.0):
+    ctl.send(command("hangup", 3))
+    assert ctl.wait_command(call_status(0), timeout), "no Sono.Call.Status 0 after hangup over RTMPT"
+
+
+def keep_polling(ctl: RtmptRtmp, proc, timeout: float):
+    """Polls the control session while `proc` runs (at most `timeout` s)."""
+    deadline = time.monotonic() + timeout
+    while proc.alive() and time.monotonic() < deadline:
+        ctl._recv(0.2)
