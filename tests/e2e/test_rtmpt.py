@@ -5,6 +5,7 @@ plays the echo back over rtmpt:// (SNR checked). Raw HTTP tests: the id and cont
 reordered by <seq>, unknown ids 404, idle sessions reaped, too many sessions per IP refused (429), empty,
 oversized and reused-sequence requests refused with a clear status. After each attack a normal echo call
 still reaches status 4."""
+import http.client
 import os
 import threading
 import time
@@ -25,6 +26,7 @@ PLAY_S = 3            # media seconds the player keeps (less than the echo sends
 MIN_SNR_DB = 28       # as test_echo.py: Speex decoded and encoded again by the echo
 IDLE_TIMEOUT_S = 3
 MAX_SESSIONS = 6
+CONNECTION_TIMEOUT_S = 2   # [http] connection_timeout_s: RTMPT connections must outlive it
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +34,7 @@ def rtmpt(ports, tmp_path_factory):
     http_port = ports.port()
     gw = Gateway(tmp_path_factory.mktemp("gw-rtmpt"), ports, {
         "http": {"listen": [f"127.0.0.1:{http_port}"], "rtmpt_idle_timeout_s": IDLE_TIMEOUT_S,
-                 "rtmpt_max_sessions_per_ip": MAX_SESSIONS}})
+                 "rtmpt_max_sessions_per_ip": MAX_SESSIONS, "connection_timeout_s": CONNECTION_TIMEOUT_S}})
     gw.http_port = http_port
     try:
         gw.start()
@@ -189,6 +191,29 @@ def test_bad_bodies_and_sequence_numbers_get_clear_statuses(rtmpt):
     assert s.idle(seq=1)[0] == 200, "the session survives refused requests"
     assert post(p, "/open/1", headers={"Content-Length": "0"}, body=b"")[0] in (200, 400)
     assert s.close(seq=2)[0] == 200
+    normal_call_still_works(rtmpt)
+
+
+def test_a_keep_alive_connection_carrying_rtmpt_outlives_connection_timeout(rtmpt):
+    """ffmpeg and librtmp poll over one keep-alive connection for the whole call: it must not be cut at
+    [http] connection_timeout_s while RTMPT requests keep coming."""
+    sid = open_session(rtmpt.http_port)
+    c = http.client.HTTPConnection("127.0.0.1", rtmpt.http_port, timeout=5)
+    try:
+        c.connect()
+        sock = c.sock
+        t0, seq = time.monotonic(), 0
+        while time.monotonic() - t0 < CONNECTION_TIMEOUT_S * 2.5:
+            c.request("POST", f"/idle/{sid}/{seq}", body=b"\x00", headers={"Content-Type": FCS})
+            r = c.getresponse()
+            assert (r.status, r.read()[:1]) == (200, b"\x01") or r.status == 200
+            assert c.sock is sock, "the keep-alive connection was closed under the RTMPT session"
+            seq += 1
+            time.sleep(0.3)
+        c.request("POST", f"/close/{sid}/{seq}", body=b"\x00", headers={"Content-Type": FCS})
+        assert c.getresponse().read() == b"\x00"
+    finally:
+        c.close()
     normal_call_still_works(rtmpt)
 
 

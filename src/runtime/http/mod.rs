@@ -63,9 +63,28 @@ pub struct ConnInfo {
     pub id: u64,
     pub peer: SocketAddr,
     admission: Arc<Mutex<Option<Admission>>>,
+    /// When the connection last carried an RTMPT request.
+    rtmpt_seen: Arc<Mutex<Option<Instant>>>,
 }
 
 impl ConnInfo {
+    /// Notes an RTMPT request at `now`: the connection then outlives `[http]
+    /// connection_timeout_s` while RTMPT requests keep coming (see [`serve`]).
+    pub fn saw_rtmpt(&self, now: Instant) {
+        if let Ok(mut t) = self.rtmpt_seen.lock() {
+            *t = Some(now);
+        }
+    }
+
+    /// An RTMPT request came within `within` before `now`.
+    fn rtmpt_recent(&self, now: Instant, within: Duration) -> bool {
+        self.rtmpt_seen
+            .lock()
+            .ok()
+            .and_then(|t| *t)
+            .is_some_and(|t| now.saturating_duration_since(t) < within)
+    }
+
     /// The connection's places in `[limits]`, once (for the WebSocket that
     /// takes the connection over).
     pub fn take_admission(&self) -> Option<Admission> {
@@ -173,6 +192,7 @@ async fn accept_loop(app: App, listener: TcpListener, tls: Option<TlsAcceptor>) 
             id: gw.next_connection_id(),
             peer,
             admission: Arc::new(Mutex::new(Some(admission))),
+            rtmpt_seen: Arc::default(),
         };
         let span = tracing::info_span!("http", conn = conn.id, %peer);
         let serve = serve(gw.clone(), router.clone(), stream, tls.clone(), conn);
@@ -181,7 +201,10 @@ async fn accept_loop(app: App, listener: TcpListener, tls: Option<TlsAcceptor>) 
 }
 
 /// One HTTP connection: TLS if configured, then HTTP/1.1 until it ends,
-/// is upgraded, or `[http] connection_timeout_s` runs out.
+/// is upgraded, or `[http] connection_timeout_s` runs out. A connection
+/// that carries RTMPT gets another `connection_timeout_s` each time it
+/// runs out while RTMPT requests came within `[http] rtmpt_idle_timeout_s`
+/// (an RTMPT call lasts as long as its client keeps polling).
 async fn serve(
     gw: Arc<Gateway>,
     router: Router,
@@ -191,7 +214,8 @@ async fn serve(
 ) {
     let limits = &gw.config.limits;
     let head_timeout = limits.handshake_timeout;
-    let served = tokio::time::timeout(gw.config.http.connection_timeout, async {
+    let info = conn.clone();
+    let served = async move {
         match tls {
             None => serve_io(router, stream, conn, head_timeout).await,
             Some(acceptor) => {
@@ -202,10 +226,18 @@ async fn serve(
                 }
             }
         }
-    })
-    .await;
-    if served.is_err() {
-        debug!("HTTP connection closed: [http] connection_timeout_s");
+    };
+    tokio::pin!(served);
+    let cfg = &gw.config.http;
+    loop {
+        match tokio::time::timeout(cfg.connection_timeout, &mut served).await {
+            Ok(()) => return,
+            Err(_) if info.rtmpt_recent(Instant::now(), cfg.rtmpt_idle_timeout) => continue,
+            Err(_) => {
+                debug!("HTTP connection closed: [http] connection_timeout_s");
+                return;
+            }
+        }
     }
 }
 

@@ -134,6 +134,7 @@ pub async fn route(
             return Some(status(StatusCode::BAD_REQUEST, "bad sequence number\n"))
         }
     };
+    conn.saw_rtmpt(Instant::now());
     let body = match read_body(headers, body).await {
         Ok(b) => b,
         Err(r) => return Some(r),
@@ -225,13 +226,16 @@ async fn open(app: &App, conn: &ConnInfo) -> Response {
 /// Forgets the session when it ends (closed or idle past its timeout).
 async fn reap(sessions: Arc<Sessions>, id: SessionId, shared: Arc<Shared>) {
     loop {
+        let changed = shared.changed();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
         let deadline = shared.deadline();
         if shared.expire(Instant::now()) {
             break;
         }
         tokio::select! {
             _ = tokio::time::sleep_until(deadline.into()) => {}
-            _ = shared.changed() => {}
+            _ = changed => {}
         }
     }
     sessions.remove(id);
@@ -242,7 +246,12 @@ async fn exchange(app: &App, conn: &ConnInfo, id: SessionId, seq: u64, req: Requ
     let Some(shared) = app.rtmpt.get(id, conn.peer.ip()) else {
         return status(StatusCode::NOT_FOUND, "unknown session\n");
     };
-    match shared.exchange(seq, req).await {
+    let result = shared.exchange(seq, req).await;
+    if shared.expire(Instant::now()) {
+        // Closed (or told it is closing): its place is free at once.
+        app.rtmpt.remove(id);
+    }
+    match result {
         Ok(answer) => fcs(answer),
         Err(ExchangeError::Ended) | Err(ExchangeError::Refused(RtmptError::Ended)) => {
             status(StatusCode::NOT_FOUND, "session ended\n")

@@ -120,9 +120,10 @@ impl Shared {
         self.lock().core.deadline()
     }
 
-    /// Waits until something changes (an answer, the end).
-    pub async fn changed(&self) {
-        self.changed.notified().await;
+    /// A future ready when something changes (an answer, the end); `enable`
+    /// it before checking the state so no change is missed.
+    pub fn changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.changed.notified()
     }
 }
 
