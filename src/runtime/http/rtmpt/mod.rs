@@ -265,3 +265,45 @@ async fn exchange(app: &App, conn: &ConnInfo, id: SessionId, seq: u64, req: Requ
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn shared() -> Arc<Shared> {
+        let limits = Limits {
+            window: WINDOW,
+            max_inbound: MAX_INBOUND,
+            max_outbound: MAX_OUTBOUND,
+            idle_timeout: Duration::from_secs(15),
+        };
+        Shared::new(limits, Instant::now())
+    }
+
+    #[test]
+    fn sessions_are_capped_per_address_and_bound_to_it() {
+        let t = Sessions::default();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let a_same_64: IpAddr = "2001:db8::1".parse().unwrap();
+        let a_other_in_64: IpAddr = "2001:db8::2".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let one = t.insert(a, 2, shared()).unwrap();
+        let two = t.insert(a, 2, shared()).unwrap();
+        assert_ne!(one, two);
+        assert!(t.insert(a, 2, shared()).is_none(), "third from one address");
+        assert!(t.insert(b, 2, shared()).is_some(), "another address");
+        assert!(t.get(one, a).is_some());
+        assert!(t.get(one, b).is_none(), "foreign address: unknown");
+        t.remove(one);
+        assert!(t.get(one, a).is_none());
+        assert!(t.insert(a, 2, shared()).is_some(), "place freed");
+        let v6 = t.insert(a_same_64, 1, shared()).unwrap();
+        assert!(t.get(v6, a_other_in_64).is_some(), "same /64");
+        assert!(
+            t.insert(a_other_in_64, 1, shared()).is_none(),
+            "counted per /64"
+        );
+        assert_eq!(t.len(), 4);
+    }
+}
