@@ -17,8 +17,9 @@ from helpers.calls import dial_connected, hangup_ended
 from helpers.gateway import Gateway
 from helpers.ports import tcp_accepting, wait_until
 from helpers.rtmp_control import RtmpControl
-from helpers.rtmpt import (FCS, RtmptRtmp, Session, dial_echo, ffmpeg_play_now, hangup, keep_polling,
-                           open_session, post, random_id)
+from helpers.rtmp_raw import TYPE_COMMAND_AMF0, amf0, chunk, command
+from helpers.rtmpt import (FCS, RtmptRtmp, Session, call_status, dial_echo, ffmpeg_play_now, hangup,
+                           keep_polling, open_session, post, random_id)
 
 ECHO = "sip:echo@127.0.0.1"
 TONE_S = 4
@@ -52,6 +53,9 @@ def _alive(request):
     yield
     if "rtmpt" in request.fixturenames:
         gw = request.getfixturevalue("rtmpt")
+        assert gw.alive(), f"rtmp2sip died during the test; log {gw.log}"
+    if "rtmpt_auth" in request.fixturenames:
+        gw = request.getfixturevalue("rtmpt_auth")
         assert gw.alive(), f"rtmp2sip died during the test; log {gw.log}"
 
 
@@ -219,3 +223,63 @@ def test_a_keep_alive_connection_carrying_rtmpt_outlives_connection_timeout(rtmp
 
 def test_plain_rtmp_still_works_alongside(rtmpt):
     normal_call_still_works(rtmpt, over_rtmpt=False)
+
+
+# ---------- [auth]: the JWT gate applies to RTMPT sessions as to RTMP over TCP ----------
+AUTH_SECRET = "e2e-rtmpt-secret-" + os.urandom(16).hex()
+
+
+@pytest.fixture(scope="module")
+def rtmpt_auth(ports, tmp_path_factory):
+    d = tmp_path_factory.mktemp("gw-rtmpt-auth")
+    secret = d / "jwt.secret"
+    secret.write_text(AUTH_SECRET + "\n")
+    http_port = ports.port()
+    gw = Gateway(d, ports, {
+        "http": {"listen": [f"127.0.0.1:{http_port}"], "rtmpt_idle_timeout_s": IDLE_TIMEOUT_S},
+        "auth": {"mode": "jwt", "algorithm": "HS256", "secret_file": str(secret),
+                 "issuer": "test-site", "audience": "rtmp2sip"}})
+    gw.http_port = http_port
+    try:
+        gw.start()
+        assert wait_until(lambda: tcp_accepting(http_port), 10, 0.05), gw.proc.tail(40)
+    except AssertionError:
+        gw.stop()
+        raise
+    yield gw
+    gw.stop()
+
+
+def jwt_token(sub: str = "alice") -> str:
+    import jwt
+    now = int(time.time())
+    return jwt.encode({"sub": sub, "iat": now, "exp": now + 300, "iss": "test-site", "aud": "rtmp2sip"},
+                      AUTH_SECRET, algorithm="HS256")
+
+
+def connect_msg(tok: str = None) -> bytes:
+    """connect(1, {app}, [token]): the token is the first argument after the command object."""
+    body = amf0("connect") + amf0(1) + amf0({"app": "phone", "objectEncoding": 0})
+    return chunk(3, TYPE_COMMAND_AMF0, 0, body + (amf0(tok) if tok else b""))
+
+
+def test_rtmpt_connect_without_a_token_is_rejected_and_closed(rtmpt_auth):
+    ctl = RtmptRtmp(rtmpt_auth.http_port)
+    ctl.send(connect_msg())
+    r = ctl.wait_command(lambda n, v: n in ("_result", "_error"), 10)
+    assert r and r[0] == "_error", f"connect without a token over RTMPT: {r}"
+    assert ctl.closed_within(IDLE_TIMEOUT_S + 3), "the rejected RTMPT session was not closed"
+    assert rtmpt_auth.alive()
+
+
+def test_rtmpt_connect_with_a_token_dials_echo(rtmpt_auth):
+    ctl = RtmptRtmp(rtmpt_auth.http_port)
+    try:
+        ctl.send(connect_msg(jwt_token("checker")))
+        r = ctl.wait_command(lambda n, v: n in ("_result", "_error"), 10)
+        assert r and r[0] == "_result", f"connect with a good token over RTMPT: {r}"
+        ctl.send(command("dial", 2, ECHO))
+        assert ctl.wait_command(call_status(4), 15), "no status 4 with a token over RTMPT"
+        hangup(ctl)
+    finally:
+        ctl.close()
