@@ -39,6 +39,12 @@ pub struct HttpConfig {
     /// Most time a plain HTTP connection (not upgraded to a WebSocket) stays
     /// open, keep-alive included (1..=600 s).
     pub connection_timeout: Duration,
+    /// RTMPT (`POST /open/1`, `/send`, `/idle`, `/close`) on this listener.
+    pub rtmpt: bool,
+    /// Most RTMPT sessions open per IPv4 address / IPv6 /64 (1..=1000).
+    pub rtmpt_max_sessions_per_ip: u32,
+    /// An RTMPT session with no request for this long is ended (1..=300 s).
+    pub rtmpt_idle_timeout: Duration,
 }
 
 #[derive(Debug, Deserialize)]
@@ -49,6 +55,9 @@ pub(super) struct HttpFile {
     tls_cert: String,
     tls_key: String,
     connection_timeout_s: u64,
+    rtmpt: bool,
+    rtmpt_max_sessions_per_ip: u32,
+    rtmpt_idle_timeout_s: u64,
 }
 
 impl Default for HttpFile {
@@ -59,6 +68,9 @@ impl Default for HttpFile {
             tls_cert: String::new(),
             tls_key: String::new(),
             connection_timeout_s: 30,
+            rtmpt: true,
+            rtmpt_max_sessions_per_ip: 4,
+            rtmpt_idle_timeout_s: 15,
         }
     }
 }
@@ -78,12 +90,29 @@ pub(super) fn validate_http(file: &Path, h: HttpFile) -> Result<HttpConfig, Conf
             "must be 1..=600",
         ));
     }
+    if !(1..=1000).contains(&h.rtmpt_max_sessions_per_ip) {
+        return Err(invalid(
+            file,
+            "http.rtmpt_max_sessions_per_ip",
+            "must be 1..=1000",
+        ));
+    }
+    if !(1..=300).contains(&h.rtmpt_idle_timeout_s) {
+        return Err(invalid(
+            file,
+            "http.rtmpt_idle_timeout_s",
+            "must be 1..=300",
+        ));
+    }
     Ok(HttpConfig {
         listen,
         allowed_origins,
         tls_cert,
         tls_key,
         connection_timeout: Duration::from_secs(h.connection_timeout_s),
+        rtmpt: h.rtmpt,
+        rtmpt_max_sessions_per_ip: h.rtmpt_max_sessions_per_ip,
+        rtmpt_idle_timeout: Duration::from_secs(h.rtmpt_idle_timeout_s),
     })
 }
 

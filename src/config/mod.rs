@@ -183,6 +183,12 @@ mod tests {
         assert_eq!(c.rtmp.tls_listen, d.rtmp.tls_listen);
         assert_eq!(c.http.allowed_origins, d.http.allowed_origins);
         assert_eq!(c.http.connection_timeout, d.http.connection_timeout);
+        assert_eq!(c.http.rtmpt, d.http.rtmpt);
+        assert_eq!(
+            c.http.rtmpt_max_sessions_per_ip,
+            d.http.rtmpt_max_sessions_per_ip
+        );
+        assert_eq!(c.http.rtmpt_idle_timeout, d.http.rtmpt_idle_timeout);
         // The one deliberate difference: the default is no HTTP listener
         // (tests and embedders opt in); the shipped file serves the quick start.
         assert!(d.http.listen.is_empty());
@@ -231,6 +237,14 @@ mod tests {
                 "http.connection_timeout_s",
             ),
             ("[rtmp]\ntls_listen = [\"0.0.0.0:443\"]\n", "rtmp.tls_cert"),
+            (
+                "[http]\nrtmpt_max_sessions_per_ip = 0\n",
+                "http.rtmpt_max_sessions_per_ip",
+            ),
+            (
+                "[http]\nrtmpt_idle_timeout_s = 301\n",
+                "http.rtmpt_idle_timeout_s",
+            ),
         ];
         for (text, key) in cases {
             let e = load(text).unwrap_err().to_string();

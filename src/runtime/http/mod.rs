@@ -12,10 +12,12 @@
 //!
 //! - [`origin`]: the `Origin` check (pure);
 //! - [`ws_stream`]: a WebSocket as `AsyncRead + AsyncWrite`;
-//! - [`assets`]: the embedded page and SDK.
+//! - [`assets`]: the embedded page and SDK;
+//! - [`rtmpt`]: RTMP tunnelled over HTTP `POST`s (`/open/1`, `/send`, ...).
 
 pub mod assets;
 pub mod origin;
+pub mod rtmpt;
 pub mod ws;
 pub mod ws_stream;
 
@@ -23,6 +25,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -50,6 +53,8 @@ pub struct App {
     /// Connections upgraded to RTMP join the gateway's tracker, so shutdown
     /// waits for their calls to end.
     pub tracker: TaskTracker,
+    /// The open RTMPT sessions.
+    pub rtmpt: Arc<rtmpt::Sessions>,
 }
 
 /// One accepted TCP connection, as request handlers see it.
@@ -58,9 +63,28 @@ pub struct ConnInfo {
     pub id: u64,
     pub peer: SocketAddr,
     admission: Arc<Mutex<Option<Admission>>>,
+    /// When the connection last carried an RTMPT request.
+    rtmpt_seen: Arc<Mutex<Option<Instant>>>,
 }
 
 impl ConnInfo {
+    /// Notes an RTMPT request at `now`: the connection then outlives `[http]
+    /// connection_timeout_s` while RTMPT requests keep coming (see [`serve`]).
+    pub fn saw_rtmpt(&self, now: Instant) {
+        if let Ok(mut t) = self.rtmpt_seen.lock() {
+            *t = Some(now);
+        }
+    }
+
+    /// An RTMPT request came within `within` before `now`.
+    fn rtmpt_recent(&self, now: Instant, within: Duration) -> bool {
+        self.rtmpt_seen
+            .lock()
+            .ok()
+            .and_then(|t| *t)
+            .is_some_and(|t| now.saturating_duration_since(t) < within)
+    }
+
     /// The connection's places in `[limits]`, once (for the WebSocket that
     /// takes the connection over).
     pub fn take_admission(&self) -> Option<Admission> {
@@ -84,6 +108,7 @@ pub async fn listen_all(gw: &Arc<Gateway>, tracker: &TaskTracker) -> Result<(), 
     let app = App {
         gw: gw.clone(),
         tracker: tracker.clone(),
+        rtmpt: Arc::default(),
     };
     for addr in &cfg.listen {
         let listener = TcpListener::bind(addr)
@@ -99,12 +124,27 @@ pub async fn listen_all(gw: &Arc<Gateway>, tracker: &TaskTracker) -> Result<(), 
     Ok(())
 }
 
-/// The routes: `/rtmp` (WebSocket), the embedded files, 404 for the rest.
+/// The routes: `/rtmp` (WebSocket), RTMPT `POST`s, the embedded files,
+/// 404 for the rest.
 pub fn router(app: App) -> Router {
     Router::new()
         .route("/rtmp", get(ws::upgrade))
-        .fallback(files)
+        .fallback(fallback)
         .with_state(app)
+}
+
+/// RTMPT for a `POST` to one of its paths, else the embedded files.
+async fn fallback(State(app): State<App>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    if parts.method == Method::POST {
+        if let Some(conn) = parts.extensions.get::<ConnInfo>() {
+            let path = parts.uri.path();
+            if let Some(r) = rtmpt::route(&app, conn, path, &parts.headers, body).await {
+                return r;
+            }
+        }
+    }
+    files(parts.method, parts.uri).await
 }
 
 async fn files(method: Method, uri: Uri) -> Response {
@@ -128,6 +168,7 @@ async fn accept_loop(app: App, listener: TcpListener, tls: Option<TlsAcceptor>) 
             id: gw.next_connection_id(),
             peer,
             admission: Arc::new(Mutex::new(Some(admission))),
+            rtmpt_seen: Arc::default(),
         };
         let span = tracing::info_span!("http", conn = conn.id, %peer);
         let serve = serve(gw.clone(), router.clone(), stream, tls.clone(), conn);
@@ -136,7 +177,10 @@ async fn accept_loop(app: App, listener: TcpListener, tls: Option<TlsAcceptor>) 
 }
 
 /// One HTTP connection: TLS if configured, then HTTP/1.1 until it ends,
-/// is upgraded, or `[http] connection_timeout_s` runs out.
+/// is upgraded, or `[http] connection_timeout_s` runs out. A connection
+/// that carries RTMPT gets another `connection_timeout_s` each time it
+/// runs out while RTMPT requests came within `[http] rtmpt_idle_timeout_s`
+/// (an RTMPT call lasts as long as its client keeps polling).
 async fn serve(
     gw: Arc<Gateway>,
     router: Router,
@@ -146,7 +190,8 @@ async fn serve(
 ) {
     let limits = &gw.config.limits;
     let head_timeout = limits.handshake_timeout;
-    let served = tokio::time::timeout(gw.config.http.connection_timeout, async {
+    let info = conn.clone();
+    let served = async move {
         match tls {
             None => serve_io(router, stream, conn, head_timeout).await,
             Some(acceptor) => {
@@ -157,10 +202,18 @@ async fn serve(
                 }
             }
         }
-    })
-    .await;
-    if served.is_err() {
-        debug!("HTTP connection closed: [http] connection_timeout_s");
+    };
+    tokio::pin!(served);
+    let cfg = &gw.config.http;
+    loop {
+        match tokio::time::timeout(cfg.connection_timeout, &mut served).await {
+            Ok(()) => return,
+            Err(_) if info.rtmpt_recent(Instant::now(), cfg.rtmpt_idle_timeout) => continue,
+            Err(_) => {
+                debug!("HTTP connection closed: [http] connection_timeout_s");
+                return;
+            }
+        }
     }
 }
 
@@ -176,6 +229,8 @@ where
         .timer(TokioTimer::new())
         .header_read_timeout(head_timeout)
         .max_buf_size(MAX_HEAD_BYTES)
+        // librtmp (rtmpt://) looks for "Content-Length:" case-sensitively.
+        .title_case_headers(true)
         .serve_connection(TokioIo::new(io), svc)
         .with_upgrades()
         .await;

@@ -45,7 +45,7 @@ pub async fn upgrade(
     let Some(admission) = conn.take_admission() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "already upgraded\n").into_response();
     };
-    let App { gw, tracker } = app;
+    let App { gw, tracker, .. } = app;
     let span = tracing::info_span!(parent: None, "ws", conn = conn.id, peer = %conn.peer);
     ws.protocols(["binary"])
         .max_message_size(MAX_MESSAGE)
