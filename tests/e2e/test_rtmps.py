@@ -13,6 +13,7 @@ from helpers.calls import dial_connected, hangup_ended
 from helpers.gateway import Gateway
 from helpers.ports import tcp_accepting, wait_until
 from helpers.rtmp_control import RtmpControl
+from helpers.tone_to_sipp import tone_reaches_sipp
 from helpers.rtmp_raw import RawRtmp
 from helpers.tls_cert import make_cert
 
@@ -118,3 +119,9 @@ def test_stalled_tls_handshakes_are_dropped(rtmps):
         s.close()
     assert time.monotonic() - t0 < 5, "stalled TLS handshakes were not dropped in time"
     normal_call_still_works(rtmps)
+
+
+def test_ffmpeg_over_rtmps_tone_reaches_sipp(rtmps, procs, out_dir, ports, assets, measure):
+    """ffmpeg publishes Speex over rtmps:// into a call to a PCMU sipp UAS: the tone arrives at sipp."""
+    t = tone_reaches_sipp(rtmps, lambda s: tls_url(rtmps, s), procs, out_dir, ports, assets, "rtmps")
+    measure("SNR RTMPS -> SIP PCMU (dB)", t["snr"])

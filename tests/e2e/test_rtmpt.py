@@ -17,6 +17,7 @@ from helpers.calls import dial_connected, hangup_ended
 from helpers.gateway import Gateway
 from helpers.ports import tcp_accepting, wait_until
 from helpers.rtmp_control import RtmpControl
+from helpers.tone_to_sipp import tone_reaches_sipp
 from helpers.rtmp_raw import TYPE_COMMAND_AMF0, amf0, chunk, command
 from helpers.rtmpt import (FCS, RtmptRtmp, Session, call_status, dial_echo, ffmpeg_play_now, hangup,
                            keep_polling, open_session, post, random_id)
@@ -283,3 +284,9 @@ def test_rtmpt_connect_with_a_token_dials_echo(rtmpt_auth):
         hangup(ctl)
     finally:
         ctl.close()
+
+
+def test_ffmpeg_over_rtmpt_tone_reaches_sipp(rtmpt, procs, out_dir, ports, assets, measure):
+    """ffmpeg publishes Speex over rtmpt:// into a call to a PCMU sipp UAS: the tone arrives at sipp."""
+    t = tone_reaches_sipp(rtmpt, lambda s: url(rtmpt, s), procs, out_dir, ports, assets, "rtmpt")
+    measure("SNR RTMPT -> SIP PCMU (dB)", t["snr"])
