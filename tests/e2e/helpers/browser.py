@@ -8,7 +8,7 @@ without a prompt. The page-side hooks below are plain JavaScript evaluated in th
   congestion check) and every one it receives on the play stream is kept with its wall-clock time in ms
   (performance.timeOrigin + now): `window.__tap = {sent: [[ms, base64]], recv: [[ms, base64]]}`.
 - RECORD_JS records `phone.remoteStream` (the far end's audio as the page plays it) with an AudioWorklet
-  in the SDK's AudioContext; FETCH_RECORDING_JS returns it as base64 little-endian int16 PCM."""
+  in an AudioContext of its own; FETCH_RECORDING_JS returns it as base64 little-endian int16 PCM."""
 import base64
 import os
 import shutil
@@ -38,7 +38,9 @@ TAP_JS = """() => {
 
 RECORD_JS = """async () => {
   const p = window.phone;
-  const ctx = p.media.ctx;
+  // A context of its own, as a web page using remoteStream would have (48 kHz like the SDK's).
+  const ctx = new AudioContext({ sampleRate: 48000 });
+  await ctx.resume();
   const src = `class R extends AudioWorkletProcessor {
     process(inputs) { const c = inputs[0] && inputs[0][0]; if (c) this.port.postMessage(c.slice()); return true; }
   }
@@ -49,7 +51,7 @@ RECORD_JS = """async () => {
   const chunks = [];
   node.port.onmessage = (e) => { if (chunks.length < 20000) chunks.push(e.data); };
   ctx.createMediaStreamSource(p.remoteStream).connect(node);
-  window.__rec = { rate: ctx.sampleRate, chunks, t0: performance.timeOrigin + performance.now() };
+  window.__rec = { rate: ctx.sampleRate, chunks, ctx, t0: performance.timeOrigin + performance.now() };
   return ctx.sampleRate;
 }"""
 
