@@ -109,8 +109,9 @@ def status_text(pg) -> str:
 
 
 def loud_part(wav_in, wav_out):
-    """The recording from the first to the last 20 ms window within 20 dB of the loudest (the far end's
-    tone, without the lead silence and the tail after the hang-up)."""
+    """The recording from the first to the last 20 ms window within 40 dB of the loudest (the far end's
+    tone, without the lead silence and the tail after the hang-up; 40 dB because on an echo call the
+    browser's echo canceller, rightly, takes the looped-back tone down by up to ~30 dB)."""
     with wave.open(str(wav_in)) as w:
         rate = w.getframerate()
         x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64)
@@ -118,7 +119,7 @@ def loud_part(wav_in, wav_out):
     n = len(x) // win
     assert n > 10, f"recording too short: {len(x)} samples"
     lv = 20 * np.log10(np.sqrt(np.mean(x[:n * win].reshape(n, win) ** 2, axis=1)) + 1e-9)
-    loud = np.nonzero(lv > lv.max() - 20)[0]
+    loud = np.nonzero(lv > lv.max() - 40)[0]
     y = x[loud[0] * win:(loud[-1] + 1) * win].astype("<i2")
     with wave.open(str(wav_out), "wb") as w:
         w.setnchannels(1)
@@ -196,7 +197,7 @@ def test_page_dials_pcmu_far_end(gateway, browser, procs, out_dir, ports, assets
     time.sleep(CALL_S / 2)
     assert "In call" in status_text(pg) or "Connected" in status_text(pg), status_text(pg)
     shot = os.environ.get("WEB_PHONE_SCREENSHOT")
-    pg.screenshot(path=str(out_dir / "web-phone.png"))
+    pg.screenshot(path=str(out_dir / "web-phone.png"), full_page=True)
     if shot:
         shutil.copy(out_dir / "web-phone.png", shot)
     assert pg.get_attribute("#mic-level", "aria-valuenow") not in (None, "0"), "the mic level meter shows nothing"
@@ -343,8 +344,13 @@ def test_g711_fallback_without_webcodecs(gateway, browser, procs, out_dir, ports
     t = tap(pg)
     assert t["sent"] and all(b[0] == 0x82 and len(b) == 161 for _, b in t["sent"]), \
         f"uplink is not FLV µ-law 20 ms: {[b[:2].hex() for _, b in t['sent'][:5]]}"
-    assert t["recv"] and all(b[0] >> 4 == 8 for _, b in t["recv"]), \
-        f"downlink is not µ-law: {[b[:2].hex() for _, b in t['recv'][:5]]}"
+    # rtmp_out_codec = "match": Speex until the gateway has seen the client's first µ-law message (the SDK
+    # ignores those few), then µ-law
+    kinds = [b[0] >> 4 for _, b in t["recv"]]
+    assert 8 in kinds, f"no µ-law downlink: {[b[:2].hex() for _, b in t['recv'][:5]]}"
+    first = kinds.index(8)
+    assert first <= 25 and set(kinds[first:]) == {8}, f"downlink formats {kinds[:40]}"
+    measure("G.711 fallback: Speex messages before the first µ-law", first)
     rx = out_dir / "at_sipp.wav"
     print("RTP at sipp:", media.rtp_to_wav(cap.stop(), rx, "pcmu", dport=sipp.media_port, pt=0))
     s = media.assert_tone(rx, MIN_SNR_TO_SIP_DB, "µ-law fallback: page tone at sipp")
@@ -381,7 +387,9 @@ def test_wss_page_and_refused_origin(browser, gateway_factory, ports, out_dir, m
             try { await p.connect(); return 'connected'; } catch (e) { return `${e.code}: ${e.description ?? e.message}`; }
         }""", f"wss://127.0.0.1:{http_port}/rtmp")
         assert err.startswith("NetConnection.Connect.Failed"), f"cross-origin connect: {err}"
-        assert "403" in gw.log_since(0) or True  # the gateway's log wording is not part of the contract
+        refused = [ln for ln in gw.log_since(0, 5000).splitlines() if "Origin not allowed" in ln]
+        assert any(f"127.0.0.1:{other.http_port}" in ln for ln in refused), \
+            f"the gateway did not refuse the other origin's WebSocket (403): {refused}"
     finally:
         other.stop()
     # after the refusal, a normal call from the right origin still works

@@ -96,7 +96,9 @@ class Browser:
             executable_path=CHROMIUM, headless=True,
             args=["--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
                   f"--use-file-for-fake-audio-capture={self.mic_wav}",
-                  "--autoplay-policy=no-user-gesture-required", *self.extra_args])
+                  "--autoplay-policy=no-user-gesture-required",
+                  "--ignore-certificate-errors",      # the test certificate of the wss:// tests (loopback only)
+                  *self.extra_args])
         return self
 
     def page(self, viewport=None, init_script: str = None, ignore_https_errors: bool = False):
