@@ -35,8 +35,14 @@ from helpers.procs import run
 from helpers.sipp import Sipp
 from helpers.tls_cert import make_cert
 
-pytestmark = pytest.mark.skipif(not chromium_available(),
-                                reason="needs Debian's chromium and Playwright (scripts/install-test-deps.sh)")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _browser_peers():
+    """Like every e2e peer, a missing browser fails the tests (they do not skip)."""
+    if not chromium_available():
+        pytest.fail("missing test peers: Debian's chromium and Playwright for /usr/bin/python3; run "
+                    "scripts/install-test-deps.sh", pytrace=False)
 
 ECHO = "sip:echo@127.0.0.1"
 MIN_SNR_TO_SIP_DB = 25
