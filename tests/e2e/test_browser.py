@@ -26,7 +26,8 @@ import numpy as np
 import pytest
 
 from helpers import codecs, ertmp, media
-from helpers.browser import RECORD_JS, TAP_JS, Browser, chromium_available, save_recording, tap
+from helpers.browser import (RECORD_BOTH_JS, RECORD_JS, TAP_JS, Browser, chromium_available, fetch_both, onsets_ms,
+                             save_recording, tap)
 from helpers.capture import Capture
 from helpers.dtmf_pcap import with_events
 from helpers.gateway import Gateway
@@ -422,3 +423,90 @@ def test_invisible_example_dials_echo_and_hears_itself(gateway, browser, out_dir
     assert dur >= 2, f"only {dur:.1f} s of echo"
     t = media.assert_tone(wav, MIN_SNR_TO_PAGE_DB, "invisible example: echo")
     measure("invisible example echo SNR (dB)", t["snr"])
+
+
+# ---------- latency of the browser path (for BENCHMARKS.md) ----------
+
+def burst_wav(path, hz: int, rate: int, seconds: float, period_s: float = 1.0, on_s: float = 0.2):
+    """`on_s` of a `hz` sine (amplitude 1/8) every `period_s`, silence between."""
+    expr = f"0.125*sin(2*PI*{hz}*t)*lt(mod(t\\,{period_s})\\,{on_s})"
+    run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"aevalsrc={expr}:s={rate}:d={seconds}", "-ac", "1",
+         path])
+    return path
+
+
+def ulaw_to_float(b: bytes):
+    u = ~np.frombuffer(b, dtype=np.uint8).astype(np.int32) & 0xFF
+    sign, exp, mant = u & 0x80, (u >> 4) & 7, u & 0x0F
+    v = (((mant << 3) + 0x84) << exp) - 0x84
+    return np.where(sign != 0, -v, v).astype(float)
+
+
+def rtp_onsets_ms(packets: list, min_gap_ms: float = 500) -> list:
+    """Burst starts in a PCMU RTP stream [(capture ms, rtp)]: the capture time of the first packet with a
+    sample above a tenth of the peak (the packet that carries the burst's start, as it is on the wire)."""
+    frames = [(ms, ulaw_to_float(r["payload"])) for ms, r in packets]
+    peak = max((np.abs(f).max() for _, f in frames if len(f)), default=0)
+    out, last, prev_loud = [], -1e18, True
+    for ms, f in frames:
+        idx = np.nonzero(np.abs(f) >= peak * 0.1)[0]
+        loud = len(idx) > 0
+        if loud and not prev_loud:
+            t = ms
+            if t - last >= min_gap_ms:
+                out.append(t)
+                last = t
+        prev_loud = loud
+    return out
+
+
+def paired(later: list, earlier: list, max_ms: float) -> list:
+    """For each time in `later`, its distance to the closest preceding time in `earlier` (within max_ms)."""
+    out = []
+    for t in later:
+        d = [t - e for e in earlier if 0 < t - e <= max_ms]
+        if d:
+            out.append(min(d))
+    return out
+
+
+def test_latency_tone_bursts_page_to_sip_and_back(gateway, out_dir, procs, ports, tmp_path, measure):
+    """200 ms bursts every second from the page's microphone (1 kHz) and from sipp (600 Hz, PCMU): uplink =
+    burst start where the microphone enters the SDK's AudioContext (after the browser's audio processing;
+    the OS capture buffer before it is not seen) -> the RTP packet carrying it at sipp; downlink = the RTP
+    packet from sipp carrying the burst start -> the burst start leaving the SDK's playback worklet (the
+    source of phone.remoteStream; the speakers add the context's outputLatency). One wall clock (this
+    machine's) for tshark and the page; the page's AudioContext time is mapped to it (about +-5 ms)."""
+    mic = burst_wav(tmp_path / "mic_bursts.wav", 1000, 48000, 30)
+    far_wav = burst_wav(tmp_path / "far_bursts.wav", 600, 16000, 8)
+    far = media.make_rtp_pcap(far_wav, tmp_path / "far_bursts.pcap", "pcmu")
+    sipp = Sipp(procs, out_dir, ports, "uas_pcmu.xml", pcap=far, name="sipp_uas")
+    cap = Capture(procs, out_dir, sipp.media_port, name="at_sipp").start()
+    sipp.start()
+    with Browser(out_dir, mic, name="chromium_bursts") as b:
+        pg = open_page(b, f"http://127.0.0.1:{gateway.http_port}")
+        pg.fill("#to", sipp.uri("bob"))
+        pg.click("#call")
+        wait_status(pg, 4)
+        pg.wait_for_function("() => window.phone.media && window.phone.media.mic && window.phone.media.playback",
+                             timeout=10000)
+        pg.evaluate(RECORD_BOTH_JS)
+        time.sleep(8)
+        rec = fetch_both(pg)
+        pg.click("#hangup")
+        wait_status(pg, 0, 10)
+    assert sipp.wait_exit(15) == 0, sipp.report()
+    pkts = udp_timed(cap.stop())
+    up_rtp = [(ms, r) for ms, s, d, r in pkts if d == sipp.media_port and r["pt"] == 0]
+    down_rtp = [(ms, r) for ms, s, d, r in pkts if s == sipp.media_port and r["pt"] == 0]
+    mic_on = onsets_ms(rec["mic"], rec["rate"], rec["t0_ms"])
+    remote_on = onsets_ms(rec["remote"], rec["rate"], rec["t0_ms"])
+    up = sorted(paired(rtp_onsets_ms(up_rtp), mic_on, 400))
+    down = sorted(paired(remote_on, rtp_onsets_ms(down_rtp), 500))
+    print("uplink ms:", [round(x, 1) for x in up], "downlink ms:", [round(x, 1) for x in down])
+    print("AudioContext baseLatency %.1f ms, outputLatency %.1f ms" % (rec["base_ms"], rec["output_ms"]))
+    assert len(up) >= 4 and len(down) >= 4, f"too few bursts matched: up {up}, down {down}"
+    for name, v in [("mic->RTP at sipp", up), ("RTP from sipp->remoteStream", down)]:
+        med = v[len(v) // 2]
+        measure(f"burst latency {name} median/min/max (ms)", f"{med:.0f}/{v[0]:.0f}/{v[-1]:.0f}")
+        assert med < 400, f"{name}: median {med:.0f} ms"

@@ -138,3 +138,80 @@ def tap(page) -> dict:
     """The page's TAP_JS record: {"sent": [(ms, bytes)], "recv": [(ms, bytes)]}."""
     t = page.evaluate("() => window.__tap")
     return {k: [(ms, base64.b64decode(b)) for ms, b in t[k]] for k in ("sent", "recv")}
+
+
+# Latency: the page's microphone (the SDK's getUserMedia stream, after the browser's audio processing) and
+# the far end as the SDK plays it (its playback worklet, the source of phone.remoteStream) recorded side by
+# side in the SDK's AudioContext, with the wall-clock time (ms since the epoch)
+# of the first recorded sample, so that onsets in either can be set against tshark's capture times.
+RECORD_BOTH_JS = """async () => {
+  const p = window.phone;
+  // The SDK's own AudioContext: the microphone enters it where the SDK's capture worklet takes it, and the
+  // far end leaves the SDK's playback worklet (which feeds remoteStream and the speakers) in it.
+  const ctx = p.media.ctx;
+  const src = `class R2 extends AudioWorkletProcessor {
+    process(inputs) {
+      const i = inputs[0];
+      if (i && i[0]) this.port.postMessage([currentFrame, i[0].slice(), (i[1] || i[0].map(() => 0)).slice()]);
+      return true;
+    }
+  }
+  registerProcessor('test-recorder-2', R2);`;
+  const url = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
+  await ctx.audioWorklet.addModule(url);
+  const node = new AudioWorkletNode(ctx, 'test-recorder-2', { numberOfInputs: 1, numberOfOutputs: 0,
+    channelCount: 2, channelCountMode: 'explicit', channelInterpretation: 'discrete' });
+  const merge = ctx.createChannelMerger(2);
+  ctx.createMediaStreamSource(p.media.mic).connect(merge, 0, 0);
+  p.media.playback.connect(merge, 0, 1);
+  merge.connect(node);
+  const chunks = [];
+  node.port.onmessage = (e) => { if (chunks.length < 40000) chunks.push(e.data); };
+  window.__rec2 = { ctx, chunks };
+}"""
+
+FETCH_BOTH_JS = """() => {
+  const r = window.__rec2;
+  // wall time of context frame 0: currentTime is the frame being processed now (not yet output)
+  const wall0 = performance.timeOrigin + performance.now() - r.ctx.currentTime * 1000;
+  const first = r.chunks.length ? r.chunks[0][0] : 0;
+  const enc = (k) => {
+    const n = r.chunks.reduce((a, c) => a + c[k].length, 0);
+    const b = new Uint8Array(2 * n); let o = 0;
+    for (const c of r.chunks) for (let i = 0; i < c[k].length; i++) {
+      const v = Math.max(-32768, Math.min(32767, Math.round(c[k][i] * 32767))); b[o++] = v & 255; b[o++] = (v >> 8) & 255;
+    }
+    let s = ''; for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode.apply(null, b.subarray(i, i + 8192));
+    return btoa(s);
+  };
+  return { rate: r.ctx.sampleRate, t0_ms: wall0 + first * 1000 / r.ctx.sampleRate, mic: enc(1), remote: enc(2),
+           base_ms: r.ctx.baseLatency * 1000, output_ms: (r.ctx.outputLatency || 0) * 1000 };
+}"""
+
+
+def fetch_both(page) -> dict:
+    """RECORD_BOTH_JS's recording: {"rate", "t0_ms" (wall ms of sample 0), "mic", "remote" (int16 arrays)}."""
+    import numpy as np
+    r = page.evaluate(FETCH_BOTH_JS)
+    return {"rate": r["rate"], "t0_ms": r["t0_ms"], "base_ms": r["base_ms"], "output_ms": r["output_ms"],
+            "mic": np.frombuffer(base64.b64decode(r["mic"]), dtype="<i2").astype(float),
+            "remote": np.frombuffer(base64.b64decode(r["remote"]), dtype="<i2").astype(float)}
+
+
+def onsets_ms(x, rate: int, t0_ms: float, min_gap_ms: float = 500) -> list:
+    """Wall times (ms) where the 5 ms RMS envelope of `x` rises above a tenth of its peak (burst starts;
+    the browser's auto gain changes burst levels), at least `min_gap_ms` apart."""
+    import numpy as np
+    win = rate // 200
+    n = len(x) // win
+    if n == 0:
+        return []
+    env = np.sqrt(np.mean(x[:n * win].reshape(n, win) ** 2, axis=1))
+    thr = env.max() * 0.1
+    out, last = [], -1e18
+    for i in range(1, n):
+        t = t0_ms + i * 5
+        if env[i] >= thr > env[i - 1] and t - last >= min_gap_ms:
+            out.append(t)
+            last = t
+    return out
