@@ -13,8 +13,8 @@ b) sipp answers opus: the page's E-RTMP Opus CodedFrames are the RTP payloads at
 c) the page registers (button), sipp calls its address, the page accepts: audio both ways, DTMF both ways
    (dial-pad keys -> RFC 4733 at sipp; RFC 4733 from sipp -> the page's dtmf events);
 d) WebCodecs deleted before the SDK loads: the G.711 µ-law fallback both ways;
-e) the page over https:// and wss:// with a test certificate (echo call, tone back); a page on another
-   origin is refused (403, the SDK's connect() rejects) and a normal call still works afterwards;
+e) the page over https:// and wss:// with a test certificate: the PCMU call of a), tone both ways; a page
+   of another origin is refused (403, the SDK's connect() rejects) and an echo call still works after;
 f) the invisible example dials echo on load and hears itself (1 kHz in its remoteStream).
 The screenshot for the README (docs/web-phone.png) is taken during a): set WEB_PHONE_SCREENSHOT=<path>."""
 import os
@@ -370,7 +370,30 @@ def test_g711_fallback_without_webcodecs(gateway, browser, procs, out_dir, ports
 
 # ---------- e) https/wss, refused Origin ----------
 
-def test_wss_page_and_refused_origin(browser, gateway_factory, ports, out_dir, measure):
+def pcmu_call_both_ways(pg, procs, out_dir, ports, assets, name: str) -> tuple:
+    """From the page's controls, a call to a sipp UAS answering PCMU, hung up with the button; returns the
+    SNRs (dB) of the page's tone at sipp and of sipp's tone in remoteStream, both asserted."""
+    sipp = Sipp(procs, out_dir, ports, "uas_pcmu.xml", pcap=assets.pcmu_pcap, name=f"sipp_{name}")
+    cap = Capture(procs, out_dir, sipp.media_port, name=f"at_sipp_{name}").start()
+    sipp.start()
+    pg.fill("#to", sipp.uri("bob"))
+    pg.click("#call")
+    wait_status(pg, 4)
+    start_recording(pg)
+    time.sleep(CALL_S)
+    pg.click("#hangup")
+    wait_status(pg, 0, 10)
+    assert sipp.wait_exit(15) == 0, sipp.report()
+    rx = out_dir / f"at_sipp_{name}.wav"
+    print("RTP at sipp:", media.rtp_to_wav(cap.stop(), rx, "pcmu", dport=sipp.media_port, pt=0))
+    up = media.assert_tone(rx, MIN_SNR_TO_SIP_DB, f"{name}: page tone at sipp")["snr"]
+    wav, dur = loud_part(save_recording(pg, out_dir / f"{name}_remote.wav"), out_dir / f"{name}_remote_tone.wav")
+    assert dur >= 3, f"{name}: only {dur:.1f} s of sipp's tone at the page"
+    down = media.assert_tone(wav, MIN_SNR_TO_PAGE_DB, f"{name}: sipp's tone at remoteStream")["snr"]
+    return up, down
+
+
+def test_wss_page_and_refused_origin(browser, gateway_factory, procs, ports, out_dir, assets, measure):
     cert, key = make_cert(out_dir / "tls")
     http_port = ports.port()
     gw = gateway_factory({"http": {"listen": [f"127.0.0.1:{http_port}"], "tls_cert": str(cert),
@@ -379,8 +402,8 @@ def test_wss_page_and_refused_origin(browser, gateway_factory, ports, out_dir, m
     base = f"https://127.0.0.1:{http_port}"
     pg = open_page(browser, base, ignore_https_errors=True)
     assert pg.evaluate("() => location.protocol") == "https:"
-    page_echo_call(pg, out_dir, "wss", measure)
-    assert pg.evaluate("() => window.phone.rtmp.transport !== undefined")
+    up, down = pcmu_call_both_ways(pg, procs, out_dir, ports, assets, "wss")
+    measure("wss: page -> SIP / SIP -> page SNR (dB)", f"{up}/{down}")
 
     # A page from another origin (a data: URL page has Origin "null"; here an http page served by
     # the other gateway) may not open this gateway's WebSocket: 403, connect() rejects.
