@@ -533,3 +533,33 @@ def test_latency_tone_bursts_page_to_sip_and_back(gateway, out_dir, procs, ports
         med = v[len(v) // 2]
         measure(f"burst latency {name} median/min/max (ms)", f"{med:.0f}/{v[0]:.0f}/{v[-1]:.0f}")
         assert med < 400, f"{name}: median {med:.0f} ms"
+
+
+# ---------- ?token= on the page URL ----------
+
+def test_page_passes_token_from_its_url(browser, gateway_factory, ports, out_dir):
+    """[auth] mode = "jwt": the page without a token is refused (its status line says why); with
+    ?token=<JWT> on its URL it connects and calls echo."""
+    import jwt
+    secret = "page-secret-" + os.urandom(16).hex()
+    (out_dir / "jwt.secret").write_text(secret + "\n")
+    http_port = ports.port()
+    gw = gateway_factory({"http": {"listen": [f"127.0.0.1:{http_port}"]},
+                          "auth": {"mode": "jwt", "algorithm": "HS256", "secret_file": str(out_dir / "jwt.secret")}},
+                         "gw-jwt")
+    assert wait_until(lambda: tcp_accepting(http_port), 10, 0.05), gw.proc.tail(40)
+    base = f"http://127.0.0.1:{http_port}"
+    pg = open_page(browser, base)
+    pg.fill("#to", ECHO)
+    pg.click("#call")
+    pg.wait_for_function("() => document.getElementById('status').textContent.startsWith('Call failed')",
+                         timeout=10000)
+    assert "Rejected" in status_text(pg) or "token" in status_text(pg).lower(), status_text(pg)
+    now = int(time.time())
+    good = jwt.encode({"sub": "webuser", "iat": now, "exp": now + 300}, secret, algorithm="HS256")
+    pg2 = open_page(browser, base, query=f"?token={good}&to={ECHO}")
+    assert pg2.input_value("#to") == ECHO
+    pg2.click("#call")
+    wait_status(pg2, 4)
+    pg2.click("#hangup")
+    wait_status(pg2, 0, 10)
