@@ -539,7 +539,8 @@ def test_latency_tone_bursts_page_to_sip_and_back(gateway, out_dir, procs, ports
 
 def test_page_passes_token_from_its_url(browser, gateway_factory, ports, out_dir):
     """[auth] mode = "jwt": the page without a token is refused (its status line says why); with
-    ?token=<JWT> on its URL it connects and calls echo."""
+    ?token=<JWT> on its URL it connects and calls echo, driven from the keyboard (Enter calls, Space
+    toggles Mute, whose aria-pressed follows)."""
     import jwt
     secret = "page-secret-" + os.urandom(16).hex()
     (out_dir / "jwt.secret").write_text(secret + "\n")
@@ -559,7 +560,15 @@ def test_page_passes_token_from_its_url(browser, gateway_factory, ports, out_dir
     good = jwt.encode({"sub": "webuser", "iat": now, "exp": now + 300}, secret, algorithm="HS256")
     pg2 = open_page(browser, base, query=f"?token={good}&to={ECHO}")
     assert pg2.input_value("#to") == ECHO
-    pg2.click("#call")
+    pg2.focus("#to")
+    pg2.keyboard.press("Enter")                 # keyboard: Enter in the address field calls
     wait_status(pg2, 4)
+    pg2.focus("#mute")
+    pg2.keyboard.press("Space")                 # keyboard: the focused Mute button toggles
+    assert pg2.get_attribute("#mute", "aria-pressed") == "true" and pg2.evaluate("() => window.phone.muted")
+    pg2.click("#mute")
+    assert pg2.get_attribute("#mute", "aria-pressed") == "false" and not pg2.evaluate("() => window.phone.muted")
+    assert pg2.get_attribute("#status", "aria-live") == "polite"
     pg2.click("#hangup")
     wait_status(pg2, 0, 10)
+    assert pg2.is_disabled("#mute") and pg2.is_disabled("#hangup")
