@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the build and the end-to-end tests need.
-# Idempotent: does nothing when every package is already installed.
+# Installs the Debian packages the build and the end-to-end tests need, and
+# Playwright for Python (pip, into Debian's /usr/bin/python3) for the browser
+# tests (tests/e2e/test_browser.py). Playwright drives Debian's chromium: no
+# browser is ever downloaded (PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1).
+# Idempotent: does nothing when everything is already installed.
 # Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
@@ -20,7 +23,35 @@ PACKAGES=(
   libclang-dev      # speex-sys bindgen
   cmake             # bundled libopus build
   pkg-config
+  chromium          # headless browser of the web phone tests (driven by Playwright, test_browser.py)
+  fonts-dejavu-core # text in the page screenshot (docs/web-phone.png)
+  python3-pip       # installs Playwright for Python into /usr/bin/python3
 )
+
+# Playwright for Python: 1.65.2 supports Python 3.9+ (Debian 12's python3 is 3.11) and drives
+# Chromium over CDP, so the system chromium (156) works with executable_path="/usr/bin/chromium".
+PLAYWRIGHT_VERSION=1.65.2
+
+SUDO=()
+need_root() {
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO=(sudo); else
+      echo "install-test-deps: need root to install: $*" >&2; exit 1
+    fi
+  fi
+}
+
+install_playwright() {
+  if /usr/bin/python3 -c "import sys, importlib.metadata as m; sys.exit(m.version('playwright') != '$PLAYWRIGHT_VERSION')" 2>/dev/null; then
+    echo "install-test-deps: playwright $PLAYWRIGHT_VERSION present"
+    return
+  fi
+  need_root "playwright==$PLAYWRIGHT_VERSION (pip)"
+  echo "install-test-deps: pip installing playwright==$PLAYWRIGHT_VERSION (no browser download)"
+  # Debian marks its python3 externally managed (PEP 668); Playwright is not packaged in Debian 12.
+  "${SUDO[@]}" env PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    /usr/bin/python3 -m pip install --break-system-packages --no-input "playwright==$PLAYWRIGHT_VERSION"
+}
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -31,15 +62,10 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-test-deps: all ${#PACKAGES[@]} packages present"
-  exit 0
+else
+  echo "install-test-deps: installing ${missing[*]}"
+  need_root "${missing[*]}"
+  "${SUDO[@]}" apt-get update
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 fi
-
-echo "install-test-deps: installing ${missing[*]}"
-SUDO=()
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then SUDO=(sudo); else
-    echo "install-test-deps: need root to install: ${missing[*]}" >&2; exit 1
-  fi
-fi
-"${SUDO[@]}" apt-get update
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+install_playwright

@@ -1789,6 +1789,8 @@ export class BrowserMedia {
     this.muted = false;
     this.decodeErrors = 0;
     this.encodeErrors = 0;
+    /** an Opus SequenceStart that arrived before start() finished @type {AudioFrame|null} */
+    this.pendingHead = null;
   }
 
   /** Whether WebCodecs AudioDecoder exists (then "Opus" goes in fourCcList). */
@@ -1879,7 +1881,7 @@ export class BrowserMedia {
       const f = e.data;
       const data = new AD({ format: 'f32', sampleRate: ctx.sampleRate, numberOfFrames: f.length, numberOfChannels: 1, timestamp: Math.round(samples * 1e6 / ctx.sampleRate), data: f });
       samples += f.length;
-      if (this.encoder.encodeQueueSize > 5) { data.close(); return; } // drop rather than queue
+      if (!this.encoder || this.encoder.encodeQueueSize > 5) { data.close(); return; } // stopped, or drop rather than queue
       this.encoder.encode(data);
       data.close();
     };
@@ -1889,7 +1891,17 @@ export class BrowserMedia {
   receive(frame, timestampMs) {
     const ctx = this.ctx;
     const node = this.playback;
-    if (!ctx || !node) return;
+    if (!ctx || !node) {
+      // The play stream can deliver the Opus SequenceStart before start() has
+      // made the playback node: keep it for the first CodedFrames.
+      if (frame.codec === 'opus' && frame.packetType === AUDIO_PACKET.SEQUENCE_START) this.pendingHead = frame;
+      return;
+    }
+    if (frame.codec === 'opus' && frame.packetType === AUDIO_PACKET.CODED_FRAMES && !this.decoder && this.pendingHead) {
+      const head = this.pendingHead;
+      this.pendingHead = null;
+      this.receive(head, 0);
+    }
     if (frame.codec === 'pcmu') {
       const pcm = ulawDecode(frame.data);
       const f = new Float32Array(pcm.length);
@@ -1931,7 +1943,7 @@ export class BrowserMedia {
     for (const t of this.mic?.getTracks() ?? []) t.stop();
     try { this.capture?.disconnect(); this.playback?.disconnect(); } catch { /* ignore */ }
     this.ctx?.close();
-    this.encoder = this.decoder = this.capture = this.playback = this.ctx = this.mic = null;
+    this.encoder = this.decoder = this.capture = this.playback = this.ctx = this.mic = this.pendingHead = null;
     this.remoteStream = null;
   }
 
