@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use rand::rngs::mock::StepRng;
+use rtmp2sip::media::codec::{Codec, Direction, Negotiated};
 use rtmp2sip::media::{Bridge, BridgeConfig, RtmpOut};
-use rtmp2sip::sip::sdp::{Codec, Direction, Negotiated};
 use rtmp2sip_codecs::{
     speex_frame_count, AudioDecoder, AudioEncoder, G711Decoder, G711Encoder, G711Law, G722Encoder,
     NellymoserDecoder, NellymoserEncoder, OpusEncoder, OpusEncoderConfig, Resampler, SpeexDecoder,

@@ -26,7 +26,7 @@ use rand::{RngCore, SeedableRng};
 use super::policy::DialPolicy;
 use super::status::{CallStatus, StatusCode};
 use super::uri::{DialUri, DialUriError};
-use crate::sip::ua::SipEvent;
+use crate::sip::event::SipEvent;
 
 /// How long the controller waits for the SIP side to confirm a hangup
 /// before it forgets the call (the BYE/CANCEL transaction times out after

@@ -34,7 +34,7 @@ use bytes::Bytes;
 use rand::RngCore;
 
 use crate::flv::OpusHead;
-use crate::sip::sdp::Codec;
+use crate::media::codec::Codec;
 
 use super::clock::{RtmpInClock, RtmpOutClock};
 use super::dtmf::{DtmfReceiver, TelephoneEvent};

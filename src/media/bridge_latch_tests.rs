@@ -9,7 +9,7 @@ use super::latch::LatchMode;
 use super::pipeline::RtmpOut;
 use super::test_support::{bridge, config, PEER, PEER_RTCP};
 use super::MediaError;
-use crate::sip::sdp::Codec;
+use crate::media::codec::Codec;
 
 const LEGIT_SSRC: u32 = 0x1111_1111;
 const EVIL_SSRC: u32 = 0xEEEE_EEEE;

@@ -11,7 +11,7 @@ use super::bridge::{MediaEvent, RtmpAudio};
 use super::matrix_tests::assert_sample_timestamps;
 use super::pipeline::{sip_codec, NellyRate, RtmpCodec, RtmpOut};
 use super::test_support::*;
-use crate::sip::sdp::Codec;
+use crate::media::codec::Codec;
 
 /// Arbitrary bytes, deterministic.
 fn noise_bytes(len: usize, seed: u32) -> Vec<u8> {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::bridge::RtmpAudio;
 use super::pipeline::{sip_codec, RtmpCodec, RtmpOut};
 use super::test_support::*;
-use crate::sip::sdp::Codec;
+use crate::media::codec::Codec;
 
 /// Seconds of tone per case.
 const SECONDS: f64 = 2.0;

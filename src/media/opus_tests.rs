@@ -9,7 +9,7 @@ use super::pipeline::{sip_codec, RtmpCodec, RtmpOut};
 use super::test_support::*;
 use super::MediaError;
 use crate::flv::{parse_ex_audio, ExAudio, FlvError, FourCc, OpusHead};
-use crate::sip::sdp::Codec;
+use crate::media::codec::Codec;
 
 /// `90 'Opus'` + a mono OpusHead with pre-skip 312.
 fn sequence_start() -> Vec<u8> {

@@ -19,7 +19,7 @@ use super::pipeline::{
 };
 use super::MediaError;
 use crate::flv::AudioTagHeader;
-use crate::sip::sdp::{Codec, Direction, Negotiated};
+use crate::media::codec::{Codec, Direction, Negotiated};
 
 pub(crate) use super::pipeline::tests::{tone, tone_snr};
 

@@ -9,7 +9,7 @@ use super::bridge::RtmpAudio;
 use super::pipeline::{sip_codec, NellyRate, RtmpCodec, RtmpOut};
 use super::rtp;
 use super::test_support::*;
-use crate::sip::sdp::Codec;
+use crate::media::codec::Codec;
 
 const HOUR_MS: u64 = 3_600_000;
 

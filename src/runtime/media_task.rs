@@ -24,9 +24,9 @@ use super::ports::PortPair;
 use super::streams::{MediaCommand, MediaHandle, PlayAudio};
 use crate::config::{Latching, MediaConfig, RtmpOutCodec};
 use crate::media::bridge::{Bridge, BridgeConfig, MediaEvent as BridgeEvent, TransmitKind};
+use crate::media::codec::{Codec, Direction, Negotiated};
 use crate::media::{LatchMode, MediaError, RtmpOut};
 use crate::rtmp::session::ClientCaps;
-use crate::sip::sdp::{Codec, Direction, Negotiated};
 
 /// What a call's media task tells the connection that owns the call.
 #[derive(Debug, Clone, PartialEq, Eq)]
