@@ -606,6 +606,31 @@ impl Session {
         }
     }
 
+    /// Tells a playing stream its source ended for good and stops it: on
+    /// the stream, `onStatus` `NetStream.Play.UnpublishNotify` then
+    /// `NetStream.Play.Stop`, then User Control `StreamEOF` (event 1) for
+    /// the stream id (RTMP spec 1.0 §7.1.7). The stream goes back to Idle,
+    /// so later audio for it is not sent; a player may `play` again.
+    /// Does nothing (and returns false) when the stream is not playing.
+    pub fn end_play(&mut self, stream_id: u32) -> bool {
+        let Some(name) = self.streams.playing_name(stream_id) else {
+            return false;
+        };
+        self.notify_unpublished(stream_id);
+        self.send_stream_status(
+            stream_id,
+            "status",
+            "NetStream.Play.Stop",
+            &format!("Stopped playing {name}."),
+            &name,
+        );
+        self.write_control(&ControlMessage::UserControl(UserControlEvent::StreamEof {
+            stream_id,
+        }));
+        self.streams.stop(stream_id);
+        true
+    }
+
     /// Sends one audio message (FLV audio tag body) on a playing stream.
     /// Returns false (and sends nothing) when the stream is not playing.
     pub fn send_audio(&mut self, stream_id: u32, timestamp_ms: u32, body: Bytes) -> bool {
