@@ -80,8 +80,20 @@ pub enum Direction {
     Play,
 }
 
-/// One player of a call: its NetStream id and its connection's queue.
-type Subscriber = (u32, mpsc::Sender<(u32, PlayAudio)>);
+/// Tells a player's connection that the call it plays ended: the
+/// NetStream id and the call id (Call-ID). One message per subscription,
+/// sent once when the call is removed, so the channel holds at most as
+/// many messages as the connection has subscriptions.
+pub type PlayEndedSender = mpsc::UnboundedSender<(u32, String)>;
+
+/// One player of a call: its NetStream id, its connection's audio queue
+/// and where to say the call ended.
+#[derive(Debug)]
+struct Subscriber {
+    stream_id: u32,
+    queue: mpsc::Sender<(u32, PlayAudio)>,
+    ended: PlayEndedSender,
+}
 
 /// Why a play was not subscribed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -117,19 +129,28 @@ impl StreamRegistry {
             .and_then(|m| m.get(&(dir, name.to_string())).cloned())
     }
 
-    /// Removes every name and player of `call_id`.
+    /// Removes every name and player of `call_id`, telling each player's
+    /// connection (on its [`PlayEndedSender`]) that the call ended, so it
+    /// can send `NetStream.Play.Stop` and StreamEOF to the player.
     pub fn remove_call(&self, call_id: &str) {
         if let Ok(mut m) = self.names.lock() {
             m.retain(|_, h| h.call_id != call_id);
         }
-        if let Ok(mut m) = self.subscribers.lock() {
-            m.remove(call_id);
+        let players = self
+            .subscribers
+            .lock()
+            .ok()
+            .and_then(|mut m| m.remove(call_id))
+            .unwrap_or_default();
+        for p in players {
+            let _ = p.ended.send((p.stream_id, call_id.to_string()));
         }
     }
 
     /// Makes NetStream `stream_id` (whose audio goes to `queue`) a player
-    /// of `media`'s call. Already a player (a repeated `play`): nothing
-    /// changes. Players whose connection has gone are forgotten first.
+    /// of `media`'s call; `ended` hears `(stream_id, call_id)` when the call
+    /// is removed. Already a player (a repeated `play`): nothing changes.
+    /// Players whose connection has gone are forgotten first.
     ///
     /// # Errors
     /// [`SubscribeError::TooMany`] when the call has `max` players.
@@ -138,23 +159,28 @@ impl StreamRegistry {
         media: &MediaHandle,
         stream_id: u32,
         queue: mpsc::Sender<(u32, PlayAudio)>,
+        ended: PlayEndedSender,
         max: u32,
     ) -> Result<(), SubscribeError> {
         let Ok(mut all) = self.subscribers.lock() else {
             return Ok(());
         };
         let players = all.entry(media.call_id.clone()).or_default();
-        players.retain(|(_, q)| !q.is_closed());
+        players.retain(|p| !p.queue.is_closed());
         if players
             .iter()
-            .any(|(id, q)| *id == stream_id && q.same_channel(&queue))
+            .any(|p| p.stream_id == stream_id && p.queue.same_channel(&queue))
         {
             return Ok(());
         }
         if players.len() >= max as usize {
             return Err(SubscribeError::TooMany { max });
         }
-        players.push((stream_id, queue.clone()));
+        players.push(Subscriber {
+            stream_id,
+            queue: queue.clone(),
+            ended,
+        });
         media.subscribe(stream_id, queue);
         Ok(())
     }
@@ -166,7 +192,7 @@ impl StreamRegistry {
             .ok()
             .and_then(|m| {
                 m.get(call_id)
-                    .map(|v| v.iter().filter(|(_, q)| !q.is_closed()).count())
+                    .map(|v| v.iter().filter(|p| !p.queue.is_closed()).count())
             })
             .unwrap_or(0)
     }
@@ -199,22 +225,49 @@ mod tests {
         let reg = StreamRegistry::default();
         let (h, mut rx) = handle("c1");
         let (q, _qr) = mpsc::channel(4);
+        let (e, _er) = mpsc::unbounded_channel();
         for _ in 0..100 {
-            reg.subscribe(&h, 1, q.clone(), 3).unwrap();
+            reg.subscribe(&h, 1, q.clone(), e.clone(), 3).unwrap();
         }
         assert_eq!(subscribes(&mut rx), 1);
-        reg.subscribe(&h, 2, q.clone(), 3).unwrap();
+        reg.subscribe(&h, 2, q.clone(), e.clone(), 3).unwrap();
         let (other, other_rx) = mpsc::channel(4);
-        reg.subscribe(&h, 1, other.clone(), 3).unwrap();
+        reg.subscribe(&h, 1, other.clone(), e.clone(), 3).unwrap();
         assert_eq!(
-            reg.subscribe(&h, 3, q.clone(), 3),
+            reg.subscribe(&h, 3, q.clone(), e.clone(), 3),
             Err(SubscribeError::TooMany { max: 3 })
         );
         // A player's connection goes away: its place frees.
         drop(other_rx);
-        reg.subscribe(&h, 3, q.clone(), 3).unwrap();
+        reg.subscribe(&h, 3, q.clone(), e.clone(), 3).unwrap();
         assert_eq!(reg.subscriber_count("c1"), 3);
         reg.remove_call("c1");
         assert_eq!(reg.subscriber_count("c1"), 0);
+    }
+
+    #[test]
+    fn removing_a_call_tells_each_live_player_once() {
+        let reg = StreamRegistry::default();
+        let (h, _rx) = handle("c1");
+        let (q1, _q1r) = mpsc::channel(4);
+        let (q2, q2r) = mpsc::channel(4);
+        let (e1, mut e1r) = mpsc::unbounded_channel();
+        let (e2, mut e2r) = mpsc::unbounded_channel();
+        reg.insert("pub", "play", h.clone());
+        reg.subscribe(&h, 1, q1.clone(), e1.clone(), 8).unwrap();
+        reg.subscribe(&h, 4, q1, e1, 8).unwrap();
+        reg.subscribe(&h, 2, q2, e2, 8).unwrap();
+        drop(q2r); // this player's connection has gone
+        reg.remove_call("c1");
+        let mut told = vec![];
+        while let Ok(m) = e1r.try_recv() {
+            told.push(m);
+        }
+        assert_eq!(told, [(1, "c1".to_string()), (4, "c1".to_string())]);
+        // A gone connection's entry is still told; its receiver decides.
+        assert_eq!(e2r.try_recv().ok(), Some((2, "c1".to_string())));
+        assert!(reg.get(Direction::Play, "play").is_none());
+        reg.remove_call("c1");
+        assert!(e1r.try_recv().is_err(), "told once");
     }
 }

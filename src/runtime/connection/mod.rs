@@ -24,7 +24,7 @@ use tokio::time::{sleep_until, timeout, Instant};
 use tracing::{debug, info, warn};
 
 use super::media_task::{self, MediaEvent};
-use super::streams::{Direction, MediaHandle, PlayAudio};
+use super::streams::{Direction, MediaHandle, PlayAudio, PlayEndedSender};
 use super::Gateway;
 use crate::amf::{self, Value};
 use crate::call::{CallStatus, Controller, ControllerConfig, Output};
@@ -145,6 +145,9 @@ struct Connection {
     media_rx: mpsc::UnboundedReceiver<(String, MediaEvent)>,
     play_tx: mpsc::Sender<(u32, PlayAudio)>,
     play_rx: mpsc::Receiver<(u32, PlayAudio)>,
+    /// `(stream_id, call_id)`: a call this connection plays has ended.
+    play_ended_tx: PlayEndedSender,
+    play_ended_rx: mpsc::UnboundedReceiver<(u32, String)>,
     call: Option<OwnCall>,
     publishing: HashMap<u32, PublishTarget>,
     /// Playing NetStreams that follow this connection's own call.
@@ -200,6 +203,7 @@ impl Connection {
         let (media_tx, media_rx) = mpsc::unbounded_channel();
         let depth = (c.media.rtmp_out_max_ms / 20).max(2) as usize;
         let (play_tx, play_rx) = mpsc::channel(depth);
+        let (play_ended_tx, play_ended_rx) = mpsc::unbounded_channel();
         let (incoming_tx, incoming_rx) = mpsc::channel(4);
         let connect_timeout = c.limits.connect_timeout;
         let dial_rate = rate::DialRate::new(c.limits.max_dials_per_minute);
@@ -213,6 +217,8 @@ impl Connection {
             media_rx,
             play_tx,
             play_rx,
+            play_ended_tx,
+            play_ended_rx,
             call: None,
             publishing: HashMap::new(),
             own_play: Vec::new(),
@@ -284,6 +290,9 @@ impl Connection {
                 Some((call_id, ev)) = self.media_rx.recv() => self.on_media_event(&call_id, ev).await,
                 Some((stream_id, audio)) = self.play_rx.recv() => {
                     self.session.send_audio(stream_id, audio.timestamp_ms, audio.body);
+                }
+                Some((stream_id, call_id)) = self.play_ended_rx.recv() => {
+                    self.on_play_ended(stream_id, &call_id);
                 }
                 _ = sleep_until(wake) => self.on_timer(),
                 _ = self.gw.shutdown.cancelled(), if self.closing.is_none() => {
@@ -542,8 +551,13 @@ impl Connection {
     fn on_play(&mut self, stream_id: u32, name: &str) {
         let max = self.gw.config.limits.max_subscribers_per_call;
         let queue = self.play_tx.clone();
+        let ended = self.play_ended_tx.clone();
         let refused = match self.gw.streams.get(Direction::Play, name) {
-            Some(h) => match self.gw.streams.subscribe(&h, stream_id, queue, max) {
+            Some(h) => match self
+                .gw
+                .streams
+                .subscribe(&h, stream_id, queue, ended.clone(), max)
+            {
                 Ok(()) => {
                     self.named_play.insert(stream_id, h);
                     None
@@ -552,7 +566,11 @@ impl Connection {
             },
             None if self.call.is_some() => {
                 let media = self.call.as_ref().and_then(|c| c.media.clone());
-                match media.map(|h| self.gw.streams.subscribe(&h, stream_id, queue, max)) {
+                match media.map(|h| {
+                    self.gw
+                        .streams
+                        .subscribe(&h, stream_id, queue, ended.clone(), max)
+                }) {
                     Some(Err(e)) => Some(e.to_string()),
                     _ => {
                         if !self.own_play.contains(&stream_id) {
@@ -806,9 +824,30 @@ impl Connection {
         let max = self.gw.config.limits.max_subscribers_per_call;
         for &stream_id in &self.own_play {
             let queue = self.play_tx.clone();
-            if let Err(e) = self.gw.streams.subscribe(&media, stream_id, queue, max) {
+            let ended = self.play_ended_tx.clone();
+            if let Err(e) = self
+                .gw
+                .streams
+                .subscribe(&media, stream_id, queue, ended, max)
+            {
                 debug!(stream_id, error = %e, "own play not subscribed");
             }
+        }
+    }
+
+    /// The call NetStream `stream_id` plays by its play name has ended:
+    /// the player gets `NetStream.Play.UnpublishNotify`, `NetStream.Play.Stop`
+    /// and StreamEOF, so ffmpeg and librtmp players exit. Ignored when the
+    /// stream has since played another name or follows this connection's own
+    /// call (that one only gets UnpublishNotify in [`Self::release`]).
+    fn on_play_ended(&mut self, stream_id: u32, call_id: &str) {
+        if self
+            .named_play
+            .get(&stream_id)
+            .is_some_and(|h| h.call_id == call_id)
+        {
+            self.named_play.remove(&stream_id);
+            self.session.end_play(stream_id);
         }
     }
 
