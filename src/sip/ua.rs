@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn, Instrument};
 
-pub use super::event::SipEvent;
+pub use super::event::{SipEvent, SipStatus};
 use super::incoming::IncomingRouter;
 use super::sdp::Codec;
 use super::trunk::{TrunkAuth, TrunkInspector};
@@ -359,10 +359,10 @@ impl UserAgent {
         let (dialog, mut invite) = match self.dialog_layer.do_invite_async(opt, state_tx) {
             Ok(x) => x,
             Err(e) => {
-                report(SipEvent::Failed {
-                    code: 500,
-                    reason: format!("cannot send INVITE: {e}"),
-                });
+                report(SipEvent::Failed(SipStatus::new(
+                    500,
+                    format!("cannot send INVITE: {e}"),
+                )));
                 return;
             }
         };
@@ -381,19 +381,19 @@ impl UserAgent {
                     }
                     // Wait (bounded) for the 487 so the transaction ends cleanly.
                     let _ = tokio::time::timeout(Duration::from_secs(5), &mut invite).await;
-                    report(SipEvent::Failed { code: 487, reason: "Request Terminated".into() });
+                    report(SipEvent::Failed(SipStatus::new(487, "Request Terminated")));
                     return;
                 }
                 _ = &mut deadline => {
                     info!("no final response in time: CANCEL");
                     let _ = dialog.cancel().await;
                     let _ = tokio::time::timeout(Duration::from_secs(5), &mut invite).await;
-                    report(SipEvent::Failed { code: 408, reason: "Request Timeout".into() });
+                    report(SipEvent::Failed(SipStatus::new(408, "Request Timeout")));
                     return;
                 }
                 _ = self.cancel.cancelled() => {
                     let _ = dialog.cancel().await;
-                    report(SipEvent::Failed { code: 503, reason: "Gateway shutting down".into() });
+                    report(SipEvent::Failed(SipStatus::new(503, "Gateway shutting down")));
                     return;
                 }
             }
@@ -404,7 +404,9 @@ impl UserAgent {
                 self.confirmed_call(dialog, dialog_id, &mut states, hangup, info, report)
                     .await;
             }
-            Outcome::Failed { code, reason } => report(SipEvent::Failed { code, reason }),
+            Outcome::Failed { code, reason } => {
+                report(SipEvent::Failed(SipStatus::new(code, reason)))
+            }
         }
     }
 
@@ -516,8 +518,7 @@ fn report_early(state: &DialogState, report: &(dyn Fn(SipEvent) + Sync)) {
         if code > 100 {
             let sdp = (!resp.body.is_empty()).then(|| resp.body.clone());
             report(SipEvent::Progress {
-                code,
-                reason: reason_of(resp),
+                status: SipStatus::new(code, reason_of(resp)),
                 sdp,
             });
         }

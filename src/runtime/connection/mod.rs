@@ -31,6 +31,7 @@ use crate::call::{CallStatus, Controller, ControllerConfig, Output};
 use crate::rtmp::chunk::ChunkLimits;
 use crate::rtmp::handshake::ServerHandshake;
 use crate::rtmp::session::{Session, SessionConfig, SessionEvent};
+use crate::sip::event::SipStatus;
 use crate::sip::incoming::{AnswerHandle, IncomingCall, IncomingTarget};
 use crate::sip::sdp;
 use crate::sip::ua::{CallHandle, DtmfInfo, PlaceCall, SipEvent};
@@ -610,8 +611,11 @@ impl Connection {
             Output::Invite { call_id, target } => {
                 if let Err((code, reason)) = self.start_invite(&call_id, target).await {
                     warn!(%call_id, %reason, "cannot place call");
-                    self.controller
-                        .handle_sip(now, &call_id, SipEvent::Failed { code, reason });
+                    self.controller.handle_sip(
+                        now,
+                        &call_id,
+                        SipEvent::Failed(SipStatus::new(code, reason)),
+                    );
                 }
             }
             Output::StartEcho { call_id } => {
@@ -619,7 +623,7 @@ impl Connection {
                     self.controller.handle_sip(
                         now,
                         &call_id,
-                        SipEvent::Failed { code: 500, reason },
+                        SipEvent::Failed(SipStatus::new(500, reason)),
                     );
                 } else {
                     self.controller.handle_sip(
@@ -640,8 +644,11 @@ impl Connection {
             Output::Accept { call_id } => {
                 if let Err((code, reason)) = self.accept_incoming(&call_id).await {
                     warn!(%call_id, %reason, "cannot answer the incoming call");
-                    self.controller
-                        .handle_sip(now, &call_id, SipEvent::Failed { code, reason });
+                    self.controller.handle_sip(
+                        now,
+                        &call_id,
+                        SipEvent::Failed(SipStatus::new(code, reason)),
+                    );
                 }
             }
             Output::Reject { call_id, code } => self.reject_incoming(&call_id, code),
@@ -720,10 +727,10 @@ impl Connection {
                 self.controller.handle_sip(
                     now,
                     &call_id,
-                    SipEvent::Failed {
-                        code: 488,
-                        reason: format!("Not Acceptable Here: {reason}"),
-                    },
+                    SipEvent::Failed(SipStatus::new(
+                        488,
+                        format!("Not Acceptable Here: {reason}"),
+                    )),
                 );
                 return;
             }
