@@ -29,7 +29,7 @@ use rsipstack::transaction::transaction::Transaction;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn, Instrument};
 
-use super::event::SipStatus;
+use super::event::{CallId, SipStatus};
 use super::sdp::{self, Codec};
 use super::ua::{CallHandle, DtmfInfo, SipEvent, UserAgent};
 
@@ -42,7 +42,7 @@ pub struct IncomingTarget {
     /// The connection's queue of new calls.
     pub calls: mpsc::Sender<IncomingCall>,
     /// The connection's SIP event channel (tagged with the Call-ID).
-    pub events: mpsc::UnboundedSender<(String, SipEvent)>,
+    pub events: mpsc::UnboundedSender<(CallId, SipEvent)>,
 }
 
 /// Finds the connection behind a Request-URI user part: an embedded
@@ -56,7 +56,7 @@ pub trait IncomingRouter: Send + Sync {
 #[derive(Debug)]
 pub struct IncomingCall {
     /// The INVITE's Call-ID.
-    pub call_id: String,
+    pub call_id: CallId,
     /// The caller: the From URI.
     pub from_uri: String,
     /// The From display name, if any.
@@ -379,7 +379,7 @@ struct Rung {
 /// What the INVITE says about the call.
 #[derive(Debug, Clone)]
 struct CallInfo {
-    call_id: String,
+    call_id: CallId,
     from_uri: String,
     display_name: Option<String>,
     to: String,
@@ -392,7 +392,7 @@ impl CallInfo {
         let from = req.from_header().ok()?.typed().ok()?;
         let to = req.to_header().ok()?.typed().ok()?;
         Some(CallInfo {
-            call_id: req.call_id_header().ok()?.value().to_string(),
+            call_id: CallId::new(req.call_id_header().ok()?.value()),
             from_uri: strip_uri_params(&from.uri.to_string()),
             display_name: from
                 .display_name

@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn, Instrument};
 
-pub use super::event::{SipEvent, SipStatus};
+pub use super::event::{CallId, SipEvent, SipStatus};
 use super::incoming::IncomingRouter;
 use super::sdp::Codec;
 use super::trunk::{TrunkAuth, TrunkInspector};
@@ -42,7 +42,7 @@ pub struct PlaceCall {
     /// The SDP offer.
     pub offer: Vec<u8>,
     /// The Call-ID to use (so logs and client events share it).
-    pub call_id: String,
+    pub call_id: CallId,
     /// How long the INVITE may go without a final response.
     pub invite_timeout: Duration,
     /// The caller for From (an authenticated client's identity); `None`:
@@ -285,7 +285,7 @@ impl UserAgent {
     pub fn place_call(
         self: &Arc<Self>,
         call: PlaceCall,
-        events: mpsc::UnboundedSender<(String, SipEvent)>,
+        events: mpsc::UnboundedSender<(CallId, SipEvent)>,
     ) -> CallHandle {
         let (hangup_tx, hangup_rx) = tokio::sync::oneshot::channel();
         let (info_tx, info_rx) = mpsc::channel(32);
@@ -328,7 +328,7 @@ impl UserAgent {
             offer: Some(call.offer.clone()),
             contact: self.contact.clone(),
             credential: self.credential_for(&call.target),
-            call_id: Some(call.call_id.clone()),
+            call_id: Some(call.call_id.to_string()),
             ..Default::default()
         }
     }

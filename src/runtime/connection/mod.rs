@@ -31,7 +31,7 @@ use crate::call::{CallStatus, Controller, ControllerConfig, Output};
 use crate::rtmp::chunk::ChunkLimits;
 use crate::rtmp::handshake::ServerHandshake;
 use crate::rtmp::session::{Session, SessionConfig, SessionEvent};
-use crate::sip::event::SipStatus;
+use crate::sip::event::{CallId, SipStatus};
 use crate::sip::incoming::{AnswerHandle, IncomingCall, IncomingTarget};
 use crate::sip::sdp;
 use crate::sip::ua::{CallHandle, DtmfInfo, PlaceCall, SipEvent};
@@ -140,8 +140,8 @@ struct Connection {
     gw: Arc<Gateway>,
     session: Session,
     controller: Controller,
-    sip_tx: mpsc::UnboundedSender<(String, SipEvent)>,
-    sip_rx: mpsc::UnboundedReceiver<(String, SipEvent)>,
+    sip_tx: mpsc::UnboundedSender<(CallId, SipEvent)>,
+    sip_rx: mpsc::UnboundedReceiver<(CallId, SipEvent)>,
     media_tx: mpsc::UnboundedSender<(String, MediaEvent)>,
     media_rx: mpsc::UnboundedReceiver<(String, MediaEvent)>,
     play_tx: mpsc::Sender<(u32, PlayAudio)>,
@@ -687,7 +687,7 @@ impl Connection {
             PlaceCall {
                 target: target.uri().clone(),
                 offer: offer.to_bytes(),
-                call_id: call_id.to_string(),
+                call_id: CallId::new(call_id),
                 invite_timeout: self.gw.config.sip.invite_timeout,
                 from: self.caller_id(),
             },
@@ -712,7 +712,8 @@ impl Connection {
         Ok(())
     }
 
-    async fn on_sip(&mut self, call_id: String, ev: SipEvent) {
+    async fn on_sip(&mut self, call_id: CallId, ev: SipEvent) {
+        let call_id = String::from(call_id);
         let now = std::time::Instant::now();
         let outgoing = self
             .call
