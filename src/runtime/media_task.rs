@@ -36,7 +36,12 @@ pub enum MediaEvent {
     /// A DTMF digit began at the far end (RFC 4733 telephone-event).
     Dtmf(char),
     /// The far end has no telephone-event: send these digits as SIP INFO.
-    DtmfFallback { digits: String, duration_ms: u32 },
+    DtmfFallback {
+        /// The digits (`0-9 * # A-D`, already validated, at most 32).
+        digits: String,
+        /// Duration of each digit, in ms.
+        duration_ms: u32,
+    },
     /// The task ended.
     Ended,
 }

@@ -20,7 +20,9 @@ use tokio::sync::mpsc;
 /// codec payload) and its RTMP timestamp in ms.
 #[derive(Debug, Clone)]
 pub struct PlayAudio {
+    /// RTMP timestamp of the message, in ms (wrapping at 2^32).
     pub timestamp_ms: u32,
+    /// The FLV audio tag body: header byte(s) then the codec payload.
     pub body: Bytes,
 }
 
@@ -28,24 +30,38 @@ pub struct PlayAudio {
 #[derive(Debug)]
 pub enum MediaCommand {
     /// An audio message published by a client: RTMP timestamp (ms) and FLV body.
-    Audio { timestamp_ms: u32, body: Bytes },
+    Audio {
+        /// RTMP timestamp of the message, in ms.
+        timestamp_ms: u32,
+        /// The FLV audio tag body.
+        body: Bytes,
+    },
     /// Start sending the far end's audio to this queue, tagged with the
     /// subscriber's NetStream id. The media task drops audio for a
     /// subscriber whose queue is full (a slow client), so latency cannot
     /// build up behind it.
     Subscribe {
+        /// The subscriber's NetStream id on its connection.
         stream_id: u32,
+        /// The connection's bounded play queue (`[media] rtmp_out_max_ms`).
         queue: mpsc::Sender<(u32, PlayAudio)>,
     },
     /// Send DTMF digits to the far end (RFC 4733, or SIP INFO when the far
     /// end has no telephone-event).
-    Dtmf { digits: String, duration_ms: u32 },
+    Dtmf {
+        /// The digits (`0-9 * # A-D`, validated, at most 32).
+        digits: String,
+        /// Duration of each digit, in ms.
+        duration_ms: u32,
+    },
 }
 
 /// A handle to a call's media task.
 #[derive(Debug, Clone)]
 pub struct MediaHandle {
+    /// The call's id (its SIP Call-ID, or the echo call's generated id).
     pub call_id: String,
+    /// The media task's bounded command queue.
     pub tx: mpsc::Sender<MediaCommand>,
     /// Cancelling it ends the media task.
     pub stop: tokio_util::sync::CancellationToken,
@@ -76,7 +92,9 @@ impl MediaHandle {
 /// Which way a name is used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
+    /// A `publish` name: the client's audio goes to the far end.
     Publish,
+    /// A `play` name: the client receives the far end's audio.
     Play,
 }
 
@@ -101,7 +119,10 @@ struct Subscriber {
 pub enum SubscribeError {
     /// The call already has `max` players.
     #[error("this call already has {max} players")]
-    TooMany { max: u32 },
+    TooMany {
+        /// `[limits] max_subscribers_per_call`.
+        max: u32,
+    },
 }
 
 /// The gateway-wide map of stream names to call media.

@@ -94,9 +94,13 @@ pub enum SessionEvent {
     /// the client announced of Enhanced RTMP audio (`fourCcList`,
     /// `audioFourCcInfoMap`).
     Connected {
+        /// The application name (the tcUrl path, e.g. `phone`).
         app: String,
+        /// Connect arguments after the command object (AMF values).
         args: Vec<Value>,
+        /// What the connect gate granted.
         grant: Grant,
+        /// The client's Enhanced RTMP audio capabilities.
         caps: ClientCaps,
     },
     /// A product API invoke (dial, hangup, register, ...): answer it with
@@ -105,18 +109,34 @@ pub enum SessionEvent {
     Invoke(Invoke),
     /// The client wants to publish `name` on NetStream `stream_id`: answer
     /// with [`Session::accept_publish`] or [`Session::reject_publish`].
-    Publish { stream_id: u32, name: String },
+    Publish {
+        /// Message stream id of the NetStream (1..).
+        stream_id: u32,
+        /// The stream name, as sent.
+        name: String,
+    },
     /// The client wants to play `name` on NetStream `stream_id`: answer
     /// with [`Session::accept_play`] or [`Session::reject_play`].
-    Play { stream_id: u32, name: String },
+    Play {
+        /// Message stream id of the NetStream (1..).
+        stream_id: u32,
+        /// The stream name, as sent.
+        name: String,
+    },
     /// The NetStream stopped publishing/playing (closeStream, deleteStream,
     /// FCUnpublish).
-    StreamClosed { stream_id: u32 },
+    StreamClosed {
+        /// Message stream id of the NetStream.
+        stream_id: u32,
+    },
     /// An audio message on a publishing NetStream: FLV audio tag body and
     /// its RTMP timestamp in ms.
     Audio {
+        /// Message stream id of the publishing NetStream.
         stream_id: u32,
+        /// RTMP timestamp, in ms (wrapping at 2^32).
         timestamp_ms: u32,
+        /// The FLV audio tag body (header byte(s) then payload).
         body: Bytes,
     },
 }
