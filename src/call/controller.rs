@@ -33,7 +33,7 @@ use crate::sip::event::{SipEvent, SipStatus};
 /// 64*T1 = 32 s, RFC 3261 §17.1.2.2).
 const ENDING_GUARD: Duration = Duration::from_secs(40);
 
-/// `_error` codes of `dial` (design.md, "The RTMP surface").
+/// `_error` codes of `dial` (README.md, "RTMP API").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DialError {
     /// No URI, or not a SIP URI: `Sono.Call.NoUri`.

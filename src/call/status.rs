@@ -1,4 +1,4 @@
-//! `Sono.Call.Status` events (design.md, "The RTMP surface").
+//! `Sono.Call.Status` events (README.md, "RTMP API").
 
 /// `status_code` of a `Sono.Call.Status` event, as SEMS's flash_phone
 /// defines it.

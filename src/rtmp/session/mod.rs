@@ -41,7 +41,7 @@ use crate::amf::{self, Value};
 pub const CSID_COMMAND: u32 = 3;
 /// Chunk stream for NetStream status and data messages.
 pub const CSID_STREAM: u32 = 5;
-/// Chunk stream for audio toward the client (design.md: its own chunk stream).
+/// Chunk stream for audio toward the client: its own, apart from commands.
 pub const CSID_AUDIO: u32 = 6;
 /// Default for [`SessionConfig::max_streams`].
 pub const MAX_STREAMS: usize = 16;
@@ -544,7 +544,7 @@ impl Session {
     }
 
     /// Sends `onStatus(info)` on message stream 0, so it reaches the
-    /// NetConnection's netStatus handler (design.md).
+    /// NetConnection's netStatus handler (README.md, "RTMP API").
     pub fn send_connection_status(&mut self, info: Value) {
         self.send_invoke(CSID_COMMAND, 0, "onStatus", 0.0, &[Value::Null, info]);
     }
