@@ -16,6 +16,7 @@
 //! its own, and the medians are printed (`paired <path>: ...`); the
 //! overhead figure comes from those.
 
+use rtmp2sip::time::RtmpTimestamp;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -109,7 +110,7 @@ fn bridge_up(codec: Codec, bodies: Vec<Vec<u8>>, ms: u32, per_step: usize) -> St
         for _ in 0..per_step {
             let body = &bodies[i as usize % bodies.len()];
             let now = t0 + Duration::from_millis(u64::from(i * ms));
-            b.handle_rtmp_audio(now, i * ms, black_box(body))
+            b.handle_rtmp_audio(now, RtmpTimestamp(i * ms), black_box(body))
                 .expect("audio");
             while let Some(t) = b.poll_transmit() {
                 black_box(t);

@@ -4,7 +4,8 @@
 //! `auth` or `runtime`; `rtmp` never imports `sip`, `call`, `auth`, `media`
 //! or `runtime`; `sip` never imports `rtmp`, `call`, `auth` or `runtime`;
 //! `call` never imports the async SIP drivers (`sip::ua`, `sip::incoming`,
-//! `sip::registration::driver`) nor `runtime`; the `codecs` crate never
+//! `sip::registration::driver`) nor `runtime`; `amf` and `time` are
+//! leaves; the `codecs` crate never
 //! imports the main crate (`rtmp2sip`). The scan reads every `.rs` file
 //! under `src/<module>/` (and `src/<module>.rs`), drops comments, and looks
 //! for `crate::<name>` paths, including names inside `use crate::{...}`
@@ -43,6 +44,12 @@ const RULES: &[Rule] = &[
             "sip::incoming",
             "sip::registration::driver",
             "runtime",
+        ],
+    },
+    Rule {
+        module: "time",
+        forbidden: &[
+            "amf", "auth", "call", "config", "flv", "media", "rtmp", "runtime", "sip",
         ],
     },
     Rule {

@@ -27,6 +27,7 @@ use crate::media::bridge::{Bridge, BridgeConfig, MediaEvent as BridgeEvent, Tran
 use crate::media::codec::{Codec, Direction, Negotiated};
 use crate::media::{LatchMode, MediaError, RtmpOut};
 use crate::rtmp::session::ClientCaps;
+use crate::time::RtmpTimestamp;
 
 /// What a call's media task tells the connection that owns the call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,7 +253,7 @@ impl MediaTask {
                 _ = self.stop.cancelled() => break,
                 cmd = self.commands.recv() => match cmd {
                     Some(MediaCommand::Audio { timestamp_ms, body }) => {
-                        if let Err(e) = self.bridge.handle_rtmp_audio(StdInstant::now(), timestamp_ms, &body) {
+                        if let Err(e) = self.bridge.handle_rtmp_audio(StdInstant::now(), RtmpTimestamp(timestamp_ms), &body) {
                             debug!(error = %e, "dropping RTMP audio");
                         }
                     }
