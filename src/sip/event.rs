@@ -82,8 +82,8 @@ impl SipStatus {
 }
 
 impl fmt::Display for SipStatus {
-    /// `"486 Busy Here"` (the reason escaped as `{:?}` would be, minus quotes
-    /// is not attempted: use `{:?}` on untrusted phrases in logs).
+    /// `486 "Busy Here"`: the code, then the reason phrase escaped and
+    /// quoted (`{:?}`), since it comes from the network and may go to logs.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {:?}", self.code, self.reason)
     }
@@ -114,4 +114,23 @@ pub enum SipEvent {
         /// True when the far end sent the BYE.
         by_remote: bool,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_display_escapes_the_reason_and_parts_round_trip() {
+        let s = SipStatus::new(486, "Busy\r\nX-Injected: 1");
+        assert_eq!(s.to_string(), "486 \"Busy\\r\\nX-Injected: 1\"");
+        assert_eq!(s.code(), 486);
+        assert_eq!(
+            s.clone().into_parts(),
+            (486, "Busy\r\nX-Injected: 1".to_string())
+        );
+        let id = CallId::new("a@b");
+        assert_eq!(id.as_str(), "a@b");
+        assert_eq!(String::from(id), "a@b");
+    }
 }

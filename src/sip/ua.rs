@@ -328,7 +328,7 @@ impl UserAgent {
             offer: Some(call.offer.clone()),
             contact: self.contact.clone(),
             credential: self.credential_for(&call.target),
-            call_id: Some(call.call_id.to_string()),
+            call_id: Some(call.call_id.as_str().to_owned()),
             ..Default::default()
         }
     }
