@@ -16,13 +16,14 @@
 //! its own, and the medians are printed (`paired <path>: ...`); the
 //! overhead figure comes from those.
 
+use rtmp2sip::time::RtmpTimestamp;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use rand::rngs::mock::StepRng;
+use rtmp2sip::media::codec::{Codec, Direction, Negotiated};
 use rtmp2sip::media::{Bridge, BridgeConfig, RtmpOut};
-use rtmp2sip::sip::sdp::{Codec, Direction, Negotiated};
 use rtmp2sip_codecs::{
     speex_frame_count, AudioDecoder, AudioEncoder, G711Decoder, G711Encoder, G711Law, G722Encoder,
     NellymoserDecoder, NellymoserEncoder, OpusEncoder, OpusEncoderConfig, Resampler, SpeexDecoder,
@@ -109,7 +110,7 @@ fn bridge_up(codec: Codec, bodies: Vec<Vec<u8>>, ms: u32, per_step: usize) -> St
         for _ in 0..per_step {
             let body = &bodies[i as usize % bodies.len()];
             let now = t0 + Duration::from_millis(u64::from(i * ms));
-            b.handle_rtmp_audio(now, i * ms, black_box(body))
+            b.handle_rtmp_audio(now, RtmpTimestamp(i * ms), black_box(body))
                 .expect("audio");
             while let Some(t) = b.poll_transmit() {
                 black_box(t);

@@ -11,3 +11,4 @@ pub mod media;
 pub mod rtmp;
 pub mod runtime;
 pub mod sip;
+pub mod time;

@@ -10,7 +10,7 @@ use libfuzzer_sys::fuzz_target;
 use rand::rngs::mock::StepRng;
 use rtmp2sip::media::rtcp::RtcpSession;
 use rtmp2sip::media::{Bridge, BridgeConfig, LatchMode};
-use rtmp2sip::sip::sdp::{Codec, Direction, Negotiated};
+use rtmp2sip::media::codec::{Codec, Direction, Negotiated};
 
 fuzz_target!(|data: &[u8]| {
     let t0 = Instant::now();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use libfuzzer_sys::fuzz_target;
 use rand::rngs::mock::StepRng;
 use rtmp2sip::media::{Bridge, BridgeConfig, RtpReceiver};
-use rtmp2sip::sip::sdp::{Codec, Direction, Negotiated};
+use rtmp2sip::media::codec::{Codec, Direction, Negotiated};
 
 fuzz_target!(|data: &[u8]| {
     let t0 = Instant::now();

@@ -26,14 +26,14 @@ use rand::{RngCore, SeedableRng};
 use super::policy::DialPolicy;
 use super::status::{CallStatus, StatusCode};
 use super::uri::{DialUri, DialUriError};
-use crate::sip::ua::SipEvent;
+use crate::sip::event::{SipEvent, SipStatus};
 
 /// How long the controller waits for the SIP side to confirm a hangup
 /// before it forgets the call (the BYE/CANCEL transaction times out after
 /// 64*T1 = 32 s, RFC 3261 §17.1.2.2).
 const ENDING_GUARD: Duration = Duration::from_secs(40);
 
-/// `_error` codes of `dial` (design.md, "The RTMP surface").
+/// `_error` codes of `dial` (README.md, "RTMP API").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DialError {
     /// No URI, or not a SIP URI: `Sono.Call.NoUri`.
@@ -174,7 +174,7 @@ struct Ending {
     call_id: String,
     deadline: Instant,
     /// sip_code / reason to report in the final status 0, when known.
-    final_code: Option<(u16, String)>,
+    final_code: Option<SipStatus>,
 }
 
 #[derive(Debug, Clone)]
@@ -266,7 +266,7 @@ impl Controller {
         match &self.state {
             State::Ending(e) if now >= e.deadline => {
                 let call_id = e.call_id.clone();
-                self.finish(call_id, Some((408, "Request Timeout".into())));
+                self.finish(call_id, Some(SipStatus::new(408, "Request Timeout")));
             }
             State::Ringing(r) if now >= r.deadline => {
                 let call_id = r.call_id.clone();
@@ -365,7 +365,7 @@ impl Controller {
             call_id: call_id.clone(),
             code,
         });
-        self.finish(call_id, Some((code, reason.to_string())));
+        self.finish(call_id, Some(SipStatus::new(code, reason)));
     }
 
     /// `dial(uri)` invoke with transaction id `txn`. `capacity` says
@@ -474,11 +474,11 @@ impl Controller {
     /// report `sip_code`/`reason` in the final status.
     pub fn handle_media_failure(&mut self, now: Instant, call_id: &str, code: u16, reason: &str) {
         if self.call_id() == Some(call_id) {
-            self.hangup(now, Some((code, reason.to_string())));
+            self.hangup(now, Some(SipStatus::new(code, reason)));
         }
     }
 
-    fn hangup(&mut self, now: Instant, final_code: Option<(u16, String)>) {
+    fn hangup(&mut self, now: Instant, final_code: Option<SipStatus>) {
         let call_id = match &self.state {
             State::Idle | State::Ending(_) => return,
             State::Ringing(r) => {
@@ -507,27 +507,27 @@ impl Controller {
             return; // a stale event of an earlier call
         }
         match ev {
-            SipEvent::Progress { code, reason, .. } => self.on_progress(code, reason),
+            SipEvent::Progress { status, .. } => self.on_progress(status),
             SipEvent::Answered { .. } => self.on_answered(),
-            SipEvent::Failed { code, reason } => self.on_ended(Some((code, reason))),
+            SipEvent::Failed(status) => self.on_ended(Some(status)),
             SipEvent::Ended { by_remote } => {
                 let reason = if by_remote {
                     "Remote hangup"
                 } else {
                     "Local hangup"
                 };
-                self.on_ended(Some((200, reason.to_string())))
+                self.on_ended(Some(SipStatus::new(200, reason)))
             }
             #[allow(unreachable_patterns)]
             _ => {}
         }
     }
 
-    fn on_progress(&mut self, code: u16, reason: String) {
+    fn on_progress(&mut self, status: SipStatus) {
         let state = std::mem::replace(&mut self.state, State::Idle);
         self.state = match state {
             State::Dialing(d) | State::Early(d) => {
-                self.status(StatusCode::InProgress, &d.call_id, Some((code, reason)));
+                self.status(StatusCode::InProgress, &d.call_id, Some(status));
                 State::Early(d)
             }
             other => other,
@@ -538,7 +538,11 @@ impl Controller {
         let state = std::mem::replace(&mut self.state, State::Idle);
         self.state = match state {
             State::Dialing(d) | State::Early(d) | State::Answering(d) => {
-                self.status(StatusCode::Connected, &d.call_id, Some((200, "OK".into())));
+                self.status(
+                    StatusCode::Connected,
+                    &d.call_id,
+                    Some(SipStatus::new(200, "OK")),
+                );
                 self.out.push_back(Output::ConnectStreams {
                     call_id: d.call_id.clone(),
                     publish: d.names.publish.clone(),
@@ -554,7 +558,7 @@ impl Controller {
         };
     }
 
-    fn on_ended(&mut self, code: Option<(u16, String)>) {
+    fn on_ended(&mut self, code: Option<SipStatus>) {
         let state = std::mem::replace(&mut self.state, State::Idle);
         match state {
             State::Idle => {}
@@ -575,7 +579,7 @@ impl Controller {
         }
     }
 
-    fn finish(&mut self, call_id: String, code: Option<(u16, String)>) {
+    fn finish(&mut self, call_id: String, code: Option<SipStatus>) {
         self.out.push_back(Output::Release {
             call_id: call_id.clone(),
         });
@@ -583,9 +587,10 @@ impl Controller {
         self.state = State::Idle;
     }
 
-    fn status(&mut self, code: StatusCode, call_id: &str, sip: Option<(u16, String)>) {
+    fn status(&mut self, code: StatusCode, call_id: &str, sip: Option<SipStatus>) {
         let mut ev = CallStatus::new(code, call_id);
-        if let Some((c, r)) = sip {
+        if let Some(s) = sip {
+            let (c, r) = s.into_parts();
             ev.sip_code = Some(c);
             ev.reason = Some(r);
         }

@@ -48,8 +48,7 @@ fn full_call_answer_and_local_hangup() {
         t0,
         &id,
         SipEvent::Progress {
-            code: 180,
-            reason: "Ringing".into(),
+            status: SipStatus::new(180, "Ringing"),
             sdp: None,
         },
     );
@@ -169,14 +168,7 @@ fn busy_reports_sip_code_and_returns_to_idle() {
     let t0 = Instant::now();
     let mut c = controller();
     let id = dial(&mut c, t0, "sip:bob@127.0.0.1");
-    c.handle_sip(
-        t0,
-        &id,
-        SipEvent::Failed {
-            code: 486,
-            reason: "Busy Here".into(),
-        },
-    );
+    c.handle_sip(t0, &id, SipEvent::Failed(SipStatus::new(486, "Busy Here")));
     let out = drain(&mut c);
     assert_eq!(statuses(&out), vec![(0, Some(486))]);
     assert!(!c.has_call());
@@ -193,8 +185,7 @@ fn hangup_while_ringing_cancels_then_487() {
         t0,
         &id,
         SipEvent::Progress {
-            code: 180,
-            reason: "Ringing".into(),
+            status: SipStatus::new(180, "Ringing"),
             sdp: None,
         },
     );
@@ -205,10 +196,7 @@ fn hangup_while_ringing_cancels_then_487() {
     c.handle_sip(
         t0,
         &id,
-        SipEvent::Failed {
-            code: 487,
-            reason: "Request Terminated".into(),
-        },
+        SipEvent::Failed(SipStatus::new(487, "Request Terminated")),
     );
     assert_eq!(statuses(&drain(&mut c)), vec![(0, Some(487))]);
 }
@@ -382,10 +370,7 @@ fn caller_cancel_ends_the_ringing_call() {
     c.handle_sip(
         t0,
         "in6",
-        SipEvent::Failed {
-            code: 487,
-            reason: "Request Terminated".into(),
-        },
+        SipEvent::Failed(SipStatus::new(487, "Request Terminated")),
     );
     let out = drain(&mut c);
     assert_eq!(statuses(&out), vec![(0, Some(487))]);

@@ -29,7 +29,10 @@ pub enum PatternProblem {
     User(DialUriError),
     /// A `*` somewhere in the host other than `*` or a leading `*.`;
     /// `suggest` is the pattern in the current form, when one is obvious.
-    HostGlob { suggest: Option<String> },
+    HostGlob {
+        /// The pattern rewritten in the current form, if obvious.
+        suggest: Option<String>,
+    },
     /// The host or port is malformed.
     Host(DialUriError),
 }

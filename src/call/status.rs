@@ -1,4 +1,4 @@
-//! `Sono.Call.Status` events (design.md, "The RTMP surface").
+//! `Sono.Call.Status` events (README.md, "RTMP API").
 
 /// `status_code` of a `Sono.Call.Status` event, as SEMS's flash_phone
 /// defines it.
@@ -20,6 +20,7 @@ pub enum StatusCode {
 /// One `Sono.Call.Status` event; optional fields are omitted when `None`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallStatus {
+    /// The `status` number of the event (0 not connected .. 4 connect streams).
     pub status: StatusCode,
     /// The SIP status code behind the event (180, 200, 486, ...).
     pub sip_code: Option<u16>,

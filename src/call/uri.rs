@@ -89,8 +89,11 @@ pub enum DialUriError {
 /// The `transport` URI parameters kept (RFC 3261 §19.1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UriTransport {
+    /// `;transport=udp`.
     Udp,
+    /// `;transport=tcp`.
     Tcp,
+    /// `;transport=tls`.
     Tls,
 }
 

@@ -34,7 +34,8 @@ use bytes::Bytes;
 use rand::RngCore;
 
 use crate::flv::OpusHead;
-use crate::sip::sdp::Codec;
+use crate::media::codec::Codec;
+use crate::time::RtmpTimestamp;
 
 use super::clock::{RtmpInClock, RtmpOutClock};
 use super::dtmf::{DtmfReceiver, TelephoneEvent};
@@ -242,7 +243,8 @@ impl Bridge {
     // ---- RTMP -> SIP -------------------------------------------------
 
     /// An audio message body published by the RTMP client (FLV audio tag
-    /// body: header byte + payload) with its RTMP timestamp in ms.
+    /// body: header byte + payload) with its RTMP timestamp (ms, wrapping;
+    /// the newtype of the leaf `crate::time`, which `rtmp` re-exports).
     ///
     /// The codec comes from the format nibble (and, for Nellymoser format
     /// 6, the rate bits): Speex (11), Nellymoser (4, 5, 6), G.711 A-law
@@ -263,7 +265,7 @@ impl Bridge {
     pub fn handle_rtmp_audio(
         &mut self,
         now: Instant,
-        timestamp_ms: u32,
+        timestamp: RtmpTimestamp,
         body: &[u8],
     ) -> Result<(), MediaError> {
         self.pump_dtmf(now);
@@ -271,7 +273,7 @@ impl Bridge {
             self.stats.rtmp_switch_dropped += 1;
             return Ok(());
         }
-        let result = self.rtmp_audio(timestamp_ms, body);
+        let result = self.rtmp_audio(timestamp.as_millis(), body);
         match result {
             Ok(()) => self.stats.rtmp_in += 1,
             Err(_) => self.stats.rtmp_invalid += 1,

@@ -9,7 +9,8 @@ use super::latch::LatchMode;
 use super::pipeline::RtmpOut;
 use super::test_support::{bridge, config, PEER, PEER_RTCP};
 use super::MediaError;
-use crate::sip::sdp::Codec;
+use crate::media::codec::Codec;
+use crate::time::RtmpTimestamp;
 
 const LEGIT_SSRC: u32 = 0x1111_1111;
 const EVIL_SSRC: u32 = 0xEEEE_EEEE;
@@ -41,7 +42,7 @@ fn rtp_dests(b: &mut Bridge, now: Instant) -> Vec<SocketAddr> {
     // 20 ms of µ-law published by the client: one RTP packet.
     let mut body = vec![0x82];
     body.extend([0xFFu8; 160]);
-    b.handle_rtmp_audio(now, 0, &body).unwrap();
+    b.handle_rtmp_audio(now, RtmpTimestamp(0), &body).unwrap();
     std::iter::from_fn(|| b.poll_transmit())
         .filter(|t| t.kind == TransmitKind::Rtp)
         .map(|t| t.dest)

@@ -5,6 +5,7 @@ use crate::media::pipeline::factory::SPEEX_COMPLEXITY;
 use crate::media::pipeline::tests::{speex_wb_round_trip, tone_snr};
 use crate::media::pipeline::RtmpOut;
 use crate::media::test_support::{bridge, config, rtp_packet, PEER, PEER_RTCP};
+use crate::time::RtmpTimestamp;
 use rand::rngs::mock::StepRng;
 use rtmp2sip_codecs::SpeexMode;
 use rtmp2sip_codecs::{AudioDecoder, G711Law, SpeexDecoder, SpeexEncoder, SpeexEncoderConfig};
@@ -68,7 +69,7 @@ fn rtmp_speex_to_pcmu_carries_the_tone() {
     for (i, body) in flash_speex(25, 2).iter().enumerate() {
         b.handle_rtmp_audio(
             t0 + Duration::from_millis(40 * i as u64),
-            40 * i as u32,
+            RtmpTimestamp(40 * i as u32),
             body,
         )
         .unwrap();
@@ -141,7 +142,8 @@ fn passthrough_is_byte_identical_both_ways() {
     let mut b = bridge(config(Codec::Speex16k, RtmpOut::Speex), t0);
     let bodies = flash_speex(10, 2);
     for (i, body) in bodies.iter().enumerate() {
-        b.handle_rtmp_audio(t0, 40 * i as u32, body).unwrap();
+        b.handle_rtmp_audio(t0, RtmpTimestamp(40 * i as u32), body)
+            .unwrap();
     }
     let sent = drain_rtp(&mut b);
     assert_eq!(sent.len(), 10);
@@ -188,21 +190,21 @@ fn skips_headers_and_refuses_other_formats() {
     let mut header = vec![0xB6];
     header.extend_from_slice(b"Speex   1.2.1\0\0\0\0\0\0\0");
     header.resize(81, 0);
-    assert_eq!(b.handle_rtmp_audio(t0, 0, &header), Ok(()));
-    assert_eq!(b.handle_rtmp_audio(t0, 0, &[0xB2]), Ok(()));
+    assert_eq!(b.handle_rtmp_audio(t0, RtmpTimestamp(0), &header), Ok(()));
+    assert_eq!(b.handle_rtmp_audio(t0, RtmpTimestamp(0), &[0xB2]), Ok(()));
     assert_eq!(
-        b.handle_rtmp_audio(t0, 0, &[0x22, 1, 2]),
+        b.handle_rtmp_audio(t0, RtmpTimestamp(0), &[0x22, 1, 2]),
         Err(MediaError::UnsupportedRtmpFormat(2))
     );
     assert!(matches!(
-        b.handle_rtmp_audio(t0, 0, &[]),
+        b.handle_rtmp_audio(t0, RtmpTimestamp(0), &[]),
         Err(MediaError::MalformedAudio(_))
     ));
     assert!(drain_rtp(&mut b).is_empty());
     // ffmpeg's 0xB6 byte is Speex too.
     let mut body = flash_speex(1, 1).remove(0);
     body[0] = 0xB6;
-    b.handle_rtmp_audio(t0, 0, &body).unwrap();
+    b.handle_rtmp_audio(t0, RtmpTimestamp(0), &body).unwrap();
     assert_eq!(
         drain_rtp(&mut b).len(),
         1,
@@ -258,7 +260,7 @@ fn symmetric_rtp_latches_to_the_source_address() {
         .unwrap();
     assert_eq!(b.poll_event(), Some(MediaEvent::RemoteLatched(nat)));
     for body in flash_speex(2, 1) {
-        b.handle_rtmp_audio(t0, 0, &body).unwrap();
+        b.handle_rtmp_audio(t0, RtmpTimestamp(0), &body).unwrap();
     }
     let sent = drain_rtp(&mut b);
     assert!(!sent.is_empty());
@@ -417,7 +419,7 @@ proptest::proptest! {
             let now = t0 + Duration::from_millis(10 * i as u64);
             let _ = b.handle_rtp(now, PEER.parse().unwrap(), d);
             let _ = b.handle_rtcp(now, PEER.parse().unwrap(), d);
-            let _ = b.handle_rtmp_audio(now, 10 * i as u32, d);
+            let _ = b.handle_rtmp_audio(now, RtmpTimestamp(10 * i as u32), d);
             b.handle_timeout(now);
         }
     }
@@ -553,8 +555,12 @@ fn dtmf_digits_go_out_as_rfc4733_events_between_audio() {
     let mut sent = Vec::new();
     for (i, body) in bodies[..2].iter().enumerate() {
         let ms = 40 * i as u64;
-        b.handle_rtmp_audio(t0 + Duration::from_millis(ms), ms as u32, body)
-            .unwrap();
+        b.handle_rtmp_audio(
+            t0 + Duration::from_millis(ms),
+            RtmpTimestamp(ms as u32),
+            body,
+        )
+        .unwrap();
         take_rtp(&mut b, ms, &mut sent);
     }
     let audio_before = sent.len();
@@ -572,8 +578,12 @@ fn dtmf_digits_go_out_as_rfc4733_events_between_audio() {
     run_rtp(&mut b, t0, 81, 600, &mut sent);
     for (i, body) in bodies[2..].iter().enumerate() {
         let ms = 600 + 40 * i as u64;
-        b.handle_rtmp_audio(t0 + Duration::from_millis(ms), ms as u32, body)
-            .unwrap();
+        b.handle_rtmp_audio(
+            t0 + Duration::from_millis(ms),
+            RtmpTimestamp(ms as u32),
+            body,
+        )
+        .unwrap();
         take_rtp(&mut b, ms, &mut sent);
     }
 
@@ -647,7 +657,8 @@ fn audio_is_held_back_during_a_dtmf_event() {
         }
         if ms % 20 == 0 {
             if let Some(body) = bodies.get(ms as usize / 20) {
-                b.handle_rtmp_audio(now, ms as u32, body).unwrap();
+                b.handle_rtmp_audio(now, RtmpTimestamp(ms as u32), body)
+                    .unwrap();
             }
         }
         if b.poll_timeout().is_some_and(|t| t <= now) {
@@ -750,7 +761,8 @@ fn codec_switch_storm_is_dropped_and_counted() {
         let mut body = vec![if i % 2 == 0 { 0x82 } else { 0x72 }];
         body.resize(161, 0xD5);
         let now = t0 + Duration::from_millis(u64::from(i) * 20);
-        b.handle_rtmp_audio(now, i * 20, &body).unwrap();
+        b.handle_rtmp_audio(now, RtmpTimestamp(i * 20), &body)
+            .unwrap();
     }
     let stats = b.stats();
     assert!(

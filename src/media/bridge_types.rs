@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::sip::sdp::Negotiated;
+use crate::media::codec::Negotiated;
 
 use super::jitter::JitterStats;
 use super::latch::LatchMode;

@@ -11,7 +11,8 @@ use super::bridge::{MediaEvent, RtmpAudio};
 use super::matrix_tests::assert_sample_timestamps;
 use super::pipeline::{sip_codec, NellyRate, RtmpCodec, RtmpOut};
 use super::test_support::*;
-use crate::sip::sdp::Codec;
+use crate::media::codec::Codec;
+use crate::time::RtmpTimestamp;
 
 /// Arbitrary bytes, deterministic.
 fn noise_bytes(len: usize, seed: u32) -> Vec<u8> {
@@ -36,8 +37,12 @@ fn g711_passthrough_is_byte_identical_both_ways() {
             let mut body = vec![codec.header_byte()];
             body.extend_from_slice(chunk);
             let ms = (at / 8) as u32;
-            b.handle_rtmp_audio(t0 + Duration::from_millis(u64::from(ms)), ms, &body)
-                .unwrap();
+            b.handle_rtmp_audio(
+                t0 + Duration::from_millis(u64::from(ms)),
+                RtmpTimestamp(ms),
+                &body,
+            )
+            .unwrap();
             take_rtp(&mut b, &mut sent);
             at += size;
         }
@@ -93,7 +98,8 @@ fn a_client_switching_codecs_mid_call_is_followed() {
             let ms = start_ms + u64::from(ms);
             let now = t0 + Duration::from_millis(ms);
             run_timers(&mut b, now, &mut out);
-            b.handle_rtmp_audio(now, ms as u32, &body).unwrap();
+            b.handle_rtmp_audio(now, RtmpTimestamp(ms as u32), &body)
+                .unwrap();
             if ms % 20 < 10 {
                 // The peer talks too.
                 b.handle_rtp(now, peer(), &peer_.next_packet()).unwrap();
@@ -145,9 +151,12 @@ fn speex_stays_the_output_until_the_client_publishes_and_in_speex_mode() {
     let mut b = bridge(config(Codec::Pcma, RtmpOut::Match), t0);
     assert_eq!(b.rtmp_out_codec(), RtmpCodec::Speex);
     // A refused format changes nothing.
-    assert!(b.handle_rtmp_audio(t0, 0, &[0x22, 1, 2, 3]).is_err());
+    assert!(b
+        .handle_rtmp_audio(t0, RtmpTimestamp(0), &[0x22, 1, 2, 3])
+        .is_err());
     assert!(
-        b.handle_rtmp_audio(t0, 0, &[0x62; 65]).is_err(),
+        b.handle_rtmp_audio(t0, RtmpTimestamp(0), &[0x62; 65])
+            .is_err(),
         "Nellymoser 5.5 kHz"
     );
     assert_eq!(b.rtmp_out_codec(), RtmpCodec::Speex);
@@ -161,7 +170,7 @@ fn lossy_stream(sip: Codec, mode: RtmpOut, client: Option<RtmpCodec>) -> (Vec<Rt
     let mut b = bridge(config(sip, mode), t0);
     if let Some(codec) = client {
         let msg = Client::new(codec).tone_messages(0.1).remove(0);
-        b.handle_rtmp_audio(t0, 0, &msg.1).unwrap();
+        b.handle_rtmp_audio(t0, RtmpTimestamp(0), &msg.1).unwrap();
     }
     let mut peer_ = Peer::new(sip);
     let mut out = Vec::new();
@@ -311,7 +320,7 @@ proptest! {
             } else {
                 let mut body = vec![HEADERS[*h]];
                 body.extend_from_slice(payload);
-                let _ = b.handle_rtmp_audio(now, 20 * i as u32, &body);
+                let _ = b.handle_rtmp_audio(now, RtmpTimestamp(20 * i as u32), &body);
             }
             run_timers(&mut b, now, &mut out);
             while b.poll_transmit().is_some() {}

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use super::bridge::RtmpAudio;
 use super::pipeline::{sip_codec, RtmpCodec, RtmpOut};
 use super::test_support::*;
-use crate::sip::sdp::Codec;
+use crate::media::codec::Codec;
+use crate::time::RtmpTimestamp;
 
 /// Seconds of tone per case.
 const SECONDS: f64 = 2.0;
@@ -64,7 +65,8 @@ fn down(sip: Codec, mode: RtmpOut, client: RtmpCodec) -> (RtmpCodec, f64) {
     );
     let mut c = Client::new(client);
     let first = c.tone_messages(0.1).remove(0);
-    b.handle_rtmp_audio(t0, first.0, &first.1).unwrap();
+    b.handle_rtmp_audio(t0, RtmpTimestamp(first.0), &first.1)
+        .unwrap();
     let expected = match mode {
         RtmpOut::Speex => RtmpCodec::Speex,
         RtmpOut::Match => client,

@@ -7,6 +7,7 @@
 pub mod bridge;
 mod bridge_types;
 mod clock;
+pub mod codec;
 pub mod dtmf;
 pub mod dtmf_send;
 mod error;
@@ -34,6 +35,7 @@ mod timing_tests;
 pub use bridge::{
     Bridge, BridgeConfig, BridgeStats, MediaEvent, RtmpAudio, Transmit, TransmitKind,
 };
+pub use codec::{Codec, Direction, Negotiated, UnknownCodec};
 pub use error::MediaError;
 pub use jitter::{JitterBuffer, JitterConfig, Playout};
 pub use latch::{Latch, LatchMode};

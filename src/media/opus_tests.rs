@@ -9,7 +9,8 @@ use super::pipeline::{sip_codec, RtmpCodec, RtmpOut};
 use super::test_support::*;
 use super::MediaError;
 use crate::flv::{parse_ex_audio, ExAudio, FlvError, FourCc, OpusHead};
-use crate::sip::sdp::Codec;
+use crate::media::codec::Codec;
+use crate::time::RtmpTimestamp;
 
 /// `90 'Opus'` + a mono OpusHead with pre-skip 312.
 fn sequence_start() -> Vec<u8> {
@@ -22,7 +23,8 @@ fn sequence_start() -> Vec<u8> {
 fn opus_passes_through_to_sip_byte_for_byte() {
     let t0 = Instant::now();
     let mut b = bridge(config(Codec::Opus, RtmpOut::Speex), t0);
-    b.handle_rtmp_audio(t0, 0, &sequence_start()).unwrap();
+    b.handle_rtmp_audio(t0, RtmpTimestamp(0), &sequence_start())
+        .unwrap();
     assert_eq!(b.client_opus_head(), Some(OpusHead::mono(312)));
     let mut client = Client::new(RtmpCodec::Opus);
     let messages = client.tone_messages(1.0);
@@ -117,7 +119,7 @@ fn invalid_opus_packets_are_not_passed_through() {
     let mut b = bridge(config(Codec::Opus, RtmpOut::Speex), t0);
     // TOC code 3 with 63 frames of 20 ms: 1.26 s, over RFC 6716's 120 ms.
     let bad = [0x91, b'O', b'p', b'u', b's', (27 << 3) | 3, 63, 0, 0];
-    b.handle_rtmp_audio(t0, 0, &bad).unwrap();
+    b.handle_rtmp_audio(t0, RtmpTimestamp(0), &bad).unwrap();
     assert!(b.poll_transmit().is_none(), "nothing sent for a bad packet");
     let mut client = Client::new(RtmpCodec::Opus);
     let sent = publish(&mut b, t0, &client.tone_messages(0.1));
@@ -136,15 +138,15 @@ fn other_e_rtmp_codecs_are_refused() {
     let mut b = bridge(config(Codec::Opus, RtmpOut::Speex), t0);
     let flac = [0x91, b'f', b'L', b'a', b'C', 1, 2];
     assert_eq!(
-        b.handle_rtmp_audio(t0, 0, &flac),
+        b.handle_rtmp_audio(t0, RtmpTimestamp(0), &flac),
         Err(MediaError::ExAudio(FlvError::UnsupportedFourCc(FourCc(
             *b"fLaC"
         ))))
     );
     // A SequenceEnd and an empty CodedFrames are skipped.
-    b.handle_rtmp_audio(t0, 0, &[0x92, b'O', b'p', b'u', b's'])
+    b.handle_rtmp_audio(t0, RtmpTimestamp(0), &[0x92, b'O', b'p', b'u', b's'])
         .unwrap();
-    b.handle_rtmp_audio(t0, 0, &[0x91, b'O', b'p', b'u', b's'])
+    b.handle_rtmp_audio(t0, RtmpTimestamp(0), &[0x91, b'O', b'p', b'u', b's'])
         .unwrap();
     assert_eq!(b.stats().rtmp_invalid, 1);
     assert!(b.poll_transmit().is_none());

@@ -2,7 +2,7 @@
 //! (SNR against a fitted sine) shared with the bridge tests.
 
 use super::*;
-use crate::sip::sdp::Codec;
+use crate::media::codec::Codec;
 use factory::SPEEX_COMPLEXITY;
 use rtmp2sip_codecs::{
     AudioDecoder, AudioEncoder, G711Law, Resampler, SpeexDecoder, SpeexEncoder, SpeexEncoderConfig,

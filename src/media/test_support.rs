@@ -19,7 +19,8 @@ use super::pipeline::{
 };
 use super::MediaError;
 use crate::flv::AudioTagHeader;
-use crate::sip::sdp::{Codec, Direction, Negotiated};
+use crate::media::codec::{Codec, Direction, Negotiated};
+use crate::time::RtmpTimestamp;
 
 pub(crate) use super::pipeline::tests::{tone, tone_snr};
 
@@ -464,7 +465,7 @@ pub fn publish(b: &mut Bridge, t0: Instant, messages: &[(u32, Vec<u8>)]) -> Vec<
     let mut sent = Vec::new();
     for (ts, body) in messages {
         let now = t0 + Duration::from_millis(u64::from(*ts));
-        b.handle_rtmp_audio(now, *ts, body).unwrap();
+        b.handle_rtmp_audio(now, RtmpTimestamp(*ts), body).unwrap();
         take_rtp(b, &mut sent);
     }
     sent

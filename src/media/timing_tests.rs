@@ -9,7 +9,8 @@ use super::bridge::RtmpAudio;
 use super::pipeline::{sip_codec, NellyRate, RtmpCodec, RtmpOut};
 use super::rtp;
 use super::test_support::*;
-use crate::sip::sdp::Codec;
+use crate::media::codec::Codec;
+use crate::time::RtmpTimestamp;
 
 const HOUR_MS: u64 = 3_600_000;
 
@@ -32,7 +33,7 @@ fn hour_up(rate: NellyRate, sip: Codec) {
         let ms = (sent_blocks * 256 * 1000 / u64::from(rate.hz())) as u32;
         b.handle_rtmp_audio(
             t0 + Duration::from_millis(u64::from(ms)),
-            ms,
+            RtmpTimestamp(ms),
             &body[..1 + 64 * n],
         )
         .unwrap();
@@ -67,7 +68,7 @@ fn hour_down(sip: Codec, rate: NellyRate) {
     let codec = RtmpCodec::Nellymoser(rate);
     let mut block = vec![codec.header_byte()];
     block.resize(65, 0);
-    b.handle_rtmp_audio(t0, 0, &block).unwrap();
+    b.handle_rtmp_audio(t0, RtmpTimestamp(0), &block).unwrap();
     assert_eq!(b.rtmp_out_codec(), codec);
     let frame = sip.audio_rate() as usize / 50;
     let ticks = sip_codec::ticks_for(sip, frame);

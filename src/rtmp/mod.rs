@@ -11,7 +11,7 @@ pub mod chunk;
 pub mod error;
 pub mod handshake;
 pub mod message;
-pub mod time;
+pub use crate::time;
 
 // Added by the lead (NetConnection/NetStream session and tokio driver):
 pub mod session;

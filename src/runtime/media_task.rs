@@ -24,9 +24,10 @@ use super::ports::PortPair;
 use super::streams::{MediaCommand, MediaHandle, PlayAudio};
 use crate::config::{Latching, MediaConfig, RtmpOutCodec};
 use crate::media::bridge::{Bridge, BridgeConfig, MediaEvent as BridgeEvent, TransmitKind};
+use crate::media::codec::{Codec, Direction, Negotiated};
 use crate::media::{LatchMode, MediaError, RtmpOut};
 use crate::rtmp::session::ClientCaps;
-use crate::sip::sdp::{Codec, Direction, Negotiated};
+use crate::time::RtmpTimestamp;
 
 /// What a call's media task tells the connection that owns the call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +37,12 @@ pub enum MediaEvent {
     /// A DTMF digit began at the far end (RFC 4733 telephone-event).
     Dtmf(char),
     /// The far end has no telephone-event: send these digits as SIP INFO.
-    DtmfFallback { digits: String, duration_ms: u32 },
+    DtmfFallback {
+        /// The digits (`0-9 * # A-D`, already validated, at most 32).
+        digits: String,
+        /// Duration of each digit, in ms.
+        duration_ms: u32,
+    },
     /// The task ended.
     Ended,
 }
@@ -247,7 +253,7 @@ impl MediaTask {
                 _ = self.stop.cancelled() => break,
                 cmd = self.commands.recv() => match cmd {
                     Some(MediaCommand::Audio { timestamp_ms, body }) => {
-                        if let Err(e) = self.bridge.handle_rtmp_audio(StdInstant::now(), timestamp_ms, &body) {
+                        if let Err(e) = self.bridge.handle_rtmp_audio(StdInstant::now(), RtmpTimestamp(timestamp_ms), &body) {
                             debug!(error = %e, "dropping RTMP audio");
                         }
                     }

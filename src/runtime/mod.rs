@@ -86,7 +86,7 @@ pub struct Gateway {
     /// Request-URI user -> connection, for incoming calls.
     pub locations: Arc<Locations>,
     /// `[media] codecs`, parsed once: offered and answered in this order.
-    pub codecs: Vec<crate::sip::sdp::Codec>,
+    pub codecs: Vec<crate::media::Codec>,
     /// One permit per concurrent call (`[limits] max_calls`).
     pub calls: Arc<Semaphore>,
     /// One permit per RTMP connection (`[limits] max_connections`).

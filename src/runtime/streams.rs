@@ -20,7 +20,9 @@ use tokio::sync::mpsc;
 /// codec payload) and its RTMP timestamp in ms.
 #[derive(Debug, Clone)]
 pub struct PlayAudio {
+    /// RTMP timestamp of the message, in ms (wrapping at 2^32).
     pub timestamp_ms: u32,
+    /// The FLV audio tag body: header byte(s) then the codec payload.
     pub body: Bytes,
 }
 
@@ -28,24 +30,38 @@ pub struct PlayAudio {
 #[derive(Debug)]
 pub enum MediaCommand {
     /// An audio message published by a client: RTMP timestamp (ms) and FLV body.
-    Audio { timestamp_ms: u32, body: Bytes },
+    Audio {
+        /// RTMP timestamp of the message, in ms.
+        timestamp_ms: u32,
+        /// The FLV audio tag body.
+        body: Bytes,
+    },
     /// Start sending the far end's audio to this queue, tagged with the
     /// subscriber's NetStream id. The media task drops audio for a
     /// subscriber whose queue is full (a slow client), so latency cannot
     /// build up behind it.
     Subscribe {
+        /// The subscriber's NetStream id on its connection.
         stream_id: u32,
+        /// The connection's bounded play queue (`[media] rtmp_out_max_ms`).
         queue: mpsc::Sender<(u32, PlayAudio)>,
     },
     /// Send DTMF digits to the far end (RFC 4733, or SIP INFO when the far
     /// end has no telephone-event).
-    Dtmf { digits: String, duration_ms: u32 },
+    Dtmf {
+        /// The digits (`0-9 * # A-D`, validated, at most 32).
+        digits: String,
+        /// Duration of each digit, in ms.
+        duration_ms: u32,
+    },
 }
 
 /// A handle to a call's media task.
 #[derive(Debug, Clone)]
 pub struct MediaHandle {
+    /// The call's id (its SIP Call-ID, or the echo call's generated id).
     pub call_id: String,
+    /// The media task's bounded command queue.
     pub tx: mpsc::Sender<MediaCommand>,
     /// Cancelling it ends the media task.
     pub stop: tokio_util::sync::CancellationToken,
@@ -76,12 +92,26 @@ impl MediaHandle {
 /// Which way a name is used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
+    /// A `publish` name: the client's audio goes to the far end.
     Publish,
+    /// A `play` name: the client receives the far end's audio.
     Play,
 }
 
-/// One player of a call: its NetStream id and its connection's queue.
-type Subscriber = (u32, mpsc::Sender<(u32, PlayAudio)>);
+/// Tells a player's connection that the call it plays ended: the
+/// NetStream id and the call id (Call-ID). One message per subscription,
+/// sent once when the call is removed, so the channel holds at most as
+/// many messages as the connection has subscriptions.
+pub type PlayEndedSender = mpsc::UnboundedSender<(u32, String)>;
+
+/// One player of a call: its NetStream id, its connection's audio queue
+/// and where to say the call ended.
+#[derive(Debug)]
+struct Subscriber {
+    stream_id: u32,
+    queue: mpsc::Sender<(u32, PlayAudio)>,
+    ended: PlayEndedSender,
+}
 
 /// Why a play was not subscribed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -89,7 +119,10 @@ type Subscriber = (u32, mpsc::Sender<(u32, PlayAudio)>);
 pub enum SubscribeError {
     /// The call already has `max` players.
     #[error("this call already has {max} players")]
-    TooMany { max: u32 },
+    TooMany {
+        /// `[limits] max_subscribers_per_call`.
+        max: u32,
+    },
 }
 
 /// The gateway-wide map of stream names to call media.
@@ -117,19 +150,28 @@ impl StreamRegistry {
             .and_then(|m| m.get(&(dir, name.to_string())).cloned())
     }
 
-    /// Removes every name and player of `call_id`.
+    /// Removes every name and player of `call_id`, telling each player's
+    /// connection (on its [`PlayEndedSender`]) that the call ended, so it
+    /// can send `NetStream.Play.Stop` and StreamEOF to the player.
     pub fn remove_call(&self, call_id: &str) {
         if let Ok(mut m) = self.names.lock() {
             m.retain(|_, h| h.call_id != call_id);
         }
-        if let Ok(mut m) = self.subscribers.lock() {
-            m.remove(call_id);
+        let players = self
+            .subscribers
+            .lock()
+            .ok()
+            .and_then(|mut m| m.remove(call_id))
+            .unwrap_or_default();
+        for p in players {
+            let _ = p.ended.send((p.stream_id, call_id.to_string()));
         }
     }
 
     /// Makes NetStream `stream_id` (whose audio goes to `queue`) a player
-    /// of `media`'s call. Already a player (a repeated `play`): nothing
-    /// changes. Players whose connection has gone are forgotten first.
+    /// of `media`'s call; `ended` hears `(stream_id, call_id)` when the call
+    /// is removed. Already a player (a repeated `play`): nothing changes.
+    /// Players whose connection has gone are forgotten first.
     ///
     /// # Errors
     /// [`SubscribeError::TooMany`] when the call has `max` players.
@@ -138,23 +180,28 @@ impl StreamRegistry {
         media: &MediaHandle,
         stream_id: u32,
         queue: mpsc::Sender<(u32, PlayAudio)>,
+        ended: PlayEndedSender,
         max: u32,
     ) -> Result<(), SubscribeError> {
         let Ok(mut all) = self.subscribers.lock() else {
             return Ok(());
         };
         let players = all.entry(media.call_id.clone()).or_default();
-        players.retain(|(_, q)| !q.is_closed());
+        players.retain(|p| !p.queue.is_closed());
         if players
             .iter()
-            .any(|(id, q)| *id == stream_id && q.same_channel(&queue))
+            .any(|p| p.stream_id == stream_id && p.queue.same_channel(&queue))
         {
             return Ok(());
         }
         if players.len() >= max as usize {
             return Err(SubscribeError::TooMany { max });
         }
-        players.push((stream_id, queue.clone()));
+        players.push(Subscriber {
+            stream_id,
+            queue: queue.clone(),
+            ended,
+        });
         media.subscribe(stream_id, queue);
         Ok(())
     }
@@ -166,7 +213,7 @@ impl StreamRegistry {
             .ok()
             .and_then(|m| {
                 m.get(call_id)
-                    .map(|v| v.iter().filter(|(_, q)| !q.is_closed()).count())
+                    .map(|v| v.iter().filter(|p| !p.queue.is_closed()).count())
             })
             .unwrap_or(0)
     }
@@ -199,22 +246,49 @@ mod tests {
         let reg = StreamRegistry::default();
         let (h, mut rx) = handle("c1");
         let (q, _qr) = mpsc::channel(4);
+        let (e, _er) = mpsc::unbounded_channel();
         for _ in 0..100 {
-            reg.subscribe(&h, 1, q.clone(), 3).unwrap();
+            reg.subscribe(&h, 1, q.clone(), e.clone(), 3).unwrap();
         }
         assert_eq!(subscribes(&mut rx), 1);
-        reg.subscribe(&h, 2, q.clone(), 3).unwrap();
+        reg.subscribe(&h, 2, q.clone(), e.clone(), 3).unwrap();
         let (other, other_rx) = mpsc::channel(4);
-        reg.subscribe(&h, 1, other.clone(), 3).unwrap();
+        reg.subscribe(&h, 1, other.clone(), e.clone(), 3).unwrap();
         assert_eq!(
-            reg.subscribe(&h, 3, q.clone(), 3),
+            reg.subscribe(&h, 3, q.clone(), e.clone(), 3),
             Err(SubscribeError::TooMany { max: 3 })
         );
         // A player's connection goes away: its place frees.
         drop(other_rx);
-        reg.subscribe(&h, 3, q.clone(), 3).unwrap();
+        reg.subscribe(&h, 3, q.clone(), e.clone(), 3).unwrap();
         assert_eq!(reg.subscriber_count("c1"), 3);
         reg.remove_call("c1");
         assert_eq!(reg.subscriber_count("c1"), 0);
+    }
+
+    #[test]
+    fn removing_a_call_tells_each_live_player_once() {
+        let reg = StreamRegistry::default();
+        let (h, _rx) = handle("c1");
+        let (q1, _q1r) = mpsc::channel(4);
+        let (q2, q2r) = mpsc::channel(4);
+        let (e1, mut e1r) = mpsc::unbounded_channel();
+        let (e2, mut e2r) = mpsc::unbounded_channel();
+        reg.insert("pub", "play", h.clone());
+        reg.subscribe(&h, 1, q1.clone(), e1.clone(), 8).unwrap();
+        reg.subscribe(&h, 4, q1, e1, 8).unwrap();
+        reg.subscribe(&h, 2, q2, e2, 8).unwrap();
+        drop(q2r); // this player's connection has gone
+        reg.remove_call("c1");
+        let mut told = vec![];
+        while let Ok(m) = e1r.try_recv() {
+            told.push(m);
+        }
+        assert_eq!(told, [(1, "c1".to_string()), (4, "c1".to_string())]);
+        // A gone connection's entry is still told; its receiver decides.
+        assert_eq!(e2r.try_recv().ok(), Some((2, "c1".to_string())));
+        assert!(reg.get(Direction::Play, "play").is_none());
+        reg.remove_call("c1");
+        assert!(e1r.try_recv().is_err(), "told once");
     }
 }

@@ -14,7 +14,7 @@
 //! connection gets an [`IncomingCall`]. Its [`AnswerHandle`] answers 200
 //! OK with the SDP answer or refuses with a code; the caller's CANCEL is
 //! answered 487 by the transaction and reported as
-//! [`SipEvent::Failed`] `{ code: 487 }`. After the ACK the call is
+//! [`SipEvent::Failed`] with 487. After the ACK the call is
 //! reported [`SipEvent::Answered`] and runs like an outgoing one: BYE
 //! either way, INFO DTMF through the [`CallHandle`].
 
@@ -29,6 +29,7 @@ use rsipstack::transaction::transaction::Transaction;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn, Instrument};
 
+use super::event::{CallId, SipStatus};
 use super::sdp::{self, Codec};
 use super::ua::{CallHandle, DtmfInfo, SipEvent, UserAgent};
 
@@ -41,7 +42,7 @@ pub struct IncomingTarget {
     /// The connection's queue of new calls.
     pub calls: mpsc::Sender<IncomingCall>,
     /// The connection's SIP event channel (tagged with the Call-ID).
-    pub events: mpsc::UnboundedSender<(String, SipEvent)>,
+    pub events: mpsc::UnboundedSender<(CallId, SipEvent)>,
 }
 
 /// Finds the connection behind a Request-URI user part: an embedded
@@ -55,7 +56,7 @@ pub trait IncomingRouter: Send + Sync {
 #[derive(Debug)]
 pub struct IncomingCall {
     /// The INVITE's Call-ID.
-    pub call_id: String,
+    pub call_id: CallId,
     /// The caller: the From URI.
     pub from_uri: String,
     /// The From display name, if any.
@@ -301,7 +302,7 @@ impl UserAgent {
                             let ct = Header::ContentType("application/sdp".into());
                             if let Err(e) = dialog.accept(Some(vec![ct]), Some(sdp)) {
                                 warn!(error = %e, "cannot send 200 OK");
-                                report(SipEvent::Failed { code: 500, reason: "cannot answer".into() });
+                                report(SipEvent::Failed(SipStatus::new(500, "cannot answer")));
                                 return;
                             }
                             break;
@@ -320,7 +321,7 @@ impl UserAgent {
                     Some(DialogState::Terminated(_, reason)) => {
                         // The caller's CANCEL was answered 487 by the transaction.
                         let code = if matches!(reason, TerminatedReason::UacCancel) { 487 } else { 480 };
-                        report(SipEvent::Failed { code, reason: "Request Terminated".into() });
+                        report(SipEvent::Failed(SipStatus::new(code, "Request Terminated")));
                         return;
                     }
                     Some(_) => {}
@@ -332,7 +333,7 @@ impl UserAgent {
                 }
                 _ = self.cancel.cancelled() => {
                     let _ = dialog.reject(Some(StatusCode::ServiceUnavailable), None);
-                    report(SipEvent::Failed { code: 503, reason: "Gateway shutting down".into() });
+                    report(SipEvent::Failed(SipStatus::new(503, "Gateway shutting down")));
                     return;
                 }
             }
@@ -346,7 +347,7 @@ impl UserAgent {
                     Some(DialogState::Confirmed(..)) => break,
                     Some(DialogState::Terminated(_, reason)) => {
                         debug!(?reason, "ended before the ACK");
-                        report(SipEvent::Failed { code: 487, reason: "Request Terminated".into() });
+                        report(SipEvent::Failed(SipStatus::new(487, "Request Terminated")));
                         return;
                     }
                     Some(_) => {}
@@ -355,7 +356,7 @@ impl UserAgent {
                 _ = &mut deadline => {
                     warn!("no ACK for our 200 OK: BYE");
                     let _ = dialog.bye().await;
-                    report(SipEvent::Failed { code: 408, reason: "No ACK".into() });
+                    report(SipEvent::Failed(SipStatus::new(408, "No ACK")));
                     return;
                 }
             }
@@ -378,7 +379,7 @@ struct Rung {
 /// What the INVITE says about the call.
 #[derive(Debug, Clone)]
 struct CallInfo {
-    call_id: String,
+    call_id: CallId,
     from_uri: String,
     display_name: Option<String>,
     to: String,
@@ -391,7 +392,7 @@ impl CallInfo {
         let from = req.from_header().ok()?.typed().ok()?;
         let to = req.to_header().ok()?.typed().ok()?;
         Some(CallInfo {
-            call_id: req.call_id_header().ok()?.value().to_string(),
+            call_id: CallId::new(req.call_id_header().ok()?.value()),
             from_uri: strip_uri_params(&from.uri.to_string()),
             display_name: from
                 .display_name

@@ -3,6 +3,7 @@
 //! See `README.md` in this folder for the feature matrix and call flows.
 
 pub mod challenge;
+pub mod event;
 pub mod guard;
 pub mod incoming;
 pub mod rate;

@@ -27,31 +27,12 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn, Instrument};
 
+pub use super::event::{CallId, SipEvent, SipStatus};
 use super::incoming::IncomingRouter;
 use super::sdp::Codec;
 use super::trunk::{TrunkAuth, TrunkInspector};
 use super::SipError;
 use crate::config::SipConfig;
-
-/// What happened to an outgoing call, in the order it happens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SipEvent {
-    /// A provisional response other than 100 (180 Ringing, 183 Session
-    /// Progress, ...), with its SDP body if any (early media).
-    Progress {
-        code: u16,
-        reason: String,
-        sdp: Option<Vec<u8>>,
-    },
-    /// 2xx: the call is up; `sdp` is the answer (RFC 3264 §6).
-    Answered { sdp: Vec<u8> },
-    /// The call ended before or instead of being answered: a 3xx-6xx final
-    /// response, a timeout (408) or a transport failure (503).
-    Failed { code: u16, reason: String },
-    /// A confirmed call ended; `by_remote` is true for a BYE from the far end.
-    Ended { by_remote: bool },
-}
 
 /// Parameters of one outgoing INVITE.
 #[derive(Debug, Clone)]
@@ -61,7 +42,7 @@ pub struct PlaceCall {
     /// The SDP offer.
     pub offer: Vec<u8>,
     /// The Call-ID to use (so logs and client events share it).
-    pub call_id: String,
+    pub call_id: CallId,
     /// How long the INVITE may go without a final response.
     pub invite_timeout: Duration,
     /// The caller for From (an authenticated client's identity); `None`:
@@ -304,7 +285,7 @@ impl UserAgent {
     pub fn place_call(
         self: &Arc<Self>,
         call: PlaceCall,
-        events: mpsc::UnboundedSender<(String, SipEvent)>,
+        events: mpsc::UnboundedSender<(CallId, SipEvent)>,
     ) -> CallHandle {
         let (hangup_tx, hangup_rx) = tokio::sync::oneshot::channel();
         let (info_tx, info_rx) = mpsc::channel(32);
@@ -347,7 +328,7 @@ impl UserAgent {
             offer: Some(call.offer.clone()),
             contact: self.contact.clone(),
             credential: self.credential_for(&call.target),
-            call_id: Some(call.call_id.clone()),
+            call_id: Some(call.call_id.as_str().to_owned()),
             ..Default::default()
         }
     }
@@ -378,10 +359,10 @@ impl UserAgent {
         let (dialog, mut invite) = match self.dialog_layer.do_invite_async(opt, state_tx) {
             Ok(x) => x,
             Err(e) => {
-                report(SipEvent::Failed {
-                    code: 500,
-                    reason: format!("cannot send INVITE: {e}"),
-                });
+                report(SipEvent::Failed(SipStatus::new(
+                    500,
+                    format!("cannot send INVITE: {e}"),
+                )));
                 return;
             }
         };
@@ -400,19 +381,19 @@ impl UserAgent {
                     }
                     // Wait (bounded) for the 487 so the transaction ends cleanly.
                     let _ = tokio::time::timeout(Duration::from_secs(5), &mut invite).await;
-                    report(SipEvent::Failed { code: 487, reason: "Request Terminated".into() });
+                    report(SipEvent::Failed(SipStatus::new(487, "Request Terminated")));
                     return;
                 }
                 _ = &mut deadline => {
                     info!("no final response in time: CANCEL");
                     let _ = dialog.cancel().await;
                     let _ = tokio::time::timeout(Duration::from_secs(5), &mut invite).await;
-                    report(SipEvent::Failed { code: 408, reason: "Request Timeout".into() });
+                    report(SipEvent::Failed(SipStatus::new(408, "Request Timeout")));
                     return;
                 }
                 _ = self.cancel.cancelled() => {
                     let _ = dialog.cancel().await;
-                    report(SipEvent::Failed { code: 503, reason: "Gateway shutting down".into() });
+                    report(SipEvent::Failed(SipStatus::new(503, "Gateway shutting down")));
                     return;
                 }
             }
@@ -423,7 +404,9 @@ impl UserAgent {
                 self.confirmed_call(dialog, dialog_id, &mut states, hangup, info, report)
                     .await;
             }
-            Outcome::Failed { code, reason } => report(SipEvent::Failed { code, reason }),
+            Outcome::Failed { code, reason } => {
+                report(SipEvent::Failed(SipStatus::new(code, reason)))
+            }
         }
     }
 
@@ -535,8 +518,7 @@ fn report_early(state: &DialogState, report: &(dyn Fn(SipEvent) + Sync)) {
         if code > 100 {
             let sdp = (!resp.body.is_empty()).then(|| resp.body.clone());
             report(SipEvent::Progress {
-                code,
-                reason: reason_of(resp),
+                status: SipStatus::new(code, reason_of(resp)),
                 sdp,
             });
         }

@@ -8,7 +8,7 @@ use rtmp2sip_codecs::{
     OpusDecoder, Resampler, SpeexDecoder, SpeexEncoder, SpeexEncoderConfig, SpeexMode,
 };
 
-use crate::sip::sdp::Codec;
+use crate::media::codec::Codec;
 
 use super::super::MediaError;
 use super::rtmp_codec::RtmpCodec;

@@ -14,7 +14,7 @@ use rtmp2sip_codecs::{
     OpusEncoder, OpusEncoderConfig, SpeexDecoder, SpeexEncoder, SpeexEncoderConfig, SpeexMode,
 };
 
-use crate::sip::sdp::Codec;
+use crate::media::codec::Codec;
 
 use super::super::MediaError;
 use super::factory::{EncoderSettings, PcmDecoder, SPEEX_COMPLEXITY};

@@ -18,7 +18,7 @@ use rtmp2sip_codecs::G711Law;
 
 use crate::flv::ex_audio::write_opus_sequence_start;
 use crate::flv::OpusHead;
-use crate::sip::sdp::Codec;
+use crate::media::codec::Codec;
 
 use super::super::MediaError;
 use super::factory::{CodecFactory, EncoderSettings};

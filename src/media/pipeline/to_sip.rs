@@ -9,7 +9,7 @@
 
 use rtmp2sip_codecs::G711Law;
 
-use crate::sip::sdp::Codec;
+use crate::media::codec::Codec;
 
 use super::super::MediaError;
 use super::factory::{CodecFactory, EncoderSettings};

@@ -41,7 +41,7 @@ use crate::amf::{self, Value};
 pub const CSID_COMMAND: u32 = 3;
 /// Chunk stream for NetStream status and data messages.
 pub const CSID_STREAM: u32 = 5;
-/// Chunk stream for audio toward the client (design.md: its own chunk stream).
+/// Chunk stream for audio toward the client: its own, apart from commands.
 pub const CSID_AUDIO: u32 = 6;
 /// Default for [`SessionConfig::max_streams`].
 pub const MAX_STREAMS: usize = 16;
@@ -94,9 +94,13 @@ pub enum SessionEvent {
     /// the client announced of Enhanced RTMP audio (`fourCcList`,
     /// `audioFourCcInfoMap`).
     Connected {
+        /// The application name (the tcUrl path, e.g. `phone`).
         app: String,
+        /// Connect arguments after the command object (AMF values).
         args: Vec<Value>,
+        /// What the connect gate granted.
         grant: Grant,
+        /// The client's Enhanced RTMP audio capabilities.
         caps: ClientCaps,
     },
     /// A product API invoke (dial, hangup, register, ...): answer it with
@@ -105,18 +109,34 @@ pub enum SessionEvent {
     Invoke(Invoke),
     /// The client wants to publish `name` on NetStream `stream_id`: answer
     /// with [`Session::accept_publish`] or [`Session::reject_publish`].
-    Publish { stream_id: u32, name: String },
+    Publish {
+        /// Message stream id of the NetStream (1..).
+        stream_id: u32,
+        /// The stream name, as sent.
+        name: String,
+    },
     /// The client wants to play `name` on NetStream `stream_id`: answer
     /// with [`Session::accept_play`] or [`Session::reject_play`].
-    Play { stream_id: u32, name: String },
+    Play {
+        /// Message stream id of the NetStream (1..).
+        stream_id: u32,
+        /// The stream name, as sent.
+        name: String,
+    },
     /// The NetStream stopped publishing/playing (closeStream, deleteStream,
     /// FCUnpublish).
-    StreamClosed { stream_id: u32 },
+    StreamClosed {
+        /// Message stream id of the NetStream.
+        stream_id: u32,
+    },
     /// An audio message on a publishing NetStream: FLV audio tag body and
     /// its RTMP timestamp in ms.
     Audio {
+        /// Message stream id of the publishing NetStream.
         stream_id: u32,
+        /// RTMP timestamp, in ms (wrapping at 2^32).
         timestamp_ms: u32,
+        /// The FLV audio tag body (header byte(s) then payload).
         body: Bytes,
     },
 }
@@ -524,7 +544,7 @@ impl Session {
     }
 
     /// Sends `onStatus(info)` on message stream 0, so it reaches the
-    /// NetConnection's netStatus handler (design.md).
+    /// NetConnection's netStatus handler (README.md, "RTMP API").
     pub fn send_connection_status(&mut self, info: Value) {
         self.send_invoke(CSID_COMMAND, 0, "onStatus", 0.0, &[Value::Null, info]);
     }
@@ -604,6 +624,31 @@ impl Session {
                 &name,
             );
         }
+    }
+
+    /// Tells a playing stream its source ended for good and stops it: on
+    /// the stream, `onStatus` `NetStream.Play.UnpublishNotify` then
+    /// `NetStream.Play.Stop`, then User Control `StreamEOF` (event 1) for
+    /// the stream id (RTMP spec 1.0 §7.1.7). The stream goes back to Idle,
+    /// so later audio for it is not sent; a player may `play` again.
+    /// Does nothing (and returns false) when the stream is not playing.
+    pub fn end_play(&mut self, stream_id: u32) -> bool {
+        let Some(name) = self.streams.playing_name(stream_id) else {
+            return false;
+        };
+        self.notify_unpublished(stream_id);
+        self.send_stream_status(
+            stream_id,
+            "status",
+            "NetStream.Play.Stop",
+            &format!("Stopped playing {name}."),
+            &name,
+        );
+        self.write_control(&ControlMessage::UserControl(UserControlEvent::StreamEof {
+            stream_id,
+        }));
+        self.streams.stop(stream_id);
+        true
     }
 
     /// Sends one audio message (FLV audio tag body) on a playing stream.

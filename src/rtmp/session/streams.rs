@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 /// What a NetStream is used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StreamRole {
+    /// The client sends audio on the stream (`publish`).
     Publishing,
+    /// The client receives audio on the stream (`play`).
     Playing,
 }
 
@@ -15,9 +17,19 @@ pub enum NetStream {
     /// Created, neither publishing nor playing.
     Idle,
     /// publish/play asked, waiting for the driver's answer.
-    Pending { role: StreamRole, name: String },
+    Pending {
+        /// What was asked.
+        role: StreamRole,
+        /// The stream name the client gave (bounded by the AMF limits).
+        name: String,
+    },
     /// Publishing or playing `name`.
-    Active { role: StreamRole, name: String },
+    Active {
+        /// What the stream does.
+        role: StreamRole,
+        /// The stream name.
+        name: String,
+    },
 }
 
 /// Message stream ids 1.. of one connection.

@@ -441,3 +441,39 @@ fn connect_reads_ertmp_audio_caps_and_answers_its_map() {
     let (mut old, _) = connected();
     assert!(old.poll_event().is_none());
 }
+
+#[test]
+fn end_play_sends_unpublish_stop_and_stream_eof_then_stops_audio() {
+    let (mut s, mut c) = connected();
+    c.receive(&mut s);
+    s.handle_input(&c.invoke(0, &["createStream".into(), 2.0.into(), Value::Null]))
+        .unwrap();
+    c.receive(&mut s);
+    s.handle_input(&c.invoke(1, &["play".into(), 0.0.into(), Value::Null, "far".into()]))
+        .unwrap();
+    assert!(s.poll_event().is_some());
+    assert!(!s.end_play(1), "not playing yet: nothing to end");
+    s.accept_play(1);
+    c.receive(&mut s);
+    assert!(s.end_play(1));
+    let msgs = c.receive(&mut s);
+    let codes: Vec<_> = commands(&msgs)
+        .into_iter()
+        .filter(|(id, _)| *id == 1)
+        .filter_map(|(_, v)| v.get(3).and_then(|i| i.get_str("code")).map(str::to_string))
+        .collect();
+    assert_eq!(
+        codes,
+        ["NetStream.Play.UnpublishNotify", "NetStream.Play.Stop"]
+    );
+    let eof: Vec<_> = msgs
+        .iter()
+        .filter(|m| m.type_id == type_id::USER_CONTROL)
+        .filter_map(|m| UserControlEvent::parse(&m.payload).ok())
+        .collect();
+    assert_eq!(eof, [UserControlEvent::StreamEof { stream_id: 1 }]);
+    // The stream is stopped: no more audio, and a second end is a no-op.
+    assert!(!s.send_audio(1, 40, Bytes::from_static(&[0xB2, 1])));
+    assert!(!s.end_play(1));
+    assert!(c.receive(&mut s).is_empty());
+}

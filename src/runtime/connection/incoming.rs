@@ -31,6 +31,7 @@ impl Connection {
             return;
         }
         let permit = self.gw.calls.clone().try_acquire_owned().ok();
+        let call_id = String::from(call_id);
         let info = IncomingCallInfo {
             call_id: call_id.clone(),
             uri: from_uri,

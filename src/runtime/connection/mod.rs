@@ -24,13 +24,14 @@ use tokio::time::{sleep_until, timeout, Instant};
 use tracing::{debug, info, warn};
 
 use super::media_task::{self, MediaEvent};
-use super::streams::{Direction, MediaHandle, PlayAudio};
+use super::streams::{Direction, MediaHandle, PlayAudio, PlayEndedSender};
 use super::Gateway;
 use crate::amf::{self, Value};
 use crate::call::{CallStatus, Controller, ControllerConfig, Output};
 use crate::rtmp::chunk::ChunkLimits;
 use crate::rtmp::handshake::ServerHandshake;
 use crate::rtmp::session::{Session, SessionConfig, SessionEvent};
+use crate::sip::event::{CallId, SipStatus};
 use crate::sip::incoming::{AnswerHandle, IncomingCall, IncomingTarget};
 use crate::sip::sdp;
 use crate::sip::ua::{CallHandle, DtmfInfo, PlaceCall, SipEvent};
@@ -139,12 +140,15 @@ struct Connection {
     gw: Arc<Gateway>,
     session: Session,
     controller: Controller,
-    sip_tx: mpsc::UnboundedSender<(String, SipEvent)>,
-    sip_rx: mpsc::UnboundedReceiver<(String, SipEvent)>,
+    sip_tx: mpsc::UnboundedSender<(CallId, SipEvent)>,
+    sip_rx: mpsc::UnboundedReceiver<(CallId, SipEvent)>,
     media_tx: mpsc::UnboundedSender<(String, MediaEvent)>,
     media_rx: mpsc::UnboundedReceiver<(String, MediaEvent)>,
     play_tx: mpsc::Sender<(u32, PlayAudio)>,
     play_rx: mpsc::Receiver<(u32, PlayAudio)>,
+    /// `(stream_id, call_id)`: a call this connection plays has ended.
+    play_ended_tx: PlayEndedSender,
+    play_ended_rx: mpsc::UnboundedReceiver<(u32, String)>,
     call: Option<OwnCall>,
     publishing: HashMap<u32, PublishTarget>,
     /// Playing NetStreams that follow this connection's own call.
@@ -200,6 +204,7 @@ impl Connection {
         let (media_tx, media_rx) = mpsc::unbounded_channel();
         let depth = (c.media.rtmp_out_max_ms / 20).max(2) as usize;
         let (play_tx, play_rx) = mpsc::channel(depth);
+        let (play_ended_tx, play_ended_rx) = mpsc::unbounded_channel();
         let (incoming_tx, incoming_rx) = mpsc::channel(4);
         let connect_timeout = c.limits.connect_timeout;
         let dial_rate = rate::DialRate::new(c.limits.max_dials_per_minute);
@@ -213,6 +218,8 @@ impl Connection {
             media_rx,
             play_tx,
             play_rx,
+            play_ended_tx,
+            play_ended_rx,
             call: None,
             publishing: HashMap::new(),
             own_play: Vec::new(),
@@ -284,6 +291,9 @@ impl Connection {
                 Some((call_id, ev)) = self.media_rx.recv() => self.on_media_event(&call_id, ev).await,
                 Some((stream_id, audio)) = self.play_rx.recv() => {
                     self.session.send_audio(stream_id, audio.timestamp_ms, audio.body);
+                }
+                Some((stream_id, call_id)) = self.play_ended_rx.recv() => {
+                    self.on_play_ended(stream_id, &call_id);
                 }
                 _ = sleep_until(wake) => self.on_timer(),
                 _ = self.gw.shutdown.cancelled(), if self.closing.is_none() => {
@@ -542,8 +552,13 @@ impl Connection {
     fn on_play(&mut self, stream_id: u32, name: &str) {
         let max = self.gw.config.limits.max_subscribers_per_call;
         let queue = self.play_tx.clone();
+        let ended = self.play_ended_tx.clone();
         let refused = match self.gw.streams.get(Direction::Play, name) {
-            Some(h) => match self.gw.streams.subscribe(&h, stream_id, queue, max) {
+            Some(h) => match self
+                .gw
+                .streams
+                .subscribe(&h, stream_id, queue, ended.clone(), max)
+            {
                 Ok(()) => {
                     self.named_play.insert(stream_id, h);
                     None
@@ -552,7 +567,11 @@ impl Connection {
             },
             None if self.call.is_some() => {
                 let media = self.call.as_ref().and_then(|c| c.media.clone());
-                match media.map(|h| self.gw.streams.subscribe(&h, stream_id, queue, max)) {
+                match media.map(|h| {
+                    self.gw
+                        .streams
+                        .subscribe(&h, stream_id, queue, ended.clone(), max)
+                }) {
                     Some(Err(e)) => Some(e.to_string()),
                     _ => {
                         if !self.own_play.contains(&stream_id) {
@@ -592,8 +611,11 @@ impl Connection {
             Output::Invite { call_id, target } => {
                 if let Err((code, reason)) = self.start_invite(&call_id, target).await {
                     warn!(%call_id, %reason, "cannot place call");
-                    self.controller
-                        .handle_sip(now, &call_id, SipEvent::Failed { code, reason });
+                    self.controller.handle_sip(
+                        now,
+                        &call_id,
+                        SipEvent::Failed(SipStatus::new(code, reason)),
+                    );
                 }
             }
             Output::StartEcho { call_id } => {
@@ -601,7 +623,7 @@ impl Connection {
                     self.controller.handle_sip(
                         now,
                         &call_id,
-                        SipEvent::Failed { code: 500, reason },
+                        SipEvent::Failed(SipStatus::new(500, reason)),
                     );
                 } else {
                     self.controller.handle_sip(
@@ -622,8 +644,11 @@ impl Connection {
             Output::Accept { call_id } => {
                 if let Err((code, reason)) = self.accept_incoming(&call_id).await {
                     warn!(%call_id, %reason, "cannot answer the incoming call");
-                    self.controller
-                        .handle_sip(now, &call_id, SipEvent::Failed { code, reason });
+                    self.controller.handle_sip(
+                        now,
+                        &call_id,
+                        SipEvent::Failed(SipStatus::new(code, reason)),
+                    );
                 }
             }
             Output::Reject { call_id, code } => self.reject_incoming(&call_id, code),
@@ -662,7 +687,7 @@ impl Connection {
             PlaceCall {
                 target: target.uri().clone(),
                 offer: offer.to_bytes(),
-                call_id: call_id.to_string(),
+                call_id: CallId::new(call_id),
                 invite_timeout: self.gw.config.sip.invite_timeout,
                 from: self.caller_id(),
             },
@@ -687,7 +712,8 @@ impl Connection {
         Ok(())
     }
 
-    async fn on_sip(&mut self, call_id: String, ev: SipEvent) {
+    async fn on_sip(&mut self, call_id: CallId, ev: SipEvent) {
+        let call_id = String::from(call_id);
         let now = std::time::Instant::now();
         let outgoing = self
             .call
@@ -702,10 +728,10 @@ impl Connection {
                 self.controller.handle_sip(
                     now,
                     &call_id,
-                    SipEvent::Failed {
-                        code: 488,
-                        reason: format!("Not Acceptable Here: {reason}"),
-                    },
+                    SipEvent::Failed(SipStatus::new(
+                        488,
+                        format!("Not Acceptable Here: {reason}"),
+                    )),
                 );
                 return;
             }
@@ -806,9 +832,30 @@ impl Connection {
         let max = self.gw.config.limits.max_subscribers_per_call;
         for &stream_id in &self.own_play {
             let queue = self.play_tx.clone();
-            if let Err(e) = self.gw.streams.subscribe(&media, stream_id, queue, max) {
+            let ended = self.play_ended_tx.clone();
+            if let Err(e) = self
+                .gw
+                .streams
+                .subscribe(&media, stream_id, queue, ended, max)
+            {
                 debug!(stream_id, error = %e, "own play not subscribed");
             }
+        }
+    }
+
+    /// The call NetStream `stream_id` plays by its play name has ended:
+    /// the player gets `NetStream.Play.UnpublishNotify`, `NetStream.Play.Stop`
+    /// and StreamEOF, so ffmpeg and librtmp players exit. Ignored when the
+    /// stream has since played another name or follows this connection's own
+    /// call (that one only gets UnpublishNotify in [`Self::release`]).
+    fn on_play_ended(&mut self, stream_id: u32, call_id: &str) {
+        if self
+            .named_play
+            .get(&stream_id)
+            .is_some_and(|h| h.call_id == call_id)
+        {
+            self.named_play.remove(&stream_id);
+            self.session.end_play(stream_id);
         }
     }
 

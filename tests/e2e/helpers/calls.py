@@ -1,4 +1,4 @@
-"""The call flow of the RTMP API, as a client sees it (design: "The RTMP surface")."""
+"""The call flow of the RTMP API, as a client sees it (README.md, "RTMP API")."""
 from .rtmp_control import (CONNECT_STREAMS, CONNECTED, DISCONNECTING, IN_PROGRESS, NOT_CONNECTED,
                            RtmpControl)
 

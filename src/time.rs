@@ -1,4 +1,9 @@
 //! RTMP timestamps: 32-bit milliseconds that wrap (RTMP spec 1.0, 5.3.1.2).
+//!
+//! A leaf module (imports nothing from the crate): `rtmp` stamps messages
+//! with [`RtmpTimestamp`] and re-exports it, and the media bridge takes
+//! published audio's time as one (`media::Bridge::handle_rtmp_audio`),
+//! without `media` importing `rtmp` (ARCHITECTURE.md, Layering).
 
 use std::cmp::Ordering;
 use std::fmt;
