@@ -1326,7 +1326,7 @@ export class Phone extends EventTarget {
         tcUrl: o.tcUrl ?? defaultTcUrl(o.url, /** @type {string} */ (o.app)),
         fpad: false,
         capabilities: 15,
-        audioCodecs: 0x0100, // SUPPORT_SND_G711U (RTMP §7.2.1.1); Opus is announced by fourCcList
+        audioCodecs: PLAYABLE_AUDIO_CODECS,
         videoCodecs: 0,
         objectEncoding: 0,
         fourCcList,
@@ -1607,6 +1607,16 @@ export class Phone extends EventTarget {
     rx.lastArrival = now;
   }
 }
+
+/**
+ * connect's `audioCodecs` (Adobe RTMP spec 1.0 §7.2.1.1 bit mask): the
+ * legacy codecs this SDK plays. Only SUPPORT_SND_G711U (0x0100): the
+ * µ-law fallback plays nothing else, and the WebCodecs path plays Opus,
+ * which `fourCcList` announces (and which wins at the gateway). Speex
+ * (0x0800) is absent, so the gateway sends G.711 µ-law from the first
+ * audio message instead of its configured `rtmp_out_codec`.
+ */
+export const PLAYABLE_AUDIO_CODECS = 0x0100;
 
 /**
  * connect's default tcUrl: `rtmp://<host>/<app>` from the phone's url.

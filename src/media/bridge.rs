@@ -7,8 +7,10 @@
 //! Each direction is passthrough where both sides carry the same codec
 //! (Speex WB and speex/16000; G.711 of one law), else decode -> resample
 //! -> encode (see [`super::pipeline`] and this folder's README for the
-//! matrix). Toward the client the codec is Speex WB, or with
-//! [`RtmpOut::Match`] the codec and rate it publishes.
+//! matrix). Toward the client the codec is Speex WB, with
+//! [`RtmpOut::Match`] the codec and rate it publishes, with
+//! [`RtmpOut::Opus`] E-RTMP Opus, with [`RtmpOut::G711`] G.711 of one law
+//! from the first message.
 //!
 //! RTP from the peer is first checked against the latching rule
 //! ([`Latch`], `[media] latching`: only the SDP's source, never moved

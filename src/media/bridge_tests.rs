@@ -771,3 +771,80 @@ fn codec_switch_storm_is_dropped_and_counted() {
     );
     assert_eq!(stats.rtmp_in + stats.rtmp_switch_dropped, 20, "{stats:?}");
 }
+
+/// 1 s of a 1 kHz tone from the peer in `sip` (a G.711 law), one 20 ms
+/// packet every 20 ms; returns the RTMP output.
+fn g711_peer_tone(b: &mut Bridge, t0: Instant, law: G711Law, pt: u8) -> Vec<RtmpAudio> {
+    let mut out = Vec::new();
+    for i in 0..50u16 {
+        let now_ms = 20 * u64::from(i);
+        run_until(b, t0, now_ms.saturating_sub(20), now_ms, &mut out);
+        let pcm = tone(1000.0, 8000, 160, 160 * usize::from(i));
+        let payload: Vec<u8> = pcm.iter().map(|&s| law.encode_sample(s)).collect();
+        let pkt = rtp_packet(pt, 1000 + i, 4000 + 160 * u32::from(i), i == 0, &payload);
+        b.handle_rtp(
+            t0 + Duration::from_millis(now_ms),
+            PEER.parse().unwrap(),
+            &pkt,
+        )
+        .unwrap();
+    }
+    run_until(b, t0, 981, 1400, &mut out);
+    out
+}
+
+#[test]
+fn g711_out_sends_mulaw_from_the_first_message_passthrough_for_pcmu() {
+    let t0 = Instant::now();
+    let mut b = bridge(config(Codec::Pcmu, RtmpOut::G711(G711Law::Pcmu)), t0);
+    assert_eq!(b.rtmp_out_codec(), RtmpCodec::G711(G711Law::Pcmu));
+    let out = g711_peer_tone(&mut b, t0, G711Law::Pcmu, 0);
+    assert!(out.len() >= 45, "got {} messages", out.len());
+    for (i, a) in out.iter().enumerate() {
+        assert_eq!(a.body[0], 0x82, "µ-law from message {i}");
+        let pcm = tone(1000.0, 8000, 160, 160 * i);
+        let sent: Vec<u8> = pcm
+            .iter()
+            .map(|&s| G711Law::Pcmu.encode_sample(s))
+            .collect();
+        assert_eq!(&a.body[1..], &sent[..], "passthrough, byte for byte");
+    }
+}
+
+#[test]
+fn g711_out_transcodes_other_far_end_codecs_to_the_chosen_law() {
+    for (sip, peer_law, pt, law, header) in [
+        (Codec::Pcma, G711Law::Pcma, 8, G711Law::Pcmu, 0x82),
+        (Codec::Pcmu, G711Law::Pcmu, 0, G711Law::Pcma, 0x72),
+    ] {
+        let t0 = Instant::now();
+        let mut b = bridge(config(sip, RtmpOut::G711(law)), t0);
+        let out = g711_peer_tone(&mut b, t0, peer_law, pt);
+        assert!(out.len() >= 45, "{sip}: got {} messages", out.len());
+        let mut pcm = Vec::new();
+        for a in &out {
+            assert_eq!(a.body[0], header, "{sip} -> {law:?}");
+            pcm.extend(a.body[1..].iter().map(|&c| law.decode_sample(c)));
+        }
+        let f = frequency(&pcm, 8000);
+        assert!((f - 1000.0).abs() < 30.0, "{sip}: frequency {f}");
+        assert!(rms(&pcm[800..]) > 2000.0, "{sip}: level");
+    }
+}
+
+#[test]
+fn g711_out_ignores_what_the_client_publishes() {
+    let t0 = Instant::now();
+    let mut b = bridge(config(Codec::Pcma, RtmpOut::G711(G711Law::Pcmu)), t0);
+    for (i, body) in flash_speex(5, 2).iter().enumerate() {
+        let ms = 40 * i as u32;
+        b.handle_rtmp_audio(
+            t0 + Duration::from_millis(u64::from(ms)),
+            RtmpTimestamp(ms),
+            body,
+        )
+        .unwrap();
+    }
+    assert_eq!(b.rtmp_in_codec(), Some(RtmpCodec::Speex));
+    assert_eq!(b.rtmp_out_codec(), RtmpCodec::G711(G711Law::Pcmu));
+}

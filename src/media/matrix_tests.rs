@@ -71,6 +71,7 @@ fn down(sip: Codec, mode: RtmpOut, client: RtmpCodec) -> (RtmpCodec, f64) {
         RtmpOut::Speex => RtmpCodec::Speex,
         RtmpOut::Match => client,
         RtmpOut::Opus => RtmpCodec::Opus,
+        RtmpOut::G711(law) => RtmpCodec::G711(law),
     };
     assert_eq!(b.rtmp_out_codec(), expected);
     let mut peer_ = Peer::new(sip);

@@ -26,8 +26,9 @@ use crate::config::{Latching, MediaConfig, RtmpOutCodec};
 use crate::media::bridge::{Bridge, BridgeConfig, MediaEvent as BridgeEvent, TransmitKind};
 use crate::media::codec::{Codec, Direction, Negotiated};
 use crate::media::{LatchMode, MediaError, RtmpOut};
-use crate::rtmp::session::ClientCaps;
+use crate::rtmp::session::{AudioCodecs, ClientCaps};
 use crate::time::RtmpTimestamp;
+use rtmp2sip_codecs::G711Law;
 
 /// What a call's media task tells the connection that owns the call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,14 +68,31 @@ fn rtmp_out(codec: RtmpOutCodec) -> RtmpOut {
     }
 }
 
-/// The codec a connection's client receives: Enhanced RTMP Opus when it
-/// announced in `connect` that it can decode Opus, else `[media]
-/// rtmp_out_codec`.
+/// The codec a connection's client receives, from what it announced in
+/// `connect`:
+///
+/// 1. Enhanced RTMP Opus when it can decode Opus (`fourCcList` /
+///    `audioFourCcInfoMap`);
+/// 2. else, when its `audioCodecs` mask is present and lacks Speex
+///    (0x0800): G.711 µ-law if G711U (0x0100) is set, else A-law if G711A
+///    (0x0080) is set;
+/// 3. else `[media] rtmp_out_codec`.
 pub fn downlink(media: &MediaConfig, caps: ClientCaps) -> RtmpOut {
     if caps.plays_opus() {
-        RtmpOut::Opus
+        return RtmpOut::Opus;
+    }
+    g711_fallback(caps).unwrap_or_else(|| rtmp_out(media.rtmp_out_codec))
+}
+
+/// The G.711 law for a client that said it cannot play Speex, µ-law first.
+fn g711_fallback(caps: ClientCaps) -> Option<RtmpOut> {
+    let mask = caps.audio_codecs().filter(|_| caps.lacks_speex())?;
+    if mask.has(AudioCodecs::G711U) {
+        Some(RtmpOut::G711(G711Law::Pcmu))
+    } else if mask.has(AudioCodecs::G711A) {
+        Some(RtmpOut::G711(G711Law::Pcma))
     } else {
-        rtmp_out(media.rtmp_out_codec)
+        None
     }
 }
 
@@ -377,6 +395,39 @@ mod tests {
         assert_eq!(downlink(&media, all), RtmpOut::Opus);
         let encode_only = ClientCaps::with_opus(FourCcInfo::from_bits(FourCcInfo::CAN_ENCODE));
         assert_eq!(downlink(&media, encode_only), RtmpOut::Speex);
+    }
+
+    fn mask(bits: u16) -> ClientCaps {
+        ClientCaps::with_audio_codecs(AudioCodecs::from_bits(bits))
+    }
+
+    #[test]
+    fn clients_without_speex_get_g711() {
+        let mut media = crate::config::Config::default().media;
+        let mulaw = RtmpOut::G711(G711Law::Pcmu);
+        let alaw = RtmpOut::G711(G711Law::Pcma);
+        assert_eq!(downlink(&media, mask(AudioCodecs::G711U)), mulaw);
+        assert_eq!(downlink(&media, mask(0x0180)), mulaw, "µ-law first");
+        assert_eq!(downlink(&media, mask(AudioCodecs::G711A)), alaw);
+        // Speex in the mask, or nothing usable: the configured codec.
+        assert_eq!(downlink(&media, mask(0x0DF7)), RtmpOut::Speex);
+        assert_eq!(downlink(&media, mask(0x0900)), RtmpOut::Speex);
+        assert_eq!(downlink(&media, mask(AudioCodecs::AAC)), RtmpOut::Speex);
+        assert_eq!(downlink(&media, mask(0)), RtmpOut::Speex);
+        media.rtmp_out_codec = RtmpOutCodec::Match;
+        assert_eq!(downlink(&media, mask(AudioCodecs::G711U)), mulaw);
+        assert_eq!(downlink(&media, mask(AudioCodecs::ALL)), RtmpOut::Match);
+    }
+
+    #[test]
+    fn opus_wins_over_audio_codecs() {
+        let media = crate::config::Config::default().media;
+        let connect = crate::amf::Value::object_builder()
+            .set("audioCodecs", 256.0)
+            .set("fourCcList", crate::amf::Value::array(["Opus"]))
+            .build();
+        let caps = ClientCaps::from_connect(&connect);
+        assert_eq!(downlink(&media, caps), RtmpOut::Opus);
     }
 
     #[test]

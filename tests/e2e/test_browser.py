@@ -12,7 +12,9 @@ b) sipp answers opus: the page's E-RTMP Opus CodedFrames are the RTP payloads at
    added latency of the browser path;
 c) the page registers (button), sipp calls its address, the page accepts: audio both ways, DTMF both ways
    (dial-pad keys -> RFC 4733 at sipp; RFC 4733 from sipp -> the page's dtmf events);
-d) WebCodecs deleted before the SDK loads: the G.711 µ-law fallback both ways;
+d) WebCodecs deleted before the SDK loads: the G.711 µ-law fallback both ways, with the shipped
+   rtmp_out_codec = "speex": the SDK's connect says audioCodecs = 0x0100 (µ-law, no Speex), so the page
+   receives µ-law from the first downlink message;
 e) the page over https:// and wss:// with a test certificate: the PCMU call of a), tone both ways; a page
    of another origin is refused (403, the SDK's connect() rejects) and an echo call still works after;
 f) the invisible example dials echo on load and hears itself (1 kHz in its remoteStream).
@@ -334,11 +336,16 @@ def test_registered_page_receives_call_with_dtmf(gateway, browser, procs, out_di
 NO_WEBCODECS = "delete window.AudioEncoder; delete window.AudioDecoder; delete window.EncodedAudioChunk;"
 
 
-def test_g711_fallback_without_webcodecs(gateway, browser, procs, out_dir, ports, assets, measure):
+def test_g711_fallback_without_webcodecs(browser, gateway_factory, procs, out_dir, ports, assets, measure):
+    # The shipped [media] rtmp_out_codec ("speex"): the page still gets µ-law, chosen from its connect's
+    # audioCodecs mask (0x0100, no Speex bit).
+    http_port = ports.port()
+    gw = gateway_factory({"http": {"listen": [f"127.0.0.1:{http_port}"]}}, "gw-speex")
+    assert wait_until(lambda: tcp_accepting(http_port), 10, 0.05), f"no HTTP listener: {gw.proc.tail(40)}"
     sipp = Sipp(procs, out_dir, ports, "uas_pcmu.xml", pcap=assets.pcmu_pcap, name="sipp_uas")
     cap = Capture(procs, out_dir, sipp.media_port, name="at_sipp").start()
     sipp.start()
-    pg = open_page(browser, f"http://127.0.0.1:{gateway.http_port}", init_script=NO_WEBCODECS)
+    pg = open_page(browser, f"http://127.0.0.1:{http_port}", init_script=NO_WEBCODECS)
     assert pg.evaluate("() => typeof AudioEncoder") == "undefined"
     pg.fill("#to", sipp.uri("bob"))
     pg.click("#call")
@@ -351,13 +358,12 @@ def test_g711_fallback_without_webcodecs(gateway, browser, procs, out_dir, ports
     t = tap(pg)
     assert t["sent"] and all(b[0] == 0x82 and len(b) == 161 for _, b in t["sent"]), \
         f"uplink is not FLV µ-law 20 ms: {[b[:2].hex() for _, b in t['sent'][:5]]}"
-    # rtmp_out_codec = "match": Speex until the gateway has seen the client's first µ-law message (the SDK
-    # ignores those few), then µ-law
+    # No Speex ever: µ-law from the first downlink message on
     kinds = [b[0] >> 4 for _, b in t["recv"]]
-    assert 8 in kinds, f"no µ-law downlink: {[b[:2].hex() for _, b in t['recv'][:5]]}"
-    first = kinds.index(8)
-    assert first <= 25 and set(kinds[first:]) == {8}, f"downlink formats {kinds[:40]}"
-    measure("G.711 fallback: Speex messages before the first µ-law", first)
+    assert kinds, "no downlink audio at the page"
+    assert set(kinds) == {8}, f"downlink formats (8 = µ-law, 11 = Speex) {kinds[:40]}"
+    assert all(b[0] == 0x82 for _, b in t["recv"]), f"headers {[b[:1].hex() for _, b in t['recv'][:5]]}"
+    measure("G.711 fallback: downlink messages, all µ-law", len(kinds))
     rx = out_dir / "at_sipp.wav"
     print("RTP at sipp:", media.rtp_to_wav(cap.stop(), rx, "pcmu", dport=sipp.media_port, pt=0))
     s = media.assert_tone(rx, MIN_SNR_TO_SIP_DB, "µ-law fallback: page tone at sipp")

@@ -148,6 +148,11 @@ pub enum RtmpOut {
     /// Enhanced RTMP Opus from the start, for a client that announced it
     /// can decode Opus in `connect` (chosen per connection).
     Opus,
+    /// G.711 of this law at 8 kHz (FLV SoundFormat 8 µ-law, 7 A-law) from
+    /// the first message, for a client whose `connect` `audioCodecs` mask
+    /// lacks Speex (chosen per connection); passthrough when the far end
+    /// sends the same law. Publishing never changes it.
+    G711(G711Law),
 }
 
 impl RtmpOut {
@@ -156,6 +161,7 @@ impl RtmpOut {
         match self {
             RtmpOut::Speex | RtmpOut::Match => RtmpCodec::Speex,
             RtmpOut::Opus => RtmpCodec::Opus,
+            RtmpOut::G711(law) => RtmpCodec::G711(law),
         }
     }
 }

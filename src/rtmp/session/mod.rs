@@ -26,7 +26,7 @@ use bytes::{Bytes, BytesMut};
 use thiserror::Error;
 use tracing::{debug, warn};
 
-pub use caps::{server_audio_map, ClientCaps, FourCcInfo};
+pub use caps::{server_audio_map, AudioCodecs, ClientCaps, FourCcInfo};
 pub use command::{Command, CommandError, Invoke};
 pub use faults::{FaultKind, FaultLog};
 pub use gate::{ConnectGate, ConnectRequest, Grant};
