@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 
+use super::caps::AudioCodecs;
 use super::{Session, CSID_COMMAND, CSID_STREAM};
 use crate::amf::{self, Value};
 use crate::rtmp::message::type_id;
@@ -83,8 +84,25 @@ impl Session {
             0,
             Bytes::from(access),
         );
+        // The downlink the runtime picks from these caps (media_task's
+        // `downlink`): Opus, else G.711 for a mask without Speex, else Speex.
+        let g711 = self
+            .caps
+            .audio_codecs()
+            .filter(|_| self.caps.lacks_speex())
+            .and_then(|m| {
+                if m.has(AudioCodecs::G711U) {
+                    Some(8.0)
+                } else if m.has(AudioCodecs::G711A) {
+                    Some(7.0)
+                } else {
+                    None
+                }
+            });
         let (codec_id, rate) = if self.caps.plays_opus() {
             (f64::from(u32::from_be_bytes(*b"Opus")), 48_000.0)
+        } else if let Some(id) = g711 {
+            (id, 8_000.0)
         } else {
             (11.0, 16_000.0)
         };

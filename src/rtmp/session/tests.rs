@@ -477,3 +477,59 @@ fn end_play_sends_unpublish_stop_and_stream_eof_then_stops_audio() {
     assert!(!s.end_play(1));
     assert!(c.receive(&mut s).is_empty());
 }
+
+/// `onMetaData` of a play names the codec the runtime will send for these
+/// caps: Speex by default, µ-law or A-law for an `audioCodecs` mask without
+/// Speex, Opus for an E-RTMP Opus client.
+#[test]
+fn play_metadata_names_the_downlink_codec_of_the_caps() {
+    let cases: [(Option<f64>, bool, f64, f64); 5] = [
+        (None, false, 11.0, 16_000.0),
+        (Some(0x0DF7 as f64), false, 11.0, 16_000.0),
+        (Some(0x0100 as f64), false, 8.0, 8_000.0),
+        (Some(0x0080 as f64), false, 7.0, 8_000.0),
+        (
+            Some(0x0100 as f64),
+            true,
+            f64::from(u32::from_be_bytes(*b"Opus")),
+            48_000.0,
+        ),
+    ];
+    for (mask, opus, codec_id, rate) in cases {
+        let mut s = session(None);
+        let mut c = Client::new();
+        let mut values = connect_values("phone");
+        if let Some(m) = mask {
+            values[2].set("audioCodecs", Value::from(m));
+        }
+        if opus {
+            values[2].set("fourCcList", Value::array(["Opus"]));
+        }
+        s.handle_input(&c.invoke(0, &values)).unwrap();
+        c.receive(&mut s);
+        while s.poll_event().is_some() {}
+        s.handle_input(&c.invoke(0, &["createStream".into(), 2.0.into(), Value::Null]))
+            .unwrap();
+        c.receive(&mut s);
+        s.handle_input(&c.invoke(1, &["play".into(), 0.0.into(), Value::Null, "far".into()]))
+            .unwrap();
+        s.accept_play(1);
+        let msgs = c.receive(&mut s);
+        let meta = msgs
+            .iter()
+            .filter(|m| m.type_id == type_id::DATA_AMF0)
+            .filter_map(|m| amf::decode_amf0_all(&m.payload).ok())
+            .find(|v| v.first().and_then(Value::as_str) == Some("onMetaData"))
+            .unwrap_or_else(|| panic!("no onMetaData for {mask:?}"));
+        assert_eq!(
+            meta[1].get_f64("audiocodecid"),
+            Some(codec_id),
+            "{mask:?} {opus}"
+        );
+        assert_eq!(
+            meta[1].get_f64("audiosamplerate"),
+            Some(rate),
+            "{mask:?} {opus}"
+        );
+    }
+}
