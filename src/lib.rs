@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! rtmp2sip: an RTMP-to-SIP voice gateway.
 //!
 //! See `ARCHITECTURE.md` for the picture; each protocol module has a README.

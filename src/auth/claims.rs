@@ -40,8 +40,14 @@ pub struct Identity {
 /// The configured expectations (`[auth]`).
 #[derive(Debug, Clone, Copy)]
 pub struct Rules<'a> {
+    /// `[auth] issuer`: the `iss` claim must equal it (RFC 7519 §4.1.1);
+    /// `None`: `iss` is not checked.
     pub issuer: Option<&'a str>,
+    /// `[auth] audience`: the `aud` claim (string or array) must contain it
+    /// (RFC 7519 §4.1.3); `None`: `aud` is not checked.
     pub audience: Option<&'a str>,
+    /// `[auth] leeway_s`: clock skew in seconds tolerated on `exp` and `nbf`
+    /// (RFC 7519 §4.1.4, §4.1.5); 0..=300, default 30.
     pub leeway_s: u64,
 }
 

@@ -18,11 +18,21 @@ pub const MAX_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// What the token grants (the claims of [`super::claims`]).
 #[derive(Debug, Clone, Default)]
 pub struct TokenRequest {
+    /// `sub` claim (`--sub`): the caller's SIP user part and display name.
     pub sub: String,
+    /// `dial` claim (`--dial`, repeatable): dial patterns narrowing
+    /// `[policy] dial_allow`; empty: the claim is left out (not narrowed).
     pub dial: Vec<String>,
+    /// `register` claim (`--register`): whether the client may `register`.
     pub register: bool,
+    /// `max_calls` claim (`--max-calls`, 0..=1000): concurrent calls of this
+    /// subject; `None`: the claim is left out (no own limit).
     pub max_calls: Option<u32>,
+    /// `iss` claim (`--iss`, RFC 7519 §4.1.1); should equal `[auth] issuer`;
+    /// `None`: left out.
     pub issuer: Option<String>,
+    /// `aud` claim (`--aud`, RFC 7519 §4.1.3); should equal `[auth] audience`;
+    /// `None`: left out.
     pub audience: Option<String>,
     /// Lifetime: `exp = now + ttl`.
     pub ttl: Duration,

@@ -48,7 +48,12 @@ pub enum AuthError {
     /// The header names another algorithm than `[auth] algorithm`
     /// (`got`: the header's `alg` when short and printable, else `?`).
     #[error("token signed with the wrong algorithm (`{got}`; this gateway accepts {want})")]
-    WrongAlgorithm { got: String, want: &'static str },
+    WrongAlgorithm {
+        /// The token header's `alg` (RFC 7515 §4.1.1), or `?`.
+        got: String,
+        /// The configured algorithm: `HS256`, `ES256` or `EdDSA`.
+        want: &'static str,
+    },
     /// The signature does not verify with the configured key.
     #[error("bad signature")]
     BadSignature,
@@ -61,7 +66,12 @@ pub enum AuthError {
     /// A claim is missing, of the wrong type, or its value is refused;
     /// `claim` names it (`iss`, `aud`, `sub`, `dial`, ...).
     #[error("bad claim `{claim}`: {reason}")]
-    Claim { claim: &'static str, reason: String },
+    Claim {
+        /// The claim's JSON name (`iss`, `aud`, `sub`, `dial`, ...).
+        claim: &'static str,
+        /// Why it was refused, for the client (no token material).
+        reason: String,
+    },
     /// The configured key cannot be used (config time only).
     #[error("unusable key: {0}")]
     Key(String),

@@ -62,36 +62,71 @@ impl DialError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
     /// Answer invoke `txn` with `_result`.
-    Result { txn: f64 },
+    Result {
+        /// The invoke's AMF0 transaction ID (a Number, echoed back).
+        txn: f64,
+    },
     /// Answer invoke `txn` with `_error` carrying `code` and `description`.
     Error {
+        /// The invoke's AMF0 transaction ID (a Number, echoed back).
         txn: f64,
+        /// The info object's `code`, e.g. `Sono.Call.Existing`
+        /// (see `design.md`, RTMP API).
         code: &'static str,
+        /// The info object's `description`: a human-readable reason.
         description: String,
     },
     /// Send a `Sono.Call.Status` event.
     Status(CallStatus),
     /// Send an INVITE to `target` (after allocating media and building the offer).
-    Invite { call_id: String, target: DialUri },
+    Invite {
+        /// The Call-ID the new dialog will use: 32 hex digits (128 random
+        /// bits; RFC 3261 §8.1.1.4).
+        call_id: String,
+        /// The Request-URI, already checked against the dial policy.
+        target: DialUri,
+    },
     /// Start the built-in echo destination for this call.
-    StartEcho { call_id: String },
+    StartEcho {
+        /// The echo call's ID: 32 hex digits (128 random bits), used only in
+        /// events (no SIP dialog).
+        call_id: String,
+    },
     /// End the SIP side of the call (CANCEL or BYE, the UA knows which).
-    Hangup { call_id: String },
+    Hangup {
+        /// The SIP Call-ID of the call to end.
+        call_id: String,
+    },
     /// Media for the call may flow: bind `publish`/`play` names to it.
     ConnectStreams {
+        /// The SIP Call-ID of the call the streams carry.
         call_id: String,
+        /// Stream name the client publishes its microphone to (128 random
+        /// bits; see `design.md`, Media).
         publish: String,
+        /// Stream name the client plays the far end from (128 random bits).
         play: String,
     },
     /// Release the call's media and its capacity permit.
-    Release { call_id: String },
+    Release {
+        /// The SIP Call-ID of the call whose resources go.
+        call_id: String,
+    },
     /// Send a `Sono.Call.Incoming` event: a call rings at this client.
     Incoming(IncomingCallInfo),
     /// Answer the ringing incoming call with 200 OK (after allocating
     /// media and building the SDP answer).
-    Accept { call_id: String },
+    Accept {
+        /// The SIP Call-ID of the ringing INVITE.
+        call_id: String,
+    },
     /// Refuse the ringing incoming call with a final `code` (RFC 3261 §21).
-    Reject { call_id: String, code: u16 },
+    Reject {
+        /// The SIP Call-ID of the ringing INVITE.
+        call_id: String,
+        /// Final status code, 400..=699 (RFC 3261 §21).
+        code: u16,
+    },
 }
 
 /// Who is calling (the `Sono.Call.Incoming` event's fields).
@@ -116,7 +151,10 @@ pub enum Capacity {
     /// The gateway is at `[limits] max_calls`.
     GatewayFull,
     /// The client's token subject holds its `max_calls` calls already.
-    SubjectFull { max: u32 },
+    SubjectFull {
+        /// The subject's `max_calls` claim (0..=1000).
+        max: u32,
+    },
 }
 
 impl From<bool> for Capacity {
@@ -144,6 +182,8 @@ pub enum IncomingDecision {
 /// Static inputs of a controller.
 #[derive(Debug, Clone)]
 pub struct ControllerConfig {
+    /// Which dial targets are allowed: `[policy] dial_allow`, narrowed by
+    /// the client token's `dial` claim.
     pub policy: DialPolicy,
     /// User part of the built-in echo destination.
     pub echo_user: String,
