@@ -68,7 +68,11 @@ impl fmt::Debug for KeyBytes {
 /// `[auth]`, validated.
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
+    /// `mode`: `"none"` (default, every client admitted) or `"jwt"` (a
+    /// token is required on `connect`, RFC 7519).
     pub mode: AuthMode,
+    /// `algorithm`: `"HS256"` (default), `"ES256"` or `"EdDSA"`; which key
+    /// file is read follows from it (RFC 7518 §3.1, RFC 8037).
     pub algorithm: JwtAlgorithm,
     /// The HS256 secret or the PEM public key; `None` with `mode = "none"`.
     pub key: Option<KeyBytes>,

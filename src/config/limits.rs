@@ -10,12 +10,25 @@ use super::{invalid, ConfigError};
 /// `[limits]`: resource bounds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LimitsConfig {
+    /// `handshake_timeout_s`: time a client has to complete the RTMP
+    /// handshake; 1..=86400 s, default 10 s.
     pub handshake_timeout: Duration,
+    /// `idle_timeout_s`: time without any byte from a client before it is
+    /// disconnected (not while it has a call or a live stream); 1..=86400 s,
+    /// default 300 s.
     pub idle_timeout: Duration,
-    /// Largest RTMP message accepted, in bytes.
+    /// `max_message_size`: largest RTMP message accepted, in bytes;
+    /// 4096..=16777216, default 262144.
     pub max_message_size: u32,
+    /// `max_chunk_streams`: most chunk streams (RTMP chunk stream IDs) one
+    /// client may use; 8..=65599 (65599: the largest 3-byte basic header
+    /// ID, RTMP 1.0 §5.3.1.1), default 64.
     pub max_chunk_streams: u32,
+    /// `max_connections`: most simultaneous RTMP connections, more are
+    /// refused at accept; 1..=1000000, default 1000.
     pub max_connections: u32,
+    /// `max_calls`: most simultaneous calls gateway-wide, a `dial` beyond
+    /// it gets `Sono.Call.Failed` and an incoming INVITE 503; default 500.
     pub max_calls: u32,
     /// Most simultaneous connections from one IPv4 address or one IPv6 /64.
     pub max_connections_per_ip: u32,

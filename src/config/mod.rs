@@ -46,17 +46,27 @@ pub enum ConfigError {
     /// The file could not be read.
     #[error("{file}: cannot read: {source}")]
     Read {
+        /// The configuration file's path as given.
         file: PathBuf,
+        /// The I/O error from opening or reading it.
         source: std::io::Error,
     },
     /// The file is not valid TOML, has an unknown key or a value of the wrong type.
     #[error("{file}: {message}")]
-    Parse { file: PathBuf, message: String },
+    Parse {
+        /// The configuration file's path as given.
+        file: PathBuf,
+        /// The TOML parser's message, with line and column.
+        message: String,
+    },
     /// A key has a value outside what it allows.
     #[error("{file}: key `{key}`: {reason}")]
     Invalid {
+        /// The configuration file's path as given.
         file: PathBuf,
+        /// The dotted key, e.g. `limits.max_streams`.
         key: &'static str,
+        /// What the key allows, e.g. `must be 1..=1024`.
         reason: String,
     },
 }
@@ -64,13 +74,22 @@ pub enum ConfigError {
 /// The whole gateway configuration, validated.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// `[rtmp]`: the RTMP listeners.
     pub rtmp: RtmpConfig,
+    /// `[sip]` and `[sip.auth]`: the SIP user agent.
     pub sip: SipConfig,
+    /// `[media]`: RTP and the media bridge.
     pub media: MediaConfig,
+    /// `[policy]`: who may call and register where.
     pub policy: PolicyConfig,
+    /// `[limits]`: resource bounds per gateway, address and connection.
     pub limits: LimitsConfig,
+    /// `[log]`: logging.
     pub log: LogConfig,
+    /// `[auth]`: client authentication (none or JWT).
     pub auth: AuthConfig,
+    /// `[http]`: the HTTP listener (web phone page, SDK, RTMP over
+    /// WebSocket, RTMPT).
     pub http: HttpConfig,
 }
 
