@@ -32,49 +32,83 @@ pub struct Invoke {
 /// A parsed command, by method.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    /// NetConnection.connect(cmdObj, ...args).
+    /// NetConnection.connect(cmdObj, ...args) (RTMP 1.0 §7.2.1.1).
     Connect {
+        /// Transaction ID (AMF0 Number; 0 when absent or not a Number).
         txn: f64,
+        /// The command object: an Object with `app`, `tcUrl`, ... (or
+        /// anything the client sent).
         object: Value,
+        /// Optional user arguments after it (a JWT first with `[auth]`).
         args: Vec<Value>,
     },
+    /// NetConnection.createStream() (RTMP 1.0 §7.2.1.3): answered with a
+    /// new message stream ID.
     CreateStream {
+        /// Transaction ID (AMF0 Number; 0 when absent or not a Number).
         txn: f64,
     },
-    /// deleteStream(stream id).
+    /// deleteStream(stream id) (RTMP 1.0 §7.2.2.3).
     DeleteStream {
+        /// The message stream ID to delete; `None` when absent, not a
+        /// Number, negative or above `u32::MAX`.
         stream_id: Option<u32>,
     },
     /// closeStream on a NetStream (message stream id of the message).
     CloseStream,
+    /// releaseStream(name): sent by ffmpeg and FMLE before publishing (a
+    /// Flash Media Server convention, not in RTMP 1.0).
     ReleaseStream {
+        /// Transaction ID (AMF0 Number; 0 when absent or not a Number).
         txn: f64,
+        /// First argument: the stream name; `None` when absent or not a
+        /// String.
         name: Option<String>,
     },
+    /// FCPublish(name): sent by ffmpeg and FMLE before `publish` (FMS
+    /// convention; answered with `onFCPublish`).
     FcPublish {
+        /// Transaction ID (AMF0 Number; 0 when absent or not a Number).
         txn: f64,
+        /// First argument: the stream name; `None` when absent or not a
+        /// String.
         name: Option<String>,
     },
+    /// FCUnpublish(name): sent by ffmpeg when it stops publishing (FMS
+    /// convention; answered with `onFCUnpublish`).
     FcUnpublish {
+        /// Transaction ID (AMF0 Number; 0 when absent or not a Number).
         txn: f64,
+        /// First argument: the stream name; `None` when absent or not a
+        /// String.
         name: Option<String>,
     },
-    /// NetStream.publish(name, type).
+    /// NetStream.publish(name, type) (RTMP 1.0 §7.2.2.6).
     Publish {
+        /// Transaction ID (AMF0 Number; 0 when absent or not a Number).
         txn: f64,
+        /// First argument: the stream name; `None` when absent or not a
+        /// String.
         name: Option<String>,
     },
-    /// NetStream.play(name, start, duration, reset).
+    /// NetStream.play(name, start, duration, reset) (RTMP 1.0 §7.2.2.1).
     Play {
+        /// Transaction ID (AMF0 Number; 0 when absent or not a Number).
         txn: f64,
+        /// First argument: the stream name; `None` when absent or not a
+        /// String.
         name: Option<String>,
     },
+    /// getStreamLength(name): asked by some players before `play` (FMS
+    /// convention); live streams have no length.
     GetStreamLength {
+        /// Transaction ID (AMF0 Number; 0 when absent or not a Number).
         txn: f64,
     },
-    /// receiveAudio / receiveVideo / pause / seek: stream housekeeping the
-    /// gateway needs no answer for.
+    /// receiveAudio / receiveVideo / pause / seek / FCSubscribe (RTMP 1.0
+    /// §7.2.2.4-8): stream housekeeping the gateway needs no answer for.
     StreamHousekeeping {
+        /// The method name as received, for the log.
         name: String,
     },
     /// An answer to one of our invokes (`_result`/`_error`), or `onBWDone`-like
