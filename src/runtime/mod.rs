@@ -48,24 +48,33 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(6);
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum RuntimeError {
+    /// The SIP user agent could not start (e.g. a `[sip]` transport could
+    /// not be bound).
     #[error(transparent)]
     Sip(#[from] SipError),
     /// An RTMP listen address could not be bound.
     #[error("cannot listen for RTMP on {addr}: {source}")]
     RtmpBind {
+        /// The `[rtmp]` address (`listen` or `tls_listen`).
         addr: std::net::SocketAddr,
+        /// The bind error (address in use, permission, ...).
         source: std::io::Error,
     },
     /// An HTTP listen address could not be bound.
     #[error("cannot listen for HTTP on {addr}: {source}")]
     HttpBind {
+        /// The `[http]` listen address.
         addr: std::net::SocketAddr,
+        /// The bind error (address in use, permission, ...).
         source: std::io::Error,
     },
     /// A TLS certificate or key file cannot be used.
     #[error("TLS file {path}: {reason}")]
     Tls {
+        /// The certificate or key file (PEM) as configured.
         path: std::path::PathBuf,
+        /// Why it is unusable: unreadable, no certificate or key in it, or
+        /// refused by rustls.
         reason: String,
     },
     /// `[auth]` cannot be used (checked at config load already).
@@ -78,10 +87,15 @@ pub enum RuntimeError {
 
 /// Everything the driver tasks share.
 pub struct Gateway {
+    /// The validated configuration the gateway was started with.
     pub config: Config,
+    /// The SIP user agent: places, receives and ends the SIP side of calls.
     pub ua: Arc<UserAgent>,
+    /// Stream names (`publish`/`play` of `ConnectStreams`) to call media.
     pub streams: StreamRegistry,
+    /// RTP/RTCP port pairs from `[media] rtp_ports`.
     pub ports: PortAllocator,
+    /// `[policy] dial_allow`: the dial targets any client may reach.
     pub policy: DialPolicy,
     /// Request-URI user -> connection, for incoming calls.
     pub locations: Arc<Locations>,

@@ -19,7 +19,9 @@ use tokio::net::UdpSocket;
 /// this is dropped.
 #[derive(Debug)]
 pub struct PortPair {
+    /// The RTP socket, bound to an even port (RFC 3550 §11).
     pub rtp: UdpSocket,
+    /// The RTCP socket, bound to the RTP port + 1 (RFC 3550 §11).
     pub rtcp: UdpSocket,
     _lease: Lease,
 }

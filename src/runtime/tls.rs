@@ -16,7 +16,9 @@ use super::RuntimeError;
 /// ALPN protocols offered by the server: none for RTMPS, `http/1.1` for HTTPS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Alpn {
+    /// No ALPN protocol offered (RTMPS on `[rtmp] tls_listen`).
     None,
+    /// Offer `http/1.1` (RFC 7301 §3.1; HTTPS on `[http]`).
     Http11,
 }
 

@@ -16,6 +16,7 @@ use tokio::sync::OwnedSemaphorePermit;
 /// What connections are counted by: an IPv4 address or an IPv6 /64.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AddrKey {
+    /// A whole IPv4 address (also an IPv4-mapped IPv6 peer).
     V4(Ipv4Addr),
     /// The upper 64 bits of an IPv6 address.
     V6Prefix(u64),

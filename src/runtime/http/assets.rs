@@ -14,6 +14,7 @@ pub struct Asset {
     pub path: &'static str,
     /// `Content-Type` value.
     pub content_type: &'static str,
+    /// The file's text, embedded at build time (UTF-8, served as is).
     pub body: &'static str,
 }
 
