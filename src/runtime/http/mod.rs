@@ -49,6 +49,7 @@ const MAX_HEAD_BYTES: usize = 16 * 1024;
 /// What the handlers share.
 #[derive(Clone)]
 pub struct App {
+    /// The gateway: config, limits, auth, the SIP UA and call state.
     pub gw: Arc<Gateway>,
     /// Connections upgraded to RTMP join the gateway's tracker, so shutdown
     /// waits for their calls to end.
@@ -60,7 +61,9 @@ pub struct App {
 /// One accepted TCP connection, as request handlers see it.
 #[derive(Clone)]
 pub struct ConnInfo {
+    /// Connection ID for log spans ([`Gateway::next_connection_id`]).
     pub id: u64,
+    /// The client's TCP address (IP and port), as accepted.
     pub peer: SocketAddr,
     admission: Arc<Mutex<Option<Admission>>>,
     /// When the connection last carried an RTMPT request.

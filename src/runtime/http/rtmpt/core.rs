@@ -63,12 +63,27 @@ pub enum Request {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RtmptError {
+    /// The request's `<seq>` was applied or is queued already (a replay).
     #[error("sequence number {seq} was already used")]
-    Duplicate { seq: Seq },
+    Duplicate {
+        /// The path's `<seq>`.
+        seq: Seq,
+    },
+    /// The request's `<seq>` is not in `next .. next + window`
+    /// ([`Limits::window`]).
     #[error("sequence number {seq} is outside the window from {next}")]
-    OutOfWindow { seq: Seq, next: Seq },
+    OutOfWindow {
+        /// The path's `<seq>`.
+        seq: Seq,
+        /// The `<seq>` the session applies next.
+        next: Seq,
+    },
+    /// A `/send` body would queue more than [`Limits::max_inbound`] bytes
+    /// for the RTMP connection.
     #[error("too many client bytes queued")]
     InboundFull,
+    /// The session is [`Phase::Closed`] or [`Phase::Expired`]; no request
+    /// or write is taken any more.
     #[error("the session has ended")]
     Ended,
 }
@@ -76,6 +91,7 @@ pub enum RtmptError {
 /// Where the session is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
+    /// Both sides live: requests and server bytes flow.
     Open,
     /// The RTMP connection ended; its last bytes may still be queued.
     ServerDone,
@@ -151,6 +167,8 @@ impl Core {
         }
     }
 
+    /// Where the session is now (changed by requests, `server_done` and
+    /// `expire`).
     pub fn phase(&self) -> Phase {
         self.phase
     }

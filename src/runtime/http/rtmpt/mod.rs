@@ -109,6 +109,7 @@ impl Sessions {
         self.lock().len()
     }
 
+    /// Whether no session is open (`len() == 0`).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -150,6 +150,8 @@ pub struct RtmptStream {
 }
 
 impl RtmptStream {
+    /// The stream over a session's shared state (created with the session
+    /// on `/open/1`); one per session.
     pub fn new(shared: Arc<Shared>) -> Self {
         Self { shared }
     }
