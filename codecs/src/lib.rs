@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Audio codecs for rtmp2sip.
 //!
 //! Every codec sits behind [`AudioEncoder`] / [`AudioDecoder`], working on
@@ -45,10 +46,20 @@ pub enum CodecError {
     InvalidPayload(&'static str),
     /// The caller passed a frame of the wrong length (local misuse).
     #[error("wrong frame length: expected {expected} samples, got {got}")]
-    FrameLength { expected: usize, got: usize },
+    FrameLength {
+        /// The encoder's `frame_samples()` (e.g. 320 for 20 ms at 16000 Hz).
+        expected: usize,
+        /// The length of the frame passed, in samples.
+        got: usize,
+    },
     /// The output buffer is too small (local misuse).
     #[error("output buffer too small: need {need}, have {have}")]
-    OutputTooSmall { need: usize, have: usize },
+    OutputTooSmall {
+        /// Room needed, in elements of the buffer (samples for PCM).
+        need: usize,
+        /// Room available, in the same unit.
+        have: usize,
+    },
     /// The underlying C library failed to initialise.
     #[error("codec initialisation failed: {0}")]
     Init(&'static str),
