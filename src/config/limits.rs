@@ -45,7 +45,7 @@ pub struct LimitsConfig {
     /// Largest RTMP message accepted before `connect`, in bytes.
     pub max_message_size_before_connect: u32,
     /// Most chunk streams before `connect`:
-    /// [`MAX_CHUNK_STREAMS_BEFORE_CONNECT`] (not a file key).
+    /// `MAX_CHUNK_STREAMS_BEFORE_CONNECT`, 8 (not a file key).
     pub max_chunk_streams_before_connect: u32,
 }
 

@@ -6,7 +6,7 @@
 //! decoder and a switch mid-call rebuilds it ([`MediaEvent::RtmpCodecChanged`]).
 //! Each direction is passthrough where both sides carry the same codec
 //! (Speex WB and speex/16000; G.711 of one law), else decode -> resample
-//! -> encode (see [`super::pipeline`] and this folder's README for the
+//! -> encode (see `pipeline/` and this folder's README for the
 //! matrix). Toward the client the codec is Speex WB, with
 //! [`RtmpOut::Match`] the codec and rate it publishes, with
 //! [`RtmpOut::Opus`] E-RTMP Opus, with [`RtmpOut::G711`] G.711 of one law
@@ -21,7 +21,7 @@
 //! [`Bridge::send_dtmf`] sends digits as telephone-events (RFC 4733) in
 //! the audio's SSRC and sequence space, holding audio back meanwhile.
 //!
-//! Time is counted in samples on both sides ([`super::clock`]): the RTP
+//! Time is counted in samples on both sides (`clock.rs`): the RTP
 //! timestamp advances by the audio actually sent (`samples x clock /
 //! rate`), gaps in the client's timestamps skip ahead on RTP, and RTMP
 //! output timestamps are ms since the bridge started, mapped from the RTP

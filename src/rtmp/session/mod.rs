@@ -217,7 +217,7 @@ impl Session {
         log
     }
 
-    /// Installs the gate consulted on `connect` (see [`gate`]).
+    /// Installs the gate consulted on `connect` (see `gate.rs`).
     pub fn with_connect_gate(mut self, gate: Box<dyn ConnectGate>) -> Self {
         self.gate = Some(gate);
         self

@@ -72,7 +72,7 @@ pub struct ConnInfo {
 
 impl ConnInfo {
     /// Notes an RTMPT request at `now`: the connection then outlives `[http]
-    /// connection_timeout_s` while RTMPT requests keep coming (see [`serve`]).
+    /// connection_timeout_s` while RTMPT requests keep coming (see `serve`).
     pub fn saw_rtmpt(&self, now: Instant) {
         if let Ok(mut t) = self.rtmpt_seen.lock() {
             *t = Some(now);
