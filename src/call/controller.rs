@@ -94,12 +94,12 @@ pub enum Output {
     },
     /// End the SIP side of the call (CANCEL or BYE, the UA knows which).
     Hangup {
-        /// The SIP Call-ID of the call to end.
+        /// The call's ID: its SIP Call-ID, or the echo call's own ID.
         call_id: String,
     },
     /// Media for the call may flow: bind `publish`/`play` names to it.
     ConnectStreams {
-        /// The SIP Call-ID of the call the streams carry.
+        /// The call's ID: its SIP Call-ID, or the echo call's own ID.
         call_id: String,
         /// Stream name the client publishes its microphone to (128 random
         /// bits; see `design.md`, Media).
@@ -109,7 +109,7 @@ pub enum Output {
     },
     /// Release the call's media and its capacity permit.
     Release {
-        /// The SIP Call-ID of the call whose resources go.
+        /// The call's ID: its SIP Call-ID, or the echo call's own ID.
         call_id: String,
     },
     /// Send a `Sono.Call.Incoming` event: a call rings at this client.
