@@ -28,7 +28,8 @@ pub struct LimitsConfig {
     /// refused at accept; 1..=1000000, default 1000.
     pub max_connections: u32,
     /// `max_calls`: most simultaneous calls gateway-wide, a `dial` beyond
-    /// it gets `Sono.Call.Failed` and an incoming INVITE 503; default 500.
+    /// it gets `Sono.Call.Failed` and an incoming INVITE 503; 0..=100000
+    /// (0: no calls), default 500.
     pub max_calls: u32,
     /// Most simultaneous connections from one IPv4 address or one IPv6 /64.
     pub max_connections_per_ip: u32,
@@ -142,7 +143,7 @@ pub(super) fn validate_limits(file: &Path, l: LimitsFile) -> Result<LimitsConfig
         max_message_size,
         max_chunk_streams,
         max_connections,
-        max_calls: l.max_calls,
+        max_calls: bounded(file, "limits.max_calls", l.max_calls, 0..=100_000)?,
         // Above max_connections it could never bind: clamped, not refused,
         // so lowering max_connections alone stays valid.
         max_connections_per_ip: bounded(

@@ -245,6 +245,7 @@ mod tests {
                 "[limits]\nmax_message_size = 1\n",
                 "limits.max_message_size",
             ),
+            ("[limits]\nmax_calls = 100001\n", "limits.max_calls"),
             ("[http]\nlisten = [\"8080\"]\n", "http.listen"),
             (
                 "[http]\nallowed_origins = [\"x\"]\n",
