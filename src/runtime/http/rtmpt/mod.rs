@@ -215,6 +215,9 @@ async fn open(app: &App, conn: &ConnInfo) -> Response {
     app.tracker.spawn(
         async move {
             info!("RTMP over RTMPT");
+            let _metric = gw2
+                .metrics
+                .connection(crate::runtime::metrics::ConnTransport::Rtmpt);
             connection::run(gw2, stream, admission).await;
         }
         .instrument(span.clone()),
