@@ -19,6 +19,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::media::BridgeStats;
+
 /// The byte transport an RTMP connection arrived on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnTransport {
@@ -114,6 +116,7 @@ pub struct Metrics {
     call_setup: Histogram,
     rtp_packets: Family<DirectionLabel, Counter>,
     rtp_foreign: Counter,
+    rtmp_out_dropped: Counter,
     registrations_active: Gauge,
     refused: Family<RefusedLabels, Counter>,
     ready: AtomicBool,
@@ -137,6 +140,7 @@ impl Metrics {
             call_setup: Histogram::new(SETUP_BUCKETS),
             rtp_packets: Family::default(),
             rtp_foreign: Counter::default(),
+            rtmp_out_dropped: Counter::default(),
             registrations_active: Gauge::default(),
             refused: Family::default(),
             ready: AtomicBool::new(false),
@@ -177,6 +181,11 @@ impl Metrics {
             "rtp_foreign",
             "RTP datagrams from a source latching refused, added at each call's end",
             m.rtp_foreign.clone(),
+        );
+        registry.register(
+            "rtmp_out_dropped",
+            "Audio frames dropped toward slow RTMP clients, added at each call's end",
+            m.rtmp_out_dropped.clone(),
         );
         registry.register(
             "registrations_active",
@@ -235,16 +244,17 @@ impl Metrics {
     }
 
     /// One call's media counters, added once when its media task ends.
-    pub fn media_ended(&self, rtp_sent: u64, rtp_received: u64, rtp_foreign: u64) {
+    pub fn media_ended(&self, stats: &BridgeStats) {
         self.rtp_packets
             .get_or_create(&DirectionLabel { direction: "sent" })
-            .inc_by(rtp_sent);
+            .inc_by(stats.rtp_sent);
         self.rtp_packets
             .get_or_create(&DirectionLabel {
                 direction: "received",
             })
-            .inc_by(rtp_received);
-        self.rtp_foreign.inc_by(rtp_foreign);
+            .inc_by(stats.rtp_received);
+        self.rtp_foreign.inc_by(stats.rtp_foreign);
+        self.rtmp_out_dropped.inc_by(stats.rtmp_out_dropped);
     }
 
     /// Registrations held changed by `delta`.

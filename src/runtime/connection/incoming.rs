@@ -56,6 +56,11 @@ impl Connection {
                     media: None,
                     is_echo: false,
                     incoming: Some((answer, offer)),
+                    metric: self
+                        .gw
+                        .metrics
+                        .call(crate::runtime::metrics::CallDirection::Inbound),
+                    started: tokio::time::Instant::now(),
                 });
             }
             (IncomingDecision::Busy, _) => {
@@ -104,6 +109,7 @@ impl Connection {
             negotiated,
             ports,
             self.media_tx.clone(),
+            self.gw.metrics.clone(),
         ) {
             Ok(m) => m,
             Err(e) => {

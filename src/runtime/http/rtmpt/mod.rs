@@ -192,6 +192,7 @@ async fn open(app: &App, conn: &ConnInfo) -> Response {
         Ok(a) => a,
         Err(key) => {
             info!(limit = key, "RTMPT open refused: [limits] reached");
+            gw.metrics.refused("connection", "limits");
             return status(StatusCode::SERVICE_UNAVAILABLE, "limits reached\n");
         }
     };
