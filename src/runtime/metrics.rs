@@ -65,6 +65,39 @@ impl CallDirection {
     }
 }
 
+/// Whether the gateway sent or received a SIP response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SipDirection {
+    /// Sent by the gateway (answers to incoming INVITEs).
+    Sent,
+    /// Received by the gateway (responses to its INVITEs).
+    Received,
+}
+
+impl SipDirection {
+    /// The `direction` label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Received => "received",
+        }
+    }
+}
+
+/// The `class` label of a SIP status code (RFC 3261 section 7.2):
+/// `1xx`..`6xx`, `None` outside 100..=699.
+pub fn status_class(code: u16) -> Option<&'static str> {
+    Some(match code {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        500..=599 => "5xx",
+        600..=699 => "6xx",
+        _ => return None,
+    })
+}
+
 /// Why a call ended: the `reason` label of `rtmp2sip_calls_ended_total`.
 ///
 /// `normal` once the call was answered; before that the final SIP code
@@ -98,6 +131,12 @@ struct EndedLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SipLabels {
+    direction: &'static str,
+    class: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RefusedLabels {
     what: &'static str,
     reason: &'static str,
@@ -119,6 +158,7 @@ pub struct Metrics {
     rtmp_out_dropped: Counter,
     registrations_active: Gauge,
     refused: Family<RefusedLabels, Counter>,
+    sip_responses: Family<SipLabels, Counter>,
     ready: AtomicBool,
 }
 
@@ -143,6 +183,7 @@ impl Metrics {
             rtmp_out_dropped: Counter::default(),
             registrations_active: Gauge::default(),
             refused: Family::default(),
+            sip_responses: Family::default(),
             ready: AtomicBool::new(false),
             registry: Registry::default(),
         };
@@ -196,6 +237,11 @@ impl Metrics {
             "refused",
             "Dials and connections refused, by what and reason",
             m.refused.clone(),
+        );
+        registry.register(
+            "sip_responses",
+            "SIP responses to INVITEs sent and received, by class",
+            m.sip_responses.clone(),
         );
         Self { registry, ..m }
     }
@@ -255,6 +301,18 @@ impl Metrics {
             .inc_by(stats.rtp_received);
         self.rtp_foreign.inc_by(stats.rtp_foreign);
         self.rtmp_out_dropped.inc_by(stats.rtmp_out_dropped);
+    }
+
+    /// A SIP response with status `code`; codes outside 100..=699 are not counted.
+    pub fn sip_response(&self, direction: SipDirection, code: u16) {
+        if let Some(class) = status_class(code) {
+            self.sip_responses
+                .get_or_create(&SipLabels {
+                    direction: direction.label(),
+                    class,
+                })
+                .inc();
+        }
     }
 
     /// Registrations held changed by `delta`.
@@ -340,6 +398,18 @@ mod tests {
         assert_eq!(ConnTransport::Rtmpt.label(), "rtmpt");
         assert_eq!(ConnTransport::Ws.label(), "ws");
         assert_eq!(CallDirection::Inbound.label(), "inbound");
+    }
+
+    #[test]
+    fn status_classes() {
+        assert_eq!(status_class(100), Some("1xx"));
+        assert_eq!(status_class(183), Some("1xx"));
+        assert_eq!(status_class(200), Some("2xx"));
+        assert_eq!(status_class(486), Some("4xx"));
+        assert_eq!(status_class(699), Some("6xx"));
+        assert_eq!(status_class(99), None);
+        assert_eq!(status_class(700), None);
+        assert_eq!(SipDirection::Sent.label(), "sent");
     }
 
     #[test]

@@ -195,6 +195,10 @@ def test_readyz_503_during_shutdown(gateway_factory, ports):
     try:
         assert keepalive_get(sock, "/readyz") == 200
         dial_connected(ctl, uas.uri("bob"))
+        s = scrape(metrics_port)
+        ok_2xx = {"direction": "received", "class": "2xx"}
+        assert value(s, "rtmp2sip_sip_responses_total", **ok_2xx) >= 1, s
+        assert value(s, "rtmp2sip_calls_active", direction="outbound") == 1, s
         gw.proc.popen.send_signal(signal.SIGTERM)
         time.sleep(0.3)
         assert keepalive_get(sock, "/readyz") == 503

@@ -740,6 +740,7 @@ impl Connection {
 
     async fn on_sip(&mut self, call_id: CallId, ev: SipEvent) {
         let call_id = String::from(call_id);
+        count_sip_response(&self.gw.metrics, &ev);
         let now = std::time::Instant::now();
         let outgoing = self
             .call
@@ -918,6 +919,18 @@ impl Connection {
             }
         }
     }
+}
+
+/// Counts an INVITE response as the UA reports it (`Failed` includes the
+/// UA's own 408/503 for a timeout or transport failure).
+fn count_sip_response(metrics: &super::metrics::Metrics, ev: &SipEvent) {
+    let code = match ev {
+        SipEvent::Progress { status, .. } => status.code(),
+        SipEvent::Answered { .. } => 200,
+        SipEvent::Failed(status) => status.code(),
+        _ => return,
+    };
+    metrics.sip_response(super::metrics::SipDirection::Received, code);
 }
 
 /// Checks `sendDTMF` digits: 1..=32 of `0-9 * # A-D`.
