@@ -20,7 +20,7 @@ from helpers.gateway import Gateway
 from helpers.ports import tcp_accepting, wait_until
 from helpers.raw_uas import RawUas
 from helpers.rtmp_control import RtmpControl
-from helpers.ws_raw import http_get
+from helpers.ws_raw import WsRtmp, http_get
 
 ECHO = "sip:echo@127.0.0.1"
 _SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+\S+)?$')
@@ -207,3 +207,18 @@ def test_readyz_503_during_shutdown(gateway_factory, ports):
         sock.close()
         ctl.close()
         uas.close()
+
+
+def test_websocket_connection_is_counted_by_transport(ops):
+    before = scrape(ops.metrics_port)
+    raw = WsRtmp(ops.http_port)
+    try:
+        assert wait_until(lambda: value(scrape(ops.metrics_port), "rtmp2sip_connections_active",
+                                        transport="ws") >= 1, 5, 0.05), "ws connection not counted"
+        during = scrape(ops.metrics_port)
+        assert value(during, "rtmp2sip_connections_total", transport="ws") \
+            == value(before, "rtmp2sip_connections_total", transport="ws") + 1, during
+    finally:
+        raw.close()
+    assert wait_until(lambda: value(scrape(ops.metrics_port), "rtmp2sip_connections_active",
+                                    transport="ws") == 0, 5, 0.05), "ws connection still counted"
