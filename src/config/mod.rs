@@ -17,6 +17,7 @@ mod http;
 mod limits;
 mod log;
 mod media;
+mod metrics;
 mod policy;
 mod rtmp;
 mod sip;
@@ -26,6 +27,7 @@ pub use http::{HttpConfig, OriginPolicy};
 pub use limits::LimitsConfig;
 pub use log::LogConfig;
 pub use media::{Latching, MediaConfig, RtmpOutCodec, KNOWN_CODECS};
+pub use metrics::MetricsConfig;
 pub use policy::PolicyConfig;
 pub use rtmp::RtmpConfig;
 pub use sip::{SipAuth, SipConfig};
@@ -35,6 +37,7 @@ use http::{validate_http, HttpFile};
 use limits::{validate_limits, LimitsFile};
 use log::LogFile;
 use media::{validate_media, MediaFile};
+use metrics::{validate_metrics, MetricsFile};
 use policy::{validate_policy, PolicyFile};
 use rtmp::{validate_rtmp, RtmpFile};
 use sip::{validate_sip, SipFile};
@@ -91,6 +94,7 @@ pub struct Config {
     /// `[http]`: the HTTP listener (web phone page, SDK, RTMP over
     /// WebSocket, RTMPT).
     pub http: HttpConfig,
+    pub metrics: MetricsConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -104,6 +108,7 @@ struct ConfigFile {
     log: LogFile,
     auth: AuthFile,
     http: HttpFile,
+    metrics: MetricsFile,
 }
 
 impl Default for Config {
@@ -172,6 +177,7 @@ fn validate(file: &Path, f: ConfigFile) -> Result<Config, ConfigError> {
         log: LogConfig { level: f.log.level },
         auth: validate_auth(file, f.auth)?,
         http: validate_http(file, f.http)?,
+        metrics: validate_metrics(file, f.metrics)?,
     })
 }
 
@@ -208,6 +214,7 @@ mod tests {
             d.http.rtmpt_max_sessions_per_ip
         );
         assert_eq!(c.http.rtmpt_idle_timeout, d.http.rtmpt_idle_timeout);
+        assert_eq!(c.metrics, d.metrics);
         // The one deliberate difference: the default is no HTTP listener
         // (tests and embedders opt in); the shipped file serves the quick start.
         assert!(d.http.listen.is_empty());

@@ -12,6 +12,7 @@
 //! and sends its own RTCP from it ([`TransmitKind::Rtp`]).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant as StdInstant;
 
 use tokio::net::UdpSocket;
@@ -20,6 +21,7 @@ use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, Instrument};
 
+use super::metrics::Metrics;
 use super::ports::PortPair;
 use super::streams::{MediaCommand, MediaHandle, PlayAudio};
 use crate::config::{Latching, MediaConfig, RtmpOutCodec};
@@ -151,6 +153,7 @@ pub fn spawn_rtp(
     negotiated: Negotiated,
     ports: PortPair,
     events: mpsc::UnboundedSender<(String, MediaEvent)>,
+    metrics: Arc<Metrics>,
 ) -> Result<MediaHandle, MediaError> {
     let mut bridge = Bridge::new(
         bridge_config(media, negotiated, downlink(media, caps)),
@@ -169,6 +172,7 @@ pub fn spawn_rtp(
         subscribers: Vec::new(),
         events,
         stop: handle.stop.clone(),
+        metrics,
     };
     let span = tracing::info_span!("media", call_id = %call_id);
     tokio::spawn(task.run().instrument(span));
@@ -191,6 +195,7 @@ pub fn spawn_echo(
     caps: ClientCaps,
     call_id: &str,
     events: mpsc::UnboundedSender<(String, MediaEvent)>,
+    metrics: Arc<Metrics>,
 ) -> Result<MediaHandle, MediaError> {
     let loopback: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 9));
     let negotiated = Negotiated {
@@ -217,6 +222,7 @@ pub fn spawn_echo(
         subscribers: Vec::new(),
         events,
         stop: handle.stop.clone(),
+        metrics,
     };
     let span = tracing::info_span!("echo", call_id = %call_id);
     tokio::spawn(task.run().instrument(span));
@@ -244,6 +250,8 @@ struct MediaTask {
     subscribers: Vec<Subscriber>,
     events: mpsc::UnboundedSender<(String, MediaEvent)>,
     stop: CancellationToken,
+    /// Receives the call's [`BridgeStats`] once, when the task ends.
+    metrics: Arc<Metrics>,
 }
 
 async fn recv_on(sock: Option<&UdpSocket>, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
@@ -318,7 +326,9 @@ impl MediaTask {
         }
         self.bridge.close(StdInstant::now());
         self.flush().await;
-        info!(stats = ?self.bridge.stats(), "media ended");
+        let stats = self.bridge.stats();
+        info!(?stats, "media ended");
+        self.metrics.media_ended(&stats);
         let _ = self.events.send((self.call_id.clone(), MediaEvent::Ended));
     }
 

@@ -19,6 +19,7 @@ pub mod connection;
 pub mod http;
 pub mod locations;
 pub mod media_task;
+pub mod metrics;
 pub mod ports;
 pub mod server;
 pub mod streams;
@@ -115,6 +116,8 @@ pub struct Gateway {
     pub auth: Option<Arc<crate::auth::ClientAuth>>,
     /// Calls per token subject (the `max_calls` claim).
     pub subject_calls: Arc<crate::auth::SubjectCalls>,
+    /// Prometheus metrics and readiness (`GET /metrics`, `/readyz`).
+    pub metrics: Arc<metrics::Metrics>,
     /// Connection ids for log spans.
     next_conn_id: std::sync::atomic::AtomicU64,
 }
@@ -182,13 +185,16 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
         next_conn_id: std::sync::atomic::AtomicU64::new(1),
         auth,
         subject_calls: Arc::default(),
+        metrics: Arc::default(),
         config,
     });
     let tracker = TaskTracker::new();
     server::listen_all(&gw, &tracker).await?;
     http::listen_all(&gw, &tracker).await?;
+    gw.metrics.set_ready(true);
     wait_for_signal().await?;
     info!("shutting down: ending calls");
+    gw.metrics.set_ready(false);
     shutdown.cancel();
     tracker.close();
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())

@@ -12,6 +12,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn, Instrument};
 
 use super::connection::admission::Admission;
+use super::metrics::ConnTransport;
 use super::{connection, tls, Gateway, RuntimeError};
 
 /// Binds every listen address and spawns the accept loops.
@@ -106,6 +107,7 @@ impl Acceptor {
             match admit(gw, peer.ip()) {
                 Ok(admission) => return Some((stream, peer, admission)),
                 Err(key) => {
+                    gw.metrics.refused("connection", "limits");
                     if let Some(suppressed) = self.refusals.allow(Instant::now()) {
                         warn!(%peer, limit = key, suppressed, listener = self.what,
                             "refusing connection: [limits] reached");
@@ -156,7 +158,15 @@ async fn accept_loop(
         match &tls {
             None => {
                 let span = tracing::info_span!("rtmp", conn = id, %peer);
-                tracker.spawn(connection::run(gw.clone(), stream, admission).instrument(span));
+                let metric = gw.metrics.connection(ConnTransport::Rtmp);
+                let run = connection::run(gw.clone(), stream, admission);
+                tracker.spawn(
+                    async move {
+                        run.await;
+                        drop(metric);
+                    }
+                    .instrument(span),
+                );
             }
             Some(acceptor) => {
                 let span = tracing::info_span!("rtmps", conn = id, %peer);
@@ -172,7 +182,10 @@ async fn accept_loop(
 async fn run_tls(gw: Arc<Gateway>, acceptor: TlsAcceptor, stream: TcpStream, admission: Admission) {
     let limit = gw.config.limits.handshake_timeout;
     match tokio::time::timeout(limit, acceptor.accept(stream)).await {
-        Ok(Ok(tls)) => connection::run(gw, tls, admission).await,
+        Ok(Ok(tls)) => {
+            let _metric = gw.metrics.connection(ConnTransport::Rtmps);
+            connection::run(gw, tls, admission).await;
+        }
         Ok(Err(e)) => info!(error = %e, "TLS handshake failed"),
         Err(_) => info!("TLS handshake timed out"),
     }

@@ -19,6 +19,8 @@ use crate::sip::ua::CallerId;
 /// Admits a `connect` only with a valid token; grants its [`Identity`].
 pub(super) struct JwtGate {
     pub(super) auth: Arc<ClientAuth>,
+    /// Counts refused connects (`rtmp2sip_refused_total{what="connect",reason="auth"}`).
+    pub(super) metrics: Arc<crate::runtime::metrics::Metrics>,
 }
 
 impl ConnectGate for JwtGate {
@@ -42,6 +44,7 @@ impl ConnectGate for JwtGate {
             }
             Err(e) => {
                 info!(app = ?strip_query(req.app), reason = %e, "connect rejected");
+                self.metrics.refused("connect", "auth");
                 Err(e.to_string())
             }
         }

@@ -7,6 +7,7 @@ use tracing::{info, warn};
 use super::{Connection, OwnCall};
 use crate::call::{IncomingCallInfo, IncomingDecision};
 use crate::runtime::media_task;
+use crate::runtime::metrics::SipDirection;
 use crate::sip::incoming::IncomingCall;
 use crate::sip::sdp;
 
@@ -27,6 +28,7 @@ impl Connection {
         if let (super::auth::SubjectSlot::Full { max }, false) = (&slot, self.controller.has_call())
         {
             info!(%call_id, max, "the client's token subject is at its max_calls: 486");
+            self.gw.metrics.sip_response(SipDirection::Sent, 486);
             answer.reject(486);
             return;
         }
@@ -56,14 +58,21 @@ impl Connection {
                     media: None,
                     is_echo: false,
                     incoming: Some((answer, offer)),
+                    metric: self
+                        .gw
+                        .metrics
+                        .call(crate::runtime::metrics::CallDirection::Inbound),
+                    started: tokio::time::Instant::now(),
                 });
             }
             (IncomingDecision::Busy, _) => {
                 info!(%call_id, "busy: 486");
+                self.gw.metrics.sip_response(SipDirection::Sent, 486);
                 answer.reject(486);
             }
             (IncomingDecision::NoCapacity, _) | (IncomingDecision::Ringing, None) => {
                 info!(%call_id, "at the call limit: 503");
+                self.gw.metrics.sip_response(SipDirection::Sent, 503);
                 answer.reject(503);
             }
         }
@@ -92,6 +101,7 @@ impl Connection {
         let (sdp_answer, negotiated) = match sdp::answer(&offer, &codecs, &local) {
             Ok(x) => x,
             Err(e) => {
+                self.gw.metrics.sip_response(SipDirection::Sent, 488);
                 answer.reject(488);
                 return Err((488, format!("Not Acceptable Here: {e}")));
             }
@@ -104,14 +114,17 @@ impl Connection {
             negotiated,
             ports,
             self.media_tx.clone(),
+            self.gw.metrics.clone(),
         ) {
             Ok(m) => m,
             Err(e) => {
+                self.gw.metrics.sip_response(SipDirection::Sent, 500);
                 answer.reject(500);
                 return Err((500, format!("cannot start media: {e}")));
             }
         };
         call.media = Some(media);
+        self.gw.metrics.sip_response(SipDirection::Sent, 200);
         answer.accept(sdp_answer.to_bytes());
         Ok(())
     }
@@ -122,7 +135,10 @@ impl Connection {
             return;
         };
         match call.incoming.as_mut() {
-            Some((answer, _)) => answer.reject(code),
+            Some((answer, _)) => {
+                self.gw.metrics.sip_response(SipDirection::Sent, code);
+                answer.reject(code);
+            }
             None => warn!(%call_id, "reject for a call that is not ringing"),
         }
     }

@@ -24,6 +24,7 @@ use tokio::time::{sleep_until, timeout, Instant};
 use tracing::{debug, info, warn};
 
 use super::media_task::{self, MediaEvent};
+use super::metrics::{CallDirection, CallGuard};
 use super::streams::{Direction, MediaHandle, PlayAudio, PlayEndedSender};
 use super::Gateway;
 use crate::amf::{self, Value};
@@ -117,6 +118,10 @@ struct OwnCall {
     is_echo: bool,
     /// An incoming call's answer handle and SDP offer, until answered.
     incoming: Option<(AnswerHandle, Vec<u8>)>,
+    /// Counts the call active until dropped, then ended with its reason.
+    metric: CallGuard,
+    /// When the call started (dial or INVITE), for the setup histogram.
+    started: Instant,
 }
 
 impl Drop for OwnCall {
@@ -167,6 +172,8 @@ struct Connection {
     registrations: register::Registrations,
     /// The client's identity when `[auth] mode = "jwt"`.
     identity: Option<crate::auth::Identity>,
+    /// The last `dial` had no call capacity (gateway or token subject).
+    dial_full: bool,
 }
 
 impl Connection {
@@ -189,7 +196,10 @@ impl Connection {
             amf_limits: amf::Limits::default(),
         });
         let session = match &gw.auth {
-            Some(a) => session.with_connect_gate(Box::new(auth::JwtGate { auth: a.clone() })),
+            Some(a) => session.with_connect_gate(Box::new(auth::JwtGate {
+                auth: a.clone(),
+                metrics: gw.metrics.clone(),
+            })),
             None => session,
         };
         let controller = Controller::new(
@@ -232,6 +242,7 @@ impl Connection {
             incoming_rx,
             registrations: register::Registrations::default(),
             identity: None,
+            dial_full: false,
         }
     }
 
@@ -437,6 +448,7 @@ impl Connection {
                     self.dial_rate.max()
                 );
                 info!("dial refused: rate limit");
+                self.gw.metrics.refused("dial", "rate");
                 self.session.reply_error(inv.txn, "Sono.Call.Failed", &why);
             }
             "dial" => {
@@ -448,6 +460,7 @@ impl Connection {
                 let permit = self.gw.calls.clone().try_acquire_owned().ok();
                 let slot = self.subject_slot();
                 let capacity = auth::capacity(permit.is_some(), &slot);
+                self.dial_full = !matches!(capacity, crate::call::Capacity::Available);
                 let before = self.controller.call_id().map(str::to_string);
                 self.controller
                     .handle_dial(now, inv.txn, uri.as_deref(), capacity);
@@ -468,6 +481,8 @@ impl Connection {
                         media: None,
                         is_echo: false,
                         incoming: None,
+                        metric: self.gw.metrics.call(CallDirection::Outbound),
+                        started: Instant::now(),
                     });
                 }
             }
@@ -606,8 +621,14 @@ impl Connection {
                 txn,
                 code,
                 description,
-            } => self.session.reply_error(txn, code, &description),
-            Output::Status(st) => self.session.send_connection_status(status_info(&st)),
+            } => {
+                self.count_refusal(code);
+                self.session.reply_error(txn, code, &description)
+            }
+            Output::Status(st) => {
+                self.count_status(&st);
+                self.session.send_connection_status(status_info(&st))
+            }
             Output::Invite { call_id, target } => {
                 if let Err((code, reason)) = self.start_invite(&call_id, target).await {
                     warn!(%call_id, %reason, "cannot place call");
@@ -702,9 +723,14 @@ impl Connection {
 
     fn start_echo(&mut self, call_id: &str) -> Result<(), String> {
         let caps = self.session.client_caps();
-        let handle =
-            media_task::spawn_echo(&self.gw.config.media, caps, call_id, self.media_tx.clone())
-                .map_err(|e| e.to_string())?;
+        let handle = media_task::spawn_echo(
+            &self.gw.config.media,
+            caps,
+            call_id,
+            self.media_tx.clone(),
+            self.gw.metrics.clone(),
+        )
+        .map_err(|e| e.to_string())?;
         if let Some(call) = self.call.as_mut().filter(|c| c.call_id == call_id) {
             call.media = Some(handle);
             call.is_echo = true;
@@ -714,6 +740,7 @@ impl Connection {
 
     async fn on_sip(&mut self, call_id: CallId, ev: SipEvent) {
         let call_id = String::from(call_id);
+        count_sip_response(&self.gw.metrics, &ev);
         let now = std::time::Instant::now();
         let outgoing = self
             .call
@@ -755,6 +782,7 @@ impl Connection {
             negotiated,
             ports,
             self.media_tx.clone(),
+            self.gw.metrics.clone(),
         )
         .map_err(|e| e.to_string())?;
         call.media = Some(handle);
@@ -859,6 +887,29 @@ impl Connection {
         }
     }
 
+    /// A dial refused by the controller: `[policy]` or capacity.
+    fn count_refusal(&mut self, code: &str) {
+        let full = std::mem::take(&mut self.dial_full);
+        match code {
+            "Sono.Call.Forbidden" => self.gw.metrics.refused("dial", "policy"),
+            "Sono.Call.Failed" if full => self.gw.metrics.refused("dial", "capacity"),
+            _ => {}
+        }
+    }
+
+    /// Feeds the own call's status into its metrics: SIP code, answer time.
+    fn count_status(&mut self, st: &CallStatus) {
+        let Some(call) = self.call.as_mut().filter(|c| c.call_id == st.call_id) else {
+            return;
+        };
+        if let Some(code) = st.sip_code {
+            call.metric.sip_code(code);
+        }
+        if st.status == crate::call::StatusCode::Connected {
+            call.metric.answered(call.started.elapsed());
+        }
+    }
+
     fn release(&mut self, call_id: &str) {
         if self.call.as_ref().is_some_and(|c| c.call_id == call_id) {
             self.gw.streams.remove_call(call_id);
@@ -868,6 +919,18 @@ impl Connection {
             }
         }
     }
+}
+
+/// Counts an INVITE response as the UA reports it (`Failed` includes the
+/// UA's own 408/503 for a timeout or transport failure).
+fn count_sip_response(metrics: &super::metrics::Metrics, ev: &SipEvent) {
+    let code = match ev {
+        SipEvent::Progress { status, .. } => status.code(),
+        SipEvent::Answered { .. } => 200,
+        SipEvent::Failed(status) => status.code(),
+        _ => return,
+    };
+    metrics.sip_response(super::metrics::SipDirection::Received, code);
 }
 
 /// Checks `sendDTMF` digits: 1..=32 of `0-9 * # A-D`.

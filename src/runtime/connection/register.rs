@@ -43,6 +43,8 @@ pub(super) struct Registrations {
     upstream: Vec<Upstream>,
     events_tx: mpsc::UnboundedSender<(String, RegistrationEvent)>,
     events_rx: mpsc::UnboundedReceiver<(String, RegistrationEvent)>,
+    /// Addresses last added to `rtmp2sip_registrations_active`.
+    reported: usize,
 }
 
 impl Default for Registrations {
@@ -53,6 +55,7 @@ impl Default for Registrations {
             upstream: Vec::new(),
             events_tx,
             events_rx,
+            reported: 0,
         }
     }
 }
@@ -76,6 +79,18 @@ impl Registrations {
             waits.spawn(u.handle.unregister());
         }
         while waits.join_next().await.is_some() {}
+        self.report(gw);
+    }
+
+    /// Brings `rtmp2sip_registrations_active` up to the addresses held.
+    pub(super) fn report(&mut self, gw: &Gateway) {
+        let held = self.local.len() + self.upstream.len();
+        let delta = i64::try_from(held).unwrap_or(i64::MAX)
+            - i64::try_from(self.reported).unwrap_or(i64::MAX);
+        if delta != 0 {
+            gw.metrics.registrations_changed(delta);
+            self.reported = held;
+        }
     }
 }
 
@@ -110,6 +125,7 @@ impl Connection {
             Some(Ok(args)) => self.register_upstream(&args),
             Some(Err(why)) => Err(why),
         };
+        self.registrations.report(&self.gw);
         match result {
             Ok(uri) => {
                 let info = Value::object_builder()

@@ -16,6 +16,7 @@
 //! - [`rtmpt`]: RTMP tunnelled over HTTP `POST`s (`/open/1`, `/send`, ...).
 
 pub mod assets;
+pub mod ops;
 pub mod origin;
 pub mod rtmpt;
 pub mod ws;
@@ -122,7 +123,19 @@ pub async fn listen_all(gw: &Arc<Gateway>, tracker: &TaskTracker) -> Result<(), 
             })?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         info!(%addr, scheme, "HTTP listening (web phone at /, RTMP over WebSocket at /rtmp)");
-        tokio::spawn(accept_loop(app.clone(), listener, tls.clone()));
+        let r = router(app.clone());
+        tokio::spawn(accept_loop(app.clone(), listener, tls.clone(), r, "HTTP"));
+    }
+    for addr in &gw.config.metrics.listen {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| RuntimeError::HttpBind {
+                addr: *addr,
+                source,
+            })?;
+        info!(%addr, "metrics listening (/metrics, /healthz, /readyz)");
+        let r = ops::router(app.clone());
+        tokio::spawn(accept_loop(app.clone(), listener, None, r, "metrics"));
     }
     Ok(())
 }
@@ -130,10 +143,10 @@ pub async fn listen_all(gw: &Arc<Gateway>, tracker: &TaskTracker) -> Result<(), 
 /// The routes: `/rtmp` (WebSocket), RTMPT `POST`s, the embedded files,
 /// 404 for the rest.
 pub fn router(app: App) -> Router {
-    Router::new()
-        .route("/rtmp", get(ws::upgrade))
-        .fallback(fallback)
-        .with_state(app)
+    let on_http = app.gw.config.metrics.on_http;
+    let r = Router::new().route("/rtmp", get(ws::upgrade));
+    let r = if on_http { ops::routes(r) } else { r };
+    r.fallback(fallback).with_state(app)
 }
 
 /// RTMPT for a `POST` to one of its paths, else the embedded files.
@@ -161,10 +174,15 @@ async fn files(method: Method, uri: Uri) -> Response {
     assets::respond(uri.path())
 }
 
-async fn accept_loop(app: App, listener: TcpListener, tls: Option<TlsAcceptor>) {
-    let router = router(app.clone());
+async fn accept_loop(
+    app: App,
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    router: Router,
+    what: &'static str,
+) {
     let gw = &app.gw;
-    let mut acceptor = Acceptor::new(listener, "HTTP");
+    let mut acceptor = Acceptor::new(listener, what);
     while let Some((stream, peer, admission)) = acceptor.next(gw).await {
         let _ = stream.set_nodelay(true);
         let conn = ConnInfo {

@@ -63,5 +63,8 @@ async fn run<S: connection::Transport>(
     admission: connection::admission::Admission,
 ) {
     info!("RTMP over WebSocket");
+    let _metric = gw
+        .metrics
+        .connection(crate::runtime::metrics::ConnTransport::Ws);
     connection::run(gw, stream, admission).await;
 }

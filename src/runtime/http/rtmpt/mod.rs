@@ -193,6 +193,7 @@ async fn open(app: &App, conn: &ConnInfo) -> Response {
         Ok(a) => a,
         Err(key) => {
             info!(limit = key, "RTMPT open refused: [limits] reached");
+            gw.metrics.refused("connection", "limits");
             return status(StatusCode::SERVICE_UNAVAILABLE, "limits reached\n");
         }
     };
@@ -216,6 +217,9 @@ async fn open(app: &App, conn: &ConnInfo) -> Response {
     app.tracker.spawn(
         async move {
             info!("RTMP over RTMPT");
+            let _metric = gw2
+                .metrics
+                .connection(crate::runtime::metrics::ConnTransport::Rtmpt);
             connection::run(gw2, stream, admission).await;
         }
         .instrument(span.clone()),
