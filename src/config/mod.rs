@@ -94,6 +94,8 @@ pub struct Config {
     /// `[http]`: the HTTP listener (web phone page, SDK, RTMP over
     /// WebSocket, RTMPT).
     pub http: HttpConfig,
+    /// `[metrics]`: Prometheus metrics and health endpoints (on the HTTP
+    /// listener, or on their own `listen` addresses).
     pub metrics: MetricsConfig,
 }
 
