@@ -271,11 +271,16 @@ impl Bridge {
         body: &[u8],
     ) -> Result<(), MediaError> {
         self.pump_dtmf(now);
-        if !self.switch_limit.admit(now, self.rtmp_in_codec(), body) {
-            self.stats.rtmp_switch_dropped += 1;
-            return Ok(());
-        }
-        let result = self.rtmp_audio(timestamp.as_millis(), body);
+        let result = match RtmpPayload::classify(body) {
+            Ok(RtmpPayload::Audio { codec, .. })
+                if !self.switch_limit.admit(now, self.rtmp_in_codec(), codec) =>
+            {
+                self.stats.rtmp_switch_dropped += 1;
+                return Ok(());
+            }
+            Ok(classified) => self.rtmp_audio(timestamp.as_millis(), classified),
+            Err(e) => Err(e),
+        };
         match result {
             Ok(()) => self.stats.rtmp_in += 1,
             Err(_) => self.stats.rtmp_invalid += 1,
@@ -283,8 +288,8 @@ impl Bridge {
         result
     }
 
-    fn rtmp_audio(&mut self, timestamp_ms: u32, body: &[u8]) -> Result<(), MediaError> {
-        let (codec, payload) = match RtmpPayload::classify(body)? {
+    fn rtmp_audio(&mut self, timestamp_ms: u32, body: RtmpPayload<'_>) -> Result<(), MediaError> {
+        let (codec, payload) = match body {
             RtmpPayload::Audio { codec, payload } => (codec, payload),
             RtmpPayload::OpusHead(head) => {
                 self.opus_head = Some(head);
