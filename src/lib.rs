@@ -3,6 +3,7 @@
 //!
 //! See `ARCHITECTURE.md` for the picture; each protocol module has a README.
 
+pub mod addr;
 pub mod amf;
 pub mod auth;
 pub mod call;

@@ -4,7 +4,7 @@
 //! `auth` or `runtime`; `rtmp` never imports `sip`, `call`, `auth`, `media`
 //! or `runtime`; `sip` never imports `rtmp`, `call`, `auth` or `runtime`;
 //! `call` never imports the async SIP drivers (`sip::ua`, `sip::incoming`,
-//! `sip::registration::driver`) nor `runtime`; `amf` and `time` are
+//! `sip::registration::driver`) nor `runtime`; `amf`, `time` and `addr` are
 //! leaves; the `codecs` crate never
 //! imports the main crate (`rtmp2sip`). The scan reads every `.rs` file
 //! under `src/<module>/` (and `src/<module>.rs`), drops comments, and looks
@@ -50,6 +50,12 @@ const RULES: &[Rule] = &[
         module: "time",
         forbidden: &[
             "amf", "auth", "call", "config", "flv", "media", "rtmp", "runtime", "sip",
+        ],
+    },
+    Rule {
+        module: "addr",
+        forbidden: &[
+            "amf", "auth", "call", "config", "flv", "media", "rtmp", "runtime", "sip", "time",
         ],
     },
     Rule {

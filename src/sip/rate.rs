@@ -7,9 +7,9 @@
 //! (its next packet starts from a full bucket). Time is an argument
 //! (`now`); nothing here reads a clock.
 //!
-//! Sources are keyed by IPv4 address, and by /64 prefix for IPv6 (one
-//! host usually holds a whole /64, RFC 6177, so per-address buckets would
-//! let it rotate addresses for fresh budgets).
+//! Sources are keyed by [`AddrKey`]: IPv4 address, or IPv6 /64 (one host
+//! usually holds a whole /64, RFC 6177, so per-address buckets would let
+//! it rotate addresses for fresh budgets).
 //!
 //! [`RateLimits`] pairs the two budgets of `[sip]`: `requests_per_s` /
 //! `requests_burst` for every new request a source sends (over budget:
@@ -20,6 +20,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::Instant;
+
+use crate::addr::AddrKey;
 
 /// Micro-tokens per token: buckets count in fixed point.
 const SCALE: u64 = 1_000_000;
@@ -60,9 +62,9 @@ struct Bucket {
 pub struct SourceLimiter {
     budget: Budget,
     capacity: usize,
-    buckets: HashMap<IpAddr, Bucket>,
+    buckets: HashMap<AddrKey, Bucket>,
     /// Sources in insertion order: the front is evicted first.
-    order: VecDeque<IpAddr>,
+    order: VecDeque<AddrKey>,
 }
 
 impl SourceLimiter {
@@ -80,7 +82,7 @@ impl SourceLimiter {
     /// Takes one token from `source`'s bucket at `now`; false when it is
     /// empty (the request is over budget).
     pub fn allow(&mut self, now: Instant, source: IpAddr) -> bool {
-        let source = source_key(source);
+        let source = AddrKey::of(source);
         let cap = self.budget.capacity();
         if !self.buckets.contains_key(&source) {
             self.make_room();
@@ -131,17 +133,6 @@ impl SourceLimiter {
                 }
                 None => break,
             }
-        }
-    }
-}
-
-/// The bucket key of `ip`: the IPv4 address, or the IPv6 /64 prefix.
-fn source_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => {
-            let bits = u128::from(v6) & !((1u128 << 64) - 1);
-            IpAddr::V6(bits.into())
         }
     }
 }

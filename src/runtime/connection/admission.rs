@@ -2,35 +2,15 @@
 //! max_connections`) and one slot of its address (`[limits]
 //! max_connections_per_ip`), both released when the [`Admission`] drops.
 //!
-//! Addresses are counted per IPv4 address and per IPv6 /64: one host
-//! usually gets a whole /64 (RFC 6177), so counting single IPv6 addresses
-//! would let it open 2^64 times the limit. IPv4-mapped IPv6 addresses
-//! count as their IPv4 address.
+//! Addresses are counted per [`AddrKey`]: IPv4 address or IPv6 /64.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::OwnedSemaphorePermit;
 
-/// What connections are counted by: an IPv4 address or an IPv6 /64.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AddrKey {
-    /// A whole IPv4 address (also an IPv4-mapped IPv6 peer).
-    V4(Ipv4Addr),
-    /// The upper 64 bits of an IPv6 address.
-    V6Prefix(u64),
-}
-
-impl AddrKey {
-    /// The key `ip` is counted under.
-    pub fn of(ip: IpAddr) -> Self {
-        match ip.to_canonical() {
-            IpAddr::V4(v4) => AddrKey::V4(v4),
-            IpAddr::V6(v6) => AddrKey::V6Prefix((u128::from(v6) >> 64) as u64),
-        }
-    }
-}
+pub use crate::addr::AddrKey;
 
 /// Open connections per [`AddrKey`], shared by the accept loops.
 #[derive(Debug, Default)]
@@ -99,6 +79,7 @@ impl Drop for Admission {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
     use tokio::sync::Semaphore;
 
     fn permit(s: &Arc<Semaphore>) -> OwnedSemaphorePermit {
