@@ -33,7 +33,6 @@ from helpers.browser import (RECORD_BOTH_JS, RECORD_JS, TAP_JS, Browser, chromiu
 from helpers.capture import Capture
 from helpers.dtmf_pcap import with_events
 from helpers.gateway import Gateway
-from helpers.ports import tcp_accepting, wait_until
 from helpers.procs import run
 from helpers.sipp import Sipp
 from helpers.tls_cert import make_cert
@@ -62,8 +61,7 @@ def start_gateway(out, ports, extra: dict = None) -> Gateway:
         ov.setdefault(sec, {}).update(keys)
     gw = Gateway(out, ports, ov)
     gw.http_port = http_port
-    gw.start()
-    assert wait_until(lambda: tcp_accepting(http_port), 10, 0.05), f"no HTTP listener: {gw.proc.tail(40)}"
+    gw.start()   # waits for the HTTP listener too
     return gw
 
 
@@ -341,7 +339,6 @@ def test_g711_fallback_without_webcodecs(browser, gateway_factory, procs, out_di
     # audioCodecs mask (0x0100, no Speex bit).
     http_port = ports.port()
     gw = gateway_factory({"http": {"listen": [f"127.0.0.1:{http_port}"]}}, "gw-speex")
-    assert wait_until(lambda: tcp_accepting(http_port), 10, 0.05), f"no HTTP listener: {gw.proc.tail(40)}"
     sipp = Sipp(procs, out_dir, ports, "uas_pcmu.xml", pcap=assets.pcmu_pcap, name="sipp_uas")
     cap = Capture(procs, out_dir, sipp.media_port, name="at_sipp").start()
     sipp.start()
@@ -404,7 +401,6 @@ def test_wss_page_and_refused_origin(browser, gateway_factory, procs, ports, out
     http_port = ports.port()
     gw = gateway_factory({"http": {"listen": [f"127.0.0.1:{http_port}"], "tls_cert": str(cert),
                                    "tls_key": str(key)}, "media": {"rtmp_out_codec": "match"}}, "gw-tls")
-    assert wait_until(lambda: tcp_accepting(http_port), 10, 0.05), gw.proc.tail(40)
     base = f"https://127.0.0.1:{http_port}"
     pg = open_page(browser, base, ignore_https_errors=True)
     assert pg.evaluate("() => location.protocol") == "https:"
@@ -554,7 +550,6 @@ def test_page_passes_token_from_its_url(browser, gateway_factory, ports, out_dir
     gw = gateway_factory({"http": {"listen": [f"127.0.0.1:{http_port}"]},
                           "auth": {"mode": "jwt", "algorithm": "HS256", "secret_file": str(out_dir / "jwt.secret")}},
                          "gw-jwt")
-    assert wait_until(lambda: tcp_accepting(http_port), 10, 0.05), gw.proc.tail(40)
     base = f"http://127.0.0.1:{http_port}"
     pg = open_page(browser, base)
     pg.fill("#to", ECHO)

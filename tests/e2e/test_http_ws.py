@@ -14,7 +14,6 @@ import time
 import pytest
 
 from helpers.gateway import Gateway
-from helpers.ports import tcp_accepting, wait_until
 from helpers.rtmp_raw import TYPE_COMMAND_AMF0, RawRtmp, amf0, chunk, command
 from helpers.tls_cert import make_cert
 from helpers.ws_raw import OP_BINARY, OP_TEXT, HttpRefused, WsClient, WsRtmp, http_get
@@ -28,14 +27,7 @@ def start_web_gateway(out, ports, http_port: int, extra: dict = None) -> Gateway
         overrides.setdefault(sec, {}).update(keys)
     gw = Gateway(out, ports, overrides)
     gw.http_port = http_port
-    try:
-        gw.start()
-        assert wait_until(lambda: tcp_accepting(http_port), 10, 0.05), \
-            f"no HTTP listener on 127.0.0.1:{http_port}; log:\n{gw.proc.tail(40)}"
-    except AssertionError:
-        gw.stop()
-        raise
-    return gw
+    return gw.start()   # waits for the HTTP listener too
 
 
 @pytest.fixture(scope="module")

@@ -98,19 +98,31 @@ class Gateway:
         self.proc = self.procs.start("gateway", [self.binary, "--config", self.config_path], log=self.log,
                                      env=env)
 
+        extra = self.tcp_listener_ports()
+
         def ready():
             if not self.proc.alive():
                 return True
-            return udp_bound(self.sip_port) and tcp_accepting(self.rtmp_port)
+            return (udp_bound(self.sip_port) and tcp_accepting(self.rtmp_port)
+                    and all(tcp_accepting(p) for p in extra))
         ok = wait_until(ready, START_TIMEOUT_S, 0.1)
         if not self.proc.alive():
             raise AssertionError(f"rtmp2sip exited at start-up with code {self.proc.popen.returncode}; "
                                  f"log {self.log}:\n{self.proc.tail(80)}")
         if not ok:
-            raise AssertionError(f"rtmp2sip did not listen on RTMP 127.0.0.1:{self.rtmp_port} and SIP "
-                                 f"udp 127.0.0.1:{self.sip_port} within {START_TIMEOUT_S} s; log:\n"
-                                 f"{self.proc.tail(80)}")
+            tail = self.proc.tail(80)
+            self.stop()
+            raise AssertionError(f"rtmp2sip did not listen on RTMP 127.0.0.1:{self.rtmp_port}, SIP "
+                                 f"udp 127.0.0.1:{self.sip_port} and TCP {extra} within {START_TIMEOUT_S} s; "
+                                 f"log:\n{tail}")
         return self
+
+    def tcp_listener_ports(self) -> list:
+        """Ports of the TCP listeners the config adds to [rtmp] listen: [rtmp] tls_listen (RTMPS),
+        [http] listen and [metrics] listen; start() waits for each of them."""
+        addrs = (list(self.config["rtmp"].get("tls_listen", [])) + list(self.config.get("http", {}).get("listen", []))
+                 + list(self.config.get("metrics", {}).get("listen", [])))
+        return [int(a.rsplit(":", 1)[1]) for a in addrs]
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.alive()
