@@ -4,7 +4,8 @@
 //! `auth` or `runtime`; `rtmp` never imports `sip`, `call`, `auth`, `media`
 //! or `runtime`; `sip` never imports `rtmp`, `call`, `auth` or `runtime`;
 //! `call` never imports the async SIP drivers (`sip::ua`, `sip::incoming`,
-//! `sip::registration::driver`) nor `runtime`; `amf`, `time` and `addr` are
+//! `sip::registration::driver`) nor `runtime`, and never uses the `tokio`
+//! or `rsipstack` crates (`call/uri.rs` alone builds an rsipstack `Uri`); `amf`, `time` and `addr` are
 //! leaves; the `codecs` crate never
 //! imports the main crate (`rtmp2sip`). The scan reads every `.rs` file
 //! under `src/<module>/` (and `src/<module>.rs`), drops comments, and looks
@@ -219,6 +220,94 @@ fn modules_import_only_downward() {
         "layering violations (see ARCHITECTURE.md, Layers):\n{}",
         all.join("\n")
     );
+}
+
+/// External crates a module's files must not name: the sans-IO call plane
+/// never touches tokio (tasks, timers, channels) or rsipstack (the SIP
+/// stack), except the files listed as allowed.
+struct CrateRule {
+    module: &'static str,
+    forbidden: &'static [&'static str],
+    /// Files (relative to the root) allowed to name them, with the reason
+    /// in ARCHITECTURE.md.
+    allowed_files: &'static [&'static str],
+}
+
+const CRATE_RULES: &[CrateRule] = &[CrateRule {
+    module: "call",
+    forbidden: &["tokio", "rsipstack"],
+    // `DialUri` builds the rsipstack `Uri` the INVITE's Request-URI and To
+    // are made of (plain data, no I/O).
+    allowed_files: &["src/call/uri.rs", "src/call/uri_tests.rs"],
+}];
+
+/// Lines of `text` naming crate `name` as a path (`name::`, `use name`,
+/// `extern crate name`), outside comments.
+fn crate_mentions(file: &Path, text: &str, name: &str, module: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (n, line) in strip_comments(text).lines().enumerate() {
+        let mut rest = line;
+        let mut hit = false;
+        while let Some(pos) = rest.find(name) {
+            let before = rest[..pos].chars().last();
+            let after = &rest[pos + name.len()..];
+            rest = after;
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                continue;
+            }
+            let t = after.trim_start();
+            if after.starts_with("::") || t.starts_with(';') || t.starts_with("::{") {
+                hit = true;
+            }
+        }
+        if hit {
+            out.push(format!(
+                "{}:{}: `{module}` must not use the `{name}` crate",
+                file.display(),
+                n + 1
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn sans_io_modules_use_no_runtime_crates() {
+    let root = root();
+    let mut all = Vec::new();
+    for rule in CRATE_RULES {
+        let files = module_files(&root, rule.module);
+        assert!(
+            !files.is_empty(),
+            "no sources found for src/{}",
+            rule.module
+        );
+        for file in files {
+            let rel = file.strip_prefix(&root).unwrap_or(&file);
+            if rule.allowed_files.iter().any(|a| Path::new(a) == rel) {
+                continue;
+            }
+            let text = fs::read_to_string(&file).unwrap_or_default();
+            for name in rule.forbidden {
+                all.extend(crate_mentions(rel, &text, name, rule.module));
+            }
+        }
+    }
+    assert!(
+        all.is_empty(),
+        "layering violations (see ARCHITECTURE.md, Layering):\n{}",
+        all.join("\n")
+    );
+}
+
+#[test]
+fn crate_scanner_sees_paths_but_not_lookalikes() {
+    let src = "use tokio::sync::mpsc;\nlet x = my_tokio::f();\n// tokio::spawn\nuse rsipstack;\nlet y = \"tokio\";\n";
+    let t = crate_mentions(Path::new("f.rs"), src, "tokio", "call");
+    assert_eq!(t.len(), 1, "{t:?}");
+    assert!(t[0].starts_with("f.rs:1:"), "{t:?}");
+    let r = crate_mentions(Path::new("f.rs"), src, "rsipstack", "call");
+    assert_eq!(r.len(), 1, "{r:?}");
 }
 
 #[test]

@@ -240,6 +240,26 @@ enum State {
     Answering(Dialing),
 }
 
+/// The call state as seen from outside (no data): what
+/// [`Controller::phase`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallPhase {
+    /// No call.
+    Idle,
+    /// INVITE sent (or the echo destination starting), no provisional beyond 100.
+    Dialing,
+    /// 18x received.
+    Early,
+    /// Answered (2xx/ACK).
+    Connected,
+    /// Hangup sent; waiting for the SIP side to finish.
+    Ending,
+    /// An incoming call rings at the client.
+    Ringing,
+    /// `accept()` sent 200 OK; waiting for the ACK.
+    Answering,
+}
+
 /// One connection's call controller.
 #[derive(Debug)]
 pub struct Controller {
@@ -279,6 +299,19 @@ impl Controller {
             State::Connected(c) => Some(&c.call_id),
             State::Ending(e) => Some(&e.call_id),
             State::Ringing(r) => Some(&r.call_id),
+        }
+    }
+
+    /// The call's phase.
+    pub fn phase(&self) -> CallPhase {
+        match &self.state {
+            State::Idle => CallPhase::Idle,
+            State::Dialing(_) => CallPhase::Dialing,
+            State::Early(_) => CallPhase::Early,
+            State::Connected(_) => CallPhase::Connected,
+            State::Ending(_) => CallPhase::Ending,
+            State::Ringing(_) => CallPhase::Ringing,
+            State::Answering(_) => CallPhase::Answering,
         }
     }
 
@@ -413,22 +446,37 @@ impl Controller {
     /// client's token subject (`max_calls` claim) have room.
     pub fn handle_dial(
         &mut self,
-        _now: Instant,
+        now: Instant,
         txn: f64,
         uri: Option<&str>,
         capacity: impl Into<Capacity>,
     ) {
-        if let Err((e, why)) = self.check_dial(uri, capacity.into()) {
-            self.out.push_back(Output::Error {
+        match uri.map(DialUri::parse) {
+            None | Some(Err(DialUriError::Missing)) => {
+                self.dial_error(txn, DialError::NoUri, "dial needs a SIP URI".into())
+            }
+            Some(Err(why)) => self.dial_error(
                 txn,
-                code: e.code(),
-                description: why,
-            });
+                DialError::NoUri,
+                format!("not a usable SIP URI: {why}"),
+            ),
+            Some(Ok(target)) => self.handle_dial_uri(now, txn, target, capacity),
+        }
+    }
+
+    /// `dial(uri)` with the URI already parsed
+    /// ([`crate::call::connection::ApiCommand::Dial`]).
+    pub fn handle_dial_uri(
+        &mut self,
+        _now: Instant,
+        txn: f64,
+        target: DialUri,
+        capacity: impl Into<Capacity>,
+    ) {
+        if let Err((e, why)) = self.check_dial(&target, capacity.into()) {
+            self.dial_error(txn, e, why);
             return;
         }
-        let Some(Ok(target)) = uri.map(DialUri::parse) else {
-            return; // unreachable: check_dial parsed it
-        };
         let call_id = self.random_hex(16);
         let names = StreamNames {
             publish: self.random_hex(16),
@@ -450,41 +498,25 @@ impl Controller {
         self.state = State::Dialing(Dialing { call_id, names });
     }
 
-    fn check_dial(&self, uri: Option<&str>, capacity: Capacity) -> Result<(), (DialError, String)> {
-        let parsed = match uri.map(DialUri::parse) {
-            None | Some(Err(DialUriError::Missing)) => {
-                return Err((DialError::NoUri, "dial needs a SIP URI".into()))
-            }
-            Some(Err(why)) => {
-                return Err((DialError::NoUri, format!("not a usable SIP URI: {why}")))
-            }
-            Some(Ok(u)) => u,
-        };
+    fn dial_error(&mut self, txn: f64, e: DialError, description: String) {
+        self.out.push_back(Output::Error {
+            txn,
+            code: e.code(),
+            description,
+        });
+    }
+
+    /// Whether this client may call `parsed` now: no call yet, both
+    /// policies allow it, capacity left.
+    pub fn check_dial(
+        &self,
+        parsed: &DialUri,
+        capacity: Capacity,
+    ) -> Result<(), (DialError, String)> {
         if self.has_call() {
             return Err((DialError::Existing, "a call is already in progress".into()));
         }
-        if !self.cfg.policy.allows(&parsed) {
-            return Err((
-                DialError::Forbidden,
-                format!(
-                    "{} is not allowed by the gateway's dial policy",
-                    parsed.canonical()
-                ),
-            ));
-        }
-        if self
-            .client_policy
-            .as_ref()
-            .is_some_and(|p| !p.allows(&parsed))
-        {
-            return Err((
-                DialError::Forbidden,
-                format!(
-                    "{} is not allowed by this client's token (`dial` claim)",
-                    parsed.canonical()
-                ),
-            ));
-        }
+        self.check_target(parsed)?;
         match capacity {
             Capacity::Available => Ok(()),
             Capacity::GatewayFull => {
@@ -497,6 +529,34 @@ impl Controller {
                 ),
             )),
         }
+    }
+
+    /// Whether `[policy] dial_allow` and the client's token both allow
+    /// `parsed` (also the check for a `transfer(uri)` target).
+    pub fn check_target(&self, parsed: &DialUri) -> Result<(), (DialError, String)> {
+        if !self.cfg.policy.allows(parsed) {
+            return Err((
+                DialError::Forbidden,
+                format!(
+                    "{} is not allowed by the gateway's dial policy",
+                    parsed.canonical()
+                ),
+            ));
+        }
+        if self
+            .client_policy
+            .as_ref()
+            .is_some_and(|p| !p.allows(parsed))
+        {
+            return Err((
+                DialError::Forbidden,
+                format!(
+                    "{} is not allowed by this client's token (`dial` claim)",
+                    parsed.canonical()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// `hangup()` invoke: CANCEL while early, BYE when connected.

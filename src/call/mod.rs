@@ -10,6 +10,7 @@
 //!   only where named).
 //! - [`grammar`]: the RFC 3261 character classes, hosts and ports both use.
 
+pub mod connection;
 pub mod controller;
 pub mod grammar;
 pub mod pattern;
@@ -18,6 +19,7 @@ pub mod status;
 pub mod uri;
 
 pub use controller::{
-    Capacity, Controller, ControllerConfig, DialError, IncomingCallInfo, IncomingDecision, Output,
+    CallPhase, Capacity, Controller, ControllerConfig, DialError, IncomingCallInfo,
+    IncomingDecision, Output,
 };
 pub use status::{CallStatus, StatusCode};

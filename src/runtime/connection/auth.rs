@@ -60,16 +60,11 @@ pub(super) enum SubjectSlot {
 }
 
 impl Connection {
-    /// `connect` was admitted: keep the identity, narrow the dial policy.
+    /// `connect` was admitted: keep the identity (the core narrows the
+    /// dial policy and checks `register` itself).
     pub(super) fn on_connected(&mut self, app: &str, grant: &Grant) {
         info!(app = ?strip_query(app), "NetConnection connected");
-        let Some(id) = grant.get::<Identity>() else {
-            return;
-        };
-        if let Some(policy) = &id.dial {
-            self.controller.narrow_dial_policy(policy.clone());
-        }
-        self.identity = Some(id.clone());
+        self.identity = grant.get::<Identity>().cloned();
     }
 
     /// Takes a call slot for this connection's subject (`max_calls`).
@@ -84,16 +79,6 @@ impl Connection {
         match self.gw.subject_calls.try_acquire(subject, max) {
             Some(p) => SubjectSlot::Ok(Some(p)),
             None => SubjectSlot::Full { max },
-        }
-    }
-
-    /// `Err(reason)` when the token does not allow `register`.
-    pub(super) fn register_allowed(&self) -> Result<(), String> {
-        match &self.identity {
-            Some(id) if !id.register => {
-                Err("this client's token does not allow register (`register` claim)".into())
-            }
-            _ => Ok(()),
         }
     }
 

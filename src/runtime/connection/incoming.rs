@@ -4,85 +4,39 @@
 use rand::RngCore;
 use tracing::{info, warn};
 
-use super::{Connection, OwnCall};
-use crate::call::{IncomingCallInfo, IncomingDecision};
+use super::Connection;
+use crate::call::connection::Input;
+use crate::call::IncomingCallInfo;
 use crate::runtime::media_task;
 use crate::runtime::metrics::SipDirection;
+use crate::sip::event::CallId;
 use crate::sip::incoming::IncomingCall;
 use crate::sip::sdp;
 
 impl Connection {
-    /// A new INVITE routed here by the location service.
-    pub(super) fn on_incoming(&mut self, call: IncomingCall) {
-        let now = std::time::Instant::now();
-        let IncomingCall {
-            call_id,
-            from_uri,
-            display_name,
-            to,
-            offer,
-            mut answer,
-            handle,
-        } = call;
-        let slot = self.subject_slot();
-        if let (super::auth::SubjectSlot::Full { max }, false) = (&slot, self.controller.has_call())
-        {
-            info!(%call_id, max, "the client's token subject is at its max_calls: 486");
-            self.gw.metrics.sip_response(SipDirection::Sent, 486);
-            answer.reject(486);
-            return;
-        }
-        let permit = self.gw.calls.clone().try_acquire_owned().ok();
-        let call_id = String::from(call_id);
+    /// A new INVITE routed here by the location service: held until the
+    /// core binds it to a call (it rings) or refuses it.
+    pub(super) async fn on_incoming(&mut self, call: IncomingCall) {
         let info = IncomingCallInfo {
-            call_id: call_id.clone(),
-            uri: from_uri,
-            display_name,
-            to,
+            call_id: call.call_id.as_str().to_string(),
+            uri: call.from_uri.clone(),
+            display_name: call.display_name.clone(),
+            to: call.to.clone(),
         };
-        let decision = self
-            .controller
-            .handle_incoming(now, info.clone(), permit.is_some());
-        match (decision, permit) {
-            (IncomingDecision::Ringing, Some(permit)) => {
-                info!(%call_id, from = ?info.uri, to = ?info.to, "incoming call rings");
-                self.call = Some(OwnCall {
-                    call_id,
-                    _permit: permit,
-                    _subject: match slot {
-                        super::auth::SubjectSlot::Ok(p) => p,
-                        super::auth::SubjectSlot::Full { .. } => None,
-                    },
-                    sip: Some(handle),
-                    pending_media: None,
-                    media: None,
-                    is_echo: false,
-                    incoming: Some((answer, offer)),
-                    metric: self
-                        .gw
-                        .metrics
-                        .call(crate::runtime::metrics::CallDirection::Inbound),
-                    started: tokio::time::Instant::now(),
-                });
-            }
-            (IncomingDecision::Busy, _) => {
-                info!(%call_id, "busy: 486");
-                self.gw.metrics.sip_response(SipDirection::Sent, 486);
-                answer.reject(486);
-            }
-            (IncomingDecision::NoCapacity, _) | (IncomingDecision::Ringing, None) => {
-                info!(%call_id, "at the call limit: 503");
-                self.gw.metrics.sip_response(SipDirection::Sent, 503);
-                answer.reject(503);
-            }
+        info!(call_id = %call.call_id, from = ?info.uri, to = ?info.to, "incoming call");
+        if let Some(mut old) = self.new_incoming.replace(call) {
+            // Unreachable: the core answers every INVITE at once.
+            old.answer.reject(503);
         }
+        self.feed(Input::Incoming(info)).await;
     }
 
     /// `accept()`: allocate RTP ports, answer the offer, start the media,
     /// send 200 OK. The call is connected when the ACK arrives.
-    pub(super) async fn accept_incoming(&mut self, call_id: &str) -> Result<(), (u16, String)> {
+    pub(super) async fn accept_incoming(&mut self, call_id: &CallId) -> Result<(), (u16, String)> {
         let ports = self.allocate_ports().await?;
-        let Some(call) = self.call.as_mut().filter(|c| c.call_id == call_id) else {
+        let caps = self.session.client_caps();
+        let Some(call) = self.call.as_mut().filter(|c| &c.call_id == call_id) else {
             return Err((481, "no such call".into()));
         };
         let Some((mut answer, offer)) = call.incoming.take() else {
@@ -97,7 +51,7 @@ impl Connection {
             session_id: rand::rngs::OsRng.next_u64() >> 1,
             session_version: 1,
         };
-        let codecs = media_task::offer_codecs(&self.gw.codecs, self.session.client_caps());
+        let codecs = media_task::offer_codecs(&self.gw.codecs, caps);
         let (sdp_answer, negotiated) = match sdp::answer(&offer, &codecs, &local) {
             Ok(x) => x,
             Err(e) => {
@@ -109,8 +63,8 @@ impl Connection {
         info!(%call_id, codec = ?negotiated.codec, remote = %negotiated.remote_rtp, "media negotiated");
         let media = match media_task::spawn_rtp(
             &self.gw.config.media,
-            self.session.client_caps(),
-            call_id,
+            caps,
+            call_id.as_str(),
             negotiated,
             ports,
             self.media_tx.clone(),
@@ -129,9 +83,16 @@ impl Connection {
         Ok(())
     }
 
-    /// Refuses the ringing call with `code`.
-    pub(super) fn reject_incoming(&mut self, call_id: &str, code: u16) {
-        let Some(call) = self.call.as_mut().filter(|c| c.call_id == call_id) else {
+    /// Refuses an INVITE with `code`: the ringing call's, or a new one
+    /// that may not ring.
+    pub(super) fn refuse_incoming(&mut self, call_id: &CallId, code: u16) {
+        if let Some(mut call) = self.new_incoming.take_if(|c| &c.call_id == call_id) {
+            info!(%call_id, code, "incoming call refused");
+            self.gw.metrics.sip_response(SipDirection::Sent, code);
+            call.answer.reject(code);
+            return;
+        }
+        let Some(call) = self.call.as_mut().filter(|c| &c.call_id == call_id) else {
             return;
         };
         match call.incoming.as_mut() {

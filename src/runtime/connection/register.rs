@@ -16,9 +16,8 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::Connection;
-use crate::amf::Value;
+use crate::call::connection::RegisterTarget;
 use crate::call::uri::DialUri;
-use crate::rtmp::session::Invoke;
 use crate::runtime::Gateway;
 use crate::sip::registration::{
     spawn_registration, ClientRegister, RegisterParams, RegistrationEvent, RegistrationHandle,
@@ -94,53 +93,21 @@ impl Registrations {
     }
 }
 
-/// `register(user, registrar, password[, auth_user, display_name])`'s
-/// arguments, borrowed from the invoke; `None` without a user (the
-/// embedded registrar).
-fn client_register(args: &[Value]) -> Option<Result<ClientRegister<'_>, String>> {
-    let s = |i: usize| {
-        args.get(i)
-            .and_then(|v| v.as_str())
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-    };
-    let user = s(0)?;
-    let Some(registrar) = s(1) else {
-        return Some(Err("register needs (user, registrar, password)".into()));
-    };
-    Some(Ok(ClientRegister {
-        user,
-        registrar,
-        password: args.get(2).and_then(|v| v.as_str()).unwrap_or_default(),
-        auth_user: s(3),
-        display_name: s(4),
-    }))
-}
-
 impl Connection {
-    /// `register(...)`.
-    pub(super) fn on_register(&mut self, inv: &Invoke) {
-        let result = match client_register(&inv.args) {
-            None => self.register_local(),
-            Some(Ok(args)) => self.register_upstream(&args),
-            Some(Err(why)) => Err(why),
+    /// `register(...)`: the AoR, or why not.
+    pub(super) fn register(&mut self, target: &RegisterTarget) -> Result<String, String> {
+        let result = match target {
+            RegisterTarget::Local => self.register_local(),
+            RegisterTarget::Upstream(u) => self.register_upstream(&ClientRegister {
+                user: &u.user,
+                registrar: &u.registrar,
+                password: &u.password,
+                auth_user: u.auth_user.as_deref(),
+                display_name: u.display_name.as_deref(),
+            }),
         };
         self.registrations.report(&self.gw);
-        match result {
-            Ok(uri) => {
-                let info = Value::object_builder()
-                    .set("level", "status")
-                    .set("code", "Sono.Registration.Result")
-                    .set("uri", uri.as_str())
-                    .build();
-                self.session.reply_result(inv.txn, info);
-            }
-            Err(why) => {
-                info!(reason = ?why, "register refused");
-                self.session
-                    .reply_error(inv.txn, "Sono.Registration.Failed", &why);
-            }
-        }
+        result
     }
 
     /// `register()`: an address on the embedded registrar.
@@ -270,41 +237,5 @@ impl Connection {
             handle,
         });
         Ok(aor)
-    }
-
-    /// `unregister()`: releases every address this connection holds.
-    pub(super) async fn on_unregister(&mut self, inv: &Invoke) {
-        let gw = self.gw.clone();
-        self.registrations.close(&gw).await;
-        self.session.reply_result(inv.txn, Value::Null);
-    }
-
-    /// A registration's state changed: tell the client.
-    pub(super) fn on_registration_event(&mut self, (aor, ev): (String, RegistrationEvent)) {
-        let (status, code, reason, expires) = match &ev {
-            RegistrationEvent::Registered { expires } => {
-                ("registered", Some(200), None, Some(*expires))
-            }
-            RegistrationEvent::Failed { code, reason, .. } => {
-                ("failed", Some(*code), Some(reason.clone()), None)
-            }
-            RegistrationEvent::Expired => {
-                ("expired", None, Some("Registration expired".into()), None)
-            }
-            RegistrationEvent::Unregistered => ("unregistered", None, None, Some(0)),
-            #[allow(unreachable_patterns)]
-            _ => return,
-        };
-        info!(aor = ?aor.to_string(), status, ?code, "registration");
-        let info = Value::object_builder()
-            .set("level", "status")
-            .set("code", "Sono.Registration.Status")
-            .set("status", status)
-            .set("uri", aor.as_str())
-            .set_opt("sip_code", code.map(f64::from))
-            .set_opt("reason", reason)
-            .set_opt("expires", expires.map(f64::from))
-            .build();
-        self.session.send_connection_status(info);
     }
 }

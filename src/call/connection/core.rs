@@ -1,0 +1,707 @@
+//! [`ConnectionCore`]: one RTMP connection's call plane, sans-IO.
+//!
+//! Fed [`Input`]s with `now`, polled for [`Effect`]s and for the next
+//! timeout. It owns the product API (invoke dispatch through
+//! [`ApiCommand::from_invoke`]), the call [`Controller`], the own call's
+//! resources as a typed state ([`Resources`]), the publish/play routing,
+//! and the connection's timers: the connect deadline (`[limits]
+//! connect_timeout_s`), the idle timeout (`idle_timeout_s`), the dial rate
+//! (`max_dials_per_minute`) and the close grace.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use super::api::{ApiCommand, DtmfDigits};
+use super::effect::{AudioTarget, CallDirection, CloseReason, Effect, LegCommand};
+use super::info::{dtmf_info, incoming_info, registration_result, registration_status};
+use super::input::{Input, MediaInput};
+use super::rate::DialRate;
+use crate::amf::Value;
+use crate::call::uri::DialUri;
+use crate::call::{
+    CallPhase, Capacity, Controller, ControllerConfig, IncomingCallInfo, IncomingDecision, Output,
+};
+use crate::rtmp::session::SessionEvent;
+use crate::sip::event::{CallId, SipEvent, SipStatus};
+
+/// Static inputs of a connection core.
+#[derive(Debug, Clone)]
+pub struct ConnectionConfig {
+    /// The call controller's configuration.
+    pub controller: ControllerConfig,
+    /// `connect` must arrive within this (`[limits] connect_timeout_s`).
+    pub connect_timeout: Duration,
+    /// No client bytes for this long closes a connection without a live
+    /// call (`[limits] idle_timeout_s`).
+    pub idle_timeout: Duration,
+    /// `[limits] max_dials_per_minute` (at least 1).
+    pub max_dials_per_minute: u32,
+    /// Most time a closing connection waits for its call's BYE to finish.
+    pub close_grace: Duration,
+}
+
+/// What the driver holds for the own call, by phase. The driver maps each
+/// to real resources (semaphore permits, RTP ports, handles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resources {
+    /// Call slots only: the INVITE or echo is being set up.
+    Reserved,
+    /// INVITE sent: the SIP handle and the pending media (RTP ports and
+    /// the SDP offer), until the answer.
+    Offered,
+    /// Incoming and ringing: the SIP handle, the answer handle and the
+    /// caller's offer.
+    Ringing,
+    /// Media running (plus the SIP handle, except for the echo).
+    Media,
+}
+
+/// The own call: its id, direction and resources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OwnCall {
+    call_id: CallId,
+    direction: CallDirection,
+    resources: Resources,
+}
+
+/// A query effect is out; its answer decides how to go on.
+#[derive(Debug)]
+enum Pending {
+    None,
+    /// `dial` waits for [`Input::Reserved`].
+    Dial {
+        txn: f64,
+        target: DialUri,
+    },
+    /// An INVITE waits for [`Input::Reserved`].
+    Incoming(IncomingCallInfo),
+}
+
+/// One connection's call plane; see the module doc.
+#[derive(Debug)]
+pub struct ConnectionCore {
+    cfg: ConnectionConfig,
+    controller: Controller,
+    call: Option<OwnCall>,
+    pending: Pending,
+    publishing: HashMap<u32, AudioTarget>,
+    /// Playing NetStreams that follow the own call.
+    own_play: Vec<u32>,
+    /// Playing NetStreams bound to a call by its play name.
+    named_play: HashMap<u32, CallId>,
+    connect_deadline: Option<Instant>,
+    last_rx: Instant,
+    closing: Option<Instant>,
+    closed: bool,
+    dial_rate: DialRate,
+    /// False when the client's token forbids `register`.
+    register_allowed: bool,
+    /// The last `dial` had no call capacity (for the refusal counter).
+    dial_full: bool,
+    out: VecDeque<Effect>,
+}
+
+impl ConnectionCore {
+    /// A core for a connection whose handshake finished at `now`. `seed`
+    /// feeds the controller's RNG (Call-IDs, stream names).
+    pub fn new(now: Instant, cfg: ConnectionConfig, seed: u64) -> Self {
+        Self {
+            controller: Controller::new(cfg.controller.clone(), seed),
+            call: None,
+            pending: Pending::None,
+            publishing: HashMap::new(),
+            own_play: Vec::new(),
+            named_play: HashMap::new(),
+            connect_deadline: Some(now + cfg.connect_timeout),
+            last_rx: now,
+            closing: None,
+            closed: false,
+            dial_rate: DialRate::new(cfg.max_dials_per_minute),
+            register_allowed: true,
+            dial_full: false,
+            out: VecDeque::new(),
+            cfg,
+        }
+    }
+
+    /// The own call's phase.
+    pub fn phase(&self) -> CallPhase {
+        self.controller.phase()
+    }
+
+    /// The own call's id and resources, if the connection holds a call.
+    pub fn call(&self) -> Option<(&CallId, Resources)> {
+        self.call.as_ref().map(|c| (&c.call_id, c.resources))
+    }
+
+    /// True once [`Effect::Close`] was emitted.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// The next effect, if any.
+    pub fn poll_effect(&mut self) -> Option<Effect> {
+        self.out.pop_front()
+    }
+
+    /// When [`Self::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.closed {
+            return None;
+        }
+        let idle = (self.closing.is_none()).then(|| self.last_rx + self.cfg.idle_timeout);
+        [
+            idle,
+            self.closing,
+            self.connect_deadline,
+            self.controller.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Advances the timers to `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.controller.handle_timeout(now);
+        self.drain_controller();
+        if self.connect_deadline.is_some_and(|d| now >= d) && self.closing.is_none() {
+            self.connect_deadline = None;
+            self.begin_close(now, CloseReason::ConnectTimeout);
+        } else if self.closing.is_none() && now >= self.last_rx + self.cfg.idle_timeout {
+            self.on_idle(now);
+        }
+        self.check_close(now);
+    }
+
+    /// Feeds one input.
+    pub fn handle(&mut self, now: Instant, input: Input) {
+        match input {
+            Input::ClientActivity => self.last_rx = now,
+            Input::Session(ev) => self.on_session(now, ev),
+            Input::Publish { stream_id, named } => self.on_publish(stream_id, named),
+            Input::Play { stream_id, named } => self.on_play(stream_id, named),
+            Input::OwnSubscribed { stream_id, result } => self.on_own_subscribed(stream_id, result),
+            Input::PlayEnded { stream_id, call_id } => {
+                if self.named_play.get(&stream_id) == Some(&call_id) {
+                    self.named_play.remove(&stream_id);
+                    self.out.push_back(Effect::EndPlay(stream_id));
+                }
+            }
+            Input::Reserved(cap) => self.on_reserved(now, cap),
+            Input::StreamsLive(live) => {
+                if live {
+                    self.last_rx = now;
+                } else {
+                    self.begin_close(now, CloseReason::Idle);
+                }
+            }
+            Input::Incoming(info) => {
+                self.pending = Pending::Incoming(info);
+                self.out.push_back(Effect::ReserveCall);
+            }
+            Input::Sip { call_id, event } => self.on_sip(now, call_id, event),
+            Input::MediaStarted { call_id, result } => self.on_media_started(now, call_id, result),
+            Input::Media { call_id, event } => self.on_media(now, call_id, event),
+            Input::Registration { aor, event } => {
+                if let Some(info) = registration_status(&aor, &event) {
+                    self.out.push_back(Effect::Status(info));
+                }
+            }
+            Input::Registered { txn, result } => self.out.push_back(match result {
+                Ok(uri) => Effect::ReplyResult {
+                    txn,
+                    value: registration_result(&uri),
+                },
+                Err(description) => Effect::ReplyError {
+                    txn,
+                    code: "Sono.Registration.Failed",
+                    description,
+                },
+            }),
+            Input::Unregistered { txn } => self.reply_null(txn),
+            Input::LegCommandDone { txn, result } => match result {
+                Ok(()) => self.reply_null(txn),
+                Err(why) => self.reply_error(txn, "Sono.Call.Failed", why),
+            },
+            Input::ClientClosed => self.begin_close(now, CloseReason::Client),
+            Input::Shutdown => self.begin_close(now, CloseReason::Shutdown),
+        }
+        self.drain_controller();
+        self.check_close(now);
+    }
+
+    // ---- the client's session ---------------------------------------------
+
+    fn on_session(&mut self, now: Instant, ev: SessionEvent) {
+        match ev {
+            SessionEvent::Connected { grant, .. } => {
+                self.connect_deadline = None;
+                if let Some(id) = grant.get::<crate::auth::Identity>() {
+                    if let Some(policy) = &id.dial {
+                        self.controller.narrow_dial_policy(policy.clone());
+                    }
+                    self.register_allowed = id.register;
+                }
+            }
+            SessionEvent::Invoke(inv) => self.on_invoke(now, &inv.name, inv.txn, &inv.args),
+            SessionEvent::Publish { stream_id, .. } => self.on_publish(stream_id, None),
+            SessionEvent::Play { stream_id, .. } => self.on_play(stream_id, None),
+            SessionEvent::StreamClosed { stream_id } => {
+                self.publishing.remove(&stream_id);
+                self.own_play.retain(|s| *s != stream_id);
+                self.named_play.remove(&stream_id);
+                self.out.push_back(Effect::StreamClosed(stream_id));
+            }
+            SessionEvent::Audio {
+                stream_id,
+                timestamp_ms,
+                body,
+            } => {
+                if let Some(target) = self.publishing.get(&stream_id) {
+                    self.out.push_back(Effect::Audio {
+                        stream_id,
+                        target: target.clone(),
+                        timestamp_ms,
+                        body,
+                    });
+                }
+            }
+        }
+    }
+
+    /// An invoke: the dial rate (every `dial` counts, well-formed or
+    /// not), then the typed command.
+    fn on_invoke(&mut self, now: Instant, name: &str, txn: f64, args: &[Value]) {
+        if name == "dial" && !self.dial_rate.admit(now) {
+            let why = format!(
+                "dial rate limit: at most {} dials per minute",
+                self.dial_rate.max()
+            );
+            self.out.push_back(Effect::Refused {
+                what: "dial",
+                reason: "rate",
+            });
+            return self.reply_error(txn, "Sono.Call.Failed", why);
+        }
+        match ApiCommand::from_invoke(name, txn, args) {
+            Ok(cmd) => self.on_command(now, cmd),
+            Err(e) => self.reply_error(txn, e.code(), e.to_string()),
+        }
+    }
+
+    /// One API command; see README.md, "RTMP API".
+    fn on_command(&mut self, now: Instant, cmd: ApiCommand) {
+        match cmd {
+            ApiCommand::Dial { txn, target } => {
+                self.pending = Pending::Dial { txn, target };
+                self.out.push_back(Effect::ReserveCall);
+            }
+            ApiCommand::Hangup { txn } => self.controller.handle_hangup(now, txn),
+            ApiCommand::Accept { txn } => self.controller.handle_accept(now, txn),
+            ApiCommand::Reject { txn, code } => self.controller.handle_reject(now, txn, Some(code)),
+            ApiCommand::SendDtmf {
+                txn,
+                digits,
+                duration_ms,
+            } => self.on_send_dtmf(txn, digits, duration_ms),
+            ApiCommand::Register { txn, target } => {
+                if self.register_allowed {
+                    self.out.push_back(Effect::Register { txn, target });
+                } else {
+                    self.reply_error(
+                        txn,
+                        "Sono.Registration.Failed",
+                        "this client's token does not allow register (`register` claim)".into(),
+                    );
+                }
+            }
+            ApiCommand::Unregister { txn } => self.out.push_back(Effect::Unregister { txn }),
+            ApiCommand::Hold { txn } => self.leg_command(txn, LegCommand::Hold),
+            ApiCommand::Unhold { txn } => self.leg_command(txn, LegCommand::Unhold),
+            ApiCommand::Transfer { txn, target } => match self.controller.check_target(&target) {
+                Ok(()) => self.leg_command(txn, LegCommand::Transfer(target)),
+                Err((e, why)) => {
+                    self.out.push_back(Effect::Refused {
+                        what: "transfer",
+                        reason: "policy",
+                    });
+                    self.reply_error(txn, e.code(), why);
+                }
+            },
+        }
+    }
+
+    /// `sendDTMF`: needs the own call's media, and a call not ending.
+    fn on_send_dtmf(&mut self, txn: f64, digits: DtmfDigits, duration_ms: u32) {
+        let ending = self.controller.phase() == CallPhase::Ending;
+        match &self.call {
+            Some(c) if c.resources == Resources::Media && !ending => {
+                self.out.push_back(Effect::SendDtmf {
+                    call_id: c.call_id.clone(),
+                    digits,
+                    duration_ms,
+                });
+                self.reply_null(txn);
+            }
+            _ => self.reply_error(txn, "Sono.Call.Failed", "no connected call".into()),
+        }
+    }
+
+    /// `hold`, `unhold`, `transfer`: only on a connected SIP call (not the
+    /// echo destination); the SIP leg answers through
+    /// [`Input::LegCommandDone`].
+    fn leg_command(&mut self, txn: f64, command: LegCommand) {
+        let sip_call = self
+            .call
+            .as_ref()
+            .filter(|c| c.direction != CallDirection::Echo);
+        match (self.controller.phase(), sip_call) {
+            (CallPhase::Connected, Some(c)) => self.out.push_back(Effect::SipLeg {
+                txn,
+                call_id: c.call_id.clone(),
+                command,
+            }),
+            _ => self.reply_error(txn, "Sono.Call.Failed", "no connected call".into()),
+        }
+    }
+
+    // ---- call slots ---------------------------------------------------------
+
+    fn on_reserved(&mut self, now: Instant, cap: Capacity) {
+        match std::mem::replace(&mut self.pending, Pending::None) {
+            Pending::Dial { txn, target } => self.dial(now, txn, target, cap),
+            Pending::Incoming(info) => self.incoming(now, info, cap),
+            Pending::None => self.out.push_back(Effect::DropReservation),
+        }
+    }
+
+    fn dial(&mut self, now: Instant, txn: f64, target: DialUri, cap: Capacity) {
+        self.dial_full = cap != Capacity::Available;
+        let before = self.controller.call_id().map(str::to_string);
+        let echo = target.user() == Some(self.cfg.controller.echo_user.as_str());
+        self.controller.handle_dial_uri(now, txn, target, cap);
+        match self.controller.call_id() {
+            Some(id) if before.as_deref() != Some(id) => {
+                let call_id = CallId::new(id);
+                let direction = if echo {
+                    CallDirection::Echo
+                } else {
+                    CallDirection::Outbound
+                };
+                self.bind(call_id, direction, Resources::Reserved);
+            }
+            _ => self.out.push_back(Effect::DropReservation),
+        }
+    }
+
+    fn incoming(&mut self, now: Instant, info: IncomingCallInfo, cap: Capacity) {
+        let call_id = CallId::new(info.call_id.as_str());
+        if matches!(cap, Capacity::SubjectFull { .. }) && !self.controller.has_call() {
+            return self.refuse_new(call_id, 486);
+        }
+        let gateway = cap != Capacity::GatewayFull;
+        match self.controller.handle_incoming(now, info, gateway) {
+            IncomingDecision::Ringing => {
+                self.bind(call_id, CallDirection::Inbound, Resources::Ringing)
+            }
+            IncomingDecision::Busy => self.refuse_new(call_id, 486),
+            IncomingDecision::NoCapacity => self.refuse_new(call_id, 503),
+        }
+    }
+
+    fn bind(&mut self, call_id: CallId, direction: CallDirection, resources: Resources) {
+        self.out.push_back(Effect::BindCall {
+            call_id: call_id.clone(),
+            direction,
+        });
+        self.call = Some(OwnCall {
+            call_id,
+            direction,
+            resources,
+        });
+    }
+
+    /// An INVITE that may not ring: give the slots back, answer `code`.
+    fn refuse_new(&mut self, call_id: CallId, code: u16) {
+        self.out.push_back(Effect::DropReservation);
+        self.out.push_back(Effect::RefuseIncoming { call_id, code });
+    }
+
+    // ---- SIP and media ------------------------------------------------------
+
+    fn own(&self, call_id: &CallId) -> Option<&OwnCall> {
+        self.call.as_ref().filter(|c| &c.call_id == call_id)
+    }
+
+    fn on_sip(&mut self, now: Instant, call_id: CallId, event: SipEvent) {
+        let offered = self
+            .own(&call_id)
+            .is_some_and(|c| c.resources == Resources::Offered);
+        match event {
+            // The answer to our offer: media first, then the controller.
+            SipEvent::Answered { sdp } if offered => self.out.push_back(Effect::StartMedia {
+                call_id,
+                answer: sdp,
+            }),
+            event => self.controller.handle_sip(now, call_id.as_str(), event),
+        }
+    }
+
+    fn on_media_started(&mut self, now: Instant, call_id: CallId, result: Result<(), String>) {
+        match result {
+            Ok(()) => {
+                self.set_resources(&call_id, Resources::Media);
+                self.controller.handle_sip(
+                    now,
+                    call_id.as_str(),
+                    SipEvent::Answered { sdp: Vec::new() },
+                );
+            }
+            Err(reason) => {
+                self.out.push_back(Effect::SipHangup(call_id.clone()));
+                let status = SipStatus::new(488, format!("Not Acceptable Here: {reason}"));
+                self.controller
+                    .handle_sip(now, call_id.as_str(), SipEvent::Failed(status));
+            }
+        }
+    }
+
+    fn on_media(&mut self, now: Instant, call_id: CallId, event: MediaInput) {
+        let Some(own) = self.own(&call_id) else {
+            return;
+        };
+        match event {
+            MediaInput::RtpTimeout => {
+                self.controller
+                    .handle_media_failure(now, call_id.as_str(), 408, "RTP timeout")
+            }
+            MediaInput::Dtmf(digit) => {
+                if self.controller.call_id() == Some(call_id.as_str()) {
+                    self.out
+                        .push_back(Effect::Status(dtmf_info(digit, call_id.as_str())));
+                }
+            }
+            MediaInput::DtmfFallback {
+                digits,
+                duration_ms,
+            } => {
+                if own.direction != CallDirection::Echo {
+                    self.out.push_back(Effect::SipInfoDtmf {
+                        call_id,
+                        digits,
+                        duration_ms,
+                    });
+                }
+            }
+            MediaInput::Ended => {
+                if own.direction == CallDirection::Echo {
+                    self.controller.handle_sip(
+                        now,
+                        call_id.as_str(),
+                        SipEvent::Ended { by_remote: false },
+                    );
+                }
+            }
+        }
+    }
+
+    fn set_resources(&mut self, call_id: &CallId, resources: Resources) {
+        if let Some(c) = self.call.as_mut().filter(|c| &c.call_id == call_id) {
+            c.resources = resources;
+        }
+    }
+
+    /// Turns the controller's outputs into effects.
+    fn drain_controller(&mut self) {
+        while let Some(out) = self.controller.poll_output() {
+            self.on_output(out);
+        }
+    }
+
+    fn on_output(&mut self, out: Output) {
+        let effect = match out {
+            Output::Result { txn } => Effect::ReplyResult {
+                txn,
+                value: Value::Null,
+            },
+            Output::Error {
+                txn,
+                code,
+                description,
+            } => {
+                self.count_refusal(code);
+                Effect::ReplyError {
+                    txn,
+                    code,
+                    description,
+                }
+            }
+            Output::Status(st) => Effect::CallStatus(st),
+            Output::Invite { call_id, target } => {
+                let call_id = CallId::new(call_id);
+                self.set_resources(&call_id, Resources::Offered);
+                Effect::Invite { call_id, target }
+            }
+            Output::StartEcho { call_id } => {
+                let call_id = CallId::new(call_id);
+                self.set_resources(&call_id, Resources::Media);
+                Effect::StartEcho(call_id)
+            }
+            Output::Hangup { call_id } => Effect::SipHangup(CallId::new(call_id)),
+            Output::ConnectStreams {
+                call_id,
+                publish,
+                play,
+            } => Effect::ConnectStreams {
+                call_id: CallId::new(call_id),
+                publish,
+                play,
+                players: self.own_play.clone(),
+            },
+            Output::Release { call_id } => return self.release(CallId::new(call_id)),
+            Output::Incoming(info) => Effect::Status(incoming_info(&info)),
+            Output::Accept { call_id } => {
+                let call_id = CallId::new(call_id);
+                self.set_resources(&call_id, Resources::Media);
+                Effect::AnswerIncoming(call_id)
+            }
+            Output::Reject { call_id, code } => Effect::RefuseIncoming {
+                call_id: CallId::new(call_id),
+                code,
+            },
+        };
+        self.out.push_back(effect);
+    }
+
+    fn release(&mut self, call_id: CallId) {
+        if self.own(&call_id).is_none() {
+            return;
+        }
+        self.call = None;
+        self.out.push_back(Effect::ReleaseCall(call_id));
+        for &stream_id in &self.own_play {
+            self.out.push_back(Effect::NotifyUnpublished(stream_id));
+        }
+    }
+
+    /// A dial refused by the controller: `[policy]` or capacity.
+    fn count_refusal(&mut self, code: &str) {
+        let full = std::mem::take(&mut self.dial_full);
+        let reason = match code {
+            "Sono.Call.Forbidden" => "policy",
+            "Sono.Call.Failed" if full => "capacity",
+            _ => return,
+        };
+        self.out.push_back(Effect::Refused {
+            what: "dial",
+            reason,
+        });
+    }
+
+    // ---- publish / play routing ---------------------------------------------
+
+    /// A call's publish name, or any name on a connection with a call
+    /// (its own); anything else is `NetStream.Publish.BadName`.
+    fn on_publish(&mut self, stream_id: u32, named: Option<CallId>) {
+        let target = match named {
+            Some(_) => AudioTarget::Named,
+            None if self.call.is_some() => AudioTarget::Own,
+            None => {
+                self.publishing.remove(&stream_id);
+                self.out.push_back(Effect::RejectPublish {
+                    stream_id,
+                    reason: "no call has this name".into(),
+                });
+                return;
+            }
+        };
+        self.publishing.insert(stream_id, target);
+        self.out.push_back(Effect::AcceptPublish(stream_id));
+    }
+
+    /// A call's play name (subscribed by the driver), or any name on a
+    /// connection with a call (its own); anything else is
+    /// `NetStream.Play.StreamNotFound`.
+    fn on_play(&mut self, stream_id: u32, named: Option<Result<CallId, String>>) {
+        match named {
+            Some(Ok(call_id)) => {
+                self.named_play.insert(stream_id, call_id);
+                self.out.push_back(Effect::AcceptPlay(stream_id));
+            }
+            Some(Err(reason)) => self.out.push_back(Effect::RejectPlay { stream_id, reason }),
+            None if self.call.is_some() => self.out.push_back(Effect::SubscribeOwn(stream_id)),
+            None => self.out.push_back(Effect::RejectPlay {
+                stream_id,
+                reason: "no call has this name".into(),
+            }),
+        }
+    }
+
+    fn on_own_subscribed(&mut self, stream_id: u32, result: Result<(), String>) {
+        match result {
+            Ok(()) => {
+                if !self.own_play.contains(&stream_id) {
+                    self.own_play.push(stream_id);
+                }
+                self.out.push_back(Effect::AcceptPlay(stream_id));
+            }
+            Err(reason) => self.out.push_back(Effect::RejectPlay { stream_id, reason }),
+        }
+    }
+
+    // ---- closing -------------------------------------------------------------
+
+    /// Idle past `idle_timeout`: only a live call, or a stream bound to one
+    /// by name, keeps the connection open.
+    fn on_idle(&mut self, now: Instant) {
+        if self.controller.has_call() {
+            self.last_rx = now;
+        } else if self.publishing.values().any(|t| *t == AudioTarget::Named)
+            || !self.named_play.is_empty()
+        {
+            self.out.push_back(Effect::ProbeStreams);
+        } else {
+            self.begin_close(now, CloseReason::Idle);
+        }
+    }
+
+    fn begin_close(&mut self, now: Instant, reason: CloseReason) {
+        if self.closing.is_none() {
+            self.out.push_back(Effect::Closing(reason));
+            self.closing = Some(now + self.cfg.close_grace);
+            self.controller.handle_disconnect(now);
+            self.drain_controller();
+        }
+    }
+
+    /// Closing, and the call has ended or the grace ran out: close.
+    fn check_close(&mut self, now: Instant) {
+        let Some(deadline) = self.closing else {
+            return;
+        };
+        if !self.closed && (!self.controller.has_call() || now >= deadline) {
+            self.closed = true;
+            self.out.push_back(Effect::Close);
+        }
+    }
+
+    fn reply_null(&mut self, txn: f64) {
+        self.out.push_back(Effect::ReplyResult {
+            txn,
+            value: Value::Null,
+        });
+    }
+
+    fn reply_error(&mut self, txn: f64, code: &'static str, description: String) {
+        self.out.push_back(Effect::ReplyError {
+            txn,
+            code,
+            description,
+        });
+    }
+}
+
+#[cfg(test)]
+#[path = "core_tests.rs"]
+mod tests;

@@ -1,0 +1,256 @@
+//! [`Effect`]: what a connection core asks its driver to do.
+
+use bytes::Bytes;
+
+use crate::amf::Value;
+use crate::call::connection::api::{DtmfDigits, RegisterTarget};
+use crate::call::status::CallStatus;
+use crate::call::uri::DialUri;
+use crate::sip::event::CallId;
+
+/// Which way a call goes; picks the metric and what resources it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallDirection {
+    /// `dial` to SIP.
+    Outbound,
+    /// `dial` to the built-in echo destination (no SIP leg).
+    Echo,
+    /// An INVITE from SIP.
+    Inbound,
+}
+
+/// Where a publishing NetStream's audio goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AudioTarget {
+    /// The call whose `publish` name the stream published (any
+    /// connection's call): the driver's handle for `stream_id`.
+    Named,
+    /// This connection's own call, whichever it is now.
+    Own,
+}
+
+/// Why a connection closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// No `connect` within `[limits] connect_timeout_s`.
+    ConnectTimeout,
+    /// No client bytes for `[limits] idle_timeout_s` and no live call.
+    Idle,
+    /// The client closed, failed, stalled, or broke the protocol.
+    Client,
+    /// The gateway is shutting down.
+    Shutdown,
+}
+
+/// A command for a call's SIP leg (the dialog's UA side).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum LegCommand {
+    /// `hold()`: re-INVITE with `a=sendonly` (RFC 3264 §8.4, RFC 6337).
+    Hold,
+    /// `unhold()`: re-INVITE with `a=sendrecv`.
+    Unhold,
+    /// `transfer(uri)`: REFER with Refer-To `target` (RFC 3515), already
+    /// allowed by `[policy] dial_allow` and the client's token.
+    Transfer(DialUri),
+}
+
+/// One thing for the driver to do, in order. *Query* effects
+/// ([`Effect::is_query`]) need their answer input fed back at once.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Effect {
+    /// Answer invoke `txn` with `_result` and `value` (Null when none).
+    ReplyResult {
+        /// The invoke's transaction id.
+        txn: f64,
+        /// The `_result` argument.
+        value: Value,
+    },
+    /// Answer invoke `txn` with `_error {code, description}`.
+    ReplyError {
+        /// The invoke's transaction id.
+        txn: f64,
+        /// e.g. `Sono.Call.Failed`.
+        code: &'static str,
+        /// Human-readable reason.
+        description: String,
+    },
+    /// An `onStatus` on stream 0 with this info object (`Sono.*` other
+    /// than the call status).
+    Status(Value),
+    /// A `Sono.Call.Status` event (sent as
+    /// [`super::info::status_info`]; the driver also feeds its metrics).
+    CallStatus(CallStatus),
+    /// `NetStream.Publish.Start` on `stream_id`.
+    AcceptPublish(u32),
+    /// `NetStream.Publish.BadName` on `stream_id`.
+    RejectPublish {
+        /// The stream.
+        stream_id: u32,
+        /// Why.
+        reason: String,
+    },
+    /// `NetStream.Play.Start` on `stream_id`.
+    AcceptPlay(u32),
+    /// `NetStream.Play.StreamNotFound` on `stream_id`.
+    RejectPlay {
+        /// The stream.
+        stream_id: u32,
+        /// Why.
+        reason: String,
+    },
+    /// UnpublishNotify, Play.Stop and StreamEOF on a player of an ended
+    /// named call.
+    EndPlay(u32),
+    /// `NetStream.Play.UnpublishNotify` on a stream following the own call.
+    NotifyUnpublished(u32),
+    /// Published audio for a call.
+    Audio {
+        /// The publishing stream (the key of a [`AudioTarget::Named`] handle).
+        stream_id: u32,
+        /// Where it goes.
+        target: AudioTarget,
+        /// RTMP timestamp, ms.
+        timestamp_ms: u32,
+        /// FLV audio tag body.
+        body: Bytes,
+    },
+    /// Forget the named handle the driver holds for a closed stream.
+    StreamClosed(u32),
+    /// *Query*: subscribe `stream_id` to the own call's media, if it has
+    /// any; answer [`super::Input::OwnSubscribed`].
+    SubscribeOwn(u32),
+    /// *Query*: idle past the timeout with streams bound to calls by name:
+    /// does any still reach a live call? Answer
+    /// [`super::Input::StreamsLive`].
+    ProbeStreams,
+    /// *Query*: take a gateway call slot (`[limits] max_calls`) and the
+    /// token subject's (`max_calls`); answer [`super::Input::Reserved`].
+    ReserveCall,
+    /// The reserved slots now belong to call `call_id`.
+    BindCall {
+        /// The new call.
+        call_id: CallId,
+        /// Its direction.
+        direction: CallDirection,
+    },
+    /// Give the reserved slots back (the call was refused).
+    DropReservation,
+    /// *Query*: `[policy]`-checked: allocate RTP ports, build the offer,
+    /// send the INVITE. A failure comes back as `Input::Sip` `Failed`.
+    Invite {
+        /// The new dialog's Call-ID.
+        call_id: CallId,
+        /// The checked target.
+        target: DialUri,
+    },
+    /// Start the echo destination's media; the driver then feeds
+    /// `Input::Sip` `Answered` (or `Failed`).
+    StartEcho(CallId),
+    /// *Query*: the far end answered; start the media with its SDP
+    /// `answer`. Answer [`super::Input::MediaStarted`].
+    StartMedia {
+        /// The call.
+        call_id: CallId,
+        /// The SDP answer body.
+        answer: Vec<u8>,
+    },
+    /// `accept()`: allocate ports, answer the offer, start media, send 200
+    /// OK. A failure comes back as `Input::Sip` `Failed`.
+    AnswerIncoming(CallId),
+    /// Refuse an incoming INVITE with a final `code`: the ringing call, or
+    /// a new one that may not ring (486 busy, 503 no capacity).
+    RefuseIncoming {
+        /// The INVITE's Call-ID.
+        call_id: CallId,
+        /// 400..=699.
+        code: u16,
+    },
+    /// End the SIP side (CANCEL or BYE), or stop the echo destination.
+    SipHangup(CallId),
+    /// Send DTMF on the call's media (RFC 4733, or INFO fallback).
+    SendDtmf {
+        /// The call.
+        call_id: CallId,
+        /// Checked digits.
+        digits: DtmfDigits,
+        /// Tone length per digit, ms.
+        duration_ms: u32,
+    },
+    /// Send DTMF digits by SIP INFO (`application/dtmf-relay`).
+    SipInfoDtmf {
+        /// The call.
+        call_id: CallId,
+        /// The digits.
+        digits: String,
+        /// Tone length per digit, ms.
+        duration_ms: u32,
+    },
+    /// *Query*: a command for the call's SIP leg; answer
+    /// [`super::Input::LegCommandDone`].
+    SipLeg {
+        /// The invoke's transaction id.
+        txn: f64,
+        /// The call.
+        call_id: CallId,
+        /// What to do.
+        command: LegCommand,
+    },
+    /// Bind the call's `publish`/`play` names to its media, and subscribe
+    /// the streams in `players` that follow the own call.
+    ConnectStreams {
+        /// The call.
+        call_id: CallId,
+        /// Name others may publish to.
+        publish: String,
+        /// Name others may play.
+        play: String,
+        /// NetStreams of this connection playing the own call.
+        players: Vec<u32>,
+    },
+    /// The call ended: drop its names, media, SIP handle and slots.
+    ReleaseCall(CallId),
+    /// *Query*: `register(...)`; answer [`super::Input::Registered`].
+    Register {
+        /// The invoke's transaction id.
+        txn: f64,
+        /// What to register.
+        target: RegisterTarget,
+    },
+    /// *Query*: `unregister()`; answer [`super::Input::Unregistered`].
+    Unregister {
+        /// The invoke's transaction id.
+        txn: f64,
+    },
+    /// Refusal counters (`rtmp2sip_refused_total{what, reason}`).
+    Refused {
+        /// e.g. `dial`.
+        what: &'static str,
+        /// e.g. `rate`, `policy`, `capacity`.
+        reason: &'static str,
+    },
+    /// The connection begins to close (the call, if any, is being hung
+    /// up); the driver logs why.
+    Closing(CloseReason),
+    /// Close the connection now (the call, if any, has ended or the close
+    /// grace ran out).
+    Close,
+}
+
+impl Effect {
+    /// True for effects whose answer input the driver must feed before
+    /// any other input.
+    pub fn is_query(&self) -> bool {
+        matches!(
+            self,
+            Effect::SubscribeOwn(_)
+                | Effect::ReserveCall
+                | Effect::ProbeStreams
+                | Effect::StartMedia { .. }
+                | Effect::SipLeg { .. }
+                | Effect::Register { .. }
+                | Effect::Unregister { .. }
+        )
+    }
+}

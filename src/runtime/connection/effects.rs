@@ -1,0 +1,436 @@
+//! Carrying out the connection core's effects: the only place a
+//! connection's call plane touches the SIP user agent, media tasks, RTP
+//! ports, call-capacity permits and the stream registry. Query effects are
+//! answered by feeding the core their answer input before the next effect.
+
+use rand::RngCore;
+use tracing::{debug, info, warn};
+
+use super::{auth, Connection, OwnCall, Reservation};
+use crate::call::connection::info::status_info;
+use crate::call::connection::{AudioTarget, CallDirection, CloseReason, Effect, Input, LegCommand};
+use crate::call::uri::DialUri;
+use crate::call::{CallStatus, StatusCode};
+use crate::runtime::media_task;
+use crate::runtime::metrics::{self, Metrics};
+use crate::sip::event::{CallId, SipEvent, SipStatus};
+use crate::sip::sdp;
+use crate::sip::ua::{DtmfInfo, PlaceCall};
+
+impl Connection {
+    /// Carries out every effect the core has queued.
+    pub(super) async fn drive(&mut self) {
+        while let Some(effect) = self.core.poll_effect() {
+            self.carry_out(effect).await;
+        }
+    }
+
+    /// Feeds a query's answer (or a follow-up) straight to the core.
+    fn answer(&mut self, input: Input) {
+        self.core.handle(std::time::Instant::now(), input);
+    }
+
+    async fn carry_out(&mut self, effect: Effect) {
+        match effect {
+            Effect::ReplyResult { txn, value } => self.session.reply_result(txn, value),
+            Effect::ReplyError {
+                txn,
+                code,
+                description,
+            } => self.session.reply_error(txn, code, &description),
+            Effect::Status(info) => self.session.send_connection_status(info),
+            Effect::CallStatus(st) => {
+                self.count_status(&st);
+                self.session.send_connection_status(status_info(&st));
+            }
+            Effect::AcceptPublish(id) => self.session.accept_publish(id),
+            Effect::RejectPublish { stream_id, reason } => {
+                self.session.reject_publish(stream_id, &reason)
+            }
+            Effect::AcceptPlay(id) => self.session.accept_play(id),
+            Effect::RejectPlay { stream_id, reason } => {
+                self.session.reject_play(stream_id, &reason)
+            }
+            Effect::EndPlay(id) => {
+                self.session.end_play(id);
+            }
+            Effect::NotifyUnpublished(id) => self.session.notify_unpublished(id),
+            Effect::Audio {
+                stream_id,
+                target,
+                timestamp_ms,
+                body,
+            } => {
+                let media = match target {
+                    AudioTarget::Named => self.named_publish.get(&stream_id),
+                    AudioTarget::Own => self.call.as_ref().and_then(|c| c.media.as_ref()),
+                };
+                if let Some(h) = media {
+                    h.send_audio(timestamp_ms, body);
+                }
+            }
+            Effect::StreamClosed(id) => {
+                self.named_publish.remove(&id);
+                self.named_play.remove(&id);
+            }
+            Effect::SubscribeOwn(stream_id) => {
+                let result = self.subscribe_own(stream_id);
+                self.answer(Input::OwnSubscribed { stream_id, result });
+            }
+            Effect::ProbeStreams => {
+                let live = self
+                    .named_publish
+                    .values()
+                    .chain(self.named_play.values())
+                    .any(|h| !h.stop.is_cancelled());
+                self.answer(Input::StreamsLive(live));
+            }
+            Effect::ReserveCall => {
+                let permit = self.gw.calls.clone().try_acquire_owned().ok();
+                let slot = self.subject_slot();
+                let cap = auth::capacity(permit.is_some(), &slot);
+                let subject = match slot {
+                    auth::SubjectSlot::Ok(p) => p,
+                    auth::SubjectSlot::Full { .. } => None,
+                };
+                self.reservation = Some(Reservation { permit, subject });
+                self.answer(Input::Reserved(cap));
+            }
+            Effect::BindCall { call_id, direction } => self.bind_call(call_id, direction),
+            Effect::DropReservation => self.reservation = None,
+            Effect::Invite { call_id, target } => {
+                if let Err((code, reason)) = self.start_invite(&call_id, target).await {
+                    warn!(%call_id, %reason, "cannot place call");
+                    self.answer(Input::Sip {
+                        call_id,
+                        event: SipEvent::Failed(SipStatus::new(code, reason)),
+                    });
+                }
+            }
+            Effect::StartEcho(call_id) => {
+                let event = match self.start_echo(&call_id) {
+                    Ok(()) => SipEvent::Answered { sdp: Vec::new() },
+                    Err(reason) => SipEvent::Failed(SipStatus::new(500, reason)),
+                };
+                self.answer(Input::Sip { call_id, event });
+            }
+            Effect::StartMedia { call_id, answer } => {
+                let result = self.start_media(&call_id, &answer);
+                if let Err(reason) = &result {
+                    warn!(%call_id, %reason, "cannot start media; ending the call");
+                }
+                self.answer(Input::MediaStarted { call_id, result });
+            }
+            Effect::AnswerIncoming(call_id) => {
+                if let Err((code, reason)) = self.accept_incoming(&call_id).await {
+                    warn!(%call_id, %reason, "cannot answer the incoming call");
+                    self.answer(Input::Sip {
+                        call_id,
+                        event: SipEvent::Failed(SipStatus::new(code, reason)),
+                    });
+                }
+            }
+            Effect::RefuseIncoming { call_id, code } => self.refuse_incoming(&call_id, code),
+            Effect::SipHangup(call_id) => self.hangup(&call_id),
+            Effect::SendDtmf {
+                call_id,
+                digits,
+                duration_ms,
+            } => {
+                if let Some(m) = self.own_call(&call_id).and_then(|c| c.media.as_ref()) {
+                    m.send_dtmf(digits.as_str(), duration_ms);
+                }
+            }
+            Effect::SipInfoDtmf {
+                call_id,
+                digits,
+                duration_ms,
+            } => {
+                if let Some(h) = self.own_call(&call_id).and_then(|c| c.sip.as_ref()) {
+                    h.send_info_dtmf(digits.chars().map(|digit| DtmfInfo { digit, duration_ms }));
+                }
+            }
+            Effect::SipLeg {
+                txn,
+                call_id,
+                command,
+            } => {
+                let result = self.leg_command(&call_id, command);
+                self.answer(Input::LegCommandDone { txn, result });
+            }
+            Effect::ConnectStreams {
+                call_id,
+                publish,
+                play,
+                players,
+            } => self.connect_streams(&call_id, &publish, &play, &players),
+            Effect::ReleaseCall(call_id) => {
+                if self.own_call(&call_id).is_some() {
+                    self.gw.streams.remove_call(call_id.as_str());
+                    self.call = None; // Drop stops the media task and frees the permits.
+                }
+            }
+            Effect::Register { txn, target } => {
+                let result = self.register(&target);
+                if let Err(why) = &result {
+                    info!(reason = ?why, "register refused");
+                }
+                self.answer(Input::Registered { txn, result });
+            }
+            Effect::Unregister { txn } => {
+                let gw = self.gw.clone();
+                self.registrations.close(&gw).await;
+                self.answer(Input::Unregistered { txn });
+            }
+            Effect::Refused { what, reason } => self.gw.metrics.refused(what, reason),
+            Effect::Closing(reason) => match reason {
+                CloseReason::ConnectTimeout => info!("no connect in time; closing"),
+                CloseReason::Idle => info!(
+                    idle_s = self.gw.config.limits.idle_timeout.as_secs(),
+                    "idle timeout"
+                ),
+                CloseReason::Client => debug!("client gone; closing"),
+                CloseReason::Shutdown => debug!("closing for shutdown"),
+            },
+            Effect::Close => debug!("core closed the connection"),
+        }
+    }
+
+    fn own_call(&self, call_id: &CallId) -> Option<&OwnCall> {
+        self.call.as_ref().filter(|c| &c.call_id == call_id)
+    }
+
+    fn own_call_mut(&mut self, call_id: &CallId) -> Option<&mut OwnCall> {
+        self.call.as_mut().filter(|c| &c.call_id == call_id)
+    }
+
+    /// The reserved slots become the call's; an incoming call also takes
+    /// its SIP and answer handles.
+    fn bind_call(&mut self, call_id: CallId, direction: CallDirection) {
+        let Some(Reservation {
+            permit: Some(permit),
+            subject,
+        }) = self.reservation.take()
+        else {
+            warn!(%call_id, "call bound without a gateway slot");
+            return;
+        };
+        let (sip, incoming, metric) = match direction {
+            CallDirection::Inbound => match self.new_incoming.take() {
+                Some(call) => (
+                    Some(call.handle),
+                    Some((call.answer, call.offer)),
+                    metrics::CallDirection::Inbound,
+                ),
+                None => (None, None, metrics::CallDirection::Inbound),
+            },
+            CallDirection::Outbound | CallDirection::Echo => {
+                (None, None, metrics::CallDirection::Outbound)
+            }
+        };
+        match direction {
+            CallDirection::Inbound => info!(%call_id, "incoming call rings"),
+            _ => info!(%call_id, ?direction, "dial"),
+        }
+        self.call = Some(OwnCall {
+            call_id,
+            _permit: permit,
+            _subject: subject,
+            sip,
+            pending_media: None,
+            media: None,
+            incoming,
+            metric: self.gw.metrics.call(metric),
+            started: tokio::time::Instant::now(),
+        });
+    }
+
+    /// Subscribes a player following the own call to its media, if it has
+    /// any yet (otherwise `ConnectStreams` does it).
+    fn subscribe_own(&mut self, stream_id: u32) -> Result<(), String> {
+        let Some(media) = self.call.as_ref().and_then(|c| c.media.clone()) else {
+            return Ok(());
+        };
+        let max = self.gw.config.limits.max_subscribers_per_call;
+        self.gw
+            .streams
+            .subscribe(
+                &media,
+                stream_id,
+                self.play_tx.clone(),
+                self.play_ended_tx.clone(),
+                max,
+            )
+            .map_err(|e| e.to_string())
+    }
+
+    /// A command for the call's SIP leg. Hold, resume and transfer land
+    /// here when the SIP leg supports them (`CallHandle`); until then the
+    /// client gets `Sono.Call.Failed`.
+    fn leg_command(&mut self, call_id: &CallId, command: LegCommand) -> Result<(), String> {
+        if self
+            .own_call(call_id)
+            .and_then(|c| c.sip.as_ref())
+            .is_none()
+        {
+            return Err("no connected call".into());
+        }
+        let name = match command {
+            LegCommand::Hold => "hold",
+            LegCommand::Unhold => "unhold",
+            LegCommand::Transfer(_) => "transfer",
+        };
+        Err(format!("{name} is not available on this gateway yet"))
+    }
+
+    /// An RTP/RTCP port pair for a call; 503 when the range is exhausted.
+    pub(super) async fn allocate_ports(
+        &self,
+    ) -> Result<super::super::ports::PortPair, (u16, String)> {
+        self.gw
+            .ports
+            .allocate()
+            .await
+            .map_err(|e| (503, format!("Service Unavailable: {e}")))
+    }
+
+    async fn start_invite(
+        &mut self,
+        call_id: &CallId,
+        target: DialUri,
+    ) -> Result<(), (u16, String)> {
+        let ports = self.allocate_ports().await?;
+        let remote = super::target_socket_addr(target.uri());
+        let host = self.gw.ua.media_host_for(remote);
+        let addr = host
+            .parse()
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+        let local = sdp::LocalMedia {
+            addr,
+            port: ports.rtp_port(),
+            session_id: rand::rngs::OsRng.next_u64() >> 1,
+            session_version: 1,
+        };
+        let codecs = media_task::offer_codecs(&self.gw.codecs, self.session.client_caps());
+        let offer = sdp::build_offer(&codecs, &local).map_err(|e| (500, e.to_string()))?;
+        let handle = self.gw.ua.place_call(
+            PlaceCall {
+                target: target.uri().clone(),
+                offer: offer.to_bytes(),
+                call_id: call_id.clone(),
+                invite_timeout: self.gw.config.sip.invite_timeout,
+                from: self.caller_id(),
+            },
+            self.sip_tx.clone(),
+        );
+        if let Some(call) = self.own_call_mut(call_id) {
+            call.sip = Some(handle);
+            call.pending_media = Some((ports, offer));
+        }
+        Ok(())
+    }
+
+    fn start_echo(&mut self, call_id: &CallId) -> Result<(), String> {
+        let caps = self.session.client_caps();
+        let handle = media_task::spawn_echo(
+            &self.gw.config.media,
+            caps,
+            call_id.as_str(),
+            self.media_tx.clone(),
+            self.gw.metrics.clone(),
+        )
+        .map_err(|e| e.to_string())?;
+        if let Some(call) = self.own_call_mut(call_id) {
+            call.media = Some(handle);
+        }
+        Ok(())
+    }
+
+    fn start_media(&mut self, call_id: &CallId, answer: &[u8]) -> Result<(), String> {
+        let caps = self.session.client_caps();
+        let media_cfg = self.gw.config.media.clone();
+        let media_tx = self.media_tx.clone();
+        let metrics = self.gw.metrics.clone();
+        let Some(call) = self.own_call_mut(call_id) else {
+            return Ok(());
+        };
+        let Some((ports, offer)) = call.pending_media.take() else {
+            return Err("no media prepared for this call".into());
+        };
+        let negotiated = sdp::parse_answer(&offer, answer).map_err(|e| e.to_string())?;
+        info!(%call_id, codec = ?negotiated.codec, remote = %negotiated.remote_rtp, "media negotiated");
+        let handle = media_task::spawn_rtp(
+            &media_cfg,
+            caps,
+            call_id.as_str(),
+            negotiated,
+            ports,
+            media_tx,
+            metrics,
+        )
+        .map_err(|e| e.to_string())?;
+        call.media = Some(handle);
+        Ok(())
+    }
+
+    fn hangup(&mut self, call_id: &CallId) {
+        let Some(call) = self.call.as_mut().filter(|c| &c.call_id == call_id) else {
+            return;
+        };
+        if let Some(h) = call.sip.as_mut() {
+            h.hangup();
+        } else if let Some(m) = &call.media {
+            // The echo destination ends at once; its media task reports
+            // `MediaEvent::Ended`, which ends the call.
+            m.stop.cancel();
+        }
+    }
+
+    fn connect_streams(&mut self, call_id: &CallId, publish: &str, play: &str, players: &[u32]) {
+        let Some(media) = self.own_call(call_id).and_then(|c| c.media.clone()) else {
+            return;
+        };
+        self.gw.streams.insert(publish, play, media.clone());
+        let max = self.gw.config.limits.max_subscribers_per_call;
+        for &stream_id in players {
+            let queue = self.play_tx.clone();
+            let ended = self.play_ended_tx.clone();
+            if let Err(e) = self
+                .gw
+                .streams
+                .subscribe(&media, stream_id, queue, ended, max)
+            {
+                debug!(stream_id, error = %e, "own play not subscribed");
+            }
+        }
+    }
+
+    /// Feeds the own call's status into its metrics: SIP code, answer time.
+    fn count_status(&mut self, st: &CallStatus) {
+        let Some(call) = self
+            .call
+            .as_mut()
+            .filter(|c| c.call_id.as_str() == st.call_id)
+        else {
+            return;
+        };
+        if let Some(code) = st.sip_code {
+            call.metric.sip_code(code);
+        }
+        if st.status == StatusCode::Connected {
+            call.metric.answered(call.started.elapsed());
+        }
+    }
+}
+
+/// Counts an INVITE response as the UA reports it (`Failed` includes the
+/// UA's own 408/503 for a timeout or transport failure).
+pub(super) fn count_sip_response(metrics: &Metrics, ev: &SipEvent) {
+    let code = match ev {
+        SipEvent::Progress { status, .. } => status.code(),
+        SipEvent::Answered { .. } => 200,
+        SipEvent::Failed(status) => status.code(),
+        _ => return,
+    };
+    metrics.sip_response(metrics::SipDirection::Received, code);
+}
