@@ -32,7 +32,7 @@ impl Locations {
         let Ok(mut map) = self.bindings.lock() else {
             return false;
         };
-        if map.get(user).is_some_and(|t| !t.calls.is_closed()) {
+        if map.get(user).is_some_and(|t| !t.inbox.is_closed()) {
             return false;
         }
         map.insert(user.to_string(), target);
@@ -60,22 +60,23 @@ impl Locations {
 impl IncomingRouter for Locations {
     fn route(&self, user: &str) -> Option<IncomingTarget> {
         let map = self.bindings.lock().ok()?;
-        map.get(user).filter(|t| !t.calls.is_closed()).cloned()
+        map.get(user).filter(|t| !t.inbox.is_closed()).cloned()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::sync::mpsc;
+    use crate::runtime::connection::inbox::{inbox, Inbox};
 
-    fn target() -> (
-        IncomingTarget,
-        mpsc::Receiver<crate::sip::incoming::IncomingCall>,
-    ) {
-        let (calls, rx) = mpsc::channel(1);
-        let (events, _) = mpsc::unbounded_channel();
-        (IncomingTarget { calls, events }, rx)
+    fn target() -> (IncomingTarget, Inbox) {
+        let (tx, rx) = inbox();
+        (
+            IncomingTarget {
+                inbox: std::sync::Arc::new(tx),
+            },
+            rx,
+        )
     }
 
     #[test]

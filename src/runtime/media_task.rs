@@ -21,6 +21,7 @@ use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, Instrument};
 
+use super::connection::inbox::{Inbound, InboxSender};
 use super::metrics::Metrics;
 use super::ports::PortPair;
 use super::streams::{MediaCommand, MediaHandle, PlayAudio};
@@ -152,7 +153,7 @@ pub fn spawn_rtp(
     call_id: &str,
     negotiated: Negotiated,
     ports: PortPair,
-    events: mpsc::UnboundedSender<(String, MediaEvent)>,
+    events: InboxSender,
     metrics: Arc<Metrics>,
 ) -> Result<MediaHandle, MediaError> {
     let mut bridge = Bridge::new(
@@ -194,7 +195,7 @@ pub fn spawn_echo(
     media: &MediaConfig,
     caps: ClientCaps,
     call_id: &str,
-    events: mpsc::UnboundedSender<(String, MediaEvent)>,
+    events: InboxSender,
     metrics: Arc<Metrics>,
 ) -> Result<MediaHandle, MediaError> {
     let loopback: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 9));
@@ -248,7 +249,7 @@ struct MediaTask {
     sockets: Option<PortPair>,
     commands: mpsc::Receiver<MediaCommand>,
     subscribers: Vec<Subscriber>,
-    events: mpsc::UnboundedSender<(String, MediaEvent)>,
+    events: InboxSender,
     stop: CancellationToken,
     /// Receives the call's [`BridgeStats`] once, when the task ends.
     metrics: Arc<Metrics>,
@@ -296,7 +297,7 @@ impl MediaTask {
                             Ok(()) => debug!(%digits, "DTMF as RFC 4733 telephone-event"),
                             Err(MediaError::NoTelephoneEvent) => {
                                 let ev = MediaEvent::DtmfFallback { digits, duration_ms };
-                                let _ = self.events.send((self.call_id.clone(), ev));
+                                self.events.send(Inbound::Media(self.call_id.clone(), ev));
                             }
                             Err(e) => debug!(error = %e, "DTMF not sent"),
                         }
@@ -329,7 +330,8 @@ impl MediaTask {
         let stats = self.bridge.stats();
         info!(?stats, "media ended");
         self.metrics.media_ended(&stats);
-        let _ = self.events.send((self.call_id.clone(), MediaEvent::Ended));
+        self.events
+            .send(Inbound::Media(self.call_id.clone(), MediaEvent::Ended));
     }
 
     /// Sends what the bridge produced: RTP/RTCP to the far end (or back
@@ -386,7 +388,7 @@ impl MediaTask {
                 _ => None,
             };
             if let Some(ev) = out {
-                let _ = self.events.send((self.call_id.clone(), ev));
+                self.events.send(Inbound::Media(self.call_id.clone(), ev));
             }
         }
     }

@@ -102,7 +102,20 @@ pub enum Direction {
 /// NetStream id and the call id (Call-ID). One message per subscription,
 /// sent once when the call is removed, so the channel holds at most as
 /// many messages as the connection has subscriptions.
-pub type PlayEndedSender = mpsc::UnboundedSender<(u32, String)>;
+pub type PlayEndedSender = std::sync::Arc<dyn PlayEnded>;
+
+/// Where a player's connection hears that the call it plays ended (its
+/// inbox); never blocks.
+pub trait PlayEnded: Send + Sync + std::fmt::Debug {
+    /// NetStream `stream_id`'s call `call_id` ended.
+    fn ended(&self, stream_id: u32, call_id: &str);
+}
+
+impl PlayEnded for mpsc::UnboundedSender<(u32, String)> {
+    fn ended(&self, stream_id: u32, call_id: &str) {
+        let _ = self.send((stream_id, call_id.to_string()));
+    }
+}
 
 /// One player of a call: its NetStream id, its connection's audio queue
 /// and where to say the call ended.
@@ -164,7 +177,7 @@ impl StreamRegistry {
             .and_then(|mut m| m.remove(call_id))
             .unwrap_or_default();
         for p in players {
-            let _ = p.ended.send((p.stream_id, call_id.to_string()));
+            p.ended.ended(p.stream_id, call_id);
         }
     }
 
@@ -246,7 +259,8 @@ mod tests {
         let reg = StreamRegistry::default();
         let (h, mut rx) = handle("c1");
         let (q, _qr) = mpsc::channel(4);
-        let (e, _er) = mpsc::unbounded_channel();
+        let (e, _er) = mpsc::unbounded_channel::<(u32, String)>();
+        let e: PlayEndedSender = std::sync::Arc::new(e);
         for _ in 0..100 {
             reg.subscribe(&h, 1, q.clone(), e.clone(), 3).unwrap();
         }
@@ -272,8 +286,10 @@ mod tests {
         let (h, _rx) = handle("c1");
         let (q1, _q1r) = mpsc::channel(4);
         let (q2, q2r) = mpsc::channel(4);
-        let (e1, mut e1r) = mpsc::unbounded_channel();
-        let (e2, mut e2r) = mpsc::unbounded_channel();
+        let (e1, mut e1r) = mpsc::unbounded_channel::<(u32, String)>();
+        let (e2, mut e2r) = mpsc::unbounded_channel::<(u32, String)>();
+        let e1: PlayEndedSender = std::sync::Arc::new(e1);
+        let e2: PlayEndedSender = std::sync::Arc::new(e2);
         reg.insert("pub", "play", h.clone());
         reg.subscribe(&h, 1, q1.clone(), e1.clone(), 8).unwrap();
         reg.subscribe(&h, 4, q1, e1, 8).unwrap();

@@ -89,6 +89,14 @@ impl fmt::Display for SipStatus {
     }
 }
 
+/// Where the SIP side reports a call's [`SipEvent`]s: the owning
+/// connection's inbox (implemented by the runtime). `event` never blocks;
+/// events of a connection that has gone are dropped.
+pub trait SipEventSink: Send + Sync + fmt::Debug {
+    /// An event of call `call_id`.
+    fn event(&self, call_id: CallId, event: SipEvent);
+}
+
 /// What happened to an outgoing call, in the order it happens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -29,20 +29,29 @@ use rsipstack::transaction::transaction::Transaction;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn, Instrument};
 
-use super::event::{CallId, SipStatus};
+use super::event::{CallId, SipEventSink, SipStatus};
 use super::sdp::{self, Codec};
 use super::ua::{CallHandle, DtmfInfo, SipEvent, UserAgent};
 
 /// How long a 200 OK may wait for its ACK (64 x T1, RFC 3261 §13.3.1.4).
 const ACK_TIMEOUT: Duration = Duration::from_secs(32);
 
+/// A connection's inbox as the SIP side sees it: new calls, and every
+/// call's events ([`SipEventSink`]). Implemented by the runtime; never
+/// blocks.
+pub trait CallInbox: SipEventSink {
+    /// A new call for this connection; `Err(call)` when it cannot take
+    /// one now (its queue of new calls is full): the UA answers 480.
+    fn incoming(&self, call: IncomingCall) -> Result<(), IncomingCall>;
+    /// True once the connection has gone.
+    fn is_closed(&self) -> bool;
+}
+
 /// Where an incoming call for one address goes.
 #[derive(Debug, Clone)]
 pub struct IncomingTarget {
-    /// The connection's queue of new calls.
-    pub calls: mpsc::Sender<IncomingCall>,
-    /// The connection's SIP event channel (tagged with the Call-ID).
-    pub events: mpsc::UnboundedSender<(CallId, SipEvent)>,
+    /// The connection's inbox.
+    pub inbox: Arc<dyn CallInbox>,
 }
 
 /// Finds the connection behind a Request-URI user part: an embedded
@@ -262,7 +271,7 @@ impl UserAgent {
             },
             handle: CallHandle::new(hangup_tx, info_tx),
         };
-        if target.calls.try_send(call).is_err() {
+        if target.inbox.incoming(call).is_err() {
             let _ = dialog.reject(Some(StatusCode::TemporarilyUnavailable), None);
             return;
         }
@@ -271,10 +280,8 @@ impl UserAgent {
         }
         info!(from = %dialog.initial_request().uri, "ringing");
         let id = info.call_id;
-        let events = target.events;
-        let report = move |ev: SipEvent| {
-            let _ = events.send((id.clone(), ev));
-        };
+        let inbox = target.inbox;
+        let report = move |ev: SipEvent| inbox.event(id.clone(), ev);
         let rung = Rung {
             dialog,
             answer: answer_rx,

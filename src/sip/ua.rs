@@ -27,6 +27,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn, Instrument};
 
+use super::event::SipEventSink;
 pub use super::event::{CallId, SipEvent, SipStatus};
 use super::incoming::IncomingRouter;
 use super::sdp::Codec;
@@ -280,12 +281,12 @@ impl UserAgent {
             .unwrap_or_else(|| "127.0.0.1".into())
     }
 
-    /// Sends an INVITE and reports its progress on `events` (tagged with
+    /// Sends an INVITE and reports its progress to `events` (tagged with
     /// `call_id`). The returned handle ends the call.
     pub fn place_call(
         self: &Arc<Self>,
         call: PlaceCall,
-        events: mpsc::UnboundedSender<(CallId, SipEvent)>,
+        events: Arc<dyn SipEventSink>,
     ) -> CallHandle {
         let (hangup_tx, hangup_rx) = tokio::sync::oneshot::channel();
         let (info_tx, info_rx) = mpsc::channel(32);
@@ -294,9 +295,7 @@ impl UserAgent {
         tokio::spawn(
             async move {
                 let id = call.call_id.clone();
-                let report = |ev: SipEvent| {
-                    let _ = events.send((id.clone(), ev));
-                };
+                let report = |ev: SipEvent| events.event(id.clone(), ev);
                 ua.run_call(call, hangup_rx, info_rx, &report).await;
             }
             .instrument(span),

@@ -3,6 +3,8 @@
 //! ports, call-capacity permits and the stream registry. Query effects are
 //! answered by feeding the core their answer input before the next effect.
 
+use std::sync::Arc;
+
 use rand::RngCore;
 use tracing::{debug, info, warn};
 
@@ -13,6 +15,7 @@ use crate::call::uri::DialUri;
 use crate::call::{CallStatus, StatusCode};
 use crate::runtime::media_task;
 use crate::runtime::metrics::{self, Metrics};
+use crate::runtime::streams::PlayEndedSender;
 use crate::sip::event::{CallId, SipEvent, SipStatus};
 use crate::sip::sdp;
 use crate::sip::ua::{DtmfInfo, PlaceCall};
@@ -258,7 +261,7 @@ impl Connection {
                 &media,
                 stream_id,
                 self.play_tx.clone(),
-                self.play_ended_tx.clone(),
+                Arc::new(self.inbox_tx.clone()),
                 max,
             )
             .map_err(|e| e.to_string())
@@ -321,7 +324,7 @@ impl Connection {
                 invite_timeout: self.gw.config.sip.invite_timeout,
                 from: self.caller_id(),
             },
-            self.sip_tx.clone(),
+            Arc::new(self.inbox_tx.clone()),
         );
         if let Some(call) = self.own_call_mut(call_id) {
             call.sip = Some(handle);
@@ -336,7 +339,7 @@ impl Connection {
             &self.gw.config.media,
             caps,
             call_id.as_str(),
-            self.media_tx.clone(),
+            self.inbox_tx.clone(),
             self.gw.metrics.clone(),
         )
         .map_err(|e| e.to_string())?;
@@ -349,7 +352,7 @@ impl Connection {
     fn start_media(&mut self, call_id: &CallId, answer: &[u8]) -> Result<(), String> {
         let caps = self.session.client_caps();
         let media_cfg = self.gw.config.media.clone();
-        let media_tx = self.media_tx.clone();
+        let media_tx = self.inbox_tx.clone();
         let metrics = self.gw.metrics.clone();
         let Some(call) = self.own_call_mut(call_id) else {
             return Ok(());
@@ -394,7 +397,7 @@ impl Connection {
         let max = self.gw.config.limits.max_subscribers_per_call;
         for &stream_id in players {
             let queue = self.play_tx.clone();
-            let ended = self.play_ended_tx.clone();
+            let ended: PlayEndedSender = Arc::new(self.inbox_tx.clone());
             if let Err(e) = self
                 .gw
                 .streams

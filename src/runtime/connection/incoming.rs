@@ -67,7 +67,7 @@ impl Connection {
             call_id.as_str(),
             negotiated,
             ports,
-            self.media_tx.clone(),
+            self.inbox_tx.clone(),
             self.gw.metrics.clone(),
         ) {
             Ok(m) => m,

@@ -26,7 +26,7 @@ use tracing::{debug, info};
 
 use super::media_task::MediaEvent;
 use super::metrics::CallGuard;
-use super::streams::{Direction, MediaHandle, PlayAudio, PlayEndedSender};
+use super::streams::{Direction, MediaHandle, PlayAudio};
 use super::Gateway;
 use crate::amf;
 use crate::call::connection::{ConnectionConfig, ConnectionCore, Input, MediaInput};
@@ -37,11 +37,13 @@ use crate::rtmp::session::{Session, SessionConfig, SessionEvent};
 use crate::sip::event::CallId;
 use crate::sip::incoming::{AnswerHandle, IncomingCall, IncomingTarget};
 use crate::sip::sdp;
-use crate::sip::ua::{CallHandle, SipEvent};
+use crate::sip::ua::CallHandle;
+use inbox::{Inbound, Inbox, InboxSender};
 
 pub mod admission;
 mod auth;
 mod effects;
+pub mod inbox;
 mod incoming;
 mod register;
 
@@ -141,15 +143,13 @@ struct Connection {
     gw: Arc<Gateway>,
     session: Session,
     core: ConnectionCore,
-    sip_tx: mpsc::UnboundedSender<(CallId, SipEvent)>,
-    sip_rx: mpsc::UnboundedReceiver<(CallId, SipEvent)>,
-    media_tx: mpsc::UnboundedSender<(String, MediaEvent)>,
-    media_rx: mpsc::UnboundedReceiver<(String, MediaEvent)>,
+    /// Everything other tasks tell this connection (`inbox.rs`).
+    inbox_tx: InboxSender,
+    inbox: Inbox,
+    /// Per-frame audio toward the client: its own bounded queue, so it
+    /// never holds up the inbox.
     play_tx: mpsc::Sender<(u32, PlayAudio)>,
     play_rx: mpsc::Receiver<(u32, PlayAudio)>,
-    /// `(stream_id, call_id)`: a call this connection plays has ended.
-    play_ended_tx: PlayEndedSender,
-    play_ended_rx: mpsc::UnboundedReceiver<(u32, String)>,
     call: Option<OwnCall>,
     reservation: Option<Reservation>,
     /// Publishing NetStreams bound to a call by its publish name.
@@ -158,9 +158,6 @@ struct Connection {
     named_play: HashMap<u32, MediaHandle>,
     /// An INVITE routed here, until the core binds or refuses it.
     new_incoming: Option<IncomingCall>,
-    /// New incoming calls routed to this connection.
-    incoming_tx: mpsc::Sender<IncomingCall>,
-    incoming_rx: mpsc::Receiver<IncomingCall>,
     /// Addresses and registrations this connection holds.
     registrations: register::Registrations,
     /// The client's identity when `[auth] mode = "jwt"`.
@@ -209,32 +206,23 @@ impl Connection {
             },
             rand::rngs::OsRng.next_u64(),
         );
-        let (sip_tx, sip_rx) = mpsc::unbounded_channel();
-        let (media_tx, media_rx) = mpsc::unbounded_channel();
+        let (inbox_tx, inbox) = inbox::inbox();
         let depth = (c.media.rtmp_out_max_ms / 20).max(2) as usize;
         let (play_tx, play_rx) = mpsc::channel(depth);
-        let (play_ended_tx, play_ended_rx) = mpsc::unbounded_channel();
-        let (incoming_tx, incoming_rx) = mpsc::channel(4);
         Self {
             gw,
             session,
             core,
-            sip_tx,
-            sip_rx,
-            media_tx,
-            media_rx,
+            registrations: register::Registrations::new(inbox_tx.clone()),
+            inbox_tx,
+            inbox,
             play_tx,
             play_rx,
-            play_ended_tx,
-            play_ended_rx,
             call: None,
             reservation: None,
             named_publish: HashMap::new(),
             named_play: HashMap::new(),
             new_incoming: None,
-            incoming_tx,
-            incoming_rx,
-            registrations: register::Registrations::default(),
             identity: None,
             tcp_open: true,
         }
@@ -243,8 +231,7 @@ impl Connection {
     /// Where the UA sends calls for addresses this connection holds.
     fn incoming_target(&self) -> IncomingTarget {
         IncomingTarget {
-            calls: self.incoming_tx.clone(),
-            events: self.sip_tx.clone(),
+            inbox: Arc::new(self.inbox_tx.clone()),
         }
     }
 
@@ -274,6 +261,9 @@ impl Connection {
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             let tcp_open = self.tcp_open;
             tokio::select! {
+                // Control first: a burst of audio never delays SIP events.
+                biased;
+                Some(msg) = self.inbox.recv() => self.on_inbound(msg).await,
                 r = stream.read(&mut buf), if tcp_open => match r {
                     Ok(0) | Err(_) => {
                         debug!("client closed the connection");
@@ -286,24 +276,8 @@ impl Connection {
                         }
                     }
                 },
-                Some((call_id, event)) = self.sip_rx.recv() => {
-                    effects::count_sip_response(&self.gw.metrics, &event);
-                    self.feed(Input::Sip { call_id, event }).await;
-                }
-                Some(call) = self.incoming_rx.recv() => self.on_incoming(call).await,
-                Some((aor, event)) = self.registrations.next_event() => {
-                    info!(aor = ?aor, event = ?event, "registration");
-                    self.feed(Input::Registration { aor, event }).await;
-                }
-                Some((call_id, ev)) = self.media_rx.recv() => self.on_media_event(call_id, ev).await,
                 Some((stream_id, audio)) = self.play_rx.recv() => {
                     self.session.send_audio(stream_id, audio.timestamp_ms, audio.body);
-                }
-                Some((stream_id, call_id)) = self.play_ended_rx.recv() => {
-                    if self.named_play.get(&stream_id).is_some_and(|h| h.call_id == call_id) {
-                        self.named_play.remove(&stream_id);
-                    }
-                    self.feed(Input::PlayEnded { stream_id, call_id: CallId::new(call_id) }).await;
                 }
                 _ = sleep_until(wake) => {
                     self.core.handle_timeout(std::time::Instant::now());
@@ -432,7 +406,7 @@ impl Connection {
         let h = self.gw.streams.get(Direction::Play, name)?;
         let max = self.gw.config.limits.max_subscribers_per_call;
         let queue = self.play_tx.clone();
-        let ended = self.play_ended_tx.clone();
+        let ended: super::streams::PlayEndedSender = Arc::new(self.inbox_tx.clone());
         Some(
             match self.gw.streams.subscribe(&h, stream_id, queue, ended, max) {
                 Ok(()) => {
@@ -443,6 +417,33 @@ impl Connection {
                 Err(e) => Err(e.to_string()),
             },
         )
+    }
+
+    /// A message from another task, for the core.
+    async fn on_inbound(&mut self, msg: Inbound) {
+        match msg {
+            Inbound::Sip(call_id, event) => {
+                effects::count_sip_response(&self.gw.metrics, &event);
+                self.feed(Input::Sip { call_id, event }).await;
+            }
+            Inbound::Incoming(call) => self.on_incoming(call).await,
+            Inbound::Media(call_id, ev) => self.on_media_event(call_id, ev).await,
+            Inbound::PlayEnded(stream_id, call_id) => {
+                if self
+                    .named_play
+                    .get(&stream_id)
+                    .is_some_and(|h| h.call_id == call_id)
+                {
+                    self.named_play.remove(&stream_id);
+                }
+                let call_id = CallId::new(call_id);
+                self.feed(Input::PlayEnded { stream_id, call_id }).await;
+            }
+            Inbound::Registration(aor, event) => {
+                info!(aor = ?aor, event = ?event, "registration");
+                self.feed(Input::Registration { aor, event }).await;
+            }
+        }
     }
 
     /// A media task's event, for the core.

@@ -15,12 +15,13 @@ use rand::RngCore;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+use super::inbox::{Inbound, InboxSender};
 use super::Connection;
 use crate::call::connection::RegisterTarget;
 use crate::call::uri::DialUri;
 use crate::runtime::Gateway;
 use crate::sip::registration::{
-    spawn_registration, ClientRegister, RegisterParams, RegistrationEvent, RegistrationHandle,
+    spawn_registration, ClientRegister, RegisterParams, RegistrationHandle,
 };
 
 /// Most outside registrations one connection may hold.
@@ -40,29 +41,21 @@ pub(super) struct Registrations {
     /// Embedded-registrar idents bound in the location service.
     local: Vec<String>,
     upstream: Vec<Upstream>,
-    events_tx: mpsc::UnboundedSender<(String, RegistrationEvent)>,
-    events_rx: mpsc::UnboundedReceiver<(String, RegistrationEvent)>,
+    /// The connection's inbox, for registration changes.
+    inbox: InboxSender,
     /// Addresses last added to `rtmp2sip_registrations_active`.
     reported: usize,
 }
 
-impl Default for Registrations {
-    fn default() -> Self {
-        let (events_tx, events_rx) = mpsc::unbounded_channel();
+impl Registrations {
+    /// Nothing held yet; changes will go to `inbox`.
+    pub(super) fn new(inbox: InboxSender) -> Self {
         Self {
             local: Vec::new(),
             upstream: Vec::new(),
-            events_tx,
-            events_rx,
+            inbox,
             reported: 0,
         }
-    }
-}
-
-impl Registrations {
-    /// The next registration event, tagged with its AoR.
-    pub(super) async fn next_event(&mut self) -> Option<(String, RegistrationEvent)> {
-        self.events_rx.recv().await
     }
 
     /// Releases every address and unregisters upstream (bounded by the
@@ -221,11 +214,11 @@ impl Connection {
         }
         let (tx, mut rx) = mpsc::unbounded_channel();
         let handle = spawn_registration(self.gw.ua.endpoint(), params, tx);
-        let events = self.registrations.events_tx.clone();
+        let inbox = self.registrations.inbox.clone();
         let tag = aor.clone();
         tokio::spawn(async move {
             while let Some(ev) = rx.recv().await {
-                if events.send((tag.clone(), ev)).is_err() {
+                if !inbox.send(Inbound::Registration(tag.clone(), ev)) {
                     break;
                 }
             }
