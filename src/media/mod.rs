@@ -28,7 +28,7 @@ mod matrix_tests;
 #[cfg(test)]
 mod opus_tests;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 #[cfg(test)]
 mod timing_tests;
 

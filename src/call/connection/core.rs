@@ -705,3 +705,7 @@ impl ConnectionCore {
 #[cfg(test)]
 #[path = "core_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "pair_tests.rs"]
+mod pair_tests;
