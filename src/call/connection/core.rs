@@ -13,16 +13,16 @@ use std::time::{Duration, Instant};
 
 use super::api::{ApiCommand, DtmfDigits};
 use super::effect::{AudioTarget, CallDirection, CloseReason, Effect, LegCommand};
-use super::info::{dtmf_info, incoming_info, registration_result, registration_status};
-use super::input::{Input, MediaInput};
+use super::info::{registration_result, registration_status};
+use super::input::Input;
 use super::rate::DialRate;
 use crate::amf::Value;
 use crate::call::uri::DialUri;
 use crate::call::{
-    CallPhase, Capacity, Controller, ControllerConfig, IncomingCallInfo, IncomingDecision, Output,
+    CallPhase, Capacity, Controller, ControllerConfig, IncomingCallInfo, IncomingDecision,
 };
 use crate::rtmp::session::SessionEvent;
-use crate::sip::event::{CallId, SipEvent, SipStatus};
+use crate::sip::event::CallId;
 
 /// Static inputs of a connection core.
 #[derive(Debug, Clone)]
@@ -428,264 +428,6 @@ impl ConnectionCore {
         self.out.push_back(Effect::RefuseIncoming { call_id, code });
     }
 
-    // ---- SIP and media ------------------------------------------------------
-
-    fn own(&self, call_id: &CallId) -> Option<&OwnCall> {
-        self.call.as_ref().filter(|c| &c.call_id == call_id)
-    }
-
-    fn on_sip(&mut self, now: Instant, call_id: CallId, event: SipEvent) {
-        let offered = self
-            .own(&call_id)
-            .is_some_and(|c| c.resources == Resources::Offered);
-        match event {
-            // The answer to our offer: media first, then the controller.
-            SipEvent::Answered { sdp } if offered => self.out.push_back(Effect::StartMedia {
-                call_id,
-                answer: sdp,
-            }),
-            event => self.controller.handle_sip(now, call_id.as_str(), event),
-        }
-    }
-
-    fn on_media_started(&mut self, now: Instant, call_id: CallId, result: Result<(), String>) {
-        match result {
-            Ok(()) => {
-                self.set_resources(&call_id, Resources::Media);
-                self.controller.handle_sip(
-                    now,
-                    call_id.as_str(),
-                    SipEvent::Answered { sdp: Vec::new() },
-                );
-            }
-            Err(reason) => {
-                self.out.push_back(Effect::SipHangup(call_id.clone()));
-                let status = SipStatus::new(488, format!("Not Acceptable Here: {reason}"));
-                self.controller
-                    .handle_sip(now, call_id.as_str(), SipEvent::Failed(status));
-            }
-        }
-    }
-
-    fn on_media(&mut self, now: Instant, call_id: CallId, event: MediaInput) {
-        let Some(own) = self.own(&call_id) else {
-            return;
-        };
-        match event {
-            MediaInput::RtpTimeout => {
-                self.controller
-                    .handle_media_failure(now, call_id.as_str(), 408, "RTP timeout")
-            }
-            MediaInput::Dtmf(digit) => {
-                if self.controller.call_id() == Some(call_id.as_str()) {
-                    self.out
-                        .push_back(Effect::Status(dtmf_info(digit, call_id.as_str())));
-                }
-            }
-            MediaInput::DtmfFallback {
-                digits,
-                duration_ms,
-            } => {
-                if own.direction != CallDirection::Echo {
-                    self.out.push_back(Effect::SipInfoDtmf {
-                        call_id,
-                        digits,
-                        duration_ms,
-                    });
-                }
-            }
-            MediaInput::Ended => {
-                if own.direction == CallDirection::Echo {
-                    self.controller.handle_sip(
-                        now,
-                        call_id.as_str(),
-                        SipEvent::Ended { by_remote: false },
-                    );
-                }
-            }
-        }
-    }
-
-    fn set_resources(&mut self, call_id: &CallId, resources: Resources) {
-        if let Some(c) = self.call.as_mut().filter(|c| &c.call_id == call_id) {
-            c.resources = resources;
-        }
-    }
-
-    /// Turns the controller's outputs into effects.
-    fn drain_controller(&mut self) {
-        while let Some(out) = self.controller.poll_output() {
-            self.on_output(out);
-        }
-    }
-
-    fn on_output(&mut self, out: Output) {
-        let effect = match out {
-            Output::Result { txn } => Effect::ReplyResult {
-                txn,
-                value: Value::Null,
-            },
-            Output::Error {
-                txn,
-                code,
-                description,
-            } => {
-                self.count_refusal(code);
-                Effect::ReplyError {
-                    txn,
-                    code,
-                    description,
-                }
-            }
-            Output::Status(st) => Effect::CallStatus(st),
-            Output::Invite { call_id, target } => {
-                let call_id = CallId::new(call_id);
-                self.set_resources(&call_id, Resources::Offered);
-                Effect::Invite { call_id, target }
-            }
-            Output::StartEcho { call_id } => {
-                let call_id = CallId::new(call_id);
-                self.set_resources(&call_id, Resources::Media);
-                Effect::StartEcho(call_id)
-            }
-            Output::Hangup { call_id } => Effect::SipHangup(CallId::new(call_id)),
-            Output::ConnectStreams {
-                call_id,
-                publish,
-                play,
-            } => Effect::ConnectStreams {
-                call_id: CallId::new(call_id),
-                publish,
-                play,
-                players: self.own_play.clone(),
-            },
-            Output::Release { call_id } => return self.release(CallId::new(call_id)),
-            Output::Incoming(info) => Effect::Status(incoming_info(&info)),
-            Output::Accept { call_id } => {
-                let call_id = CallId::new(call_id);
-                self.set_resources(&call_id, Resources::Media);
-                Effect::AnswerIncoming(call_id)
-            }
-            Output::Reject { call_id, code } => Effect::RefuseIncoming {
-                call_id: CallId::new(call_id),
-                code,
-            },
-        };
-        self.out.push_back(effect);
-    }
-
-    fn release(&mut self, call_id: CallId) {
-        if self.own(&call_id).is_none() {
-            return;
-        }
-        self.call = None;
-        self.out.push_back(Effect::ReleaseCall(call_id));
-        for &stream_id in &self.own_play {
-            self.out.push_back(Effect::NotifyUnpublished(stream_id));
-        }
-    }
-
-    /// A dial refused by the controller: `[policy]` or capacity.
-    fn count_refusal(&mut self, code: &str) {
-        let full = std::mem::take(&mut self.dial_full);
-        let reason = match code {
-            "Sono.Call.Forbidden" => "policy",
-            "Sono.Call.Failed" if full => "capacity",
-            _ => return,
-        };
-        self.out.push_back(Effect::Refused {
-            what: "dial",
-            reason,
-        });
-    }
-
-    // ---- publish / play routing ---------------------------------------------
-
-    /// A call's publish name, or any name on a connection with a call
-    /// (its own); anything else is `NetStream.Publish.BadName`.
-    fn on_publish(&mut self, stream_id: u32, named: Option<CallId>) {
-        let target = match named {
-            Some(_) => AudioTarget::Named,
-            None if self.call.is_some() => AudioTarget::Own,
-            None => {
-                self.publishing.remove(&stream_id);
-                self.out.push_back(Effect::RejectPublish {
-                    stream_id,
-                    reason: "no call has this name".into(),
-                });
-                return;
-            }
-        };
-        self.publishing.insert(stream_id, target);
-        self.out.push_back(Effect::AcceptPublish(stream_id));
-    }
-
-    /// A call's play name (subscribed by the driver), or any name on a
-    /// connection with a call (its own); anything else is
-    /// `NetStream.Play.StreamNotFound`.
-    fn on_play(&mut self, stream_id: u32, named: Option<Result<CallId, String>>) {
-        match named {
-            Some(Ok(call_id)) => {
-                self.named_play.insert(stream_id, call_id);
-                self.out.push_back(Effect::AcceptPlay(stream_id));
-            }
-            Some(Err(reason)) => self.out.push_back(Effect::RejectPlay { stream_id, reason }),
-            None if self.call.is_some() => self.out.push_back(Effect::SubscribeOwn(stream_id)),
-            None => self.out.push_back(Effect::RejectPlay {
-                stream_id,
-                reason: "no call has this name".into(),
-            }),
-        }
-    }
-
-    fn on_own_subscribed(&mut self, stream_id: u32, result: Result<(), String>) {
-        match result {
-            Ok(()) => {
-                if !self.own_play.contains(&stream_id) {
-                    self.own_play.push(stream_id);
-                }
-                self.out.push_back(Effect::AcceptPlay(stream_id));
-            }
-            Err(reason) => self.out.push_back(Effect::RejectPlay { stream_id, reason }),
-        }
-    }
-
-    // ---- closing -------------------------------------------------------------
-
-    /// Idle past `idle_timeout`: only a live call, or a stream bound to one
-    /// by name, keeps the connection open.
-    fn on_idle(&mut self, now: Instant) {
-        if self.controller.has_call() {
-            self.last_rx = now;
-        } else if self.publishing.values().any(|t| *t == AudioTarget::Named)
-            || !self.named_play.is_empty()
-        {
-            self.out.push_back(Effect::ProbeStreams);
-        } else {
-            self.begin_close(now, CloseReason::Idle);
-        }
-    }
-
-    fn begin_close(&mut self, now: Instant, reason: CloseReason) {
-        if self.closing.is_none() {
-            self.out.push_back(Effect::Closing(reason));
-            self.closing = Some(now + self.cfg.close_grace);
-            self.controller.handle_disconnect(now);
-            self.drain_controller();
-        }
-    }
-
-    /// Closing, and the call has ended or the grace ran out: close.
-    fn check_close(&mut self, now: Instant) {
-        let Some(deadline) = self.closing else {
-            return;
-        };
-        if !self.closed && (!self.controller.has_call() || now >= deadline) {
-            self.closed = true;
-            self.out.push_back(Effect::Close);
-        }
-    }
-
     fn reply_null(&mut self, txn: f64) {
         self.out.push_back(Effect::ReplyResult {
             txn,
@@ -701,6 +443,13 @@ impl ConnectionCore {
         });
     }
 }
+
+#[path = "calls.rs"]
+mod calls;
+#[path = "closing.rs"]
+mod closing;
+#[path = "routing.rs"]
+mod routing;
 
 #[cfg(test)]
 #[path = "core_tests.rs"]

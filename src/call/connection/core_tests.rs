@@ -6,9 +6,11 @@
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::call::connection::input::MediaInput;
 use crate::call::policy::DialPolicy;
 use crate::call::{CallStatus, ControllerConfig};
 use crate::rtmp::session::Invoke;
+use crate::sip::event::{SipEvent, SipStatus};
 
 const SECOND: Duration = Duration::from_secs(1);
 

@@ -1,0 +1,188 @@
+//! The own call: SIP and media inputs, and the controller's outputs as
+//! effects (part of [`ConnectionCore`]).
+
+use std::time::Instant;
+
+use super::{ConnectionCore, OwnCall, Resources};
+use crate::amf::Value;
+use crate::call::connection::effect::{CallDirection, Effect};
+use crate::call::connection::info::{dtmf_info, incoming_info};
+use crate::call::connection::input::MediaInput;
+use crate::call::Output;
+use crate::sip::event::{CallId, SipEvent, SipStatus};
+
+impl ConnectionCore {
+    pub(super) fn own(&self, call_id: &CallId) -> Option<&OwnCall> {
+        self.call.as_ref().filter(|c| &c.call_id == call_id)
+    }
+
+    pub(super) fn on_sip(&mut self, now: Instant, call_id: CallId, event: SipEvent) {
+        let offered = self
+            .own(&call_id)
+            .is_some_and(|c| c.resources == Resources::Offered);
+        match event {
+            // The answer to our offer: media first, then the controller.
+            SipEvent::Answered { sdp } if offered => self.out.push_back(Effect::StartMedia {
+                call_id,
+                answer: sdp,
+            }),
+            event => self.controller.handle_sip(now, call_id.as_str(), event),
+        }
+    }
+
+    pub(super) fn on_media_started(
+        &mut self,
+        now: Instant,
+        call_id: CallId,
+        result: Result<(), String>,
+    ) {
+        match result {
+            Ok(()) => {
+                self.set_resources(&call_id, Resources::Media);
+                self.controller.handle_sip(
+                    now,
+                    call_id.as_str(),
+                    SipEvent::Answered { sdp: Vec::new() },
+                );
+            }
+            Err(reason) => {
+                self.out.push_back(Effect::SipHangup(call_id.clone()));
+                let status = SipStatus::new(488, format!("Not Acceptable Here: {reason}"));
+                self.controller
+                    .handle_sip(now, call_id.as_str(), SipEvent::Failed(status));
+            }
+        }
+    }
+
+    pub(super) fn on_media(&mut self, now: Instant, call_id: CallId, event: MediaInput) {
+        let Some(own) = self.own(&call_id) else {
+            return;
+        };
+        match event {
+            MediaInput::RtpTimeout => {
+                self.controller
+                    .handle_media_failure(now, call_id.as_str(), 408, "RTP timeout")
+            }
+            MediaInput::Dtmf(digit) => {
+                if self.controller.call_id() == Some(call_id.as_str()) {
+                    self.out
+                        .push_back(Effect::Status(dtmf_info(digit, call_id.as_str())));
+                }
+            }
+            MediaInput::DtmfFallback {
+                digits,
+                duration_ms,
+            } => {
+                if own.direction != CallDirection::Echo {
+                    self.out.push_back(Effect::SipInfoDtmf {
+                        call_id,
+                        digits,
+                        duration_ms,
+                    });
+                }
+            }
+            MediaInput::Ended => {
+                if own.direction == CallDirection::Echo {
+                    self.controller.handle_sip(
+                        now,
+                        call_id.as_str(),
+                        SipEvent::Ended { by_remote: false },
+                    );
+                }
+            }
+        }
+    }
+
+    pub(super) fn set_resources(&mut self, call_id: &CallId, resources: Resources) {
+        if let Some(c) = self.call.as_mut().filter(|c| &c.call_id == call_id) {
+            c.resources = resources;
+        }
+    }
+
+    /// Turns the controller's outputs into effects.
+    pub(super) fn drain_controller(&mut self) {
+        while let Some(out) = self.controller.poll_output() {
+            self.on_output(out);
+        }
+    }
+
+    pub(super) fn on_output(&mut self, out: Output) {
+        let effect = match out {
+            Output::Result { txn } => Effect::ReplyResult {
+                txn,
+                value: Value::Null,
+            },
+            Output::Error {
+                txn,
+                code,
+                description,
+            } => {
+                self.count_refusal(code);
+                Effect::ReplyError {
+                    txn,
+                    code,
+                    description,
+                }
+            }
+            Output::Status(st) => Effect::CallStatus(st),
+            Output::Invite { call_id, target } => {
+                let call_id = CallId::new(call_id);
+                self.set_resources(&call_id, Resources::Offered);
+                Effect::Invite { call_id, target }
+            }
+            Output::StartEcho { call_id } => {
+                let call_id = CallId::new(call_id);
+                self.set_resources(&call_id, Resources::Media);
+                Effect::StartEcho(call_id)
+            }
+            Output::Hangup { call_id } => Effect::SipHangup(CallId::new(call_id)),
+            Output::ConnectStreams {
+                call_id,
+                publish,
+                play,
+            } => Effect::ConnectStreams {
+                call_id: CallId::new(call_id),
+                publish,
+                play,
+                players: self.own_play.clone(),
+            },
+            Output::Release { call_id } => return self.release(CallId::new(call_id)),
+            Output::Incoming(info) => Effect::Status(incoming_info(&info)),
+            Output::Accept { call_id } => {
+                let call_id = CallId::new(call_id);
+                self.set_resources(&call_id, Resources::Media);
+                Effect::AnswerIncoming(call_id)
+            }
+            Output::Reject { call_id, code } => Effect::RefuseIncoming {
+                call_id: CallId::new(call_id),
+                code,
+            },
+        };
+        self.out.push_back(effect);
+    }
+
+    pub(super) fn release(&mut self, call_id: CallId) {
+        if self.own(&call_id).is_none() {
+            return;
+        }
+        self.call = None;
+        self.out.push_back(Effect::ReleaseCall(call_id));
+        for &stream_id in &self.own_play {
+            self.out.push_back(Effect::NotifyUnpublished(stream_id));
+        }
+    }
+
+    /// A dial refused by the controller: `[policy]` or capacity.
+    pub(super) fn count_refusal(&mut self, code: &str) {
+        let full = std::mem::take(&mut self.dial_full);
+        let reason = match code {
+            "Sono.Call.Forbidden" => "policy",
+            "Sono.Call.Failed" if full => "capacity",
+            _ => return,
+        };
+        self.out.push_back(Effect::Refused {
+            what: "dial",
+            reason,
+        });
+    }
+}
