@@ -302,6 +302,7 @@ impl Connection {
         call_id: &CallId,
         target: DialUri,
     ) -> Result<(), (u16, String)> {
+        info!(%call_id, uri = ?target.canonical(), "placing call");
         let ports = self.allocate_ports().await?;
         let remote = super::target_socket_addr(target.uri());
         let host = self.gw.ua.media_host_for(remote);
