@@ -16,6 +16,14 @@ impl ConnectionCore {
         self.call.as_ref().filter(|c| &c.call_id == call_id)
     }
 
+    /// A SIP event of `call_id`: one arm per event, so a new `SipEvent`
+    /// variant (a far end's hold or re-INVITE, a hold that failed, NOTIFY
+    /// progress of a transfer, an incoming REFER) gets its place here:
+    /// - `MediaChanged` -> an effect re-targeting the call's media;
+    /// - `HoldFailed` -> `Effect::CallStatus`/`Status` for the client;
+    /// - `TransferProgress` -> `Effect::Status(info::transfer_info(..))`;
+    /// - `Referred` -> `controller.check_target`, then a new `Invite` or a
+    ///   refusal (`[policy] dial_allow` applies to the Refer-To target).
     pub(super) fn on_sip(&mut self, now: Instant, call_id: CallId, event: SipEvent) {
         let offered = self
             .own(&call_id)
@@ -26,8 +34,15 @@ impl ConnectionCore {
                 call_id,
                 answer: sdp,
             }),
-            event => self.controller.handle_sip(now, call_id.as_str(), event),
+            event @ SipEvent::Answered { .. } => self.to_controller(now, &call_id, event),
+            event @ SipEvent::Progress { .. } => self.to_controller(now, &call_id, event),
+            event @ SipEvent::Failed(_) => self.to_controller(now, &call_id, event),
+            event @ SipEvent::Ended { .. } => self.to_controller(now, &call_id, event),
         }
+    }
+
+    fn to_controller(&mut self, now: Instant, call_id: &CallId, event: SipEvent) {
+        self.controller.handle_sip(now, call_id.as_str(), event);
     }
 
     pub(super) fn on_media_started(
