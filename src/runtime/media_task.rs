@@ -99,21 +99,6 @@ fn g711_fallback(caps: ClientCaps) -> Option<RtmpOut> {
     }
 }
 
-/// The codecs to offer or answer with for a connection: `[media] codecs`,
-/// with opus/48000/2 moved first when the client announced it publishes
-/// Opus, so a far end that takes Opus gets the client's packets unchanged
-/// (as Speex passthrough is preferred by listing speex/16000 first).
-pub fn offer_codecs(codecs: &[Codec], caps: ClientCaps) -> Vec<Codec> {
-    let mut out = codecs.to_vec();
-    if caps.publishes_opus() {
-        if let Some(i) = out.iter().position(|c| *c == Codec::Opus) {
-            let opus = out.remove(i);
-            out.insert(0, opus);
-        }
-    }
-    out
-}
-
 /// The media layer's name for `[media] latching`.
 fn latch_mode(latching: Latching) -> LatchMode {
     match latching {
@@ -440,21 +425,5 @@ mod tests {
             .build();
         let caps = ClientCaps::from_connect(&connect);
         assert_eq!(downlink(&media, caps), RtmpOut::Opus);
-    }
-
-    #[test]
-    fn opus_publishers_offer_opus_first() {
-        let codecs = [Codec::Speex16k, Codec::Opus, Codec::Pcmu];
-        assert_eq!(offer_codecs(&codecs, ClientCaps::default()), codecs);
-        let all = ClientCaps::with_opus(FourCcInfo::ALL);
-        assert_eq!(
-            offer_codecs(&codecs, all),
-            [Codec::Opus, Codec::Speex16k, Codec::Pcmu]
-        );
-        assert_eq!(
-            offer_codecs(&[Codec::Pcmu], all),
-            [Codec::Pcmu],
-            "not offered when not configured"
-        );
     }
 }

@@ -3,13 +3,15 @@
 
 use std::time::Instant;
 
-use super::{ConnectionCore, OwnCall, Resources};
+use super::{CallSdp, ConnectionCore, OwnCall, Resources};
 use crate::amf::Value;
 use crate::call::connection::effect::{CallDirection, Effect};
 use crate::call::connection::info::{dtmf_info, incoming_info};
 use crate::call::connection::input::MediaInput;
+use crate::call::grammar::DialHost;
+use crate::call::uri::DialUri;
 use crate::call::Output;
-use crate::sip::event::{CallId, SipEvent, SipStatus};
+use crate::sip::event::{CallId, SipEvent};
 
 impl ConnectionCore {
     pub(super) fn own(&self, call_id: &CallId) -> Option<&OwnCall> {
@@ -30,10 +32,7 @@ impl ConnectionCore {
             .is_some_and(|c| c.resources == Resources::Offered);
         match event {
             // The answer to our offer: media first, then the controller.
-            SipEvent::Answered { sdp } if offered => self.out.push_back(Effect::StartMedia {
-                call_id,
-                answer: sdp,
-            }),
+            SipEvent::Answered { sdp } if offered => self.on_answer(now, call_id, &sdp),
             event @ SipEvent::Answered { .. } => self.to_controller(now, &call_id, event),
             event @ SipEvent::Progress { .. } => self.to_controller(now, &call_id, event),
             event @ SipEvent::Failed(_) => self.to_controller(now, &call_id, event),
@@ -43,30 +42,6 @@ impl ConnectionCore {
 
     fn to_controller(&mut self, now: Instant, call_id: &CallId, event: SipEvent) {
         self.controller.handle_sip(now, call_id.as_str(), event);
-    }
-
-    pub(super) fn on_media_started(
-        &mut self,
-        now: Instant,
-        call_id: CallId,
-        result: Result<(), String>,
-    ) {
-        match result {
-            Ok(()) => {
-                self.set_resources(&call_id, Resources::Media);
-                self.controller.handle_sip(
-                    now,
-                    call_id.as_str(),
-                    SipEvent::Answered { sdp: Vec::new() },
-                );
-            }
-            Err(reason) => {
-                self.out.push_back(Effect::SipHangup(call_id.clone()));
-                let status = SipStatus::new(488, format!("Not Acceptable Here: {reason}"));
-                self.controller
-                    .handle_sip(now, call_id.as_str(), SipEvent::Failed(status));
-            }
-        }
     }
 
     pub(super) fn on_media(&mut self, now: Instant, call_id: CallId, event: MediaInput) {
@@ -142,8 +117,9 @@ impl ConnectionCore {
             Output::Status(st) => Effect::CallStatus(st),
             Output::Invite { call_id, target } => {
                 let call_id = CallId::new(call_id);
-                self.set_resources(&call_id, Resources::Offered);
-                Effect::Invite { call_id, target }
+                let toward = target_addr(&target);
+                self.set_sdp(&call_id, CallSdp::NeedOffer(target));
+                Effect::AllocatePorts { call_id, toward }
             }
             Output::StartEcho { call_id } => {
                 let call_id = CallId::new(call_id);
@@ -163,11 +139,10 @@ impl ConnectionCore {
             },
             Output::Release { call_id } => return self.release(CallId::new(call_id)),
             Output::Incoming(info) => Effect::Status(incoming_info(&info)),
-            Output::Accept { call_id } => {
-                let call_id = CallId::new(call_id);
-                self.set_resources(&call_id, Resources::Media);
-                Effect::AnswerIncoming(call_id)
-            }
+            Output::Accept { call_id } => Effect::AllocatePorts {
+                call_id: CallId::new(call_id),
+                toward: None,
+            },
             Output::Reject { call_id, code } => Effect::RefuseIncoming {
                 call_id: CallId::new(call_id),
                 code,
@@ -199,5 +174,17 @@ impl ConnectionCore {
             what: "dial",
             reason,
         });
+    }
+}
+
+/// The dialled host as a socket address when it is an IP literal (for
+/// choosing the local address toward it).
+fn target_addr(target: &DialUri) -> Option<std::net::SocketAddr> {
+    match target.host() {
+        DialHost::Ip(ip) => Some(std::net::SocketAddr::new(
+            *ip,
+            target.port().unwrap_or(5060),
+        )),
+        DialHost::Name(_) => None,
     }
 }

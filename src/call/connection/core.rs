@@ -21,8 +21,12 @@ use crate::call::uri::DialUri;
 use crate::call::{
     CallPhase, Capacity, Controller, ControllerConfig, IncomingCallInfo, IncomingDecision,
 };
-use crate::rtmp::session::SessionEvent;
+use crate::media::codec::Codec;
+use crate::rtmp::session::{ClientCaps, SessionEvent};
 use crate::sip::event::CallId;
+use crate::sip::sdp::SdpOffer;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 
 /// Static inputs of a connection core.
 #[derive(Debug, Clone)]
@@ -38,6 +42,9 @@ pub struct ConnectionConfig {
     pub max_dials_per_minute: u32,
     /// Most time a closing connection waits for its call's BYE to finish.
     pub close_grace: Duration,
+    /// `[media] codecs`, offered and answered in this order (see
+    /// [`super::sdp_plan::offer_codecs`]).
+    pub codecs: Vec<Codec>,
 }
 
 /// What the driver holds for the own call, by phase. The driver maps each
@@ -62,6 +69,23 @@ struct OwnCall {
     call_id: CallId,
     direction: CallDirection,
     resources: Resources,
+    /// Where the call's SDP stands.
+    sdp: CallSdp,
+}
+
+/// The own call's offer/answer state (RFC 3264).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CallSdp {
+    /// Nothing to negotiate (the echo destination), or done.
+    None,
+    /// An outgoing call waits for its ports to build the offer.
+    NeedOffer(DialUri),
+    /// Our offer is out; the answer is matched against it.
+    Offered(SdpOffer),
+    /// An incoming call's offer, until `accept()` answers it.
+    RemoteOffer(Vec<u8>),
+    /// Our answer, sent once the media runs.
+    Answer(Vec<u8>),
 }
 
 /// A query effect is out; its answer decides how to go on.
@@ -74,7 +98,7 @@ enum Pending {
         target: DialUri,
     },
     /// An INVITE waits for [`Input::Reserved`].
-    Incoming(IncomingCallInfo),
+    Incoming(IncomingCallInfo, Vec<u8>),
 }
 
 /// One connection's call plane; see the module doc.
@@ -98,6 +122,10 @@ pub struct ConnectionCore {
     register_allowed: bool,
     /// The last `dial` had no call capacity (for the refusal counter).
     dial_full: bool,
+    /// What the client announced in `connect` (codec order, Opus).
+    caps: ClientCaps,
+    /// SDP session ids.
+    rng: StdRng,
     out: VecDeque<Effect>,
 }
 
@@ -119,6 +147,8 @@ impl ConnectionCore {
             dial_rate: DialRate::new(cfg.max_dials_per_minute),
             register_allowed: true,
             dial_full: false,
+            caps: ClientCaps::default(),
+            rng: StdRng::seed_from_u64(seed ^ 0x5d9_0ffe),
             out: VecDeque::new(),
             cfg,
         }
@@ -196,9 +226,12 @@ impl ConnectionCore {
                     self.begin_close(now, CloseReason::Idle);
                 }
             }
-            Input::Incoming(info) => {
-                self.pending = Pending::Incoming(info);
+            Input::Incoming { info, offer } => {
+                self.pending = Pending::Incoming(info, offer);
                 self.out.push_back(Effect::ReserveCall);
+            }
+            Input::PortsAllocated { call_id, result } => {
+                self.on_ports_allocated(now, call_id, result)
             }
             Input::Sip { call_id, event } => self.on_sip(now, call_id, event),
             Input::MediaStarted { call_id, result } => self.on_media_started(now, call_id, result),
@@ -235,8 +268,9 @@ impl ConnectionCore {
 
     fn on_session(&mut self, now: Instant, ev: SessionEvent) {
         match ev {
-            SessionEvent::Connected { grant, .. } => {
+            SessionEvent::Connected { grant, caps, .. } => {
                 self.connect_deadline = None;
+                self.caps = caps;
                 if let Some(id) = grant.get::<crate::auth::Identity>() {
                     if let Some(policy) = &id.dial {
                         self.controller.narrow_dial_policy(policy.clone());
@@ -371,7 +405,7 @@ impl ConnectionCore {
     fn on_reserved(&mut self, now: Instant, cap: Capacity) {
         match std::mem::replace(&mut self.pending, Pending::None) {
             Pending::Dial { txn, target } => self.dial(now, txn, target, cap),
-            Pending::Incoming(info) => self.incoming(now, info, cap),
+            Pending::Incoming(info, offer) => self.incoming(now, info, offer, cap),
             Pending::None => self.out.push_back(Effect::DropReservation),
         }
     }
@@ -389,28 +423,37 @@ impl ConnectionCore {
                 } else {
                     CallDirection::Outbound
                 };
-                self.bind(call_id, direction, Resources::Reserved);
+                self.bind(call_id, direction, Resources::Reserved, CallSdp::None);
             }
             _ => self.out.push_back(Effect::DropReservation),
         }
     }
 
-    fn incoming(&mut self, now: Instant, info: IncomingCallInfo, cap: Capacity) {
+    fn incoming(&mut self, now: Instant, info: IncomingCallInfo, offer: Vec<u8>, cap: Capacity) {
         let call_id = CallId::new(info.call_id.as_str());
         if matches!(cap, Capacity::SubjectFull { .. }) && !self.controller.has_call() {
             return self.refuse_new(call_id, 486);
         }
         let gateway = cap != Capacity::GatewayFull;
         match self.controller.handle_incoming(now, info, gateway) {
-            IncomingDecision::Ringing => {
-                self.bind(call_id, CallDirection::Inbound, Resources::Ringing)
-            }
+            IncomingDecision::Ringing => self.bind(
+                call_id,
+                CallDirection::Inbound,
+                Resources::Ringing,
+                CallSdp::RemoteOffer(offer),
+            ),
             IncomingDecision::Busy => self.refuse_new(call_id, 486),
             IncomingDecision::NoCapacity => self.refuse_new(call_id, 503),
         }
     }
 
-    fn bind(&mut self, call_id: CallId, direction: CallDirection, resources: Resources) {
+    fn bind(
+        &mut self,
+        call_id: CallId,
+        direction: CallDirection,
+        resources: Resources,
+        sdp: CallSdp,
+    ) {
         self.out.push_back(Effect::BindCall {
             call_id: call_id.clone(),
             direction,
@@ -419,6 +462,7 @@ impl ConnectionCore {
             call_id,
             direction,
             resources,
+            sdp,
         });
     }
 
@@ -448,6 +492,8 @@ impl ConnectionCore {
 mod calls;
 #[path = "closing.rs"]
 mod closing;
+#[path = "media_setup.rs"]
+mod media_setup;
 #[path = "routing.rs"]
 mod routing;
 

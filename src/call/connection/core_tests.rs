@@ -7,10 +7,13 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::call::connection::input::MediaInput;
+use crate::call::connection::MediaAddr;
 use crate::call::policy::DialPolicy;
 use crate::call::{CallStatus, ControllerConfig};
+use crate::media::codec::Codec;
 use crate::rtmp::session::Invoke;
 use crate::sip::event::{SipEvent, SipStatus};
+use crate::sip::sdp;
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -26,6 +29,36 @@ fn config() -> ConnectionConfig {
         idle_timeout: 120 * SECOND,
         max_dials_per_minute: 3,
         close_grace: 5 * SECOND,
+        codecs: vec![Codec::Pcmu],
+    }
+}
+
+/// The far end's media description.
+fn far_media() -> sdp::LocalMedia {
+    sdp::LocalMedia {
+        addr: "127.0.0.1".parse().expect("ip"),
+        port: 50000,
+        session_id: 9,
+        session_version: 1,
+    }
+}
+
+/// An INVITE's SDP offer from the far end (PCMU).
+fn far_offer() -> Vec<u8> {
+    sdp::build_offer(&[Codec::Pcmu], &far_media())
+        .expect("offer")
+        .to_bytes()
+}
+
+fn incoming(call_id: &str) -> Input {
+    Input::Incoming {
+        info: IncomingCallInfo {
+            call_id: call_id.into(),
+            uri: "sip:alice@127.0.0.1".into(),
+            display_name: None,
+            to: "sip:u1@gw".into(),
+        },
+        offer: far_offer(),
     }
 }
 
@@ -33,6 +66,8 @@ fn config() -> ConnectionConfig {
 struct Rig {
     core: ConnectionCore,
     now: Instant,
+    /// The last SDP offer the core sent in an INVITE.
+    offer: Option<Vec<u8>>,
 }
 
 impl Rig {
@@ -41,6 +76,7 @@ impl Rig {
         let mut rig = Self {
             core: ConnectionCore::new(now, config(), 7),
             now,
+            offer: None,
         };
         rig.feed(Input::Session(SessionEvent::Connected {
             app: "phone".into(),
@@ -68,6 +104,17 @@ impl Rig {
                     stream_id,
                     result: Ok(()),
                 }),
+                Effect::AllocatePorts { call_id, .. } => Some(Input::PortsAllocated {
+                    call_id,
+                    result: Ok(MediaAddr {
+                        addr: "127.0.0.1".parse().expect("ip"),
+                        port: 40000,
+                    }),
+                }),
+                Effect::Invite { offer, .. } => {
+                    self.offer = Some(offer);
+                    None
+                }
                 Effect::StartMedia { call_id, .. } => Some(Input::MediaStarted {
                     call_id,
                     result: Ok(()),
@@ -107,6 +154,21 @@ impl Rig {
     fn sip(&mut self, event: SipEvent) -> Vec<String> {
         let call_id = self.call_id();
         self.feed(Input::Sip { call_id, event })
+    }
+
+    /// The far end's SDP answer to the last offer.
+    fn answer(&self) -> Vec<u8> {
+        let offer = self.offer.clone().expect("an offer");
+        sdp::answer(&offer, &[Codec::Pcmu], &far_media())
+            .expect("answer")
+            .0
+            .to_bytes()
+    }
+
+    /// The far end answers with 200 and its SDP.
+    fn answered(&mut self) -> Vec<String> {
+        let sdp = self.answer();
+        self.sip(SipEvent::Answered { sdp })
     }
 
     fn advance(&mut self, by: Duration) -> Vec<String> {
@@ -150,7 +212,8 @@ fn short(e: &Effect) -> String {
         Effect::Invite { .. } => "invite".into(),
         Effect::StartEcho(_) => "echo".into(),
         Effect::StartMedia { .. } => "media".into(),
-        Effect::AnswerIncoming(_) => "200".into(),
+        Effect::AnswerIncoming { .. } => "200".into(),
+        Effect::AllocatePorts { .. } => "ports".into(),
         Effect::RefuseIncoming { code, .. } => format!("refuse:{code}"),
         Effect::SipHangup(_) => "sip-hangup".into(),
         Effect::SendDtmf { .. } => "dtmf".into(),
@@ -190,14 +253,7 @@ enum Start {
 fn rig_in(state: Start) -> Rig {
     let mut r = Rig::new();
     let dial = |r: &mut Rig| r.invoke("dial", vec![s("sip:bob@127.0.0.1")]);
-    let ring = |r: &mut Rig| {
-        r.feed(Input::Incoming(IncomingCallInfo {
-            call_id: "in-1".into(),
-            uri: "sip:alice@127.0.0.1".into(),
-            display_name: None,
-            to: "sip:u1@gw".into(),
-        }))
-    };
+    let ring = |r: &mut Rig| r.feed(incoming("in-1"));
     match state {
         Start::Idle => {}
         Start::Dialing => {
@@ -212,9 +268,7 @@ fn rig_in(state: Start) -> Rig {
         }
         Start::Connected | Start::Ending => {
             dial(&mut r);
-            r.sip(SipEvent::Answered {
-                sdp: b"v=0".to_vec(),
-            });
+            r.answered();
             if matches!(state, Start::Ending) {
                 r.invoke("hangup", vec![]);
             }
@@ -269,7 +323,7 @@ fn every_command_in_every_state() {
         (
             Idle,
             "dial",
-            &["reserve", "bind:Outbound", "status1", "invite"],
+            &["reserve", "bind:Outbound", "status1", "ports", "invite"],
         ),
         (Idle, "hangup", &["result"]),
         (Idle, "accept", NO_CALL),
@@ -330,7 +384,11 @@ fn every_command_in_every_state() {
             "hangup",
             &["result", "refuse:486", "release", "status0/486"],
         ),
-        (Ringing, "accept", &["result", "200", "status1"]),
+        (
+            Ringing,
+            "accept",
+            &["result", "ports", "status1", "media", "200"],
+        ),
         (
             Ringing,
             "reject",
@@ -418,12 +476,7 @@ fn outgoing_call_lifecycle() {
         }),
         ["status1/183"]
     );
-    assert_eq!(
-        r.sip(SipEvent::Answered {
-            sdp: b"v=0".to_vec()
-        }),
-        ["media", "status2/200", "streams", "status4"]
-    );
+    assert_eq!(r.answered(), ["media", "status2/200", "streams", "status4"]);
     assert_eq!(r.core.call().map(|c| c.1), Some(Resources::Media));
     assert_eq!(
         r.sip(SipEvent::Ended { by_remote: true }),
@@ -435,13 +488,21 @@ fn outgoing_call_lifecycle() {
 
 #[test]
 fn an_unusable_answer_ends_the_call_with_488() {
+    // No codec in common (the far end answers with G.722 only).
+    let mut r = rig_in(Start::Dialing);
+    let got = r.sip(SipEvent::Answered {
+        sdp: b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 50000 RTP/AVP 9\r\n".to_vec(),
+    });
+    assert_eq!(got, ["sip-hangup", "release", "status0/488"]);
+    // Or the media task cannot start.
     let mut r = rig_in(Start::Dialing);
     let call_id = r.call_id();
+    let sdp = r.answer();
     r.core.handle(
         r.now,
         Input::Sip {
             call_id: call_id.clone(),
-            event: SipEvent::Answered { sdp: Vec::new() },
+            event: SipEvent::Answered { sdp },
         },
     );
     assert!(matches!(
@@ -450,9 +511,122 @@ fn an_unusable_answer_ends_the_call_with_488() {
     ));
     let got = r.feed(Input::MediaStarted {
         call_id,
-        result: Err("no common codec".into()),
+        result: Err("no bridge".into()),
     });
     assert_eq!(got, ["sip-hangup", "release", "status0/488"]);
+}
+
+#[test]
+fn no_ports_ends_the_call_with_503() {
+    let mut r2 = Rig::new();
+    r2.core.handle(
+        r2.now,
+        Input::Session(SessionEvent::Invoke(Invoke {
+            name: "dial".into(),
+            txn: 1.0,
+            object: Value::Null,
+            args: vec![s("sip:bob@127.0.0.1")],
+        })),
+    );
+    assert_eq!(r2.core.poll_effect(), Some(Effect::ReserveCall));
+    r2.core.handle(r2.now, Input::Reserved(Capacity::Available));
+    let mut call_id = None;
+    while let Some(e) = r2.core.poll_effect() {
+        if let Effect::AllocatePorts {
+            call_id: id,
+            toward,
+        } = e
+        {
+            assert_eq!(toward, Some("127.0.0.1:5060".parse().expect("addr")));
+            call_id = Some(id);
+        }
+    }
+    let got = r2.feed(Input::PortsAllocated {
+        call_id: call_id.expect("AllocatePorts"),
+        result: Err(SipStatus::new(503, "Service Unavailable: no ports")),
+    });
+    assert_eq!(got, ["release", "status0/503"]);
+}
+
+#[test]
+fn accept_answers_the_offer_after_the_media_starts() {
+    let mut r = rig_in(Start::Ringing);
+    let call_id = r.call_id();
+    r.core.handle(
+        r.now,
+        Input::Session(SessionEvent::Invoke(Invoke {
+            name: "accept".into(),
+            txn: 1.0,
+            object: Value::Null,
+            args: vec![],
+        })),
+    );
+    let mut seen = Vec::new();
+    while let Some(e) = r.core.poll_effect() {
+        seen.push(short(&e));
+        if let Effect::AllocatePorts { .. } = e {
+            r.core.handle(
+                r.now,
+                Input::PortsAllocated {
+                    call_id: call_id.clone(),
+                    result: Ok(MediaAddr {
+                        addr: "192.0.2.7".parse().expect("ip"),
+                        port: 41000,
+                    }),
+                },
+            );
+        }
+        if let Effect::StartMedia { negotiated, .. } = &e {
+            assert_eq!(negotiated.codec, Codec::Pcmu);
+            assert_eq!(
+                negotiated.remote_rtp,
+                "127.0.0.1:50000".parse().expect("addr")
+            );
+            r.core.handle(
+                r.now,
+                Input::MediaStarted {
+                    call_id: call_id.clone(),
+                    result: Ok(()),
+                },
+            );
+        }
+        if let Effect::AnswerIncoming { answer, .. } = &e {
+            let text = String::from_utf8_lossy(answer);
+            assert!(text.contains("c=IN IP4 192.0.2.7"), "{text}");
+            assert!(text.contains("m=audio 41000 RTP/AVP 0"), "{text}");
+        }
+    }
+    assert_eq!(seen, ["result", "ports", "status1", "media", "200"]);
+    assert_eq!(r.core.call().map(|c| c.1), Some(Resources::Media));
+}
+
+#[test]
+fn an_offer_without_a_common_codec_is_refused_with_488_on_accept() {
+    let mut r = Rig::new();
+    let mut offer = sdp::build_offer(&[Codec::Pcma], &far_media()).expect("offer");
+    offer.formats.retain(|f| f.codec == Codec::Pcma);
+    r.feed(Input::Incoming {
+        info: IncomingCallInfo {
+            call_id: "in-9".into(),
+            uri: "sip:a@b".into(),
+            display_name: None,
+            to: "sip:c@d".into(),
+        },
+        offer: offer.to_bytes(),
+    });
+    assert_eq!(r.core.phase(), CallPhase::Ringing);
+    let got = r.invoke("accept", vec![]);
+    assert_eq!(
+        got,
+        [
+            "result",
+            "ports",
+            "status1",
+            "refuse:488",
+            "release",
+            "status0/488"
+        ]
+    );
 }
 
 #[test]
@@ -495,29 +669,13 @@ fn capacity_refusals() {
         ["drop", "refused:dial:capacity", "error:Sono.Call.Failed"]
     );
     // An INVITE while the token's subject is full: 486, no ring.
-    r.core.handle(
-        r.now,
-        Input::Incoming(IncomingCallInfo {
-            call_id: "x".into(),
-            uri: "sip:a@b".into(),
-            display_name: None,
-            to: "sip:c@d".into(),
-        }),
-    );
+    r.core.handle(r.now, incoming("x"));
     assert_eq!(r.core.poll_effect(), Some(Effect::ReserveCall));
     assert_eq!(
         r.feed(Input::Reserved(Capacity::SubjectFull { max: 1 })),
         ["drop", "refuse:486"]
     );
-    r.core.handle(
-        r.now,
-        Input::Incoming(IncomingCallInfo {
-            call_id: "y".into(),
-            uri: "sip:a@b".into(),
-            display_name: None,
-            to: "sip:c@d".into(),
-        }),
-    );
+    r.core.handle(r.now, incoming("y"));
     assert_eq!(r.core.poll_effect(), Some(Effect::ReserveCall));
     assert_eq!(
         r.feed(Input::Reserved(Capacity::GatewayFull)),
@@ -528,12 +686,7 @@ fn capacity_refusals() {
 #[test]
 fn a_second_invite_is_busy() {
     let mut r = rig_in(Start::Connected);
-    let got = r.feed(Input::Incoming(IncomingCallInfo {
-        call_id: "in-2".into(),
-        uri: "sip:a@b".into(),
-        display_name: None,
-        to: "sip:c@d".into(),
-    }));
+    let got = r.feed(incoming("in-2"));
     assert_eq!(got, ["reserve", "drop", "refuse:486"]);
     assert_eq!(r.core.phase(), CallPhase::Connected);
 }
@@ -565,6 +718,7 @@ fn connect_deadline_closes_a_silent_connection() {
     let mut r = Rig {
         core: ConnectionCore::new(now, config(), 1),
         now,
+        offer: None,
     };
     assert_eq!(r.core.poll_timeout(), Some(now + 10 * SECOND));
     assert_eq!(r.advance(9 * SECOND), Vec::<String>::new());
@@ -699,12 +853,7 @@ fn publish_and_play_routing() {
         ["subscribe-own", "play"]
     );
     assert_eq!(r.feed(audio(1)), ["audio:Own"]);
-    assert_eq!(
-        r.sip(SipEvent::Answered {
-            sdp: b"v=0".to_vec()
-        }),
-        ["media", "status2/200", "streams", "status4"]
-    );
+    assert_eq!(r.answered(), ["media", "status2/200", "streams", "status4"]);
     let got = r.sip(SipEvent::Ended { by_remote: true });
     assert_eq!(got, ["status3", "release", "unpublished", "status0/200"]);
     assert_eq!(

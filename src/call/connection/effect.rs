@@ -1,11 +1,14 @@
 //! [`Effect`]: what a connection core asks its driver to do.
 
+use std::net::SocketAddr;
+
 use bytes::Bytes;
 
 use crate::amf::Value;
 use crate::call::connection::api::{DtmfDigits, RegisterTarget};
 use crate::call::status::CallStatus;
 use crate::call::uri::DialUri;
+use crate::media::codec::Negotiated;
 use crate::sip::event::CallId;
 
 /// Which way a call goes; picks the metric and what resources it holds.
@@ -137,28 +140,44 @@ pub enum Effect {
     },
     /// Give the reserved slots back (the call was refused).
     DropReservation,
-    /// *Query*: `[policy]`-checked: allocate RTP ports, build the offer,
-    /// send the INVITE. A failure comes back as `Input::Sip` `Failed`.
+    /// *Query*: allocate an RTP/RTCP port pair for the call (kept by the
+    /// driver until [`Effect::StartMedia`] or the release) and name the
+    /// address to advertise toward `toward` (the far end, when known);
+    /// answer [`super::Input::PortsAllocated`].
+    AllocatePorts {
+        /// The call.
+        call_id: CallId,
+        /// The far end's address, when the dialled host is an IP literal.
+        toward: Option<SocketAddr>,
+    },
+    /// Send the INVITE (`[policy]`-checked target, the core's SDP offer).
+    /// A failure comes back as `Input::Sip` `Failed`.
     Invite {
         /// The new dialog's Call-ID.
         call_id: CallId,
         /// The checked target.
         target: DialUri,
+        /// The SDP offer (RFC 3264 §5).
+        offer: Vec<u8>,
     },
     /// Start the echo destination's media; the driver then feeds
     /// `Input::Sip` `Answered` (or `Failed`).
     StartEcho(CallId),
-    /// *Query*: the far end answered; start the media with its SDP
-    /// `answer`. Answer [`super::Input::MediaStarted`].
+    /// *Query*: start the call's media task on its allocated ports with
+    /// the negotiated codec; answer [`super::Input::MediaStarted`].
     StartMedia {
         /// The call.
         call_id: CallId,
-        /// The SDP answer body.
+        /// The offer/answer outcome.
+        negotiated: Negotiated,
+    },
+    /// `accept()`, media running: send 200 OK with this SDP answer.
+    AnswerIncoming {
+        /// The INVITE's Call-ID.
+        call_id: CallId,
+        /// The SDP answer (RFC 3264 §6).
         answer: Vec<u8>,
     },
-    /// `accept()`: allocate ports, answer the offer, start media, send 200
-    /// OK. A failure comes back as `Input::Sip` `Failed`.
-    AnswerIncoming(CallId),
     /// Refuse an incoming INVITE with a final `code`: the ringing call, or
     /// a new one that may not ring (486 busy, 503 no capacity).
     RefuseIncoming {
@@ -247,6 +266,7 @@ impl Effect {
             Effect::SubscribeOwn(_)
                 | Effect::ReserveCall
                 | Effect::ProbeStreams
+                | Effect::AllocatePorts { .. }
                 | Effect::StartMedia { .. }
                 | Effect::SipLeg { .. }
                 | Effect::Register { .. }

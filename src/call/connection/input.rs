@@ -1,8 +1,9 @@
 //! [`Input`]: everything a connection core is fed, besides `now`.
 
+use super::sdp_plan::MediaAddr;
 use crate::call::{Capacity, IncomingCallInfo};
 use crate::rtmp::session::SessionEvent;
-use crate::sip::event::{CallId, SipEvent};
+use crate::sip::event::{CallId, SipEvent, SipStatus};
 use crate::sip::registration::RegistrationEvent;
 
 /// One input of [`super::ConnectionCore::handle`].
@@ -60,7 +61,21 @@ pub enum Input {
     /// A new INVITE routed to this connection (the driver holds its
     /// answer handle until [`super::Effect::BindCall`] or
     /// [`super::Effect::RefuseIncoming`]).
-    Incoming(IncomingCallInfo),
+    Incoming {
+        /// Who calls whom.
+        info: IncomingCallInfo,
+        /// The INVITE's SDP offer (already checked to share a codec with
+        /// `[media] codecs`).
+        offer: Vec<u8>,
+    },
+    /// *Answer* to [`super::Effect::AllocatePorts`]: where the call's RTP
+    /// is, or why there is none (503 when the port range is exhausted).
+    PortsAllocated {
+        /// The call.
+        call_id: CallId,
+        /// The allocation.
+        result: Result<MediaAddr, SipStatus>,
+    },
     /// What the SIP side reports about a call.
     Sip {
         /// The call.
@@ -69,7 +84,7 @@ pub enum Input {
         event: SipEvent,
     },
     /// *Answer* to [`super::Effect::StartMedia`]: `Err(reason)` when the
-    /// SDP answer is unusable or the media task could not start.
+    /// media task could not start.
     MediaStarted {
         /// The call.
         call_id: CallId,

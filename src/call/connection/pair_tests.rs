@@ -11,7 +11,7 @@ use bytes::BytesMut;
 
 use crate::amf::{self, Value};
 use crate::call::connection::info::status_info;
-use crate::call::connection::{ConnectionConfig, ConnectionCore, Effect, Input};
+use crate::call::connection::{ConnectionConfig, ConnectionCore, Effect, Input, MediaAddr};
 use crate::call::policy::DialPolicy;
 use crate::call::{Capacity, ControllerConfig};
 use crate::media::codec::Codec;
@@ -109,7 +109,6 @@ struct Pair {
     core: ConnectionCore,
     client: Client,
     far: FarEnd,
-    offer: Option<sdp::SdpOffer>,
     bridge: Option<Bridge>,
     players: Vec<u32>,
 }
@@ -139,6 +138,7 @@ impl Pair {
                 idle_timeout: Duration::from_secs(120),
                 max_dials_per_minute: 10,
                 close_grace: Duration::from_secs(5),
+                codecs: vec![Codec::Pcmu],
             },
             3,
         );
@@ -155,7 +155,6 @@ impl Pair {
                 replies: Vec::new(),
             },
             far: FarEnd::default(),
-            offer: None,
             bridge: None,
             players: Vec::new(),
         }
@@ -233,22 +232,37 @@ impl Pair {
                         result: Ok(()),
                     })
                 }
-                Effect::Invite { call_id, target } => {
+                Effect::AllocatePorts { call_id, toward } => {
+                    assert_eq!(toward, Some("127.0.0.1:5060".parse().expect("addr")));
+                    Some(Input::PortsAllocated {
+                        call_id,
+                        result: Ok(MediaAddr {
+                            addr: "127.0.0.1".parse().expect("ip"),
+                            port: 40000,
+                        }),
+                    })
+                }
+                Effect::Invite {
+                    call_id,
+                    target,
+                    offer,
+                } => {
                     assert_eq!(target.canonical(), "sip:bob@127.0.0.1");
-                    let local = sdp::LocalMedia {
-                        addr: "127.0.0.1".parse().expect("ip"),
-                        port: 40000,
-                        session_id: 1,
-                        session_version: 1,
-                    };
-                    let offer = sdp::build_offer(&[Codec::Pcmu], &local).expect("offer");
-                    self.far.invites.push((call_id, offer.to_bytes()));
-                    self.offer = Some(offer);
+                    self.far.invites.push((call_id, offer));
                     None
                 }
-                Effect::StartMedia { call_id, answer } => {
-                    let result = self.start_media(&answer);
-                    Some(Input::MediaStarted { call_id, result })
+                Effect::StartMedia {
+                    call_id,
+                    negotiated,
+                } => {
+                    let mut cfg: BridgeConfig = test_support::config(Codec::Pcmu, RtmpOut::Speex);
+                    cfg.sip_codec = negotiated;
+                    cfg.latching = LatchMode::Ip;
+                    self.bridge = Some(test_support::bridge(cfg, self.now));
+                    Some(Input::MediaStarted {
+                        call_id,
+                        result: Ok(()),
+                    })
                 }
                 Effect::Audio {
                     timestamp_ms, body, ..
@@ -279,17 +293,6 @@ impl Pair {
             }
         }
         self.flush();
-    }
-
-    fn start_media(&mut self, answer: &[u8]) -> Result<(), String> {
-        let offer = self.offer.take().ok_or("no offer")?;
-        let negotiated = sdp::parse_answer(&offer, answer).map_err(|e| e.to_string())?;
-        let mut cfg: BridgeConfig = test_support::config(Codec::Pcmu, RtmpOut::Speex);
-        cfg.sip_codec = negotiated;
-        cfg.latching = LatchMode::Ip;
-        let bridge = test_support::bridge(cfg, self.now);
-        self.bridge = Some(bridge);
-        Ok(())
     }
 
     /// Moves the bridge's output: RTP to the far end, audio to players.

@@ -5,19 +5,19 @@
 
 use std::sync::Arc;
 
-use rand::RngCore;
 use tracing::{debug, info, warn};
 
 use super::{auth, Connection, OwnCall, Reservation};
 use crate::call::connection::info::status_info;
+use crate::call::connection::MediaAddr;
 use crate::call::connection::{AudioTarget, CallDirection, CloseReason, Effect, Input, LegCommand};
 use crate::call::uri::DialUri;
 use crate::call::{CallStatus, StatusCode};
+use crate::media::codec::Negotiated;
 use crate::runtime::media_task;
 use crate::runtime::metrics::{self, Metrics};
 use crate::runtime::streams::PlayEndedSender;
 use crate::sip::event::{CallId, SipEvent, SipStatus};
-use crate::sip::sdp;
 use crate::sip::ua::{DtmfInfo, PlaceCall};
 
 impl Connection {
@@ -101,15 +101,15 @@ impl Connection {
             }
             Effect::BindCall { call_id, direction } => self.bind_call(call_id, direction),
             Effect::DropReservation => self.reservation = None,
-            Effect::Invite { call_id, target } => {
-                if let Err((code, reason)) = self.start_invite(&call_id, target).await {
-                    warn!(%call_id, %reason, "cannot place call");
-                    self.answer(Input::Sip {
-                        call_id,
-                        event: SipEvent::Failed(SipStatus::new(code, reason)),
-                    });
-                }
+            Effect::AllocatePorts { call_id, toward } => {
+                let result = self.allocate_for(&call_id, toward).await;
+                self.answer(Input::PortsAllocated { call_id, result });
             }
+            Effect::Invite {
+                call_id,
+                target,
+                offer,
+            } => self.place_call(call_id, target, offer),
             Effect::StartEcho(call_id) => {
                 let event = match self.start_echo(&call_id) {
                     Ok(()) => SipEvent::Answered { sdp: Vec::new() },
@@ -117,22 +117,17 @@ impl Connection {
                 };
                 self.answer(Input::Sip { call_id, event });
             }
-            Effect::StartMedia { call_id, answer } => {
-                let result = self.start_media(&call_id, &answer);
+            Effect::StartMedia {
+                call_id,
+                negotiated,
+            } => {
+                let result = self.start_media(&call_id, negotiated);
                 if let Err(reason) = &result {
-                    warn!(%call_id, %reason, "cannot start media; ending the call");
+                    warn!(%call_id, %reason, "cannot start media");
                 }
                 self.answer(Input::MediaStarted { call_id, result });
             }
-            Effect::AnswerIncoming(call_id) => {
-                if let Err((code, reason)) = self.accept_incoming(&call_id).await {
-                    warn!(%call_id, %reason, "cannot answer the incoming call");
-                    self.answer(Input::Sip {
-                        call_id,
-                        event: SipEvent::Failed(SipStatus::new(code, reason)),
-                    });
-                }
-            }
+            Effect::AnswerIncoming { call_id, answer } => self.answer_incoming(&call_id, answer),
             Effect::RefuseIncoming { call_id, code } => self.refuse_incoming(&call_id, code),
             Effect::SipHangup(call_id) => self.hangup(&call_id),
             Effect::SendDtmf {
@@ -222,7 +217,7 @@ impl Connection {
             CallDirection::Inbound => match self.new_incoming.take() {
                 Some(call) => (
                     Some(call.handle),
-                    Some((call.answer, call.offer)),
+                    Some(call.answer),
                     metrics::CallDirection::Inbound,
                 ),
                 None => (None, None, metrics::CallDirection::Inbound),
@@ -240,7 +235,7 @@ impl Connection {
             _permit: permit,
             _subject: subject,
             sip,
-            pending_media: None,
+            ports: None,
             media: None,
             incoming,
             metric: self.gw.metrics.call(metric),
@@ -286,52 +281,50 @@ impl Connection {
         Err(format!("{name} is not available on this gateway yet"))
     }
 
-    /// An RTP/RTCP port pair for a call; 503 when the range is exhausted.
-    pub(super) async fn allocate_ports(
-        &self,
-    ) -> Result<super::super::ports::PortPair, (u16, String)> {
-        self.gw
+    /// An RTP/RTCP port pair for the own call (kept until its media
+    /// starts), and the address to advertise toward `toward`; 503 when the
+    /// range is exhausted.
+    async fn allocate_for(
+        &mut self,
+        call_id: &CallId,
+        toward: Option<std::net::SocketAddr>,
+    ) -> Result<MediaAddr, SipStatus> {
+        let ports = self
+            .gw
             .ports
             .allocate()
             .await
-            .map_err(|e| (503, format!("Service Unavailable: {e}")))
-    }
-
-    async fn start_invite(
-        &mut self,
-        call_id: &CallId,
-        target: DialUri,
-    ) -> Result<(), (u16, String)> {
-        info!(%call_id, uri = ?target.canonical(), "placing call");
-        let ports = self.allocate_ports().await?;
-        let remote = super::target_socket_addr(target.uri());
-        let host = self.gw.ua.media_host_for(remote);
-        let addr = host
+            .map_err(|e| SipStatus::new(503, format!("Service Unavailable: {e}")))?;
+        let addr = self
+            .gw
+            .ua
+            .media_host_for(toward)
             .parse()
             .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
-        let local = sdp::LocalMedia {
-            addr,
-            port: ports.rtp_port(),
-            session_id: rand::rngs::OsRng.next_u64() >> 1,
-            session_version: 1,
-        };
-        let codecs = media_task::offer_codecs(&self.gw.codecs, self.session.client_caps());
-        let offer = sdp::build_offer(&codecs, &local).map_err(|e| (500, e.to_string()))?;
+        let port = ports.rtp_port();
+        match self.own_call_mut(call_id) {
+            Some(call) => call.ports = Some(ports),
+            None => return Err(SipStatus::new(481, "no such call")),
+        }
+        Ok(MediaAddr { addr, port })
+    }
+
+    /// Sends the INVITE with the core's offer.
+    fn place_call(&mut self, call_id: CallId, target: DialUri, offer: Vec<u8>) {
+        info!(%call_id, uri = ?target.canonical(), "placing call");
         let handle = self.gw.ua.place_call(
             PlaceCall {
                 target: target.uri().clone(),
-                offer: offer.to_bytes(),
+                offer,
                 call_id: call_id.clone(),
                 invite_timeout: self.gw.config.sip.invite_timeout,
                 from: self.caller_id(),
             },
             Arc::new(self.inbox_tx.clone()),
         );
-        if let Some(call) = self.own_call_mut(call_id) {
+        if let Some(call) = self.own_call_mut(&call_id) {
             call.sip = Some(handle);
-            call.pending_media = Some((ports, offer));
         }
-        Ok(())
     }
 
     fn start_echo(&mut self, call_id: &CallId) -> Result<(), String> {
@@ -350,18 +343,18 @@ impl Connection {
         Ok(())
     }
 
-    fn start_media(&mut self, call_id: &CallId, answer: &[u8]) -> Result<(), String> {
+    /// Starts the call's media task on its ports with `negotiated`.
+    fn start_media(&mut self, call_id: &CallId, negotiated: Negotiated) -> Result<(), String> {
         let caps = self.session.client_caps();
         let media_cfg = self.gw.config.media.clone();
-        let media_tx = self.inbox_tx.clone();
+        let inbox = self.inbox_tx.clone();
         let metrics = self.gw.metrics.clone();
         let Some(call) = self.own_call_mut(call_id) else {
-            return Ok(());
+            return Err("no such call".into());
         };
-        let Some((ports, offer)) = call.pending_media.take() else {
-            return Err("no media prepared for this call".into());
+        let Some(ports) = call.ports.take() else {
+            return Err("no RTP ports for this call".into());
         };
-        let negotiated = sdp::parse_answer(&offer, answer).map_err(|e| e.to_string())?;
         info!(%call_id, codec = ?negotiated.codec, remote = %negotiated.remote_rtp, "media negotiated");
         let handle = media_task::spawn_rtp(
             &media_cfg,
@@ -369,7 +362,7 @@ impl Connection {
             call_id.as_str(),
             negotiated,
             ports,
-            media_tx,
+            inbox,
             metrics,
         )
         .map_err(|e| e.to_string())?;

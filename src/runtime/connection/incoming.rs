@@ -1,17 +1,14 @@
 //! Incoming calls on a connection: ring, accept (media + SDP answer),
 //! reject.
 
-use rand::RngCore;
 use tracing::{info, warn};
 
 use super::Connection;
 use crate::call::connection::Input;
 use crate::call::IncomingCallInfo;
-use crate::runtime::media_task;
 use crate::runtime::metrics::SipDirection;
 use crate::sip::event::CallId;
 use crate::sip::incoming::IncomingCall;
-use crate::sip::sdp;
 
 impl Connection {
     /// A new INVITE routed here by the location service: held until the
@@ -24,63 +21,27 @@ impl Connection {
             to: call.to.clone(),
         };
         info!(call_id = %call.call_id, from = ?info.uri, to = ?info.to, "incoming call");
+        let offer = call.offer.clone();
         if let Some(mut old) = self.new_incoming.replace(call) {
             // Unreachable: the core answers every INVITE at once.
             old.answer.reject(503);
         }
-        self.feed(Input::Incoming(info)).await;
+        self.feed(Input::Incoming { info, offer }).await;
     }
 
-    /// `accept()`: allocate RTP ports, answer the offer, start the media,
-    /// send 200 OK. The call is connected when the ACK arrives.
-    pub(super) async fn accept_incoming(&mut self, call_id: &CallId) -> Result<(), (u16, String)> {
-        let ports = self.allocate_ports().await?;
-        let caps = self.session.client_caps();
+    /// `accept()`, media running: 200 OK with the core's SDP answer. The
+    /// call is connected when the ACK arrives.
+    pub(super) fn answer_incoming(&mut self, call_id: &CallId, answer: Vec<u8>) {
         let Some(call) = self.call.as_mut().filter(|c| &c.call_id == call_id) else {
-            return Err((481, "no such call".into()));
+            return;
         };
-        let Some((mut answer, offer)) = call.incoming.take() else {
-            return Err((500, "the call was already answered".into()));
-        };
-        let host = self.gw.ua.media_host_for(None);
-        let local = sdp::LocalMedia {
-            addr: host
-                .parse()
-                .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
-            port: ports.rtp_port(),
-            session_id: rand::rngs::OsRng.next_u64() >> 1,
-            session_version: 1,
-        };
-        let codecs = media_task::offer_codecs(&self.gw.codecs, caps);
-        let (sdp_answer, negotiated) = match sdp::answer(&offer, &codecs, &local) {
-            Ok(x) => x,
-            Err(e) => {
-                self.gw.metrics.sip_response(SipDirection::Sent, 488);
-                answer.reject(488);
-                return Err((488, format!("Not Acceptable Here: {e}")));
+        match call.incoming.take() {
+            Some(mut handle) => {
+                self.gw.metrics.sip_response(SipDirection::Sent, 200);
+                handle.accept(answer);
             }
-        };
-        info!(%call_id, codec = ?negotiated.codec, remote = %negotiated.remote_rtp, "media negotiated");
-        let media = match media_task::spawn_rtp(
-            &self.gw.config.media,
-            caps,
-            call_id.as_str(),
-            negotiated,
-            ports,
-            self.inbox_tx.clone(),
-            self.gw.metrics.clone(),
-        ) {
-            Ok(m) => m,
-            Err(e) => {
-                self.gw.metrics.sip_response(SipDirection::Sent, 500);
-                answer.reject(500);
-                return Err((500, format!("cannot start media: {e}")));
-            }
-        };
-        call.media = Some(media);
-        self.gw.metrics.sip_response(SipDirection::Sent, 200);
-        answer.accept(sdp_answer.to_bytes());
-        Ok(())
+            None => warn!(%call_id, "answer for a call that is not ringing"),
+        }
     }
 
     /// Refuses an INVITE with `code`: the ringing call's, or a new one
@@ -96,7 +57,7 @@ impl Connection {
             return;
         };
         match call.incoming.as_mut() {
-            Some((answer, _)) => {
+            Some(answer) => {
                 self.gw.metrics.sip_response(SipDirection::Sent, code);
                 answer.reject(code);
             }

@@ -36,7 +36,6 @@ use crate::rtmp::handshake::ServerHandshake;
 use crate::rtmp::session::{Session, SessionConfig, SessionEvent};
 use crate::sip::event::CallId;
 use crate::sip::incoming::{AnswerHandle, IncomingCall, IncomingTarget};
-use crate::sip::sdp;
 use crate::sip::ua::CallHandle;
 use inbox::{Inbound, Inbox, InboxSender};
 
@@ -113,11 +112,11 @@ struct OwnCall {
     /// The call's slot in its token subject's `max_calls`.
     _subject: Option<crate::auth::SubjectPermit>,
     sip: Option<CallHandle>,
-    /// RTP sockets and the offer, kept until the answer arrives.
-    pending_media: Option<(super::ports::PortPair, sdp::SdpOffer)>,
+    /// RTP sockets, from `AllocatePorts` until the media task takes them.
+    ports: Option<super::ports::PortPair>,
     media: Option<MediaHandle>,
-    /// An incoming call's answer handle and SDP offer, until answered.
-    incoming: Option<(AnswerHandle, Vec<u8>)>,
+    /// An incoming call's answer handle, until answered or refused.
+    incoming: Option<AnswerHandle>,
     /// Counts the call active until dropped, then ended with its reason.
     metric: CallGuard,
     /// When the call started (dial or INVITE), for the setup histogram.
@@ -203,6 +202,7 @@ impl Connection {
                 idle_timeout: c.limits.idle_timeout,
                 max_dials_per_minute: c.limits.max_dials_per_minute,
                 close_grace: CLOSE_GRACE,
+                codecs: gw.codecs.clone(),
             },
             rand::rngs::OsRng.next_u64(),
         );
@@ -468,15 +468,5 @@ impl Connection {
             event,
         })
         .await;
-    }
-}
-
-/// The dialled host as a socket address when it is an IP literal (for
-/// choosing the local address toward it).
-fn target_socket_addr(uri: &rsipstack::sip::Uri) -> Option<std::net::SocketAddr> {
-    use rsipstack::sip::uri::Host;
-    match &uri.host_with_port.host {
-        Host::IpAddr(ip) => Some(std::net::SocketAddr::new(*ip, 5060)),
-        Host::Domain(_) => None,
     }
 }

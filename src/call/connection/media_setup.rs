@@ -1,0 +1,150 @@
+//! The own call's media setup (part of [`ConnectionCore`]): ports, then
+//! the SDP offer or answer (RFC 3264), then the media task, in that order;
+//! each failure ends the call with the status the client reads.
+
+use std::time::Instant;
+
+use super::{CallSdp, ConnectionCore, Resources};
+use crate::call::connection::effect::{CallDirection, Effect};
+use crate::call::connection::sdp_plan::{offer_codecs, MediaAddr};
+use crate::media::codec::Negotiated;
+use crate::sip::event::{CallId, SipEvent, SipStatus};
+use crate::sip::sdp;
+use rand::RngCore;
+
+impl ConnectionCore {
+    /// The call's ports: build the offer (outgoing) or the answer
+    /// (`accept()`), or end the call (503 when none are left).
+    pub(super) fn on_ports_allocated(
+        &mut self,
+        now: Instant,
+        call_id: CallId,
+        result: Result<MediaAddr, SipStatus>,
+    ) {
+        let Some(own) = self.own(&call_id) else {
+            return;
+        };
+        let (direction, state) = (own.direction, own.sdp.clone());
+        let addr = match result {
+            Ok(addr) => addr,
+            Err(status) => return self.fail(now, &call_id, status),
+        };
+        let local = addr.local(self.rng.next_u64());
+        let codecs = offer_codecs(&self.cfg.codecs, self.caps);
+        match (direction, state) {
+            (CallDirection::Outbound, CallSdp::NeedOffer(target)) => {
+                match sdp::build_offer(&codecs, &local) {
+                    Ok(offer) => {
+                        let bytes = offer.to_bytes();
+                        self.set_sdp(&call_id, CallSdp::Offered(offer));
+                        self.set_resources(&call_id, Resources::Offered);
+                        self.out.push_back(Effect::Invite {
+                            call_id,
+                            target,
+                            offer: bytes,
+                        });
+                    }
+                    Err(e) => self.fail(now, &call_id, SipStatus::new(500, e.to_string())),
+                }
+            }
+            (CallDirection::Inbound, CallSdp::RemoteOffer(offer)) => {
+                match sdp::answer(&offer, &codecs, &local) {
+                    Ok((answer, negotiated)) => {
+                        self.set_sdp(&call_id, CallSdp::Answer(answer.to_bytes()));
+                        self.start_media(call_id, negotiated);
+                    }
+                    Err(e) => {
+                        self.out.push_back(Effect::RefuseIncoming {
+                            call_id: call_id.clone(),
+                            code: 488,
+                        });
+                        let status = SipStatus::new(488, format!("Not Acceptable Here: {e}"));
+                        self.fail(now, &call_id, status);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The far end's answer to our offer: start the media, or hang up
+    /// (488) when it is unusable.
+    pub(super) fn on_answer(&mut self, now: Instant, call_id: CallId, answer: &[u8]) {
+        let offer = match self.own(&call_id).map(|c| &c.sdp) {
+            Some(CallSdp::Offered(offer)) => offer.clone(),
+            _ => return self.no_media(now, call_id, "no offer for this answer".into()),
+        };
+        self.set_sdp(&call_id, CallSdp::None);
+        match sdp::parse_answer(&offer, answer) {
+            Ok(negotiated) => self.start_media(call_id, negotiated),
+            Err(e) => self.no_media(now, call_id, e.to_string()),
+        }
+    }
+
+    fn start_media(&mut self, call_id: CallId, negotiated: Negotiated) {
+        self.out.push_back(Effect::StartMedia {
+            call_id,
+            negotiated,
+        });
+    }
+
+    /// The media task runs (or not): an outgoing call is answered, an
+    /// incoming one gets its 200 OK.
+    pub(super) fn on_media_started(
+        &mut self,
+        now: Instant,
+        call_id: CallId,
+        result: Result<(), String>,
+    ) {
+        let Some(own) = self.own(&call_id) else {
+            return;
+        };
+        let (direction, state) = (own.direction, own.sdp.clone());
+        match (direction, result) {
+            (CallDirection::Inbound, Ok(())) => {
+                self.set_resources(&call_id, Resources::Media);
+                self.set_sdp(&call_id, CallSdp::None);
+                if let CallSdp::Answer(answer) = state {
+                    self.out
+                        .push_back(Effect::AnswerIncoming { call_id, answer });
+                }
+            }
+            (CallDirection::Inbound, Err(reason)) => {
+                self.out.push_back(Effect::RefuseIncoming {
+                    call_id: call_id.clone(),
+                    code: 500,
+                });
+                let status = SipStatus::new(500, format!("cannot start media: {reason}"));
+                self.fail(now, &call_id, status);
+            }
+            (_, Ok(())) => {
+                self.set_resources(&call_id, Resources::Media);
+                self.controller.handle_sip(
+                    now,
+                    call_id.as_str(),
+                    SipEvent::Answered { sdp: Vec::new() },
+                );
+            }
+            (_, Err(reason)) => self.no_media(now, call_id, reason),
+        }
+    }
+
+    /// An answered outgoing call without media: BYE, and status 0 with 488.
+    fn no_media(&mut self, now: Instant, call_id: CallId, reason: String) {
+        self.out.push_back(Effect::SipHangup(call_id.clone()));
+        let status = SipStatus::new(488, format!("Not Acceptable Here: {reason}"));
+        self.fail(now, &call_id, status);
+    }
+
+    /// Ends the call as the SIP side would have: status 0 with `status`.
+    fn fail(&mut self, now: Instant, call_id: &CallId, status: SipStatus) {
+        self.controller
+            .handle_sip(now, call_id.as_str(), SipEvent::Failed(status));
+    }
+
+    pub(super) fn set_sdp(&mut self, call_id: &CallId, sdp: CallSdp) {
+        if let Some(c) = self.call.as_mut().filter(|c| &c.call_id == call_id) {
+            c.sdp = sdp;
+        }
+    }
+}
