@@ -3,8 +3,9 @@
 //! Fed [`Input`]s with `now`, polled for [`Effect`]s and for the next
 //! timeout. It owns the product API (invoke dispatch through
 //! [`ApiCommand::from_invoke`]), the call [`Controller`], the own call's
-//! resources as a typed state ([`Resources`]), the publish/play routing,
-//! and the connection's timers: the connect deadline (`[limits]
+//! resources as a typed state ([`Resources`]) and its SDP
+//! (`media_setup.rs`), the publish/play routing, and the connection's
+//! timers: the connect deadline (`[limits]
 //! connect_timeout_s`), the idle timeout (`idle_timeout_s`), the dial rate
 //! (`max_dials_per_minute`) and the close grace.
 
@@ -51,13 +52,14 @@ pub struct ConnectionConfig {
 /// to real resources (semaphore permits, RTP ports, handles).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resources {
-    /// Call slots only: the INVITE or echo is being set up.
+    /// Call slots (and, once allocated, the RTP ports): the INVITE or
+    /// echo is being set up.
     Reserved,
-    /// INVITE sent: the SIP handle and the pending media (RTP ports and
-    /// the SDP offer), until the answer.
+    /// INVITE sent: the SIP handle and the RTP ports, until the answer
+    /// (the core keeps the offer).
     Offered,
-    /// Incoming and ringing: the SIP handle, the answer handle and the
-    /// caller's offer.
+    /// Incoming and ringing: the SIP handle and the answer handle (the
+    /// core keeps the caller's offer); RTP ports once `accept()` asked.
     Ringing,
     /// Media running (plus the SIP handle, except for the echo).
     Media,

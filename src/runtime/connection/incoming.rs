@@ -1,5 +1,5 @@
-//! Incoming calls on a connection: ring, accept (media + SDP answer),
-//! reject.
+//! Incoming calls on a connection: hand the INVITE to the core, then
+//! carry out its answer (200 OK with the core's SDP answer) or refusal.
 
 use tracing::{info, warn};
 
