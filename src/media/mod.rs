@@ -33,7 +33,7 @@ mod test_support;
 mod timing_tests;
 
 pub use bridge::{
-    Bridge, BridgeConfig, BridgeStats, MediaEvent, RtmpAudio, Transmit, TransmitKind,
+    Bridge, BridgeConfig, BridgeStats, MediaChange, MediaEvent, RtmpAudio, Transmit, TransmitKind,
 };
 pub use codec::{Codec, Direction, Negotiated, UnknownCodec};
 pub use error::MediaError;

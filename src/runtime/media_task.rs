@@ -16,14 +16,14 @@ use std::sync::Arc;
 use std::time::Instant as StdInstant;
 
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, Instrument};
 
 use super::metrics::Metrics;
 use super::ports::PortPair;
-use super::streams::{MediaCommand, MediaHandle, PlayAudio};
+use super::streams::{update_channel, MediaCommand, MediaHandle, PlayAudio};
 use crate::config::{Latching, MediaConfig, RtmpOutCodec};
 use crate::media::bridge::{Bridge, BridgeConfig, MediaEvent as BridgeEvent, TransmitKind};
 use crate::media::codec::{Codec, Direction, Negotiated};
@@ -163,12 +163,13 @@ pub fn spawn_rtp(
     if !negotiated.is_hold() {
         bridge.set_remote(negotiated.remote_rtp, negotiated.remote_rtcp);
     }
-    let (handle, rx) = new_handle(call_id);
+    let (handle, rx, updates) = new_handle(call_id);
     let task = MediaTask {
         call_id: call_id.to_string(),
         bridge,
         sockets: Some(ports),
         commands: rx,
+        updates,
         subscribers: Vec::new(),
         events,
         stop: handle.stop.clone(),
@@ -213,12 +214,13 @@ pub fn spawn_echo(
     let mut cfg = bridge_config(media, negotiated, downlink(media, caps));
     cfg.rtp_timeout = std::time::Duration::from_secs(10 * 365 * 24 * 3600);
     let bridge = Bridge::new(cfg, StdInstant::now(), &mut rand::rngs::OsRng)?;
-    let (handle, rx) = new_handle(call_id);
+    let (handle, rx, updates) = new_handle(call_id);
     let task = MediaTask {
         call_id: call_id.to_string(),
         bridge,
         sockets: None,
         commands: rx,
+        updates,
         subscribers: Vec::new(),
         events,
         stop: handle.stop.clone(),
@@ -229,15 +231,20 @@ pub fn spawn_echo(
     Ok(handle)
 }
 
-fn new_handle(call_id: &str) -> (MediaHandle, mpsc::Receiver<MediaCommand>) {
+type UpdateReceiver = watch::Receiver<Option<Negotiated>>;
+
+fn new_handle(call_id: &str) -> (MediaHandle, mpsc::Receiver<MediaCommand>, UpdateReceiver) {
     let (tx, rx) = mpsc::channel(INBOUND_DEPTH);
+    let (updates, updates_rx) = update_channel();
     (
         MediaHandle {
             call_id: call_id.to_string(),
             tx,
             stop: CancellationToken::new(),
+            updates,
         },
         rx,
+        updates_rx,
     )
 }
 
@@ -247,6 +254,8 @@ struct MediaTask {
     /// `None` for the echo destination.
     sockets: Option<PortPair>,
     commands: mpsc::Receiver<MediaCommand>,
+    /// Renegotiated media ([`MediaHandle::update`]), latest wins.
+    updates: UpdateReceiver,
     subscribers: Vec<Subscriber>,
     events: mpsc::UnboundedSender<(String, MediaEvent)>,
     stop: CancellationToken,
@@ -321,6 +330,13 @@ impl MediaTask {
                         }
                     }
                 }
+                changed = self.updates.changed() => {
+                    // An error means every handle is gone: as for `commands`.
+                    if changed.is_err() {
+                        break;
+                    }
+                    self.apply_update();
+                }
                 _ = sleep_until(wake) => self.bridge.handle_timeout(StdInstant::now()),
             }
         }
@@ -330,6 +346,21 @@ impl MediaTask {
         info!(?stats, "media ended");
         self.metrics.media_ended(&stats);
         let _ = self.events.send((self.call_id.clone(), MediaEvent::Ended));
+    }
+
+    /// Adopts the latest [`MediaHandle::update`]; a codec the bridge cannot
+    /// start leaves the media as it was (logged).
+    fn apply_update(&mut self) {
+        let Some(negotiated) = *self.updates.borrow_and_update() else {
+            return;
+        };
+        if self.sockets.is_none() {
+            return; // the echo destination has no far end to renegotiate
+        }
+        match self.bridge.update(StdInstant::now(), negotiated) {
+            Ok(change) => info!(?change, "media renegotiated"),
+            Err(e) => info!(error = %e, "renegotiated media refused; keeping the old"),
+        }
     }
 
     /// Sends what the bridge produced: RTP/RTCP to the far end (or back
