@@ -22,6 +22,8 @@ pub mod timestamp;
 #[cfg(test)]
 mod bridge_latch_tests;
 #[cfg(test)]
+mod bridge_update_tests;
+#[cfg(test)]
 mod codec_tests;
 #[cfg(test)]
 mod matrix_tests;
