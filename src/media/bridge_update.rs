@@ -120,6 +120,7 @@ impl Bridge {
             self.reset_reception(now);
         }
         self.follow_direction(now, &old, &n);
+        self.watch_inactivity(now, &old, &n, change.codec || change.remote);
         Ok(change)
     }
 
@@ -174,27 +175,31 @@ impl Bridge {
         self.out_clock.rebase(clock);
     }
 
-    /// Hold and resume of each direction, and the inactivity watch.
+    /// Hold and resume of each direction.
     fn follow_direction(&mut self, now: Instant, old: &Negotiated, n: &Negotiated) {
         match (sends(old), sends(n)) {
             (true, false) => self.send_paused_at = Some(now),
             (false, true) => self.resume_sending(now),
             _ => {}
         }
-        if old.direction.has_recv() != n.direction.has_recv() {
-            self.jitter.reset();
-            self.out_clock.rebase(self.cfg.sip_codec.clock_rate());
+        match (old.direction.has_recv(), n.direction.has_recv()) {
+            (true, false) => self.jitter.reset(),
+            // The far end's stream went on while ignored: take it afresh.
+            (false, true) => self.reset_reception(now),
+            _ => {}
         }
-        self.inactivity = if held(n) {
-            Inactivity::Suspended
-        } else {
-            match self.inactivity {
-                Inactivity::Watching { .. } if !held(old) => self.inactivity,
-                _ => Inactivity::Watching {
-                    deadline: now + self.cfg.rtp_timeout,
-                },
-            }
-        };
+    }
+
+    /// The RTP inactivity watch: suspended while held; a fresh
+    /// `rtp_timeout` on resume or for a new source (`fresh`).
+    fn watch_inactivity(&mut self, now: Instant, old: &Negotiated, n: &Negotiated, fresh: bool) {
+        if held(n) {
+            self.inactivity = Inactivity::Suspended;
+        } else if held(old) || fresh {
+            self.inactivity = Inactivity::Watching {
+                deadline: now + self.cfg.rtp_timeout,
+            };
+        }
     }
 
     /// Sending again: the RTP timestamp jumps by the wall time held (RFC

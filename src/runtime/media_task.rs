@@ -471,6 +471,80 @@ mod tests {
         assert_eq!(downlink(&media, caps), RtmpOut::Opus);
     }
 
+    /// Receives one RTP packet on `sock` within `ms`: (seq, ts, marker).
+    async fn rtp_on(sock: &UdpSocket, ms: u64) -> Option<(u16, u32, bool)> {
+        let mut buf = [0u8; 2048];
+        let wait = std::time::Duration::from_millis(ms);
+        let (n, _) = tokio::time::timeout(wait, sock.recv_from(&mut buf))
+            .await
+            .ok()?
+            .ok()?;
+        let p = crate::media::rtp::parse(&buf[..n]).ok()?;
+        Some((p.seq, p.ts.0, p.marker))
+    }
+
+    #[tokio::test]
+    async fn update_moves_holds_and_resumes_a_running_call() {
+        let media = crate::config::Config::default().media;
+        let ports = super::super::ports::PortAllocator::new([127, 0, 0, 1].into(), 47000, 47998)
+            .allocate()
+            .await
+            .unwrap();
+        let first = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let moved = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let at = |s: &UdpSocket| s.local_addr().unwrap();
+        let unused = SocketAddr::from(([127, 0, 0, 1], 9));
+        let mut n = Negotiated {
+            codec: Codec::Pcmu,
+            pt: 0,
+            recv_pt: 0,
+            dtmf_pt: None,
+            recv_dtmf_pt: None,
+            ptime_ms: 20,
+            direction: Direction::SendRecv,
+            remote_rtp: at(&first),
+            remote_rtcp: unused,
+            rtcp_mux: false,
+        };
+        let (events, _events_rx) = mpsc::unbounded_channel();
+        let metrics = Arc::new(Metrics::new());
+        let caps = ClientCaps::default();
+        let h = spawn_rtp(&media, caps, "c1", n, ports, events, metrics).unwrap();
+        let mut body = vec![0x82];
+        body.extend([0xFFu8; 160]);
+        let settle = || tokio::time::sleep(std::time::Duration::from_millis(50));
+
+        h.send_audio(0, body.clone().into());
+        let (seq, ts, _) = rtp_on(&first, 2000).await.expect("RTP to the SDP address");
+
+        // A re-INVITE moves the far end: RTP follows, the sequence goes on.
+        n.remote_rtp = at(&moved);
+        h.update(n);
+        settle().await;
+        h.send_audio(20, body.clone().into());
+        let (seq2, ts2, _) = rtp_on(&moved, 2000).await.expect("RTP to the new address");
+        assert_eq!(seq2, seq.wrapping_add(1));
+        assert_eq!(ts2, ts.wrapping_add(160));
+
+        // Held (the far end sent a=sendonly): nothing goes out.
+        n.direction = Direction::RecvOnly;
+        h.update(n);
+        settle().await;
+        h.send_audio(40, body.clone().into());
+        assert_eq!(rtp_on(&moved, 300).await, None);
+
+        // Resumed: the next sequence number, a talkspurt.
+        n.direction = Direction::SendRecv;
+        h.update(n);
+        settle().await;
+        h.send_audio(1000, body.clone().into());
+        let (seq3, ts3, marker) = rtp_on(&moved, 2000).await.expect("RTP after resume");
+        assert_eq!(seq3, seq.wrapping_add(2));
+        assert!(marker);
+        assert!(ts3.wrapping_sub(ts2) >= 160 + 8 * 300, "held time skipped");
+        h.stop.cancel();
+    }
+
     #[test]
     fn opus_publishers_offer_opus_first() {
         let codecs = [Codec::Speex16k, Codec::Opus, Codec::Pcmu];
