@@ -425,8 +425,8 @@ impl Bridge {
     /// 4733 §2.1 forbids it).
     ///
     /// Errors (nothing queued): [`MediaError::NoTelephoneEvent`] when the
-    /// peer did not negotiate telephone-event or the clocks differ (send
-    /// SIP INFO instead); [`MediaError::InvalidDtmf`] for a character not in
+    /// peer did not negotiate telephone-event, the clocks differ, or our
+    /// side does not send (on hold) (send SIP INFO instead); [`MediaError::InvalidDtmf`] for a character not in
     /// `0-9 * # A-D` (case-insensitive); [`MediaError::DtmfQueueFull`] if
     /// more than 32 digits would wait.
     pub fn send_dtmf(
@@ -436,7 +436,10 @@ impl Bridge {
         duration_ms: u32,
     ) -> Result<(), MediaError> {
         let n = &self.cfg.sip_codec;
-        if n.dtmf_pt.is_none() || n.clock_rate() != Codec::TelephoneEvent.clock_rate() {
+        if n.dtmf_pt.is_none()
+            || n.clock_rate() != Codec::TelephoneEvent.clock_rate()
+            || !update::sends(n)
+        {
             return Err(MediaError::NoTelephoneEvent);
         }
         self.dtmf_tx.queue(now, digits, duration_ms)?;
@@ -449,9 +452,13 @@ impl Bridge {
         let Some(pt) = self.cfg.sip_codec.dtmf_pt else {
             return;
         };
+        let sending = update::sends(&self.cfg.sip_codec);
         while let Some(p) = self.dtmf_tx.poll(now, self.sender.next_timestamp()) {
-            if let Ok(packet) = self.sender.packet(pt, p.ts, p.marker, &p.event.to_bytes()) {
-                self.send_rtp(packet);
+            // On hold the event runs out unsent, using no sequence numbers.
+            if sending {
+                if let Ok(packet) = self.sender.packet(pt, p.ts, p.marker, &p.event.to_bytes()) {
+                    self.send_rtp(packet);
+                }
             }
             if p.last {
                 self.resume_ts = Some(p.end_ts());

@@ -371,3 +371,25 @@ fn a_codec_that_cannot_start_changes_nothing() {
         .unwrap();
     assert_eq!(b.poll_transmit().unwrap().dest, a(PEER));
 }
+
+#[test]
+fn dtmf_on_hold_goes_by_sip_info_and_uses_no_sequence_numbers() {
+    let t0 = Instant::now();
+    let mut b = pcmu(t0);
+    let before = publish(&mut b, t0, 0, 20);
+    // A digit is playing when the far end holds us.
+    b.send_dtmf(ms(t0, 20), "1", 200).unwrap();
+    while b.poll_transmit().is_some() {}
+    b.update(ms(t0, 40), with(|n| n.direction = Direction::RecvOnly))
+        .unwrap();
+    run_timers(&mut b, ms(t0, 1000), &mut Vec::new());
+    assert!(!std::iter::from_fn(|| b.poll_transmit()).any(|t| t.kind == TransmitKind::Rtp));
+    assert!(matches!(
+        b.send_dtmf(ms(t0, 1000), "2", 100),
+        Err(MediaError::NoTelephoneEvent)
+    ));
+    b.update(ms(t0, 1000), negotiated(Codec::Pcmu)).unwrap();
+    let after = publish(&mut b, t0, 1000, 1020);
+    // One DTMF start packet went out before the hold.
+    assert_eq!(after[0].seq, before[0].seq.wrapping_add(2));
+}
