@@ -39,6 +39,7 @@ use crate::sip::ua::{CallHandle, DtmfInfo, PlaceCall, SipEvent};
 
 pub mod admission;
 mod auth;
+mod features;
 mod incoming;
 mod rate;
 mod register;
@@ -174,6 +175,8 @@ struct Connection {
     identity: Option<crate::auth::Identity>,
     /// The last `dial` had no call capacity (gateway or token subject).
     dial_full: bool,
+    /// Hold state of the own call, for `Sono.Call.Hold` (features.rs).
+    hold: features::HoldState,
 }
 
 impl Connection {
@@ -243,6 +246,7 @@ impl Connection {
             registrations: register::Registrations::default(),
             identity: None,
             dial_full: false,
+            hold: features::HoldState::default(),
         }
     }
 
@@ -507,6 +511,7 @@ impl Connection {
             },
             "unregister" => self.on_unregister(&inv).await,
             "sendDTMF" => self.on_send_dtmf(&inv),
+            "hold" | "unhold" => self.on_hold_invoke(inv.txn, inv.name == "hold"),
             other => {
                 let why = format!("`{other}` is not supported by this gateway");
                 self.session
@@ -740,6 +745,9 @@ impl Connection {
 
     async fn on_sip(&mut self, call_id: CallId, ev: SipEvent) {
         let call_id = String::from(call_id);
+        if self.on_call_feature(&call_id, &ev) {
+            return;
+        }
         count_sip_response(&self.gw.metrics, &ev);
         let now = std::time::Instant::now();
         let outgoing = self
