@@ -321,6 +321,19 @@ export interface DtmfEvent {
   [key: string]: unknown;
 }
 
+/** Sono.Call.Hold info (or Sono.Call.HoldFailed: `sip_code`, `reason`). */
+export interface HoldEvent {
+  code: 'Sono.Call.Hold' | 'Sono.Call.HoldFailed';
+  call_id: string;
+  /** the call is (Hold) or was to be (HoldFailed) on hold */
+  held: boolean;
+  /** who changed it (Sono.Call.Hold only) */
+  by?: 'local' | 'remote';
+  sip_code?: number;
+  reason?: string;
+  [key: string]: unknown;
+}
+
 export interface PhoneOptions {
   /** wss://host/rtmp for the default transport */
   url: string;
@@ -358,6 +371,7 @@ export interface PhoneEventMap {
   incoming: CustomEvent<IncomingCall>;
   registration: CustomEvent<RegistrationStatus>;
   dtmf: CustomEvent<DtmfEvent>;
+  hold: CustomEvent<HoldEvent>;
   netstatus: CustomEvent<Record<string, unknown> & { streamId: number }>;
 }
 
@@ -383,6 +397,10 @@ export class Phone extends EventTarget {
   /** digits: up to 32 of 0-9 * # A-D; durationMs per digit */
   sendDTMF(digits: string, durationMs?: number): Promise<void>;
   mute(muted: boolean): void;
+  /** re-INVITE a=sendonly; outcome as a `hold` event; rejects Sono.Call.NoCall without a call */
+  hold(): Promise<void>;
+  /** re-INVITE a=sendrecv */
+  unhold(): Promise<void>;
   stats(): PhoneStats;
   disconnect(): void;
   addEventListener<K extends keyof PhoneEventMap>(type: K, listener: (ev: PhoneEventMap[K]) => void, options?: boolean | AddEventListenerOptions): void;
