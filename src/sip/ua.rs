@@ -374,9 +374,15 @@ impl UserAgent {
 async fn serve_incoming(ua: Arc<UserAgent>, mut incoming: TransactionReceiver) {
     while let Some(mut tx) = incoming.recv().await {
         if let Some(mut dialog) = ua.dialog_layer.match_dialog(&tx) {
-            if driver::leg_answers(tx.original.method) {
+            let client = match &dialog {
+                rsipstack::dialog::dialog::Dialog::Invite(d) => {
+                    Some(d.role() == rsipstack::transaction::key::TransactionRole::Client)
+                }
+                _ => None,
+            };
+            if let (true, Some(client)) = (driver::leg_answers(tx.original.method), client) {
                 let call_id = dialog.id().call_id;
-                match ua.legs.deliver(&call_id, tx) {
+                match ua.legs.deliver(&call_id, client, tx) {
                     Ok(()) => continue,
                     Err(back) => tx = *back,
                 }
