@@ -505,7 +505,12 @@ impl Driver {
                 None
             })
             .await;
-            if let (true, Ok(Some(sdp))) = (ok, wait) {
+            if ok {
+                // No ACK in time: an empty one releases the leg's pending offer.
+                let sdp = match wait {
+                    Ok(Some(sdp)) => sdp,
+                    _ => Vec::new(),
+                };
                 let _ = inputs.send(Input::RequestAcked { id, sdp }).await;
             }
         });
