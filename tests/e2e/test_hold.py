@@ -129,3 +129,29 @@ def test_hold_without_a_call(rtmp_client):
     assert r.method == "_error" and r.info.get("code") == "Sono.Call.NoCall", f"{r!r}"
     r = invoke(ctl, "unhold")
     assert r.method == "_error" and r.info.get("code") == "Sono.Call.NoCall", f"{r!r}"
+
+
+def test_held_call_survives_rtp_timeout(gateway_factory, procs, ports):
+    """`[media] rtp_timeout_s = 2`: the far end sends audio, then holds with `a=inactive` and goes silent
+    for 5 s; the call must not end by the RTP timeout, and it resumes."""
+    from helpers.rtmp_control import NOT_CONNECTED, RtmpControl
+    gw = gateway_factory({"media": {"rtp_timeout_s": 2}}, name="gw_rtp_timeout")
+    peer = DialogPeer(ports.port(), ports.range(2)[0])
+    with RtmpControl(gw.url()) as ctl:
+        try:
+            s4 = dial_connected(ctl, peer.uri("bob"))
+            peer.wait_answered()
+            pub = media.ffmpeg_publish_tone(procs, gw.url(s4["publish"]), 12)
+            peer.send_tone(1000, 1.5).join(5)
+            resp = peer.reinvite("inactive")
+            assert resp.startswith("SIP/2.0 200"), resp
+            time.sleep(5)
+            assert NOT_CONNECTED not in ctl.status_codes()[-1:], f"the held call ended:\n{ctl.dump()}"
+            resp = peer.reinvite("sendrecv")
+            assert resp.startswith("SIP/2.0 200"), resp
+            peer.send_tone(1000, 1.0).join(5)
+            assert NOT_CONNECTED not in ctl.status_codes()[-1:], f"the resumed call ended:\n{ctl.dump()}"
+            hangup_ended(ctl)
+            pub.stop()
+        finally:
+            peer.close()

@@ -214,17 +214,20 @@ impl Driver {
                 }
             };
             let now = Instant::now;
+            // Biased: the connection's answer goes before its hangup (a
+            // reject is followed by the handle's drop).
             tokio::select! {
-                res = maybe(&mut self.invite) => {
-                    self.invite = None;
-                    self.leg.handle(now(), Input::InviteFinal(final_of(res)));
-                }
-                Some(state) = states.recv() => self.on_state(now(), state),
+                biased;
                 answer = maybe(&mut self.answer) => {
                     self.answer = None;
                     let cmd = answer.unwrap_or(Command::Reject(480));
                     self.leg.handle(now(), Input::Command(cmd));
                 }
+                res = maybe(&mut self.invite) => {
+                    self.invite = None;
+                    self.leg.handle(now(), Input::InviteFinal(final_of(res)));
+                }
+                Some(state) = states.recv() => self.on_state(now(), state),
                 _ = &mut controls.hangup, if hangup_open => {
                     hangup_open = false;
                     self.leg.handle(now(), Input::Command(Command::Hangup));
