@@ -512,7 +512,8 @@ impl CallLeg {
             Refresher::Us => self.start_refresh(now),
             Refresher::Them => {
                 tracing::info!("session expired without a refresh (RFC 4028 §10): BYE");
-                self.bye();
+                self.actions.push_back(Action::Bye);
+                self.fail(SipStatus::new(408, "Session expired (no refresh)"));
             }
         }
     }

@@ -397,7 +397,13 @@ fn incoming_session_timer_422_and_accept_headers() {
     assert_eq!(leg.poll_timeout(), Some(t1 + Duration::from_secs(88)));
     leg.handle_timeout(t1 + Duration::from_secs(88));
     assert_eq!(actions(&mut leg), vec![Action::Bye, Action::Done]);
-    assert_eq!(events(&mut leg), vec![SipEvent::Ended { by_remote: false }]);
+    assert_eq!(
+        events(&mut leg),
+        vec![SipEvent::Failed(SipStatus::new(
+            408,
+            "Session expired (no refresh)"
+        ))]
+    );
 }
 
 #[test]
