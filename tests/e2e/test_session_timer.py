@@ -64,3 +64,19 @@ def test_incoming_interval_below_min_se_gets_422(gateway, rtmp_client, ports):
                     and i.info.get("code") == "Sono.Call.Incoming"], "the 422 call rang the client"
     finally:
         peer.close()
+
+
+def test_422_is_retried_once_with_the_larger_min_se(gateway, rtmp_client, ports):
+    peer = DialogPeer(ports.port(), ports.range(2)[0], invite_min_se=3600)
+    ctl = rtmp_client()
+    try:
+        dial_connected(ctl, peer.uri("bob"))
+        invites = [m for _, d, m in peer.log if d == "in" and m.startswith("INVITE ")]
+        assert len(invites) == 2, f"expected the INVITE and one retry:\n{peer.dump()}"
+        assert header(invites[0], "Session-Expires") == "1800", invites[0]
+        assert header(invites[1], "Session-Expires") == "3600", invites[1]
+        assert header(invites[1], "Min-SE") == "3600", invites[1]
+        assert header(invites[0], "Call-ID") == header(invites[1], "Call-ID"), "the retry changed Call-ID"
+    finally:
+        hangup_ended(ctl)
+        peer.close()

@@ -35,7 +35,7 @@ class DialogPeer:
     the Session-Expires of our 200 to the gateway's INVITE (e.g. "90;refresher=uas")."""
 
     def __init__(self, sip_port: int, rtp_port: int, host: str = "127.0.0.1",
-                 answer_session_expires: str = None, reinvite_codes: list = None):
+                 answer_session_expires: str = None, reinvite_codes: list = None, invite_min_se: int = None):
         self.host = host
         self.sip = Recorder(host, sip_port)
         self.rtp = {rtp_port: Recorder(host, rtp_port)}
@@ -44,6 +44,7 @@ class DialogPeer:
         self.direction = "sendrecv"
         self.answer_session_expires = answer_session_expires
         self.reinvite_codes = list(reinvite_codes or [])
+        self.invite_min_se = invite_min_se  # answer the first INVITE 422 with this Min-SE
         self.log = []
         self.gateway_rtp = None
         self.gateway_sip = None
@@ -119,6 +120,11 @@ class DialogPeer:
             return self._on_response(msg, src)
         method = first.split(" ", 1)[0]
         to = header(msg, "To") or header(msg, "t") or ""
+        if method == "INVITE" and ";tag=" not in to and self.invite_min_se:
+            # RFC 4028 §5: Session-Expires too small for us.
+            self.invites_refused = getattr(self, "invites_refused", []) + [msg]
+            min_se, self.invite_min_se = self.invite_min_se, None
+            return self._reply(msg, src, "422 Session Interval Too Small", "", [f"Min-SE: {min_se}"])
         if method == "INVITE" and ";tag=" not in to:
             # The gateway calls us: answer 200.
             self.gateway_sip = src
