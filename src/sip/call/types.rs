@@ -172,7 +172,9 @@ pub enum Action {
     Reject {
         /// 4xx-6xx.
         code: u16,
-        /// Extra headers (`Min-SE` on a 422).
+        /// Extra headers (`Min-SE` on a 422). rsipstack's `reject` takes
+        /// none, so the driver drops them: the UA sends an initial
+        /// INVITE's 422 itself while screening (`sip::incoming`).
         headers: Vec<Header>,
     },
     /// Send BYE (RFC 3261 §15.1).
