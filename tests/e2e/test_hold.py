@@ -155,3 +155,21 @@ def test_held_call_survives_rtp_timeout(gateway_factory, procs, ports):
             pub.stop()
         finally:
             peer.close()
+
+
+def test_sipp_far_end_holds_and_resumes(gateway, rtmp_client, procs, out_dir, ports):
+    """sipp (`uas_hold_resume.xml`) re-INVITEs `a=sendonly` then `a=sendrecv` and checks the gateway's
+    answers (`a=recvonly`, `a=sendrecv`); the client gets `Sono.Call.Hold` held true then false, by remote."""
+    from helpers.sipp import Sipp
+    sipp = Sipp(procs, out_dir, ports, "uas_hold_resume.xml", name="sipp_hold").start()
+    ctl = rtmp_client()
+    dial_connected(ctl, sipp.uri("bob"))
+    first = wait_hold_event(ctl, 1)
+    assert first["held"] is True and first["by"] == "remote", first
+    second = wait_hold_event(ctl, 2)
+    assert second["held"] is False and second["by"] == "remote", second
+    hangup_ended(ctl)
+    rc = sipp.wait_exit(10)
+    assert rc == 0, "sipp's hold/resume scenario failed:\n" + sipp.report()
+    logs = sipp.logs()
+    assert "hold answered: a=recvonly" in logs and "resume answered: a=sendrecv" in logs, logs
