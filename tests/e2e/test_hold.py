@@ -173,3 +173,23 @@ def test_sipp_far_end_holds_and_resumes(gateway, rtmp_client, procs, out_dir, po
     assert rc == 0, "sipp's hold/resume scenario failed:\n" + sipp.report()
     logs = sipp.logs()
     assert "hold answered: a=recvonly" in logs and "resume answered: a=sendrecv" in logs, logs
+
+
+def test_client_hold_answered_by_sipp(gateway, rtmp_client, procs, out_dir, ports):
+    """sipp (`uas_answers_reinvite.xml`) checks that `hold()` offers `a=sendonly` and `unhold()`
+    `a=sendrecv`, answering `a=recvonly` / `a=sendrecv`; the client gets `Sono.Call.Hold` by local."""
+    from helpers.sipp import Sipp
+    sipp = Sipp(procs, out_dir, ports, "uas_answers_reinvite.xml", name="sipp_reinvite").start()
+    ctl = rtmp_client()
+    dial_connected(ctl, sipp.uri("bob"))
+    assert invoke(ctl, "hold").method == "_result"
+    ev = wait_hold_event(ctl, 1)
+    assert ev["held"] is True and ev["by"] == "local", ev
+    assert invoke(ctl, "unhold").method == "_result"
+    ev = wait_hold_event(ctl, 2)
+    assert ev["held"] is False and ev["by"] == "local", ev
+    hangup_ended(ctl)
+    rc = sipp.wait_exit(10)
+    assert rc == 0, "sipp's scenario failed:\n" + sipp.report()
+    logs = sipp.logs()
+    assert "re-INVITE offered a=sendonly" in logs and "re-INVITE offered a=sendrecv" in logs, logs
