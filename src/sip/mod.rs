@@ -7,6 +7,7 @@ pub mod event;
 pub mod guard;
 pub mod incoming;
 pub mod rate;
+pub mod refer;
 pub mod registration;
 pub mod sanity;
 pub mod sdp;
