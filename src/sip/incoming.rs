@@ -31,7 +31,7 @@ use tracing::{debug, info, warn, Instrument};
 
 use super::event::{CallId, SipStatus};
 use super::sdp::{self, Codec};
-use super::ua::{CallHandle, DtmfInfo, SipEvent, UserAgent};
+use super::ua::{CallHandle, LegCommand, SipEvent, UserAgent};
 
 /// How long a 200 OK may wait for its ACK (64 x T1, RFC 3261 §13.3.1.4).
 const ACK_TIMEOUT: Duration = Duration::from_secs(32);
@@ -373,7 +373,7 @@ struct Rung {
     dialog: InviteDialog,
     answer: oneshot::Receiver<Answer>,
     hangup: oneshot::Receiver<()>,
-    info: mpsc::Receiver<DtmfInfo>,
+    info: mpsc::Receiver<LegCommand>,
 }
 
 /// What the INVITE says about the call.

@@ -12,6 +12,7 @@ pub mod registration;
 pub mod sanity;
 pub mod sdp;
 pub mod stateless;
+pub mod transfer;
 pub mod trunk;
 pub mod ua;
 

@@ -30,6 +30,7 @@ use tracing::{debug, info, warn, Instrument};
 pub use super::event::{CallId, SipEvent, SipStatus};
 use super::incoming::IncomingRouter;
 use super::sdp::Codec;
+use super::transfer::{TransferCommand, TransferDriver};
 use super::trunk::{TrunkAuth, TrunkInspector};
 use super::SipError;
 use crate::config::SipConfig;
@@ -65,7 +66,16 @@ pub struct CallerId {
 #[derive(Debug)]
 pub struct CallHandle {
     hangup: Option<tokio::sync::oneshot::Sender<()>>,
-    info: mpsc::Sender<DtmfInfo>,
+    info: mpsc::Sender<LegCommand>,
+}
+
+/// What a [`CallHandle`] asks of its confirmed call, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LegCommand {
+    /// Send one INFO DTMF digit.
+    Dtmf(DtmfInfo),
+    /// A transfer step (REFER out, the answer to a REFER in, its NOTIFYs).
+    Transfer(TransferCommand),
 }
 
 /// One DTMF digit to send as SIP INFO (`application/dtmf-relay`), the
@@ -90,7 +100,7 @@ impl CallHandle {
     /// A handle over a call task's hangup and INFO inputs.
     pub(crate) fn new(
         hangup: tokio::sync::oneshot::Sender<()>,
-        info: mpsc::Sender<DtmfInfo>,
+        info: mpsc::Sender<LegCommand>,
     ) -> Self {
         Self {
             hangup: Some(hangup),
@@ -110,8 +120,32 @@ impl CallHandle {
     /// Digits beyond a queue of 32 are dropped.
     pub fn send_info_dtmf(&self, digits: impl IntoIterator<Item = DtmfInfo>) {
         for d in digits {
-            let _ = self.info.try_send(d);
+            let _ = self.info.try_send(LegCommand::Dtmf(d));
         }
+    }
+
+    /// Blind transfer (RFC 5589 §6.1): REFER with `Refer-To: <target>` in
+    /// the confirmed dialog; progress comes back as
+    /// [`SipEvent::TransferProgress`]. `target` must already be allowed by
+    /// `[policy] dial_allow`. False when the call's queue is full or gone.
+    pub fn transfer(&self, target: Uri) -> bool {
+        self.transfer_command(TransferCommand::Refer(target))
+    }
+
+    /// Answers the far end's REFER reported as [`SipEvent::Referred`]:
+    /// 2xx accepts (202 + NOTIFY `100 Trying`), 4xx-6xx refuses.
+    pub fn decide_transfer(&self, code: u16) -> bool {
+        self.transfer_command(TransferCommand::Decide(code))
+    }
+
+    /// Reports the call placed for the far end's REFER in a NOTIFY
+    /// (`done`: the final one, `Subscription-State: terminated`).
+    pub fn notify_transfer(&self, status: SipStatus, done: bool) -> bool {
+        self.transfer_command(TransferCommand::Progress { status, done })
+    }
+
+    fn transfer_command(&self, cmd: TransferCommand) -> bool {
+        self.info.try_send(LegCommand::Transfer(cmd)).is_ok()
     }
 }
 
@@ -351,7 +385,7 @@ impl UserAgent {
         &self,
         call: PlaceCall,
         mut hangup: tokio::sync::oneshot::Receiver<()>,
-        info: mpsc::Receiver<DtmfInfo>,
+        info: mpsc::Receiver<LegCommand>,
         report: &(dyn Fn(SipEvent) + Sync),
     ) {
         let (state_tx, mut states) = self.dialog_layer.new_dialog_state_channel();
@@ -417,12 +451,16 @@ impl UserAgent {
         dialog_id: rsipstack::dialog::DialogId,
         states: &mut rsipstack::dialog::dialog::DialogStateReceiver,
         mut hangup: tokio::sync::oneshot::Receiver<()>,
-        mut info: mpsc::Receiver<DtmfInfo>,
+        mut info: mpsc::Receiver<LegCommand>,
         report: &(dyn Fn(SipEvent) + Sync),
     ) {
+        let mut transfer = TransferDriver::default();
         let by_remote = loop {
             tokio::select! {
-                Some(d) = info.recv() => {
+                _ = transfer.sleep() => transfer.on_timeout(report).await,
+                Some(cmd) = info.recv() => match cmd {
+                LegCommand::Transfer(cmd) => transfer.command(&dialog, cmd, report).await,
+                LegCommand::Dtmf(d) => {
                     let headers = vec![rsipstack::sip::Header::ContentType(
                         "application/dtmf-relay".into(),
                     )];
@@ -431,6 +469,7 @@ impl UserAgent {
                         Err(e) => warn!(error = %e, "INFO failed"),
                     }
                 }
+                },
                 state = states.recv() => match state {
                     Some(DialogState::Terminated(_, reason)) => {
                         // Uac/UasBye name who sent the BYE relative to the
@@ -443,7 +482,9 @@ impl UserAgent {
                         };
                         break !ours;
                     }
-                    Some(_) => {}
+                    Some(other) => {
+                        let _ = transfer.on_state(other, report);
+                    }
                     None => break true,
                 },
                 _ = &mut hangup => break false,
@@ -452,6 +493,7 @@ impl UserAgent {
         };
         if !by_remote {
             debug!("sending BYE");
+            super::transfer::wait_confirmed(&dialog).await;
             if let Err(e) = dialog.bye().await {
                 warn!(error = %e, "BYE failed");
             }
