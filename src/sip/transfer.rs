@@ -81,15 +81,24 @@ impl TransferDriver {
         }
     }
 
-    /// Carries out one of the connection's commands.
+    /// Carries out one of the connection's commands. True when the call
+    /// must now end with BYE: the final NOTIFY of a far end's transfer was
+    /// sent (RFC 5589 §6.1: the transfer is complete; the transferee ends
+    /// the old call if the transferor has not).
     pub(crate) async fn command(
         &mut self,
         dialog: &InviteDialog,
         cmd: TransferCommand,
         report: &(dyn Fn(SipEvent) + Sync),
-    ) {
+    ) -> bool {
         match cmd {
             TransferCommand::Refer(target) => self.refer(dialog, target, report).await,
+            TransferCommand::Progress { status, done } => {
+                if let Some(n) = self.transferee.progress(&status, done) {
+                    send_notify(dialog, n).await;
+                    return done;
+                }
+            }
             TransferCommand::Decide(code) => {
                 if let Some((status, notify)) = self.transferee.decide(code) {
                     self.answer_pending(&status).await;
@@ -99,12 +108,8 @@ impl TransferDriver {
                     }
                 }
             }
-            TransferCommand::Progress { status, done } => {
-                if let Some(n) = self.transferee.progress(&status, done) {
-                    send_notify(dialog, n).await;
-                }
-            }
         }
+        false
     }
 
     async fn refer(

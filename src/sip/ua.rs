@@ -459,7 +459,11 @@ impl UserAgent {
             tokio::select! {
                 _ = transfer.sleep() => transfer.on_timeout(report).await,
                 Some(cmd) = info.recv() => match cmd {
-                LegCommand::Transfer(cmd) => transfer.command(&dialog, cmd, report).await,
+                LegCommand::Transfer(cmd) => {
+                    if transfer.command(&dialog, cmd, report).await {
+                        break false;
+                    }
+                }
                 LegCommand::Dtmf(d) => {
                     let headers = vec![rsipstack::sip::Header::ContentType(
                         "application/dtmf-relay".into(),

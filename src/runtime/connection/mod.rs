@@ -39,9 +39,11 @@ use crate::sip::ua::{CallHandle, DtmfInfo, PlaceCall, SipEvent};
 
 pub mod admission;
 mod auth;
+mod early;
 mod incoming;
 mod rate;
 mod register;
+mod transfer;
 
 /// Most time a write to a client may take before the client is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -174,6 +176,10 @@ struct Connection {
     identity: Option<crate::auth::Identity>,
     /// The last `dial` had no call capacity (gateway or token subject).
     dial_full: bool,
+    /// A far end transferred the own call away: its SIP leg, until done.
+    held: Option<transfer::HeldLeg>,
+    /// The own call's early media, until the answer.
+    early: Option<early::EarlyMedia>,
 }
 
 impl Connection {
@@ -243,6 +249,8 @@ impl Connection {
             registrations: register::Registrations::default(),
             identity: None,
             dial_full: false,
+            held: None,
+            early: None,
         }
     }
 
@@ -507,6 +515,7 @@ impl Connection {
             },
             "unregister" => self.on_unregister(&inv).await,
             "sendDTMF" => self.on_send_dtmf(&inv),
+            "transfer" => self.on_transfer_invoke(&inv),
             other => {
                 let why = format!("`{other}` is not supported by this gateway");
                 self.session
@@ -673,6 +682,12 @@ impl Connection {
                 }
             }
             Output::Reject { call_id, code } => self.reject_incoming(&call_id, code),
+            Output::Refer { call_id, target } => self.send_refer(&call_id, &target),
+            Output::Transfer(ev) => self.send_transfer_event(&ev),
+            Output::TransferLeg {
+                old_call_id,
+                new_call_id,
+            } => self.transfer_leg(&old_call_id, &new_call_id),
         }
     }
 
@@ -741,6 +756,9 @@ impl Connection {
     async fn on_sip(&mut self, call_id: CallId, ev: SipEvent) {
         let call_id = String::from(call_id);
         count_sip_response(&self.gw.metrics, &ev);
+        if self.on_transfer_sip(&call_id, &ev) || self.on_early_sip(&call_id, &ev) {
+            return;
+        }
         let now = std::time::Instant::now();
         let outgoing = self
             .call
@@ -961,6 +979,7 @@ fn status_info(st: &CallStatus) -> Value {
         .set_opt("reason", st.reason.clone())
         .set_opt("publish", st.publish.clone())
         .set_opt("play", st.play.clone())
+        .set_opt("early_media", st.early_media)
         .build()
 }
 
