@@ -96,9 +96,9 @@ impl Connection {
             Ok(n) if n == early.negotiated => {}
             Ok(n) => {
                 info!(%call_id, codec = ?n.codec, remote = %n.remote_rtp, "answer SDP differs from early media");
-                // `MediaHandle::update` (branch call-media) re-targets the
-                // running media; until it lands the early parameters stay.
-                let _ = self.call.as_ref().and_then(|c| c.media.as_ref());
+                if let Some(m) = self.call.as_ref().and_then(|c| c.media.as_ref()) {
+                    m.update(n);
+                }
             }
             Err(e) => debug!(%call_id, error = %e, "answer SDP unusable; keeping early media"),
         }
