@@ -288,6 +288,21 @@ export interface CallStatus {
   publish?: string;
   /** status 4: the call's play stream name */
   play?: string;
+  /** status 1: the far end's early media plays before the answer (publish/play given) */
+  early_media?: boolean;
+  [key: string]: unknown;
+}
+
+/** Sono.Call.Transfer info. */
+export interface TransferStatus {
+  level: string;
+  code: 'Sono.Call.Transfer';
+  call_id: string;
+  status: 'trying' | 'accepted' | 'succeeded' | 'failed';
+  sip_code?: number;
+  reason?: string;
+  /** a far end's transfer: the URI the gateway now calls */
+  target?: string;
   [key: string]: unknown;
 }
 
@@ -358,6 +373,7 @@ export interface PhoneEventMap {
   incoming: CustomEvent<IncomingCall>;
   registration: CustomEvent<RegistrationStatus>;
   dtmf: CustomEvent<DtmfEvent>;
+  transfer: CustomEvent<TransferStatus>;
   netstatus: CustomEvent<Record<string, unknown> & { streamId: number }>;
 }
 
@@ -382,6 +398,8 @@ export class Phone extends EventTarget {
   decline(code?: number): Promise<void>;
   /** digits: up to 32 of 0-9 * # A-D; durationMs per digit */
   sendDTMF(digits: string, durationMs?: number): Promise<void>;
+  /** blind transfer (REFER) of the connected call to uri */
+  transfer(uri: string): Promise<void>;
   mute(muted: boolean): void;
   stats(): PhoneStats;
   disconnect(): void;
