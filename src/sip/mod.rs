@@ -2,17 +2,16 @@
 //!
 //! See `README.md` in this folder for the feature matrix and call flows.
 
+pub mod call;
 pub mod challenge;
 pub mod event;
 pub mod guard;
 pub mod incoming;
 pub mod rate;
-pub mod refer;
 pub mod registration;
 pub mod sanity;
 pub mod sdp;
 pub mod stateless;
-pub mod transfer;
 pub mod trunk;
 pub mod ua;
 

@@ -88,6 +88,9 @@ impl Connection {
         let Some((mut answer, offer)) = call.incoming.take() else {
             return Err((500, "the call was already answered".into()));
         };
+        if offer.is_empty() {
+            return self.accept_delayed_offer(call_id, ports, answer);
+        }
         let host = self.gw.ua.media_host_for(None);
         let local = sdp::LocalMedia {
             addr: host

@@ -40,6 +40,7 @@ use crate::sip::ua::{CallHandle, DtmfInfo, PlaceCall, SipEvent};
 pub mod admission;
 mod auth;
 mod early;
+mod features;
 mod incoming;
 mod rate;
 mod register;
@@ -180,6 +181,8 @@ struct Connection {
     held: Option<transfer::HeldLeg>,
     /// The own call's early media, until the answer.
     early: Option<early::EarlyMedia>,
+    /// Hold state of the own call, for `Sono.Call.Hold` (features.rs).
+    hold: features::HoldState,
 }
 
 impl Connection {
@@ -251,6 +254,7 @@ impl Connection {
             dial_full: false,
             held: None,
             early: None,
+            hold: features::HoldState::default(),
         }
     }
 
@@ -516,6 +520,7 @@ impl Connection {
             "unregister" => self.on_unregister(&inv).await,
             "sendDTMF" => self.on_send_dtmf(&inv),
             "transfer" => self.on_transfer_invoke(&inv),
+            "hold" | "unhold" => self.on_hold_invoke(inv.txn, inv.name == "hold"),
             other => {
                 let why = format!("`{other}` is not supported by this gateway");
                 self.session
@@ -755,6 +760,9 @@ impl Connection {
 
     async fn on_sip(&mut self, call_id: CallId, ev: SipEvent) {
         let call_id = String::from(call_id);
+        if self.on_call_feature(&call_id, &ev) {
+            return;
+        }
         count_sip_response(&self.gw.metrics, &ev);
         if self.on_transfer_sip(&call_id, &ev) || self.on_early_sip(&call_id, &ev) {
             return;

@@ -44,7 +44,7 @@ impl Connection {
             .as_ref()
             .filter(|c| c.call_id == call_id)
             .and_then(|c| c.sip.as_ref())
-            .is_some_and(|h| h.transfer(target.uri().clone()));
+            .is_some_and(|h| h.transfer(target.uri()));
         if !sent {
             self.controller.handle_sip(
                 std::time::Instant::now(),

@@ -268,3 +268,262 @@ fn transferee_refusals_and_decision_timeout() {
     assert_eq!(t.poll_timeout(), None);
     assert_eq!(t.decide(202), None);
 }
+
+// ---- the transfer inside a CallLeg (what the driver is asked to do) ----
+
+mod leg {
+    use std::time::{Duration, Instant};
+
+    use super::super::super::types::{Command, FinalResponse, InDialogRequest, Input, Method};
+    use super::super::super::{Action, CallLeg, LegConfig, Phase, RequestId};
+    use super::super::{TransferCommand, DECISION_TIMEOUT, TRANSFER_TIMEOUT};
+    use crate::sip::event::{SipEvent, SipStatus};
+    use crate::sip::sdp::Codec;
+
+    fn confirmed(t0: Instant) -> CallLeg {
+        let cfg = LegConfig {
+            codecs: vec![Codec::Pcmu],
+            session_expires_s: 1800,
+            invite_timeout: Duration::from_secs(120),
+        };
+        let mut leg = CallLeg::outgoing(t0, cfg, Vec::new(), 7);
+        while leg.poll_action().is_some() {}
+        leg.handle(
+            t0,
+            Input::InviteFinal(FinalResponse {
+                status: SipStatus::new(200, "OK"),
+                headers: Vec::new(),
+                body: Vec::new(),
+            }),
+        );
+        assert!(matches!(leg.phase(), Phase::Confirmed(_)));
+        while leg.poll_event().is_some() {}
+        leg
+    }
+
+    fn drain(leg: &mut CallLeg) -> (Vec<Action>, Vec<SipEvent>) {
+        (
+            std::iter::from_fn(|| leg.poll_action()).collect(),
+            std::iter::from_fn(|| leg.poll_event()).collect(),
+        )
+    }
+
+    fn req(id: u64, method: Method, headers: &[(&str, &str)], body: &[u8]) -> Input {
+        Input::Request(InDialogRequest {
+            id: RequestId(id),
+            method,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            body: body.to_vec(),
+        })
+    }
+
+    fn replies(actions: &[Action]) -> Vec<(u64, u16)> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Reply { id, code, .. } => Some((id.0, *code)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn progress(events: &[SipEvent]) -> Vec<(u16, bool)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                SipEvent::TransferProgress { status, done } => Some((status.code(), *done)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn our_refer_then_notifies_answered_200() {
+        let t0 = Instant::now();
+        let mut leg = confirmed(t0);
+        leg.handle(
+            t0,
+            Input::Command(Command::Transfer(TransferCommand::Refer(
+                "sip:carol@127.0.0.1".into(),
+            ))),
+        );
+        let (acts, _) = drain(&mut leg);
+        assert_eq!(
+            acts,
+            vec![Action::Refer {
+                target: "sip:carol@127.0.0.1".into()
+            }]
+        );
+        leg.handle(t0, Input::ReferFinal(Some(SipStatus::new(202, "Accepted"))));
+        let notify = |id, frag: &[u8], state| {
+            req(
+                id,
+                Method::Notify,
+                &[("Event", "refer;id=1"), ("Subscription-State", state)],
+                frag,
+            )
+        };
+        leg.handle(
+            t0,
+            notify(1, b"SIP/2.0 100 Trying\r\n", "active;expires=60"),
+        );
+        leg.handle(t0, notify(2, b"garbage", "active"));
+        leg.handle(t0, notify(3, b"SIP/2.0 200 OK\r\n", "terminated"));
+        let (acts, evs) = drain(&mut leg);
+        assert_eq!(replies(&acts), vec![(1, 200), (2, 400), (3, 200)]);
+        assert_eq!(
+            progress(&evs),
+            vec![(202, false), (100, false), (200, true)]
+        );
+        // A NOTIFY of another package: 489; the call is still up.
+        leg.handle(
+            t0,
+            req(
+                4,
+                Method::Notify,
+                &[("Event", "dialog"), ("Subscription-State", "active")],
+                b"",
+            ),
+        );
+        assert_eq!(replies(&drain(&mut leg).0), vec![(4, 489)]);
+        assert!(matches!(leg.phase(), Phase::Confirmed(_)));
+    }
+
+    #[test]
+    fn notify_without_our_refer_is_481_and_refer_times_out() {
+        let t0 = Instant::now();
+        let mut leg = confirmed(t0);
+        leg.handle(
+            t0,
+            req(1, Method::Notify, &[("Event", "refer")], b"SIP/2.0 200 OK"),
+        );
+        assert_eq!(replies(&drain(&mut leg).0), vec![(1, 481)]);
+        leg.handle(
+            t0,
+            Input::Command(Command::Transfer(TransferCommand::Refer(
+                "sip:carol@127.0.0.1".into(),
+            ))),
+        );
+        drain(&mut leg);
+        // A second transfer while one is open is refused at once.
+        leg.handle(
+            t0,
+            Input::Command(Command::Transfer(TransferCommand::Refer(
+                "sip:dave@127.0.0.1".into(),
+            ))),
+        );
+        let (acts, evs) = drain(&mut leg);
+        assert!(acts.is_empty());
+        assert_eq!(progress(&evs), vec![(491, true)]);
+        leg.handle(t0, Input::ReferFinal(Some(SipStatus::new(202, "Accepted"))));
+        drain(&mut leg);
+        assert!(leg
+            .poll_timeout()
+            .is_some_and(|t| t <= t0 + TRANSFER_TIMEOUT));
+        leg.handle_timeout(t0 + TRANSFER_TIMEOUT);
+        assert_eq!(progress(&drain(&mut leg).1), vec![(408, true)]);
+    }
+
+    #[test]
+    fn far_end_refer_accepted_notifies_and_byes_after_the_final_notify() {
+        let t0 = Instant::now();
+        let mut leg = confirmed(t0);
+        leg.handle(
+            t0,
+            req(
+                1,
+                Method::Refer,
+                &[("Refer-To", "\"Carol\" <sip:carol@127.0.0.1:5070>")],
+                b"",
+            ),
+        );
+        let (acts, evs) = drain(&mut leg);
+        assert!(
+            acts.is_empty(),
+            "the REFER waits for the connection: {acts:?}"
+        );
+        assert_eq!(
+            evs,
+            vec![SipEvent::Referred {
+                target: "sip:carol@127.0.0.1:5070".into()
+            }]
+        );
+        // One at a time.
+        leg.handle(
+            t0,
+            req(
+                2,
+                Method::Refer,
+                &[("Refer-To", "<sip:dave@127.0.0.1>")],
+                b"",
+            ),
+        );
+        assert_eq!(replies(&drain(&mut leg).0), vec![(2, 491)]);
+        leg.handle(
+            t0,
+            Input::Command(Command::Transfer(TransferCommand::Decide(202))),
+        );
+        let (acts, _) = drain(&mut leg);
+        assert_eq!(replies(&acts), vec![(1, 202)]);
+        assert!(
+            matches!(&acts[1], Action::Notify { body, subscription_state }
+            if body == b"SIP/2.0 100 Trying\r\n" && subscription_state.starts_with("active"))
+        );
+        leg.handle(
+            t0,
+            Input::Command(Command::Transfer(TransferCommand::Progress {
+                status: SipStatus::new(200, "OK"),
+                done: true,
+            })),
+        );
+        let (acts, evs) = drain(&mut leg);
+        assert!(
+            matches!(&acts[0], Action::Notify { body, subscription_state }
+            if body == b"SIP/2.0 200 OK\r\n" && subscription_state.starts_with("terminated"))
+        );
+        assert_eq!(acts[1], Action::Bye);
+        assert_eq!(evs, vec![SipEvent::Ended { by_remote: false }]);
+        assert!(leg.is_ended());
+    }
+
+    #[test]
+    fn far_end_refer_refused_or_undecided() {
+        let t0 = Instant::now();
+        let mut leg = confirmed(t0);
+        leg.handle(t0, req(1, Method::Refer, &[], b""));
+        leg.handle(
+            t0,
+            req(2, Method::Refer, &[("Refer-To", "<tel:+1555>")], b""),
+        );
+        assert_eq!(replies(&drain(&mut leg).0), vec![(1, 400), (2, 400)]);
+        leg.handle(
+            t0,
+            req(3, Method::Refer, &[("r", "<sip:carol@10.0.0.1>")], b""),
+        );
+        drain(&mut leg);
+        leg.handle(
+            t0,
+            Input::Command(Command::Transfer(TransferCommand::Decide(403))),
+        );
+        let (acts, _) = drain(&mut leg);
+        assert_eq!(acts.len(), 1, "no NOTIFY after a refusal: {acts:?}");
+        assert_eq!(replies(&acts), vec![(3, 403)]);
+        // A REFER nobody decides on: 500 after the decision timeout.
+        leg.handle(
+            t0,
+            req(
+                4,
+                Method::Refer,
+                &[("Refer-To", "<sip:carol@127.0.0.1>")],
+                b"",
+            ),
+        );
+        drain(&mut leg);
+        leg.handle_timeout(t0 + DECISION_TIMEOUT);
+        assert_eq!(replies(&drain(&mut leg).0), vec![(4, 500)]);
+        assert!(matches!(leg.phase(), Phase::Confirmed(_)));
+    }
+}

@@ -1,7 +1,8 @@
 //! Blind transfer (RFC 3515 REFER, RFC 5589 §6.1): the sans-IO part.
 //!
 //! Both roles of one call leg, fed what arrived plus `now`, with no
-//! rsipstack and no tokio (the driver is [`super::transfer`]):
+//! rsipstack and no tokio ([`LegTransfer`] is the part a
+//! [`super::CallLeg`] holds; [`super::driver`] sends what it asks):
 //!
 //! - [`Transferor`]: we sent REFER. The REFER's final response and each
 //!   NOTIFY's `message/sipfrag` status line (RFC 3420, RFC 3515 §2.4.5)
@@ -26,7 +27,8 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
-use super::event::SipStatus;
+use super::types::{header, Action, InDialogRequest, Method, RequestId};
+use crate::sip::event::{SipEvent, SipStatus};
 
 /// Most time a transfer may take from our REFER to its final NOTIFY
 /// (RFC 3515 §2.4.4 leaves it to the subscription's expiry; 120 s covers
@@ -407,6 +409,203 @@ impl Transferee {
             self.phase = TransfereePhase::Idle;
         }
         Some(NotifyOut::new(status, done))
+    }
+}
+
+/// What the connection asks of a call leg about transfers
+/// ([`super::Command::Transfer`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransferCommand {
+    /// Send REFER with `Refer-To: <target>` (RFC 3515 §2.4.1); the target
+    /// (a SIP URI) is already checked against `[policy] dial_allow`.
+    Refer(String),
+    /// Answer the far end's pending REFER: 2xx accepts (202 and a NOTIFY
+    /// `100 Trying`), 4xx-6xx refuses.
+    Decide(u16),
+    /// The call placed for the far end's REFER progressed: NOTIFY it
+    /// (`done`: the final NOTIFY, subscription terminated; the leg then
+    /// ends the call with BYE, RFC 5589 §6.1).
+    Progress {
+        /// The new call's status (180, 200, 486, ...).
+        status: SipStatus,
+        /// True for its final status.
+        done: bool,
+    },
+}
+
+/// What a transfer step asks of its leg.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct TransferOut {
+    /// Actions for the driver (REFER, NOTIFY, answers).
+    pub actions: Vec<Action>,
+    /// Events for the connection.
+    pub events: Vec<SipEvent>,
+    /// End the call with BYE now (the far end's transfer is complete).
+    pub bye: bool,
+}
+
+impl TransferOut {
+    fn event(progress: Option<TransferProgress>) -> Self {
+        Self {
+            events: progress
+                .map(|p| SipEvent::TransferProgress {
+                    status: p.status,
+                    done: p.done,
+                })
+                .into_iter()
+                .collect(),
+            ..Self::default()
+        }
+    }
+
+    fn reply(id: RequestId, code: u16) -> Action {
+        Action::Reply {
+            id,
+            code,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    fn notify(n: NotifyOut) -> Action {
+        Action::Notify {
+            body: n.body,
+            subscription_state: n.subscription_state,
+        }
+    }
+}
+
+/// The transfer state of one confirmed call leg, both roles.
+#[derive(Debug, Default)]
+pub struct LegTransfer {
+    transferor: Option<Transferor>,
+    transferee: Transferee,
+    /// The far end's REFER, until the connection decides.
+    pending: Option<RequestId>,
+}
+
+impl LegTransfer {
+    /// When [`Self::handle_timeout`] is due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let a = self.transferor.as_ref().and_then(Transferor::poll_timeout);
+        let b = self.transferee.poll_timeout();
+        match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Our REFER's subscription timed out, or the connection did not
+    /// decide on the far end's REFER in time (500).
+    pub fn handle_timeout(&mut self, now: Instant) -> TransferOut {
+        let mut out =
+            TransferOut::event(self.transferor.as_mut().and_then(|t| t.handle_timeout(now)));
+        if let Some(status) = self.transferee.handle_timeout(now) {
+            if let Some(id) = self.pending.take() {
+                out.actions.push(TransferOut::reply(id, status.code()));
+            }
+        }
+        out
+    }
+
+    /// A REFER or NOTIFY in the confirmed dialog.
+    pub fn on_request(&mut self, now: Instant, req: &InDialogRequest) -> TransferOut {
+        match req.method {
+            Method::Refer => self.on_refer(now, req),
+            _ => self.on_notify(req),
+        }
+    }
+
+    fn on_refer(&mut self, now: Instant, req: &InDialogRequest) -> TransferOut {
+        let refer_to = header(&req.headers, "Refer-To").or_else(|| header(&req.headers, "r"));
+        match self.transferee.on_refer(now, refer_to) {
+            ReferIn::Refuse(status) => {
+                tracing::info!(%status, "REFER refused");
+                TransferOut {
+                    actions: vec![TransferOut::reply(req.id, status.code())],
+                    ..TransferOut::default()
+                }
+            }
+            ReferIn::Ask { target } => {
+                tracing::info!(target = ?target, "REFER received");
+                self.pending = Some(req.id);
+                TransferOut {
+                    events: vec![SipEvent::Referred { target }],
+                    ..TransferOut::default()
+                }
+            }
+        }
+    }
+
+    fn on_notify(&mut self, req: &InDialogRequest) -> TransferOut {
+        let event = header(&req.headers, "Event")
+            .or_else(|| header(&req.headers, "o"))
+            .unwrap_or_default();
+        let state = header(&req.headers, "Subscription-State");
+        let is_refer = event
+            .split(';')
+            .next()
+            .is_some_and(|e| e.trim().eq_ignore_ascii_case("refer"));
+        let (code, out) = match self.transferor.as_mut() {
+            None => (481, TransferOut::default()),
+            Some(_) if !is_refer => (489, TransferOut::default()),
+            Some(t) => match t.on_notify(&req.body, state) {
+                Ok(p) => (200, TransferOut::event(p)),
+                Err(e) => {
+                    tracing::debug!(error = %e, "bad NOTIFY body");
+                    (400, TransferOut::default())
+                }
+            },
+        };
+        let mut out = out;
+        out.actions.insert(0, TransferOut::reply(req.id, code));
+        out
+    }
+
+    /// The connection's command.
+    pub fn on_command(&mut self, now: Instant, cmd: TransferCommand) -> TransferOut {
+        match cmd {
+            TransferCommand::Refer(target) => {
+                if self.transferor.as_ref().is_some_and(|t| !t.is_done()) {
+                    return TransferOut::event(Some(TransferProgress {
+                        status: SipStatus::new(491, "A transfer is in progress"),
+                        done: true,
+                    }));
+                }
+                self.transferor = Some(Transferor::new(now));
+                TransferOut {
+                    actions: vec![Action::Refer { target }],
+                    ..TransferOut::default()
+                }
+            }
+            TransferCommand::Decide(code) => {
+                let Some((status, notify)) = self.transferee.decide(code) else {
+                    return TransferOut::default();
+                };
+                let mut out = TransferOut::default();
+                if let Some(id) = self.pending.take() {
+                    out.actions.push(TransferOut::reply(id, status.code()));
+                }
+                out.actions.extend(notify.map(TransferOut::notify));
+                out
+            }
+            TransferCommand::Progress { status, done } => {
+                match self.transferee.progress(&status, done) {
+                    Some(n) => TransferOut {
+                        actions: vec![TransferOut::notify(n)],
+                        bye: done,
+                        ..TransferOut::default()
+                    },
+                    None => TransferOut::default(),
+                }
+            }
+        }
+    }
+
+    /// Our REFER's final response (`None`: none came, 408).
+    pub fn on_refer_final(&mut self, status: Option<SipStatus>) -> TransferOut {
+        TransferOut::event(self.transferor.as_mut().and_then(|t| t.on_response(status)))
     }
 }
 
