@@ -336,6 +336,19 @@ export interface DtmfEvent {
   [key: string]: unknown;
 }
 
+/** Sono.Call.Hold info (or Sono.Call.HoldFailed: `sip_code`, `reason`). */
+export interface HoldEvent {
+  code: 'Sono.Call.Hold' | 'Sono.Call.HoldFailed';
+  call_id: string;
+  /** the call is (Hold) or was to be (HoldFailed) on hold */
+  held: boolean;
+  /** who changed it (Sono.Call.Hold only) */
+  by?: 'local' | 'remote';
+  sip_code?: number;
+  reason?: string;
+  [key: string]: unknown;
+}
+
 export interface PhoneOptions {
   /** wss://host/rtmp for the default transport */
   url: string;
@@ -374,6 +387,7 @@ export interface PhoneEventMap {
   registration: CustomEvent<RegistrationStatus>;
   dtmf: CustomEvent<DtmfEvent>;
   transfer: CustomEvent<TransferStatus>;
+  hold: CustomEvent<HoldEvent>;
   netstatus: CustomEvent<Record<string, unknown> & { streamId: number }>;
 }
 
@@ -401,6 +415,10 @@ export class Phone extends EventTarget {
   /** blind transfer (REFER) of the connected call to uri */
   transfer(uri: string): Promise<void>;
   mute(muted: boolean): void;
+  /** re-INVITE a=sendonly; outcome as a `hold` event; rejects Sono.Call.NoCall without a call */
+  hold(): Promise<void>;
+  /** re-INVITE a=sendrecv */
+  unhold(): Promise<void>;
   stats(): PhoneStats;
   disconnect(): void;
   addEventListener<K extends keyof PhoneEventMap>(type: K, listener: (ev: PhoneEventMap[K]) => void, options?: boolean | AddEventListenerOptions): void;

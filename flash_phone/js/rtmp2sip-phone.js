@@ -1265,6 +1265,8 @@ export const CallStatusCode = Object.freeze({ NOT_CONNECTED: 0, IN_PROGRESS: 1, 
  * - `registration` (detail: the `Sono.Registration.Status` info: `status`, `uri`, `sip_code`, `reason`, `expires` s)
  * - `dtmf` (detail: the `Sono.Call.DTMF` info: `digit`)
  * - `transfer` (detail: the `Sono.Call.Transfer` info, {@link TransferStatus})
+ * - `hold` (detail: the `Sono.Call.Hold` info: `held`, `by` "local"|"remote", `call_id`;
+ *   or the `Sono.Call.HoldFailed` info: `held`, `sip_code`, `reason`)
  * - `netstatus` (detail: any other onStatus info object, with `streamId`)
  */
 export class Phone extends EventTarget {
@@ -1455,6 +1457,22 @@ export class Phone extends EventTarget {
     await this.need().invoke('transfer', [uri], { expectReply: true });
   }
 
+  /**
+   * Holds the connected call: the gateway re-INVITEs the far end with
+   * `a=sendonly` (RFC 3264 §8.4). Resolves once sent; the outcome is a
+   * `hold` event (`held: true, by: "local"`, or code `Sono.Call.HoldFailed`).
+   * Rejects with `Sono.Call.NoCall` when no call is connected.
+   * @returns {Promise<void>}
+   */
+  async hold() {
+    await this.need().invoke('hold', [], { expectReply: true });
+  }
+
+  /** Resumes a held call (`a=sendrecv`); see {@link Phone#hold}. @returns {Promise<void>} */
+  async unhold() {
+    await this.need().invoke('unhold', [], { expectReply: true });
+  }
+
   /** Mutes or unmutes the microphone (silence is still sent, keeping timing). @param {boolean} muted */
   mute(muted) {
     this.muted = !!muted;
@@ -1515,6 +1533,7 @@ export class Phone extends EventTarget {
       case 'Sono.Registration.Status': this.emit('registration', info); break;
       case 'Sono.Call.DTMF': this.emit('dtmf', info); break;
       case 'Sono.Call.Transfer': this.emit('transfer', info); break;
+      case 'Sono.Call.Hold': case 'Sono.Call.HoldFailed': this.emit('hold', info); break;
       default: this.emit('netstatus', { ...info, streamId: 0 });
     }
   }

@@ -310,3 +310,22 @@ test('audio is dropped, not queued, while the transport is congested', async () 
   assert.equal(media.started.sendAudio(pcmuAudioPayload(new Uint8Array(160)), 0), false);
   assert.equal(phone.stats().packets_dropped_out, 1);
 });
+
+test('hold() / unhold() invoke the gateway; hold events from Sono.Call.Hold and HoldFailed', async () => {
+  const { srv, phone } = await connected();
+  const seen = [];
+  phone.addEventListener('hold', (e) => seen.push([e.detail.code, e.detail.held, e.detail.by]));
+  const h = phone.hold();
+  const inv = await srv.nextCommand('hold');
+  assert.deepEqual(inv.values.slice(2), [null]);
+  srv.command(['_result', inv.values[1], null, null]);
+  await h;
+  const u = phone.unhold();
+  const inv2 = await srv.nextCommand('unhold');
+  srv.command(['_error', inv2.values[1], null, { level: 'error', code: 'Sono.Call.NoCall', description: 'no call' }]);
+  await assert.rejects(u, (e) => e instanceof PhoneError && e.code === 'Sono.Call.NoCall');
+  srv.command(['onStatus', 0, null, { level: 'status', code: 'Sono.Call.Hold', call_id: 'c1', held: true, by: 'remote' }]);
+  srv.command(['onStatus', 0, null, { level: 'error', code: 'Sono.Call.HoldFailed', call_id: 'c1', held: false, sip_code: 488 }]);
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(seen, [['Sono.Call.Hold', true, 'remote'], ['Sono.Call.HoldFailed', false, undefined]]);
+});

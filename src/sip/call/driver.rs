@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rsipstack::dialog::dialog::{
     DialogState, DialogStateReceiver, DialogStateSender, TerminatedReason,
@@ -502,9 +502,6 @@ impl Driver {
                 format!("<{}>", self.ua.contact).into(),
             ));
         }
-        if method == rsipstack::sip::Method::Options || code == 405 {
-            // Allow is already in the leg's OPTIONS answer.
-        }
         if !body.is_empty() {
             h.push(rsipstack::sip::Header::ContentType(
                 "application/sdp".into(),
@@ -648,6 +645,3 @@ pub fn spawn_outgoing(
         span,
     ));
 }
-
-/// How long the driver lets a helper wait; re-exported for tests.
-pub const HELPER_WAIT: Duration = super::leg::ACK_TIMEOUT;
