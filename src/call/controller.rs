@@ -15,6 +15,12 @@
 //! Idle --INVITE--> Ringing --accept--> Answering --ACK
 //!                     |
 //!                     +--reject / hangup / ring timeout / CANCEL--> Idle
+//!
+//! Early: an 18x with SDP (handle_early_media) connects the streams there
+//!        (status 1, early_media); the 2xx then sends 2 and 4 only.
+//! Connected --transfer(uri)--> Connected{transferring} --sipfrag 2xx--> Ending (BYE)
+//!                                     \--failed--> Connected
+//! Connected --far end's REFER allowed--> old call 0, new call Dialing (same permit)
 //! ```
 
 use std::collections::VecDeque;
