@@ -198,6 +198,9 @@ impl Driver {
             };
             let now = Instant::now;
             tokio::select! {
+                // In order: the connection's answer (a reject) must win over
+                // the hangup that dropping its CallHandle sends right after.
+                biased;
                 res = maybe(&mut self.invite) => {
                     self.invite = None;
                     self.leg.handle(now(), Input::InviteFinal(final_of(res)));
