@@ -91,7 +91,7 @@ impl DtmfInfo {
 
 impl CallHandle {
     /// A handle and the driver's side of it.
-    pub(crate) fn new() -> (Self, Controls) {
+    pub(super) fn new() -> (Self, Controls) {
         let (hangup_tx, hangup) = tokio::sync::oneshot::channel();
         let (commands_tx, commands) = mpsc::channel(COMMAND_DEPTH);
         (
@@ -165,22 +165,22 @@ const COMMAND_DEPTH: usize = 32;
 
 /// The gateway's SIP user agent.
 pub struct UserAgent {
-    pub(crate) dialog_layer: Arc<DialogLayer>,
+    pub(super) dialog_layer: Arc<DialogLayer>,
     endpoint: EndpointInnerRef,
-    pub(crate) cfg: SipConfig,
+    pub(super) cfg: SipConfig,
     credential: Option<Credential>,
     /// The trunk `credential` belongs to.
     trunk: Option<TrunkAuth>,
-    pub(crate) contact: Uri,
+    pub(super) contact: Uri,
     from: Uri,
     proxy: Option<SipAddr>,
-    pub(crate) local_addr: SocketAddr,
+    pub(super) local_addr: SocketAddr,
     /// Where new INVITEs go, by Request-URI user.
-    pub(crate) router: Arc<dyn IncomingRouter>,
+    pub(super) router: Arc<dyn IncomingRouter>,
     /// `[media] codecs`: an incoming offer must share one (else 488).
-    pub(crate) codecs: Vec<Codec>,
+    pub(super) codecs: Vec<Codec>,
     /// Cancelled at shutdown: calls end with CANCEL/BYE.
-    pub(crate) cancel: CancellationToken,
+    pub(super) cancel: CancellationToken,
     /// Stops the transport and transaction layer, after calls have ended.
     stack: CancellationToken,
     /// In-dialog requests to their call legs, by Call-ID.
@@ -340,7 +340,7 @@ impl UserAgent {
 
     /// The settings of a call leg: `[media] codecs`, `[sip]
     /// session_expires_s` and the INVITE timeout.
-    pub(crate) fn leg_config(&self, invite_timeout: Duration) -> LegConfig {
+    pub(super) fn leg_config(&self, invite_timeout: Duration) -> LegConfig {
         LegConfig {
             codecs: self.codecs.clone(),
             session_expires_s: self.cfg.session_expires_s,
@@ -349,7 +349,7 @@ impl UserAgent {
     }
 
     /// Where in-dialog requests find their call leg.
-    pub(crate) fn leg_routes(&self) -> &Arc<LegRoutes> {
+    pub(super) fn leg_routes(&self) -> &Arc<LegRoutes> {
         &self.legs
     }
 
@@ -400,9 +400,15 @@ impl UserAgent {
 async fn serve_incoming(ua: Arc<UserAgent>, mut incoming: TransactionReceiver) {
     while let Some(mut tx) = incoming.recv().await {
         if let Some(mut dialog) = ua.dialog_layer.match_dialog(&tx) {
-            if driver::leg_answers(tx.original.method) {
+            let client = match &dialog {
+                rsipstack::dialog::dialog::Dialog::Invite(d) => {
+                    Some(d.role() == rsipstack::transaction::key::TransactionRole::Client)
+                }
+                _ => None,
+            };
+            if let (true, Some(client)) = (driver::leg_answers(tx.original.method), client) {
                 let call_id = dialog.id().call_id;
-                match ua.legs.deliver(&call_id, tx) {
+                match ua.legs.deliver(&call_id, client, tx) {
                     Ok(()) => continue,
                     Err(back) => tx = *back,
                 }

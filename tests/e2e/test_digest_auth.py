@@ -21,7 +21,7 @@ PROXY = {"@CODE@": 407, "@REASON@": "Proxy Authentication Required", "@CHALLENGE
 WWW = {"@CODE@": 401, "@REASON@": "Unauthorized", "@CHALLENGE@": "WWW-Authenticate",
        "@CREDENTIALS@": "Authorization", "@UNVERIFIABLE@": "", "@ALGORITHM@": "MD5"}
 # RFC 7616 / RFC 8760: SHA-256 on an INVITE challenge (sipp cannot verify it: the harness does)
-PROXY_SHA256 = {**PROXY, "@ALGORITHM@": "SHA-256"}
+PROXY_SHA256 = {**PROXY, "@ALGORITHM@": "SHA-256", "algorithm=MD5,": "algorithm=SHA-256,"}
 
 
 def auth_sipp(procs, out_dir, ports, mode: dict, name: str) -> Sipp:

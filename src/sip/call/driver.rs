@@ -36,33 +36,46 @@ const MAX_HEADERS: usize = 64;
 /// Most in-dialog requests unanswered at once per call.
 const MAX_PENDING_REQUESTS: usize = 8;
 
-/// Call-ID -> the in-dialog request queue of the leg that owns the
-/// dialog. Entries live as long as their [`RouteGuard`]; one per call.
+/// (Call-ID, our role) -> the in-dialog request queue of the leg that owns
+/// the dialog. The role tells apart the two legs of a call the gateway
+/// places to itself (one RTMP client dialling another): same Call-ID,
+/// one client and one server dialog. Entries live as long as their
+/// [`RouteGuard`].
 #[derive(Debug, Default)]
 pub struct LegRoutes {
-    map: Mutex<HashMap<String, mpsc::Sender<Box<Transaction>>>>,
+    map: Mutex<HashMap<(String, bool), mpsc::Sender<Box<Transaction>>>>,
 }
 
 impl LegRoutes {
-    /// Registers `call_id`; the returned guard removes it when dropped.
+    /// Registers the leg of `call_id` (`client`: we sent the INVITE); the
+    /// returned guard removes it when dropped.
     pub fn register(
         self: &Arc<Self>,
         call_id: &str,
+        client: bool,
         tx: mpsc::Sender<Box<Transaction>>,
     ) -> RouteGuard {
+        let key = (call_id.to_owned(), client);
         if let Ok(mut m) = self.map.lock() {
-            m.insert(call_id.to_owned(), tx);
+            m.insert(key.clone(), tx.clone());
         }
         RouteGuard {
             routes: self.clone(),
-            call_id: call_id.to_owned(),
+            key,
+            tx,
         }
     }
 
     /// Hands `tx` to its leg; gives it back when no leg takes it (none
     /// registered, or its queue of [`INBOX_DEPTH`] is full).
-    pub fn deliver(&self, call_id: &str, tx: Transaction) -> Result<(), Box<Transaction>> {
-        let sender = self.map.lock().ok().and_then(|m| m.get(call_id).cloned());
+    pub fn deliver(
+        &self,
+        call_id: &str,
+        client: bool,
+        tx: Transaction,
+    ) -> Result<(), Box<Transaction>> {
+        let key = (call_id.to_owned(), client);
+        let sender = self.map.lock().ok().and_then(|m| m.get(&key).cloned());
         match sender {
             Some(s) => s.try_send(Box::new(tx)).map_err(|e| e.into_inner()),
             None => Err(Box::new(tx)),
@@ -70,17 +83,20 @@ impl LegRoutes {
     }
 }
 
-/// Removes a call's route when dropped.
+/// Removes a leg's route when dropped (unless another leg took the key).
 #[derive(Debug)]
 pub struct RouteGuard {
     routes: Arc<LegRoutes>,
-    call_id: String,
+    key: (String, bool),
+    tx: mpsc::Sender<Box<Transaction>>,
 }
 
 impl Drop for RouteGuard {
     fn drop(&mut self) {
         if let Ok(mut m) = self.routes.map.lock() {
-            m.remove(&self.call_id);
+            if m.get(&self.key).is_some_and(|s| s.same_channel(&self.tx)) {
+                m.remove(&self.key);
+            }
         }
     }
 }
@@ -156,7 +172,8 @@ impl Driver {
     ) -> Self {
         let (req_tx, requests_in) = mpsc::channel(INBOX_DEPTH);
         let (inputs_tx, inputs) = mpsc::channel(INBOX_DEPTH);
-        let route = ua.leg_routes().register(call_id.as_str(), req_tx);
+        let client = matches!(start, Start::Outgoing(_));
+        let route = ua.leg_routes().register(call_id.as_str(), client, req_tx);
         let (dialog, invite_option, answer) = match start {
             Start::Outgoing(opt) => (None, Some(*opt), None),
             Start::Incoming { dialog, answer } => (Some(dialog), None, Some(answer)),
@@ -533,7 +550,12 @@ impl Driver {
                 None
             })
             .await;
-            if let (true, Ok(Some(sdp))) = (ok, wait) {
+            if ok {
+                // No ACK in time: an empty one releases the leg's pending offer.
+                let sdp = match wait {
+                    Ok(Some(sdp)) => sdp,
+                    _ => Vec::new(),
+                };
                 let _ = inputs.send(Input::RequestAcked { id, sdp }).await;
             }
         });

@@ -649,3 +649,37 @@ fn their_refresh_postpones_our_bye() {
     leg.handle_timeout(t1 + Duration::from_secs(60));
     assert_eq!(actions(&mut leg), vec![Action::Bye, Action::Done]);
 }
+
+#[test]
+fn a_missing_ack_answer_releases_the_pending_offer() {
+    let t0 = Instant::now();
+    let mut leg = confirmed_outgoing(t0, &[]);
+    leg.handle(t0, request(5, Method::Invite, &[], Vec::new()));
+    actions(&mut leg);
+    // Another re-INVITE before the ACK: 500 with Retry-After.
+    leg.handle(
+        t0,
+        request(6, Method::Invite, &[], their_sdp(4000, "sendrecv", 0)),
+    );
+    assert!(matches!(
+        &actions(&mut leg)[..],
+        [Action::Reply { code: 500, .. }]
+    ));
+    // The driver reports an empty ACK when none came in time.
+    leg.handle(
+        t0,
+        Input::RequestAcked {
+            id: RequestId(5),
+            sdp: Vec::new(),
+        },
+    );
+    assert!(events(&mut leg).is_empty());
+    leg.handle(
+        t0,
+        request(7, Method::Invite, &[], their_sdp(4000, "sendrecv", 0)),
+    );
+    assert!(matches!(
+        &actions(&mut leg)[..],
+        [Action::Reply { code: 200, .. }]
+    ));
+}
