@@ -288,6 +288,21 @@ export interface CallStatus {
   publish?: string;
   /** status 4: the call's play stream name */
   play?: string;
+  /** status 1: the far end's early media plays before the answer (publish/play given) */
+  early_media?: boolean;
+  [key: string]: unknown;
+}
+
+/** Sono.Call.Transfer info. */
+export interface TransferStatus {
+  level: string;
+  code: 'Sono.Call.Transfer';
+  call_id: string;
+  status: 'trying' | 'accepted' | 'succeeded' | 'failed';
+  sip_code?: number;
+  reason?: string;
+  /** a far end's transfer: the URI the gateway now calls */
+  target?: string;
   [key: string]: unknown;
 }
 
@@ -371,6 +386,7 @@ export interface PhoneEventMap {
   incoming: CustomEvent<IncomingCall>;
   registration: CustomEvent<RegistrationStatus>;
   dtmf: CustomEvent<DtmfEvent>;
+  transfer: CustomEvent<TransferStatus>;
   hold: CustomEvent<HoldEvent>;
   netstatus: CustomEvent<Record<string, unknown> & { streamId: number }>;
 }
@@ -396,6 +412,8 @@ export class Phone extends EventTarget {
   decline(code?: number): Promise<void>;
   /** digits: up to 32 of 0-9 * # A-D; durationMs per digit */
   sendDTMF(digits: string, durationMs?: number): Promise<void>;
+  /** blind transfer (REFER) of the connected call to uri */
+  transfer(uri: string): Promise<void>;
   mute(muted: boolean): void;
   /** re-INVITE a=sendonly; outcome as a `hold` event; rejects Sono.Call.NoCall without a call */
   hold(): Promise<void>;

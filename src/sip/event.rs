@@ -111,6 +111,23 @@ pub enum SipEvent {
     /// The call ended before or instead of being answered: a 3xx-6xx final
     /// response, a timeout (408) or a transport failure (503).
     Failed(SipStatus),
+    /// Our REFER progressed (RFC 3515): its final response, then each
+    /// NOTIFY's sipfrag status line; `done` on the last report (a final
+    /// status, a terminated subscription, a refused REFER or a timeout).
+    TransferProgress {
+        /// The REFER's response or the NOTIFY's sipfrag status.
+        status: SipStatus,
+        /// True for the last report of this transfer.
+        done: bool,
+    },
+    /// The far end sent REFER (RFC 3515 §2.4.2) in the confirmed call: the
+    /// connection checks `target` against `[policy] dial_allow` and
+    /// answers with `CallHandle::decide_transfer`.
+    Referred {
+        /// The Refer-To URI, display name and brackets removed; not yet
+        /// checked (may hold `?headers`, which the dial check refuses).
+        target: String,
+    },
     /// A confirmed call ended; `by_remote` is true for a BYE from the far end.
     Ended {
         /// True when the far end sent the BYE.

@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::call::driver::{self, Controls, LegRoutes};
+use super::call::refer::TransferCommand;
 use super::call::{Command, LegConfig};
 pub use super::event::{CallId, SipEvent, SipStatus};
 use super::incoming::IncomingRouter;
@@ -116,6 +117,31 @@ impl CallHandle {
     /// backoff. Returns false when the command queue is full.
     pub fn hold(&self, held: bool) -> bool {
         self.commands.try_send(Command::Hold(held)).is_ok()
+    }
+
+    /// Blind transfer (RFC 5589 §6.1): REFER with `Refer-To: <target>` in
+    /// the confirmed dialog; progress comes back as
+    /// [`SipEvent::TransferProgress`]. `target` (a SIP URI) must already be
+    /// allowed by `[policy] dial_allow`. False when the queue is full.
+    pub fn transfer(&self, target: &Uri) -> bool {
+        self.transfer_command(TransferCommand::Refer(target.to_string()))
+    }
+
+    /// Answers the far end's REFER reported as [`SipEvent::Referred`]:
+    /// 2xx accepts (202 + NOTIFY `100 Trying`), 4xx-6xx refuses.
+    pub fn decide_transfer(&self, code: u16) -> bool {
+        self.transfer_command(TransferCommand::Decide(code))
+    }
+
+    /// Reports the call placed for the far end's REFER in a NOTIFY
+    /// (`done`: the final one, `Subscription-State: terminated`; the old
+    /// call then ends with BYE).
+    pub fn notify_transfer(&self, status: SipStatus, done: bool) -> bool {
+        self.transfer_command(TransferCommand::Progress { status, done })
+    }
+
+    fn transfer_command(&self, cmd: TransferCommand) -> bool {
+        self.commands.try_send(Command::Transfer(cmd)).is_ok()
     }
 
     /// Queues DTMF digits to send as INFO requests once the call is

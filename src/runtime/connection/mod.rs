@@ -39,10 +39,12 @@ use crate::sip::ua::{CallHandle, DtmfInfo, PlaceCall, SipEvent};
 
 pub mod admission;
 mod auth;
+mod early;
 mod features;
 mod incoming;
 mod rate;
 mod register;
+mod transfer;
 
 /// Most time a write to a client may take before the client is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -175,6 +177,10 @@ struct Connection {
     identity: Option<crate::auth::Identity>,
     /// The last `dial` had no call capacity (gateway or token subject).
     dial_full: bool,
+    /// A far end transferred the own call away: its SIP leg, until done.
+    held: Option<transfer::HeldLeg>,
+    /// The own call's early media, until the answer.
+    early: Option<early::EarlyMedia>,
     /// Hold state of the own call, for `Sono.Call.Hold` (features.rs).
     hold: features::HoldState,
 }
@@ -246,6 +252,8 @@ impl Connection {
             registrations: register::Registrations::default(),
             identity: None,
             dial_full: false,
+            held: None,
+            early: None,
             hold: features::HoldState::default(),
         }
     }
@@ -511,6 +519,7 @@ impl Connection {
             },
             "unregister" => self.on_unregister(&inv).await,
             "sendDTMF" => self.on_send_dtmf(&inv),
+            "transfer" => self.on_transfer_invoke(&inv),
             "hold" | "unhold" => self.on_hold_invoke(inv.txn, inv.name == "hold"),
             other => {
                 let why = format!("`{other}` is not supported by this gateway");
@@ -678,6 +687,12 @@ impl Connection {
                 }
             }
             Output::Reject { call_id, code } => self.reject_incoming(&call_id, code),
+            Output::Refer { call_id, target } => self.send_refer(&call_id, &target),
+            Output::Transfer(ev) => self.send_transfer_event(&ev),
+            Output::TransferLeg {
+                old_call_id,
+                new_call_id,
+            } => self.transfer_leg(&old_call_id, &new_call_id),
         }
     }
 
@@ -749,6 +764,9 @@ impl Connection {
             return;
         }
         count_sip_response(&self.gw.metrics, &ev);
+        if self.on_transfer_sip(&call_id, &ev) || self.on_early_sip(&call_id, &ev) {
+            return;
+        }
         let now = std::time::Instant::now();
         let outgoing = self
             .call
@@ -969,6 +987,7 @@ fn status_info(st: &CallStatus) -> Value {
         .set_opt("reason", st.reason.clone())
         .set_opt("publish", st.publish.clone())
         .set_opt("play", st.play.clone())
+        .set_opt("early_media", st.early_media)
         .build()
 }
 

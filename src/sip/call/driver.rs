@@ -333,6 +333,11 @@ impl Driver {
                     }
                 }
             }
+            Action::Refer { target } => self.send_refer(target),
+            Action::Notify {
+                body,
+                subscription_state,
+            } => self.send_notify(body, subscription_state).await,
             Action::Done => return true,
             #[allow(unreachable_patterns)]
             _ => {}
@@ -464,6 +469,43 @@ impl Driver {
             info!(status = %resp.status, "re-INVITE answered");
             let _ = inputs.send(Input::ReinviteFinal(resp)).await;
         });
+    }
+
+    /// Sends our REFER from a helper task; its final response comes back
+    /// as [`Input::ReferFinal`].
+    fn send_refer(&mut self, target: String) {
+        let Some(dialog) = self.dialog.clone() else {
+            return;
+        };
+        let inputs = self.inputs_tx.clone();
+        tokio::spawn(async move {
+            info!(target = ?target, "sending REFER");
+            let status = match dialog.refer(format!("<{target}>"), None, None).await {
+                Ok(resp) => resp.map(|r| SipStatus::new(r.status_code.code(), reason_of(&r))),
+                Err(e) => {
+                    warn!(error = %e, "REFER failed");
+                    Some(SipStatus::new(503, "REFER could not be sent"))
+                }
+            };
+            let _ = inputs.send(Input::ReferFinal(status)).await;
+        });
+    }
+
+    /// Sends a NOTIFY of the refer subscription and waits for its answer,
+    /// so that a BYE queued after the final one follows it.
+    async fn send_notify(&mut self, body: Vec<u8>, subscription_state: String) {
+        let Some(dialog) = &self.dialog else {
+            return;
+        };
+        let headers = vec![
+            rsipstack::sip::Header::Event("refer".into()),
+            rsipstack::sip::Header::SubscriptionState(subscription_state.into()),
+            rsipstack::sip::Header::ContentType("message/sipfrag".into()),
+        ];
+        match dialog.notify(Some(headers), Some(body)).await {
+            Ok(resp) => debug!(code = ?resp.map(|r| r.status_code.code()), "NOTIFY sent"),
+            Err(e) => warn!(error = %e, "NOTIFY failed"),
+        }
     }
 
     /// Answers an in-dialog request from a helper task; for a 2xx to a

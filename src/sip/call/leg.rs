@@ -19,6 +19,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::media::LegMedia;
+use super::refer::{LegTransfer, TransferOut};
 use super::timer::{self, Negotiation, Refresher, SessionTimer, MIN_SE_S};
 use super::types::{
     Action, Command, FinalResponse, Header, InDialogRequest, Input, Method, RequestId,
@@ -141,6 +142,8 @@ pub struct CallLeg {
     actions: VecDeque<Action>,
     events: VecDeque<SipEvent>,
     rng: u64,
+    /// Blind transfer, both roles (confirmed calls).
+    transfer: LegTransfer,
 }
 
 impl CallLeg {
@@ -195,6 +198,7 @@ impl CallLeg {
             actions: VecDeque::new(),
             events: VecDeque::new(),
             rng: seed | 1,
+            transfer: LegTransfer::default(),
         }
     }
 
@@ -230,14 +234,14 @@ impl CallLeg {
             | Phase::Early { deadline }
             | Phase::AwaitingAck { deadline }
             | Phase::Cancelling { deadline, .. } => Some(*deadline),
-            Phase::Confirmed(c) => {
-                let retry = c.retry.map(|(at, _)| at);
-                let timer = c.timer.map(|t| t.deadline());
-                match (retry, timer) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                }
-            }
+            Phase::Confirmed(c) => [
+                c.retry.map(|(at, _)| at),
+                c.timer.map(|t| t.deadline()),
+                self.transfer.poll_timeout(),
+            ]
+            .into_iter()
+            .flatten()
+            .min(),
             Phase::Ringing | Phase::Ended => None,
         }
     }
@@ -261,7 +265,13 @@ impl CallLeg {
                 self.actions.push_back(Action::Bye);
                 self.fail(SipStatus::new(408, "No ACK"));
             }
-            Phase::Confirmed(_) => self.confirmed_timeout(now),
+            Phase::Confirmed(_) => {
+                let out = self.transfer.handle_timeout(now);
+                self.apply_transfer(out);
+                if !self.is_ended() {
+                    self.confirmed_timeout(now);
+                }
+            }
             _ => {}
         }
     }
@@ -282,6 +292,19 @@ impl CallLeg {
             Input::RemoteBye | Input::DialogTerminated => self.on_remote_end(),
             Input::Command(cmd) => self.on_command(now, cmd),
             Input::Shutdown => self.on_shutdown(),
+            Input::ReferFinal(status) => {
+                let out = self.transfer.on_refer_final(status);
+                self.apply_transfer(out);
+            }
+        }
+    }
+
+    /// Queues what a transfer step asked for; BYE when it is complete.
+    fn apply_transfer(&mut self, out: TransferOut) {
+        self.actions.extend(out.actions);
+        self.events.extend(out.events);
+        if out.bye && matches!(self.phase, Phase::Confirmed(_)) {
+            self.bye();
         }
     }
 
@@ -406,6 +429,16 @@ impl CallLeg {
             (Phase::AwaitingAck { .. } | Phase::Confirmed(_), Command::Hangup) => self.bye(),
             (Phase::Confirmed(_), Command::Dtmf(d)) => self.actions.push_back(Action::Info(d)),
             (Phase::Confirmed(_), Command::Hold(held)) => self.start_hold(now, held),
+            (Phase::Confirmed(_), Command::Transfer(t)) => {
+                let out = self.transfer.on_command(now, t);
+                self.apply_transfer(out);
+            }
+            (_, Command::Transfer(super::refer::TransferCommand::Refer(_))) => {
+                self.events.push_back(SipEvent::TransferProgress {
+                    status: SipStatus::new(481, "Call Does Not Exist"),
+                    done: true,
+                });
+            }
             (_, Command::Hold(held)) => self.events.push_back(SipEvent::HoldFailed {
                 held,
                 status: SipStatus::new(481, "Call Does Not Exist"),
@@ -656,7 +689,10 @@ impl CallLeg {
             }
             // INFO: DTMF relay or unknown packages; acknowledged, not used.
             Method::Info => self.reply(req.id, 200, Vec::new(), Vec::new()),
-            // The place for transfer (REFER, NOTIFY) and MESSAGE.
+            Method::Refer | Method::Notify if confirmed => {
+                let out = self.transfer.on_request(now, &req);
+                self.apply_transfer(out);
+            }
             _ => self.on_unsupported_request(req),
         }
     }
@@ -766,4 +802,4 @@ impl CallLeg {
 }
 
 /// Our `Allow` header (RFC 3261 §20.5).
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY";

@@ -8,6 +8,7 @@
 pub mod driver;
 pub mod leg;
 pub mod media;
+pub mod refer;
 pub mod timer;
 pub mod types;
 

@@ -503,7 +503,7 @@ fn options_and_other_requests() {
     let t0 = Instant::now();
     let mut leg = confirmed_outgoing(t0, &[]);
     leg.handle(t0, request(1, Method::Options, &[], Vec::new()));
-    leg.handle(t0, request(2, Method::Refer, &[], Vec::new()));
+    leg.handle(t0, request(2, Method::Message, &[], Vec::new()));
     leg.handle(t0, request(3, Method::Info, &[], Vec::new()));
     let codes: Vec<u16> = actions(&mut leg)
         .iter()

@@ -89,6 +89,9 @@ pub enum Command {
     Answer(Vec<u8>),
     /// Incoming call: refuse with this final code (4xx-6xx).
     Reject(u16),
+    /// A blind-transfer step (REFER out, the answer to a REFER in, its
+    /// NOTIFYs): see [`super::refer`].
+    Transfer(super::refer::TransferCommand),
 }
 
 /// The far end's final response to a request we sent.
@@ -143,6 +146,8 @@ pub enum Input {
     Command(Command),
     /// The gateway shuts down: CANCEL, refuse or BYE.
     Shutdown,
+    /// The final response to our REFER (`None`: none came).
+    ReferFinal(Option<SipStatus>),
 }
 
 /// What the driver must do.
@@ -199,6 +204,19 @@ pub enum Action {
     },
     /// Send INFO with this DTMF digit (`application/dtmf-relay`).
     Info(DtmfInfo),
+    /// Send REFER with `Refer-To: <target>` (RFC 3515); its final
+    /// response comes back as [`Input::ReferFinal`].
+    Refer {
+        /// The transfer target, a SIP URI.
+        target: String,
+    },
+    /// Send NOTIFY (`Event: refer`, `message/sipfrag`, RFC 3515 §2.4.5).
+    Notify {
+        /// The sipfrag body.
+        body: Vec<u8>,
+        /// The `Subscription-State` value.
+        subscription_state: String,
+    },
     /// The leg is over: the driver stops after the actions before this.
     Done,
 }
