@@ -1,0 +1,122 @@
+"""Real softphones as far ends: baresip (baresip-core 1.0.0) and linphone (linphone-cli 5.1, linphonec), both
+directions, one codec per case.
+
+Gateway -> far end: a python3-librtmp client dials the softphone's loopback URI (the test config's
+`dial_allow` has "sip:*@127.0.0.1"), the softphone answers by itself, ffmpeg publishes a 1 kHz Speex tone
+and python3-librtmp plays the call's stream. The softphone's own recording of the call must carry the
+1 kHz tone, the RTMP player must get the softphone's 700 Hz tone, and after hangup() the softphone must
+see the BYE (its call ends).
+
+Far end -> gateway: the RTMP client register()s on the embedded registrar, the softphone calls that
+address, the client gets Sono.Call.Incoming and accept()s, audio is checked both ways as above, the
+softphone hangs up, and the client gets status 0 with sip_code 200.
+
+The softphones are started by helpers/baresip.py and helpers/linphone.py (see the README section "Far
+ends: baresip, linphone"); each case names the one codec the softphone may use, and the codec it
+decoded is logged as a measurement."""
+import time
+
+import pytest
+
+from helpers import media
+from helpers.baresip import Baresip
+from helpers.calls import dial_connected, ended_info, hangup_ended
+from helpers.incoming import answer, event, register_local
+from helpers.linphone import Linphone
+from helpers.rtmp_control import CONNECT_STREAMS, CONNECTED
+
+TONE_S = 5
+PEER_TONE_HZ = 700
+#: The peers' recordings hold their decoder's output after their jitter buffer and resampler, including
+#: silence before the tone starts; a clean baresip PCMU->PCMU call measures ~22-27 dB there. 15 dB still
+#: fails on silence, the wrong tone, a wrong rate (the tone at another frequency) or noise.
+MIN_SNR_PEER_DB = 15
+MIN_SNR_RTMP_DB = 20
+
+CASES = [
+    ("baresip", "opus"), ("baresip", "PCMU"), ("baresip", "PCMA"), ("baresip", "G722"),
+    ("linphone", "opus"), ("linphone", "PCMU"), ("linphone", "PCMA"),
+]
+
+
+def make_peer(kind: str, codec: str, procs, out_dir, ports):
+    cls = {"baresip": Baresip, "linphone": Linphone}[kind]
+    return cls(procs, out_dir, ports, name=kind, tone_hz=PEER_TONE_HZ, codecs=[codec]).start()
+
+
+def wait_peer_up(peer, timeout: float = 10.0):
+    """The softphone's side of the call is established."""
+    if isinstance(peer, Baresip):
+        peer.wait_event("CALL_ESTABLISHED", timeout)
+    else:
+        peer.wait_state("streams", timeout)
+
+
+def wait_peer_ended(peer, timeout: float = 10.0) -> str:
+    """The softphone's call has ended (for a BYE from the gateway: it received it); returns what it said."""
+    if isinstance(peer, Baresip):
+        return str(peer.wait_event("CALL_CLOSED", timeout))
+    return str(peer.wait_state("ended", timeout))
+
+
+def media_both_ways(gateway, procs, out_dir, s4: dict):
+    """librtmp plays the call's `play` stream into played.flv while ffmpeg publishes a TONE_S s 1 kHz Speex
+    tone into `publish`; returns the FLV path."""
+    played = out_dir / "played.flv"
+    player = media.librtmp_play(procs, gateway.url(s4["play"]), played, TONE_S + 2.5)
+    time.sleep(0.5)   # the player joins during the peer's lead silence: the Speex decoder starts in step
+    publisher = media.ffmpeg_publish_tone(procs, gateway.url(s4["publish"]), TONE_S)
+    media.wait_ok(publisher, TONE_S + 20, "ffmpeg publishing Speex to the gateway")
+    media.wait_ok(player, 20, "librtmp playing the far end")
+    return played
+
+
+def check_audio(peer, played, out_dir, measure, label: str):
+    codec = peer.decoder()
+    print(f"{label}: far end decoded {codec}")
+    measure(f"{label}: far end's decoder", codec)
+    t = media.assert_tone(peer.received_wav(), MIN_SNR_PEER_DB, f"{label}: 1 kHz tone recorded by the far end")
+    measure(f"{label}: SNR RTMP->far end (dB)", t["snr"])
+    wav = media.flv_to_wav(played, out_dir / "played.wav")
+    t = media.assert_tone(wav, MIN_SNR_RTMP_DB, f"{label}: far end's tone at the RTMP player",
+                          expect_hz=PEER_TONE_HZ)
+    measure(f"{label}: SNR far end->RTMP Speex (dB)", t["snr"])
+
+
+@pytest.mark.parametrize("kind,codec", CASES, ids=[f"{k}-{c}" for k, c in CASES])
+def test_gateway_calls_far_end(kind, codec, gateway, rtmp_client, procs, out_dir, ports, measure):
+    peer = make_peer(kind, codec, procs, out_dir, ports)
+    ctl = rtmp_client()
+    s4 = dial_connected(ctl, peer.uri)
+    wait_peer_up(peer)
+    played = media_both_ways(gateway, procs, out_dir, s4)
+
+    s0 = hangup_ended(ctl)
+    print("ended:", s0)
+    print("far end:", wait_peer_ended(peer))
+    check_audio(peer, played, out_dir, measure, f"gateway->{kind} {codec}")
+    peer.stop()
+
+
+@pytest.mark.parametrize("kind,codec", CASES, ids=[f"{k}-{c}" for k, c in CASES])
+def test_far_end_calls_gateway(kind, codec, gateway, rtmp_client, procs, out_dir, ports, measure):
+    peer = make_peer(kind, codec, procs, out_dir, ports)
+    ctl = rtmp_client()
+    uri = register_local(ctl)
+    mark = len(ctl.invokes)
+    peer.dial(uri)
+    inc = event(ctl, "Sono.Call.Incoming", 10, after=mark)
+    print("incoming:", inc)
+    before = len(ctl.statuses())
+    answer(ctl, "accept")
+    s4 = ctl.wait_status(CONNECT_STREAMS, 10, after=before)
+    ctl.wait_status(CONNECTED, 5, after=before)
+    wait_peer_up(peer)
+    played = media_both_ways(gateway, procs, out_dir, s4)
+
+    peer.hangup()
+    print("far end:", wait_peer_ended(peer))
+    s0 = ended_info(ctl, before)
+    assert s0.get("sip_code") == 200, f"the far end's BYE ends the call: {s0}"
+    check_audio(peer, played, out_dir, measure, f"{kind} {codec}->gateway")
+    peer.stop()
