@@ -94,6 +94,9 @@ def test_gateway_calls_far_end(kind, codec, gateway, rtmp_client, procs, out_dir
     s0 = hangup_ended(ctl)
     print("ended:", s0)
     print("far end:", wait_peer_ended(peer))
+    reqs = peer.received_requests()
+    print("far end received:", reqs)
+    assert reqs[:1] == ["INVITE"] and reqs[-1:] == ["BYE"], f"{kind} should get INVITE ... BYE: {reqs}"
     check_audio(peer, played, out_dir, measure, f"gateway->{kind} {codec}")
     peer.stop()
 

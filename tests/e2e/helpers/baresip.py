@@ -234,6 +234,12 @@ class Baresip:
         found = _DECODER.findall(self.proc.output())
         return " ".join((found[-1][0], found[-1][1] + "Hz", found[-1][2] + "ch")) if found else "?"
 
+    def received_requests(self) -> list:
+        """Methods of the SIP requests baresip received, in order, from its SIP trace (`-s`: a line
+        "UDP <from> -> 127.0.0.1:<sip_port>" before each message)."""
+        pat = re.compile(rf"^UDP \S+ -> 127\.0\.0\.1:{self.sip_port}\s*\n([A-Z]+) sip:", re.M)
+        return pat.findall(self.proc.output())
+
     def received_wav(self) -> Path:
         """The newest sndfile dump of decoded far-end audio (rec/dump-*-dec.wav)."""
         files = sorted(self.rec_dir.glob("dump-*-dec.wav"), key=lambda p: p.stat().st_mtime)

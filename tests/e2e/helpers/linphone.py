@@ -178,6 +178,15 @@ class Linphone:
             return "?"
         return found[-1] if found else "?"
 
+    def received_requests(self) -> list:
+        """Methods of the SIP requests linphone received, in order, from belle-sip's debug log ("received
+        [N] new bytes from [UDP://...]:" before each message)."""
+        try:
+            text = self.debug_log.read_text(errors="replace")
+        except OSError:
+            return []
+        return re.findall(r"received \[\d+\] new bytes from \[UDP://[^\]]+\]:\n([A-Z]+) sip:", text)
+
     def received_wav(self) -> Path:
         assert self.rec_wav.exists() and self.rec_wav.stat().st_size > 44, \
             f"{self.name}: linphone recorded nothing into {self.rec_wav}"
