@@ -23,7 +23,8 @@ from helpers.baresip import Baresip
 from helpers.calls import dial_connected, ended_info, hangup_ended
 from helpers.incoming import answer, event, register_local
 from helpers.linphone import Linphone
-from helpers.rtmp_control import CONNECT_STREAMS, CONNECTED
+from helpers.ports import wait_until
+from helpers.rtmp_control import CONNECT_STREAMS, CONNECTED, DISCONNECTING, NOT_CONNECTED
 
 TONE_S = 5
 PEER_TONE_HZ = 700
@@ -35,7 +36,7 @@ MIN_SNR_RTMP_DB = 20
 
 CASES = [
     ("baresip", "opus"), ("baresip", "PCMU"), ("baresip", "PCMA"), ("baresip", "G722"),
-    ("linphone", "opus"), ("linphone", "PCMU"), ("linphone", "PCMA"),
+    ("linphone", "opus"), ("linphone", "PCMU"), ("linphone", "PCMA"), ("linphone", "speex16"),
 ]
 
 
@@ -83,12 +84,46 @@ def check_audio(peer, played, out_dir, measure, label: str):
     measure(f"{label}: SNR far end->RTMP Speex (dB)", t["snr"])
 
 
+def call_out(ctl, peer) -> dict:
+    """The RTMP client dials the far end, which answers; returns the status-4 info object."""
+    s4 = dial_connected(ctl, peer.uri)
+    wait_peer_up(peer)
+    return s4
+
+
+def call_in(ctl, peer) -> dict:
+    """The far end calls the RTMP client's registered address; the client accepts. Returns the status-4
+    info object; its index among the statuses is in s4["_before"]."""
+    uri = register_local(ctl)
+    mark = len(ctl.invokes)
+    peer.dial(uri)
+    inc = event(ctl, "Sono.Call.Incoming", 10, after=mark)
+    print("incoming:", inc)
+    before = len(ctl.statuses())
+    answer(ctl, "accept")
+    s4 = ctl.wait_status(CONNECT_STREAMS, 10, after=before)
+    ctl.wait_status(CONNECTED, 5, after=before)
+    wait_peer_up(peer)
+    return dict(s4, _before=before)
+
+
+def reinvite_answer(peer, after: int, timeout: float = 10.0) -> str:
+    """Status line of the first final response to an INVITE that the far end received after its
+    `after`-th received message (the answer to its own re-INVITE)."""
+    def finals():
+        return [m[0] for m in peer.received_messages()[after:]
+                if m[0].startswith("SIP/2.0 ") and not m[0].startswith("SIP/2.0 1") and m[1].endswith("INVITE")]
+    wait_until(lambda: bool(finals()), timeout, 0.1)
+    got = finals()
+    assert got, f"{peer.name}'s re-INVITE got no final response within {timeout} s: {peer.received_messages()}"
+    return got[0]
+
+
 @pytest.mark.parametrize("kind,codec", CASES, ids=[f"{k}-{c}" for k, c in CASES])
 def test_gateway_calls_far_end(kind, codec, gateway, rtmp_client, procs, out_dir, ports, measure):
     peer = make_peer(kind, codec, procs, out_dir, ports)
     ctl = rtmp_client()
-    s4 = dial_connected(ctl, peer.uri)
-    wait_peer_up(peer)
+    s4 = call_out(ctl, peer)
     played = media_both_ways(gateway, procs, out_dir, s4)
 
     s0 = hangup_ended(ctl)
@@ -105,16 +140,8 @@ def test_gateway_calls_far_end(kind, codec, gateway, rtmp_client, procs, out_dir
 def test_far_end_calls_gateway(kind, codec, gateway, rtmp_client, procs, out_dir, ports, measure):
     peer = make_peer(kind, codec, procs, out_dir, ports)
     ctl = rtmp_client()
-    uri = register_local(ctl)
-    mark = len(ctl.invokes)
-    peer.dial(uri)
-    inc = event(ctl, "Sono.Call.Incoming", 10, after=mark)
-    print("incoming:", inc)
-    before = len(ctl.statuses())
-    answer(ctl, "accept")
-    s4 = ctl.wait_status(CONNECT_STREAMS, 10, after=before)
-    ctl.wait_status(CONNECTED, 5, after=before)
-    wait_peer_up(peer)
+    s4 = call_in(ctl, peer)
+    before = s4["_before"]
     played = media_both_ways(gateway, procs, out_dir, s4)
 
     peer.hangup()
@@ -122,4 +149,41 @@ def test_far_end_calls_gateway(kind, codec, gateway, rtmp_client, procs, out_dir
     s0 = ended_info(ctl, before)
     assert s0.get("sip_code") == 200, f"the far end's BYE ends the call: {s0}"
     check_audio(peer, played, out_dir, measure, f"{kind} {codec}->gateway")
+    peer.stop()
+
+
+
+@pytest.mark.parametrize("direction", ["out", "in"])
+@pytest.mark.parametrize("kind", ["baresip", "linphone"])
+def test_far_end_holds_and_resumes(kind, direction, gateway, rtmp_client, procs, out_dir, ports, measure):
+    """The far end puts the call on hold (re-INVITE, a=sendonly) and takes it off hold (a=sendrecv). Each
+    re-INVITE must get a 2xx (RFC 3264 section 8.4: the answer to a=sendonly is a=recvonly; RFC 3261
+    section 14.2: a UAS that cannot take the new offer answers 488 and the session goes on), the call must
+    survive on both sides, and after the resume audio flows both ways. `out`: the gateway placed the
+    call; `in`: the far end did."""
+    peer = make_peer(kind, "PCMU", procs, out_dir, ports)
+    ctl = rtmp_client()
+    before = len(ctl.statuses())
+    s4 = call_out(ctl, peer) if direction == "out" else call_in(ctl, peer)
+
+    mark = len(peer.received_messages())
+    peer.hold()
+    held = reinvite_answer(peer, mark)
+    print("hold re-INVITE answered:", held)
+    time.sleep(1.0)
+    mark = len(peer.received_messages())
+    peer.resume()
+    resumed = reinvite_answer(peer, mark) if held.startswith("SIP/2.0 2") else "(not sent: hold failed)"
+    print("resume re-INVITE answered:", resumed)
+    time.sleep(0.5)
+    print("far end received:", peer.received_messages())
+    assert held.startswith("SIP/2.0 2"), f"the gateway must accept the far end's hold re-INVITE, got {held!r}"
+    assert resumed.startswith("SIP/2.0 2"), f"the gateway must accept the resume re-INVITE, got {resumed!r}"
+    codes = ctl.status_codes()[before:]
+    assert NOT_CONNECTED not in codes and DISCONNECTING not in codes, f"hold ended the call: {codes}"
+
+    played = media_both_ways(gateway, procs, out_dir, s4)
+    hangup_ended(ctl)
+    print("far end:", wait_peer_ended(peer))
+    check_audio(peer, played, out_dir, measure, f"{kind} hold/resume ({direction})")
     peer.stop()

@@ -35,6 +35,16 @@ SOURCE_SECONDS = 60
 _DECODER = re.compile(r"audio: Set audio decoder: (\S+) (\d+)Hz (\d+)ch")
 
 
+def _messages(text: str, marker: str) -> list:
+    """[(start line, CSeq value)] of the SIP messages that follow each line matching `marker`."""
+    out = []
+    for m in re.finditer(marker, text, re.M):
+        body = text[m.end():m.end() + 4000].lstrip("\r\n")
+        cseq = re.search(r"^CSeq:\s*(.+?)\s*$", body, re.M | re.I)
+        out.append((body.split("\n", 1)[0].strip(), cseq.group(1) if cseq else ""))
+    return out
+
+
 def _netstring(b: bytes) -> bytes:
     return str(len(b)).encode() + b":" + b + b","
 
@@ -234,11 +244,14 @@ class Baresip:
         found = _DECODER.findall(self.proc.output())
         return " ".join((found[-1][0], found[-1][1] + "Hz", found[-1][2] + "ch")) if found else "?"
 
+    def received_messages(self) -> list:
+        """[(start line, CSeq value)] of the SIP messages baresip received, in order, from its SIP trace
+        (`-s`: a line "UDP <from> -> 127.0.0.1:<sip_port>" before each message)."""
+        return _messages(self.proc.output(), rf"^UDP \S+ -> 127\.0\.0\.1:{self.sip_port}\s*$")
+
     def received_requests(self) -> list:
-        """Methods of the SIP requests baresip received, in order, from its SIP trace (`-s`: a line
-        "UDP <from> -> 127.0.0.1:<sip_port>" before each message)."""
-        pat = re.compile(rf"^UDP \S+ -> 127\.0\.0\.1:{self.sip_port}\s*\n([A-Z]+) sip:", re.M)
-        return pat.findall(self.proc.output())
+        """Methods of the SIP requests baresip received, in order."""
+        return [m[0].split(" ", 1)[0] for m in self.received_messages() if not m[0].startswith("SIP/2.0")]
 
     def received_wav(self) -> Path:
         """The newest sndfile dump of decoded far-end audio (rec/dump-*-dec.wav)."""

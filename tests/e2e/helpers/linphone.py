@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from . import media
+from .baresip import _messages
 from .ports import PortAllocator, udp_bound, wait_until
 from .procs import Procs
 
@@ -178,14 +179,18 @@ class Linphone:
             return "?"
         return found[-1] if found else "?"
 
-    def received_requests(self) -> list:
-        """Methods of the SIP requests linphone received, in order, from belle-sip's debug log ("received
-        [N] new bytes from [UDP://...]:" before each message)."""
+    def received_messages(self) -> list:
+        """[(start line, CSeq value)] of the SIP messages linphone received, in order, from belle-sip's
+        debug log ("received [N] new bytes from [UDP://...]:" before each message)."""
         try:
             text = self.debug_log.read_text(errors="replace")
         except OSError:
             return []
-        return re.findall(r"received \[\d+\] new bytes from \[UDP://[^\]]+\]:\n([A-Z]+) sip:", text)
+        return _messages(text, r"received \[\d+\] new bytes from \[UDP://[^\]]+\]:\s*$")
+
+    def received_requests(self) -> list:
+        """Methods of the SIP requests linphone received, in order."""
+        return [m[0].split(" ", 1)[0] for m in self.received_messages() if not m[0].startswith("SIP/2.0")]
 
     def received_wav(self) -> Path:
         assert self.rec_wav.exists() and self.rec_wav.stat().st_size > 44, \
