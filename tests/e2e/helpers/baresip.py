@@ -6,7 +6,9 @@ TLS listener on `sip_port + 1` that baresip always opens), RTP from its own port
 `aufile` module reads a WAV as the microphone (`lead_silence_s` of silence, then a sine at `tone_hz`),
 the `aubridge` module stands in as the loudspeaker, and the `sndfile` filter writes what the call sends
 and receives into `rec/dump-<time>-enc.wav` and `rec/dump-<time>-dec.wav` (decoded far-end audio, at
-the codec's rate and channel count). The account answers every incoming call (`answermode=auto`).
+the codec's rate and channel count; baresip 1.0.0 stops writing it after a re-INVITE restarts its
+player, so capture `rtp_port` instead across a hold). The account answers every incoming call
+(`answermode=auto`). With a single RTP/RTCP port pair it has room for one call at a time.
 
 Commands (`dial`, `hangup`, `accept`) go over ctrl_tcp (netstrings of JSON,
 `{"command", "params", "token"}`); baresip answers `{"response": true, "ok", "data", "token"}` and sends
@@ -62,7 +64,10 @@ class Baresip:
         self.sip_port = ports.range(2)[0]       # + 1: baresip's TLS listener
         self.ctrl_port = ports.port()
         self.cons_port = ports.port()
-        self.rtp_ports = ports.range(10)
+        # one RTP/RTCP pair: baresip takes RTP from `rtp_ports` (even) and RTCP on the next port, so a
+        # single call's RTP port is known before it starts (captures need it)
+        self.rtp_ports = ports.range(2)
+        self.rtp_port = self.rtp_ports[0]
         self.tone_hz = tone_hz
         self.codecs = list(codecs or CODECS)
         self.source_wav = media.make_tone_wav(self.dir / "source.wav", tone_s=SOURCE_SECONDS,

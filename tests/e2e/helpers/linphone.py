@@ -56,7 +56,7 @@ class Linphone:
         self.home = self.dir / "home"
         (self.home / ".local" / "share" / "linphone").mkdir(parents=True, exist_ok=True)
         self.sip_port = ports.port()
-        self.rtp_port = ports.range(2)[0]       # RTP, RTCP
+        self.rtp_port = ports.range(2)[0]       # RTP, RTCP (rtp_port + 1)
         self.video_port = ports.range(2)[0]     # never used (video off), but bound to nobody else's port
         self.text_port = ports.range(2)[0]
         self.tone_hz = tone_hz
