@@ -78,7 +78,7 @@ pub enum Output {
         /// The invoke's AMF0 transaction ID (a Number, echoed back).
         txn: f64,
         /// The info object's `code`, e.g. `Sono.Call.Existing`
-        /// (see `design.md`, RTMP API).
+        /// (see README.md, "RTMP API").
         code: &'static str,
         /// The info object's `description`: a human-readable reason.
         description: String,
@@ -109,7 +109,7 @@ pub enum Output {
         /// The call's ID: its SIP Call-ID, or the echo call's own ID.
         call_id: String,
         /// Stream name the client publishes its microphone to (128 random
-        /// bits; see `design.md`, Media).
+        /// bits; see README.md, "Receiving calls", media).
         publish: String,
         /// Stream name the client plays the far end from (128 random bits).
         play: String,
