@@ -10,6 +10,8 @@ set -euo pipefail
 PACKAGES=(
   sip-tester        # sipp 3.6: SIP far end (UAS), plays RTP from pcap
   kamailio          # registrar + proxy with digest auth (tests/peers/kamailio, test_register.py)
+  baresip-core      # softphone far end, headless over ctrl_tcp (tests/e2e/helpers/baresip.py, test_far_ends.py)
+  linphone-cli      # softphone far end, linphonec on stdin (tests/e2e/helpers/linphone.py, test_far_ends.py)
   ffmpeg            # RTMP publisher/player, Speex encode/decode, audio decode
   python3-librtmp   # RTMP client that can invoke dial/hangup and read onStatus
   tshark            # captures the RTP that sipp receives

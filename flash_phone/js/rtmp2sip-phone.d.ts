@@ -288,6 +288,21 @@ export interface CallStatus {
   publish?: string;
   /** status 4: the call's play stream name */
   play?: string;
+  /** status 1: the far end's early media plays before the answer (publish/play given) */
+  early_media?: boolean;
+  [key: string]: unknown;
+}
+
+/** Sono.Call.Transfer info. */
+export interface TransferStatus {
+  level: string;
+  code: 'Sono.Call.Transfer';
+  call_id: string;
+  status: 'trying' | 'accepted' | 'succeeded' | 'failed';
+  sip_code?: number;
+  reason?: string;
+  /** a far end's transfer: the URI the gateway now calls */
+  target?: string;
   [key: string]: unknown;
 }
 
@@ -318,6 +333,19 @@ export interface RegistrationStatus {
 export interface DtmfEvent {
   code: 'Sono.Call.DTMF';
   digit: string;
+  [key: string]: unknown;
+}
+
+/** Sono.Call.Hold info (or Sono.Call.HoldFailed: `sip_code`, `reason`). */
+export interface HoldEvent {
+  code: 'Sono.Call.Hold' | 'Sono.Call.HoldFailed';
+  call_id: string;
+  /** the call is (Hold) or was to be (HoldFailed) on hold */
+  held: boolean;
+  /** who changed it (Sono.Call.Hold only) */
+  by?: 'local' | 'remote';
+  sip_code?: number;
+  reason?: string;
   [key: string]: unknown;
 }
 
@@ -358,6 +386,8 @@ export interface PhoneEventMap {
   incoming: CustomEvent<IncomingCall>;
   registration: CustomEvent<RegistrationStatus>;
   dtmf: CustomEvent<DtmfEvent>;
+  transfer: CustomEvent<TransferStatus>;
+  hold: CustomEvent<HoldEvent>;
   netstatus: CustomEvent<Record<string, unknown> & { streamId: number }>;
 }
 
@@ -382,7 +412,13 @@ export class Phone extends EventTarget {
   decline(code?: number): Promise<void>;
   /** digits: up to 32 of 0-9 * # A-D; durationMs per digit */
   sendDTMF(digits: string, durationMs?: number): Promise<void>;
+  /** blind transfer (REFER) of the connected call to uri */
+  transfer(uri: string): Promise<void>;
   mute(muted: boolean): void;
+  /** re-INVITE a=sendonly; outcome as a `hold` event; rejects Sono.Call.NoCall without a call */
+  hold(): Promise<void>;
+  /** re-INVITE a=sendrecv */
+  unhold(): Promise<void>;
   stats(): PhoneStats;
   disconnect(): void;
   addEventListener<K extends keyof PhoneEventMap>(type: K, listener: (ev: PhoneEventMap[K]) => void, options?: boolean | AddEventListenerOptions): void;

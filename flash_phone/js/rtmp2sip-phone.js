@@ -1227,7 +1227,16 @@ export function parseAudioPayload(p) {
 /**
  * `Sono.Call.Status` info (README "RTMP API"): status_code 0 NOT_CONNECTED,
  * 1 IN_PROGRESS, 2 CONNECTED, 3 DISCONNECTING, 4 CONNECT_STREAMS.
- * @typedef {{level: string, code: string, status_code: number, sip_code?: number, reason?: string, call_id?: string, publish?: string, play?: string} & Record<string, unknown>} CallStatus
+ * `early_media: true` on status 1: the far end's early media (ring-back,
+ * announcements) plays before the answer; `publish`/`play` come with it.
+ * @typedef {{level: string, code: string, status_code: number, sip_code?: number, reason?: string, call_id?: string, publish?: string, play?: string, early_media?: boolean} & Record<string, unknown>} CallStatus
+ */
+
+/**
+ * `Sono.Call.Transfer` info: a blind transfer's progress (`transfer(uri)`),
+ * or the far end transferring the call (`accepted` with `target`: the
+ * gateway now calls it; the new call's statuses follow).
+ * @typedef {{level: string, code: string, call_id: string, status: 'trying'|'accepted'|'succeeded'|'failed', sip_code?: number, reason?: string, target?: string} & Record<string, unknown>} TransferStatus
  */
 
 /**
@@ -1255,6 +1264,9 @@ export const CallStatusCode = Object.freeze({ NOT_CONNECTED: 0, IN_PROGRESS: 1, 
  * - `incoming` (detail: the `Sono.Call.Incoming` info: `uri` caller, `display_name`, `to`, `call_id`)
  * - `registration` (detail: the `Sono.Registration.Status` info: `status`, `uri`, `sip_code`, `reason`, `expires` s)
  * - `dtmf` (detail: the `Sono.Call.DTMF` info: `digit`)
+ * - `transfer` (detail: the `Sono.Call.Transfer` info, {@link TransferStatus})
+ * - `hold` (detail: the `Sono.Call.Hold` info: `held`, `by` "local"|"remote", `call_id`;
+ *   or the `Sono.Call.HoldFailed` info: `held`, `sip_code`, `reason`)
  * - `netstatus` (detail: any other onStatus info object, with `streamId`)
  */
 export class Phone extends EventTarget {
@@ -1433,6 +1445,34 @@ export class Phone extends EventTarget {
     await this.need().invoke('sendDTMF', durationMs === undefined ? [digits] : [digits, durationMs], { expectReply: true });
   }
 
+  /**
+   * Blind transfer of the connected call (REFER, RFC 5589 §6.1): the far end
+   * calls `uri`; `transfer` events report it, and on success the gateway
+   * hangs up (status 0). Refused like `call`'s URI (`Sono.Call.NoUri`,
+   * `Sono.Call.Forbidden`) or without a connected call (`Sono.Call.Failed`).
+   * @param {string} uri
+   * @returns {Promise<void>}
+   */
+  async transfer(uri) {
+    await this.need().invoke('transfer', [uri], { expectReply: true });
+  }
+
+  /**
+   * Holds the connected call: the gateway re-INVITEs the far end with
+   * `a=sendonly` (RFC 3264 §8.4). Resolves once sent; the outcome is a
+   * `hold` event (`held: true, by: "local"`, or code `Sono.Call.HoldFailed`).
+   * Rejects with `Sono.Call.NoCall` when no call is connected.
+   * @returns {Promise<void>}
+   */
+  async hold() {
+    await this.need().invoke('hold', [], { expectReply: true });
+  }
+
+  /** Resumes a held call (`a=sendrecv`); see {@link Phone#hold}. @returns {Promise<void>} */
+  async unhold() {
+    await this.need().invoke('unhold', [], { expectReply: true });
+  }
+
   /** Mutes or unmutes the microphone (silence is still sent, keeping timing). @param {boolean} muted */
   mute(muted) {
     this.muted = !!muted;
@@ -1492,6 +1532,8 @@ export class Phone extends EventTarget {
       case 'Sono.Call.Incoming': this.emit('incoming', info); break;
       case 'Sono.Registration.Status': this.emit('registration', info); break;
       case 'Sono.Call.DTMF': this.emit('dtmf', info); break;
+      case 'Sono.Call.Transfer': this.emit('transfer', info); break;
+      case 'Sono.Call.Hold': case 'Sono.Call.HoldFailed': this.emit('hold', info); break;
       default: this.emit('netstatus', { ...info, streamId: 0 });
     }
   }
@@ -1500,7 +1542,7 @@ export class Phone extends EventTarget {
   onCallStatus(info) {
     this.callStatus = info;
     const s = Number(info.status_code);
-    if (s === CallStatusCode.CONNECT_STREAMS) this.startMedia(info);
+    if (s === CallStatusCode.CONNECT_STREAMS || (s === CallStatusCode.IN_PROGRESS && info.early_media === true && info.play)) this.startMedia(info);
     if (s === CallStatusCode.NOT_CONNECTED || s === CallStatusCode.DISCONNECTING) this.stopMedia();
     if (this.pendingCall) {
       const pc = this.pendingCall;

@@ -15,6 +15,12 @@
 //! Idle --INVITE--> Ringing --accept--> Answering --ACK
 //!                     |
 //!                     +--reject / hangup / ring timeout / CANCEL--> Idle
+//!
+//! Early: an 18x with SDP (handle_early_media) connects the streams there
+//!        (status 1, early_media); the 2xx then sends 2 and 4 only.
+//! Connected --transfer(uri)--> Connected{transferring} --sipfrag 2xx--> Ending (BYE)
+//!                                     \--failed--> Connected
+//! Connected --far end's REFER allowed--> old call 0, new call Dialing (same permit)
 //! ```
 
 use std::collections::VecDeque;
@@ -25,6 +31,7 @@ use rand::{RngCore, SeedableRng};
 
 use super::policy::DialPolicy;
 use super::status::{CallStatus, StatusCode};
+use super::transfer::{TransferEvent, TransferStatus};
 use super::uri::{DialUri, DialUriError};
 use crate::sip::event::{SipEvent, SipStatus};
 
@@ -71,7 +78,7 @@ pub enum Output {
         /// The invoke's AMF0 transaction ID (a Number, echoed back).
         txn: f64,
         /// The info object's `code`, e.g. `Sono.Call.Existing`
-        /// (see `design.md`, RTMP API).
+        /// (see README.md, "RTMP API").
         code: &'static str,
         /// The info object's `description`: a human-readable reason.
         description: String,
@@ -102,7 +109,7 @@ pub enum Output {
         /// The call's ID: its SIP Call-ID, or the echo call's own ID.
         call_id: String,
         /// Stream name the client publishes its microphone to (128 random
-        /// bits; see `design.md`, Media).
+        /// bits; see README.md, "Receiving calls", media).
         publish: String,
         /// Stream name the client plays the far end from (128 random bits).
         play: String,
@@ -119,6 +126,25 @@ pub enum Output {
     Accept {
         /// The SIP Call-ID of the ringing INVITE.
         call_id: String,
+    },
+    /// Send REFER (blind transfer, RFC 5589 §6.1) in the connected call.
+    Refer {
+        /// The connected call's SIP Call-ID.
+        call_id: String,
+        /// The Refer-To URI, already checked against the dial policy.
+        target: DialUri,
+    },
+    /// Send a `Sono.Call.Transfer` event.
+    Transfer(TransferEvent),
+    /// The far end's REFER was accepted: keep the old call's SIP leg
+    /// apart (it NOTIFYs the new call's progress and ends after the final
+    /// NOTIFY or the far end's BYE) and give its resources (capacity
+    /// permit) to `new_call_id`, whose INVITE follows.
+    TransferLeg {
+        /// The transferred call's Call-ID (the client saw it end).
+        old_call_id: String,
+        /// The new call's Call-ID.
+        new_call_id: String,
     },
     /// Refuse the ringing incoming call with a final `code` (RFC 3261 §21).
     Reject {
@@ -179,6 +205,16 @@ pub enum IncomingDecision {
     NoCapacity,
 }
 
+/// What to answer a far end's REFER (RFC 3515 §2.4.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReferDecision {
+    /// 202: the gateway calls the target (outputs follow).
+    Accept,
+    /// Refuse with this code: 400 (not a usable SIP URI), 403 (outside
+    /// `[policy] dial_allow`), 481 (no such connected call).
+    Refuse(u16),
+}
+
 /// Static inputs of a controller.
 #[derive(Debug, Clone)]
 pub struct ControllerConfig {
@@ -195,6 +231,8 @@ pub struct ControllerConfig {
 struct Dialing {
     call_id: String,
     names: StreamNames,
+    /// The streams are connected to the far end's early media.
+    early_media: bool,
 }
 
 #[derive(Debug)]
@@ -207,6 +245,8 @@ struct Ringing {
 #[derive(Debug)]
 struct Connected {
     call_id: String,
+    /// Our REFER is in progress (one at a time).
+    transferring: bool,
 }
 
 #[derive(Debug)]
@@ -393,6 +433,7 @@ impl Controller {
                 State::Answering(Dialing {
                     call_id: r.call_id,
                     names: r.names,
+                    early_media: false,
                 })
             }
             other => {
@@ -488,14 +529,22 @@ impl Controller {
             self.out.push_back(Output::StartEcho {
                 call_id: call_id.clone(),
             });
-            self.state = State::Dialing(Dialing { call_id, names });
+            self.state = State::Dialing(Dialing {
+                call_id,
+                names,
+                early_media: false,
+            });
             return;
         }
         self.out.push_back(Output::Invite {
             call_id: call_id.clone(),
             target,
         });
-        self.state = State::Dialing(Dialing { call_id, names });
+        self.state = State::Dialing(Dialing {
+            call_id,
+            names,
+            early_media: false,
+        });
     }
 
     fn dial_error(&mut self, txn: f64, e: DialError, description: String) {
@@ -602,12 +651,15 @@ impl Controller {
     }
 
     /// An event from the SIP user agent (or the echo destination) for `call_id`.
-    pub fn handle_sip(&mut self, _now: Instant, call_id: &str, ev: SipEvent) {
+    pub fn handle_sip(&mut self, now: Instant, call_id: &str, ev: SipEvent) {
         if self.call_id() != Some(call_id) {
             return; // a stale event of an earlier call
         }
         match ev {
             SipEvent::Progress { status, .. } => self.on_progress(status),
+            SipEvent::TransferProgress { status, done } => {
+                self.on_transfer_progress(now, status, done)
+            }
             SipEvent::Answered { .. } => self.on_answered(),
             SipEvent::Failed(status) => self.on_ended(Some(status)),
             SipEvent::Ended { by_remote } => {
@@ -627,11 +679,164 @@ impl Controller {
         let state = std::mem::replace(&mut self.state, State::Idle);
         self.state = match state {
             State::Dialing(d) | State::Early(d) => {
-                self.status(StatusCode::InProgress, &d.call_id, Some(status));
+                let mut ev = Self::sip_status(StatusCode::InProgress, &d.call_id, Some(status));
+                if d.early_media {
+                    ev.early_media = Some(true);
+                }
+                self.out.push_back(Output::Status(ev));
                 State::Early(d)
             }
             other => other,
         };
+    }
+
+    /// The driver started media on an 18x's SDP (early media, RFC 3960
+    /// §3: the gateway model): the client's streams are connected now, and
+    /// it gets status 1 with `early_media: true` and the stream names.
+    /// Later 18x keep the flag; the answer then sends status 2 and 4
+    /// without connecting the streams again.
+    pub fn handle_early_media(&mut self, _now: Instant, call_id: &str, status: SipStatus) {
+        if self.call_id() != Some(call_id) {
+            return;
+        }
+        let state = std::mem::replace(&mut self.state, State::Idle);
+        self.state = match state {
+            State::Dialing(mut d) | State::Early(mut d) if !d.early_media => {
+                d.early_media = true;
+                self.out.push_back(Output::ConnectStreams {
+                    call_id: d.call_id.clone(),
+                    publish: d.names.publish.clone(),
+                    play: d.names.play.clone(),
+                });
+                let mut ev = Self::sip_status(StatusCode::InProgress, &d.call_id, Some(status));
+                ev.early_media = Some(true);
+                ev.publish = Some(d.names.publish.clone());
+                ev.play = Some(d.names.play.clone());
+                self.out.push_back(Output::Status(ev));
+                State::Early(d)
+            }
+            other => {
+                self.state = other;
+                self.on_progress(status);
+                return;
+            }
+        };
+    }
+
+    // ---- transfer ---------------------------------------------------------
+
+    /// `transfer(uri)` invoke: blind transfer of the connected call (REFER,
+    /// RFC 5589 §6.1). The URI is checked like `dial`'s (`Sono.Call.NoUri`,
+    /// `Sono.Call.Forbidden`); `Sono.Call.Failed` without a connected call
+    /// or while a transfer is in progress.
+    pub fn handle_transfer(&mut self, now: Instant, txn: f64, uri: Option<&str>) {
+        match parse_target(uri) {
+            Ok(target) => self.handle_transfer_uri(now, txn, target),
+            Err((e, why)) => self.dial_error(txn, e, why),
+        }
+    }
+
+    /// `transfer(uri)` with the URI already parsed
+    /// ([`crate::call::connection::ApiCommand::Transfer`]).
+    pub fn handle_transfer_uri(&mut self, _now: Instant, txn: f64, target: DialUri) {
+        if let Err((e, why)) = self.check_target(&target) {
+            return self.dial_error(txn, e, why);
+        }
+        let refused = match &mut self.state {
+            State::Connected(c) if c.transferring => Some("a transfer is already in progress"),
+            State::Connected(c) => {
+                c.transferring = true;
+                let call_id = c.call_id.clone();
+                self.out.push_back(Output::Result { txn });
+                self.out.push_back(Output::Refer { call_id, target });
+                None
+            }
+            _ => Some("no connected call to transfer"),
+        };
+        if let Some(why) = refused {
+            self.out.push_back(Output::Error {
+                txn,
+                code: DialError::Failed.code(),
+                description: why.into(),
+            });
+        }
+    }
+
+    /// Our REFER progressed: a `Sono.Call.Transfer` event; on success the
+    /// call ends with BYE (RFC 5589 §6.1: the transferor hangs up).
+    fn on_transfer_progress(&mut self, now: Instant, status: SipStatus, done: bool) {
+        let State::Connected(c) = &mut self.state else {
+            return;
+        };
+        if !c.transferring {
+            return;
+        }
+        if done {
+            c.transferring = false;
+        }
+        let call_id = c.call_id.clone();
+        let st = TransferStatus::from_progress(&status, done);
+        self.out.push_back(Output::Transfer(TransferEvent::new(
+            &call_id,
+            st,
+            Some(status),
+        )));
+        if st == TransferStatus::Succeeded {
+            self.hangup(now, Some(SipStatus::new(200, "Transferred")));
+        }
+    }
+
+    /// The far end of connected call `call_id` sent REFER to `target`
+    /// (RFC 3515): checked like a client's dial against `[policy]
+    /// dial_allow` and the client's token. On [`ReferDecision::Accept`]
+    /// the client gets `Sono.Call.Transfer` (accepted, the target) and
+    /// status 0 for the old call, then status 1 of a new call to the
+    /// target, and the driver gets [`Output::TransferLeg`] and
+    /// [`Output::Invite`]. Capacity moves from the old call to the new.
+    pub fn handle_referred(&mut self, _now: Instant, call_id: &str, target: &str) -> ReferDecision {
+        let old = match &self.state {
+            State::Connected(c) if c.call_id == call_id => c.call_id.clone(),
+            _ => return ReferDecision::Refuse(481),
+        };
+        let uri = match DialUri::parse(target) {
+            Ok(u) => u,
+            Err(_) => return ReferDecision::Refuse(400),
+        };
+        if self.check_target(&uri).is_err() {
+            return ReferDecision::Refuse(403);
+        }
+        let mut ev = TransferEvent::new(
+            &old,
+            TransferStatus::Accepted,
+            Some(SipStatus::new(202, "Accepted")),
+        );
+        ev.target = Some(uri.canonical().to_string());
+        self.out.push_back(Output::Transfer(ev));
+        let new_call_id = self.random_hex(16);
+        self.out.push_back(Output::TransferLeg {
+            old_call_id: old.clone(),
+            new_call_id: new_call_id.clone(),
+        });
+        self.status(
+            StatusCode::NotConnected,
+            &old,
+            Some(SipStatus::new(200, "Transferred")),
+        );
+        let names = StreamNames {
+            publish: self.random_hex(16),
+            play: self.random_hex(16),
+        };
+        self.status(StatusCode::InProgress, &new_call_id, None);
+        self.out.push_back(Output::Invite {
+            call_id: new_call_id.clone(),
+            target: uri,
+        });
+        self.state = State::Dialing(Dialing {
+            call_id: new_call_id,
+            names,
+            early_media: false,
+        });
+        ReferDecision::Accept
     }
 
     fn on_answered(&mut self) {
@@ -643,16 +848,21 @@ impl Controller {
                     &d.call_id,
                     Some(SipStatus::new(200, "OK")),
                 );
-                self.out.push_back(Output::ConnectStreams {
-                    call_id: d.call_id.clone(),
-                    publish: d.names.publish.clone(),
-                    play: d.names.play.clone(),
-                });
+                if !d.early_media {
+                    self.out.push_back(Output::ConnectStreams {
+                        call_id: d.call_id.clone(),
+                        publish: d.names.publish.clone(),
+                        play: d.names.play.clone(),
+                    });
+                }
                 let mut ev = CallStatus::new(StatusCode::ConnectStreams, &d.call_id);
                 ev.publish = Some(d.names.publish);
                 ev.play = Some(d.names.play);
                 self.out.push_back(Output::Status(ev));
-                State::Connected(Connected { call_id: d.call_id })
+                State::Connected(Connected {
+                    call_id: d.call_id,
+                    transferring: false,
+                })
             }
             other => other,
         };
@@ -688,13 +898,18 @@ impl Controller {
     }
 
     fn status(&mut self, code: StatusCode, call_id: &str, sip: Option<SipStatus>) {
+        self.out
+            .push_back(Output::Status(Self::sip_status(code, call_id, sip)));
+    }
+
+    fn sip_status(code: StatusCode, call_id: &str, sip: Option<SipStatus>) -> CallStatus {
         let mut ev = CallStatus::new(code, call_id);
         if let Some(s) = sip {
             let (c, r) = s.into_parts();
             ev.sip_code = Some(c);
             ev.reason = Some(r);
         }
-        self.out.push_back(Output::Status(ev));
+        ev
     }
 
     fn random_hex(&mut self, bytes: usize) -> String {
@@ -705,6 +920,21 @@ impl Controller {
     }
 }
 
+/// The dial string as a [`DialUri`], or `dial`'s `Sono.Call.NoUri`.
+fn parse_target(uri: Option<&str>) -> Result<DialUri, (DialError, String)> {
+    match uri.map(DialUri::parse) {
+        None | Some(Err(DialUriError::Missing)) => {
+            Err((DialError::NoUri, "dial needs a SIP URI".into()))
+        }
+        Some(Err(why)) => Err((DialError::NoUri, format!("not a usable SIP URI: {why}"))),
+        Some(Ok(u)) => Ok(u),
+    }
+}
+
 #[cfg(test)]
 #[path = "controller_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "controller_transfer_tests.rs"]
+mod transfer_tests;

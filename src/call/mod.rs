@@ -16,10 +16,12 @@ pub mod grammar;
 pub mod pattern;
 pub mod policy;
 pub mod status;
+pub mod transfer;
 pub mod uri;
 
 pub use controller::{
     CallPhase, Capacity, Controller, ControllerConfig, DialError, IncomingCallInfo,
-    IncomingDecision, Output,
+    IncomingDecision, Output, ReferDecision,
 };
 pub use status::{CallStatus, StatusCode};
+pub use transfer::{TransferEvent, TransferStatus};

@@ -30,8 +30,12 @@ pub struct CallStatus {
     pub call_id: String,
     /// Stream name any connection may publish the caller's audio to (status 4).
     pub publish: Option<String>,
-    /// Stream name any connection may play the far end from (status 4).
+    /// Stream name any connection may play the far end from (status 4,
+    /// and status 1 with early media).
     pub play: Option<String>,
+    /// `Some(true)` on status 1 when the far end's early media (an 18x
+    /// with SDP, RFC 3261 §13.2.1, RFC 3960) flows before the answer.
+    pub early_media: Option<bool>,
 }
 
 impl CallStatus {
@@ -44,6 +48,7 @@ impl CallStatus {
             call_id: call_id.to_string(),
             publish: None,
             play: None,
+            early_media: None,
         }
     }
 }

@@ -31,6 +31,9 @@ pub struct SipConfig {
     pub auth: Option<SipAuth>,
     /// How long an incoming call may ring before it is answered 480.
     pub ring_timeout: Duration,
+    /// Session interval we ask for and accept at most (RFC 4028), seconds
+    /// (90..=86400).
+    pub session_expires_s: u32,
     /// Source ranges allowed to send new INVITEs; empty trusts every source.
     pub trusted: Vec<ipnet::IpNet>,
     /// Domain of embedded-registrar addresses (`sip:<ident>@<domain>`);
@@ -102,6 +105,7 @@ pub(super) struct SipFile {
     echo_user: String,
     invite_timeout_s: u64,
     ring_timeout_s: u64,
+    session_expires_s: u32,
     trusted: Vec<String>,
     domain: String,
     registrar: String,
@@ -126,6 +130,7 @@ impl Default for SipFile {
             echo_user: "echo".into(),
             invite_timeout_s: 120,
             ring_timeout_s: 60,
+            session_expires_s: 1800,
             trusted: Vec::new(),
             domain: String::new(),
             registrar: String::new(),
@@ -217,6 +222,9 @@ pub(super) fn validate_sip(file: &Path, s: SipFile) -> Result<SipConfig, ConfigE
     if s.ring_timeout_s == 0 || s.ring_timeout_s > 3600 {
         return Err(invalid(file, "sip.ring_timeout_s", "must be 1..=3600"));
     }
+    if !(90..=86_400).contains(&s.session_expires_s) {
+        return Err(invalid(file, "sip.session_expires_s", "must be 90..=86400"));
+    }
     if !(60..=86_400).contains(&s.register_expires_s) {
         return Err(invalid(
             file,
@@ -255,6 +263,7 @@ pub(super) fn validate_sip(file: &Path, s: SipFile) -> Result<SipConfig, ConfigE
         invite_timeout: Duration::from_secs(s.invite_timeout_s),
         auth,
         ring_timeout: Duration::from_secs(s.ring_timeout_s),
+        session_expires_s: s.session_expires_s,
         trusted,
         domain,
         registrar,
@@ -431,6 +440,8 @@ mod tests {
             ("rate_limit_sources = 1", "sip.rate_limit_sources"),
             ("rate_limit_sources = 100000000", "sip.rate_limit_sources"),
             ("invite_timeout_s = 0", "sip.invite_timeout_s"),
+            ("session_expires_s = 89", "sip.session_expires_s"),
+            ("session_expires_s = 86401", "sip.session_expires_s"),
             ("ring_timeout_s = 99999", "sip.ring_timeout_s"),
         ] {
             assert!(err(text).contains(key), "{text}");

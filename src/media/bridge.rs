@@ -58,6 +58,10 @@ pub use super::bridge_types::{
     BridgeConfig, BridgeStats, MediaEvent, RtmpAudio, Transmit, TransmitKind,
 };
 pub use super::pipeline::RTMP_SPEEX_HEADER;
+pub use update::MediaChange;
+
+#[path = "bridge_update.rs"]
+mod update;
 
 /// Frame duration we send on RTP, in ms.
 const FRAME_MS: u32 = 20;
@@ -85,8 +89,12 @@ enum Publisher {
 /// RTP inactivity watch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Inactivity {
-    Watching { deadline: Instant },
+    Watching {
+        deadline: Instant,
+    },
     Fired,
+    /// On hold (any direction but sendrecv): silence is expected.
+    Suspended,
 }
 
 /// The per-call media bridge.
@@ -104,6 +112,8 @@ pub struct Bridge {
     dtmf_tx: DtmfSender,
     /// The end of the last DTMF event: audio resumes no earlier.
     resume_ts: Option<RtpTimestamp>,
+    /// When sending was put on hold ([`Bridge::update`]), if it is.
+    send_paused_at: Option<Instant>,
     /// Which source media is taken from and where it goes.
     latch: Latch,
     /// The OpusHead of the client's E-RTMP Opus SequenceStart, if any
@@ -175,12 +185,17 @@ impl Bridge {
             dtmf: DtmfReceiver::default(),
             dtmf_tx: DtmfSender::new(Codec::TelephoneEvent.clock_rate()),
             resume_ts: None,
+            send_paused_at: None,
             latch: Latch::new(cfg.latching, n.remote_rtp, n.remote_rtcp, n.rtcp_mux),
             opus_head: None,
             in_clock: RtmpInClock::default(),
             out_clock: RtmpOutClock::new(clock),
-            inactivity: Inactivity::Watching {
-                deadline: now + cfg.rtp_timeout,
+            inactivity: if update::held(n) {
+                Inactivity::Suspended
+            } else {
+                Inactivity::Watching {
+                    deadline: now + cfg.rtp_timeout,
+                }
             },
             transmits: VecDeque::new(),
             rtmp_out: VecDeque::new(),
@@ -300,6 +315,11 @@ impl Bridge {
         if payload.len() > MAX_RTMP_PAYLOAD {
             return Err(MediaError::MalformedAudio("RTMP audio payload too large"));
         }
+        if !update::sends(&self.cfg.sip_codec) {
+            // On hold (RFC 3264 §8.4): nothing goes out.
+            self.stats.rtmp_held += 1;
+            return Ok(());
+        }
         self.follow_publisher(codec)?;
         if let Some(gap_ms) = self.in_clock.arrive(timestamp_ms, codec.audio_rate()) {
             let ticks = ms_to_ticks(gap_ms, self.cfg.sip_codec.clock_rate());
@@ -370,7 +390,7 @@ impl Bridge {
 
     fn may_send(&self) -> bool {
         let rtp = self.latch.rtp_dest();
-        self.cfg.sip_codec.direction.has_send() && !rtp.ip().is_unspecified() && rtp.port() != 0
+        update::sends(&self.cfg.sip_codec) && !rtp.ip().is_unspecified() && rtp.port() != 0
     }
 
     fn send_rtp(&mut self, packet: Vec<u8>) {
@@ -405,8 +425,8 @@ impl Bridge {
     /// 4733 §2.1 forbids it).
     ///
     /// Errors (nothing queued): [`MediaError::NoTelephoneEvent`] when the
-    /// peer did not negotiate telephone-event or the clocks differ (send
-    /// SIP INFO instead); [`MediaError::InvalidDtmf`] for a character not in
+    /// peer did not negotiate telephone-event, the clocks differ, or our
+    /// side does not send (on hold) (send SIP INFO instead); [`MediaError::InvalidDtmf`] for a character not in
     /// `0-9 * # A-D` (case-insensitive); [`MediaError::DtmfQueueFull`] if
     /// more than 32 digits would wait.
     pub fn send_dtmf(
@@ -416,7 +436,10 @@ impl Bridge {
         duration_ms: u32,
     ) -> Result<(), MediaError> {
         let n = &self.cfg.sip_codec;
-        if n.dtmf_pt.is_none() || n.clock_rate() != Codec::TelephoneEvent.clock_rate() {
+        if n.dtmf_pt.is_none()
+            || n.clock_rate() != Codec::TelephoneEvent.clock_rate()
+            || !update::sends(n)
+        {
             return Err(MediaError::NoTelephoneEvent);
         }
         self.dtmf_tx.queue(now, digits, duration_ms)?;
@@ -429,9 +452,13 @@ impl Bridge {
         let Some(pt) = self.cfg.sip_codec.dtmf_pt else {
             return;
         };
+        let sending = update::sends(&self.cfg.sip_codec);
         while let Some(p) = self.dtmf_tx.poll(now, self.sender.next_timestamp()) {
-            if let Ok(packet) = self.sender.packet(pt, p.ts, p.marker, &p.event.to_bytes()) {
-                self.send_rtp(packet);
+            // On hold the event runs out unsent, using no sequence numbers.
+            if sending {
+                if let Ok(packet) = self.sender.packet(pt, p.ts, p.marker, &p.event.to_bytes()) {
+                    self.send_rtp(packet);
+                }
             }
             if p.last {
                 self.resume_ts = Some(p.end_ts());
@@ -488,11 +515,18 @@ impl Bridge {
                 p.payload.len()
             )));
         }
+        if !n.direction.has_recv() {
+            // We do not receive (RFC 3264 §5.1): nothing is played.
+            self.stats.rtp_held += 1;
+            return Ok(());
+        }
         let got = self.receiver.receive_packet(now, p)?;
         self.stats.rtp_received += 1;
-        self.inactivity = Inactivity::Watching {
-            deadline: now + self.cfg.rtp_timeout,
-        };
+        if self.inactivity != Inactivity::Suspended {
+            self.inactivity = Inactivity::Watching {
+                deadline: now + self.cfg.rtp_timeout,
+            };
+        }
         if let Some(addr) = self.latch.confirm_rtp(from) {
             push_bounded(&mut self.events, MediaEvent::RemoteLatched(addr));
         }
@@ -662,7 +696,7 @@ impl Bridge {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let inactivity = match self.inactivity {
             Inactivity::Watching { deadline } => Some(deadline),
-            Inactivity::Fired => None,
+            Inactivity::Fired | Inactivity::Suspended => None,
         };
         [
             self.jitter.poll_timeout(),

@@ -134,6 +134,12 @@ pub struct BridgeStats {
     pub rtmp_switch_dropped: u64,
     /// Gaps in the client's timestamps carried onto RTP as a new talkspurt.
     pub rtmp_in_gaps: u64,
+    /// RTMP audio messages dropped because our side does not send (on
+    /// hold: `recvonly`, `inactive`, `c=0.0.0.0`; RFC 3264 §8.4).
+    pub rtmp_held: u64,
+    /// RTP packets from the peer not played because our side does not
+    /// receive (`sendonly`, `inactive`).
+    pub rtp_held: u64,
     /// RTMP audio messages produced.
     pub rtmp_out: u64,
     /// RTMP audio messages dropped because the output queue was full.

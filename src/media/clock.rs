@@ -127,6 +127,14 @@ impl RtmpOutClock {
         }
     }
 
+    /// A new RTP timeline at `clock_rate` Hz (a new source or codec after
+    /// a renegotiation): the next [`Self::rtp_ms`] maps to the end of the
+    /// audio already stamped, so output timestamps continue.
+    pub fn rebase(&mut self, clock_rate: u32) {
+        self.clock_rate = clock_rate;
+        self.map = None;
+    }
+
     /// The output ms of RTP timestamp `ts`. The first call maps `ts` to
     /// `now_ms`; a new RTP timeline (a timestamp before the map's, or one
     /// mapping over 1 s behind or 60 s ahead of the output) is mapped to

@@ -76,6 +76,13 @@ impl Latch {
         }
     }
 
+    /// Whether this latch was made for these SDP addresses (a new SDP
+    /// naming them again need not re-arm it).
+    pub fn signals(&self, rtp: SocketAddr, rtcp: SocketAddr, mux: bool) -> bool {
+        let rtcp = if mux { rtp } else { rtcp };
+        self.sdp_rtp == rtp && self.sdp_rtcp == rtcp && self.mux == mux
+    }
+
     /// The mode.
     pub fn mode(&self) -> LatchMode {
         self.mode

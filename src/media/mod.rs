@@ -22,6 +22,8 @@ pub mod timestamp;
 #[cfg(test)]
 mod bridge_latch_tests;
 #[cfg(test)]
+mod bridge_update_tests;
+#[cfg(test)]
 mod codec_tests;
 #[cfg(test)]
 mod matrix_tests;
@@ -33,7 +35,7 @@ pub(crate) mod test_support;
 mod timing_tests;
 
 pub use bridge::{
-    Bridge, BridgeConfig, BridgeStats, MediaEvent, RtmpAudio, Transmit, TransmitKind,
+    Bridge, BridgeConfig, BridgeStats, MediaChange, MediaEvent, RtmpAudio, Transmit, TransmitKind,
 };
 pub use codec::{Codec, Direction, Negotiated, UnknownCodec};
 pub use error::MediaError;

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Instant as StdInstant;
 
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, Instrument};
@@ -24,7 +24,7 @@ use tracing::{debug, info, Instrument};
 use super::connection::inbox::{Inbound, InboxSender};
 use super::metrics::Metrics;
 use super::ports::PortPair;
-use super::streams::{MediaCommand, MediaHandle, PlayAudio};
+use super::streams::{update_channel, MediaCommand, MediaHandle, PlayAudio};
 use crate::config::{Latching, MediaConfig, RtmpOutCodec};
 use crate::media::bridge::{Bridge, BridgeConfig, MediaEvent as BridgeEvent, TransmitKind};
 use crate::media::codec::{Codec, Direction, Negotiated};
@@ -149,12 +149,13 @@ pub fn spawn_rtp(
     if !negotiated.is_hold() {
         bridge.set_remote(negotiated.remote_rtp, negotiated.remote_rtcp);
     }
-    let (handle, rx) = new_handle(call_id);
+    let (handle, rx, updates) = new_handle(call_id);
     let task = MediaTask {
         call_id: call_id.to_string(),
         bridge,
         sockets: Some(ports),
         commands: rx,
+        updates,
         subscribers: Vec::new(),
         events,
         stop: handle.stop.clone(),
@@ -199,12 +200,13 @@ pub fn spawn_echo(
     let mut cfg = bridge_config(media, negotiated, downlink(media, caps));
     cfg.rtp_timeout = std::time::Duration::from_secs(10 * 365 * 24 * 3600);
     let bridge = Bridge::new(cfg, StdInstant::now(), &mut rand::rngs::OsRng)?;
-    let (handle, rx) = new_handle(call_id);
+    let (handle, rx, updates) = new_handle(call_id);
     let task = MediaTask {
         call_id: call_id.to_string(),
         bridge,
         sockets: None,
         commands: rx,
+        updates,
         subscribers: Vec::new(),
         events,
         stop: handle.stop.clone(),
@@ -215,15 +217,20 @@ pub fn spawn_echo(
     Ok(handle)
 }
 
-fn new_handle(call_id: &str) -> (MediaHandle, mpsc::Receiver<MediaCommand>) {
+type UpdateReceiver = watch::Receiver<Option<Negotiated>>;
+
+fn new_handle(call_id: &str) -> (MediaHandle, mpsc::Receiver<MediaCommand>, UpdateReceiver) {
     let (tx, rx) = mpsc::channel(INBOUND_DEPTH);
+    let (updates, updates_rx) = update_channel();
     (
         MediaHandle {
             call_id: call_id.to_string(),
             tx,
             stop: CancellationToken::new(),
+            updates,
         },
         rx,
+        updates_rx,
     )
 }
 
@@ -233,6 +240,8 @@ struct MediaTask {
     /// `None` for the echo destination.
     sockets: Option<PortPair>,
     commands: mpsc::Receiver<MediaCommand>,
+    /// Renegotiated media ([`MediaHandle::update`]), latest wins.
+    updates: UpdateReceiver,
     subscribers: Vec<Subscriber>,
     events: InboxSender,
     stop: CancellationToken,
@@ -307,6 +316,13 @@ impl MediaTask {
                         }
                     }
                 }
+                changed = self.updates.changed() => {
+                    // An error means every handle is gone: as for `commands`.
+                    if changed.is_err() {
+                        break;
+                    }
+                    self.apply_update();
+                }
                 _ = sleep_until(wake) => self.bridge.handle_timeout(StdInstant::now()),
             }
         }
@@ -317,6 +333,21 @@ impl MediaTask {
         self.metrics.media_ended(&stats);
         self.events
             .send(Inbound::Media(self.call_id.clone(), MediaEvent::Ended));
+    }
+
+    /// Adopts the latest [`MediaHandle::update`]; a codec the bridge cannot
+    /// start leaves the media as it was (logged).
+    fn apply_update(&mut self) {
+        let Some(negotiated) = *self.updates.borrow_and_update() else {
+            return;
+        };
+        if self.sockets.is_none() {
+            return; // the echo destination has no far end to renegotiate
+        }
+        match self.bridge.update(StdInstant::now(), negotiated) {
+            Ok(change) => info!(?change, "media renegotiated"),
+            Err(e) => info!(error = %e, "renegotiated media refused; keeping the old"),
+        }
     }
 
     /// Sends what the bridge produced: RTP/RTCP to the far end (or back
@@ -425,5 +456,79 @@ mod tests {
             .build();
         let caps = ClientCaps::from_connect(&connect);
         assert_eq!(downlink(&media, caps), RtmpOut::Opus);
+    }
+
+    /// Receives one RTP packet on `sock` within `ms`: (seq, ts, marker).
+    async fn rtp_on(sock: &UdpSocket, ms: u64) -> Option<(u16, u32, bool)> {
+        let mut buf = [0u8; 2048];
+        let wait = std::time::Duration::from_millis(ms);
+        let (n, _) = tokio::time::timeout(wait, sock.recv_from(&mut buf))
+            .await
+            .ok()?
+            .ok()?;
+        let p = crate::media::rtp::parse(&buf[..n]).ok()?;
+        Some((p.seq, p.ts.0, p.marker))
+    }
+
+    #[tokio::test]
+    async fn update_moves_holds_and_resumes_a_running_call() {
+        let media = crate::config::Config::default().media;
+        let ports = super::super::ports::PortAllocator::new([127, 0, 0, 1].into(), 47000, 47998)
+            .allocate()
+            .await
+            .unwrap();
+        let first = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let moved = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let at = |s: &UdpSocket| s.local_addr().unwrap();
+        let unused = SocketAddr::from(([127, 0, 0, 1], 9));
+        let mut n = Negotiated {
+            codec: Codec::Pcmu,
+            pt: 0,
+            recv_pt: 0,
+            dtmf_pt: None,
+            recv_dtmf_pt: None,
+            ptime_ms: 20,
+            direction: Direction::SendRecv,
+            remote_rtp: at(&first),
+            remote_rtcp: unused,
+            rtcp_mux: false,
+        };
+        let (events, _inbox) = super::super::connection::inbox::inbox();
+        let metrics = Arc::new(Metrics::new());
+        let caps = ClientCaps::default();
+        let h = spawn_rtp(&media, caps, "c1", n, ports, events, metrics).unwrap();
+        let mut body = vec![0x82];
+        body.extend([0xFFu8; 160]);
+        let settle = || tokio::time::sleep(std::time::Duration::from_millis(50));
+
+        h.send_audio(0, body.clone().into());
+        let (seq, ts, _) = rtp_on(&first, 2000).await.expect("RTP to the SDP address");
+
+        // A re-INVITE moves the far end: RTP follows, the sequence goes on.
+        n.remote_rtp = at(&moved);
+        h.update(n);
+        settle().await;
+        h.send_audio(20, body.clone().into());
+        let (seq2, ts2, _) = rtp_on(&moved, 2000).await.expect("RTP to the new address");
+        assert_eq!(seq2, seq.wrapping_add(1));
+        assert_eq!(ts2, ts.wrapping_add(160));
+
+        // Held (the far end sent a=sendonly): nothing goes out.
+        n.direction = Direction::RecvOnly;
+        h.update(n);
+        settle().await;
+        h.send_audio(40, body.clone().into());
+        assert_eq!(rtp_on(&moved, 300).await, None);
+
+        // Resumed: the next sequence number, a talkspurt.
+        n.direction = Direction::SendRecv;
+        h.update(n);
+        settle().await;
+        h.send_audio(1000, body.clone().into());
+        let (seq3, ts3, marker) = rtp_on(&moved, 2000).await.expect("RTP after resume");
+        assert_eq!(seq3, seq.wrapping_add(2));
+        assert!(marker);
+        assert!(ts3.wrapping_sub(ts2) >= 160 + 8 * 300, "held time skipped");
+        h.stop.cancel();
     }
 }

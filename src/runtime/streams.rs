@@ -14,7 +14,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
+
+use crate::media::codec::Negotiated;
 
 /// Audio toward an RTMP client: one FLV audio tag body (header byte +
 /// codec payload) and its RTMP timestamp in ms.
@@ -65,6 +67,18 @@ pub struct MediaHandle {
     pub tx: mpsc::Sender<MediaCommand>,
     /// Cancelling it ends the media task.
     pub stop: tokio_util::sync::CancellationToken,
+    /// The latest renegotiated media (one slot, latest wins), apart from
+    /// the audio queue so that an update is never dropped behind audio:
+    /// see [`MediaHandle::update`]. `None` until the first update.
+    pub updates: watch::Sender<Option<Negotiated>>,
+}
+
+/// A fresh update slot for a [`MediaHandle`] and the media task's end of it.
+pub fn update_channel() -> (
+    watch::Sender<Option<Negotiated>>,
+    watch::Receiver<Option<Negotiated>>,
+) {
+    watch::channel(None)
 }
 
 impl MediaHandle {
@@ -79,6 +93,23 @@ impl MediaHandle {
             digits: digits.to_string(),
             duration_ms,
         });
+    }
+
+    /// Hands the call's media task a new offer/answer outcome (a re-INVITE
+    /// or UPDATE, hold/resume, the 200 after a 183's early media; RFC 3264
+    /// §8): direction, remote RTP/RTCP address, rtcp-mux, codec and
+    /// payload types. The task adopts it without ending the call or its
+    /// RTMP streams: same SSRC, continuing RTP sequence numbers and RTMP
+    /// timestamps (see `media::Bridge::update`).
+    ///
+    /// Never blocks and is never lost: it does not use the bounded audio
+    /// queue but a one-slot channel where the latest update wins. Two
+    /// updates given before the task wakes are applied as the second
+    /// alone, which is what the far end agreed to last; an update equal to
+    /// what the task runs (the 200 repeating a 183's SDP) changes nothing.
+    /// After the task has ended it is ignored.
+    pub fn update(&self, negotiated: Negotiated) {
+        self.updates.send_replace(Some(negotiated));
     }
 
     /// Subscribes a play queue.
@@ -242,6 +273,7 @@ mod tests {
             call_id: call_id.into(),
             tx,
             stop: tokio_util::sync::CancellationToken::new(),
+            updates: update_channel().0,
         };
         (h, rx)
     }

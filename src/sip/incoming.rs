@@ -14,27 +14,24 @@
 //! connection gets an [`IncomingCall`]. Its [`AnswerHandle`] answers 200
 //! OK with the SDP answer or refuses with a code; the caller's CANCEL is
 //! answered 487 by the transaction and reported as
-//! [`SipEvent::Failed`] with 487. After the ACK the call is
-//! reported [`SipEvent::Answered`] and runs like an outgoing one: BYE
+//! [`SipEvent::Failed`](super::event::SipEvent::Failed) with 487. After the ACK the call is
+//! reported [`SipEvent::Answered`](super::event::SipEvent::Answered) and runs like an outgoing one: BYE
 //! either way, INFO DTMF through the [`CallHandle`].
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::Instant;
 
-use rsipstack::dialog::dialog::{DialogState, TerminatedReason};
-use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::{Header, HeadersExt, StatusCode, ToTypedHeader};
 use rsipstack::transaction::transaction::Transaction;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tracing::{debug, info, warn, Instrument};
 
-use super::event::{CallId, SipEventSink, SipStatus};
+use super::call::driver::{Driver, Start};
+use super::call::{timer, CallLeg, Command};
+use super::event::{CallId, SipEventSink};
 use super::sdp::{self, Codec};
-use super::ua::{CallHandle, DtmfInfo, SipEvent, UserAgent};
-
-/// How long a 200 OK may wait for its ACK (64 x T1, RFC 3261 §13.3.1.4).
-const ACK_TIMEOUT: Duration = Duration::from_secs(32);
+use super::ua::{CallHandle, UserAgent};
 
 /// A connection's inbox as the SIP side sees it: new calls, and every
 /// call's events ([`SipEventSink`]). Implemented by the runtime; never
@@ -72,7 +69,9 @@ pub struct IncomingCall {
     pub display_name: Option<String>,
     /// The To URI.
     pub to: String,
-    /// The SDP offer (already checked to share a codec with `[media] codecs`).
+    /// The SDP offer (already checked to share a codec with `[media]
+    /// codecs`); empty for a delayed offer (an INVITE without SDP,
+    /// RFC 3261 §13.2.1): the connection then accepts with its own offer.
     pub offer: Vec<u8>,
     /// Answers or refuses the call (once).
     pub answer: AnswerHandle,
@@ -80,33 +79,27 @@ pub struct IncomingCall {
     pub handle: CallHandle,
 }
 
-/// How the connection answers a ringing call.
-#[derive(Debug)]
-enum Answer {
-    /// 200 OK with this SDP answer.
-    Accept(Vec<u8>),
-    /// A final 4xx-6xx response.
-    Reject(u16),
-}
-
 /// Answers a ringing call once; dropping it unanswered refuses with 480.
 #[derive(Debug)]
 pub struct AnswerHandle {
-    tx: Option<oneshot::Sender<Answer>>,
+    tx: Option<oneshot::Sender<Command>>,
 }
 
 impl AnswerHandle {
-    /// Answers 200 OK with `sdp` (the SDP answer, RFC 3264 §6).
+    /// Answers 200 OK with `sdp`: the SDP answer (RFC 3264 §6), or our
+    /// offer when the INVITE had none ([`IncomingCall::offer`] empty; the
+    /// answer then comes in the ACK, reported as
+    /// [`SipEvent::Answered`](super::event::SipEvent::Answered)'s `sdp`, RFC 3261 §13.2.1).
     pub fn accept(&mut self, sdp: Vec<u8>) {
         if let Some(tx) = self.tx.take() {
-            let _ = tx.send(Answer::Accept(sdp));
+            let _ = tx.send(Command::Answer(sdp));
         }
     }
 
     /// Refuses with `code` (4xx-6xx).
     pub fn reject(&mut self, code: u16) {
         if let Some(tx) = self.tx.take() {
-            let _ = tx.send(Answer::Reject(code));
+            let _ = tx.send(Command::Reject(code));
         }
     }
 }
@@ -117,6 +110,8 @@ enum Refusal {
     Forbidden,
     NotFound,
     NotAcceptable(&'static str),
+    /// RFC 4028 §5: Session-Expires below our Min-SE (422).
+    IntervalTooBrief(u32),
 }
 
 impl Refusal {
@@ -125,6 +120,7 @@ impl Refusal {
             Refusal::Forbidden => StatusCode::Forbidden,
             Refusal::NotFound => StatusCode::NotFound,
             Refusal::NotAcceptable(_) => StatusCode::NotAcceptableHere,
+            Refusal::IntervalTooBrief(_) => StatusCode::from(422),
         }
     }
 }
@@ -141,10 +137,12 @@ pub fn is_trusted(trusted: &[ipnet::IpNet], source: SocketAddr, local: SocketAdd
         || (own_ip && source.port() == local.port())
 }
 
-/// Checks that `offer` shares an audio codec with `codecs`.
+/// Checks that `offer` shares an audio codec with `codecs`; an empty
+/// offer (delayed offer, RFC 3261 §13.2.1) is accepted: our 200 OK will
+/// carry the offer.
 fn check_offer(offer: &[u8], codecs: &[Codec]) -> Result<(), Refusal> {
     if offer.is_empty() {
-        return Err(Refusal::NotAcceptable("an SDP offer is required"));
+        return Ok(());
     }
     match sdp::acceptable_offer(offer, codecs) {
         Ok(_) => Ok(()),
@@ -206,6 +204,9 @@ impl UserAgent {
                         Refusal::NotAcceptable(why) => vec![Header::Warning(
                             format!("305 {} \"{why}\"", self.warn_agent()).into(),
                         )],
+                        Refusal::IntervalTooBrief(min) => {
+                            vec![Header::Other("Min-SE".into(), min.to_string())]
+                        }
                         _ => Vec::new(),
                     };
                     if let Err(e) = tx.reply_with(refusal.code(), headers, None).await {
@@ -232,15 +233,21 @@ impl UserAgent {
         let target = self.router.route(&user).ok_or(Refusal::NotFound)?;
         let offer = tx.original.body.clone();
         check_offer(&offer, &self.codecs)?;
+        let headers = super::call::driver::request_headers(&tx.original);
+        if let timer::Negotiation::TooSmall(min) =
+            timer::negotiate_request(Instant::now(), &headers, self.cfg.session_expires_s)
+        {
+            return Err(Refusal::IntervalTooBrief(min));
+        }
         let info = CallInfo::from_request(tx).ok_or(Refusal::NotAcceptable("bad From/To"))?;
         Ok((target, CallInfo { offer, ..info }))
     }
 
     async fn ring(self: &Arc<Self>, mut tx: Transaction, target: IncomingTarget, info: CallInfo) {
-        let (state_tx, mut states) = self.dialog_layer.new_dialog_state_channel();
+        let (state_tx, states) = self.dialog_layer.new_dialog_state_channel();
         let dialog = match self.dialog_layer.get_or_create_server_invite(
             &tx,
-            state_tx,
+            state_tx.clone(),
             None,
             Some(self.contact.clone()),
         ) {
@@ -251,6 +258,7 @@ impl UserAgent {
                 return;
             }
         };
+        let headers = super::call::driver::request_headers(&tx.original);
         let mut server = dialog.clone();
         tokio::spawn(async move {
             if let Err(e) = server.handle(&mut tx).await {
@@ -258,129 +266,39 @@ impl UserAgent {
             }
         });
         let (answer_tx, answer_rx) = oneshot::channel();
-        let (hangup_tx, hangup_rx) = oneshot::channel();
-        let (info_tx, info_rx) = mpsc::channel(32);
+        let (handle, controls) = CallHandle::new();
         let call = IncomingCall {
             call_id: info.call_id.clone(),
             from_uri: info.from_uri,
             display_name: info.display_name,
             to: info.to,
-            offer: info.offer,
+            offer: info.offer.clone(),
             answer: AnswerHandle {
                 tx: Some(answer_tx),
             },
-            handle: CallHandle::new(hangup_tx, info_tx),
+            handle,
         };
         if target.inbox.incoming(call).is_err() {
             let _ = dialog.reject(Some(StatusCode::TemporarilyUnavailable), None);
             return;
         }
-        if let Err(e) = dialog.ringing(None, None) {
-            debug!(error = %e, "cannot send 180");
-        }
         info!(from = %dialog.initial_request().uri, "ringing");
-        let id = info.call_id;
-        let inbox = target.inbox;
-        let report = move |ev: SipEvent| inbox.event(id.clone(), ev);
-        let rung = Rung {
+        let cfg = self.leg_config(self.cfg.invite_timeout);
+        let leg = CallLeg::incoming(Instant::now(), cfg, &headers, info.offer, rand::random());
+        let start = Start::Incoming {
             dialog,
             answer: answer_rx,
-            hangup: hangup_rx,
-            info: info_rx,
         };
-        self.run_incoming(rung, &mut states, &report).await;
+        let driver = Driver::new(
+            self.clone(),
+            leg,
+            info.call_id,
+            target.inbox,
+            start,
+            state_tx,
+        );
+        driver.run(states, controls).await;
     }
-
-    async fn run_incoming(
-        &self,
-        mut rung: Rung,
-        states: &mut rsipstack::dialog::dialog::DialogStateReceiver,
-        report: &(dyn Fn(SipEvent) + Sync),
-    ) {
-        let dialog = rung.dialog.clone();
-        // Ringing: until the client answers or the caller gives up. The
-        // answer goes first: a reject is followed by the handle's drop.
-        loop {
-            tokio::select! {
-                biased;
-                answer = &mut rung.answer => {
-                    match answer {
-                        Ok(Answer::Accept(sdp)) => {
-                            let ct = Header::ContentType("application/sdp".into());
-                            if let Err(e) = dialog.accept(Some(vec![ct]), Some(sdp)) {
-                                warn!(error = %e, "cannot send 200 OK");
-                                report(SipEvent::Failed(SipStatus::new(500, "cannot answer")));
-                                return;
-                            }
-                            break;
-                        }
-                        Ok(Answer::Reject(code)) => {
-                            let _ = dialog.reject(Some(StatusCode::from(code)), None);
-                            return;
-                        }
-                        Err(_) => {
-                            let _ = dialog.reject(Some(StatusCode::TemporarilyUnavailable), None);
-                            return;
-                        }
-                    }
-                }
-                state = states.recv() => match state {
-                    Some(DialogState::Terminated(_, reason)) => {
-                        // The caller's CANCEL was answered 487 by the transaction.
-                        let code = if matches!(reason, TerminatedReason::UacCancel) { 487 } else { 480 };
-                        report(SipEvent::Failed(SipStatus::new(code, "Request Terminated")));
-                        return;
-                    }
-                    Some(_) => {}
-                    None => return,
-                },
-                _ = &mut rung.hangup => {
-                    let _ = dialog.reject(Some(StatusCode::BusyHere), None);
-                    return;
-                }
-                _ = self.cancel.cancelled() => {
-                    let _ = dialog.reject(Some(StatusCode::ServiceUnavailable), None);
-                    report(SipEvent::Failed(SipStatus::new(503, "Gateway shutting down")));
-                    return;
-                }
-            }
-        }
-        // Answered: wait for the ACK.
-        let deadline = tokio::time::sleep(ACK_TIMEOUT);
-        tokio::pin!(deadline);
-        loop {
-            tokio::select! {
-                state = states.recv() => match state {
-                    Some(DialogState::Confirmed(..)) => break,
-                    Some(DialogState::Terminated(_, reason)) => {
-                        debug!(?reason, "ended before the ACK");
-                        report(SipEvent::Failed(SipStatus::new(487, "Request Terminated")));
-                        return;
-                    }
-                    Some(_) => {}
-                    None => return,
-                },
-                _ = &mut deadline => {
-                    warn!("no ACK for our 200 OK: BYE");
-                    let _ = dialog.bye().await;
-                    report(SipEvent::Failed(SipStatus::new(408, "No ACK")));
-                    return;
-                }
-            }
-        }
-        report(SipEvent::Answered { sdp: Vec::new() });
-        let id = dialog.id();
-        self.confirmed_call(dialog, id, states, rung.hangup, rung.info, report)
-            .await;
-    }
-}
-
-/// A rung call's answer, hangup and INFO inputs.
-struct Rung {
-    dialog: InviteDialog,
-    answer: oneshot::Receiver<Answer>,
-    hangup: oneshot::Receiver<()>,
-    info: mpsc::Receiver<DtmfInfo>,
 }
 
 /// What the INVITE says about the call.
@@ -447,6 +365,6 @@ mod tests {
         );
         let pcmu = b"v=0\r\no=- 1 1 IN IP4 192.0.2.5\r\ns=-\r\nc=IN IP4 192.0.2.5\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
         assert_eq!(check_offer(pcmu, &[Codec::Pcmu]), Ok(()));
-        assert!(check_offer(b"", &[Codec::Pcmu]).is_err());
+        assert_eq!(check_offer(b"", &[Codec::Pcmu]), Ok(()), "delayed offer");
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! See `README.md` in this folder for the feature matrix and call flows.
 
+pub mod call;
 pub mod challenge;
 pub mod event;
 pub mod guard;

@@ -171,6 +171,54 @@ pub fn build_offer(codecs: &[Codec], local: &LocalMedia) -> Result<SdpOffer, Sdp
     Ok(SdpOffer { session, formats })
 }
 
+/// Builds an offer like [`build_offer`] with direction `direction`: a
+/// re-offer that holds (`SendOnly`) or resumes (`SendRecv`) the call
+/// (RFC 3264 §8.4, RFC 6337 §5.3).
+///
+/// Errors: [`SdpError::NoAudioCodec`] if `codecs` has no audio codec.
+pub fn build_offer_directed(
+    codecs: &[Codec],
+    local: &LocalMedia,
+    direction: Direction,
+) -> Result<SdpOffer, SdpError> {
+    let mut offer = build_offer(codecs, local)?;
+    let formats = offer.formats.clone();
+    offer.session.medias = vec![audio_media(local.port, &formats, direction, true)];
+    Ok(offer)
+}
+
+/// Reads back our own description (an offer or answer we built): its
+/// `o=` session id and version and the `c=` address and `m=audio` port,
+/// so a call leg can re-offer from the same place (RFC 3264 §8: same
+/// origin, version incremented on change).
+///
+/// Errors: [`SdpError::Malformed`], [`SdpError::TooLarge`],
+/// [`SdpError::NoAudio`], [`SdpError::MissingConnection`],
+/// [`SdpError::BadAddress`].
+pub fn local_media_of(body: &[u8]) -> Result<LocalMedia, SdpError> {
+    let session = parse_session(body)?;
+    let media = session
+        .medias
+        .iter()
+        .find(|m| is_audio(m))
+        .ok_or(SdpError::NoAudio)?;
+    let (rtp, _) = remote_addresses(&session, media)?;
+    Ok(LocalMedia {
+        addr: rtp.ip(),
+        port: rtp.port(),
+        session_id: session.origin.sess_id.trim().parse().unwrap_or(0),
+        session_version: session.origin.sess_version,
+    })
+}
+
+/// The direction the first `m=audio` of `body` declares, from the
+/// describer's view (RFC 3264 §5.1); `None` if it does not parse.
+pub fn declared_direction(body: &[u8]) -> Option<Direction> {
+    let session = parse_session(body).ok()?;
+    let media = session.medias.iter().find(|m| is_audio(m))?;
+    Some(direction(&session, media))
+}
+
 /// Parses the far end's answer to `offer` (RFC 3264 §5, §6).
 ///
 /// Picks the first format of the answer's first `m=audio` that we offered;

@@ -13,10 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rsipstack::dialog::authenticate::Credential;
-use rsipstack::dialog::dialog::{DialogState, TerminatedReason};
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::dialog::invitation::InviteOption;
-use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::{Method, StatusCode, Uri};
 use rsipstack::transaction::endpoint::EndpointInnerRef;
 use rsipstack::transaction::TransactionReceiver;
@@ -25,8 +23,11 @@ use rsipstack::transport::{SipAddr, TransportLayer};
 use rsipstack::EndpointBuilder;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn, Instrument};
+use tracing::{debug, info, warn};
 
+use super::call::driver::{self, Controls, LegRoutes};
+use super::call::refer::TransferCommand;
+use super::call::{Command, LegConfig};
 use super::event::SipEventSink;
 pub use super::event::{CallId, SipEvent, SipStatus};
 use super::incoming::IncomingRouter;
@@ -62,11 +63,13 @@ pub struct CallerId {
     pub display_name: Option<String>,
 }
 
-/// Ends a call placed with [`UserAgent::place_call`]. Dropping it hangs up.
+/// Ends a call placed with [`UserAgent::place_call`] (or rung by
+/// [`super::incoming`]), holds and resumes it and sends INFO DTMF.
+/// Dropping it hangs up.
 #[derive(Debug)]
 pub struct CallHandle {
     hangup: Option<tokio::sync::oneshot::Sender<()>>,
-    info: mpsc::Sender<DtmfInfo>,
+    commands: mpsc::Sender<Command>,
 }
 
 /// One DTMF digit to send as SIP INFO (`application/dtmf-relay`), the
@@ -88,15 +91,17 @@ impl DtmfInfo {
 }
 
 impl CallHandle {
-    /// A handle over a call task's hangup and INFO inputs.
-    pub(crate) fn new(
-        hangup: tokio::sync::oneshot::Sender<()>,
-        info: mpsc::Sender<DtmfInfo>,
-    ) -> Self {
-        Self {
-            hangup: Some(hangup),
-            info,
-        }
+    /// A handle and the driver's side of it.
+    pub(super) fn new() -> (Self, Controls) {
+        let (hangup_tx, hangup) = tokio::sync::oneshot::channel();
+        let (commands_tx, commands) = mpsc::channel(COMMAND_DEPTH);
+        (
+            Self {
+                hangup: Some(hangup_tx),
+                commands: commands_tx,
+            },
+            Controls { hangup, commands },
+        )
     }
 
     /// CANCEL while early, BYE once confirmed; a no-op once ended.
@@ -106,12 +111,46 @@ impl CallHandle {
         }
     }
 
+    /// Holds (`true`: re-INVITE with `a=sendonly`, RFC 3264 §8.4) or
+    /// resumes (`false`: `a=sendrecv`) a confirmed call. The outcome comes
+    /// as [`SipEvent::MediaChanged`] (`by_remote: false`) or
+    /// [`SipEvent::HoldFailed`]; a 491 is retried after the RFC 3261 §14.1
+    /// backoff. Returns false when the command queue is full.
+    pub fn hold(&self, held: bool) -> bool {
+        self.commands.try_send(Command::Hold(held)).is_ok()
+    }
+
+    /// Blind transfer (RFC 5589 §6.1): REFER with `Refer-To: <target>` in
+    /// the confirmed dialog; progress comes back as
+    /// [`SipEvent::TransferProgress`]. `target` (a SIP URI) must already be
+    /// allowed by `[policy] dial_allow`. False when the queue is full.
+    pub fn transfer(&self, target: &Uri) -> bool {
+        self.transfer_command(TransferCommand::Refer(target.to_string()))
+    }
+
+    /// Answers the far end's REFER reported as [`SipEvent::Referred`]:
+    /// 2xx accepts (202 + NOTIFY `100 Trying`), 4xx-6xx refuses.
+    pub fn decide_transfer(&self, code: u16) -> bool {
+        self.transfer_command(TransferCommand::Decide(code))
+    }
+
+    /// Reports the call placed for the far end's REFER in a NOTIFY
+    /// (`done`: the final one, `Subscription-State: terminated`; the old
+    /// call then ends with BYE).
+    pub fn notify_transfer(&self, status: SipStatus, done: bool) -> bool {
+        self.transfer_command(TransferCommand::Progress { status, done })
+    }
+
+    fn transfer_command(&self, cmd: TransferCommand) -> bool {
+        self.commands.try_send(Command::Transfer(cmd)).is_ok()
+    }
+
     /// Queues DTMF digits to send as INFO requests once the call is
     /// confirmed (one INFO per digit, each after the previous one's answer).
     /// Digits beyond a queue of 32 are dropped.
     pub fn send_info_dtmf(&self, digits: impl IntoIterator<Item = DtmfInfo>) {
         for d in digits {
-            let _ = self.info.try_send(d);
+            let _ = self.commands.try_send(Command::Dtmf(d));
         }
     }
 }
@@ -122,26 +161,31 @@ impl Drop for CallHandle {
     }
 }
 
+/// How many hold / DTMF commands may wait for a call's driver.
+const COMMAND_DEPTH: usize = 32;
+
 /// The gateway's SIP user agent.
 pub struct UserAgent {
-    pub(crate) dialog_layer: Arc<DialogLayer>,
+    pub(super) dialog_layer: Arc<DialogLayer>,
     endpoint: EndpointInnerRef,
-    pub(crate) cfg: SipConfig,
+    pub(super) cfg: SipConfig,
     credential: Option<Credential>,
     /// The trunk `credential` belongs to.
     trunk: Option<TrunkAuth>,
-    pub(crate) contact: Uri,
+    pub(super) contact: Uri,
     from: Uri,
     proxy: Option<SipAddr>,
-    pub(crate) local_addr: SocketAddr,
+    pub(super) local_addr: SocketAddr,
     /// Where new INVITEs go, by Request-URI user.
-    pub(crate) router: Arc<dyn IncomingRouter>,
+    pub(super) router: Arc<dyn IncomingRouter>,
     /// `[media] codecs`: an incoming offer must share one (else 488).
-    pub(crate) codecs: Vec<Codec>,
+    pub(super) codecs: Vec<Codec>,
     /// Cancelled at shutdown: calls end with CANCEL/BYE.
-    pub(crate) cancel: CancellationToken,
+    pub(super) cancel: CancellationToken,
     /// Stops the transport and transaction layer, after calls have ended.
     stack: CancellationToken,
+    /// In-dialog requests to their call legs, by Call-ID.
+    legs: Arc<LegRoutes>,
 }
 
 impl UserAgent {
@@ -235,6 +279,7 @@ impl UserAgent {
             codecs,
             cancel: shutdown,
             stack,
+            legs: Arc::default(),
         });
         tokio::spawn(serve_incoming(ua.clone(), incoming));
         Ok(ua)
@@ -288,22 +333,25 @@ impl UserAgent {
         call: PlaceCall,
         events: Arc<dyn SipEventSink>,
     ) -> CallHandle {
-        let (hangup_tx, hangup_rx) = tokio::sync::oneshot::channel();
-        let (info_tx, info_rx) = mpsc::channel(32);
-        let ua = self.clone();
-        let span = tracing::info_span!("sip_call", call_id = %call.call_id);
-        tokio::spawn(
-            async move {
-                let id = call.call_id.clone();
-                let report = |ev: SipEvent| events.event(id.clone(), ev);
-                ua.run_call(call, hangup_rx, info_rx, &report).await;
-            }
-            .instrument(span),
-        );
-        CallHandle {
-            hangup: Some(hangup_tx),
-            info: info_tx,
+        let (handle, controls) = CallHandle::new();
+        let opt = self.invite_option(&call);
+        driver::spawn_outgoing(self, call, opt, events, controls);
+        handle
+    }
+
+    /// The settings of a call leg: `[media] codecs`, `[sip]
+    /// session_expires_s` and the INVITE timeout.
+    pub(super) fn leg_config(&self, invite_timeout: Duration) -> LegConfig {
+        LegConfig {
+            codecs: self.codecs.clone(),
+            session_expires_s: self.cfg.session_expires_s,
+            invite_timeout,
         }
+    }
+
+    /// Where in-dialog requests find their call leg.
+    pub(super) fn leg_routes(&self) -> &Arc<LegRoutes> {
+        &self.legs
     }
 
     fn invite_option(&self, call: &PlaceCall) -> InviteOption {
@@ -345,199 +393,6 @@ impl UserAgent {
             None
         }
     }
-
-    async fn run_call(
-        &self,
-        call: PlaceCall,
-        mut hangup: tokio::sync::oneshot::Receiver<()>,
-        info: mpsc::Receiver<DtmfInfo>,
-        report: &(dyn Fn(SipEvent) + Sync),
-    ) {
-        let (state_tx, mut states) = self.dialog_layer.new_dialog_state_channel();
-        let opt = self.invite_option(&call);
-        let (dialog, mut invite) = match self.dialog_layer.do_invite_async(opt, state_tx) {
-            Ok(x) => x,
-            Err(e) => {
-                report(SipEvent::Failed(SipStatus::new(
-                    500,
-                    format!("cannot send INVITE: {e}"),
-                )));
-                return;
-            }
-        };
-        info!(target = %call.target, "INVITE sent");
-        let deadline = tokio::time::sleep(call.invite_timeout);
-        tokio::pin!(deadline);
-        // Early phase: until a final response.
-        let outcome = loop {
-            tokio::select! {
-                res = &mut invite => break final_outcome(res),
-                Some(state) = states.recv() => report_early(&state, report),
-                _ = &mut hangup => {
-                    debug!("hangup while early: CANCEL");
-                    if let Err(e) = dialog.cancel().await {
-                        warn!(error = %e, "CANCEL failed");
-                    }
-                    // Wait (bounded) for the 487 so the transaction ends cleanly.
-                    let _ = tokio::time::timeout(Duration::from_secs(5), &mut invite).await;
-                    report(SipEvent::Failed(SipStatus::new(487, "Request Terminated")));
-                    return;
-                }
-                _ = &mut deadline => {
-                    info!("no final response in time: CANCEL");
-                    let _ = dialog.cancel().await;
-                    let _ = tokio::time::timeout(Duration::from_secs(5), &mut invite).await;
-                    report(SipEvent::Failed(SipStatus::new(408, "Request Timeout")));
-                    return;
-                }
-                _ = self.cancel.cancelled() => {
-                    let _ = dialog.cancel().await;
-                    report(SipEvent::Failed(SipStatus::new(503, "Gateway shutting down")));
-                    return;
-                }
-            }
-        };
-        match outcome {
-            Outcome::Answered { sdp, dialog_id } => {
-                report(SipEvent::Answered { sdp });
-                self.confirmed_call(dialog, dialog_id, &mut states, hangup, info, report)
-                    .await;
-            }
-            Outcome::Failed { code, reason } => {
-                report(SipEvent::Failed(SipStatus::new(code, reason)))
-            }
-        }
-    }
-
-    /// A confirmed dialog (either direction): INFO DTMF out, BYE in or out.
-    pub(crate) async fn confirmed_call(
-        &self,
-        dialog: InviteDialog,
-        dialog_id: rsipstack::dialog::DialogId,
-        states: &mut rsipstack::dialog::dialog::DialogStateReceiver,
-        mut hangup: tokio::sync::oneshot::Receiver<()>,
-        mut info: mpsc::Receiver<DtmfInfo>,
-        report: &(dyn Fn(SipEvent) + Sync),
-    ) {
-        let by_remote = loop {
-            tokio::select! {
-                Some(d) = info.recv() => {
-                    let headers = vec![rsipstack::sip::Header::ContentType(
-                        "application/dtmf-relay".into(),
-                    )];
-                    match dialog.info(Some(headers), Some(d.body())).await {
-                        Ok(resp) => debug!(digit = %d.digit, code = ?resp.map(|r| r.status_code.code()), "INFO sent"),
-                        Err(e) => warn!(error = %e, "INFO failed"),
-                    }
-                }
-                state = states.recv() => match state {
-                    Some(DialogState::Terminated(_, reason)) => {
-                        // Uac/UasBye name who sent the BYE relative to the
-                        // dialog's roles: ours unless it is our own hangup.
-                        let client = dialog.role() == rsipstack::transaction::key::TransactionRole::Client;
-                        let ours = match reason {
-                            TerminatedReason::UacBye => client,
-                            TerminatedReason::UasBye => !client,
-                            _ => false,
-                        };
-                        break !ours;
-                    }
-                    Some(_) => {}
-                    None => break true,
-                },
-                _ = &mut hangup => break false,
-                _ = self.cancel.cancelled() => break false,
-            }
-        };
-        if !by_remote {
-            debug!("sending BYE");
-            if let Err(e) = dialog.bye().await {
-                warn!(error = %e, "BYE failed");
-            }
-        }
-        self.dialog_layer.remove_dialog(&dialog_id);
-        report(SipEvent::Ended { by_remote });
-    }
-}
-
-enum Outcome {
-    Answered {
-        sdp: Vec<u8>,
-        dialog_id: rsipstack::dialog::DialogId,
-    },
-    Failed {
-        code: u16,
-        reason: String,
-    },
-}
-
-fn final_outcome(
-    res: Result<rsipstack::dialog::invitation::InviteAsyncResult, tokio::task::JoinError>,
-) -> Outcome {
-    match res {
-        Ok(Ok((dialog_id, Some(resp)))) => {
-            let code = resp.status_code.code();
-            if (200..300).contains(&code) {
-                Outcome::Answered {
-                    sdp: resp.body.clone(),
-                    dialog_id,
-                }
-            } else {
-                Outcome::Failed {
-                    code,
-                    reason: reason_of(&resp),
-                }
-            }
-        }
-        Ok(Ok((_, None))) => Outcome::Failed {
-            code: 408,
-            reason: "Request Timeout".into(),
-        },
-        // A 401/407 whose challenges `TrunkInspector` removed.
-        Ok(Err(rsipstack::Error::DialogError(_, _, code))) if matches!(code.code(), 401 | 407) => {
-            Outcome::Failed {
-                code: code.code(),
-                reason: standard_reason(&code),
-            }
-        }
-        Ok(Err(e)) => Outcome::Failed {
-            code: 503,
-            reason: format!("Service Unavailable: {e}"),
-        },
-        Err(e) => Outcome::Failed {
-            code: 500,
-            reason: format!("internal error: {e}"),
-        },
-    }
-}
-
-fn report_early(state: &DialogState, report: &(dyn Fn(SipEvent) + Sync)) {
-    if let DialogState::Early(_, resp) = state {
-        let code = resp.status_code.code();
-        if code > 100 {
-            let sdp = (!resp.body.is_empty()).then(|| resp.body.clone());
-            report(SipEvent::Progress {
-                status: SipStatus::new(code, reason_of(resp)),
-                sdp,
-            });
-        }
-    }
-}
-
-/// The reason phrase as received, or the standard one for the code.
-fn reason_of(resp: &rsipstack::sip::Response) -> String {
-    resp.wire_reason
-        .clone()
-        .unwrap_or_else(|| standard_reason(&resp.status_code))
-}
-
-fn standard_reason(code: &StatusCode) -> String {
-    // StatusCode's Display is "<code> <phrase>"; keep the phrase.
-    let s = code.to_string();
-    match s.split_once(' ') {
-        Some((_, phrase)) => phrase.to_string(),
-        None => s,
-    }
 }
 
 /// Answers requests that arrive outside our client dialogs' transactions:
@@ -546,6 +401,19 @@ fn standard_reason(code: &StatusCode) -> String {
 async fn serve_incoming(ua: Arc<UserAgent>, mut incoming: TransactionReceiver) {
     while let Some(mut tx) = incoming.recv().await {
         if let Some(mut dialog) = ua.dialog_layer.match_dialog(&tx) {
+            let client = match &dialog {
+                rsipstack::dialog::dialog::Dialog::Invite(d) => {
+                    Some(d.role() == rsipstack::transaction::key::TransactionRole::Client)
+                }
+                _ => None,
+            };
+            if let (true, Some(client)) = (driver::leg_answers(tx.original.method), client) {
+                let call_id = dialog.id().call_id;
+                match ua.legs.deliver(&call_id, client, tx) {
+                    Ok(()) => continue,
+                    Err(back) => tx = *back,
+                }
+            }
             tokio::spawn(async move {
                 if let Err(e) = dialog.handle(&mut tx).await {
                     debug!(error = %e, "in-dialog request failed");

@@ -3,7 +3,7 @@ each bad argument gets its own `_error` code, and the call it concerns is left a
 
 Covers: reject() with a code that is not an integer 4xx-6xx Number (a string, a fraction, 70000) is
 refused and the call keeps ringing, then reject(486) reaches the caller; hold(), unhold() and
-transfer(uri) are known methods (Sono.Call.Failed without a connected call, Sono.Call.NoUri for a
+transfer(uri) are known methods (Sono.Call.NoCall / Sono.Call.Failed without a connected call, Sono.Call.NoUri for a
 transfer target that is not a SIP URI, Sono.Call.Forbidden outside [policy] dial_allow), no longer
 `NetConnection.Call.Failed`. No SIP traffic leaves 127.0.0.1."""
 from helpers.calls import dial_connected, ended_info, hangup_ended
@@ -43,13 +43,13 @@ def test_reject_with_a_bad_code_keeps_the_call_ringing(gateway, rtmp_client, pro
 def test_hold_unhold_transfer_are_api_commands(gateway, rtmp_client):
     ctl = rtmp_client()
     for method in ("hold", "unhold"):
-        assert error_code(ctl, method) == "Sono.Call.Failed", method
+        assert error_code(ctl, method) == "Sono.Call.NoCall", method
     assert error_code(ctl, "transfer", "sip:carol@127.0.0.1") == "Sono.Call.Failed"
     assert error_code(ctl, "transfer") == "Sono.Call.NoUri"
     assert error_code(ctl, "transfer", "tel:+15551234") == "Sono.Call.NoUri"
     # On the echo call (no SIP leg) there is nothing to hold; a target outside the policy is forbidden.
     dial_connected(ctl, "sip:echo@127.0.0.1")
-    assert error_code(ctl, "hold") == "Sono.Call.Failed"
+    assert error_code(ctl, "hold") == "Sono.Call.NoCall"
     assert error_code(ctl, "transfer", "sip:carol@10.0.0.1") == "Sono.Call.Forbidden"
     assert error_code(ctl, "frobnicate") == "NetConnection.Call.Failed"
     hangup_ended(ctl)

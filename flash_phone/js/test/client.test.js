@@ -189,6 +189,45 @@ test('events: status / incoming / registration / dtmf from onStatus on stream 0;
   await assert.rejects(c2, (e) => e.code === 'Sono.Call.Failed' && e.description === 'Not Found' && e.info.sip_code === 404);
 });
 
+test('transfer(uri) invokes transfer; Sono.Call.Transfer is the transfer event; refusals reject', async () => {
+  const { srv, phone } = await connected();
+  const seen = [];
+  phone.addEventListener('transfer', (e) => seen.push(e.detail));
+  const t = phone.transfer('sip:carol@example.com');
+  const inv = await srv.nextCommand('transfer');
+  assert.deepEqual(inv.values.slice(2), [null, 'sip:carol@example.com']);
+  srv.command(['_result', inv.values[1], null, null]);
+  await t;
+  srv.command(['onStatus', 0, null, { level: 'status', code: 'Sono.Call.Transfer', call_id: 'c1', status: 'accepted', sip_code: 202 }]);
+  srv.command(['onStatus', 0, null, { level: 'status', code: 'Sono.Call.Transfer', call_id: 'c1', status: 'succeeded', sip_code: 200 }]);
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(seen.map((d) => [d.status, d.sip_code]), [['accepted', 202], ['succeeded', 200]]);
+  const bad = phone.transfer('sip:x@10.0.0.1');
+  const inv2 = await srv.nextCommand('transfer');
+  srv.command(['_error', inv2.values[1], null, { level: 'error', code: 'Sono.Call.Forbidden', description: 'policy' }]);
+  await assert.rejects(bad, (e) => e.code === 'Sono.Call.Forbidden');
+});
+
+test('status 1 with early_media starts the streams before the answer; status 4 does not start them again', async () => {
+  const { srv, phone } = await connected({ media: recordingMedia({ opus: false }) });
+  const statuses = [];
+  phone.addEventListener('status', (e) => statuses.push(e.detail));
+  phone.call('sip:x@y');
+  await srv.nextCommand('dial');
+  srv.command(['onStatus', 0, null, { level: 'status', code: 'Sono.Call.Status', status_code: 1, sip_code: 183, early_media: true, publish: 'pubname', play: 'playname' }]);
+  const cs1 = await srv.nextCommand('createStream');
+  srv.command(['_result', cs1.values[1], null, 1]);
+  const cs2 = await srv.nextCommand('createStream');
+  srv.command(['_result', cs2.values[1], null, 2]);
+  const play = await srv.nextCommand('play');
+  assert.deepEqual(play.values.slice(2), [null, 'playname']);
+  await srv.nextCommand('publish');
+  assert.equal(statuses[0].early_media, true);
+  srv.command(['onStatus', 0, null, { level: 'status', code: 'Sono.Call.Status', status_code: 4, publish: 'pubname', play: 'playname' }]);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(srv.received.filter((m) => m.values?.[0] === 'createStream').length, 0, 'no second stream set');
+});
+
 /** A media engine that records what the Phone asks of it. */
 function recordingMedia({ opus }) {
   const m = {
@@ -270,4 +309,23 @@ test('audio is dropped, not queued, while the transport is congested', async () 
   srv.transport.bufferedAmount = 5000;
   assert.equal(media.started.sendAudio(pcmuAudioPayload(new Uint8Array(160)), 0), false);
   assert.equal(phone.stats().packets_dropped_out, 1);
+});
+
+test('hold() / unhold() invoke the gateway; hold events from Sono.Call.Hold and HoldFailed', async () => {
+  const { srv, phone } = await connected();
+  const seen = [];
+  phone.addEventListener('hold', (e) => seen.push([e.detail.code, e.detail.held, e.detail.by]));
+  const h = phone.hold();
+  const inv = await srv.nextCommand('hold');
+  assert.deepEqual(inv.values.slice(2), [null]);
+  srv.command(['_result', inv.values[1], null, null]);
+  await h;
+  const u = phone.unhold();
+  const inv2 = await srv.nextCommand('unhold');
+  srv.command(['_error', inv2.values[1], null, { level: 'error', code: 'Sono.Call.NoCall', description: 'no call' }]);
+  await assert.rejects(u, (e) => e instanceof PhoneError && e.code === 'Sono.Call.NoCall');
+  srv.command(['onStatus', 0, null, { level: 'status', code: 'Sono.Call.Hold', call_id: 'c1', held: true, by: 'remote' }]);
+  srv.command(['onStatus', 0, null, { level: 'error', code: 'Sono.Call.HoldFailed', call_id: 'c1', held: false, sip_code: 488 }]);
+  await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(seen, [['Sono.Call.Hold', true, 'remote'], ['Sono.Call.HoldFailed', false, undefined]]);
 });

@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::{CallSdp, ConnectionCore, OwnCall, Resources};
 use crate::amf::Value;
 use crate::call::connection::effect::{CallDirection, Effect};
-use crate::call::connection::info::{dtmf_info, incoming_info};
+use crate::call::connection::info::{dtmf_info, hold_failed_info, incoming_info, transfer_info};
 use crate::call::connection::input::MediaInput;
 use crate::call::grammar::DialHost;
 use crate::call::uri::DialUri;
@@ -18,25 +18,58 @@ impl ConnectionCore {
         self.call.as_ref().filter(|c| &c.call_id == call_id)
     }
 
-    /// A SIP event of `call_id`: one arm per event, so a new `SipEvent`
-    /// variant (a far end's hold or re-INVITE, a hold that failed, NOTIFY
-    /// progress of a transfer, an incoming REFER) gets its place here:
-    /// - `MediaChanged` -> an effect re-targeting the call's media;
-    /// - `HoldFailed` -> `Effect::CallStatus`/`Status` for the client;
-    /// - `TransferProgress` -> `Effect::Status(info::transfer_info(..))`;
-    /// - `Referred` -> `controller.check_target`, then a new `Invite` or a
-    ///   refusal (`[policy] dial_allow` applies to the Refer-To target).
+    /// A SIP event of `call_id`: one arm per event.
+    /// - the transferred call's leg consumes its own events, and the new
+    ///   call's progress is NOTIFYed on it first (`transfer.rs`);
+    /// - `Progress` with SDP to our offer -> early media (`media_setup.rs`);
+    /// - `Answered` to our offer -> media first, then the controller;
+    /// - `MediaChanged` -> `Effect::UpdateMedia` and `Sono.Call.Hold` when
+    ///   the hold state flips; `HoldFailed` -> `Sono.Call.HoldFailed`;
+    /// - `TransferProgress` -> the controller (`Sono.Call.Transfer`, BYE on
+    ///   success);
+    /// - `Referred` -> the dial rate and `controller.handle_referred`
+    ///   (`[policy] dial_allow` applies to the Refer-To target), then
+    ///   `Effect::DecideRefer`.
     pub(super) fn on_sip(&mut self, now: Instant, call_id: CallId, event: SipEvent) {
-        let offered = self
-            .own(&call_id)
-            .is_some_and(|c| c.resources == Resources::Offered);
+        if self.on_transferred_sip(&call_id, &event) {
+            return;
+        }
+        let sdp = self.own(&call_id).map(|c| (c.resources, c.sdp.clone()));
+        let offered = matches!(sdp, Some((Resources::Offered, CallSdp::Offered(_))));
         match event {
+            SipEvent::Progress {
+                status,
+                sdp: Some(body),
+            } if offered => self.on_early_sdp(now, call_id, status, &body),
             // The answer to our offer: media first, then the controller.
             SipEvent::Answered { sdp } if offered => self.on_answer(now, call_id, &sdp),
-            event @ SipEvent::Answered { .. } => self.to_controller(now, &call_id, event),
+            SipEvent::Answered { sdp: answer } => {
+                if let Some((
+                    _,
+                    CallSdp::Early {
+                        offer, negotiated, ..
+                    },
+                )) = sdp
+                {
+                    self.confirm_early(&call_id, &offer, negotiated, &answer);
+                }
+                self.to_controller(now, &call_id, SipEvent::Answered { sdp: answer })
+            }
             event @ SipEvent::Progress { .. } => self.to_controller(now, &call_id, event),
             event @ SipEvent::Failed(_) => self.to_controller(now, &call_id, event),
             event @ SipEvent::Ended { .. } => self.to_controller(now, &call_id, event),
+            event @ SipEvent::TransferProgress { .. } => self.to_controller(now, &call_id, event),
+            SipEvent::Referred { target } => self.on_referred(now, call_id, &target),
+            SipEvent::MediaChanged {
+                negotiated,
+                by_remote,
+            } => self.on_media_changed(call_id, negotiated, by_remote),
+            SipEvent::HoldFailed { held, status } => {
+                if self.own(&call_id).is_some() {
+                    let info = hold_failed_info(call_id.as_str(), held, &status);
+                    self.out.push_back(Effect::Status(info));
+                }
+            }
         }
     }
 
@@ -147,6 +180,15 @@ impl ConnectionCore {
                 call_id: CallId::new(call_id),
                 code,
             },
+            Output::Refer { call_id, target } => Effect::Refer {
+                call_id: CallId::new(call_id),
+                target,
+            },
+            Output::Transfer(ev) => Effect::Status(transfer_info(&ev)),
+            Output::TransferLeg {
+                old_call_id,
+                new_call_id,
+            } => return self.transfer_leg(CallId::new(old_call_id), CallId::new(new_call_id)),
         };
         self.out.push_back(effect);
     }

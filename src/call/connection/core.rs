@@ -22,9 +22,9 @@ use crate::call::uri::DialUri;
 use crate::call::{
     CallPhase, Capacity, Controller, ControllerConfig, IncomingCallInfo, IncomingDecision,
 };
-use crate::media::codec::Codec;
+use crate::media::codec::{Codec, Negotiated};
 use crate::rtmp::session::{ClientCaps, SessionEvent};
-use crate::sip::event::CallId;
+use crate::sip::event::{CallId, SipEvent, SipStatus};
 use crate::sip::sdp::SdpOffer;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -73,6 +73,8 @@ struct OwnCall {
     resources: Resources,
     /// Where the call's SDP stands.
     sdp: CallSdp,
+    /// The last media update put the call on hold (for `Sono.Call.Hold`).
+    held: bool,
 }
 
 /// The own call's offer/answer state (RFC 3264).
@@ -84,10 +86,32 @@ enum CallSdp {
     NeedOffer(DialUri),
     /// Our offer is out; the answer is matched against it.
     Offered(SdpOffer),
+    /// An 18x's SDP answered our offer (early media, RFC 3960 §3): the
+    /// media starts on `negotiated`, and the 200's SDP re-targets it when
+    /// it differs. `status` is the 18x, reported once the media runs.
+    Early {
+        /// Our offer.
+        offer: SdpOffer,
+        /// What the 18x's SDP negotiated.
+        negotiated: Negotiated,
+        /// The 18x.
+        status: SipStatus,
+    },
     /// An incoming call's offer, until `accept()` answers it.
     RemoteOffer(Vec<u8>),
     /// Our answer, sent once the media runs.
     Answer(Vec<u8>),
+}
+
+/// The SIP leg of a call the far end transferred away (RFC 3515), until
+/// its final NOTIFY's BYE or the far end's BYE: the new call's progress is
+/// NOTIFYed on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TransferredLeg {
+    /// The transferred call.
+    old: CallId,
+    /// The call placed to the Refer-To target.
+    new: CallId,
 }
 
 /// A query effect is out; its answer decides how to go on.
@@ -109,6 +133,8 @@ pub struct ConnectionCore {
     cfg: ConnectionConfig,
     controller: Controller,
     call: Option<OwnCall>,
+    /// A call the far end transferred away, still NOTIFYing.
+    transferred: Option<TransferredLeg>,
     pending: Pending,
     publishing: HashMap<u32, AudioTarget>,
     /// Playing NetStreams that follow the own call.
@@ -138,6 +164,7 @@ impl ConnectionCore {
         Self {
             controller: Controller::new(cfg.controller.clone(), seed),
             call: None,
+            transferred: None,
             pending: Pending::None,
             publishing: HashMap::new(),
             own_play: Vec::new(),
@@ -255,6 +282,15 @@ impl ConnectionCore {
                 },
             }),
             Input::Unregistered { txn } => self.reply_null(txn),
+            Input::ReferSent { call_id, sent } => {
+                if !sent {
+                    let event = SipEvent::TransferProgress {
+                        status: SipStatus::new(503, "Cannot send REFER"),
+                        done: true,
+                    };
+                    self.controller.handle_sip(now, call_id.as_str(), event);
+                }
+            }
             Input::LegCommandDone { txn, result } => match result {
                 Ok(()) => self.reply_null(txn),
                 Err(why) => self.reply_error(txn, "Sono.Call.Failed", why),
@@ -355,16 +391,9 @@ impl ConnectionCore {
             ApiCommand::Unregister { txn } => self.out.push_back(Effect::Unregister { txn }),
             ApiCommand::Hold { txn } => self.leg_command(txn, LegCommand::Hold),
             ApiCommand::Unhold { txn } => self.leg_command(txn, LegCommand::Unhold),
-            ApiCommand::Transfer { txn, target } => match self.controller.check_target(&target) {
-                Ok(()) => self.leg_command(txn, LegCommand::Transfer(target)),
-                Err((e, why)) => {
-                    self.out.push_back(Effect::Refused {
-                        what: "transfer",
-                        reason: "policy",
-                    });
-                    self.reply_error(txn, e.code(), why);
-                }
-            },
+            ApiCommand::Transfer { txn, target } => {
+                self.controller.handle_transfer_uri(now, txn, target)
+            }
         }
     }
 
@@ -384,21 +413,28 @@ impl ConnectionCore {
         }
     }
 
-    /// `hold`, `unhold`, `transfer`: only on a connected SIP call (not the
-    /// echo destination); the SIP leg answers through
-    /// [`Input::LegCommandDone`].
+    /// `hold`, `unhold`: a re-INVITE with `a=sendonly` / `a=sendrecv`, only
+    /// on a SIP call whose media runs (not the echo destination);
+    /// `Sono.Call.NoCall` otherwise. The SIP leg takes it through
+    /// [`Input::LegCommandDone`]; the outcome comes as `Sono.Call.Hold` or
+    /// `Sono.Call.HoldFailed`.
     fn leg_command(&mut self, txn: f64, command: LegCommand) {
         let sip_call = self
             .call
             .as_ref()
-            .filter(|c| c.direction != CallDirection::Echo);
-        match (self.controller.phase(), sip_call) {
-            (CallPhase::Connected, Some(c)) => self.out.push_back(Effect::SipLeg {
+            .filter(|c| c.direction != CallDirection::Echo && c.resources == Resources::Media)
+            .filter(|_| self.controller.phase() != CallPhase::Ending);
+        match sip_call {
+            Some(c) => self.out.push_back(Effect::SipLeg {
                 txn,
                 call_id: c.call_id.clone(),
                 command,
             }),
-            _ => self.reply_error(txn, "Sono.Call.Failed", "no connected call".into()),
+            None => self.reply_error(
+                txn,
+                "Sono.Call.NoCall",
+                "there is no connected call to hold or resume".into(),
+            ),
         }
     }
 
@@ -465,6 +501,7 @@ impl ConnectionCore {
             direction,
             resources,
             sdp,
+            held: false,
         });
     }
 
@@ -498,6 +535,8 @@ mod closing;
 mod media_setup;
 #[path = "routing.rs"]
 mod routing;
+#[path = "transfer.rs"]
+mod transfer;
 
 #[cfg(test)]
 #[path = "core_tests.rs"]

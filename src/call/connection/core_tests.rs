@@ -115,6 +115,11 @@ impl Rig {
                     self.offer = Some(offer);
                     None
                 }
+                // A delayed offer's 200 carries our offer.
+                Effect::AnswerIncoming { answer, .. } => {
+                    self.offer = Some(answer);
+                    None
+                }
                 Effect::StartMedia { call_id, .. } => Some(Input::MediaStarted {
                     call_id,
                     result: Ok(()),
@@ -221,8 +226,15 @@ fn short(e: &Effect) -> String {
         Effect::SipLeg { command, .. } => match command {
             LegCommand::Hold => "leg:hold".into(),
             LegCommand::Unhold => "leg:unhold".into(),
-            LegCommand::Transfer(t) => format!("leg:refer:{}", t.canonical()),
         },
+        Effect::UpdateMedia { negotiated, .. } => {
+            format!("update:{:?}", negotiated.direction)
+        }
+        Effect::Refer { target, .. } => format!("refer:{}", target.canonical()),
+        Effect::DecideRefer { code, .. } => format!("decide:{code}"),
+        Effect::TransferLeg { .. } => "transfer-leg".into(),
+        Effect::NotifyRefer { status, done, .. } => format!("notify:{}:{done}", status.code()),
+        Effect::DropTransferredLeg(_) => "drop-leg".into(),
         Effect::ConnectStreams { .. } => "streams".into(),
         Effect::ReleaseCall(_) => "release".into(),
         Effect::Register { .. } => "register".into(),
@@ -315,6 +327,7 @@ fn commands() -> Vec<(&'static str, Vec<Value>)> {
 fn every_command_in_every_state() {
     use Start::*;
     const NO_CALL: &[&str] = &["error:Sono.Call.Failed"];
+    const NO_HOLD: &[&str] = &["error:Sono.Call.NoCall"];
     const REGISTER: &[&str] = &["register", "result:Sono.Registration.Result"];
     const UNREGISTER: &[&str] = &["unregister", "result"];
     const EXISTING: &[&str] = &["reserve", "drop", "error:Sono.Call.Existing"];
@@ -331,8 +344,8 @@ fn every_command_in_every_state() {
         (Idle, "sendDTMF", NO_CALL),
         (Idle, "register", REGISTER),
         (Idle, "unregister", UNREGISTER),
-        (Idle, "hold", NO_CALL),
-        (Idle, "unhold", NO_CALL),
+        (Idle, "hold", NO_HOLD),
+        (Idle, "unhold", NO_HOLD),
         (Idle, "transfer", NO_CALL),
         (Dialing, "dial", EXISTING),
         (Dialing, "hangup", BYE),
@@ -341,8 +354,8 @@ fn every_command_in_every_state() {
         (Dialing, "sendDTMF", NO_CALL),
         (Dialing, "register", REGISTER),
         (Dialing, "unregister", UNREGISTER),
-        (Dialing, "hold", NO_CALL),
-        (Dialing, "unhold", NO_CALL),
+        (Dialing, "hold", NO_HOLD),
+        (Dialing, "unhold", NO_HOLD),
         (Dialing, "transfer", NO_CALL),
         (Early, "dial", EXISTING),
         (Early, "hangup", BYE),
@@ -351,8 +364,8 @@ fn every_command_in_every_state() {
         (Early, "sendDTMF", NO_CALL),
         (Early, "register", REGISTER),
         (Early, "unregister", UNREGISTER),
-        (Early, "hold", NO_CALL),
-        (Early, "unhold", NO_CALL),
+        (Early, "hold", NO_HOLD),
+        (Early, "unhold", NO_HOLD),
         (Early, "transfer", NO_CALL),
         (Connected, "dial", EXISTING),
         (Connected, "hangup", BYE),
@@ -366,7 +379,7 @@ fn every_command_in_every_state() {
         (
             Connected,
             "transfer",
-            &["leg:refer:sip:carol@127.0.0.1", "result"],
+            &["result", "refer:sip:carol@127.0.0.1"],
         ),
         (Ending, "dial", EXISTING),
         (Ending, "hangup", &["result"]),
@@ -375,8 +388,8 @@ fn every_command_in_every_state() {
         (Ending, "sendDTMF", NO_CALL),
         (Ending, "register", REGISTER),
         (Ending, "unregister", UNREGISTER),
-        (Ending, "hold", NO_CALL),
-        (Ending, "unhold", NO_CALL),
+        (Ending, "hold", NO_HOLD),
+        (Ending, "unhold", NO_HOLD),
         (Ending, "transfer", NO_CALL),
         (Ringing, "dial", EXISTING),
         (
@@ -397,8 +410,8 @@ fn every_command_in_every_state() {
         (Ringing, "sendDTMF", NO_CALL),
         (Ringing, "register", REGISTER),
         (Ringing, "unregister", UNREGISTER),
-        (Ringing, "hold", NO_CALL),
-        (Ringing, "unhold", NO_CALL),
+        (Ringing, "hold", NO_HOLD),
+        (Ringing, "unhold", NO_HOLD),
         (Ringing, "transfer", NO_CALL),
         (Answering, "dial", EXISTING),
         (Answering, "hangup", BYE),
@@ -407,8 +420,8 @@ fn every_command_in_every_state() {
         (Answering, "sendDTMF", &["dtmf", "result"]),
         (Answering, "register", REGISTER),
         (Answering, "unregister", UNREGISTER),
-        (Answering, "hold", NO_CALL),
-        (Answering, "unhold", NO_CALL),
+        (Answering, "hold", &["leg:hold", "result"]),
+        (Answering, "unhold", &["leg:unhold", "result"]),
         (Answering, "transfer", NO_CALL),
     ];
     let commands = commands();
@@ -461,7 +474,7 @@ fn transfer_outside_the_dial_policy_is_forbidden() {
     let mut r = rig_in(Start::Connected);
     assert_eq!(
         r.invoke("transfer", vec![s("sip:carol@10.9.9.9")]),
-        ["refused:transfer:policy", "error:Sono.Call.Forbidden"]
+        ["refused:dial:policy", "error:Sono.Call.Forbidden"]
     );
 }
 
@@ -638,7 +651,7 @@ fn echo_calls_have_no_sip_leg() {
         r.sip(SipEvent::Answered { sdp: Vec::new() }),
         ["status2/200", "streams", "status4"]
     );
-    assert_eq!(r.invoke("hold", vec![]), ["error:Sono.Call.Failed"]);
+    assert_eq!(r.invoke("hold", vec![]), ["error:Sono.Call.NoCall"]);
     assert_eq!(r.invoke("hangup", vec![]), BYE_ECHO);
     let call_id = r.call_id();
     let got = r.feed(Input::Media {
@@ -935,3 +948,7 @@ fn registration_events_and_token_claims() {
         ["error:Sono.Registration.Failed"]
     );
 }
+
+#[cfg(test)]
+#[path = "features_tests.rs"]
+mod features;

@@ -9,7 +9,7 @@ use crate::call::connection::api::{DtmfDigits, RegisterTarget};
 use crate::call::status::CallStatus;
 use crate::call::uri::DialUri;
 use crate::media::codec::Negotiated;
-use crate::sip::event::CallId;
+use crate::sip::event::{CallId, SipStatus};
 
 /// Which way a call goes; picks the metric and what resources it holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,9 +53,6 @@ pub enum LegCommand {
     Hold,
     /// `unhold()`: re-INVITE with `a=sendrecv`.
     Unhold,
-    /// `transfer(uri)`: REFER with Refer-To `target` (RFC 3515), already
-    /// allowed by `[policy] dial_allow` and the client's token.
-    Transfer(DialUri),
 }
 
 /// One thing for the driver to do, in order. *Query* effects
@@ -216,6 +213,55 @@ pub enum Effect {
         /// What to do.
         command: LegCommand,
     },
+    /// The call's media changed by a new offer/answer (re-INVITE, UPDATE,
+    /// hold, the 200 after early media; RFC 3264 §8): hand it to the
+    /// running media task (`MediaHandle::update`).
+    UpdateMedia {
+        /// The call.
+        call_id: CallId,
+        /// The media now in force.
+        negotiated: Negotiated,
+    },
+    /// *Query*: send REFER to `target` in the call (`transfer(uri)`, RFC
+    /// 5589 §6.1; already allowed by `[policy] dial_allow` and the token);
+    /// answer [`super::Input::ReferSent`].
+    Refer {
+        /// The connected call.
+        call_id: CallId,
+        /// The Refer-To target.
+        target: DialUri,
+    },
+    /// Answer the far end's REFER in call `call_id` (RFC 3515 §2.4.2):
+    /// 202 accepts, 4xx-6xx refuses.
+    DecideRefer {
+        /// The call the REFER came in.
+        call_id: CallId,
+        /// 202, or 400 / 403 / 481 / 503.
+        code: u16,
+    },
+    /// The far end transferred the own call away: keep its SIP leg apart
+    /// (for NOTIFYs) under `old_call_id`, stop its media and stream names;
+    /// the own call's slots now belong to `new_call_id` (an outgoing call
+    /// whose INVITE follows).
+    TransferLeg {
+        /// The transferred call.
+        old_call_id: CallId,
+        /// The call to the Refer-To target.
+        new_call_id: CallId,
+    },
+    /// A NOTIFY on the transferred call's leg with the new call's progress
+    /// (`message/sipfrag`, RFC 3515 §2.4.5); after the `done` one the leg
+    /// ends itself with BYE.
+    NotifyRefer {
+        /// The transferred call.
+        old_call_id: CallId,
+        /// The new call's status line.
+        status: SipStatus,
+        /// The final NOTIFY (`Subscription-State: terminated`).
+        done: bool,
+    },
+    /// The transferred call's leg has ended: drop it.
+    DropTransferredLeg(CallId),
     /// Bind the call's `publish`/`play` names to its media, and subscribe
     /// the streams in `players` that follow the own call.
     ConnectStreams {
@@ -269,6 +315,7 @@ impl Effect {
                 | Effect::AllocatePorts { .. }
                 | Effect::StartMedia { .. }
                 | Effect::SipLeg { .. }
+                | Effect::Refer { .. }
                 | Effect::Register { .. }
                 | Effect::Unregister { .. }
         )

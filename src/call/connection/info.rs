@@ -4,11 +4,13 @@
 
 use crate::amf::Value;
 use crate::call::status::CallStatus;
+use crate::call::transfer::TransferEvent;
 use crate::call::IncomingCallInfo;
+use crate::sip::event::SipStatus;
 use crate::sip::registration::RegistrationEvent;
 
 /// `Sono.Call.Status {status_code, call_id[, sip_code, reason, publish,
-/// play]}`: optional fields are left out when `None`.
+/// play, early_media]}`: optional fields are left out when `None`.
 pub fn status_info(st: &CallStatus) -> Value {
     Value::object_builder()
         .set("level", "status")
@@ -19,6 +21,7 @@ pub fn status_info(st: &CallStatus) -> Value {
         .set_opt("reason", st.reason.clone())
         .set_opt("publish", st.publish.clone())
         .set_opt("play", st.play.clone())
+        .set_opt("early_media", st.early_media)
         .build()
 }
 
@@ -46,27 +49,47 @@ pub fn dtmf_info(digit: char, call_id: &str) -> Value {
         .build()
 }
 
-/// `Sono.Call.Hold {held, call_id}`: the far end put the call on hold
-/// (`held: true`) or resumed it (RFC 3264 §8.4).
-pub fn hold_info(held: bool, call_id: &str) -> Value {
+/// `Sono.Call.Hold {call_id, held, by}`: the call went on hold
+/// (`held: true`, either side stops sending or the far end's address is
+/// `0.0.0.0`) or resumed (RFC 3264 §8.4); `by` is `"remote"` when the far
+/// end's re-INVITE/UPDATE did it, `"local"` for our `hold()`/`unhold()`.
+pub fn hold_info(call_id: &str, held: bool, by_remote: bool) -> Value {
     Value::object_builder()
         .set("level", "status")
         .set("code", "Sono.Call.Hold")
-        .set("held", held)
         .set("call_id", call_id)
+        .set("held", held)
+        .set("by", if by_remote { "remote" } else { "local" })
         .build()
 }
 
-/// `Sono.Call.Transfer {status, call_id[, reason]}`: the progress of a
-/// `transfer(uri)` as the far end's NOTIFY reports it (RFC 3515 §2.4.5:
-/// the sipfrag status line's code and phrase).
-pub fn transfer_info(status: u16, reason: Option<&str>, call_id: &str) -> Value {
+/// `Sono.Call.HoldFailed {call_id, held, sip_code, reason}` (level
+/// `error`): our hold (`held: true`) or resume re-INVITE was refused (a
+/// 3xx-6xx, or 408 without an answer); the media stays as it was.
+pub fn hold_failed_info(call_id: &str, held: bool, status: &SipStatus) -> Value {
+    Value::object_builder()
+        .set("level", "error")
+        .set("code", "Sono.Call.HoldFailed")
+        .set("call_id", call_id)
+        .set("held", held)
+        .set("sip_code", f64::from(status.code()))
+        .set("reason", status.reason())
+        .build()
+}
+
+/// `Sono.Call.Transfer {call_id, status[, sip_code, reason, target]}`:
+/// a transfer's progress (`accepted`, `trying`, `succeeded`, `failed`;
+/// RFC 3515 §2.4.5, the sipfrag status line's code and phrase), or a far
+/// end's REFER honoured (`target`: the Refer-To URI called).
+pub fn transfer_info(ev: &TransferEvent) -> Value {
     Value::object_builder()
         .set("level", "status")
         .set("code", "Sono.Call.Transfer")
-        .set("status", f64::from(status))
-        .set_opt("reason", reason.map(str::to_string))
-        .set("call_id", call_id)
+        .set("call_id", ev.call_id.as_str())
+        .set("status", ev.status.as_str())
+        .set_opt("sip_code", ev.sip_code.map(f64::from))
+        .set_opt("reason", ev.reason.clone())
+        .set_opt("target", ev.target.clone())
         .build()
 }
 
@@ -111,6 +134,7 @@ pub fn registration_status(aor: &str, ev: &RegistrationEvent) -> Option<Value> {
 mod tests {
     use super::*;
     use crate::call::status::StatusCode;
+    use crate::call::transfer::TransferStatus;
 
     fn field<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
         v.get(key)
@@ -142,14 +166,30 @@ mod tests {
         let cases = [
             (incoming_info(&info), "Sono.Call.Incoming"),
             (dtmf_info('5', "c"), "Sono.Call.DTMF"),
-            (hold_info(true, "c"), "Sono.Call.Hold"),
-            (transfer_info(200, Some("OK"), "c"), "Sono.Call.Transfer"),
+            (hold_info("c", true, true), "Sono.Call.Hold"),
+            (
+                transfer_info(&TransferEvent::new(
+                    "c",
+                    TransferStatus::Succeeded,
+                    Some(SipStatus::new(200, "OK")),
+                )),
+                "Sono.Call.Transfer",
+            ),
             (registration_result("sip:u@h"), "Sono.Registration.Result"),
             (
                 registration_status("sip:u@h", &RegistrationEvent::Expired).unwrap_or(Value::Null),
                 "Sono.Registration.Status",
             ),
         ];
+        let failed = hold_failed_info("c", true, &SipStatus::new(488, "Not Here"));
+        assert_eq!(
+            field(&failed, "level").and_then(Value::as_str),
+            Some("error")
+        );
+        assert_eq!(
+            field(&failed, "sip_code").and_then(Value::as_f64),
+            Some(488.0)
+        );
         for (v, code) in cases {
             assert_eq!(field(&v, "level").and_then(Value::as_str), Some("status"));
             assert_eq!(field(&v, "code").and_then(Value::as_str), Some(code));

@@ -118,12 +118,20 @@ pub enum Input {
         txn: f64,
     },
     /// *Answer* to [`super::Effect::SipLeg`]: the SIP leg took the command
-    /// (`Ok`) or cannot (`Err(reason)`, e.g. a driver without hold yet).
+    /// (`Ok`) or cannot (`Err(reason)`, e.g. its command queue is full).
     LegCommandDone {
         /// The invoke's transaction id.
         txn: f64,
         /// The outcome.
         result: Result<(), String>,
+    },
+    /// *Answer* to [`super::Effect::Refer`]: false when the SIP leg could
+    /// not take the REFER (gone, or its command queue full).
+    ReferSent {
+        /// The call.
+        call_id: CallId,
+        /// Whether the REFER was queued.
+        sent: bool,
     },
     /// The client's byte stream ended, failed or stalled, or the session
     /// must end: hang up, then close.

@@ -6,8 +6,9 @@ use std::time::Instant;
 
 use super::{CallSdp, ConnectionCore, Resources};
 use crate::call::connection::effect::{CallDirection, Effect};
+use crate::call::connection::info::hold_info;
 use crate::call::connection::sdp_plan::{offer_codecs, MediaAddr};
-use crate::media::codec::Negotiated;
+use crate::media::codec::{Direction, Negotiated};
 use crate::sip::event::{CallId, SipEvent, SipStatus};
 use crate::sip::sdp;
 use rand::RngCore;
@@ -47,6 +48,29 @@ impl ConnectionCore {
                     Err(e) => self.fail(now, &call_id, SipStatus::new(500, e.to_string())),
                 }
             }
+            // Delayed offer (RFC 3261 §13.2.1): an INVITE without SDP gets
+            // our offer in the 200 OK; the ACK's SDP answers it and starts
+            // the media, as an outgoing call's 200 does.
+            (CallDirection::Inbound, CallSdp::RemoteOffer(offer)) if offer.is_empty() => {
+                match sdp::build_offer(&codecs, &local) {
+                    Ok(ours) => {
+                        let bytes = ours.to_bytes();
+                        self.set_sdp(&call_id, CallSdp::Offered(ours));
+                        self.set_resources(&call_id, Resources::Offered);
+                        self.out.push_back(Effect::AnswerIncoming {
+                            call_id,
+                            answer: bytes,
+                        });
+                    }
+                    Err(e) => {
+                        self.out.push_back(Effect::RefuseIncoming {
+                            call_id: call_id.clone(),
+                            code: 500,
+                        });
+                        self.fail(now, &call_id, SipStatus::new(500, e.to_string()));
+                    }
+                }
+            }
             (CallDirection::Inbound, CallSdp::RemoteOffer(offer)) => {
                 match sdp::answer(&offer, &codecs, &local) {
                     Ok((answer, negotiated)) => {
@@ -81,6 +105,85 @@ impl ConnectionCore {
         }
     }
 
+    /// An 18x with SDP to our offer (RFC 3261 §13.2.1, RFC 3960 §3): the
+    /// media starts on it, and the client gets status 1 with
+    /// `early_media` once it runs. An unusable SDP leaves the media to the
+    /// answer (a plain status 1).
+    pub(super) fn on_early_sdp(
+        &mut self,
+        now: Instant,
+        call_id: CallId,
+        status: SipStatus,
+        body: &[u8],
+    ) {
+        let Some(CallSdp::Offered(offer)) = self.own(&call_id).map(|c| c.sdp.clone()) else {
+            return;
+        };
+        let event = SipEvent::Progress {
+            status: status.clone(),
+            sdp: Some(body.to_vec()),
+        };
+        match sdp::parse_answer(&offer, body) {
+            Ok(negotiated) => {
+                self.set_sdp(
+                    &call_id,
+                    CallSdp::Early {
+                        offer,
+                        negotiated,
+                        status,
+                    },
+                );
+                self.start_media(call_id, negotiated);
+            }
+            Err(_) => self.controller.handle_sip(now, call_id.as_str(), event),
+        }
+    }
+
+    /// The 200 of a call with early media: the media follows its SDP when
+    /// it differs from the 18x's (a forked call answered elsewhere); an
+    /// answer without SDP or an unusable one keeps the early media.
+    pub(super) fn confirm_early(
+        &mut self,
+        call_id: &CallId,
+        offer: &sdp::SdpOffer,
+        early: Negotiated,
+        answer: &[u8],
+    ) {
+        self.set_sdp(call_id, CallSdp::None);
+        if answer.is_empty() {
+            return;
+        }
+        match sdp::parse_answer(offer, answer) {
+            Ok(n) if n != early => self.out.push_back(Effect::UpdateMedia {
+                call_id: call_id.clone(),
+                negotiated: n,
+            }),
+            _ => {}
+        }
+    }
+
+    /// A confirmed call's media changed (a far end's re-INVITE/UPDATE, or
+    /// our hold/resume answered): the media task follows it, and the
+    /// client gets `Sono.Call.Hold` when the hold state flips. On hold
+    /// when either side stops sending or the address is `0.0.0.0` (RFC
+    /// 3264 §8.4, RFC 2543).
+    pub(super) fn on_media_changed(&mut self, call_id: CallId, n: Negotiated, by_remote: bool) {
+        let Some(call) = self.call.as_mut().filter(|c| c.call_id == call_id) else {
+            return;
+        };
+        let held = n.direction != Direction::SendRecv || n.is_hold();
+        let flipped = held != call.held;
+        call.held = held;
+        self.out.push_back(Effect::UpdateMedia {
+            call_id: call_id.clone(),
+            negotiated: n,
+        });
+        if flipped {
+            let info = hold_info(call_id.as_str(), held, by_remote);
+            self.out.push_back(Effect::Status(info));
+        }
+    }
+
     fn start_media(&mut self, call_id: CallId, negotiated: Negotiated) {
         self.out.push_back(Effect::StartMedia {
             call_id,
@@ -104,10 +207,20 @@ impl ConnectionCore {
             (CallDirection::Inbound, Ok(())) => {
                 self.set_resources(&call_id, Resources::Media);
                 self.set_sdp(&call_id, CallSdp::None);
-                if let CallSdp::Answer(answer) = state {
-                    self.out
-                        .push_back(Effect::AnswerIncoming { call_id, answer });
+                match state {
+                    CallSdp::Answer(answer) => self
+                        .out
+                        .push_back(Effect::AnswerIncoming { call_id, answer }),
+                    // A delayed offer's answer came in the ACK.
+                    _ => self.controller.handle_sip(
+                        now,
+                        call_id.as_str(),
+                        SipEvent::Answered { sdp: Vec::new() },
+                    ),
                 }
+            }
+            (CallDirection::Inbound, Err(reason)) if !matches!(state, CallSdp::Answer(_)) => {
+                self.no_media(now, call_id, reason)
             }
             (CallDirection::Inbound, Err(reason)) => {
                 self.out.push_back(Effect::RefuseIncoming {
@@ -116,6 +229,13 @@ impl ConnectionCore {
                 });
                 let status = SipStatus::new(500, format!("cannot start media: {reason}"));
                 self.fail(now, &call_id, status);
+            }
+            (_, Ok(())) if matches!(state, CallSdp::Early { .. }) => {
+                self.set_resources(&call_id, Resources::Media);
+                if let CallSdp::Early { status, .. } = state {
+                    self.controller
+                        .handle_early_media(now, call_id.as_str(), status);
+                }
             }
             (_, Ok(())) => {
                 self.set_resources(&call_id, Resources::Media);

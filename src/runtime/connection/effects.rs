@@ -156,6 +156,57 @@ impl Connection {
                 let result = self.leg_command(&call_id, command);
                 self.answer(Input::LegCommandDone { txn, result });
             }
+            Effect::UpdateMedia {
+                call_id,
+                negotiated,
+            } => {
+                info!(%call_id, codec = ?negotiated.codec, remote = %negotiated.remote_rtp, direction = ?negotiated.direction, "media changed");
+                if let Some(m) = self.own_call(&call_id).and_then(|c| c.media.as_ref()) {
+                    m.update(negotiated);
+                }
+            }
+            Effect::Refer { call_id, target } => {
+                let sent = self
+                    .own_call(&call_id)
+                    .and_then(|c| c.sip.as_ref())
+                    .is_some_and(|h| h.transfer(target.uri()));
+                info!(%call_id, target = ?target.canonical(), sent, "REFER");
+                self.answer(Input::ReferSent { call_id, sent });
+            }
+            Effect::DecideRefer { call_id, code } => {
+                info!(%call_id, code, "far end's REFER answered");
+                if let Some(h) = self.own_call(&call_id).and_then(|c| c.sip.as_ref()) {
+                    h.decide_transfer(code);
+                }
+            }
+            Effect::TransferLeg {
+                old_call_id,
+                new_call_id,
+            } => self.transfer_leg(old_call_id, new_call_id),
+            Effect::NotifyRefer {
+                old_call_id,
+                status,
+                done,
+            } => {
+                if let Some((_, h)) = self
+                    .transferred
+                    .as_ref()
+                    .filter(|(id, _)| *id == old_call_id)
+                {
+                    info!(old = %old_call_id, %status, done, "transfer progress NOTIFY");
+                    h.notify_transfer(status, done);
+                }
+            }
+            Effect::DropTransferredLeg(call_id) => {
+                if self
+                    .transferred
+                    .as_ref()
+                    .is_some_and(|(id, _)| *id == call_id)
+                {
+                    debug!(%call_id, "transferred call's leg ended");
+                    self.transferred = None;
+                }
+            }
             Effect::ConnectStreams {
                 call_id,
                 publish,
@@ -262,23 +313,42 @@ impl Connection {
             .map_err(|e| e.to_string())
     }
 
-    /// A command for the call's SIP leg. Hold, resume and transfer land
-    /// here when the SIP leg supports them (`CallHandle`); until then the
-    /// client gets `Sono.Call.Failed`.
+    /// A command for the call's SIP leg: hold / resume re-INVITE.
     fn leg_command(&mut self, call_id: &CallId, command: LegCommand) -> Result<(), String> {
-        if self
-            .own_call(call_id)
-            .and_then(|c| c.sip.as_ref())
-            .is_none()
-        {
+        let Some(h) = self.own_call(call_id).and_then(|c| c.sip.as_ref()) else {
             return Err("no connected call".into());
-        }
-        let name = match command {
-            LegCommand::Hold => "hold",
-            LegCommand::Unhold => "unhold",
-            LegCommand::Transfer(_) => "transfer",
         };
-        Err(format!("{name} is not available on this gateway yet"))
+        let held = match command {
+            LegCommand::Hold => true,
+            LegCommand::Unhold => false,
+        };
+        if h.hold(held) {
+            Ok(())
+        } else {
+            Err("too many call commands queued".into())
+        }
+    }
+
+    /// The far end transferred the own call away: its SIP leg is kept for
+    /// NOTIFYs, its media and stream names end, and the call's slots go to
+    /// the new call (a fresh outbound call metric).
+    fn transfer_leg(&mut self, old: CallId, new: CallId) {
+        let metric = self.gw.metrics.call(metrics::CallDirection::Outbound);
+        let Some(call) = self.own_call_mut(&old) else {
+            return;
+        };
+        let handle = call.sip.take();
+        if let Some(m) = call.media.take() {
+            m.stop.cancel();
+        }
+        call.call_id = new.clone();
+        call.ports = None;
+        call.incoming = None;
+        call.started = tokio::time::Instant::now();
+        call.metric = metric;
+        self.gw.streams.remove_call(old.as_str());
+        info!(%old, %new, "call transferred by the far end");
+        self.transferred = handle.map(|h| (old, h));
     }
 
     /// An RTP/RTCP port pair for the own call (kept until its media

@@ -157,6 +157,10 @@ struct Connection {
     named_play: HashMap<u32, MediaHandle>,
     /// An INVITE routed here, until the core binds or refuses it.
     new_incoming: Option<IncomingCall>,
+    /// The SIP leg of a call the far end transferred away
+    /// (`Effect::TransferLeg`), NOTIFYing the new call's progress until
+    /// `Effect::DropTransferredLeg`; dropping it sends BYE.
+    transferred: Option<(CallId, CallHandle)>,
     /// Addresses and registrations this connection holds.
     registrations: register::Registrations,
     /// The client's identity when `[auth] mode = "jwt"`.
@@ -223,6 +227,7 @@ impl Connection {
             named_publish: HashMap::new(),
             named_play: HashMap::new(),
             new_incoming: None,
+            transferred: None,
             identity: None,
             tcp_open: true,
         }

@@ -24,14 +24,19 @@ def _md5(s: str) -> str:
     return hashlib.md5(s.encode()).hexdigest()
 
 
+def _sha256(s: str) -> str:
+    return hashlib.sha256(s.encode()).hexdigest()
+
+
 def expected_response(cred: dict, method: str, password: str) -> str:
-    """request-digest of RFC 2617 section 3.2.2.1 (MD5, qop=auth or no qop) for `cred` (as parsed) made with
-    `password`."""
-    ha1 = _md5(f"{cred['username']}:{cred['realm']}:{password}")
-    ha2 = _md5(f"{method}:{cred['uri']}")
+    """request-digest of RFC 2617 section 3.2.2.1 / RFC 7616 section 3.4.1 (MD5 or SHA-256 by the
+    credentials' `algorithm`, qop=auth or no qop) for `cred` (as parsed) made with `password`."""
+    h = _sha256 if cred.get("algorithm", "MD5").upper() == "SHA-256" else _md5
+    ha1 = h(f"{cred['username']}:{cred['realm']}:{password}")
+    ha2 = h(f"{method}:{cred['uri']}")
     if cred.get("qop"):
-        return _md5(f"{ha1}:{cred['nonce']}:{cred['nc']}:{cred['cnonce']}:{cred['qop']}:{ha2}")
-    return _md5(f"{ha1}:{cred['nonce']}:{ha2}")
+        return h(f"{ha1}:{cred['nonce']}:{cred['nc']}:{cred['cnonce']}:{cred['qop']}:{ha2}")
+    return h(f"{ha1}:{cred['nonce']}:{ha2}")
 
 
 def sipp_messages(trace: str) -> list:

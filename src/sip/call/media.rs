@@ -1,0 +1,195 @@
+//! Our side of a confirmed call's SDP (RFC 3264 §8): re-offers for hold
+//! and resume, answers to the far end's re-offers, from the same origin
+//! and address with `o=` version incremented each time.
+
+use crate::sip::sdp::{self, Codec, Direction, LocalMedia, Negotiated, SdpError, SdpOffer};
+
+/// The SDP state a call leg keeps to answer and make re-offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegMedia {
+    local: LocalMedia,
+    codecs: Vec<Codec>,
+    /// We hold the far end (our last offer was `a=sendonly`).
+    held: bool,
+    /// The last SDP we sent (re-sent unchanged in session refreshes).
+    last: Vec<u8>,
+}
+
+impl LegMedia {
+    /// From the SDP we sent first (our offer, or our answer on an incoming
+    /// call) and `[media] codecs`.
+    ///
+    /// Errors: the SDP does not parse (see [`sdp::local_media_of`]).
+    pub fn new(ours: &[u8], codecs: Vec<Codec>) -> Result<Self, SdpError> {
+        Ok(Self {
+            local: sdp::local_media_of(ours)?,
+            codecs,
+            held: false,
+            last: ours.to_vec(),
+        })
+    }
+
+    /// Whether we hold the far end.
+    pub fn held(&self) -> bool {
+        self.held
+    }
+
+    /// The last SDP we sent.
+    pub fn last(&self) -> &[u8] {
+        &self.last
+    }
+
+    fn bump(&mut self) -> LocalMedia {
+        self.local.session_version = self.local.session_version.saturating_add(1);
+        self.local.clone()
+    }
+
+    /// Answers the far end's re-offer (RFC 3264 §6.1, §8): codec by
+    /// [`sdp::answer`], direction mirrored (sendonly -> recvonly, inactive
+    /// -> inactive), and kept sendonly / inactive while we hold. Returns
+    /// the answer body and the media it puts in force.
+    ///
+    /// Errors: the offer is unacceptable (the caller answers 488).
+    pub fn answer(&mut self, offer: &[u8]) -> Result<(Vec<u8>, Negotiated), SdpError> {
+        // Check before bumping: a refused offer leaves the version as is.
+        sdp::acceptable_offer(offer, &self.codecs)?;
+        let local = self.bump();
+        let (mut answer, mut negotiated) = sdp::answer(offer, &self.codecs, &local)?;
+        if self.held {
+            let dir = restrict_to_send(negotiated.direction);
+            negotiated.direction = dir;
+            for m in answer.session.medias.iter_mut().filter(|m| m.port != 0) {
+                m.attributes
+                    .retain(|a| a.attribute.parse::<Direction>().is_err());
+                m.attributes.push(dir.into());
+            }
+        }
+        let body = answer.to_bytes();
+        self.last = body.clone();
+        Ok((body, negotiated))
+    }
+
+    /// A new offer: `a=sendonly` while we hold, `a=sendrecv` otherwise
+    /// (RFC 3264 §8.4, RFC 6337 §5.3). `held` becomes our hold state once
+    /// [`LegMedia::offer_answered`] sees it accepted.
+    ///
+    /// Errors: no audio codec configured.
+    pub fn offer(&mut self, held: bool) -> Result<SdpOffer, SdpError> {
+        let dir = if held {
+            Direction::SendOnly
+        } else {
+            Direction::SendRecv
+        };
+        let local = self.bump();
+        sdp::build_offer_directed(&self.codecs, &local, dir)
+    }
+
+    /// The far end answered `offer` (made with `held`) with `answer`.
+    ///
+    /// Errors: the answer does not parse or fits no offered codec.
+    pub fn offer_answered(
+        &mut self,
+        offer: &SdpOffer,
+        held: bool,
+        answer: &[u8],
+    ) -> Result<Negotiated, SdpError> {
+        let negotiated = sdp::parse_answer(offer, answer)?;
+        self.held = held;
+        self.last = offer.to_bytes();
+        Ok(negotiated)
+    }
+}
+
+/// Our direction when we hold: we may send, never receive.
+fn restrict_to_send(d: Direction) -> Direction {
+    match d {
+        Direction::SendRecv | Direction::SendOnly => Direction::SendOnly,
+        _ => Direction::Inactive,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn our_sdp() -> Vec<u8> {
+        let local = LocalMedia {
+            addr: "192.0.2.1".parse().unwrap(),
+            port: 20000,
+            session_id: 42,
+            session_version: 1,
+        };
+        sdp::build_offer(&[Codec::Pcmu, Codec::TelephoneEvent], &local)
+            .unwrap()
+            .to_bytes()
+    }
+
+    fn their_offer(port: u16, dir: &str, codec: &str) -> Vec<u8> {
+        let (pt, map) = match codec {
+            "PCMA" => (8, "PCMA/8000"),
+            "G722" => (9, "G722/8000"),
+            _ => (0, "PCMU/8000"),
+        };
+        format!(
+            "v=0\r\no=- 7 2 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n\
+             m=audio {port} RTP/AVP {pt} 101\r\na=rtpmap:{pt} {map}\r\n\
+             a=rtpmap:101 telephone-event/8000\r\na={dir}\r\n"
+        )
+        .into_bytes()
+    }
+
+    fn codecs() -> Vec<Codec> {
+        vec![Codec::Pcmu, Codec::Pcma, Codec::TelephoneEvent]
+    }
+
+    #[test]
+    fn answers_mirror_direction_and_bump_the_version() {
+        let mut m = LegMedia::new(&our_sdp(), codecs()).unwrap();
+        let cases = [
+            ("sendonly", Direction::RecvOnly, "a=recvonly"),
+            ("inactive", Direction::Inactive, "a=inactive"),
+            ("sendrecv", Direction::SendRecv, "a=sendrecv"),
+            ("recvonly", Direction::SendOnly, "a=sendonly"),
+        ];
+        for (i, (theirs, ours, line)) in cases.into_iter().enumerate() {
+            let (body, n) = m.answer(&their_offer(4000, theirs, "PCMU")).unwrap();
+            let text = String::from_utf8(body).unwrap();
+            assert_eq!(n.direction, ours, "{theirs}");
+            assert!(text.contains(line), "{text}");
+            assert!(text.contains(&format!("o=rtmp2sip 42 {} IN IP4 192.0.2.1", i + 2)));
+            assert!(text.contains("m=audio 20000 "), "{text}");
+        }
+    }
+
+    #[test]
+    fn new_port_and_codec_and_refusal() {
+        let mut m = LegMedia::new(&our_sdp(), codecs()).unwrap();
+        let (_, n) = m.answer(&their_offer(5002, "sendrecv", "PCMA")).unwrap();
+        assert_eq!(n.codec, Codec::Pcma);
+        assert_eq!(n.remote_rtp.port(), 5002);
+        let before = m.clone();
+        assert!(m.answer(&their_offer(5002, "sendrecv", "G722")).is_err());
+        assert_eq!(m, before, "a refused offer changes nothing");
+    }
+
+    #[test]
+    fn hold_offer_and_answers_while_held() {
+        let mut m = LegMedia::new(&our_sdp(), codecs()).unwrap();
+        let offer = m.offer(true).unwrap();
+        let text = String::from_utf8(offer.to_bytes()).unwrap();
+        assert!(text.contains("a=sendonly") && text.contains("o=rtmp2sip 42 2 "));
+        let n = m
+            .offer_answered(&offer, true, &their_offer(4000, "recvonly", "PCMU"))
+            .unwrap();
+        assert_eq!(n.direction, Direction::SendOnly);
+        assert!(m.held());
+        // A re-offer sendrecv from them while we hold: we stay sendonly.
+        let (body, n) = m.answer(&their_offer(4000, "sendrecv", "PCMU")).unwrap();
+        assert_eq!(n.direction, Direction::SendOnly);
+        assert!(String::from_utf8(body).unwrap().contains("a=sendonly"));
+        let offer = m.offer(false).unwrap();
+        assert!(String::from_utf8(offer.to_bytes())
+            .unwrap()
+            .contains("a=sendrecv"));
+    }
+}
