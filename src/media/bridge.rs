@@ -33,7 +33,8 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
-use rand::RngCore;
+use rand::rngs::StdRng;
+use rand::{RngCore, SeedableRng};
 
 use crate::flv::OpusHead;
 use crate::media::codec::Codec;
@@ -123,6 +124,9 @@ pub struct Bridge {
     in_clock: RtmpInClock,
     out_clock: RtmpOutClock,
     inactivity: Inactivity,
+    /// Draws a new SSRC, sequence number and timestamp when the RTP clock
+    /// rate changes ([`Bridge::update`], RFC 7160 §4.1).
+    rng: StdRng,
     transmits: VecDeque<Transmit>,
     rtmp_out: VecDeque<(RtmpAudio, u32)>,
     rtmp_out_ms: u32,
@@ -169,7 +173,10 @@ impl Bridge {
         let sender = RtpSender::new(rng);
         let rtcp = RtcpSession::new(sender.ssrc(), now, cfg.ntp_at_start, rng);
         let frame_ticks = ms_to_ticks(FRAME_MS, clock);
+        let mut seed = [0u8; 32];
+        rng.fill_bytes(&mut seed);
         Ok(Bridge {
+            rng: StdRng::from_seed(seed),
             factory,
             start: now,
             publisher: Publisher::Silent,

@@ -21,6 +21,13 @@
 //!   new pair (passthrough or transcode, as the matrix allows); SSRC and
 //!   sequence numbers continue toward SIP, RTMP output timestamps continue
 //!   toward the players; DTMF payload types follow.
+//! - **RTP clock rate** (e.g. PCMU 8000 -> opus 48000; G.722 is 8000 like
+//!   PCMU): a new SSRC with a fresh random sequence number and timestamp
+//!   (RFC 7160 §4.1, RFC 3550 §5.1), and an RTCP BYE for the old SSRC
+//!   (RFC 3550 §6.6, §8.2) to the old RTCP address; RTCP goes on for the
+//!   new SSRC with the same CNAME. Digits still queued for RFC 4733 are
+//!   dropped (their clock is gone). A codec with the same clock keeps the
+//!   SSRC and continues its sequence numbers and timestamps.
 //!
 //! A codec that cannot start leaves everything as it was (an error).
 
@@ -28,12 +35,14 @@ use std::time::Instant;
 
 use super::{Bridge, Inactivity, Publisher, FRAME_MS};
 use crate::media::clock::RtmpInClock;
-use crate::media::codec::{Direction, Negotiated};
+use crate::media::codec::{Codec, Direction, Negotiated};
 use crate::media::dtmf::DtmfReceiver;
+use crate::media::dtmf_send::DtmfSender;
 use crate::media::jitter::{JitterBuffer, JitterConfig};
 use crate::media::latch::Latch;
 use crate::media::pipeline::{ToRtmp, ToSip};
 use crate::media::receiver::RtpReceiver;
+use crate::media::rtp::RtpSender;
 use crate::media::timestamp::ms_to_ticks;
 use crate::media::MediaError;
 
@@ -112,6 +121,11 @@ impl Bridge {
         if change.codec {
             self.rebuild_codec(&n)?;
         }
+        if n.clock_rate() != old.clock_rate() {
+            // Before the latch and rtcp-mux follow `n`: the BYE goes where
+            // the old stream went.
+            self.new_ssrc(now);
+        }
         self.cfg.sip_codec = n;
         if change.remote {
             self.rearm_latch(&n);
@@ -147,6 +161,30 @@ impl Bridge {
         // A DTMF end in the old clock's ticks means nothing on the new one.
         self.resume_ts = None;
         Ok(())
+    }
+
+    /// A new sending stream for a new RTP clock rate (RFC 7160 §4.1): a
+    /// new random SSRC (not the old one nor the far end's), sequence
+    /// number and timestamp (RFC 3550 §5.1); the old SSRC's last report
+    /// and BYE go out (RFC 3550 §6.6, §8.2).
+    fn new_ssrc(&mut self, now: Instant) {
+        let old = self.sender.ssrc();
+        let theirs = self.receiver.ssrc();
+        let mut sender = RtpSender::new(&mut self.rng);
+        // A clash is 2^-31 likely; a few draws make it vanish.
+        for _ in 0..4 {
+            if sender.ssrc() != old && Some(sender.ssrc()) != theirs {
+                break;
+            }
+            sender = RtpSender::new(&mut self.rng);
+        }
+        let info = self.sender_info();
+        let reception = self.receiver.report();
+        if let Some(bye) = self.rtcp.change_ssrc(now, info, reception, sender.ssrc()) {
+            self.send_rtcp(bye);
+        }
+        self.sender = sender;
+        self.dtmf_tx = DtmfSender::new(Codec::TelephoneEvent.clock_rate());
     }
 
     /// Points the latch at the new SDP addresses, unless they are the

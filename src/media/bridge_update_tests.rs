@@ -311,11 +311,19 @@ fn a_codec_change_rebuilds_the_pipeline_and_keeps_continuity() {
         let change = b.update(ms(t0, 1500), n).unwrap();
         assert!(change.codec && !change.remote, "{codec:?}");
 
-        // Toward SIP: new payload type, same SSRC, next sequence number.
+        // Toward SIP: new payload type; on the same clock the same SSRC
+        // and the next sequence number, on another clock a new SSRC (RFC
+        // 7160 §4.1).
         let after = publish(&mut b, t0, 1500, 2500);
         assert!(!after.is_empty(), "{codec:?}");
         assert!(after.iter().all(|p| p.pt == codec.default_pt()));
-        assert_eq!(after[0].seq, last.seq.wrapping_add(1), "{codec:?}");
+        if codec.clock_rate() == 8000 {
+            assert_eq!(after[0].ssrc, last.ssrc, "{codec:?}");
+            assert_eq!(after[0].seq, last.seq.wrapping_add(1), "{codec:?}");
+        } else {
+            assert_ne!(after[0].ssrc, last.ssrc, "{codec:?}");
+        }
+        assert!(after.iter().all(|p| p.ssrc == after[0].ssrc));
         assert!(after[0].marker);
         for w in after.windows(2) {
             assert_eq!(w[1].seq, w[0].seq.wrapping_add(1));
@@ -347,6 +355,114 @@ fn a_codec_change_rebuilds_the_pipeline_and_keeps_continuity() {
             assert!(matches!(dtmf, Err(MediaError::NoTelephoneEvent)));
         }
     }
+}
+
+/// The RTCP packets among the queued transmits, as (kind, SSRC) per
+/// packet of each compound.
+fn rtcp_sent(b: &mut Bridge) -> Vec<Vec<(&'static str, u32)>> {
+    use rtcp_types::{Compound, Packet};
+    std::iter::from_fn(|| b.poll_transmit())
+        .filter(|t| t.kind == TransmitKind::Rtcp)
+        .map(|t| {
+            Compound::parse(&t.payload)
+                .unwrap()
+                .map(|p| match p.unwrap() {
+                    Packet::Sr(sr) => ("SR", sr.ssrc()),
+                    Packet::Rr(rr) => ("RR", rr.ssrc()),
+                    Packet::Sdes(sdes) => ("SDES", sdes.chunks().next().unwrap().ssrc()),
+                    Packet::Bye(bye) => ("BYE", bye.ssrcs().next().unwrap()),
+                    _ => ("other", 0),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_new_clock_rate_starts_a_new_ssrc_and_says_bye_for_the_old() {
+    let t0 = Instant::now();
+    let mut b = pcmu(t0);
+    let before = publish(&mut b, t0, 0, 200);
+    let old = before[0].ssrc;
+    rtcp_sent(&mut b);
+
+    // PCMU 8000 -> G.722 (8000 RTP clock, RFC 3551 §4.5.2): same stream.
+    b.update(ms(t0, 200), negotiated(Codec::G722)).unwrap();
+    assert!(rtcp_sent(&mut b).is_empty(), "no BYE on the same clock");
+    let g722 = publish(&mut b, t0, 200, 400);
+    assert_eq!(g722[0].ssrc, old);
+    assert_eq!(g722[0].seq, before.last().unwrap().seq.wrapping_add(1));
+
+    // G.722 -> Opus 48000: BYE for the old SSRC to the old address, then
+    // a new SSRC with its own sequence and timestamp.
+    let moved = with(|n| {
+        n.codec = Codec::Opus;
+        n.pt = Codec::Opus.default_pt();
+        n.recv_pt = n.pt;
+        n.remote_rtp = a("198.51.100.9:6000");
+        n.remote_rtcp = a("198.51.100.9:6001");
+    });
+    let to = b.update(ms(t0, 400), moved).unwrap();
+    assert!(to.codec && to.remote);
+    let mut sent = Vec::new();
+    while let Some(t) = b.poll_transmit() {
+        sent.push(t);
+    }
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        sent[0].dest.ip(),
+        a(PEER).ip(),
+        "the BYE goes where RTP went"
+    );
+    assert_ne!(sent[0].dest, a("198.51.100.9:6001"));
+    let parsed: Vec<_> = rtcp_types::Compound::parse(&sent[0].payload)
+        .unwrap()
+        .map(|p| p.unwrap())
+        .collect();
+    let bye = parsed.iter().find_map(|p| match p {
+        rtcp_types::Packet::Bye(bye) => Some(bye.ssrcs().collect::<Vec<_>>()),
+        _ => None,
+    });
+    assert_eq!(bye, Some(vec![old]));
+    assert!(
+        matches!(&parsed[0], rtcp_types::Packet::Sr(sr) if sr.ssrc() == old),
+        "the old stream's last SR first"
+    );
+
+    let opus = publish(&mut b, t0, 400, 600);
+    assert!(!opus.is_empty());
+    let new = opus[0].ssrc;
+    assert_ne!(new, old);
+    assert!(opus[0].marker);
+    assert!(opus
+        .iter()
+        .all(|p| p.ssrc == new && p.pt == Codec::Opus.default_pt()));
+    for w in opus.windows(2) {
+        assert_eq!(w[1].seq, w[0].seq.wrapping_add(1));
+        assert_eq!(w[1].ts, w[0].ts.wrapping_add(960));
+    }
+
+    // RTCP goes on for the new SSRC, and the final BYE names it.
+    run_timers(&mut b, ms(t0, 10_000), &mut Vec::new());
+    let reports = rtcp_sent(&mut b);
+    assert!(!reports.is_empty());
+    assert!(
+        reports.iter().flatten().all(|&(_, ssrc)| ssrc == new),
+        "{reports:?}"
+    );
+    b.close(ms(t0, 10_000));
+    let last = rtcp_sent(&mut b);
+    assert_eq!(last.len(), 1);
+    assert!(last[0].contains(&("BYE", new)), "{last:?}");
+
+    // And back to 8000: yet another SSRC, never an old one (RFC 7160 §4.1).
+    let mut c = pcmu(t0);
+    let first = publish(&mut c, t0, 0, 100)[0].ssrc;
+    c.update(ms(t0, 100), negotiated(Codec::Opus)).unwrap();
+    let second = publish(&mut c, t0, 100, 200)[0].ssrc;
+    c.update(ms(t0, 200), negotiated(Codec::Pcmu)).unwrap();
+    let third = publish(&mut c, t0, 200, 300)[0].ssrc;
+    assert!(first != second && second != third && third != first);
 }
 
 #[test]

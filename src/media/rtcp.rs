@@ -200,6 +200,32 @@ impl RtcpSession {
         self.compound(now, sender, reception, true).ok()
     }
 
+    /// Our SSRC changes to `new_ssrc` (a new RTP clock rate, RFC 7160
+    /// §4.1): returns the old SSRC's last report with a BYE (RFC 3550
+    /// §6.6, §8.2) and goes on reporting, on the same schedule and with
+    /// the same CNAME (one participant, RFC 3550 §6.5.1), for the new
+    /// one. `sender` is the old stream's sender info. `None` (and no
+    /// change) once closed.
+    pub fn change_ssrc(
+        &mut self,
+        now: Instant,
+        sender: Option<SenderInfo>,
+        reception: Option<ReceptionReport>,
+        new_ssrc: u32,
+    ) -> Option<Vec<u8>> {
+        if self.state == State::Closed {
+            return None;
+        }
+        let bye = self.compound(now, sender, reception, true).ok();
+        self.ssrc = new_ssrc;
+        bye
+    }
+
+    /// Our SSRC.
+    pub fn ssrc(&self) -> u32 {
+        self.ssrc
+    }
+
     /// Builds SR/RR + SDES (+ BYE).
     fn compound(
         &self,
@@ -433,6 +459,33 @@ mod tests {
         assert!(s.close(t0, None, None).is_none());
         let mut peer = RtcpSession::new(6, t0, NTP0, &mut StepRng::new(2, 1));
         assert!(peer.handle(t0, &bytes).unwrap().bye);
+    }
+
+    #[test]
+    fn an_ssrc_change_says_bye_for_the_old_one_and_reports_the_new() {
+        let t0 = Instant::now();
+        let mut s = RtcpSession::new(5, t0, NTP0, &mut StepRng::new(1, 1));
+        let bytes = s.change_ssrc(t0, Some(info()), None, 9).unwrap();
+        let packets: Vec<_> = Compound::parse(&bytes)
+            .unwrap()
+            .map(|p| match p.unwrap() {
+                Packet::Sr(sr) => ("SR", sr.ssrc()),
+                Packet::Sdes(sdes) => ("SDES", sdes.chunks().next().unwrap().ssrc()),
+                Packet::Bye(bye) => ("BYE", bye.ssrcs().next().unwrap()),
+                _ => ("other", 0),
+            })
+            .collect();
+        assert_eq!(packets, [("SR", 5), ("SDES", 5), ("BYE", 5)]);
+        assert_eq!(s.ssrc(), 9);
+        let due = s.poll_timeout().expect("still reporting");
+        let next = s.poll_report(due, None, None).unwrap();
+        let Some(Ok(Packet::Rr(rr))) = Compound::parse(&next).unwrap().next() else {
+            panic!("RR first")
+        };
+        assert_eq!(rr.ssrc(), 9);
+        s.close(due, None, None);
+        assert!(s.change_ssrc(due, None, None, 11).is_none());
+        assert_eq!(s.ssrc(), 9);
     }
 
     /// Two sessions talking with a 100 ms one-way delay measure ~200 ms RTT.

@@ -111,6 +111,7 @@ pub fn rtp_packet(pt: u8, seq: u16, ts: u32, marker: bool, payload: &[u8]) -> Ve
 /// An RTP packet we sent.
 #[derive(Debug, Clone)]
 pub struct SentRtp {
+    pub ssrc: u32,
     pub pt: u8,
     pub seq: u16,
     pub ts: u32,
@@ -125,6 +126,7 @@ pub fn take_rtp(b: &mut Bridge, out: &mut Vec<SentRtp>) {
         }
         let p = super::rtp::parse(&t.payload).unwrap();
         out.push(SentRtp {
+            ssrc: p.ssrc,
             pt: p.pt,
             seq: p.seq,
             ts: p.ts.0,

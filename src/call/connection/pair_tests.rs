@@ -307,6 +307,7 @@ impl Pair {
             let p = crate::media::rtp::parse(&t.payload).expect("rtp");
             assert_eq!(t.dest, FAR.parse::<SocketAddr>().expect("addr"));
             self.far.rtp.push(SentRtp {
+                ssrc: p.ssrc,
                 pt: p.pt,
                 seq: p.seq,
                 ts: p.ts.0,
