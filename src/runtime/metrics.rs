@@ -65,6 +65,25 @@ impl CallDirection {
     }
 }
 
+/// Who put a call on hold or resumed it (`Sono.Call.Hold`'s `by`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldSide {
+    /// The RTMP client's `hold()` / `unhold()` (our re-INVITE).
+    Local,
+    /// The far end's re-INVITE or UPDATE.
+    Remote,
+}
+
+impl HoldSide {
+    /// The `side` label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Remote => "remote",
+        }
+    }
+}
+
 /// Whether the gateway sent or received a SIP response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SipDirection {
@@ -137,6 +156,17 @@ struct SipLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SideLabel {
+    side: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HoldLabels {
+    side: &'static str,
+    to: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RefusedLabels {
     what: &'static str,
     reason: &'static str,
@@ -156,6 +186,9 @@ pub struct Metrics {
     rtp_packets: Family<DirectionLabel, Counter>,
     rtp_foreign: Counter,
     rtmp_out_dropped: Counter,
+    calls_held: Family<SideLabel, Gauge>,
+    hold_transitions: Family<HoldLabels, Counter>,
+    held_dropped: Family<SideLabel, Counter>,
     registrations_active: Gauge,
     refused: Family<RefusedLabels, Counter>,
     sip_responses: Family<SipLabels, Counter>,
@@ -181,6 +214,9 @@ impl Metrics {
             rtp_packets: Family::default(),
             rtp_foreign: Counter::default(),
             rtmp_out_dropped: Counter::default(),
+            calls_held: Family::default(),
+            hold_transitions: Family::default(),
+            held_dropped: Family::default(),
             registrations_active: Gauge::default(),
             refused: Family::default(),
             sip_responses: Family::default(),
@@ -227,6 +263,21 @@ impl Metrics {
             "rtmp_out_dropped",
             "Audio frames dropped toward slow RTMP clients, added at each call's end",
             m.rtmp_out_dropped.clone(),
+        );
+        registry.register(
+            "calls_held",
+            "Calls on hold now, by the side that put them on hold",
+            m.calls_held.clone(),
+        );
+        registry.register(
+            "hold_transitions",
+            "Calls put on hold (to=held) and resumed (to=resumed), by the side that did it",
+            m.hold_transitions.clone(),
+        );
+        registry.register(
+            "held_dropped",
+            "Audio not forwarded while on hold: RTMP messages not sent (side=rtmp) and RTP packets not played (side=rtp), added at each call's end",
+            m.held_dropped.clone(),
         );
         registry.register(
             "registrations_active",
@@ -278,6 +329,7 @@ impl Metrics {
             direction,
             answered: false,
             sip_code: None,
+            held_by: None,
         }
     }
 
@@ -301,6 +353,12 @@ impl Metrics {
             .inc_by(stats.rtp_received);
         self.rtp_foreign.inc_by(stats.rtp_foreign);
         self.rtmp_out_dropped.inc_by(stats.rtmp_out_dropped);
+        self.held_dropped
+            .get_or_create(&SideLabel { side: "rtmp" })
+            .inc_by(stats.rtmp_held);
+        self.held_dropped
+            .get_or_create(&SideLabel { side: "rtp" })
+            .inc_by(stats.rtp_held);
     }
 
     /// A SIP response with status `code`; codes outside 100..=699 are not counted.
@@ -352,9 +410,45 @@ pub struct CallGuard {
     direction: CallDirection,
     answered: bool,
     sip_code: Option<u16>,
+    /// Who put the call on hold, while it is.
+    held_by: Option<HoldSide>,
 }
 
 impl CallGuard {
+    /// The call went on hold (`held`) or resumed, by `side`: moves
+    /// `calls_held` (a resume takes the call off the side that held it)
+    /// and counts the transition. Repeating the current state changes
+    /// nothing.
+    pub fn hold(&mut self, held: bool, side: HoldSide) {
+        let to = match (self.held_by, held) {
+            (None, true) => {
+                self.held_by = Some(side);
+                self.held_gauge(side).inc();
+                "held"
+            }
+            (Some(by), false) => {
+                self.held_by = None;
+                self.held_gauge(by).dec();
+                "resumed"
+            }
+            _ => return,
+        };
+        self.metrics
+            .hold_transitions
+            .get_or_create(&HoldLabels {
+                side: side.label(),
+                to,
+            })
+            .inc();
+    }
+
+    fn held_gauge(&self, side: HoldSide) -> Gauge {
+        self.metrics
+            .calls_held
+            .get_or_create(&SideLabel { side: side.label() })
+            .clone()
+    }
+
     /// The call was answered after `setup` (dial to status 2); once.
     pub fn answered(&mut self, setup: Duration) {
         if !self.answered {
@@ -373,6 +467,9 @@ impl CallGuard {
 
 impl Drop for CallGuard {
     fn drop(&mut self) {
+        if let Some(by) = self.held_by.take() {
+            self.held_gauge(by).dec();
+        }
         let direction = self.direction.label();
         self.metrics
             .calls_active
@@ -440,5 +537,42 @@ mod tests {
         );
         assert!(text.contains("rtmp2sip_connections_total{transport=\"ws\"} 1"));
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn hold_moves_the_held_gauge_and_counts_transitions() {
+        let m = Arc::new(Metrics::new());
+        let mut a = m.call(CallDirection::Outbound);
+        let mut b = m.call(CallDirection::Inbound);
+        a.hold(true, HoldSide::Remote);
+        a.hold(true, HoldSide::Remote); // no flip: nothing counted
+        b.hold(true, HoldSide::Local);
+        let text = m.render();
+        assert!(
+            text.contains("rtmp2sip_calls_held{side=\"remote\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("rtmp2sip_calls_held{side=\"local\"} 1"));
+        assert!(text.contains("rtmp2sip_hold_transitions_total{side=\"remote\",to=\"held\"} 1"));
+        // Held by the far end, resumed by our unhold(): off the remote gauge.
+        a.hold(false, HoldSide::Local);
+        a.hold(false, HoldSide::Local);
+        let text = m.render();
+        assert!(text.contains("rtmp2sip_calls_held{side=\"remote\"} 0"));
+        assert!(text.contains("rtmp2sip_hold_transitions_total{side=\"local\",to=\"resumed\"} 1"));
+        // A call that ends on hold leaves the gauge.
+        drop(b);
+        let text = m.render();
+        assert!(text.contains("rtmp2sip_calls_held{side=\"local\"} 0"));
+        assert!(text.contains("rtmp2sip_hold_transitions_total{side=\"local\",to=\"held\"} 1"));
+        m.media_ended(&BridgeStats {
+            rtmp_held: 5,
+            rtp_held: 7,
+            ..BridgeStats::default()
+        });
+        let text = m.render();
+        assert!(text.contains("rtmp2sip_held_dropped_total{side=\"rtmp\"} 5"));
+        assert!(text.contains("rtmp2sip_held_dropped_total{side=\"rtp\"} 7"));
+        assert_eq!(HoldSide::Remote.label(), "remote");
     }
 }

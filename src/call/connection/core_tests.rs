@@ -236,6 +236,12 @@ fn short(e: &Effect) -> String {
         Effect::NotifyRefer { status, done, .. } => format!("notify:{}:{done}", status.code()),
         Effect::DropTransferredLeg(_) => "drop-leg".into(),
         Effect::ConnectStreams { .. } => "streams".into(),
+        Effect::HoldChanged {
+            held, by_remote, ..
+        } => format!(
+            "held:{held}:{}",
+            if *by_remote { "remote" } else { "local" }
+        ),
         Effect::ReleaseCall(_) => "release".into(),
         Effect::Register { .. } => "register".into(),
         Effect::Unregister { .. } => "unregister".into(),

@@ -274,6 +274,17 @@ pub enum Effect {
         /// NetStreams of this connection playing the own call.
         players: Vec<u32>,
     },
+    /// The call's hold state flipped (as `Sono.Call.Hold` reports it): for
+    /// the driver's metrics.
+    HoldChanged {
+        /// The call.
+        call_id: CallId,
+        /// On hold now (either side stops sending, or `c=0.0.0.0`; RFC
+        /// 3264 §8.4), or resumed.
+        held: bool,
+        /// The far end's re-INVITE/UPDATE did it, not our `hold()`/`unhold()`.
+        by_remote: bool,
+    },
     /// The call ended: drop its names, media, SIP handle and slots.
     ReleaseCall(CallId),
     /// *Query*: `register(...)`; answer [`super::Input::Registered`].

@@ -36,24 +36,28 @@ fn hold_reports_only_when_the_hold_state_flips() {
         (
             Direction::SendOnly,
             false,
-            &["update:SendOnly", "info:Sono.Call.Hold"],
+            &["update:SendOnly", "info:Sono.Call.Hold", "held:true:local"],
         ),
         (Direction::SendOnly, false, &["update:SendOnly"]),
         (
             Direction::SendRecv,
             false,
-            &["update:SendRecv", "info:Sono.Call.Hold"],
+            &["update:SendRecv", "info:Sono.Call.Hold", "held:false:local"],
         ),
         (
             Direction::RecvOnly,
             true,
-            &["update:RecvOnly", "info:Sono.Call.Hold"],
+            &["update:RecvOnly", "info:Sono.Call.Hold", "held:true:remote"],
         ),
         (Direction::Inactive, true, &["update:Inactive"]),
         (
             Direction::SendRecv,
             true,
-            &["update:SendRecv", "info:Sono.Call.Hold"],
+            &[
+                "update:SendRecv",
+                "info:Sono.Call.Hold",
+                "held:false:remote",
+            ],
         ),
     ];
     for (direction, by_remote, want) in rows {

@@ -164,7 +164,8 @@ impl ConnectionCore {
 
     /// A confirmed call's media changed (a far end's re-INVITE/UPDATE, or
     /// our hold/resume answered): the media task follows it, and the
-    /// client gets `Sono.Call.Hold` when the hold state flips. On hold
+    /// client gets `Sono.Call.Hold` (and the driver `Effect::HoldChanged`)
+    /// when the hold state flips. On hold
     /// when either side stops sending or the address is `0.0.0.0` (RFC
     /// 3264 §8.4, RFC 2543).
     pub(super) fn on_media_changed(&mut self, call_id: CallId, n: Negotiated, by_remote: bool) {
@@ -181,6 +182,11 @@ impl ConnectionCore {
         if flipped {
             let info = hold_info(call_id.as_str(), held, by_remote);
             self.out.push_back(Effect::Status(info));
+            self.out.push_back(Effect::HoldChanged {
+                call_id,
+                held,
+                by_remote,
+            });
         }
     }
 

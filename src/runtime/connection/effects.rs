@@ -165,6 +165,20 @@ impl Connection {
                     m.update(negotiated);
                 }
             }
+            Effect::HoldChanged {
+                call_id,
+                held,
+                by_remote,
+            } => {
+                let side = if by_remote {
+                    metrics::HoldSide::Remote
+                } else {
+                    metrics::HoldSide::Local
+                };
+                if let Some(call) = self.own_call_mut(&call_id) {
+                    call.metric.hold(held, side);
+                }
+            }
             Effect::Refer { call_id, target } => {
                 let sent = self
                     .own_call(&call_id)
