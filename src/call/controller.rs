@@ -932,6 +932,10 @@ fn parse_target(uri: Option<&str>) -> Result<DialUri, (DialError, String)> {
 }
 
 #[cfg(test)]
+#[path = "controller_test_support.rs"]
+mod test_support;
+
+#[cfg(test)]
 #[path = "controller_tests.rs"]
 mod tests;
 

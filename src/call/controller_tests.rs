@@ -1,41 +1,13 @@
 //! Scenario tests of the call state machine on a virtual clock.
 
+use super::test_support::*;
 use super::*;
-
-fn controller() -> Controller {
-    Controller::new(
-        ControllerConfig {
-            policy: DialPolicy::parse(&["sip:echo@*".into(), "sip:*@127.0.0.1".into()]).unwrap(),
-            echo_user: "echo".into(),
-            ring_timeout: Duration::from_secs(60),
-        },
-        7,
-    )
-}
-
-fn drain(c: &mut Controller) -> Vec<Output> {
-    std::iter::from_fn(|| c.poll_output()).collect()
-}
-
-fn statuses(out: &[Output]) -> Vec<(u8, Option<u16>)> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::Status(s) => Some((s.status as u8, s.sip_code)),
-            _ => None,
-        })
-        .collect()
-}
 
 fn dial(c: &mut Controller, now: Instant, uri: &str) -> String {
     c.handle_dial(now, 2.0, Some(uri), true);
     let out = drain(c);
     assert_eq!(statuses(&out), vec![(1, None)], "{out:?}");
-    out.iter()
-        .find_map(|o| match o {
-            Output::Invite { call_id, .. } => Some(call_id.clone()),
-            _ => None,
-        })
-        .expect("an Invite output")
+    invite_id(&out).expect("an Invite output")
 }
 
 #[test]

@@ -1,31 +1,8 @@
 //! Transfer (both directions) and early media in the call state machine,
 //! on a virtual clock.
 
+use super::test_support::*;
 use super::*;
-
-fn controller() -> Controller {
-    Controller::new(
-        ControllerConfig {
-            policy: DialPolicy::parse(&["sip:echo@*".into(), "sip:*@127.0.0.1".into()]).unwrap(),
-            echo_user: "echo".into(),
-            ring_timeout: Duration::from_secs(60),
-        },
-        7,
-    )
-}
-
-fn drain(c: &mut Controller) -> Vec<Output> {
-    std::iter::from_fn(|| c.poll_output()).collect()
-}
-
-fn statuses(out: &[Output]) -> Vec<(u8, Option<u16>)> {
-    out.iter()
-        .filter_map(|o| match o {
-            Output::Status(s) => Some((s.status as u8, s.sip_code)),
-            _ => None,
-        })
-        .collect()
-}
 
 fn transfers(out: &[Output]) -> Vec<(&'static str, Option<u16>)> {
     out.iter()
@@ -38,14 +15,7 @@ fn transfers(out: &[Output]) -> Vec<(&'static str, Option<u16>)> {
 
 /// A connected outgoing call; returns its Call-ID.
 fn connected(c: &mut Controller, now: Instant) -> String {
-    c.handle_dial(now, 2.0, Some("sip:bob@127.0.0.1:5090"), true);
-    let id = drain(c)
-        .iter()
-        .find_map(|o| match o {
-            Output::Invite { call_id, .. } => Some(call_id.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let id = dial_bob(c, now);
     c.handle_sip(now, &id, SipEvent::Answered { sdp: vec![] });
     drain(c);
     id
@@ -241,14 +211,7 @@ fn accepted_refer_ends_the_old_call_and_dials_the_target() {
 fn early_media_connects_streams_before_the_answer() {
     let t0 = Instant::now();
     let mut c = controller();
-    c.handle_dial(t0, 2.0, Some("sip:bob@127.0.0.1:5090"), true);
-    let id = drain(&mut c)
-        .iter()
-        .find_map(|o| match o {
-            Output::Invite { call_id, .. } => Some(call_id.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let id = dial_bob(&mut c, t0);
     c.handle_early_media(t0, &id, SipStatus::new(183, "Session Progress"));
     let out = drain(&mut c);
     let (publish, play) = match &out[..] {
@@ -281,14 +244,7 @@ fn early_media_connects_streams_before_the_answer() {
 fn early_media_then_failure_releases_the_call() {
     let t0 = Instant::now();
     let mut c = controller();
-    c.handle_dial(t0, 2.0, Some("sip:bob@127.0.0.1:5090"), true);
-    let id = drain(&mut c)
-        .iter()
-        .find_map(|o| match o {
-            Output::Invite { call_id, .. } => Some(call_id.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let id = dial_bob(&mut c, t0);
     c.handle_early_media(t0, &id, SipStatus::new(183, "Session Progress"));
     drain(&mut c);
     c.handle_sip(t0, &id, SipEvent::Failed(SipStatus::new(486, "Busy Here")));
