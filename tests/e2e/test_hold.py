@@ -12,21 +12,9 @@ import time
 
 from helpers import media
 from helpers.calls import dial_connected, hangup_ended
+from helpers.dialog_call import publishing_call
 from helpers.dialog_uas import DialogPeer, body_of, direction_of
 from helpers.incoming import event
-
-
-def start(rtmp_client, procs, gateway, ports, seconds=16, **kw):
-    peer = DialogPeer(ports.port(), ports.range(2)[0], **kw)
-    ctl = rtmp_client()
-    s4 = dial_connected(ctl, peer.uri("bob"))
-    peer.wait_answered()
-    pub = media.ffmpeg_publish_tone(procs, gateway.url(s4["publish"]), seconds)
-    end = time.monotonic() + 8
-    while peer.rtp_count(peer.rtp_port, 0) < 20 and time.monotonic() < end:
-        time.sleep(0.1)
-    assert peer.rtp_count(peer.rtp_port, 0) >= 20, f"no audio from the gateway:\n{peer.dump()}"
-    return peer, ctl, pub
 
 
 def invoke(ctl, method, *args):
@@ -48,9 +36,8 @@ def wait_hold_event(ctl, n, code="Sono.Call.Hold", timeout=8.0):
 
 
 def test_far_end_holds_and_resumes(gateway, rtmp_client, procs, ports, measure):
-    peer, ctl, pub = start(rtmp_client, procs, gateway, ports)
-    port = peer.rtp_port
-    try:
+    with publishing_call(rtmp_client, procs, gateway, ports) as (peer, ctl, pub):
+        port = peer.rtp_port
         for n, (theirs, ours) in enumerate([("sendonly", "recvonly"), ("inactive", "inactive")], 1):
             resp = peer.reinvite(theirs)
             assert resp.startswith("SIP/2.0 200"), f"hold re-INVITE ({theirs}): {resp}\n{peer.dump()}"
@@ -72,15 +59,10 @@ def test_far_end_holds_and_resumes(gateway, rtmp_client, procs, ports, measure):
         resumed = peer.rtp_count(port, t + 0.3)
         measure("far end resume: gateway RTP packets in 1.2 s", resumed)
         assert resumed >= 40, f"audio did not resume: {resumed} packets"
-    finally:
-        hangup_ended(ctl)
-        peer.close()
-        pub.stop()
 
 
 def test_client_hold_and_unhold(gateway, rtmp_client, procs, ports):
-    peer, ctl, pub = start(rtmp_client, procs, gateway, ports, seconds=10)
-    try:
+    with publishing_call(rtmp_client, procs, gateway, ports, seconds=10) as (peer, ctl, pub):
         r = invoke(ctl, "hold")
         assert r.method == "_result", f"hold() answered {r!r}"
         ev = wait_hold_event(ctl, 1)
@@ -96,15 +78,11 @@ def test_client_hold_and_unhold(gateway, rtmp_client, procs, ports):
         t = time.monotonic()
         time.sleep(1.2)
         assert peer.rtp_count(peer.rtp_port, t) >= 30, "audio did not flow after unhold()"
-    finally:
-        hangup_ended(ctl)
-        peer.close()
-        pub.stop()
 
 
 def test_hold_refused_and_glare(gateway, rtmp_client, procs, ports, measure):
-    peer, ctl, pub = start(rtmp_client, procs, gateway, ports, seconds=12, reinvite_codes=[488, 491])
-    try:
+    with publishing_call(rtmp_client, procs, gateway, ports, seconds=12,
+                         reinvite_codes=[488, 491]) as (peer, ctl, pub):
         assert invoke(ctl, "hold").method == "_result"
         ev = wait_hold_event(ctl, 1, code="Sono.Call.HoldFailed")
         assert ev["held"] is True and int(ev["sip_code"]) == 488, ev
@@ -117,10 +95,6 @@ def test_hold_refused_and_glare(gateway, rtmp_client, procs, ports, measure):
         gap = times[-1] - times[-2]
         measure("491 -> re-INVITE retry (s)", round(gap, 2))
         assert 2.0 <= gap <= 4.5, f"retry after {gap:.2f} s, expected 2.1..4"
-    finally:
-        hangup_ended(ctl)
-        peer.close()
-        pub.stop()
 
 
 def test_hold_without_a_call(rtmp_client):

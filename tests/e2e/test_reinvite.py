@@ -7,26 +7,11 @@ the answer comes in the ACK. On the old binary every one of these is answered 50
 import re
 import time
 
-from helpers import media
-from helpers.calls import dial_connected, hangup_ended
+from helpers.dialog_call import publishing_call
 from helpers.dialog_uas import body_of, direction_of
-from helpers.dialog_uas import DialogPeer
 
 G729_ONLY = ("v=0\r\no=far 1 {v} IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
              "m=audio {port} RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\na=sendrecv\r\n")
-
-
-def start(rtmp_client, procs, gateway, ports, seconds=14):
-    peer = DialogPeer(ports.port(), ports.range(4)[0])
-    ctl = rtmp_client()
-    s4 = dial_connected(ctl, peer.uri("bob"))
-    peer.wait_answered()
-    pub = media.ffmpeg_publish_tone(procs, gateway.url(s4["publish"]), seconds)
-    end = time.monotonic() + 8
-    while peer.rtp_count(peer.rtp_port, 0) < 20 and time.monotonic() < end:
-        time.sleep(0.1)
-    assert peer.rtp_count(peer.rtp_port, 0) >= 20, f"no audio from the gateway before the test:\n{peer.dump()}"
-    return peer, ctl, pub
 
 
 def origin_version(sdp: str) -> int:
@@ -34,8 +19,7 @@ def origin_version(sdp: str) -> int:
 
 
 def test_reinvite_new_port_and_codec_keeps_audio_flowing(gateway, rtmp_client, procs, ports, measure):
-    peer, ctl, pub = start(rtmp_client, procs, gateway, ports)
-    try:
+    with publishing_call(rtmp_client, procs, gateway, ports, seconds=14, rtp_ports=4) as (peer, ctl, pub):
         first_port = peer.rtp_port
         gw_before = peer.gateway_rtp
         new_port = first_port + 2
@@ -64,10 +48,6 @@ def test_reinvite_new_port_and_codec_keeps_audio_flowing(gateway, rtmp_client, p
         pts = peer.rtp_pts(new_port, t + 0.4)
         measure("re-INVITE PCMA: payload types after", sorted(pts))
         assert pts == {8}, f"audio after the codec change has payload types {pts}, expected PCMA (8)"
-    finally:
-        hangup_ended(ctl)
-        peer.close()
-        pub.stop()
 
 
 def header_present(msg: str, name: str) -> bool:
@@ -75,8 +55,7 @@ def header_present(msg: str, name: str) -> bool:
 
 
 def test_unacceptable_reoffer_488_and_the_call_continues(gateway, rtmp_client, procs, ports):
-    peer, ctl, pub = start(rtmp_client, procs, gateway, ports, seconds=8)
-    try:
+    with publishing_call(rtmp_client, procs, gateway, ports, seconds=8, rtp_ports=4) as (peer, ctl, pub):
         resp = peer.request("INVITE", G729_ONLY.format(v=9, port=peer.rtp_port))
         assert resp.startswith("SIP/2.0 488"), f"G.729-only re-offer: {resp}"
         t = time.monotonic()
@@ -88,17 +67,12 @@ def test_unacceptable_reoffer_488_and_the_call_continues(gateway, rtmp_client, p
         resp = peer.request("UPDATE", peer.sdp("sendrecv"))
         assert resp.startswith("SIP/2.0 200"), f"UPDATE with an offer: {resp}"
         assert body_of(resp).startswith("v=0"), f"UPDATE's 200 carries no answer: {resp}"
-    finally:
-        hangup_ended(ctl)
-        assert any(d == "in" and m.startswith("BYE ") for _, d, m in peer.log), \
-            f"no BYE after the refused re-offer (dialog broken?):\n{peer.dump()}"
-        peer.close()
-        pub.stop()
+    assert any(d == "in" and m.startswith("BYE ") for _, d, m in peer.log), \
+        f"no BYE after the refused re-offer (dialog broken?):\n{peer.dump()}"
 
 
 def test_offerless_reinvite_gets_our_offer_answer_in_ack(gateway, rtmp_client, procs, ports):
-    peer, ctl, pub = start(rtmp_client, procs, gateway, ports, seconds=8)
-    try:
+    with publishing_call(rtmp_client, procs, gateway, ports, seconds=8, rtp_ports=4) as (peer, ctl, pub):
         peer._ack_body = lambda offer: peer.sdp("sendrecv")
         resp = peer.request("INVITE", "")
         assert resp.startswith("SIP/2.0 200"), resp
@@ -107,7 +81,3 @@ def test_offerless_reinvite_gets_our_offer_answer_in_ack(gateway, rtmp_client, p
         t = time.monotonic()
         time.sleep(1.0)
         assert peer.rtp_count(peer.rtp_port, t) >= 30, "audio stopped after the offerless re-INVITE"
-    finally:
-        hangup_ended(ctl)
-        peer.close()
-        pub.stop()

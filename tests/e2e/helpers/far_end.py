@@ -9,7 +9,7 @@ import re
 import threading
 import time
 
-from .raw_uas import Recorder, pace, stream
+from .raw_uas import Recorder, SipLoop, offer_media, pace, pcmu_sdp, response, stream
 
 
 def header(msg: str, name: str) -> str:
@@ -22,7 +22,7 @@ def body(msg: str) -> str:
     return msg.split("\r\n\r\n", 1)[1] if "\r\n\r\n" in msg else ""
 
 
-class FarEnd:
+class FarEnd(SipLoop):
     """One call's far end. `on_refer(far_end, request_text)` decides what a REFER gets: a status line
     such as "202 Accepted" (default "603 Declined" when unset); what follows it is up to the callback
     (it may start a thread that calls `notify`)."""
@@ -70,16 +70,7 @@ class FarEnd:
         raise AssertionError(f"far end {self.user}: no {what} within {timeout} s; got:\n" +
                              "\n".join(m.split("\r\n", 1)[0] for m in self.messages))
 
-    # ---- the loop ----
-    def _run(self):
-        seen = 0
-        while not self._stop.is_set():
-            while seen < len(self.sip.got):
-                _, src, data = self.sip.got[seen]
-                seen += 1
-                self._handle(data.decode("utf-8", "replace"), src)
-            time.sleep(0.01)
-
+    # ---- the loop (SipLoop._run) ----
     def _handle(self, msg: str, src: tuple):
         self.messages.append(msg)
         if msg.startswith("SIP/2.0 "):
@@ -87,10 +78,7 @@ class FarEnd:
         method = msg.split(" ", 1)[0]
         if method == "INVITE" and self.invite is None:
             self.invite, self.gateway_sip = msg, src
-            sdp = body(msg)
-            ip = re.search(r"^c=IN IP4 (\S+)", sdp, re.M)[1]
-            port = int(re.search(r"^m=audio (\d+)", sdp, re.M)[1])
-            self.gateway_rtp = (ip, port)
+            self.gateway_rtp = offer_media(body(msg))
             threading.Thread(target=self._answer, args=(msg, src), daemon=True).start()
         elif method == "REFER":
             status = self.on_refer(self, msg) if self.on_refer else "603 Declined"
@@ -101,8 +89,7 @@ class FarEnd:
             pass
 
     def _sdp(self, port: int) -> str:
-        return (f"v=0\r\no=far 1 1 IN IP4 {self.host}\r\ns=-\r\nc=IN IP4 {self.host}\r\nt=0 0\r\n"
-                f"m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\na=sendrecv\r\n")
+        return pcmu_sdp(self.host, port)
 
     def _answer(self, msg: str, src: tuple):
         if self.early_media_s > 0:
@@ -113,15 +100,8 @@ class FarEnd:
 
     def _reply(self, msg: str, src: tuple, status: str, sdp: str = ""):
         lines = msg.split("\r\n\r\n", 1)[0].split("\r\n")
-        keep = [l for l in lines[1:] if re.match(r"(?i)(via|v|from|f|call-id|i|cseq):", l)]
-        to = next(l for l in lines[1:] if re.match(r"(?i)(to|t):", l))
-        if ";tag=" not in to:
-            to += ";tag=farend1"
-        hdrs = keep + [to, f"Contact: <sip:{self.user}@{self.host}:{self.sip.addr[1]}>"]
-        if sdp:
-            hdrs.append("Content-Type: application/sdp")
-        hdrs.append(f"Content-Length: {len(sdp.encode())}")
-        self.sip.send(("SIP/2.0 " + status + "\r\n" + "\r\n".join(hdrs) + "\r\n\r\n" + sdp).encode(), src)
+        contact = f"sip:{self.user}@{self.host}:{self.sip.addr[1]}"
+        self.sip.send(response(lines, status, contact, sdp), src)
 
     # ---- media ----
     def send_tone(self, freq: int, seconds: float) -> threading.Thread:

@@ -90,7 +90,49 @@ def stream(freq: int, seconds: float, lead_silence_s: float, ssrc: int, burst: i
     return [packets[i:i + burst] for i in range(0, len(packets), burst)]
 
 
-class RawUas:
+def offer_media(sdp: str) -> tuple:
+    """(ip, port) of the first audio stream of an SDP (its session-level `c=` and `m=audio` port)."""
+    ip = re.search(r"^c=IN IP4 (\S+)", sdp, re.M)[1]
+    port = int(re.search(r"^m=audio (\d+)", sdp, re.M)[1])
+    return ip, port
+
+
+def pcmu_sdp(host: str, port: int, extra: str = "") -> str:
+    """A PCMU-only sendrecv SDP at `host`:`port` (20 ms ptime), `extra` attribute lines appended."""
+    return (f"v=0\r\no=far 1 1 IN IP4 {host}\r\ns=-\r\nc=IN IP4 {host}\r\nt=0 0\r\n"
+            f"m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\na=sendrecv\r\n" + extra)
+
+
+def response(lines: list, status: str, contact: str, sdp: str = "") -> bytes:
+    """A response to the request whose header lines (request line first) are `lines`: Via, From,
+    Call-ID and CSeq copied, To with our tag `farend1` added if missing, `Contact: <contact>`, and
+    `sdp` as the body."""
+    keep = [l for l in lines[1:] if re.match(r"(?i)(via|v|from|f|call-id|i|cseq):", l)]
+    to = next(l for l in lines[1:] if re.match(r"(?i)(to|t):", l))
+    if ";tag=" not in to:
+        to += ";tag=farend1"
+    hdrs = keep + [to, f"Contact: <{contact}>"]
+    if sdp:
+        hdrs.append("Content-Type: application/sdp")
+    hdrs.append(f"Content-Length: {len(sdp.encode())}")
+    return ("SIP/2.0 " + status + "\r\n" + "\r\n".join(hdrs) + "\r\n\r\n" + sdp).encode()
+
+
+class SipLoop:
+    """Feeds every datagram of `self.sip` (a Recorder), in order, to `self._handle(text, src)` until
+    `self._stop` is set; run it in a thread of its own."""
+
+    def _run(self):
+        seen = 0
+        while not self._stop.is_set():
+            while seen < len(self.sip.got):
+                _, src, data = self.sip.got[seen]
+                seen += 1
+                self._handle(data.decode("utf-8", "replace"), src)
+            time.sleep(0.01)
+
+
+class RawUas(SipLoop):
     """Answers one INVITE 200 (PCMU, c=127.0.0.1, our RTP port), takes the ACK, answers BYE 200.
     Attributes once answered: offer (SDP text), gateway_rtp ((ip, port) from the offer)."""
 
@@ -111,15 +153,6 @@ class RawUas:
     def uri(self, user: str = "bob") -> str:
         return f"sip:{user}@{self.host}:{self.sip.addr[1]}"
 
-    def _run(self):
-        seen = 0
-        while not self._stop.is_set():
-            while seen < len(self.sip.got):
-                _, src, data = self.sip.got[seen]
-                seen += 1
-                self._handle(data.decode("utf-8", "replace"), src)
-            time.sleep(0.01)
-
     def _handle(self, msg: str, src: tuple):
         head, _, body = msg.partition("\r\n\r\n")
         lines = head.split("\r\n")
@@ -127,26 +160,14 @@ class RawUas:
         self.requests.append(method)
         if method == "INVITE":
             self.offer = body
-            ip = re.search(r"^c=IN IP4 (\S+)", body, re.M)[1]
-            port = int(re.search(r"^m=audio (\d+)", body, re.M)[1])
-            self.gateway_rtp = (ip, port)
-            sdp = (f"v=0\r\no=far 1 1 IN IP4 {self.host}\r\ns=-\r\nc=IN IP4 {self.host}\r\nt=0 0\r\n"
-                   f"m=audio {self.rtp.addr[1]} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\n"
-                   f"a=sendrecv\r\n" + ("a=rtcp-mux\r\n" if self.rtcp_mux else ""))
+            self.gateway_rtp = offer_media(body)
+            sdp = pcmu_sdp(self.host, self.rtp.addr[1], "a=rtcp-mux\r\n" if self.rtcp_mux else "")
             self._reply(lines, src, "200 OK", sdp)
         elif method in ("BYE", "CANCEL", "OPTIONS", "INFO"):
             self._reply(lines, src, "200 OK")
 
     def _reply(self, lines: list, src: tuple, status: str, sdp: str = ""):
-        keep = [l for l in lines[1:] if re.match(r"(?i)(via|v|from|f|call-id|i|cseq):", l)]
-        to = next(l for l in lines[1:] if re.match(r"(?i)(to|t):", l))
-        if ";tag=" not in to:
-            to += ";tag=farend1"
-        hdrs = keep + [to, f"Contact: <sip:bob@{self.host}:{self.sip.addr[1]}>"]
-        if sdp:
-            hdrs.append("Content-Type: application/sdp")
-        hdrs.append(f"Content-Length: {len(sdp.encode())}")
-        self.sip.send(("SIP/2.0 " + status + "\r\n" + "\r\n".join(hdrs) + "\r\n\r\n" + sdp).encode(), src)
+        self.sip.send(response(lines, status, f"sip:bob@{self.host}:{self.sip.addr[1]}", sdp), src)
 
     def wait_answered(self, timeout: float = 10.0) -> tuple:
         end = time.monotonic() + timeout
