@@ -16,6 +16,7 @@ import pytest
 
 from helpers import media
 from helpers.calls import dial_connected, hangup_ended
+from helpers.dialog_call import publishing_call
 from helpers.gateway import Gateway
 from helpers.ports import wait_until
 from helpers.raw_uas import RawUas
@@ -147,6 +148,45 @@ def test_refused_dial_is_counted(ops):
         hangup_ended(ctl)
     finally:
         ctl.close()
+
+
+def test_hold_state_is_counted(ops, procs, ports):
+    """The far end holds the call (re-INVITE a=sendonly) and resumes it (a=sendrecv), with the test_hold
+    setup: rtmp2sip_calls_held{side="remote"} is 1 while held and 0 after, each transition is counted in
+    rtmp2sip_hold_transitions_total{side,to}, and once the call ended the client's audio dropped while
+    held shows in rtmp2sip_held_dropped_total{side="rtmp"}. The binary before this has none of them."""
+    made = []
+
+    def client():
+        made.append(RtmpControl(ops.url()))
+        return made[-1]
+
+    def remote(name: str, **labels) -> float:
+        return value(scrape(ops.metrics_port), name, side="remote", **labels)
+
+    before = scrape(ops.metrics_port)
+    try:
+        with publishing_call(client, procs, ops, ports, seconds=8) as (peer, ctl, pub):
+            resp = peer.reinvite("sendonly")
+            assert resp.startswith("SIP/2.0 200"), f"hold re-INVITE: {resp}\n{peer.dump()}"
+            assert wait_until(lambda: remote("rtmp2sip_calls_held") == 1, 5, 0.1), \
+                f"calls_held{{side=remote}} not 1 while held: {scrape(ops.metrics_port)}"
+            assert remote("rtmp2sip_hold_transitions_total", to="held") \
+                == value(before, "rtmp2sip_hold_transitions_total", side="remote", to="held") + 1
+            time.sleep(1.0)   # the client's audio is dropped meanwhile
+            resp = peer.reinvite("sendrecv")
+            assert resp.startswith("SIP/2.0 200"), f"resume re-INVITE: {resp}"
+            assert wait_until(lambda: remote("rtmp2sip_calls_held") == 0, 5, 0.1), \
+                "calls_held{side=remote} not back to 0 after the resume"
+            assert remote("rtmp2sip_hold_transitions_total", to="resumed") \
+                == value(before, "rtmp2sip_hold_transitions_total", side="remote", to="resumed") + 1
+        dropped = value(before, "rtmp2sip_held_dropped_total", side="rtmp")
+        assert wait_until(
+            lambda: value(scrape(ops.metrics_port), "rtmp2sip_held_dropped_total", side="rtmp") > dropped,
+            5, 0.1), "no held_dropped{side=rtmp} after a held call ended"
+    finally:
+        for c in made:
+            c.close()
 
 
 def keepalive_get(sock: socket.socket, path: str) -> int:
