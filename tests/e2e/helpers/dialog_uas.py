@@ -10,7 +10,7 @@ import re
 import threading
 import time
 
-from .raw_uas import Recorder, parse, pace, stream
+from .raw_uas import Recorder, SipLoop, parse, pace, stream
 
 MIRROR = {"sendonly": "recvonly", "recvonly": "sendonly", "inactive": "inactive", "sendrecv": "sendrecv"}
 CODECS = {"PCMU": (0, "PCMU/8000"), "PCMA": (8, "PCMA/8000")}
@@ -30,7 +30,7 @@ def direction_of(sdp: str) -> str:
     return m[1] if m else "sendrecv"
 
 
-class DialogPeer:
+class DialogPeer(SipLoop):
     """One dialog with the gateway, from a far end at 127.0.0.1. `answer_session_expires`: a value for
     the Session-Expires of our 200 to the gateway's INVITE (e.g. "90;refresher=uas")."""
 
@@ -73,19 +73,15 @@ class DialogPeer:
         self.log.append((time.monotonic(), "out", text))
         self.sip.send(text.encode(), dest)
 
-    def _run(self):
-        seen = 0
-        while not self._stop.is_set():
-            while seen < len(self.sip.got):
-                _, src, data = self.sip.got[seen]
-                seen += 1
-                text = data.decode("utf-8", "replace")
-                self.log.append((time.monotonic(), "in", text))
-                try:
-                    self._handle(text, src)
-                except Exception as e:  # noqa: BLE001 - keep the peer alive, the test sees the log
-                    self.log.append((time.monotonic(), "error", repr(e)))
-            time.sleep(0.005)
+    _poll_s = 0.005
+
+    def _on_message(self, text: str, src: tuple):
+        """Logs, then handles (SipLoop._run calls it for every datagram in order)."""
+        self.log.append((time.monotonic(), "in", text))
+        try:
+            self._handle(text, src)
+        except Exception as e:  # noqa: BLE001 - keep the peer alive, the test sees the log
+            self.log.append((time.monotonic(), "error", repr(e)))
 
     def sdp(self, direction: str = None, port: int = None, codec: str = None) -> str:
         pt, rtpmap = CODECS[codec or self.codec]

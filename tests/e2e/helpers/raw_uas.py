@@ -119,8 +119,14 @@ def response(lines: list, status: str, contact: str, sdp: str = "") -> bytes:
 
 
 class SipLoop:
-    """Feeds every datagram of `self.sip` (a Recorder), in order, to `self._handle(text, src)` until
-    `self._stop` is set; run it in a thread of its own."""
+    """Feeds every datagram of `self.sip` (a Recorder), in order, to `self._on_message(text, src)`
+    (by default `self._handle`) until `self._stop` is set, looking every `_poll_s` seconds; run it in
+    a thread of its own."""
+
+    _poll_s = 0.01
+
+    def _on_message(self, text: str, src: tuple):
+        self._handle(text, src)
 
     def _run(self):
         seen = 0
@@ -128,8 +134,8 @@ class SipLoop:
             while seen < len(self.sip.got):
                 _, src, data = self.sip.got[seen]
                 seen += 1
-                self._handle(data.decode("utf-8", "replace"), src)
-            time.sleep(0.01)
+                self._on_message(data.decode("utf-8", "replace"), src)
+            time.sleep(self._poll_s)
 
 
 class RawUas(SipLoop):
