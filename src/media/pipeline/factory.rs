@@ -14,7 +14,9 @@ use super::super::MediaError;
 use super::rtmp_codec::RtmpCodec;
 use super::sip_codec;
 
-/// Speex encoder complexity (1..=10) for both directions.
+/// Default Speex encoder complexity (1..=10) for both directions
+/// (`[media] speex_complexity`; the bridge takes it from
+/// [`EncoderSettings::speex_complexity`]).
 ///
 /// libspeex (1.2.1, `nb_celp.c`) runs its open-loop pitch estimate only
 /// at complexity > 2; at its default of 2 the narrowband core (also the
@@ -29,8 +31,23 @@ pub const SPEEX_COMPLEXITY: u8 = 4;
 pub struct EncoderSettings {
     /// Speex quality 0..=10 (`[media] speex_quality`).
     pub speex_quality: u8,
+    /// Speex complexity 1..=10 (`[media] speex_complexity`); values outside
+    /// are clamped.
+    pub speex_complexity: u8,
     /// Opus complexity 0..=10 (`[media] opus_complexity`).
     pub opus_complexity: u8,
+}
+
+impl Default for EncoderSettings {
+    /// The `[media]` defaults: Speex quality 8 at [`SPEEX_COMPLEXITY`],
+    /// Opus complexity 5.
+    fn default() -> Self {
+        Self {
+            speex_quality: 8,
+            speex_complexity: SPEEX_COMPLEXITY,
+            opus_complexity: 5,
+        }
+    }
 }
 
 /// Sample-rate conversion of mono PCM, keeping state across calls; the
@@ -134,7 +151,7 @@ impl CodecFactory for RealCodecs {
         Ok(match codec {
             RtmpCodec::Speex => Box::new(SpeexEncoder::new(SpeexEncoderConfig {
                 quality: settings.speex_quality.min(10),
-                complexity: SPEEX_COMPLEXITY,
+                complexity: settings.speex_complexity.clamp(1, 10),
                 ..SpeexEncoderConfig::wideband()
             })?),
             RtmpCodec::Nellymoser(rate) => Box::new(NellymoserEncoder::new(rate.hz())?),
