@@ -42,8 +42,8 @@ OUT_RATE = {"speex-wb": 16000, "pcmu-speex": 16000, "opus": 16000, "speex-nb": 8
 DEFAULT_GRID = [
     ("speex-wb", [6, 8, 10], list(range(1, 11))),
     ("pcmu-speex", [8], list(range(1, 11))),
-    ("speex-nb", [8], [1, 2, 3, 4, 6, 8, 10]),
-    ("opus", [0], [0, 1, 2, 3, 5, 7, 10]),
+    ("speex-nb", [8], list(range(1, 11))),
+    ("opus", [0], list(range(0, 11))),
 ]
 
 
