@@ -31,7 +31,7 @@ use rtmp2sip_codecs::{
 };
 
 /// The bridge's default Speex complexity (`[media] speex_complexity`).
-const SPEEX_COMPLEXITY: u8 = 4;
+const SPEEX_COMPLEXITY: u8 = 3;
 /// Pre-encoded frames cycled through.
 const FRAMES: usize = 50;
 /// Paired iterations (after as many for warm-up).

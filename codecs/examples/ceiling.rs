@@ -46,7 +46,7 @@ type Error = Box<dyn std::error::Error>;
 
 /// `[media] speex_complexity`'s default (`src/config/media.rs`); the
 /// codecs crate is a leaf and cannot read it from there.
-const DEFAULT_SPEEX_COMPLEXITY: u8 = 4;
+const DEFAULT_SPEEX_COMPLEXITY: u8 = 3;
 /// Frames timed per batch.
 const BATCH: usize = 200;
 /// Batches timed; the cheapest counts.

@@ -95,10 +95,10 @@ impl Default for MediaFile {
             jitter_ms: 60,
             rtp_timeout_s: 60,
             speex_quality: 8,
-            speex_complexity: 4,
+            speex_complexity: 3,
             rtmp_out_max_ms: 400,
             rtmp_out_codec: RtmpOutCodec::Speex,
-            opus_complexity: 5,
+            opus_complexity: 8,
             latching: Latching::Ip,
         }
     }

@@ -18,13 +18,23 @@ use super::sip_codec;
 /// (`[media] speex_complexity`; the bridge takes it from
 /// [`EncoderSettings::speex_complexity`]).
 ///
-/// libspeex (1.2.1, `nb_celp.c`) runs its open-loop pitch estimate only
-/// at complexity > 2; at its default of 2 the narrowband core (also the
-/// low band of wideband) codes tonal audio with a per-frame error: a
-/// 1 kHz tone comes out of Speex WB q8 at ~24 dB SNR, with sidebands
-/// ~50 Hz either side (the 20 ms frame rate). Complexity 4 gives ~41 dB
-/// (3 gives ~37 dB, as ffmpeg's default does) for ~30% more encoder CPU.
-pub const SPEEX_COMPLEXITY: u8 = 4;
+/// Chosen by PESQ on speech (`tests/peers/tools/pesq_path.py`,
+/// BENCHMARKS.md "Speex and Opus settings by PESQ"): the cheapest
+/// complexity within 0.05 MOS-LQO of the best at quality 8 on every path
+/// (Speex WB alone, PCMU -> Speex WB, Speex NB). Complexity 2 is 0.057
+/// below the best on Speex WB alone and 25 % cheaper; 4 costs about the
+/// same as 3 on speech and scores no better.
+///
+/// On a pure tone the choice looks different: libspeex (1.2.1,
+/// `nb_celp.c`) runs its open-loop pitch estimate only at complexity > 2,
+/// and at 2 a 1 kHz tone comes out of Speex WB q8 at ~24 dB SNR with
+/// sidebands ~50 Hz either side; 3 gives ~37 dB, 4 ~41 dB.
+pub const SPEEX_COMPLEXITY: u8 = 3;
+
+/// Default Opus encoder complexity (`[media] opus_complexity`), chosen by
+/// PESQ on speech like [`SPEEX_COMPLEXITY`]: 8 is the cheapest within 0.05
+/// MOS-LQO of the best (8..=10 score alike; 7 is 0.09 below, 5 0.43 below).
+pub const OPUS_COMPLEXITY: u8 = 8;
 
 /// Encoder settings from the configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,12 +50,12 @@ pub struct EncoderSettings {
 
 impl Default for EncoderSettings {
     /// The `[media]` defaults: Speex quality 8 at [`SPEEX_COMPLEXITY`],
-    /// Opus complexity 5.
+    /// Opus at [`OPUS_COMPLEXITY`].
     fn default() -> Self {
         Self {
             speex_quality: 8,
             speex_complexity: SPEEX_COMPLEXITY,
-            opus_complexity: 5,
+            opus_complexity: OPUS_COMPLEXITY,
         }
     }
 }
