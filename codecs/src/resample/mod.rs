@@ -1,9 +1,9 @@
 //! Streaming sample-rate conversion of 16-bit mono PCM with speexdsp's C
 //! resampler (windowed-sinc, `resample.c` of libspeexdsp 1.2.1, linked from
-//! the system; see [`ffi`]). It replaced the pure-Rust port
-//! `speexdsp-resampler` 0.1 (the same algorithm without its SIMD paths), which
-//! cost about 8x more per 20 ms frame (BENCHMARKS.md, "Resampler"); that port
-//! stays as the tests' reference.
+//! the system; see `resample/ffi.rs`). It replaced the pure-Rust port
+//! `speexdsp-resampler` 0.1 (the same algorithm, translated by c2rust), which
+//! cost about 4x more per 20 ms frame in the same benchmark run (BENCHMARKS.md,
+//! "Resampler: speexdsp's C code"); that port stays as the tests' reference.
 //!
 //! State is kept across calls, so a stream can be fed in frames of any
 //! size. Without `skip_zeros`, the output of each call is the input length
