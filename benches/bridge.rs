@@ -30,8 +30,8 @@ use rtmp2sip_codecs::{
     SpeexEncoder, SpeexEncoderConfig, SpeexMode,
 };
 
-/// The bridge's Speex complexity (`pipeline::factory::SPEEX_COMPLEXITY`).
-const SPEEX_COMPLEXITY: u8 = 4;
+/// The bridge's default Speex complexity (`[media] speex_complexity`).
+const SPEEX_COMPLEXITY: u8 = 3;
 /// Pre-encoded frames cycled through.
 const FRAMES: usize = 50;
 /// Paired iterations (after as many for warm-up).
@@ -77,6 +77,7 @@ fn bridge(codec: Codec) -> (Bridge, Instant) {
         },
         jitter_ms: 60,
         speex_quality: 8,
+        speex_complexity: SPEEX_COMPLEXITY,
         opus_complexity: 5,
         rtmp_out: RtmpOut::Speex,
         rtmp_out_max_ms: 400,

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build needs (libclang for speex-sys's
-# bindgen, cmake for the bundled C libraries). Idempotent; skips apt when
+# bindgen, cmake for the bundled C libraries, libspeexdsp-dev for the
+# resampler, linked from the system; its runtime is libspeexdsp1). Idempotent; skips apt when
 # everything is present.
 set -euo pipefail
-PKGS=(libclang-dev cmake pkg-config)
+PKGS=(libclang-dev cmake pkg-config libspeexdsp-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

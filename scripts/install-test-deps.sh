@@ -25,6 +25,8 @@ PACKAGES=(
   libclang-dev      # speex-sys bindgen
   cmake             # bundled libopus build
   pkg-config
+  libspeexdsp-dev   # the resampler (codecs/src/resample/ffi.rs links libspeexdsp)
+  espeak-ng         # speech for PESQ (tests/peers/tools/pesq_path.py)
   chromium          # headless browser of the web phone tests (driven by Playwright, test_browser.py)
   fonts-dejavu-core # text in the page screenshot (docs/web-phone.png)
   python3-pip       # installs Playwright for Python into /usr/bin/python3
@@ -33,6 +35,8 @@ PACKAGES=(
 # Playwright for Python: 1.65.2 supports Python 3.9+ (Debian 12's python3 is 3.11) and drives
 # Chromium over CDP, so the system chromium (156) works with executable_path="/usr/bin/chromium".
 PLAYWRIGHT_VERSION=1.65.2
+# PESQ (ITU-T P.862) MOS-LQO for tests/peers/tools/pesq_path.py.
+PESQ_VERSION=0.0.4
 
 SUDO=()
 need_root() {
@@ -70,4 +74,16 @@ else
   "${SUDO[@]}" apt-get update
   "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 fi
+install_pesq() {
+  if /usr/bin/python3 -c "import sys, importlib.metadata as m; sys.exit(m.version('pesq') != '$PESQ_VERSION')" 2>/dev/null; then
+    echo "install-test-deps: pesq $PESQ_VERSION present"
+    return
+  fi
+  need_root "pesq==$PESQ_VERSION (pip)"
+  echo "install-test-deps: pip installing pesq==$PESQ_VERSION"
+  "${SUDO[@]}" env PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    /usr/bin/python3 -m pip install --break-system-packages --no-input "pesq==$PESQ_VERSION"
+}
+
 install_playwright
+install_pesq

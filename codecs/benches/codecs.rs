@@ -65,16 +65,42 @@ fn g711(c: &mut Criterion) {
     });
 }
 
+/// The C resampler (`Resampler`, libspeexdsp) and, for comparison, the
+/// pure-Rust port it replaced (`speexdsp-resampler` 0.1, fed f32 as the old
+/// `Resampler` did), one 20 ms frame per iteration.
 fn resample(c: &mut Criterion) {
-    let pcm = tone(16000, 320);
-    let mut resampler = Resampler::voip(16000, 8000).expect("resampler");
-    let mut out = Vec::with_capacity(160);
-    c.bench_function("resample_16k_to_8k_20ms", |b| {
-        b.iter(|| {
-            out.clear();
-            resampler.process(black_box(&pcm), &mut out);
-        })
-    });
+    for (from, to) in [(16000, 8000), (8000, 16000), (48000, 16000), (16000, 48000)] {
+        let pcm = tone(from, from as usize / 50);
+        let mut resampler = Resampler::voip(from, to).expect("resampler");
+        let mut out = Vec::with_capacity(to as usize / 50);
+        let name = format!("resample_{}k_to_{}k_20ms", from / 1000, to / 1000);
+        c.bench_function(&name, |b| {
+            b.iter(|| {
+                out.clear();
+                resampler.process(black_box(&pcm), &mut out);
+            })
+        });
+    }
+    for (from, to) in [(16000, 8000), (8000, 16000)] {
+        let pcm: Vec<f32> = tone(from, from as usize / 50)
+            .iter()
+            .map(|&s| f32::from(s))
+            .collect();
+        let mut state =
+            speexdsp_resampler::State::new(1, from as usize, to as usize, 3).expect("port");
+        let mut buf = vec![0.0f32; to as usize / 50 + 16];
+        let mut out: Vec<i16> = Vec::with_capacity(to as usize / 50);
+        let name = format!("resample_port_{}k_to_{}k_20ms", from / 1000, to / 1000);
+        c.bench_function(&name, |b| {
+            b.iter(|| {
+                out.clear();
+                let (_, written) = state
+                    .process_float(0, black_box(&pcm), &mut buf)
+                    .expect("process");
+                out.extend(buf[..written].iter().map(|&s| s.round() as i16));
+            })
+        });
+    }
 }
 
 criterion_group!(benches, speex, g711, resample);

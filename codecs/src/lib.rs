@@ -12,10 +12,11 @@
 //! | [`g722`] | G.722 64 kbit/s (`ezk-g722`, RTP clock 8000 Hz) | 16000 Hz | 320 samples |
 //! | [`opus`] | Opus, mono VoIP, with FEC (libopus, RTP clock 48000 Hz) | 8000..=48000 Hz | rate / 50 samples |
 //! | [`nellymoser`] | Nellymoser Asao (ours; FLV sound formats 4, 5, 6) | 8000, 11025, 16000, 22050, 44100 Hz | 256 samples = 64 bytes |
-//! | [`resample`] | speexdsp resampler (pure-Rust port) | 8000..=48000 Hz | any |
+//! | [`resample`] | speexdsp resampler (libspeexdsp 1.2.1, system library) | 8000..=48000 Hz | any |
 //!
-//! The only `unsafe` code is the libspeex wrapper in `speex/ffi.rs`
-//! (libopus is reached through the safe `opus` crate).
+//! The only `unsafe` code is in the libspeex wrapper `speex/ffi.rs` and the
+//! libspeexdsp resampler wrapper `resample/ffi.rs` (libopus is reached
+//! through the safe `opus` crate).
 
 pub mod conceal;
 pub mod g711;

@@ -21,8 +21,10 @@ pub struct MediaConfig {
     pub jitter_ms: u32,
     /// RTP inactivity timeout; `None` disables it.
     pub rtp_timeout: Option<Duration>,
-    /// Speex wideband encoder quality, 0..=10.
+    /// Speex encoder quality, 0..=10.
     pub speex_quality: u8,
+    /// Speex encoder complexity, 1..=10.
+    pub speex_complexity: u8,
     /// Most audio queued toward one RTMP client, in ms.
     pub rtmp_out_max_ms: u32,
     /// Codec of the audio sent to RTMP clients.
@@ -68,6 +70,7 @@ pub(super) struct MediaFile {
     jitter_ms: u32,
     rtp_timeout_s: u64,
     speex_quality: u8,
+    speex_complexity: u8,
     rtmp_out_max_ms: u32,
     rtmp_out_codec: RtmpOutCodec,
     opus_complexity: u8,
@@ -92,9 +95,10 @@ impl Default for MediaFile {
             jitter_ms: 60,
             rtp_timeout_s: 60,
             speex_quality: 8,
+            speex_complexity: 3,
             rtmp_out_max_ms: 400,
             rtmp_out_codec: RtmpOutCodec::Speex,
-            opus_complexity: 5,
+            opus_complexity: 8,
             latching: Latching::Ip,
         }
     }
@@ -158,6 +162,9 @@ pub(super) fn validate_media(file: &Path, m: MediaFile) -> Result<MediaConfig, C
     if m.speex_quality > 10 {
         return Err(invalid(file, "media.speex_quality", "must be 0..=10"));
     }
+    if !(1..=10).contains(&m.speex_complexity) {
+        return Err(invalid(file, "media.speex_complexity", "must be 1..=10"));
+    }
     if !(40..=5000).contains(&m.rtmp_out_max_ms) {
         return Err(invalid(file, "media.rtmp_out_max_ms", "must be 40..=5000"));
     }
@@ -171,6 +178,7 @@ pub(super) fn validate_media(file: &Path, m: MediaFile) -> Result<MediaConfig, C
         jitter_ms: m.jitter_ms,
         rtp_timeout: (m.rtp_timeout_s > 0).then(|| Duration::from_secs(m.rtp_timeout_s)),
         speex_quality: m.speex_quality,
+        speex_complexity: m.speex_complexity,
         rtmp_out_max_ms: m.rtmp_out_max_ms,
         rtmp_out_codec: m.rtmp_out_codec,
         opus_complexity: m.opus_complexity,
@@ -211,5 +219,25 @@ mod tests {
         }
         let e = latching("[media]\nlatching = \"loose\"\n").unwrap_err();
         assert!(e.contains("latching"), "{e}");
+    }
+
+    fn speex_complexity(text: &str) -> Result<u8, String> {
+        Config::from_toml(Path::new("test.toml"), text)
+            .map(|c| c.media.speex_complexity)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn speex_complexity_is_bounded_and_the_shipped_file_agrees() {
+        let default = speex_complexity("").unwrap();
+        assert_eq!(
+            speex_complexity(include_str!("../../config/gateway.toml")),
+            Ok(default)
+        );
+        assert_eq!(speex_complexity("[media]\nspeex_complexity = 10\n"), Ok(10));
+        for bad in [0, 11] {
+            let e = speex_complexity(&format!("[media]\nspeex_complexity = {bad}\n")).unwrap_err();
+            assert!(e.contains("speex_complexity"), "{e}");
+        }
     }
 }

@@ -22,6 +22,8 @@ pub struct BridgeConfig {
     /// Speex encoder quality 0..=10 (Speex WB toward RTMP, speex/16000 and
     /// speex/8000 toward SIP).
     pub speex_quality: u8,
+    /// Speex encoder complexity 1..=10 (`[media] speex_complexity`).
+    pub speex_complexity: u8,
     /// Opus encoder complexity 0..=10 (`[media] opus_complexity`).
     pub opus_complexity: u8,
     /// What the client receives: Speex, or the codec it publishes.
@@ -45,6 +47,7 @@ impl BridgeConfig {
     pub fn encoder_settings(&self) -> EncoderSettings {
         EncoderSettings {
             speex_quality: self.speex_quality,
+            speex_complexity: self.speex_complexity,
             opus_complexity: self.opus_complexity,
         }
     }

@@ -17,6 +17,7 @@ const RTMP_RATE: u32 = 16_000;
 /// Bridge settings used in tests.
 pub(crate) const SETTINGS: EncoderSettings = EncoderSettings {
     speex_quality: 8,
+    speex_complexity: SPEEX_COMPLEXITY,
     opus_complexity: 5,
 };
 

@@ -51,6 +51,7 @@ pub const SIP_CODECS: [Codec; 6] = [
 
 pub const SETTINGS: EncoderSettings = EncoderSettings {
     speex_quality: 8,
+    speex_complexity: SPEEX_COMPLEXITY,
     opus_complexity: 5,
 };
 
@@ -78,6 +79,7 @@ pub fn config(codec: Codec, rtmp_out: RtmpOut) -> BridgeConfig {
         sip_codec: negotiated(codec),
         jitter_ms: 60,
         speex_quality: SETTINGS.speex_quality,
+        speex_complexity: SETTINGS.speex_complexity,
         opus_complexity: SETTINGS.opus_complexity,
         rtmp_out,
         rtmp_out_max_ms: 2000,

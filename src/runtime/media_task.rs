@@ -113,6 +113,7 @@ fn bridge_config(media: &MediaConfig, negotiated: Negotiated, out: RtmpOut) -> B
         sip_codec: negotiated,
         jitter_ms: media.jitter_ms,
         speex_quality: media.speex_quality,
+        speex_complexity: media.speex_complexity,
         opus_complexity: media.opus_complexity,
         rtmp_out: out,
         rtmp_out_max_ms: media.rtmp_out_max_ms,

@@ -14,23 +14,50 @@ use super::super::MediaError;
 use super::rtmp_codec::RtmpCodec;
 use super::sip_codec;
 
-/// Speex encoder complexity (1..=10) for both directions.
+/// Default Speex encoder complexity (1..=10) for both directions
+/// (`[media] speex_complexity`; the bridge takes it from
+/// [`EncoderSettings::speex_complexity`]).
 ///
-/// libspeex (1.2.1, `nb_celp.c`) runs its open-loop pitch estimate only
-/// at complexity > 2; at its default of 2 the narrowband core (also the
-/// low band of wideband) codes tonal audio with a per-frame error: a
-/// 1 kHz tone comes out of Speex WB q8 at ~24 dB SNR, with sidebands
-/// ~50 Hz either side (the 20 ms frame rate). Complexity 4 gives ~41 dB
-/// (3 gives ~37 dB, as ffmpeg's default does) for ~30% more encoder CPU.
-pub const SPEEX_COMPLEXITY: u8 = 4;
+/// Chosen by PESQ on speech (`tests/peers/tools/pesq_path.py`,
+/// BENCHMARKS.md "Speex and Opus settings by PESQ"): the cheapest
+/// complexity within 0.05 MOS-LQO of the best at quality 8 on every path
+/// (Speex WB alone, PCMU -> Speex WB, Speex NB). Complexity 2 is 0.057
+/// below the best on Speex WB alone and 25 % cheaper; 4 costs about the
+/// same as 3 on speech and scores no better.
+///
+/// On a pure tone the choice looks different: libspeex (1.2.1,
+/// `nb_celp.c`) runs its open-loop pitch estimate only at complexity > 2,
+/// and at 2 a 1 kHz tone comes out of Speex WB q8 at ~24 dB SNR with
+/// sidebands ~50 Hz either side; 3 gives ~37 dB, 4 ~41 dB.
+pub const SPEEX_COMPLEXITY: u8 = 3;
+
+/// Default Opus encoder complexity (`[media] opus_complexity`), chosen by
+/// PESQ on speech like [`SPEEX_COMPLEXITY`]: 8 is the cheapest within 0.05
+/// MOS-LQO of the best (8..=10 score alike; 7 is 0.09 below, 5 0.43 below).
+pub const OPUS_COMPLEXITY: u8 = 8;
 
 /// Encoder settings from the configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EncoderSettings {
     /// Speex quality 0..=10 (`[media] speex_quality`).
     pub speex_quality: u8,
+    /// Speex complexity 1..=10 (`[media] speex_complexity`); values outside
+    /// are clamped.
+    pub speex_complexity: u8,
     /// Opus complexity 0..=10 (`[media] opus_complexity`).
     pub opus_complexity: u8,
+}
+
+impl Default for EncoderSettings {
+    /// The `[media]` defaults: Speex quality 8 at [`SPEEX_COMPLEXITY`],
+    /// Opus at [`OPUS_COMPLEXITY`].
+    fn default() -> Self {
+        Self {
+            speex_quality: 8,
+            speex_complexity: SPEEX_COMPLEXITY,
+            opus_complexity: OPUS_COMPLEXITY,
+        }
+    }
 }
 
 /// Sample-rate conversion of mono PCM, keeping state across calls; the
@@ -134,7 +161,7 @@ impl CodecFactory for RealCodecs {
         Ok(match codec {
             RtmpCodec::Speex => Box::new(SpeexEncoder::new(SpeexEncoderConfig {
                 quality: settings.speex_quality.min(10),
-                complexity: SPEEX_COMPLEXITY,
+                complexity: settings.speex_complexity.clamp(1, 10),
                 ..SpeexEncoderConfig::wideband()
             })?),
             RtmpCodec::Nellymoser(rate) => Box::new(NellymoserEncoder::new(rate.hz())?),
@@ -158,5 +185,70 @@ impl CodecFactory for RealCodecs {
 
     fn resampler(&self, from_hz: u32, to_hz: u32) -> Result<Box<dyn Resample>, MediaError> {
         Ok(Box::new(Resampler::voip(from_hz, to_hz)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 100 ms of a voiced-speech stand-in at 16 kHz.
+    fn speech_like() -> Vec<i16> {
+        (0..1600)
+            .map(|i| {
+                let t = f64::from(i) / 16000.0;
+                let f0 = std::f64::consts::TAU * (140.0 + 200.0 * t) * t;
+                let v: f64 = (1..=8)
+                    .map(|k| (f0 * f64::from(k)).sin() / f64::from(k))
+                    .sum();
+                (v * 6000.0) as i16
+            })
+            .collect()
+    }
+
+    fn encode(encoder: &mut dyn AudioEncoder) -> Vec<u8> {
+        let mut out = Vec::new();
+        for frame in speech_like().chunks_exact(encoder.frame_samples()) {
+            encoder.encode(frame, &mut out).unwrap();
+        }
+        out
+    }
+
+    fn direct(complexity: u8) -> Vec<u8> {
+        let mut encoder = SpeexEncoder::new(SpeexEncoderConfig {
+            quality: 8,
+            complexity,
+            ..SpeexEncoderConfig::wideband()
+        })
+        .unwrap();
+        encode(&mut encoder)
+    }
+
+    #[test]
+    fn speex_encoders_use_the_configured_complexity_in_both_directions() {
+        for complexity in [1, 10] {
+            let settings = EncoderSettings {
+                speex_complexity: complexity,
+                ..EncoderSettings::default()
+            };
+            let mut to_rtmp = RealCodecs.rtmp_encoder(RtmpCodec::Speex, settings).unwrap();
+            let mut to_sip = RealCodecs.sip_encoder(Codec::Speex16k, settings).unwrap();
+            assert_eq!(encode(to_rtmp.as_mut()), direct(complexity), "{complexity}");
+            assert_eq!(encode(to_sip.as_mut()), direct(complexity), "{complexity}");
+        }
+        // The two settings really code differently, so the check above means something.
+        assert_ne!(direct(1), direct(10));
+    }
+
+    #[test]
+    fn out_of_range_complexity_is_clamped_not_refused() {
+        for (given, used) in [(0, 1), (11, 10)] {
+            let settings = EncoderSettings {
+                speex_complexity: given,
+                ..EncoderSettings::default()
+            };
+            let mut encoder = RealCodecs.rtmp_encoder(RtmpCodec::Speex, settings).unwrap();
+            assert_eq!(encode(encoder.as_mut()), direct(used), "{given}");
+        }
     }
 }

@@ -17,7 +17,7 @@ use rtmp2sip_codecs::{
 use crate::media::codec::Codec;
 
 use super::super::MediaError;
-use super::factory::{EncoderSettings, PcmDecoder, SPEEX_COMPLEXITY};
+use super::factory::{EncoderSettings, PcmDecoder};
 
 /// Opus bit rate we send, in bit/s: transparent wideband voice, with room
 /// for in-band FEC (RFC 7587 §3.1.1 suggests 20-40 kbit/s for fullband
@@ -61,7 +61,7 @@ pub fn encoder(
     let speex = |mode| SpeexEncoderConfig {
         mode,
         quality: settings.speex_quality.min(10),
-        complexity: SPEEX_COMPLEXITY,
+        complexity: settings.speex_complexity.clamp(1, 10),
         ..SpeexEncoderConfig::wideband()
     };
     Ok(match codec {
@@ -103,6 +103,7 @@ pub fn decoder(codec: Codec) -> Result<PcmDecoder, MediaError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::pipeline::factory::SPEEX_COMPLEXITY;
 
     #[test]
     fn ticks_follow_the_rtp_clock() {
@@ -118,6 +119,7 @@ mod tests {
     fn every_audio_codec_has_a_20_ms_encoder_and_a_decoder() {
         let settings = EncoderSettings {
             speex_quality: 8,
+            speex_complexity: SPEEX_COMPLEXITY,
             opus_complexity: 5,
         };
         for codec in Codec::ALL.into_iter().filter(|c| c.is_audio()) {

@@ -1,6 +1,9 @@
-//! Streaming sample-rate conversion of 16-bit mono PCM with the speexdsp
-//! resampler (windowed-sinc, `speexdsp-resampler`, a pure-Rust port of
-//! speexdsp's `resample.c`).
+//! Streaming sample-rate conversion of 16-bit mono PCM with speexdsp's C
+//! resampler (windowed-sinc, `resample.c` of libspeexdsp 1.2.1, linked from
+//! the system; see `resample/ffi.rs`). It replaced the pure-Rust port
+//! `speexdsp-resampler` 0.1 (the same algorithm, translated by c2rust), which
+//! cost about 4x more per 20 ms frame in the same benchmark run (BENCHMARKS.md,
+//! "Resampler: speexdsp's C code"); that port stays as the tests' reference.
 //!
 //! State is kept across calls, so a stream can be fed in frames of any
 //! size. Without `skip_zeros`, the output of each call is the input length
@@ -8,8 +11,10 @@
 //! the cost of a fixed delay of [`Resampler::output_latency`] samples: about
 //! 3 ms at [`DEFAULT_QUALITY`].
 
+mod ffi;
+
 use crate::CodecError;
-use speexdsp_resampler::State;
+use ffi::State;
 
 /// Rates accepted by [`Resampler::new`], in Hz.
 pub const SUPPORTED_RATES: [u32; 6] = [8000, 11025, 16000, 22050, 44100, 48000];
@@ -26,8 +31,8 @@ pub struct Resampler {
     to_hz: u32,
     /// `None` when the rates are equal (samples are copied).
     state: Option<State>,
-    input: Vec<f32>,
-    output: Vec<f32>,
+    /// Scratch output, reused across calls.
+    output: Vec<i16>,
 }
 
 impl Resampler {
@@ -50,15 +55,12 @@ impl Resampler {
         let state = if from_hz == to_hz {
             None
         } else {
-            let state = State::new(1, from_hz as usize, to_hz as usize, usize::from(quality))
-                .map_err(|_| CodecError::Init("speexdsp resampler"))?;
-            Some(state)
+            Some(State::new(from_hz, to_hz, quality)?)
         };
         Ok(Self {
             from_hz,
             to_hz,
             state,
-            input: Vec::new(),
             output: Vec::new(),
         })
     }
@@ -80,7 +82,7 @@ impl Resampler {
 
     /// Delay added to the signal, in output samples (0 for equal rates).
     pub fn output_latency(&self) -> usize {
-        self.state.as_ref().map_or(0, State::get_output_latency)
+        self.state.as_ref().map_or(0, State::output_latency)
     }
 
     /// Clears the filter history, as for a new stream.
@@ -100,29 +102,18 @@ impl Resampler {
         if input.is_empty() {
             return;
         }
-        self.input.clear();
-        self.input.extend(input.iter().map(|&s| f32::from(s)));
         let expected = input.len() as u64 * u64::from(self.to_hz) / u64::from(self.from_hz);
-        self.output.resize(expected as usize + 16, 0.0);
+        self.output.resize(expected as usize + 16, 0);
         let mut consumed = 0;
-        while let Some(rest) = self.input.get(consumed..).filter(|r| !r.is_empty()) {
-            let Ok((used, written)) = state.process_float(0, rest, &mut self.output) else {
-                break;
-            };
-            out.extend(self.output.iter().take(written).map(|&s| to_i16(s)));
+        while let Some(rest) = input.get(consumed..).filter(|r| !r.is_empty()) {
+            let (used, written) = state.process(rest, &mut self.output);
+            out.extend_from_slice(self.output.get(..written).unwrap_or_default());
             if used == 0 && written == 0 {
                 break;
             }
             consumed += used;
         }
     }
-}
-
-/// Rounds and saturates a resampler output sample.
-fn to_i16(sample: f32) -> i16 {
-    sample
-        .round()
-        .clamp(f32::from(i16::MIN), f32::from(i16::MAX)) as i16
 }
 
 #[cfg(test)]

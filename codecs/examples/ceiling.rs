@@ -1,0 +1,259 @@
+//! The C ceiling: what the codec libraries cost per 20 ms frame on this
+//! machine, timed directly (no bridge, no runtime), so load figures can be
+//! read as a ratio to what a core could do.
+//!
+//! ```text
+//! cargo run --release -p rtmp2sip-codecs --example ceiling -- --json
+//! cargo run --release -p rtmp2sip-codecs --example ceiling -- --speex-complexity 3
+//! ```
+//!
+//! Without `--json` it prints one `name value` line per figure. With
+//! `--json` it prints one JSON object whose fields (`scripts/bench-load.sh`
+//! reads them; keep the names) are, in µs per 20 ms frame unless noted:
+//!
+//! | field | what |
+//! |---|---|
+//! | `speex_complexity` | the complexity of `speex_wb_enc_us` (no unit; `[media] speex_complexity`'s default unless `--speex-complexity`) |
+//! | `speex_wb_enc_us` | libspeex 1.2.1 wideband encode, quality 8, at `speex_complexity` |
+//! | `speex_wb_enc_c2_us`, `speex_wb_enc_c4_us` | the same at complexity 2 (libspeex's default) and 4 |
+//! | `speex_wb_dec_us` | libspeex wideband decode of a quality 8 frame |
+//! | `resample_16k_8k_us`, `resample_8k_16k_us` | speexdsp C resampler, quality 3 |
+//! | `opus_enc_48k_us`, `opus_dec_48k_us` | libopus mono VoIP at 48 kHz, complexity 5, 32 kbit/s, FEC |
+//! | `opus_enc_16k_us`, `opus_dec_16k_us` | the same at 16 kHz |
+//! | `pcmu_enc_us`, `pcmu_dec_us` | G.711 µ-law (ours) |
+//! | `udp_pair_us` | one 200-byte datagram sent and received on loopback (two syscalls) |
+//! | `transcoded_codec_us` | sum for one Speex WB <-> PCMU frame pair: Speex decode + resample 16k->8k + PCMU encode, PCMU decode + resample 8k->16k + Speex encode |
+//! | `transcoded_pair_us` | `transcoded_codec_us` + 2 x `udp_pair_us` (RTP in and out) |
+//! | `transcoded_calls_per_core` | 20000 / `transcoded_pair_us` (no unit) |
+//!
+//! Each figure is this thread's CPU time (not wall time: preemption by
+//! other load is not counted), the cheapest of several batches after a
+//! warm-up. The input
+//! is a speech-like signal (harmonics of a gliding pitch plus noise): the
+//! Speex encoder's search costs differ between tones, speech and silence.
+
+use std::f64::consts::TAU;
+use std::hint::black_box;
+use std::net::UdpSocket;
+use std::time::Duration;
+
+use rtmp2sip_codecs::{
+    AudioDecoder, AudioEncoder, G711Decoder, G711Encoder, G711Law, OpusDecoder, OpusEncoder,
+    OpusEncoderConfig, Resampler, SpeexDecoder, SpeexEncoder, SpeexEncoderConfig, SpeexMode,
+};
+
+type Error = Box<dyn std::error::Error>;
+
+/// `[media] speex_complexity`'s default (`src/config/media.rs`); the
+/// codecs crate is a leaf and cannot read it from there.
+const DEFAULT_SPEEX_COMPLEXITY: u8 = 3;
+/// Frames timed per batch.
+const BATCH: usize = 200;
+/// Batches timed; the cheapest counts.
+const BATCHES: usize = 5;
+
+fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let json = args.iter().any(|a| a == "--json");
+    let complexity = match args.iter().position(|a| a == "--speex-complexity") {
+        Some(i) => args
+            .get(i + 1)
+            .ok_or("--speex-complexity needs a value")?
+            .parse()?,
+        None => DEFAULT_SPEEX_COMPLEXITY,
+    };
+    let figures = measure(complexity)?;
+    if json {
+        let body: Vec<String> = figures
+            .iter()
+            .map(|(k, v)| format!("\"{k}\": {v:.3}"))
+            .collect();
+        println!("{{ {} }}", body.join(", "));
+    } else {
+        for (k, v) in &figures {
+            println!("{k:28} {v:10.3}");
+        }
+    }
+    Ok(())
+}
+
+/// Every figure, in output order.
+fn measure(complexity: u8) -> Result<Vec<(&'static str, f64)>, Error> {
+    let wide = speech_like(16000);
+    let narrow = speech_like(8000);
+    let full = speech_like(48000);
+    let speex_enc = |c| -> Result<f64, Error> {
+        let mut enc = SpeexEncoder::new(SpeexEncoderConfig {
+            complexity: c,
+            ..SpeexEncoderConfig::wideband()
+        })?;
+        time_encoder(&mut enc, &wide)
+    };
+    let mut f = vec![
+        ("speex_complexity", f64::from(complexity)),
+        ("speex_wb_enc_us", speex_enc(complexity)?),
+        ("speex_wb_enc_c2_us", speex_enc(2)?),
+        ("speex_wb_enc_c4_us", speex_enc(4)?),
+    ];
+    let mut enc = SpeexEncoder::new(SpeexEncoderConfig::wideband())?;
+    let mut dec = SpeexDecoder::new(SpeexMode::Wideband)?;
+    f.push(("speex_wb_dec_us", time_decoder(&mut enc, &mut dec, &wide)?));
+    f.push(("resample_16k_8k_us", time_resampler(16000, 8000, &wide)?));
+    f.push(("resample_8k_16k_us", time_resampler(8000, 16000, &narrow)?));
+    for (rate, pcm, enc_name, dec_name) in [
+        (48000, &full, "opus_enc_48k_us", "opus_dec_48k_us"),
+        (16000, &wide, "opus_enc_16k_us", "opus_dec_16k_us"),
+    ] {
+        let config = OpusEncoderConfig {
+            sample_rate: rate,
+            complexity: 5,
+            bitrate: Some(32_000),
+            fec: true,
+            packet_loss_percent: 10,
+        };
+        f.push((enc_name, time_encoder(&mut OpusEncoder::new(config)?, pcm)?));
+        let mut enc = OpusEncoder::new(config)?;
+        let mut dec = OpusDecoder::new(rate)?;
+        f.push((dec_name, time_decoder(&mut enc, &mut dec, pcm)?));
+    }
+    f.push((
+        "pcmu_enc_us",
+        time_encoder(&mut G711Encoder::new(G711Law::Pcmu), &narrow)?,
+    ));
+    let mut enc = G711Encoder::new(G711Law::Pcmu);
+    let mut dec = G711Decoder::new(G711Law::Pcmu);
+    f.push(("pcmu_dec_us", time_decoder(&mut enc, &mut dec, &narrow)?));
+    f.push(("udp_pair_us", time_udp()?));
+    let get = |name: &str| f.iter().find(|(k, _)| *k == name).map_or(0.0, |(_, v)| *v);
+    let codec = [
+        "speex_wb_dec_us",
+        "resample_16k_8k_us",
+        "pcmu_enc_us",
+        "pcmu_dec_us",
+        "resample_8k_16k_us",
+        "speex_wb_enc_us",
+    ]
+    .iter()
+    .map(|n| get(n))
+    .sum::<f64>();
+    let pair = codec + 2.0 * get("udp_pair_us");
+    f.push(("transcoded_codec_us", codec));
+    f.push(("transcoded_pair_us", pair));
+    f.push((
+        "transcoded_calls_per_core",
+        20_000.0 / pair.max(f64::MIN_POSITIVE),
+    ));
+    Ok(f)
+}
+
+/// 1 s of a voiced-speech stand-in at `rate`: ten harmonics of a pitch
+/// gliding 120..220 Hz with a 1/k tilt, plus deterministic noise.
+fn speech_like(rate: u32) -> Vec<i16> {
+    let mut phase = 0.0f64;
+    let mut noise = 0x1234_5678u32;
+    (0..rate as usize)
+        .map(|i| {
+            let t = i as f64 / f64::from(rate);
+            phase += TAU * (120.0 + 100.0 * t) / f64::from(rate);
+            let voiced: f64 = (1..=10).map(|k| (phase * k as f64).sin() / k as f64).sum();
+            noise = noise.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let white = f64::from(noise >> 16) / 32768.0 - 1.0;
+            (voiced * 6000.0 + white * 500.0).round() as i16
+        })
+        .collect()
+}
+
+/// Cheapest batch mean of `step(frame index)`, in µs, after a warm-up.
+fn cheapest(mut step: impl FnMut(usize) -> Result<(), Error>) -> Result<f64, Error> {
+    for i in 0..BATCH {
+        step(i)?;
+    }
+    let mut best = f64::MAX;
+    for _ in 0..BATCHES {
+        let start = cpu_now();
+        for i in 0..BATCH {
+            step(i)?;
+        }
+        let spent = cpu_now().saturating_sub(start);
+        best = best.min(spent.as_secs_f64() * 1e6 / BATCH as f64);
+    }
+    Ok(best)
+}
+
+/// The `i`-th 20 ms frame of `pcm`, cycling.
+fn frame(pcm: &[i16], len: usize, i: usize) -> &[i16] {
+    let frames = (pcm.len() / len).max(1);
+    let start = (i % frames) * len;
+    &pcm[start..start + len]
+}
+
+fn time_encoder(enc: &mut dyn AudioEncoder, pcm: &[i16]) -> Result<f64, Error> {
+    let len = enc.frame_samples();
+    let mut payload = Vec::with_capacity(4096);
+    cheapest(|i| {
+        payload.clear();
+        enc.encode(black_box(frame(pcm, len, i)), &mut payload)?;
+        Ok(())
+    })
+}
+
+fn time_decoder(
+    enc: &mut dyn AudioEncoder,
+    dec: &mut dyn AudioDecoder,
+    pcm: &[i16],
+) -> Result<f64, Error> {
+    let len = enc.frame_samples();
+    let mut payloads = Vec::new();
+    for i in 0..pcm.len() / len {
+        let mut payload = Vec::new();
+        enc.encode(frame(pcm, len, i), &mut payload)?;
+        payloads.push(payload);
+    }
+    let mut out = Vec::with_capacity(len * 2);
+    cheapest(|i| {
+        out.clear();
+        dec.decode(black_box(&payloads[i % payloads.len()]), &mut out)?;
+        Ok(())
+    })
+}
+
+fn time_resampler(from: u32, to: u32, pcm: &[i16]) -> Result<f64, Error> {
+    let mut r = Resampler::voip(from, to)?;
+    let len = from as usize / 50;
+    let mut out = Vec::with_capacity(to as usize / 50 + 16);
+    cheapest(|i| {
+        out.clear();
+        r.process(black_box(frame(pcm, len, i)), &mut out);
+        Ok(())
+    })
+}
+
+/// One loopback datagram out and back in: the syscalls a relayed RTP
+/// packet costs at the least.
+fn time_udp() -> Result<f64, Error> {
+    let a = UdpSocket::bind("127.0.0.1:0")?;
+    let b = UdpSocket::bind("127.0.0.1:0")?;
+    a.connect(b.local_addr()?)?;
+    let packet = [0x80u8; 200];
+    let mut buf = [0u8; 2048];
+    cheapest(|_| {
+        a.send(black_box(&packet))?;
+        b.recv(&mut buf)?;
+        Ok(())
+    })
+}
+
+/// This thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), so that time the
+/// thread spends preempted by other load is not counted.
+fn cpu_now() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, exclusively borrowed timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(
+        u64::try_from(ts.tv_sec).unwrap_or(0),
+        u32::try_from(ts.tv_nsec).unwrap_or(0),
+    )
+}
