@@ -50,6 +50,10 @@ pub struct PlaceCall {
     /// The caller for From (an authenticated client's identity); `None`:
     /// `[sip] from_user` and `from_display`.
     pub from: Option<CallerId>,
+    /// Attended transfer (RFC 5589 §7): the `Replaces` header value
+    /// (RFC 3891 §6.1), already checked and rebuilt by
+    /// [`super::call::replaces`]. `None` for every other call.
+    pub replaces: Option<String>,
 }
 
 /// Who places a call: From's user part (host stays the gateway's) and
@@ -346,6 +350,7 @@ impl UserAgent {
             codecs: self.codecs.clone(),
             session_expires_s: self.cfg.session_expires_s,
             invite_timeout,
+            replaces: None,
         }
     }
 

@@ -678,7 +678,8 @@ pub fn spawn_outgoing(
     events: Arc<dyn SipEventSink>,
     controls: Controls,
 ) {
-    let cfg = ua.leg_config(call.invite_timeout);
+    let mut cfg = ua.leg_config(call.invite_timeout);
+    cfg.replaces = call.replaces.clone();
     let leg = CallLeg::outgoing(Instant::now(), cfg, call.offer, rand::random());
     let (state_tx, states) = ua.dialog_layer.new_dialog_state_channel();
     let driver = Driver::new(

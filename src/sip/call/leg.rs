@@ -50,6 +50,9 @@ pub struct LegConfig {
     pub session_expires_s: u32,
     /// How long our INVITE may go without a final response (outgoing).
     pub invite_timeout: Duration,
+    /// Outgoing, attended transfer (RFC 5589 §7): the INVITE's
+    /// `Replaces` value (RFC 3891 §6.1, checked by [`super::replaces`]).
+    pub replaces: Option<String>,
 }
 
 /// Which side created the dialog.
@@ -328,8 +331,12 @@ impl CallLeg {
 
     fn send_invite(&mut self) {
         let (se, min) = self.se;
+        let mut headers = timer::request_headers(se, min, false);
+        if let Some(r) = &self.cfg.replaces {
+            headers.push(("Replaces".into(), r.clone()));
+        }
         self.actions.push_back(Action::Invite {
-            headers: timer::request_headers(se, min, false),
+            headers,
             body: self.offer.clone(),
         });
     }

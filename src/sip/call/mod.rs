@@ -9,6 +9,7 @@ pub mod driver;
 pub mod leg;
 pub mod media;
 pub mod refer;
+pub mod replaces;
 pub mod target;
 pub mod timer;
 pub mod types;

@@ -13,6 +13,7 @@ pub(super) fn cfg() -> LegConfig {
         codecs: vec![Codec::Pcmu, Codec::Pcma, Codec::TelephoneEvent],
         session_expires_s: 1800,
         invite_timeout: Duration::from_secs(120),
+        replaces: None,
     }
 }
 
