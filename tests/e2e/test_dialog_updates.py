@@ -157,6 +157,35 @@ def test_no_ack_for_the_2xx_to_a_reinvite_ends_the_call(gateway, rtmp_client, po
         peer.close()
 
 
+def test_no_ack_for_the_200_to_an_incoming_invite_ends_the_call(gateway, rtmp_client, ports, measure):
+    from helpers.incoming import answer, event, register_local, user_of
+    ctl = rtmp_client()
+    uri = register_local(ctl)
+    peer = MovingPeer(ports.port(), ports.range(2)[0])
+    try:
+        before = len(ctl.invokes)
+        statuses = len(ctl.statuses())
+        peer.no_ack = {peer.cseq + 1}
+        peer.invite_gateway(gateway.sip_uri(user_of(uri)), ("127.0.0.1", gateway.sip_port))
+        event(ctl, "Sono.Call.Incoming", 10, after=before)
+        answer(ctl, "accept")
+        assert peer.wait_final(10).startswith("SIP/2.0 200"), peer.dump()
+        t0 = time.monotonic()
+        while not peer.requests_in("BYE") and time.monotonic() < t0 + 45:
+            time.sleep(0.1)
+        waited = time.monotonic() - t0
+        assert peer.requests_in("BYE"), f"no BYE within 45 s of an unacknowledged 200:\n{peer.dump()}"
+        measure("BYE after an unacknowledged 200 to the INVITE (s)", round(waited, 1))
+        assert 28 <= waited <= 40, f"BYE after {waited:.1f} s, expected 64*T1 = 32 s"
+        assert len(peer.requests_in("BYE")) == 1 or all(
+            header(b, "CSeq") == header(peer.requests_in("BYE")[0], "CSeq") for b in peer.requests_in("BYE")), \
+            f"more than one BYE transaction:\n{peer.dump()}"
+        s0 = ended_info(ctl, statuses)
+        assert int(s0["sip_code"]) == 408 and "ACK" in s0["reason"], s0
+    finally:
+        peer.close()
+
+
 def test_sipp_early_update_is_answered(gateway, rtmp_client, procs, out_dir, ports):
     from helpers.sipp import Sipp
     sipp = Sipp(procs, out_dir, ports, "uas_early_update.xml", name="sipp_early_update").start()
