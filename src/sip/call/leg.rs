@@ -13,7 +13,13 @@
 //! confirmed phase it answers the far end's re-INVITE / UPDATE (RFC 3261
 //! §14.2, RFC 3311) and OPTIONS, holds and resumes with its own re-INVITE
 //! (RFC 3264 §8.4), resolves glare (491 and the §14.1 backoff) and runs
-//! session timers (RFC 4028).
+//! session timers (RFC 4028). A re-INVITE's or UPDATE's Contact, and the
+//! one of the 2xx to our re-INVITE, refresh the remote target (RFC 3261
+//! §12.2, [`Action::RemoteTarget`]); a 2xx of ours that gets no ACK ends
+//! the call with BYE and `408 No ACK` (§13.3.1.4). Before the final
+//! response, an UPDATE is answered by the offer state of the early dialog
+//! (RFC 3311 §5.2: 200 with an answer after an 18x with SDP, 491 while
+//! our offer is unanswered, 500 + Retry-After while the far end's is).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
