@@ -7,6 +7,7 @@ against the real binary.
   names `sip:moved3@...`, and the hangup's BYE goes there.
 - **No ACK for the gateway's 2xx to a re-INVITE**: the far end never ACKs; the gateway retransmits the
   200 (T1 doubling to T2) and after 64*T1 (32 s) sends BYE; the client gets status 0 with 408 "No ACK".
+  The same for the 200 to an incoming INVITE, with exactly one BYE transaction.
 - **UPDATE in the early dialog**: sipp (`uas_early_update.xml`) answers 183 with PCMU SDP, then UPDATEs
   with a PCMA offer before its 200; the gateway answers 200 with PCMA and the media follows.
 - **Attended transfer as transferee**: a far end's REFER whose Refer-To embeds `?Replaces=...` is honoured
@@ -14,7 +15,8 @@ against the real binary.
   a Request-URI without headers. Any other embedded header gets 400, a target outside the policy 403.
 
 On the old binary (583d414) every test here fails: the BYE goes to the first Contact, an unacknowledged
-2xx leaves the call up, the early UPDATE gets 405, and a Refer-To with Replaces gets 400."""
+re-INVITE 2xx leaves the call up, an unacknowledged initial 200 gets two BYE transactions, the early
+UPDATE gets 405, and a Refer-To with Replaces gets 400."""
 import random
 import re
 import time
