@@ -676,7 +676,8 @@ fn a_missing_ack_answer_releases_the_pending_offer() {
         &actions(&mut leg)[..],
         [Action::Reply { code: 500, .. }]
     ));
-    // The driver reports an empty ACK when none came in time.
+    // An ACK without a body (no usable answer) releases the pending offer
+    // (no ACK at all is `Input::RequestUnacked`: see dialog_tests.rs).
     leg.handle(
         t0,
         Input::RequestAcked {
