@@ -958,3 +958,7 @@ fn registration_events_and_token_claims() {
 #[cfg(test)]
 #[path = "features_tests.rs"]
 mod features;
+
+#[cfg(test)]
+#[path = "early_update_tests.rs"]
+mod early_update;

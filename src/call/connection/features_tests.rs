@@ -191,6 +191,7 @@ fn a_far_end_refer_is_checked_like_a_dial() {
         let mut r = rig_in(Start::Connected);
         let ev = SipEvent::Referred {
             target: (*target).into(),
+            replaces: None,
         };
         assert_eq!(r.sip(ev), *want, "{target}");
         assert_eq!(r.core.phase(), CallPhase::Connected, "{target}");
@@ -199,6 +200,7 @@ fn a_far_end_refer_is_checked_like_a_dial() {
     let mut r = rig_in(Start::Dialing);
     let ev = SipEvent::Referred {
         target: "sip:carol@127.0.0.1".into(),
+        replaces: None,
     };
     assert_eq!(r.sip(ev), ["decide:481"]);
 }
@@ -213,12 +215,14 @@ fn a_far_end_refer_counts_against_the_dial_rate() {
             call_id: id,
             event: SipEvent::Referred {
                 target: "sip:carol@10.9.9.9".into(),
+                replaces: None,
             },
         };
         r.feed(ev);
     }
     let ev = SipEvent::Referred {
         target: "sip:carol@127.0.0.1".into(),
+        replaces: None,
     };
     assert_eq!(r.sip(ev), ["refused:dial:rate", "decide:503"]);
 }
@@ -229,6 +233,7 @@ fn a_far_end_refer_moves_the_call_and_notifies_the_old_leg() {
     let old = r.call_id();
     let ev = SipEvent::Referred {
         target: "sip:carol@127.0.0.1".into(),
+        replaces: None,
     };
     assert_eq!(
         r.sip(ev),
@@ -297,6 +302,7 @@ fn a_failed_transfer_target_is_the_final_notify() {
     let mut r = rig_in(Start::Connected);
     r.sip(SipEvent::Referred {
         target: "sip:carol@127.0.0.1".into(),
+        replaces: None,
     });
     assert_eq!(
         r.sip(SipEvent::Failed(st(486, "Busy Here"))),

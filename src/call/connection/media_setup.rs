@@ -172,6 +172,11 @@ impl ConnectionCore {
         let Some(call) = self.call.as_mut().filter(|c| c.call_id == call_id) else {
             return;
         };
+        // An UPDATE in the early dialog (RFC 3311 §5.2) moved the early
+        // media: the 200's SDP is compared with this one.
+        if let CallSdp::Early { negotiated, .. } = &mut call.sdp {
+            *negotiated = n;
+        }
         let held = n.direction != Direction::SendRecv || n.is_hold();
         let flipped = held != call.held;
         call.held = held;

@@ -183,7 +183,7 @@ impl Connection {
                 let sent = self
                     .own_call(&call_id)
                     .and_then(|c| c.sip.as_ref())
-                    .is_some_and(|h| h.transfer(target.uri()));
+                    .is_some_and(|h| h.transfer(&target.request_uri().to_uri()));
                 info!(%call_id, target = ?target.canonical(), sent, "REFER");
                 self.answer(Input::ReferSent { call_id, sent });
             }
@@ -398,7 +398,8 @@ impl Connection {
         info!(%call_id, uri = ?target.canonical(), "placing call");
         let handle = self.gw.ua.place_call(
             PlaceCall {
-                target: target.uri().clone(),
+                target: target.request_uri().to_uri(),
+                replaces: target.replaces().map(str::to_owned),
                 offer,
                 call_id: call_id.clone(),
                 invite_timeout: self.gw.config.sip.invite_timeout,
