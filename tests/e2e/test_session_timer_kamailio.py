@@ -1,0 +1,157 @@
+"""A session-timer refresh (RFC 4028) through a proxy that requires it: Kamailio 5.6 with `dialog` + `sst`
+(`tests/peers/kamailio/kamailio.cfg` started with `-A WITH_SST`).
+
+The gateway (`[sip] session_expires_s = 90`, `outbound_proxy` = Kamailio) dials a far end in plain Python
+(`helpers/dialog_uas.py`) that does not support timers: its 200 carries no Session-Expires. Kamailio
+record-routes the call, tracks it as a dialog and, because the gateway's INVITE said `Supported: timer`,
+appends `Session-Expires: 90;refresher=uac` to the 200 (RFC 4028 §8.2): the gateway is the refresher.
+Kamailio keeps the dialog for 90 s only; a dialog whose refresh it does not see is ended by Kamailio with a
+BYE to both sides (dialog `send_bye`). The test shows:
+
+- the 200 reaching the gateway carries Kamailio's Session-Expires (Kamailio's log of the reply, then the
+  gateway refreshing at all);
+- about 45 s after the answer (43-48 s, half the interval, §7.2) the gateway's refresh re-INVITE with
+  `Session-Expires: 90;refresher=uac` crosses Kamailio (its log, and the far end receives it with
+  Kamailio's Via), the far end answers 200 and Kamailio relays that 200 back (the gateway ACKs it
+  through Kamailio);
+- Kamailio's dialog expiry moves forward by the refresh (`kamcmd dlg.list`: `timeout` before and after);
+- the call still carries audio both ways after the refresh (PCMU tone at the far end, the far end's tone
+  at the RTMP player), and no BYE came from anyone.
+
+It takes about 52 s. The old binary (no session timers) never refreshes: Kamailio would BYE the call
+90 s after the answer; the test fails at 55 s with "no session refresh"."""
+import re
+import subprocess
+import time
+
+import pytest
+
+from helpers import media
+from helpers.calls import dial_connected, hangup_ended
+from helpers.dialog_uas import DialogPeer, header
+from helpers.kamailio import Kamailio
+from helpers.rtmp_control import RtmpControl
+
+INTERVAL_S = 90
+TONE_HZ = 1000
+PEER_TONE_HZ = 700
+MIN_SNR_DB = 20
+
+
+class RecordRoutingPeer(DialogPeer):
+    """DialogPeer whose responses copy the request's Record-Route (RFC 3261 §12.1.1), as a UAS behind a
+    record-routing proxy must: the gateway's route set then keeps Kamailio on the dialog's path."""
+
+    def _reply(self, msg: str, src: tuple, status: str, body: str = "", extra: list = ()):
+        head = msg.split("\r\n\r\n", 1)[0].split("\r\n")
+        rr = [l for l in head[1:] if re.match(r"(?i)record-route:", l)]
+        super()._reply(msg, src, status, body, list(rr) + list(extra))
+
+
+def dlg_timeouts(kam: Kamailio) -> list:
+    """The `timeout` (absolute expiry, Unix seconds) of every dialog in `kamcmd dlg.list`."""
+    out = kam.kamcmd("dlg.list") or ""
+    return [int(v) for v in re.findall(r"^\s*timeout:\s*(\d+)\s*$", out, re.M)]
+
+
+def pcmu_wav(packets: list, path):
+    """The payloads of PCMU RTP packets (media.parse_rtp dicts), in sequence order, decoded by ffmpeg."""
+    raw = path.with_suffix(".ulaw")
+    raw.write_bytes(b"".join(p["payload"] for p in sorted(packets, key=lambda p: p["seq"])))
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "mulaw", "-ar", "8000", "-ac", "1", "-i", raw, path],
+                   check=True, timeout=30)
+    return path
+
+
+@pytest.fixture
+def sst_kamailio(procs, out_dir, ports):
+    k = Kamailio(procs, out_dir, ports, defines=("WITH_SST",), name="kamailio_sst").start()
+    yield k
+    k.stop()
+
+
+def test_refresh_crosses_kamailio_and_keeps_the_call(gateway_factory, sst_kamailio, procs, out_dir, ports,
+                                                     measure):
+    kam = sst_kamailio
+    gw = gateway_factory({"sip": {"session_expires_s": INTERVAL_S,
+                                  "outbound_proxy": f"sip:127.0.0.1:{kam.port}"}}, name="gw_sst")
+    peer = RecordRoutingPeer(ports.port(), ports.range(2)[0])
+    ctl = RtmpControl(gw.url())
+    pub = None
+    try:
+        s4 = dial_connected(ctl, peer.uri("bob"))
+        peer.wait_answered()
+        invite = next(m for _, d, m in peer.log if d == "in" and m.startswith("INVITE "))
+        assert f"127.0.0.1:{kam.port}" in (header(invite, "Record-Route") or ""), \
+            f"the INVITE did not come through Kamailio:\n{invite}"
+        assert header(invite, "Session-Expires") == str(INTERVAL_S), invite
+        t_answer = next(t for t, d, m in peer.log if d == "out" and m.startswith("SIP/2.0 200"))
+        # Kamailio appended its Session-Expires to the far end's 200 (the far end sent none).
+        log = kam.output()
+        assert "SST FORWARD INVITE" in log, f"Kamailio did not put the call under sst:\n{kam.proc.tail(30)}"
+        time.sleep(1.0)
+        before = dlg_timeouts(kam)
+        assert len(before) == 1, f"Kamailio should track one dialog: {kam.kamcmd('dlg.list')}"
+        print("dialog expiry before the refresh:", before[0] - time.time(), "s from now")
+
+        pub = media.ffmpeg_publish_tone(procs, gw.url(s4["publish"]), 56)
+        end = t_answer + 55
+        while not peer.reinvites_in and time.monotonic() < end:
+            time.sleep(0.2)
+        assert peer.reinvites_in, f"no session refresh within 55 s:\n{peer.dump()}\n" + \
+            "\n".join(l for l in kam.output().splitlines() if "SST" in l)
+        refresh = peer.reinvites_in[0]
+        t_refresh = next(t for t, d, m in peer.log if d == "in" and m is refresh)
+        took = t_refresh - t_answer
+        measure("session refresh through Kamailio after the 200 (s)", round(took, 1))
+        assert 43 <= took <= 48, f"refresh after {took:.1f} s, expected ~45 (half of {INTERVAL_S})"
+        se = (header(refresh, "Session-Expires") or "").replace(" ", "").lower()
+        assert se == f"{INTERVAL_S};refresher=uac", f"refresh Session-Expires {se!r}:\n{refresh}"
+        vias = re.findall(r"(?im)^(?:via|v):.*$", refresh.split("\r\n\r\n", 1)[0])
+        assert len(vias) >= 2 and f"127.0.0.1:{kam.port}" in vias[0], \
+            f"the refresh did not cross Kamailio (top Via should be Kamailio's): {vias}"
+        # The far end's 200 went back through Kamailio and the gateway ACKed it (through Kamailio too).
+        deadline = time.monotonic() + 5
+        while not [m for m in peer.acks_in[1:]] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(peer.acks_in) >= 2, f"the refresh's 200 was not ACKed:\n{peer.dump()}"
+        kl = kam.output().splitlines()
+        cseq = header(refresh, "CSeq").split()[0]
+        assert [l for l in kl if "SST IN-DIALOG INVITE" in l and f"cseq={cseq}" in l], \
+            "Kamailio did not relay the refresh:\n" + "\n".join(l for l in kl if "SST" in l)
+        assert [l for l in kl if "SST REPLY 200" in l and f"cseq={cseq}" in l], \
+            "Kamailio did not see the refresh's 200:\n" + "\n".join(l for l in kl if "SST" in l)
+        time.sleep(0.5)
+        after = dlg_timeouts(kam)
+        assert len(after) == 1, f"Kamailio lost the dialog: {kam.kamcmd('dlg.list')}"
+        moved = after[0] - before[0]
+        measure("Kamailio dialog expiry moved by the refresh (s)", moved)
+        assert moved >= 40, f"Kamailio's dialog expiry did not move with the refresh: {before} -> {after}"
+
+        # Audio after the refresh: the gateway's PCMU at the far end, the far end's tone at the player.
+        t = time.monotonic()
+        played = out_dir / "played.flv"
+        player = media.librtmp_play(procs, gw.url(s4["play"]), played, 4.0)
+        time.sleep(0.5)
+        peer.send_tone(PEER_TONE_HZ, 3).join(6)
+        media.wait_ok(player, 10, "librtmp playing the call after the refresh")
+        pkts = [p for tt, _, d in peer.rtp[peer.rtp_port].got if tt >= t
+                for p in [media.parse_rtp(d)] if p and p["pt"] == 0]
+        measure("gateway RTP at the far end in the 3.5 s after the refresh", len(pkts))
+        assert len(pkts) >= 150, f"audio to the far end after the refresh: {len(pkts)} packets"
+        tone = media.tonecheck(pcmu_wav(pkts, out_dir / "far_end_after_refresh.wav"), TONE_HZ, MIN_SNR_DB)
+        measure("SNR RTMP->far end after the refresh (dB)", tone["snr"])
+        assert tone["ok"], tone["text"]
+        heard = media.tonecheck(media.flv_to_wav(played, out_dir / "played.wav"), PEER_TONE_HZ, MIN_SNR_DB)
+        measure("SNR far end->RTMP after the refresh (dB)", heard["snr"])
+        assert heard["ok"], heard["text"]
+        assert not [m for _, d, m in peer.log if d == "in" and m.startswith("BYE ")], "a BYE ended the call"
+        assert 0 not in ctl.status_codes(), f"the call ended: {ctl.dump()}"
+    finally:
+        if pub is not None:
+            pub.stop()
+        try:
+            hangup_ended(ctl)
+        finally:
+            ctl.close()
+            peer.close()
