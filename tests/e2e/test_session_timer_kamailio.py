@@ -87,8 +87,14 @@ def test_refresh_crosses_kamailio_and_keeps_the_call(gateway_factory, sst_kamail
         assert header(invite, "Session-Expires") == str(INTERVAL_S), invite
         t_answer = next(t for t, d, m in peer.log if d == "out" and m.startswith("SIP/2.0 200"))
         # Kamailio appended its Session-Expires to the far end's 200 (the far end sent none).
+        ok200 = next(m for _, d, m in peer.log if d == "out" and m.startswith("SIP/2.0 200"))
+        assert header(ok200, "Session-Expires") is None, ok200
         log = kam.output()
         assert "SST FORWARD INVITE" in log, f"Kamailio did not put the call under sst:\n{kam.proc.tail(30)}"
+        gw_200 = [l for l in gw.log.read_text(errors="replace").splitlines()
+                  if "udp received" in l and "cseq=1 INVITE" in l and "SIP/2.0 200" in l]
+        assert gw_200 and f"Session-Expires: {INTERVAL_S};refresher=uac" in gw_200[0], \
+            f"the 200 reaching the gateway lacks Kamailio's Session-Expires: {gw_200[:1]}"
         time.sleep(1.0)
         before = dlg_timeouts(kam)
         assert len(before) == 1, f"Kamailio should track one dialog: {kam.kamcmd('dlg.list')}"
