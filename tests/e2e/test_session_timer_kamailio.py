@@ -161,3 +161,125 @@ def test_refresh_crosses_kamailio_and_keeps_the_call(gateway_factory, sst_kamail
         finally:
             ctl.close()
             peer.close()
+
+
+class RoutedCaller(RecordRoutingPeer):
+    """A caller (UAC) behind a record-routing proxy that does not support session timers: its INVITE has
+    no `Supported: timer`, its in-dialog requests (ACK, BYE) carry the route set of the 200's Record-Route
+    (reversed, RFC 3261 §12.1.2) and go to the proxy. The gateway's in-dialog requests (the refresh) are
+    answered as DialogPeer does."""
+
+    route_set = ()
+
+    def invite_via(self, ruri: str, proxy: tuple, user: str = "carol"):
+        self.gateway_sip = proxy
+        self.call_id = f"sst{int(time.monotonic() * 1e6)}@{self.host}"
+        self.local = f"<sip:{user}@{self.host}:{self.sip.addr[1]}>;tag={self.local_tag}"
+        self.remote_target = ruri
+        self.cseq += 1
+        self._last_branch, self._last_ruri = f"z9hG4bKsst{self.cseq}", ruri
+        body = self.sdp()
+        lines = [f"INVITE {ruri} SIP/2.0",
+                 f"Via: SIP/2.0/UDP {self.host}:{self.sip.addr[1]};branch={self._last_branch};rport",
+                 f"From: {self.local}", f"To: <{ruri}>", f"Call-ID: {self.call_id}",
+                 f"CSeq: {self.cseq} INVITE", "Max-Forwards: 70",
+                 f"Contact: <sip:{user}@{self.host}:{self.sip.addr[1]}>",
+                 "Content-Type: application/sdp", f"Content-Length: {len(body.encode())}"]
+        self._send("\r\n".join(lines) + "\r\n\r\n" + body, proxy)
+
+    def _on_response(self, msg: str, src: tuple):
+        if msg.split(" ", 2)[1].startswith("2") and not self.route_set and "INVITE" in (header(msg, "CSeq") or ""):
+            head = msg.split("\r\n\r\n", 1)[0].split("\r\n")
+            rr = [v.strip() for l in head[1:] if re.match(r"(?i)record-route:", l)
+                  for v in l.split(":", 1)[1].split(",")]
+            self.route_set = tuple(reversed(rr))
+        return super()._on_response(msg, src)
+
+    def _send(self, text: str, dest: tuple):
+        first, _, rest = text.partition("\r\n")
+        to = header(text, "To") or ""
+        if not first.startswith("SIP/2.0") and ";tag=" in to and self.route_set:
+            text = first + "\r\n" + "".join(f"Route: {r}\r\n" for r in self.route_set) + rest
+        super()._send(text, dest)
+
+
+def test_gateway_as_uas_refreshes_through_kamailio(gateway, rtmp_client, sst_kamailio, procs, out_dir, ports,
+                                                   measure):
+    """An incoming call through Kamailio from a caller without timer support: Kamailio's sst asks for
+    session timers on the INVITE, the gateway (UAS) answers `Session-Expires: N;refresher=uas` (RFC 4028
+    §9: the UAC cannot refresh) and re-INVITEs the caller at half the interval, through Kamailio's
+    Record-Route; the caller answers and the call keeps its audio."""
+    from test_kamailio_calls import register
+    kam = sst_kamailio
+    ctl = rtmp_client()
+    register(ctl, kam, "rtmpuser", "secret")
+    caller = RoutedCaller(ports.port(), ports.range(2)[0])
+    pub = None
+    try:
+        mark, before = len(ctl.invokes), len(ctl.statuses())
+        caller.invite_via(kam.uri("rtmpuser"), ("127.0.0.1", kam.port))
+        from helpers.incoming import answer, event
+        from helpers.rtmp_control import CONNECT_STREAMS
+        event(ctl, "Sono.Call.Incoming", 10, after=mark)
+        answer(ctl, "accept")
+        ok = caller.wait_final(10)
+        assert ok.startswith("SIP/2.0 200"), f"the call through Kamailio was not answered: {ok}\n{caller.dump()}"
+        t_answer = next(t for t, d, m in caller.log if d == "in" and m is ok)
+        s4 = ctl.wait_status(CONNECT_STREAMS, 8, after=before)
+        fwd = [l for l in kam.output().splitlines() if "FORWARD INVITE" in l and "rtmpuser" not in l.split(" to ")[0]]
+        print("Kamailio:", fwd[-1:])
+        print("200 to the caller:", ok.split("\r\n\r\n", 1)[0])
+        assert caller.route_set and f"127.0.0.1:{kam.port}" in caller.route_set[0], \
+            f"the gateway's 200 lacks Kamailio's Record-Route:\n{ok}"
+        se = header(ok, "Session-Expires")
+        assert se, f"the gateway's 200 has no Session-Expires (Kamailio asked for a session timer):\n{ok}"
+        interval = int(se.split(";")[0])
+        assert se.replace(" ", "").lower().endswith(";refresher=uas"), \
+            f"the caller does not support timers, so the gateway must refresh (RFC 4028 §9): {se}"
+        assert interval <= 180, f"interval {interval}: Kamailio's Session-Expires (Min-SE 90) should stand"
+        acked = time.monotonic() + 3
+        while not [1 for _, d, m in caller.log if d == "out" and m.startswith("ACK ")] and time.monotonic() < acked:
+            time.sleep(0.05)
+        time.sleep(1.0)
+        before_dlg = dlg_timeouts(kam)
+        assert len(before_dlg) == 1, f"Kamailio should track one dialog: {kam.kamcmd('dlg.list')}"
+
+        pub = media.ffmpeg_publish_tone(procs, gateway.url(s4["publish"]), interval / 2 + 12)
+        end = t_answer + interval / 2 + 10
+        while not caller.reinvites_in and time.monotonic() < end:
+            time.sleep(0.2)
+        assert caller.reinvites_in, f"no session refresh from the gateway within {interval / 2 + 10:.0f} s:\n" \
+            f"{caller.dump()}\n" + "\n".join(l for l in kam.output().splitlines() if "SST" in l)
+        refresh = caller.reinvites_in[0]
+        took = next(t for t, d, m in caller.log if d == "in" and m is refresh) - t_answer
+        measure("gateway (UAS) refresh through Kamailio after the 200 (s)", round(took, 1))
+        assert interval / 2 - 2 <= took <= interval / 2 + 3, f"refresh after {took:.1f} s, expected ~{interval / 2}"
+        vias = re.findall(r"(?im)^(?:via|v):.*$", refresh.split("\r\n\r\n", 1)[0])
+        assert len(vias) >= 2 and f"127.0.0.1:{kam.port}" in vias[0], f"the refresh bypassed Kamailio: {vias}"
+        assert caller.local_tag in header(refresh, "To"), f"the refresh is not in the caller's dialog:\n{refresh}"
+        deadline = time.monotonic() + 5
+        while len([1 for _, d, m in caller.log if d == "in" and m.startswith("ACK ")]) < 1 and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [m for _, d, m in caller.log if d == "in" and m.startswith("ACK ")], \
+            f"the refresh's 200 was not ACKed:\n{caller.dump()}"
+        time.sleep(0.5)
+        after_dlg = dlg_timeouts(kam)
+        assert len(after_dlg) == 1 and after_dlg[0] - before_dlg[0] >= interval / 2 - 5, \
+            f"Kamailio's dialog expiry did not move with the refresh: {before_dlg} -> {after_dlg}"
+        t = time.monotonic()
+        time.sleep(1.5)
+        pkts = [p for tt, _, d in caller.rtp[caller.rtp_port].got if tt >= t
+                for p in [media.parse_rtp(d)] if p and p["pt"] == 0]
+        measure("gateway RTP at the caller in 1.5 s after the refresh", len(pkts))
+        assert len(pkts) >= 60, f"audio after the refresh: {len(pkts)} packets in 1.5 s"
+        tone = media.tonecheck(pcmu_wav(pkts, out_dir / "caller_after_refresh.wav"), TONE_HZ, MIN_SNR_DB)
+        assert tone["ok"], tone["text"]
+        assert 0 not in ctl.status_codes()[before:], f"the call ended: {ctl.dump()}"
+    finally:
+        if pub is not None:
+            pub.stop()
+        try:
+            hangup_ended(ctl)
+        finally:
+            caller.close()
