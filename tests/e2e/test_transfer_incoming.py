@@ -22,6 +22,7 @@ from helpers.dialog_uas import DialogPeer, body_of, header
 from helpers.far_end import FarEnd
 from helpers.incoming import answer, event, register_local, user_of
 from helpers.rtmp_control import CONNECT_STREAMS, CONNECTED
+from helpers.sipp import Sipp
 from test_transfer import transfers, wait_transfer
 
 TONE_HZ = 1000
@@ -142,3 +143,34 @@ def test_caller_refer_outside_the_policy_is_refused(gateway, rtmp_client, ports)
     finally:
         caller.close()
         evil.close()
+
+
+def test_caller_refer_to_a_busy_target_reports_486(gateway, rtmp_client, procs, out_dir, ports):
+    """The target (sipp `uas_reject.xml`) answers 486: the final NOTIFY's sipfrag is `SIP/2.0 486` with
+    `Subscription-State: terminated` (RFC 3515 §2.4.5), sipp gets its ACK, and the client gets status 0
+    for the new call with sip_code 486."""
+    busy = Sipp(procs, out_dir, ports, "uas_reject.xml", subst={"@CODE@": 486, "@REASON@": "Busy Here"},
+                name="sipp_busy").start()
+    ctl = rtmp_client()
+    caller, old = incoming_call(gateway, ctl, ports)
+    try:
+        before = len(ctl.statuses())
+        got = caller.refer(f"<{busy.uri('carol')}>")
+        assert got.startswith("SIP/2.0 202"), f"REFER answered {got}\n{caller.dump()}"
+        assert busy.wait_exit(10) == 0, "the target got no INVITE or no ACK for its 486:\n" + busy.report()
+        final = caller.wait_in(lambda m: m.startswith("NOTIFY ") and
+                               (header(m, "Subscription-State") or "").startswith("terminated"), 10, "final NOTIFY")
+        assert body_of(final).startswith("SIP/2.0 486"), f"final NOTIFY: {final}"
+        assert header(final, "Event") == "refer", final
+        print("statuses:", ctl.statuses()[before:])
+        print("transfer events:", transfers(ctl))
+        print("caller got:", [m.split("\r\n", 1)[0] for _, d, m in caller.log if d == "in"])
+        ended = [s for s in ctl.statuses()[before:] if int(s["status_code"]) == 0 and s["call_id"] != old["call_id"]]
+        deadline = time.monotonic() + 5
+        while not ended and time.monotonic() < deadline:
+            time.sleep(0.1)
+            ended = [s for s in ctl.statuses()[before:]
+                     if int(s["status_code"]) == 0 and s["call_id"] != old["call_id"]]
+        assert ended and int(ended[0].get("sip_code", 0)) == 486, f"the new call's end: {ctl.dump()}"
+    finally:
+        caller.close()
