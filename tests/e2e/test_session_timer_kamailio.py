@@ -38,14 +38,32 @@ PEER_TONE_HZ = 700
 MIN_SNR_DB = 20
 
 
+def record_route(msg: str) -> list:
+    """The Record-Route entries of a message, top first."""
+    head = msg.split("\r\n\r\n", 1)[0].split("\r\n")
+    return [v.strip() for l in head[1:] if re.match(r"(?i)record-route:", l) for v in l.split(":", 1)[1].split(",")]
+
+
 class RecordRoutingPeer(DialogPeer):
     """DialogPeer whose responses copy the request's Record-Route (RFC 3261 §12.1.1), as a UAS behind a
-    record-routing proxy must: the gateway's route set then keeps Kamailio on the dialog's path."""
+    record-routing proxy must: the gateway's route set then keeps Kamailio on the dialog's path. Its own
+    in-dialog requests carry the route set (the INVITE's Record-Route, §12.1.1) as Route headers and go to
+    the proxy."""
+
+    route_set = ()
 
     def _reply(self, msg: str, src: tuple, status: str, body: str = "", extra: list = ()):
         head = msg.split("\r\n\r\n", 1)[0].split("\r\n")
         rr = [l for l in head[1:] if re.match(r"(?i)record-route:", l)]
+        if msg.startswith("INVITE ") and ";tag=" not in (header(msg, "To") or "") and not self.route_set:
+            self.route_set = tuple(record_route(msg))
         super()._reply(msg, src, status, body, list(rr) + list(extra))
+
+    def _send(self, text: str, dest: tuple):
+        first, _, rest = text.partition("\r\n")
+        if not first.startswith("SIP/2.0") and ";tag=" in (header(text, "To") or "") and self.route_set:
+            text = first + "\r\n" + "".join(f"Route: {r}\r\n" for r in self.route_set) + rest
+        super()._send(text, dest)
 
 
 def dlg_timeouts(kam: Kamailio) -> list:
@@ -189,18 +207,8 @@ class RoutedCaller(RecordRoutingPeer):
 
     def _on_response(self, msg: str, src: tuple):
         if msg.split(" ", 2)[1].startswith("2") and not self.route_set and "INVITE" in (header(msg, "CSeq") or ""):
-            head = msg.split("\r\n\r\n", 1)[0].split("\r\n")
-            rr = [v.strip() for l in head[1:] if re.match(r"(?i)record-route:", l)
-                  for v in l.split(":", 1)[1].split(",")]
-            self.route_set = tuple(reversed(rr))
+            self.route_set = tuple(reversed(record_route(msg)))
         return super()._on_response(msg, src)
-
-    def _send(self, text: str, dest: tuple):
-        first, _, rest = text.partition("\r\n")
-        to = header(text, "To") or ""
-        if not first.startswith("SIP/2.0") and ";tag=" in to and self.route_set:
-            text = first + "\r\n" + "".join(f"Route: {r}\r\n" for r in self.route_set) + rest
-        super()._send(text, dest)
 
 
 def test_gateway_as_uas_refreshes_through_kamailio(gateway, rtmp_client, sst_kamailio, procs, out_dir, ports,
@@ -283,3 +291,51 @@ def test_gateway_as_uas_refreshes_through_kamailio(gateway, rtmp_client, sst_kam
             hangup_ended(ctl)
         finally:
             caller.close()
+
+
+def test_far_end_refreshes_through_kamailio(gateway_factory, sst_kamailio, procs, out_dir, ports, measure):
+    """The far end is the refresher (its 200 says `Session-Expires: 90;refresher=uas`) and refreshes
+    through Kamailio with an UPDATE without SDP and then a re-INVITE (RFC 4028 §7.4, §8.1): the gateway
+    answers each 200 with `Session-Expires: 90;refresher=uac` and `Require: timer` (§9), so Kamailio's sst
+    takes each as a refresh and pushes the dialog's expiry; the call goes on."""
+    kam = sst_kamailio
+    gw = gateway_factory({"sip": {"session_expires_s": INTERVAL_S,
+                                  "outbound_proxy": f"sip:127.0.0.1:{kam.port}"}}, name="gw_sst_far")
+    peer = RecordRoutingPeer(ports.port(), ports.range(2)[0], answer_session_expires=f"{INTERVAL_S};refresher=uas")
+    ctl = RtmpControl(gw.url())
+    try:
+        dial_connected(ctl, peer.uri("bob"))
+        peer.wait_answered()
+        assert peer.route_set and f"127.0.0.1:{kam.port}" in peer.route_set[0], peer.dump()
+        time.sleep(1.0)
+        first = dlg_timeouts(kam)
+        assert len(first) == 1, f"Kamailio should track one dialog: {kam.kamcmd('dlg.list')}"
+        last = first[0]
+        for method in ("UPDATE", "INVITE"):
+            time.sleep(3.0)
+            extra = ["Supported: timer", f"Session-Expires: {INTERVAL_S};refresher=uac"]
+            if method == "UPDATE":
+                resp = peer.request("UPDATE", extra=extra)
+            else:
+                resp = peer.reinvite("sendrecv", extra=extra)
+            assert resp.startswith("SIP/2.0 200"), f"the far end's {method} refresh: {resp}\n{peer.dump()}"
+            se = (header(resp, "Session-Expires") or "").replace(" ", "").lower()
+            assert se == f"{INTERVAL_S};refresher=uac", f"{method} refresh answered Session-Expires {se!r}:\n{resp}"
+            assert "timer" in (header(resp, "Require") or ""), f"{method} 200 lacks Require: timer:\n{resp}"
+            vias = re.findall(r"(?im)^(?:via|v):.*$", resp.split("\r\n\r\n", 1)[0])
+            assert len(vias) == 1, f"the response came back with extra Vias: {vias}"
+            time.sleep(0.5)
+            now = dlg_timeouts(kam)
+            assert len(now) == 1 and now[0] - last >= 3, \
+                f"Kamailio did not take the {method} as a refresh: expiry {last} -> {now}"
+            measure(f"Kamailio dialog expiry moved by the far end's {method} (s)", now[0] - last)
+            last = now[0]
+        kl = [l for l in kam.output().splitlines() if "SST IN-DIALOG UPDATE" in l or "SST IN-DIALOG INVITE" in l]
+        assert len(kl) >= 2, "the refreshes did not cross Kamailio:\n" + "\n".join(kl)
+        assert 0 not in ctl.status_codes(), f"the call ended: {ctl.dump()}"
+    finally:
+        try:
+            hangup_ended(ctl)
+        finally:
+            ctl.close()
+            peer.close()
