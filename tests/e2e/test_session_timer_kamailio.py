@@ -339,3 +339,39 @@ def test_far_end_refreshes_through_kamailio(gateway_factory, sst_kamailio, procs
         finally:
             ctl.close()
             peer.close()
+
+
+def test_proxy_422_raises_the_interval(gateway_factory, procs, out_dir, ports, measure):
+    """Kamailio's sst with Min-SE 120 (`-A SST_MIN_SE=120`) answers the gateway's `Session-Expires: 90`
+    with 422 and `Min-SE: 120` (RFC 4028 §8.1). The gateway retries once (same Call-ID, higher CSeq) with
+    `Session-Expires: 120` and `Min-SE: 120` (§7.1), Kamailio relays it, and the call connects with
+    Kamailio's `Session-Expires: 120;refresher=uac` in the 200."""
+    kam = Kamailio(procs, out_dir, ports, defines=("WITH_SST", "SST_MIN_SE=120"), name="kamailio_sst120").start()
+    gw = gateway_factory({"sip": {"session_expires_s": INTERVAL_S,
+                                  "outbound_proxy": f"sip:127.0.0.1:{kam.port}"}}, name="gw_sst422")
+    peer = RecordRoutingPeer(ports.port(), ports.range(2)[0])
+    ctl = RtmpControl(gw.url())
+    try:
+        dial_connected(ctl, peer.uri("bob"))
+        invites = [m for _, d, m in peer.log if d == "in" and m.startswith("INVITE ")]
+        assert len(invites) == 1, f"only the retried INVITE reaches the far end:\n{peer.dump()}"
+        assert header(invites[0], "Session-Expires") == "120", invites[0]
+        assert header(invites[0], "Min-SE") == "120", invites[0]
+        log = gw.log.read_text(errors="replace").splitlines()
+        sent = [l for l in log if "udp send" in l and 'raw_message="INVITE ' in l]
+        got422 = [l for l in log if "udp received" in l and 'raw_message="SIP/2.0 422' in l]
+        assert got422 and "Min-SE: 120" in got422[0], f"no 422 from Kamailio: {got422}"
+        assert len(sent) >= 2, f"the gateway did not retry after the 422: {sent}"
+        cid = lambda l: re.search(r"Call-ID: ([^\\]+)\\r", l)[1]  # noqa: E731
+        cseq = lambda l: int(re.search(r"cseq=(\d+) INVITE", l)[1])  # noqa: E731
+        assert cid(sent[0]) == cid(sent[1]) and cseq(sent[1]) > cseq(sent[0]), (sent[0][:400], sent[1][:400])
+        gw_200 = [l for l in log if "udp received" in l and "SIP/2.0 200" in l and "INVITE" in l]
+        assert gw_200 and "Session-Expires: 120;refresher=uac" in gw_200[0], gw_200[:1]
+        assert [l for l in kam.output().splitlines() if "SST 422" in l], "Kamailio logged no 422"
+    finally:
+        try:
+            hangup_ended(ctl)
+        finally:
+            ctl.close()
+            peer.close()
+            kam.stop()
