@@ -160,3 +160,57 @@ def test_gateway_holds_and_resumes_far_end(kind, direction, gateway, rtmp_client
     t = media.assert_tone(wav, MIN_SNR_RTMP_DB, f"{label}: far end's tone at the RTMP player", expect_hz=PEER_TONE_HZ)
     measure(f"{label}: SNR far end->RTMP Speex (dB)", t["snr"])
     peer.stop()
+
+
+def test_hold_while_the_far_end_holds_offers_inactive(gateway, rtmp_client, procs, ports):
+    """Both sides hold (plain-Python far end, `helpers/dialog_uas.py`). The far end holds first
+    (`a=sendonly`, the gateway answers `a=recvonly`); then `hold()` must offer `a=inactive`, not
+    `a=sendonly`: RFC 3264 §8.4, "if the stream to be placed on hold was previously a recvonly media
+    stream, it is placed on hold by marking it inactive" (RFC 6337 §5.3). No RTP flows either way. The far
+    end resumes (`a=sendrecv`): the gateway, still holding, answers `a=sendonly`; `unhold()` offers
+    `a=sendrecv` and audio reaches the far end again. The old binary offers `a=sendonly` while held."""
+    from helpers.calls import dial_connected
+    from helpers.dialog_uas import DialogPeer, body_of
+    peer = DialogPeer(ports.port(), ports.range(2)[0])
+    ctl = rtmp_client()
+    pub = None
+    try:
+        s4 = dial_connected(ctl, peer.uri("bob"))
+        peer.wait_answered()
+        pub = media.ffmpeg_publish_tone(procs, gateway.url(s4["publish"]), 15)
+        time.sleep(1.0)
+        resp = peer.reinvite("sendonly")
+        assert resp.startswith("SIP/2.0 200") and direction_of(resp) == "recvonly", resp
+        ev = wait_hold_event(ctl, 1)
+        assert ev.get("held") is True and ev.get("by") == "remote", ev
+        assert invoke(ctl, "hold").method == "_result"
+        end = time.monotonic() + 5
+        while not peer.reinvites_in and time.monotonic() < end:
+            time.sleep(0.05)
+        assert peer.reinvites_in, f"hold() sent no re-INVITE:\n{peer.dump()}"
+        offer = body_of(peer.reinvites_in[0])
+        assert direction_of("\r\n\r\n" + offer) == "inactive", \
+            f"hold() of a recvonly stream must offer a=inactive (RFC 3264 §8.4):\n{offer}"
+        time.sleep(0.5)
+        t = time.monotonic()
+        time.sleep(1.0)
+        sent = peer.rtp_count(peer.rtp_port, t)
+        assert sent == 0, f"the gateway sent {sent} RTP packets while both sides hold"
+        resp = peer.reinvite("sendrecv")
+        assert resp.startswith("SIP/2.0 200") and direction_of(resp) == "sendonly", \
+            f"the far end resumed while the gateway holds: the answer must be a=sendonly:\n{resp}"
+        assert invoke(ctl, "unhold").method == "_result"
+        end = time.monotonic() + 5
+        while len(peer.reinvites_in) < 2 and time.monotonic() < end:
+            time.sleep(0.05)
+        assert len(peer.reinvites_in) >= 2, f"unhold() sent no re-INVITE:\n{peer.dump()}"
+        assert direction_of("\r\n\r\n" + body_of(peer.reinvites_in[1])) == "sendrecv", peer.reinvites_in[1]
+        time.sleep(0.5)
+        t = time.monotonic()
+        time.sleep(1.2)
+        assert peer.rtp_count(peer.rtp_port, t) >= 30, "audio did not reach the far end after unhold()"
+    finally:
+        if pub is not None:
+            pub.stop()
+        hangup_ended(ctl)
+        peer.close()
