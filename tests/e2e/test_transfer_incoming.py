@@ -13,6 +13,7 @@ from the 200, with the tags the other way round than on an outgoing call).
   up and is hung up normally. No Refer-To or a `tel:` target: 400.
 
 `test_transfer.py` covers the same on outgoing (UAC) calls; its Transfer-event helpers are reused."""
+import os
 import re
 import time
 
@@ -21,7 +22,7 @@ from helpers.calls import hangup_ended
 from helpers.dialog_uas import DialogPeer, body_of, header
 from helpers.far_end import FarEnd
 from helpers.incoming import answer, event, register_local, user_of
-from helpers.rtmp_control import CONNECT_STREAMS, CONNECTED
+from helpers.rtmp_control import CONNECT_STREAMS, CONNECTED, RtmpControl
 from helpers.sipp import Sipp
 from test_transfer import transfers, wait_transfer
 
@@ -174,3 +175,35 @@ def test_caller_refer_to_a_busy_target_reports_486(gateway, rtmp_client, procs, 
         assert ended and int(ended[0].get("sip_code", 0)) == 486, f"the new call's end: {ctl.dump()}"
     finally:
         caller.close()
+
+
+def test_caller_refer_outside_the_token_dial_claim_is_refused(gateway_factory, procs, out_dir, ports):
+    """`[auth] mode = "jwt"`: the client's token allows `register` and dials only to `sip:echo@*`. A REFER
+    to a target that `[policy] dial_allow` allows but the token's `dial` claim does not gets 403, nothing
+    is dialled, and the call stays up: a far end cannot reach more than the client itself could."""
+    import jwt
+    secret = "kam-" + os.urandom(16).hex()
+    (out_dir / "jwt.secret").write_text(secret + "\n")
+    gw = gateway_factory({"auth": {"mode": "jwt", "algorithm": "HS256", "secret_file": str(out_dir / "jwt.secret"),
+                                   "issuer": "test-site", "audience": "rtmp2sip"}}, name="gw_jwt")
+    now = int(time.time())
+    tok = jwt.encode({"sub": "alice", "iat": now, "exp": now + 300, "iss": "test-site", "aud": "rtmp2sip",
+                      "register": True, "dial": ["sip:echo@*"]}, secret, algorithm="HS256")
+    carol = FarEnd(ports.port(), ports.range(2)[0], user="carol")
+    ctl = RtmpControl(f"{gw.url()} conn=S:{tok}")
+    caller = None
+    try:
+        caller, _ = incoming_call(gw, ctl, ports)
+        before = len(ctl.statuses())
+        got = caller.refer(f"<{carol.uri()}>")
+        assert got.split()[1] == "403", f"REFER outside the token's dial claim: {got}"
+        time.sleep(1.0)
+        assert not carol.requests("INVITE"), "the gateway dialled a target the token does not allow"
+        assert not caller.notifies and not transfers(ctl)
+        assert ctl.status_codes()[before:] == [], f"the call did not stay up: {ctl.dump()}"
+        hangup_ended(ctl)
+    finally:
+        ctl.close()
+        carol.close()
+        if caller is not None:
+            caller.close()
