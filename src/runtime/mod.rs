@@ -21,6 +21,7 @@ pub mod locations;
 pub mod media_task;
 pub mod metrics;
 pub mod ports;
+pub mod publisher;
 pub mod server;
 pub mod streams;
 pub mod tls;
