@@ -168,7 +168,10 @@ def test_hold_while_the_far_end_holds_offers_inactive(gateway, rtmp_client, proc
     `a=sendonly`: RFC 3264 §8.4, "if the stream to be placed on hold was previously a recvonly media
     stream, it is placed on hold by marking it inactive" (RFC 6337 §5.3). No RTP flows either way. The far
     end resumes (`a=sendrecv`): the gateway, still holding, answers `a=sendonly`; `unhold()` offers
-    `a=sendrecv` and audio reaches the far end again. The old binary offers `a=sendonly` while held."""
+    `a=sendrecv` and audio reaches the far end again. Each side's hold and resume is told to the client
+    on its own (`Sono.Call.Hold` remote held, local held, remote resumed, local resumed). The old binary
+    offers `a=sendonly` while held (and before per-side hold state told neither the client's hold nor
+    the far end's resume)."""
     from helpers.calls import dial_connected
     from helpers.dialog_uas import DialogPeer, body_of
     peer = DialogPeer(ports.port(), ports.range(2)[0])
@@ -191,6 +194,9 @@ def test_hold_while_the_far_end_holds_offers_inactive(gateway, rtmp_client, proc
         offer = body_of(peer.reinvites_in[0])
         assert direction_of("\r\n\r\n" + offer) == "inactive", \
             f"hold() of a recvonly stream must offer a=inactive (RFC 3264 §8.4):\n{offer}"
+        ev = wait_hold_event(ctl, 2)
+        assert ev.get("held") is True and ev.get("by") == "local", \
+            f"the client's hold while the far end holds must be told: {ev}"
         time.sleep(0.5)
         t = time.monotonic()
         time.sleep(1.0)
@@ -199,12 +205,17 @@ def test_hold_while_the_far_end_holds_offers_inactive(gateway, rtmp_client, proc
         resp = peer.reinvite("sendrecv")
         assert resp.startswith("SIP/2.0 200") and direction_of(resp) == "sendonly", \
             f"the far end resumed while the gateway holds: the answer must be a=sendonly:\n{resp}"
+        ev = wait_hold_event(ctl, 3)
+        assert ev.get("held") is False and ev.get("by") == "remote", \
+            f"the far end's resume while the client holds must be told: {ev}"
         assert invoke(ctl, "unhold").method == "_result"
         end = time.monotonic() + 5
         while len(peer.reinvites_in) < 2 and time.monotonic() < end:
             time.sleep(0.05)
         assert len(peer.reinvites_in) >= 2, f"unhold() sent no re-INVITE:\n{peer.dump()}"
         assert direction_of("\r\n\r\n" + body_of(peer.reinvites_in[1])) == "sendrecv", peer.reinvites_in[1]
+        ev = wait_hold_event(ctl, 4)
+        assert ev.get("held") is False and ev.get("by") == "local", ev
         time.sleep(0.5)
         t = time.monotonic()
         time.sleep(1.2)

@@ -59,6 +59,35 @@ fn hold_reports_only_when_the_hold_state_flips() {
                 "held:false:remote",
             ],
         ),
+        // Each side on its own: the far end holds, then the client holds
+        // too (our offer `inactive`), the far end resumes (we answer
+        // `sendonly`), the client resumes.
+        (
+            Direction::RecvOnly,
+            true,
+            &["update:RecvOnly", "info:Sono.Call.Hold", "held:true:remote"],
+        ),
+        (
+            Direction::Inactive,
+            false,
+            &["update:Inactive", "info:Sono.Call.Hold", "held:true:local"],
+        ),
+        (
+            Direction::SendOnly,
+            true,
+            &[
+                "update:SendOnly",
+                "info:Sono.Call.Hold",
+                "held:false:remote",
+            ],
+        ),
+        (
+            Direction::SendRecv,
+            false,
+            &["update:SendRecv", "info:Sono.Call.Hold", "held:false:local"],
+        ),
+        // A codec change from the far end while nobody holds: no event.
+        (Direction::SendRecv, true, &["update:SendRecv"]),
     ];
     for (direction, by_remote, want) in rows {
         assert_eq!(

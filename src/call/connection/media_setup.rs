@@ -177,9 +177,24 @@ impl ConnectionCore {
         if let CallSdp::Early { negotiated, .. } = &mut call.sdp {
             *negotiated = n;
         }
-        let held = n.direction != Direction::SendRecv || n.is_hold();
-        let flipped = held != call.held;
-        call.held = held;
+        let before = call.hold;
+        let (lacks_send, lacks_recv) = match n.direction {
+            Direction::SendRecv => (false, false),
+            Direction::SendOnly => (false, true),
+            Direction::RecvOnly => (true, false),
+            Direction::Inactive => (true, true),
+        };
+        if by_remote {
+            call.hold.remote = lacks_send || n.remote_rtp.ip().is_unspecified();
+        } else {
+            call.hold.local = lacks_recv;
+        }
+        let held = if by_remote {
+            call.hold.remote
+        } else {
+            call.hold.local
+        };
+        let flipped = call.hold != before;
         self.out.push_back(Effect::UpdateMedia {
             call_id: call_id.clone(),
             negotiated: n,

@@ -69,7 +69,7 @@ impl ConnectionCore {
             direction: CallDirection::Outbound,
             resources: Resources::Reserved,
             sdp: CallSdp::None,
-            held: false,
+            hold: Default::default(),
         });
         self.out.push_back(Effect::TransferLeg {
             old_call_id: old.clone(),
