@@ -45,6 +45,29 @@ pub struct HttpConfig {
     pub rtmpt_max_sessions_per_ip: u32,
     /// An RTMPT session with no request for this long is ended (1..=300 s).
     pub rtmpt_idle_timeout: Duration,
+    /// The bearer token of the status API (`/api/v1/...`, RFC 6750);
+    /// `None`: the API is off (404). 16..=256 visible ASCII characters.
+    pub admin_token: Option<AdminToken>,
+}
+
+/// Least and most characters of `[http] admin_token`.
+pub const ADMIN_TOKEN_LEN: std::ops::RangeInclusive<usize> = 16..=256;
+
+/// The status API's bearer token; `Debug` shows no secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminToken(String);
+
+impl AdminToken {
+    /// The token's text (compare it in constant time).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -58,6 +81,7 @@ pub(super) struct HttpFile {
     rtmpt: bool,
     rtmpt_max_sessions_per_ip: u32,
     rtmpt_idle_timeout_s: u64,
+    admin_token: String,
 }
 
 impl Default for HttpFile {
@@ -71,6 +95,7 @@ impl Default for HttpFile {
             rtmpt: true,
             rtmpt_max_sessions_per_ip: 4,
             rtmpt_idle_timeout_s: 15,
+            admin_token: String::new(),
         }
     }
 }
@@ -104,7 +129,9 @@ pub(super) fn validate_http(file: &Path, h: HttpFile) -> Result<HttpConfig, Conf
             "must be 1..=300",
         ));
     }
+    let admin_token = admin_token(file, h.admin_token)?;
     Ok(HttpConfig {
+        admin_token,
         listen,
         allowed_origins,
         tls_cert,
@@ -132,6 +159,22 @@ pub(super) fn tls_pair(
             "tls_cert and tls_key must be set together",
         )),
     }
+}
+
+/// `http.admin_token`: empty (API off) or 16..=256 visible ASCII
+/// characters (RFC 6750 section 2.1 `b64token` is a subset of these).
+fn admin_token(file: &Path, s: String) -> Result<Option<AdminToken>, ConfigError> {
+    const KEY: &str = "http.admin_token";
+    if s.is_empty() {
+        return Ok(None);
+    }
+    if !ADMIN_TOKEN_LEN.contains(&s.len()) {
+        return Err(invalid(file, KEY, "must be 16..=256 characters"));
+    }
+    if !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(invalid(file, KEY, "must be visible ASCII (no spaces)"));
+    }
+    Ok(Some(AdminToken(s)))
 }
 
 fn origin_policy(file: &Path, list: &[String]) -> Result<OriginPolicy, ConfigError> {
@@ -198,6 +241,18 @@ mod tests {
         ] {
             assert!(policy(&[bad]).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn admin_token_is_bounded_and_redacted() {
+        let f = Path::new("t.toml");
+        assert_eq!(admin_token(f, String::new()).unwrap(), None);
+        assert!(admin_token(f, "short".into()).is_err());
+        assert!(admin_token(f, "x".repeat(257)).is_err());
+        assert!(admin_token(f, "has a space in it!!".into()).is_err());
+        let t = admin_token(f, "0123456789abcdef".into()).unwrap().unwrap();
+        assert_eq!(t.expose(), "0123456789abcdef");
+        assert!(!format!("{t:?}").contains("0123"));
     }
 
     #[test]

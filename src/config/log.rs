@@ -1,24 +1,54 @@
 //! `[log]`.
 
+use std::path::Path;
+
 use serde::Deserialize;
+
+use super::{invalid, ConfigError};
 
 /// `[log]`.
 #[derive(Debug, Clone)]
 pub struct LogConfig {
     /// A tracing-subscriber `EnvFilter` directive.
     pub level: String,
+    /// How each log line is written.
+    pub format: LogFormat,
+}
+
+/// `[log] format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `"text"`: human-readable lines (default).
+    Text,
+    /// `"json"`: one JSON object per line (tracing-subscriber's JSON
+    /// formatter: `timestamp`, `level`, `fields`, `target`, `spans`).
+    Json,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct LogFile {
     pub(super) level: String,
+    pub(super) format: String,
 }
 
 impl Default for LogFile {
     fn default() -> Self {
         Self {
             level: "info,rsipstack=warn".into(),
+            format: "text".into(),
         }
     }
+}
+
+pub(super) fn validate_log(file: &Path, l: LogFile) -> Result<LogConfig, ConfigError> {
+    let format = match l.format.as_str() {
+        "text" => LogFormat::Text,
+        "json" => LogFormat::Json,
+        _ => return Err(invalid(file, "log.format", "must be \"text\" or \"json\"")),
+    };
+    Ok(LogConfig {
+        level: l.level,
+        format,
+    })
 }

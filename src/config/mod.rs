@@ -13,6 +13,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 pub mod auth;
+mod cdr;
 mod http;
 mod limits;
 mod log;
@@ -23,9 +24,10 @@ mod rtmp;
 mod sip;
 
 pub use auth::{AuthConfig, AuthMode, JwtAlgorithm, KeyBytes};
-pub use http::{HttpConfig, OriginPolicy};
+pub use cdr::{CdrConfig, CdrSink};
+pub use http::{AdminToken, HttpConfig, OriginPolicy};
 pub use limits::LimitsConfig;
-pub use log::LogConfig;
+pub use log::{LogConfig, LogFormat};
 pub use media::{Latching, MediaConfig, RtmpOutCodec, KNOWN_CODECS};
 pub use metrics::MetricsConfig;
 pub use policy::PolicyConfig;
@@ -33,9 +35,10 @@ pub use rtmp::RtmpConfig;
 pub use sip::{SipAuth, SipConfig};
 
 use auth::{validate_auth, AuthFile};
+use cdr::{validate_cdr, CdrFile};
 use http::{validate_http, HttpFile};
 use limits::{validate_limits, LimitsFile};
-use log::LogFile;
+use log::{validate_log, LogFile};
 use media::{validate_media, MediaFile};
 use metrics::{validate_metrics, MetricsFile};
 use policy::{validate_policy, PolicyFile};
@@ -97,6 +100,8 @@ pub struct Config {
     /// `[metrics]`: Prometheus metrics and health endpoints (on the HTTP
     /// listener, or on their own `listen` addresses).
     pub metrics: MetricsConfig,
+    /// `[cdr]`: call detail records (off by default).
+    pub cdr: CdrConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -111,6 +116,7 @@ struct ConfigFile {
     auth: AuthFile,
     http: HttpFile,
     metrics: MetricsFile,
+    cdr: CdrFile,
 }
 
 impl Default for Config {
@@ -176,10 +182,11 @@ fn validate(file: &Path, f: ConfigFile) -> Result<Config, ConfigError> {
         media: validate_media(file, f.media)?,
         policy: validate_policy(file, f.policy)?,
         limits: validate_limits(file, f.limits)?,
-        log: LogConfig { level: f.log.level },
+        log: validate_log(file, f.log)?,
         auth: validate_auth(file, f.auth)?,
         http: validate_http(file, f.http)?,
         metrics: validate_metrics(file, f.metrics)?,
+        cdr: validate_cdr(file, f.cdr)?,
     })
 }
 
@@ -217,6 +224,9 @@ mod tests {
         );
         assert_eq!(c.http.rtmpt_idle_timeout, d.http.rtmpt_idle_timeout);
         assert_eq!(c.metrics, d.metrics);
+        assert_eq!(c.cdr, d.cdr);
+        assert_eq!(c.log.format, d.log.format);
+        assert_eq!(c.http.admin_token, d.http.admin_token);
         // The one deliberate difference: the default is no HTTP listener
         // (tests and embedders opt in); the shipped file serves the quick start.
         assert!(d.http.listen.is_empty());
@@ -274,6 +284,9 @@ mod tests {
                 "[http]\nrtmpt_idle_timeout_s = 301\n",
                 "http.rtmpt_idle_timeout_s",
             ),
+            ("[http]\nadmin_token = \"short\"\n", "http.admin_token"),
+            ("[log]\nformat = \"xml\"\n", "log.format"),
+            ("[cdr]\nqueue = 0\n", "cdr.queue"),
         ];
         for (text, key) in cases {
             let e = load(text).unwrap_err().to_string();

@@ -131,7 +131,8 @@ impl Gateway {
     }
 }
 
-/// Sets up tracing from `[log] level` (RUST_LOG overrides it).
+/// Sets up tracing from `[log] level` (RUST_LOG overrides it) and
+/// `[log] format` (text or one JSON object per line).
 ///
 /// # Errors
 /// The directive's parse error.
@@ -142,12 +143,16 @@ pub fn init_logging(cfg: &LogConfig) -> Result<(), String> {
         _ => EnvFilter::try_new(&cfg.level),
     }
     .map_err(|e| e.to_string())?;
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init()
-        .map_err(|e| e.to_string())
+        .with_writer(std::io::stderr);
+    match cfg.format {
+        crate::config::LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+        crate::config::LogFormat::Json => builder.json().with_ansi(false).try_init(),
+    }
+    .map_err(|e| e.to_string())
 }
 
 /// Runs the gateway until SIGINT or SIGTERM.
