@@ -35,6 +35,10 @@ use super::transfer::{TransferEvent, TransferStatus};
 use super::uri::{DialUri, DialUriError};
 use crate::sip::event::{SipEvent, SipStatus};
 
+/// The reason of the final `Sono.Call.Status` of a call the operator
+/// ended through the status API.
+pub const OPERATOR_HANGUP: &str = "Hung up by the operator";
+
 /// How long the controller waits for the SIP side to confirm a hangup
 /// before it forgets the call (the BYE/CANCEL transaction times out after
 /// 64*T1 = 32 s, RFC 3261 §17.1.2.2).
@@ -612,6 +616,18 @@ impl Controller {
     pub fn handle_hangup(&mut self, now: Instant, txn: f64) {
         self.out.push_back(Output::Result { txn });
         self.hangup(now, None);
+    }
+
+    /// The gateway's operator ended call `call_id` (status API `DELETE
+    /// /api/v1/calls/{call_id}`): like `hangup()` (CANCEL, BYE, or 486
+    /// for a ringing incoming call), with [`OPERATOR_HANGUP`] as the final
+    /// status's reason. False when `call_id` is not this controller's call.
+    pub fn handle_operator_hangup(&mut self, now: Instant, call_id: &str) -> bool {
+        if self.call_id() != Some(call_id) {
+            return false;
+        }
+        self.hangup(now, Some(SipStatus::new(200, OPERATOR_HANGUP)));
+        true
     }
 
     /// The RTMP connection closed: end any call.

@@ -308,6 +308,10 @@ impl ConnectionCore {
                 Ok(()) => self.reply_null(txn),
                 Err(why) => self.reply_error(txn, "Sono.Call.Failed", why),
             },
+            Input::OperatorHangup { call_id } => {
+                self.controller
+                    .handle_operator_hangup(now, call_id.as_str());
+            }
             Input::ClientClosed => self.begin_close(now, CloseReason::Client),
             Input::Shutdown => self.begin_close(now, CloseReason::Shutdown),
         }

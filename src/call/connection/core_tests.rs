@@ -977,3 +977,47 @@ mod features;
 #[cfg(test)]
 #[path = "early_update_tests.rs"]
 mod early_update;
+
+#[test]
+fn the_operator_hangs_up_with_its_own_reason() {
+    let mut r = rig_in(Start::Connected);
+    let id = r.call_id();
+    let other = Input::OperatorHangup {
+        call_id: CallId::new("not-this-call"),
+    };
+    assert!(r.feed(other).is_empty(), "another call's id is ignored");
+    assert_eq!(r.core.phase(), CallPhase::Connected);
+    let out = r.feed(Input::OperatorHangup {
+        call_id: id.clone(),
+    });
+    assert_eq!(out, ["status3", "sip-hangup"]);
+    r.core.handle(
+        r.now,
+        Input::Sip {
+            call_id: id,
+            event: SipEvent::Ended { by_remote: false },
+        },
+    );
+    let mut last = None;
+    while let Some(e) = r.core.poll_effect() {
+        if let Effect::CallStatus(st) = e {
+            last = Some(st);
+        }
+    }
+    let st = last.expect("a final status");
+    assert_eq!(st.status, crate::call::StatusCode::NotConnected);
+    assert_eq!(
+        st.reason.as_deref(),
+        Some(crate::call::controller::OPERATOR_HANGUP)
+    );
+    assert_eq!(r.core.phase(), CallPhase::Idle);
+}
+
+#[test]
+fn the_operator_refuses_a_ringing_call() {
+    let mut r = rig_in(Start::Ringing);
+    let id = r.call_id();
+    let out = r.feed(Input::OperatorHangup { call_id: id });
+    assert!(out.iter().any(|e| e.starts_with("refuse")), "{out:?}");
+    assert_eq!(r.core.phase(), CallPhase::Idle);
+}

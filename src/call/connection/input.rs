@@ -135,6 +135,14 @@ pub enum Input {
         /// Whether the REFER was queued.
         sent: bool,
     },
+    /// The operator ended call `call_id` (status API `DELETE
+    /// /api/v1/calls/{call_id}`): the own call hangs up like `hangup()`,
+    /// its final status (0) says [`crate::call::controller::OPERATOR_HANGUP`];
+    /// any other id is ignored.
+    OperatorHangup {
+        /// The call to end.
+        call_id: CallId,
+    },
     /// The client's byte stream ended, failed or stalled, or the session
     /// must end: hang up, then close.
     ClientClosed,
