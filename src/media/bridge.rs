@@ -229,6 +229,7 @@ impl Bridge {
         BridgeStats {
             jitter: self.jitter.stats(),
             rtt: self.rtcp.rtt(),
+            jitter_rx: self.receiver.jitter(),
             rtmp_in_gaps: self.in_clock.gaps(),
             ..self.stats
         }

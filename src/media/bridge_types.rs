@@ -151,4 +151,7 @@ pub struct BridgeStats {
     pub jitter: JitterStats,
     /// Latest RTCP round trip.
     pub rtt: Option<Duration>,
+    /// Interarrival jitter of the peer's RTP (RFC 3550 section 6.4.1,
+    /// A.8), as sent in our RTCP reports.
+    pub jitter_rx: Duration,
 }

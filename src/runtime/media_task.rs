@@ -24,7 +24,7 @@ use tracing::{debug, info, Instrument};
 use super::connection::inbox::{Inbound, InboxSender};
 use super::metrics::Metrics;
 use super::ports::PortPair;
-use super::streams::{update_channel, MediaCommand, MediaHandle, PlayAudio};
+use super::streams::{update_channel, MediaCommand, MediaHandle, MediaSnapshot, PlayAudio};
 use crate::config::{Latching, MediaConfig, RtmpOutCodec};
 use crate::media::bridge::{Bridge, BridgeConfig, MediaEvent as BridgeEvent, TransmitKind};
 use crate::media::codec::{Codec, Direction, Negotiated};
@@ -150,7 +150,7 @@ pub fn spawn_rtp(
     if !negotiated.is_hold() {
         bridge.set_remote(negotiated.remote_rtp, negotiated.remote_rtcp);
     }
-    let (handle, rx, updates) = new_handle(call_id);
+    let (handle, rx, updates, stats) = new_handle(call_id);
     let task = MediaTask {
         call_id: call_id.to_string(),
         bridge,
@@ -161,6 +161,7 @@ pub fn spawn_rtp(
         events,
         stop: handle.stop.clone(),
         metrics,
+        stats: (stats, StdInstant::now()),
     };
     let span = tracing::info_span!("media", call_id = %call_id);
     tokio::spawn(task.run().instrument(span));
@@ -201,7 +202,7 @@ pub fn spawn_echo(
     let mut cfg = bridge_config(media, negotiated, downlink(media, caps));
     cfg.rtp_timeout = std::time::Duration::from_secs(10 * 365 * 24 * 3600);
     let bridge = Bridge::new(cfg, StdInstant::now(), &mut rand::rngs::OsRng)?;
-    let (handle, rx, updates) = new_handle(call_id);
+    let (handle, rx, updates, stats) = new_handle(call_id);
     let task = MediaTask {
         call_id: call_id.to_string(),
         bridge,
@@ -212,6 +213,7 @@ pub fn spawn_echo(
         events,
         stop: handle.stop.clone(),
         metrics,
+        stats: (stats, StdInstant::now()),
     };
     let span = tracing::info_span!("echo", call_id = %call_id);
     tokio::spawn(task.run().instrument(span));
@@ -220,9 +222,17 @@ pub fn spawn_echo(
 
 type UpdateReceiver = watch::Receiver<Option<Negotiated>>;
 
-fn new_handle(call_id: &str) -> (MediaHandle, mpsc::Receiver<MediaCommand>, UpdateReceiver) {
+fn new_handle(
+    call_id: &str,
+) -> (
+    MediaHandle,
+    mpsc::Receiver<MediaCommand>,
+    UpdateReceiver,
+    StatsSender,
+) {
     let (tx, rx) = mpsc::channel(INBOUND_DEPTH);
     let (updates, updates_rx) = update_channel();
+    let (stats_tx, stats) = watch::channel(MediaSnapshot::default());
     (
         MediaHandle {
             call_id: call_id.to_string(),
@@ -230,11 +240,20 @@ fn new_handle(call_id: &str) -> (MediaHandle, mpsc::Receiver<MediaCommand>, Upda
             stop: CancellationToken::new(),
             updates,
             publisher: Default::default(),
+            stats,
         },
         rx,
         updates_rx,
+        stats_tx,
     )
 }
+
+/// The media task's end of [`MediaHandle::stats`].
+type StatsSender = watch::Sender<MediaSnapshot>;
+
+/// How often a media task refreshes [`MediaHandle::stats`] (off the
+/// per-packet path: on its timer wake-ups).
+const STATS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 struct MediaTask {
     call_id: String,
@@ -249,6 +268,8 @@ struct MediaTask {
     stop: CancellationToken,
     /// Receives the call's [`BridgeStats`] once, when the task ends.
     metrics: Arc<Metrics>,
+    /// [`MediaHandle::stats`], and when it was last refreshed.
+    stats: (StatsSender, StdInstant),
 }
 
 async fn recv_on(sock: Option<&UdpSocket>, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
@@ -325,16 +346,33 @@ impl MediaTask {
                     }
                     self.apply_update();
                 }
-                _ = sleep_until(wake) => self.bridge.handle_timeout(StdInstant::now()),
+                _ = sleep_until(wake) => {
+                    self.bridge.handle_timeout(StdInstant::now());
+                    self.publish_stats(false);
+                }
             }
         }
         self.bridge.close(StdInstant::now());
         self.flush().await;
+        self.publish_stats(true);
         let stats = self.bridge.stats();
         info!(?stats, "media ended");
         self.metrics.media_ended(&stats);
         self.events
             .send(Inbound::Media(self.call_id.clone(), MediaEvent::Ended));
+    }
+
+    /// Refreshes [`MediaHandle::stats`] at most every [`STATS_EVERY`]
+    /// (always with `force`: when the task ends).
+    fn publish_stats(&mut self, force: bool) {
+        let now = StdInstant::now();
+        if force || now.saturating_duration_since(self.stats.1) >= STATS_EVERY {
+            self.stats.1 = now;
+            self.stats.0.send_replace(MediaSnapshot {
+                stats: self.bridge.stats(),
+                rtmp_in: self.bridge.rtmp_in_codec(),
+            });
+        }
     }
 
     /// Adopts the latest [`MediaHandle::update`]; a codec the bridge cannot

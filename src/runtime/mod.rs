@@ -15,6 +15,7 @@
 //! - [`media_task`]: one per call, drives a `media::Bridge` between the
 //!   call's RTP sockets and the RTMP streams bound to it.
 
+pub mod cdr;
 pub mod connection;
 pub mod http;
 pub mod locations;
@@ -22,6 +23,7 @@ pub mod media_task;
 pub mod metrics;
 pub mod ports;
 pub mod publisher;
+pub mod registry;
 pub mod server;
 pub mod streams;
 pub mod tls;
@@ -82,6 +84,9 @@ pub enum RuntimeError {
     /// `[auth]` cannot be used (checked at config load already).
     #[error(transparent)]
     Auth(#[from] crate::auth::AuthError),
+    /// `[cdr] path` cannot be opened for appending.
+    #[error("cannot open [cdr] path: {0}")]
+    Cdr(std::io::Error),
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
@@ -119,6 +124,11 @@ pub struct Gateway {
     pub subject_calls: Arc<crate::auth::SubjectCalls>,
     /// Prometheus metrics and readiness (`GET /metrics`, `/readyz`).
     pub metrics: Arc<metrics::Metrics>,
+    /// Connections, calls and registrations, for the status API and call
+    /// detail records.
+    pub registry: registry::Registry,
+    /// When the gateway started.
+    pub started: std::time::SystemTime,
     /// Connection ids for log spans.
     next_conn_id: std::sync::atomic::AtomicU64,
 }
@@ -172,7 +182,10 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
         shutdown.clone(),
     )
     .await?;
+    let cdr = cdr::start(&config.cdr).map_err(RuntimeError::Cdr)?;
     let gw = Arc::new(Gateway {
+        registry: registry::Registry::new(cdr),
+        started: std::time::SystemTime::now(),
         ua: ua.clone(),
         locations,
         codecs,

@@ -13,6 +13,7 @@ use tracing::{info, warn, Instrument};
 
 use super::connection::admission::Admission;
 use super::metrics::ConnTransport;
+use super::registry::Origin;
 use super::{connection, tls, Gateway, RuntimeError};
 
 /// Binds every listen address and spawns the accept loops.
@@ -159,7 +160,12 @@ async fn accept_loop(
             None => {
                 let span = tracing::info_span!("rtmp", conn = id, %peer);
                 let metric = gw.metrics.connection(ConnTransport::Rtmp);
-                let run = connection::run(gw.clone(), stream, admission);
+                let origin = Origin {
+                    id,
+                    transport: ConnTransport::Rtmp.label(),
+                    peer,
+                };
+                let run = connection::run(gw.clone(), stream, admission, origin);
                 tracker.spawn(
                     async move {
                         run.await;
@@ -170,7 +176,12 @@ async fn accept_loop(
             }
             Some(acceptor) => {
                 let span = tracing::info_span!("rtmps", conn = id, %peer);
-                let run = run_tls(gw.clone(), acceptor.clone(), stream, admission);
+                let origin = Origin {
+                    id,
+                    transport: ConnTransport::Rtmps.label(),
+                    peer,
+                };
+                let run = run_tls(gw.clone(), acceptor.clone(), stream, admission, origin);
                 tracker.spawn(run.instrument(span));
             }
         }
@@ -179,12 +190,18 @@ async fn accept_loop(
 
 /// RTMPS: the TLS handshake (within `[limits] handshake_timeout_s`), then
 /// the RTMP connection on the decrypted stream.
-async fn run_tls(gw: Arc<Gateway>, acceptor: TlsAcceptor, stream: TcpStream, admission: Admission) {
+async fn run_tls(
+    gw: Arc<Gateway>,
+    acceptor: TlsAcceptor,
+    stream: TcpStream,
+    admission: Admission,
+    origin: Origin,
+) {
     let limit = gw.config.limits.handshake_timeout;
     match tokio::time::timeout(limit, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => {
             let _metric = gw.metrics.connection(ConnTransport::Rtmps);
-            connection::run(gw, tls, admission).await;
+            connection::run(gw, tls, admission, origin).await;
         }
         Ok(Err(e)) => info!(error = %e, "TLS handshake failed"),
         Err(_) => info!("TLS handshake timed out"),

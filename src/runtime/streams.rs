@@ -73,6 +73,18 @@ pub struct MediaHandle {
     pub updates: watch::Sender<Option<Negotiated>>,
     /// Who publishes into the call now: one NetStream at a time.
     pub publisher: super::publisher::PublisherSlot,
+    /// The media task's counters, refreshed about once a second and when
+    /// it ends (for the status API and call detail records).
+    pub stats: watch::Receiver<MediaSnapshot>,
+}
+
+/// What a media task last reported about its call.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct MediaSnapshot {
+    /// The bridge's counters.
+    pub stats: crate::media::bridge::BridgeStats,
+    /// The codec the client publishes, once it sent audio.
+    pub rtmp_in: Option<crate::media::RtmpCodec>,
 }
 
 /// A fresh update slot for a [`MediaHandle`] and the media task's end of it.
@@ -277,6 +289,7 @@ mod tests {
             stop: tokio_util::sync::CancellationToken::new(),
             updates: update_channel().0,
             publisher: Default::default(),
+            stats: watch::channel(MediaSnapshot::default()).1,
         };
         (h, rx)
     }

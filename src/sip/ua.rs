@@ -359,6 +359,19 @@ impl UserAgent {
         &self.legs
     }
 
+    /// The From URI an INVITE for a client with identity `from` carries
+    /// (for the status API and call detail records).
+    pub fn caller_uri(&self, from: Option<&CallerId>) -> String {
+        let mut uri = self.from.clone();
+        if let Some(id) = from {
+            uri.auth = Some(rsipstack::sip::uri::Auth {
+                user: id.user.clone(),
+                password: None,
+            });
+        }
+        uri.to_string()
+    }
+
     fn invite_option(&self, call: &PlaceCall) -> InviteOption {
         let (caller, caller_display_name) = match &call.from {
             Some(id) => {

@@ -65,6 +65,10 @@ impl Connection {
     pub(super) fn on_connected(&mut self, app: &str, grant: &Grant) {
         info!(app = ?strip_query(app), "NetConnection connected");
         self.identity = grant.get::<Identity>().cloned();
+        let subject = self.identity.as_ref().map(|id| id.subject.as_str());
+        self.gw
+            .registry
+            .connected(self.id, strip_query(app), subject);
     }
 
     /// Takes a call slot for this connection's subject (`max_calls`).

@@ -16,6 +16,7 @@ use crate::call::{CallStatus, StatusCode};
 use crate::media::codec::Negotiated;
 use crate::runtime::media_task;
 use crate::runtime::metrics::{self, Metrics};
+use crate::runtime::registry::{self, CallState, NewCall};
 use crate::runtime::streams::{MediaHandle, PlayEndedSender};
 use crate::sip::event::{CallId, SipEvent, SipStatus};
 use crate::sip::ua::{DtmfInfo, PlaceCall};
@@ -44,6 +45,7 @@ impl Connection {
             Effect::Status(info) => self.session.send_connection_status(info),
             Effect::CallStatus(st) => {
                 self.count_status(&st);
+                self.list_status(&st);
                 self.session.send_connection_status(status_info(&st));
             }
             Effect::AcceptPublish(id) => self.session.accept_publish(id),
@@ -165,6 +167,16 @@ impl Connection {
                 info!(%call_id, codec = ?negotiated.codec, remote = %negotiated.remote_rtp, direction = ?negotiated.direction, "media changed");
                 if let Some(m) = self.own_call(&call_id).and_then(|c| c.media.as_ref()) {
                     m.update(negotiated);
+                    let out = registry::rtmp_out_name(media_task::downlink(
+                        &self.gw.config.media,
+                        self.session.client_caps(),
+                    ));
+                    self.gw.registry.media(
+                        call_id.as_str(),
+                        negotiated.codec.to_string(),
+                        out,
+                        None,
+                    );
                 }
             }
             Effect::HoldChanged {
@@ -237,14 +249,16 @@ impl Connection {
             }
             Effect::Register { txn, target } => {
                 let result = self.register(&target);
-                if let Err(why) = &result {
-                    info!(reason = ?why, "register refused");
+                match &result {
+                    Err(why) => info!(reason = ?why, "register refused"),
+                    Ok(aor) => self.list_registration(aor, &target),
                 }
                 self.answer(Input::Registered { txn, result });
             }
             Effect::Unregister { txn } => {
                 let gw = self.gw.clone();
                 self.registrations.close(&gw).await;
+                self.gw.registry.clear_registrations(self.id);
                 self.answer(Input::Unregistered { txn });
             }
             Effect::Refused { what, reason } => self.gw.metrics.refused(what, reason),
@@ -280,6 +294,7 @@ impl Connection {
             warn!(%call_id, "call bound without a gateway slot");
             return;
         };
+        self.list_call(&call_id, direction);
         let (sip, incoming, metric) = match direction {
             CallDirection::Inbound => match self.new_incoming.take() {
                 Some(call) => (
@@ -388,6 +403,9 @@ impl Connection {
         call.started = tokio::time::Instant::now();
         call.metric = metric;
         self.gw.streams.remove_call(old.as_str());
+        self.gw
+            .registry
+            .transferred(old.as_str(), new.as_str(), self.inbox_tx.clone());
         info!(%old, %new, "call transferred by the far end");
         self.transferred = handle.map(|h| (old, h));
     }
@@ -423,6 +441,10 @@ impl Connection {
     /// Sends the INVITE with the core's offer.
     fn place_call(&mut self, call_id: CallId, target: DialUri, offer: Vec<u8>) {
         info!(%call_id, uri = ?target.canonical(), "placing call");
+        let from = self.gw.ua.caller_uri(self.caller_id().as_ref());
+        self.gw
+            .registry
+            .dialled(call_id.as_str(), Some(from), target.canonical().to_string());
         let handle = self.gw.ua.place_call(
             PlaceCall {
                 target: target.request_uri().to_uri(),
@@ -449,6 +471,12 @@ impl Connection {
             self.gw.metrics.clone(),
         )
         .map_err(|e| e.to_string())?;
+        self.gw.registry.media(
+            call_id.as_str(),
+            crate::media::codec::Codec::Pcmu.to_string(),
+            registry::rtmp_out_name(media_task::downlink(&self.gw.config.media, caps)),
+            Some(handle.stats.clone()),
+        );
         if let Some(call) = self.own_call_mut(call_id) {
             call.media = Some(handle);
         }
@@ -468,6 +496,7 @@ impl Connection {
             return Err("no RTP ports for this call".into());
         };
         info!(%call_id, codec = ?negotiated.codec, remote = %negotiated.remote_rtp, "media negotiated");
+        let codec = negotiated.codec.to_string();
         let handle = media_task::spawn_rtp(
             &media_cfg,
             caps,
@@ -478,7 +507,12 @@ impl Connection {
             metrics,
         )
         .map_err(|e| e.to_string())?;
+        let stats = handle.stats.clone();
         call.media = Some(handle);
+        let out = registry::rtmp_out_name(media_task::downlink(&media_cfg, caps));
+        self.gw
+            .registry
+            .media(call_id.as_str(), codec, out, Some(stats));
         Ok(())
     }
 
@@ -529,6 +563,72 @@ impl Connection {
         if st.status == StatusCode::Connected {
             call.metric.answered(call.started.elapsed());
         }
+    }
+}
+
+impl Connection {
+    /// The new call in the registry, with the INVITE's parties for an
+    /// incoming one.
+    fn list_call(&self, call_id: &CallId, direction: CallDirection) {
+        let (direction, from, to) = match direction {
+            CallDirection::Inbound => {
+                let c = self.new_incoming.as_ref();
+                (
+                    registry::Direction::Inbound,
+                    c.map(|c| c.from_uri.clone()),
+                    c.map(|c| c.to.clone()),
+                )
+            }
+            CallDirection::Outbound => (registry::Direction::Outbound, None, None),
+            CallDirection::Echo => (
+                registry::Direction::Echo,
+                None,
+                Some(self.gw.config.sip.echo_user.clone()),
+            ),
+        };
+        self.gw.registry.start_call(NewCall {
+            call_id: call_id.clone(),
+            connection: self.id,
+            direction,
+            from,
+            to,
+            inbox: self.inbox_tx.clone(),
+        });
+    }
+
+    /// The call's state in the registry; the final status (0) ends it
+    /// there and writes its record.
+    fn list_status(&self, st: &CallStatus) {
+        let r = &self.gw.registry;
+        match st.status {
+            StatusCode::InProgress => r.set_state(&st.call_id, CallState::Early),
+            StatusCode::Connected | StatusCode::ConnectStreams => {
+                r.set_state(&st.call_id, CallState::Connected)
+            }
+            StatusCode::Disconnecting => r.set_state(&st.call_id, CallState::Ending),
+            StatusCode::NotConnected => r.end_call(&st.call_id, st.sip_code, st.reason.as_deref()),
+        }
+    }
+
+    /// A registration in the registry once `register` succeeded: an
+    /// embedded-registrar address is registered at once, an upstream one
+    /// when its REGISTER is answered.
+    fn list_registration(&self, aor: &str, target: &crate::call::connection::RegisterTarget) {
+        let state = match target {
+            crate::call::connection::RegisterTarget::Local => "registered",
+            _ => "registering",
+        };
+        self.gw.registry.registration(
+            self.id,
+            registry::RegistrationView {
+                aor: aor.to_string(),
+                connection: self.id,
+                state,
+                expires_s: None,
+                code: None,
+                reason: None,
+            },
+        );
     }
 }
 

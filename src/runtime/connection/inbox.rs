@@ -48,6 +48,9 @@ pub enum Inbound {
     PlayEnded(u32, String),
     /// A registration's change (tagged with its AoR).
     Registration(String, RegistrationEvent),
+    /// The operator ends this call (status API `DELETE
+    /// /api/v1/calls/{call_id}`); one per request, never dropped.
+    OperatorHangup(CallId),
 }
 
 impl Inbound {

@@ -27,6 +27,7 @@ use tracing::{debug, info};
 use super::media_task::MediaEvent;
 use super::metrics::CallGuard;
 use super::publisher::PublishClaim;
+use super::registry::Origin;
 use super::streams::{Direction, MediaHandle, PlayAudio};
 use super::Gateway;
 use crate::amf;
@@ -60,7 +61,15 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Transport for T {}
 
 /// Runs one accepted connection to its end, whatever carries its bytes.
 /// The connection holds its `admission` (its places in `[limits]`) until it ends.
-pub async fn run<S: Transport>(gw: Arc<Gateway>, mut stream: S, _admission: Admission) {
+/// `origin` names the connection in the status API (`/api/v1/connections`).
+pub async fn run<S: Transport>(
+    gw: Arc<Gateway>,
+    mut stream: S,
+    _admission: Admission,
+    origin: Origin,
+) {
+    gw.registry.open_connection(origin);
+    let _listed = Listed(gw.clone(), origin.id);
     let mut inbuf = BytesMut::with_capacity(4096);
     match timeout(
         gw.config.limits.handshake_timeout,
@@ -79,8 +88,18 @@ pub async fn run<S: Transport>(gw: Arc<Gateway>, mut stream: S, _admission: Admi
         }
     }
     debug!("handshake done");
-    let mut conn = Connection::new(gw);
+    let mut conn = Connection::new(gw, origin.id);
     conn.run(stream, inbuf).await;
+}
+
+/// Removes the connection (and any call it still holds) from the
+/// registry when it ends, however it ends.
+struct Listed(Arc<Gateway>, u64);
+
+impl Drop for Listed {
+    fn drop(&mut self) {
+        self.0.registry.close_connection(self.1);
+    }
 }
 
 async fn handshake<S: Transport>(stream: &mut S, inbuf: &mut BytesMut) -> std::io::Result<()> {
@@ -141,6 +160,8 @@ struct Reservation {
 
 struct Connection {
     gw: Arc<Gateway>,
+    /// The connection's id in the registry and logs.
+    id: u64,
     session: Session,
     core: ConnectionCore,
     /// Everything other tasks tell this connection (`inbox.rs`).
@@ -174,7 +195,7 @@ struct Connection {
 }
 
 impl Connection {
-    fn new(gw: Arc<Gateway>) -> Self {
+    fn new(gw: Arc<Gateway>, id: u64) -> Self {
         let c = &gw.config;
         let session = Session::new(SessionConfig {
             app: c.rtmp.app.clone(),
@@ -220,6 +241,7 @@ impl Connection {
         let (play_tx, play_rx) = mpsc::channel(depth);
         Self {
             gw,
+            id,
             session,
             core,
             registrations: register::Registrations::new(inbox_tx.clone()),
@@ -463,7 +485,14 @@ impl Connection {
             }
             Inbound::Registration(aor, event) => {
                 info!(aor = ?aor, event = ?event, "registration");
+                self.gw
+                    .registry
+                    .registration(self.id, register::view(self.id, &aor, &event));
                 self.feed(Input::Registration { aor, event }).await;
+            }
+            Inbound::OperatorHangup(call_id) => {
+                info!(%call_id, "hangup by the operator (status API)");
+                self.feed(Input::OperatorHangup { call_id }).await;
             }
         }
     }

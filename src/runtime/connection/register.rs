@@ -19,7 +19,9 @@ use super::inbox::{Inbound, InboxSender};
 use super::Connection;
 use crate::call::connection::RegisterTarget;
 use crate::call::uri::DialUri;
+use crate::runtime::registry::RegistrationView;
 use crate::runtime::Gateway;
+use crate::sip::registration::RegistrationEvent;
 use crate::sip::registration::{
     spawn_registration, ClientRegister, RegisterParams, RegistrationHandle,
 };
@@ -231,4 +233,29 @@ impl Connection {
         });
         Ok(aor)
     }
+}
+
+/// The status API's view of a registration event of connection `id`.
+pub(super) fn view(id: u64, aor: &str, ev: &RegistrationEvent) -> RegistrationView {
+    let mut v = RegistrationView {
+        aor: aor.to_string(),
+        connection: id,
+        state: "registered",
+        expires_s: None,
+        code: None,
+        reason: None,
+    };
+    match ev {
+        RegistrationEvent::Registered { expires } => v.expires_s = Some(*expires),
+        RegistrationEvent::Failed { code, reason, .. } => {
+            v.state = "failed";
+            v.code = Some(*code);
+            v.reason = Some(reason.clone());
+        }
+        RegistrationEvent::Expired => v.state = "expired",
+        RegistrationEvent::Unregistered => v.state = "unregistered",
+        #[allow(unreachable_patterns)]
+        _ => v.state = "unknown",
+    }
+    v
 }

@@ -21,6 +21,8 @@ use super::origin;
 use super::ws_stream::WsByteStream;
 use super::{App, ConnInfo};
 use crate::runtime::connection;
+use crate::runtime::metrics::ConnTransport;
+use crate::runtime::registry::Origin;
 
 /// Most bytes of one WebSocket message or frame from a client.
 pub const MAX_MESSAGE: usize = 64 * 1024;
@@ -53,7 +55,12 @@ pub async fn upgrade(
         .on_failed_upgrade(|e| info!(error = %e, "WebSocket upgrade failed"))
         .on_upgrade(move |socket| {
             let stream = WsByteStream::new(socket);
-            tracker.track_future(run(gw, stream, admission).instrument(span))
+            let origin = Origin {
+                id: conn.id,
+                transport: ConnTransport::Ws.label(),
+                peer: conn.peer,
+            };
+            tracker.track_future(run(gw, stream, admission, origin).instrument(span))
         })
 }
 
@@ -61,10 +68,9 @@ async fn run<S: connection::Transport>(
     gw: Arc<crate::runtime::Gateway>,
     stream: S,
     admission: connection::admission::Admission,
+    origin: Origin,
 ) {
     info!("RTMP over WebSocket");
-    let _metric = gw
-        .metrics
-        .connection(crate::runtime::metrics::ConnTransport::Ws);
-    connection::run(gw, stream, admission).await;
+    let _metric = gw.metrics.connection(ConnTransport::Ws);
+    connection::run(gw, stream, admission, origin).await;
 }

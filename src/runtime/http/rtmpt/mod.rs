@@ -211,7 +211,13 @@ async fn open(app: &App, conn: &ConnInfo) -> Response {
         info!("RTMPT open refused: [http] rtmpt_max_sessions_per_ip reached");
         return status(StatusCode::TOO_MANY_REQUESTS, "too many RTMPT sessions\n");
     };
-    let span = tracing::info_span!(parent: None, "rtmpt", conn = gw.next_connection_id(), peer = %conn.peer, session = ?id);
+    let conn_id = gw.next_connection_id();
+    let span = tracing::info_span!(parent: None, "rtmpt", conn = conn_id, peer = %conn.peer, session = ?id);
+    let origin = crate::runtime::registry::Origin {
+        id: conn_id,
+        transport: crate::runtime::metrics::ConnTransport::Rtmpt.label(),
+        peer: conn.peer,
+    };
     let stream = RtmptStream::new(shared.clone());
     let gw2 = gw.clone();
     app.tracker.spawn(
@@ -220,7 +226,7 @@ async fn open(app: &App, conn: &ConnInfo) -> Response {
             let _metric = gw2
                 .metrics
                 .connection(crate::runtime::metrics::ConnTransport::Rtmpt);
-            connection::run(gw2, stream, admission).await;
+            connection::run(gw2, stream, admission, origin).await;
         }
         .instrument(span.clone()),
     );
