@@ -493,6 +493,11 @@ impl Registry {
         ));
     }
 
+    /// Call detail records dropped so far (`[cdr] queue` full).
+    pub fn cdr_dropped(&self) -> u64 {
+        self.cdr.as_ref().map_or(0, CdrSender::dropped)
+    }
+
     /// Asks the connection holding `call_id` to hang it up (BYE or
     /// CANCEL at the far end, status 0 at the client). False when there is
     /// no such call or its connection is gone.

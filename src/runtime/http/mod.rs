@@ -13,8 +13,10 @@
 //! - [`origin`]: the `Origin` check (pure);
 //! - [`ws_stream`]: a WebSocket as `AsyncRead + AsyncWrite`;
 //! - [`assets`]: the embedded page and SDK;
-//! - [`rtmpt`]: RTMP tunnelled over HTTP `POST`s (`/open/1`, `/send`, ...).
+//! - [`rtmpt`]: RTMP tunnelled over HTTP `POST`s (`/open/1`, `/send`, ...);
+//! - [`api`]: the status API under `/api/v1` (`[http] admin_token`).
 
+pub mod api;
 pub mod assets;
 pub mod ops;
 pub mod origin;
@@ -140,11 +142,13 @@ pub async fn listen_all(gw: &Arc<Gateway>, tracker: &TaskTracker) -> Result<(), 
     Ok(())
 }
 
-/// The routes: `/rtmp` (WebSocket), RTMPT `POST`s, the embedded files,
-/// 404 for the rest.
+/// The routes: `/rtmp` (WebSocket), the status API under `/api/v1`,
+/// RTMPT `POST`s, the embedded files, 404 for the rest.
 pub fn router(app: App) -> Router {
     let on_http = app.gw.config.metrics.on_http;
-    let r = Router::new().route("/rtmp", get(ws::upgrade));
+    let r = Router::new()
+        .route("/rtmp", get(ws::upgrade))
+        .nest("/api/v1", api::router(&app));
     let r = if on_http { ops::routes(r) } else { r };
     r.fallback(fallback).with_state(app)
 }
