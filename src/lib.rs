@@ -7,6 +7,7 @@ pub mod addr;
 pub mod amf;
 pub mod auth;
 pub mod call;
+pub mod cli;
 pub mod config;
 pub mod flv;
 pub mod media;

@@ -7,6 +7,10 @@
 //! rtmp2sip token --secret-file F --sub USER [--dial PATTERN]... [--ttl 1h]
 //!                [--register] [--max-calls N] [--iss ISSUER] [--aud AUDIENCE]
 //!                               print an HS256 client token ([auth] mode = "jwt")
+//! rtmp2sip status|calls [--url URL] [--token T] [-c FILE] [--json]
+//! rtmp2sip hangup CALL-ID [--url URL] [--token T] [-c FILE]
+//!                               the status API from the command line
+//!                               (exit codes: `rtmp2sip::cli::Exit`)
 //! ```
 
 use std::path::PathBuf;
@@ -20,13 +24,16 @@ use rtmp2sip::config::Config;
 const USAGE: &str =
     "usage: rtmp2sip --config FILE | rtmp2sip check-config FILE | rtmp2sip --version\n       \
      rtmp2sip token --secret-file F --sub USER [--dial PATTERN]... [--ttl 1h] [--register] \
-     [--max-calls N] [--iss ISSUER] [--aud AUDIENCE]";
+     [--max-calls N] [--iss ISSUER] [--aud AUDIENCE]\n       \
+     rtmp2sip status|calls [--url URL] [--token T] [-c FILE] [--json]\n       \
+     rtmp2sip hangup CALL-ID [--url URL] [--token T] [-c FILE]";
 
 enum Command {
     Run(PathBuf),
     Check(PathBuf),
     Version,
     Token(PathBuf, TokenRequest),
+    Api(rtmp2sip::cli::Cli),
 }
 
 /// `--ttl`: seconds, or a number with `s`, `m`, `h` or `d`.
@@ -94,7 +101,10 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
         [cmd, file] if cmd == "check-config" => Ok(Command::Check(file.into())),
         [flag] if flag == "--version" || flag == "-V" => Ok(Command::Version),
         [cmd, rest @ ..] if cmd == "token" => parse_token_args(rest),
-        _ => Err(USAGE.to_string()),
+        other => match rtmp2sip::cli::parse(other) {
+            Some(r) => r.map(Command::Api),
+            None => Err(USAGE.to_string()),
+        },
     }
 }
 
@@ -124,6 +134,7 @@ fn main() -> ExitCode {
         },
         Command::Run(file) => run(&file),
         Command::Token(secret, req) => token(&secret, &req),
+        Command::Api(cli) => ExitCode::from(rtmp2sip::cli::run(&cli) as u8),
     }
 }
 
