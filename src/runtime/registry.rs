@@ -26,6 +26,9 @@ use super::connection::inbox::{Inbound, InboxSender};
 use super::streams::MediaSnapshot;
 use crate::sip::event::CallId;
 
+/// Most time a call's record waits for its media task's final counters.
+const FINAL_STATS_WAIT: Duration = Duration::from_secs(2);
+
 /// How a connection reached the gateway.
 #[derive(Debug, Clone, Copy)]
 pub struct Origin {
@@ -80,8 +83,6 @@ struct CallEntry {
     start: SystemTime,
     answer: Option<SystemTime>,
     media: Option<watch::Receiver<MediaSnapshot>>,
-    /// The last media counters seen (kept once the media task ended).
-    last: MediaSnapshot,
     inbox: InboxSender,
 }
 
@@ -393,7 +394,6 @@ impl Registry {
                     start: SystemTime::now(),
                     answer: None,
                     media: None,
-                    last: MediaSnapshot::default(),
                     inbox: c.inbox,
                 },
             )
@@ -467,30 +467,48 @@ impl Registry {
         let Some(Some(entry)) = self.with_calls(|m| m.remove(call_id)) else {
             return;
         };
-        let Some(cdr) = &self.cdr else {
+        let Some(cdr) = self.cdr.clone() else {
             return;
         };
         let (app, subject) = self.conn_party(entry.connection);
-        let snapshot = entry
-            .media
-            .as_ref()
-            .map(|r| *r.borrow())
-            .unwrap_or(entry.last);
-        let codecs = codecs(&entry, &snapshot);
-        cdr.send(CdrRecord::new(
-            call_id,
-            entry.direction,
-            RtmpParty { app, subject },
-            SipParty {
-                from: entry.from,
-                to: entry.to,
-            },
-            (entry.start, entry.answer, SystemTime::now()),
-            codecs,
-            sip_code,
-            reason.map(str::to_string),
-            &snapshot,
-        ));
+        let end = SystemTime::now();
+        let call_id = call_id.to_string();
+        let reason = reason.map(str::to_string);
+        let media = entry.media.clone();
+        let record = move |snapshot: MediaSnapshot| {
+            let codecs = codecs(&entry, &snapshot);
+            CdrRecord::new(
+                &call_id,
+                entry.direction,
+                RtmpParty { app, subject },
+                SipParty {
+                    from: entry.from,
+                    to: entry.to,
+                },
+                (entry.start, entry.answer, end),
+                codecs,
+                sip_code,
+                reason,
+                &snapshot,
+            )
+        };
+        match (media, tokio::runtime::Handle::try_current()) {
+            // The media task publishes its final counters as it ends,
+            // just after the call's release: wait for them (bounded), off
+            // the connection's path.
+            (Some(mut rx), Ok(rt)) => {
+                rt.spawn(async move {
+                    let last = async { while rx.changed().await.is_ok() {} };
+                    let _ = tokio::time::timeout(FINAL_STATS_WAIT, last).await;
+                    let snapshot = *rx.borrow();
+                    cdr.send(record(snapshot));
+                });
+            }
+            (media, _) => {
+                let snapshot = media.map_or(MediaSnapshot::default(), |r| *r.borrow());
+                cdr.send(record(snapshot));
+            }
+        }
     }
 
     /// Call detail records dropped so far (`[cdr] queue` full).
