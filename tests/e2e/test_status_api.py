@@ -248,3 +248,26 @@ def test_echo_call_counts_rtp_and_its_record_has_a_mos(api_gw, procs):
     print("CDR:", r)
     assert r["direction"] == "echo" and r["rtp"]["packets_received"] > 20, r
     assert 1.0 <= r["mos"] <= 4.5 and 0 <= r["r_factor"] <= 93.2, r
+
+
+def test_registrations_and_connections_are_listed(api_gw):
+    from helpers.incoming import register_local
+    port = api_gw.http_port
+    ctl = RtmpControl(api_gw.url())
+    try:
+        uri = register_local(ctl)
+        st, _, regs = api(port, "GET", "/api/v1/registrations")
+        assert st == 200, regs
+        check_keys(regs, schema("RegistrationList"))
+        mine = [r for r in regs["registrations"] if r["aor"] == uri]
+        assert mine and mine[0]["state"] == "registered", regs
+        st, _, conns = api(port, "GET", "/api/v1/connections")
+        assert any(c["id"] == mine[0]["connection"] and c["app"] == "phone" for c in conns["connections"]), conns
+        txn = ctl.call("unregister")
+        assert ctl.reply(txn, 5).method == "_result"
+        st, _, regs = api(port, "GET", "/api/v1/registrations")
+        assert not [r for r in regs["registrations"] if r["aor"] == uri], regs
+    finally:
+        ctl.close()
+    assert wait_until(lambda: not api(port, "GET", "/api/v1/connections")[2]["connections"], 5, 0.1), \
+        "a closed connection is still listed"
