@@ -319,6 +319,26 @@ mod tests {
     }
 
     #[test]
+    fn url_and_token_come_from_the_config_file() {
+        let dir = std::env::temp_dir().join(format!("rtmp2sip-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("gw.toml");
+        std::fs::write(
+            &f,
+            "[http]\nlisten = [\"0.0.0.0:8081\"]\nadmin_token = \"0123456789abcdef\"\n",
+        )
+        .unwrap();
+        let mut c = parse(&args("calls")).unwrap().unwrap();
+        c.config = Some(f.clone());
+        let (url, t) = resolve(&c, None).unwrap();
+        assert_eq!(url, "http://127.0.0.1:8081");
+        assert_eq!(t.as_deref(), Some("0123456789abcdef"));
+        c.config = Some(dir.join("missing.toml"));
+        assert!(resolve(&c, None).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn call_ids_are_escaped_in_the_path() {
         assert_eq!(percent_encode("a1b2@10.0.0.1"), "a1b2@10.0.0.1");
         assert_eq!(percent_encode("x/y z"), "x%2Fy%20z");
