@@ -206,10 +206,10 @@ impl ConnectionCore {
 
     /// A dial refused by the controller: `[policy]` or capacity.
     pub(super) fn count_refusal(&mut self, code: &str) {
-        let full = std::mem::take(&mut self.dial_full);
-        let reason = match code {
-            "Sono.Call.Forbidden" => "policy",
-            "Sono.Call.Failed" if full => "capacity",
+        let full = self.dial_full.take();
+        let reason = match (code, full) {
+            ("Sono.Call.Forbidden", _) => "policy",
+            ("Sono.Call.Failed", Some(reason)) => reason,
             _ => return,
         };
         self.out.push_back(Effect::Refused {
