@@ -52,28 +52,28 @@ pub struct LimitsConfig {
     /// over the last second) at which new calls are refused, `dial` with
     /// `Sono.Call.Failed` (503) and an incoming INVITE with 503 and
     /// Retry-After, until the load falls below 0.8 × this;
-    /// 0.01..=1.0, default 0.85.
+    /// 0.001..=1.0, default 0.85.
     pub media_max_load: LoadFraction,
 }
 
 /// A fraction of the media workers' capacity, kept in thousandths
-/// (10..=1000) so the configuration stays `Eq`.
+/// (1..=1000) so the configuration stays `Eq`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoadFraction(u16);
 
 impl LoadFraction {
-    /// The fraction, 0.01..=1.0.
+    /// The fraction, 0.001..=1.0.
     pub fn as_f64(self) -> f64 {
         f64::from(self.0) / 1000.0
     }
 }
 
-/// `limits.media_max_load`: a number in 0.01..=1.0, rounded to 0.001.
+/// `limits.media_max_load`: a number in 0.001..=1.0, rounded to 0.001.
 fn load_fraction(file: &Path, v: f64) -> Result<LoadFraction, ConfigError> {
-    if !(0.01..=1.0).contains(&v) {
-        return Err(invalid(file, "limits.media_max_load", "must be 0.01..=1.0"));
+    if !(0.001..=1.0).contains(&v) {
+        return Err(invalid(file, "limits.media_max_load", "must be 0.001..=1.0"));
     }
-    // In range, so the product is 10..=1000 and fits a u16.
+    // In range, so the product is 1..=1000 and fits a u16.
     Ok(LoadFraction((v * 1000.0).round() as u16))
 }
 
