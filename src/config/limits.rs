@@ -71,7 +71,11 @@ impl LoadFraction {
 /// `limits.media_max_load`: a number in 0.001..=1.0, rounded to 0.001.
 fn load_fraction(file: &Path, v: f64) -> Result<LoadFraction, ConfigError> {
     if !(0.001..=1.0).contains(&v) {
-        return Err(invalid(file, "limits.media_max_load", "must be 0.001..=1.0"));
+        return Err(invalid(
+            file,
+            "limits.media_max_load",
+            "must be 0.001..=1.0",
+        ));
     }
     // In range, so the product is 1..=1000 and fits a u16.
     Ok(LoadFraction((v * 1000.0).round() as u16))

@@ -1,6 +1,6 @@
 """Load shedding ([limits] media_max_load): once the media workers' measured load over the last second
-reaches the limit, a new dial gets `_error` Sono.Call.Failed whose description starts "503 Service
-Unavailable", and a new INVITE gets 503 with Retry-After, while the admitted call keeps its audio; once
+reaches the limit, a new dial gets `_error` Sono.Call.Failed with sip_code 503 and a description that
+starts "503 Service Unavailable", and a new INVITE gets 503 with Retry-After, while the admitted call keeps its audio; once
 the load falls below 0.8 x the limit, calls are admitted again.
 
 The gateway is made to refuse deterministically: one media worker and media_max_load = 0.002, so one
@@ -36,6 +36,7 @@ def test_overload_refuses_new_calls_and_keeps_the_admitted_one(gateway_factory, 
         assert info.get("code") == "Sono.Call.Failed", f"dial while overloaded: {info}\n{b.dump()}"
         desc = info.get("description", "")
         assert desc.startswith("503") and "overload" in desc, f"description should say 503 overload: {info}"
+        assert info.get("sip_code") == 503, f"_error should carry sip_code 503: {info}"
 
         with SipSocket(gw.sip_port) as sip:
             sip.send(sip.invite(callee))

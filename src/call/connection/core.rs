@@ -280,6 +280,7 @@ impl ConnectionCore {
                     txn,
                     code: "Sono.Registration.Failed",
                     description,
+                    sip_code: None,
                 },
             }),
             Input::Unregistered { txn } => self.reply_null(txn),
@@ -528,6 +529,7 @@ impl ConnectionCore {
             txn,
             code,
             description,
+            sip_code: None,
         });
     }
 }

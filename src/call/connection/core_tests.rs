@@ -984,12 +984,16 @@ fn overload_refuses_dials_with_503_and_invites_with_503() {
     }));
     let error = effects.iter().find_map(|e| match e {
         Effect::ReplyError {
-            code, description, ..
-        } => Some((*code, description.clone())),
+            code,
+            description,
+            sip_code,
+            ..
+        } => Some((*code, description.clone(), *sip_code)),
         _ => None,
     });
-    let (code, description) = error.expect("an _error");
+    let (code, description, sip_code) = error.expect("an _error");
     assert_eq!(code, "Sono.Call.Failed");
+    assert_eq!(sip_code, Some(503));
     assert!(description.starts_with("503 "), "{description}");
     // An INVITE that got past the SIP side's check: 503 too, no ring.
     r.core.handle(r.now, incoming("z"));

@@ -40,7 +40,10 @@ impl Connection {
                 txn,
                 code,
                 description,
-            } => self.session.reply_error(txn, code, &description),
+                sip_code,
+            } => self
+                .session
+                .reply_error_with_code(txn, code, &description, sip_code),
             Effect::Status(info) => self.session.send_connection_status(info),
             Effect::CallStatus(st) => {
                 self.count_status(&st);
