@@ -636,4 +636,55 @@ mod tests {
         assert!(ts3.wrapping_sub(ts2) >= 160 + 8 * 300, "held time skipped");
         h.stop.cancel();
     }
+
+    /// The gateway's layout: ports bound on the I/O runtime, the task on
+    /// the media runtime; the sockets move over, and the steps are timed.
+    #[test]
+    fn media_runs_on_its_own_runtime_with_sockets_moved_over() {
+        let io = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let media_rt = super::super::media_runtime::build(1).unwrap();
+        let runtime = MediaRuntime::new(media_rt.handle().clone(), 1);
+        let busy = runtime.busy.clone();
+        io.block_on(async {
+            let ports =
+                super::super::ports::PortAllocator::new([127, 0, 0, 1].into(), 47100, 47198)
+                    .allocate()
+                    .await
+                    .unwrap();
+            let far = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let n = Negotiated {
+                codec: Codec::Pcmu,
+                pt: 0,
+                recv_pt: 0,
+                dtmf_pt: None,
+                recv_dtmf_pt: None,
+                ptime_ms: 20,
+                direction: Direction::SendRecv,
+                remote_rtp: far.local_addr().unwrap(),
+                remote_rtcp: SocketAddr::from(([127, 0, 0, 1], 9)),
+                rtcp_mux: false,
+            };
+            let (events, _inbox) = super::super::connection::inbox::inbox();
+            let env = TaskEnv {
+                runtime,
+                metrics: Arc::new(Metrics::new()),
+            };
+            let media = crate::config::Config::default().media;
+            let h = spawn_rtp(&media, ClientCaps::default(), "c2", n, ports, events, env).unwrap();
+            let mut body = vec![0x82];
+            body.extend([0xFFu8; 160]);
+            h.send_audio(0, body.into());
+            assert!(
+                rtp_on(&far, 2000).await.is_some(),
+                "RTP from the media runtime"
+            );
+            h.stop.cancel();
+        });
+        assert!(busy.total_ns() > 0, "the media task's steps are timed");
+        drop(io);
+        media_rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    }
 }
