@@ -44,7 +44,8 @@ pub struct Shared {
 pub struct Outcome {
     /// Why it failed, if it did.
     pub failure: Option<String>,
-    /// TCP connect start to status 4, ms.
+    /// TCP connect start to `connect`'s `_result`, plus `dial` to status 4
+    /// (the wait between the two ramps left out), ms.
     pub setup_ms: Option<f64>,
     /// `dial` sent to status 4, ms.
     pub dial_ms: Option<f64>,
@@ -77,6 +78,8 @@ struct Conn {
     rng: StdRng,
     started: Instant,
     connected: bool,
+    /// TCP connect start to `connect`'s `_result`.
+    connect_time: Option<Duration>,
     dialed_at: Option<Instant>,
     media: Option<Media>,
 }
@@ -111,6 +114,7 @@ async fn drive(
         rng,
         started,
         connected: false,
+        connect_time: None,
         dialed_at: None,
         media: None,
     };
@@ -187,14 +191,17 @@ impl Conn {
     ) -> Result<(), String> {
         while let Some(ev) = self.client.poll_event() {
             match ev {
-                Event::Connected { .. } => {
+                Event::Connected { at } => {
                     self.connected = true;
+                    self.connect_time = Some(at.saturating_duration_since(self.started));
                     let _ = shared.progress.send(Progress::Connected(index));
                 }
                 Event::DialRejected { reason } => return Err(format!("dial: {reason}")),
                 Event::CallStatus { at, code: 4, .. } => {
-                    out.setup_ms = Some(ms(at - self.started));
-                    out.dial_ms = self.dialed_at.map(|d| ms(at.saturating_duration_since(d)));
+                    // The wait between the connect and dial ramps is not setup time.
+                    let dial = self.dialed_at.map(|d| at.saturating_duration_since(d));
+                    out.dial_ms = dial.map(ms);
+                    out.setup_ms = dial.zip(self.connect_time).map(|(d, c)| ms(d + c));
                 }
                 Event::CallStatus {
                     code: 0, detail, ..

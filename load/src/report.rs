@@ -134,6 +134,7 @@ pub fn to_text(j: &Value) -> String {
         }
         match v {
             Value::Null => "-".into(),
+            Value::String(s) => s.clone(),
             other => other.to_string(),
         }
     };
@@ -151,7 +152,7 @@ pub fn to_text(j: &Value) -> String {
         s += &format!("failures: {}\n", j["failures"]);
     }
     s += &format!(
-        "setup (TCP connect -> status 4) p50 {} p99 {} ms; dial -> status 4 p50 {} p99 {} ms\n",
+        "setup (TCP connect -> connect result + dial -> status 4) p50 {} p99 {} ms; dial -> status 4 p50 {} p99 {} ms\n",
         g(&["setup_ms", "p50"]),
         g(&["setup_ms", "p99"]),
         g(&["dial_ms", "p50"]),
