@@ -9,7 +9,7 @@
 #   scripts/bench-load.sh --no-build               # use the release binaries already built
 #
 # Paths: transcoded (Speex WB <-> PCMU), passthrough (Speex, far end takes speex/16000),
-# nellymoser (Nellymoser 8k <-> PCMU), pcmu (G.711 passthrough). The C ceiling column comes from
+# nellymoser (Nellymoser 8k <-> PCMU), pcmu (G.711 passthrough), opus (E-RTMP Opus <-> PCMU). The C ceiling column comes from
 # `cargo run --release -p rtmp2sip-codecs --example ceiling -- --json` when that example exists.
 # Needs sipp (Debian sip-tester) and python3. Only 127.0.0.1 is used.
 set -euo pipefail

@@ -31,6 +31,8 @@ PATHS = {
     "nellymoser": ("Nellymoser 8k ↔ PCMU (Nellymoser back)", "nellymoser", "uas_echo_pcmu.xml", "match",
                    ["nellymoser_decode", "nellymoser_encode"]),
     "pcmu": ("G.711 µ-law passthrough", "pcmu", "uas_echo_pcmu.xml", "match", []),
+    "opus": ("Opus (E-RTMP) ↔ PCMU", "opus", "uas_echo_pcmu.xml", "speex",
+             ["opus_decode", "resample_48_8", "resample_8_48", "opus_encode"]),
 }
 
 #: Ceiling component -> token sets, any of which names it in the ceiling program's JSON (dotted key
@@ -41,6 +43,10 @@ CEILING_KEYS = {
     "speex_wb_decode": [("speex", "wb", "dec"), ("speex", "wide", "dec"), ("speex", "dec")],
     "resample_16_8": [("resamp", "16", "8"), ("resamp", "down")],
     "resample_8_16": [("resamp", "8", "16"), ("resamp", "up")],
+    "opus_encode": [("opus", "enc")],
+    "opus_decode": [("opus", "dec")],
+    "resample_48_8": [("resamp", "48", "8")],
+    "resample_8_48": [("resamp", "8", "48")],
     "nellymoser_decode": [("nelly", "dec")],
     "nellymoser_encode": [("nelly", "enc")],
     "syscalls": [("udp",), ("syscall",)],

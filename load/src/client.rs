@@ -122,6 +122,8 @@ pub struct Client {
     events: VecDeque<Event>,
     app: String,
     tc_url: String,
+    /// Announce Enhanced RTMP Opus (`fourCcList: ["Opus"]`) in `connect`.
+    opus: bool,
     /// Acknowledgement window the gateway asked for, bytes.
     ack_window: u32,
     /// `bytes_received` when the last acknowledgement was sent.
@@ -130,8 +132,10 @@ pub struct Client {
 
 impl Client {
     /// Starts a connection to application `app` at `tc_url`
-    /// (`rtmp://host:port/app`); C0C1 is ready to send at once.
-    pub fn new<R: RngCore + ?Sized>(app: &str, tc_url: &str, rng: &mut R) -> Self {
+    /// (`rtmp://host:port/app`); C0C1 is ready to send at once. With `opus`
+    /// the `connect` command object carries `fourCcList: ["Opus"]`
+    /// (Enhanced RTMP v2), so the gateway sends Opus back.
+    pub fn new<R: RngCore + ?Sized>(app: &str, tc_url: &str, opus: bool, rng: &mut R) -> Self {
         let mut output = BytesMut::with_capacity(4096);
         let hs = ClientHandshake::start(ClientMode::Plain, rng, &mut output);
         Self {
@@ -143,6 +147,7 @@ impl Client {
             events: VecDeque::new(),
             app: app.to_owned(),
             tc_url: tc_url.to_owned(),
+            opus,
             ack_window: 0,
             acked: 0,
         }
@@ -243,12 +248,15 @@ impl Client {
             RtmpTimestamp::ZERO,
             &mut self.output,
         )?;
-        let obj = Value::object([
+        let mut obj = Value::object([
             ("app", Value::String(self.app.clone())),
             ("tcUrl", Value::String(self.tc_url.clone())),
             ("flashVer", Value::String("rtmp2sip-load".into())),
             ("objectEncoding", Value::Number(0.0)),
         ]);
+        if self.opus {
+            obj.set("fourCcList", Value::StrictArray(vec!["Opus".into()]));
+        }
         let body = encode_amf0_all(&[
             Value::String("connect".into()),
             Value::Number(txn::CONNECT),

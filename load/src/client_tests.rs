@@ -79,7 +79,7 @@ impl Server {
 
 fn connected(t0: Instant) -> (Client, Server, StdRng) {
     let mut rng = StdRng::seed_from_u64(1);
-    let mut c = Client::new("phone", "rtmp://127.0.0.1:1935/phone", &mut rng);
+    let mut c = Client::new("phone", "rtmp://127.0.0.1:1935/phone", true, &mut rng);
     let mut s = Server::new();
     let (reply, _) = s.receive(&mut c);
     c.handle_bytes(t0, &reply, &mut rng).expect("s0s1s2");
@@ -87,6 +87,10 @@ fn connected(t0: Instant) -> (Client, Server, StdRng) {
     assert_eq!(cmds.len(), 1);
     assert_eq!(cmds[0].0, "connect");
     assert_eq!(cmds[0].3[2].get_str("app"), Some("phone"));
+    assert_eq!(
+        cmds[0].3[2].get("fourCcList"),
+        Some(&Value::StrictArray(vec!["Opus".into()]))
+    );
     let r = s.result(1.0, Value::Null);
     c.handle_bytes(t0 + Duration::from_millis(3), &r, &mut rng)
         .expect("_result");
@@ -228,7 +232,7 @@ fn ping_is_answered_and_window_acknowledged() {
 #[test]
 fn connect_rejected_is_an_error() {
     let mut rng = StdRng::seed_from_u64(1);
-    let mut c = Client::new("phone", "rtmp://h/phone", &mut rng);
+    let mut c = Client::new("phone", "rtmp://h/phone", false, &mut rng);
     let mut s = Server::new();
     let (reply, _) = s.receive(&mut c);
     c.handle_bytes(Instant::now(), &reply, &mut rng)

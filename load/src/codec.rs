@@ -4,13 +4,18 @@
 //! framesPerPacket = 1: Speex 20 ms (0xB2, wideband 320 samples at 16 kHz,
 //! or narrowband 160 samples in the same 16 kHz FLV format), Nellymoser 8 kHz
 //! one 64-byte block of 256 samples = 32 ms (0x52), G.711 20 ms = 160 bytes
-//! (0x82 µ-law, 0x72 A-law). Returned audio is decoded by its own FLV header
-//! byte, whatever the gateway chose to send.
+//! (0x82 µ-law, 0x72 A-law), Opus 20 ms at 48 kHz as Enhanced RTMP v2
+//! (`91 'Opus'` + one packet, after a `90 'Opus' OpusHead` SequenceStart).
+//! Returned audio is decoded by its own FLV header byte, whatever the gateway
+//! chose to send.
 
-use rtmp2sip::flv::{AudioTagHeader, SoundFormat};
+use bytes::BytesMut;
+use rtmp2sip::flv::ex_audio::{write_opus_coded_frames, write_opus_sequence_start};
+use rtmp2sip::flv::{is_ex_audio, parse_ex_audio, AudioTagHeader, ExAudio, OpusHead, SoundFormat};
 use rtmp2sip_codecs::{
     AudioDecoder, AudioEncoder, CodecError, G711Decoder, G711Encoder, G711Law, NellymoserDecoder,
-    NellymoserEncoder, SpeexDecoder, SpeexEncoder, SpeexEncoderConfig, SpeexMode,
+    NellymoserEncoder, OpusDecoder, OpusEncoder, OpusEncoderConfig, SpeexDecoder, SpeexEncoder,
+    SpeexEncoderConfig, SpeexMode,
 };
 
 use crate::tone::Signal;
@@ -28,6 +33,8 @@ pub enum Codec {
     Pcmu,
     /// G.711 A-law, 20 ms.
     Pcma,
+    /// Opus 48 kHz mono, 20 ms, as Enhanced RTMP v2 (announced in `connect`).
+    Opus,
 }
 
 impl Codec {
@@ -39,6 +46,7 @@ impl Codec {
             "nellymoser" => Self::Nellymoser,
             "pcmu" => Self::Pcmu,
             "pcma" => Self::Pcma,
+            "opus" => Self::Opus,
             _ => return None,
         })
     }
@@ -51,23 +59,32 @@ impl Codec {
             Self::Nellymoser => "nellymoser",
             Self::Pcmu => "pcmu",
             Self::Pcma => "pcma",
+            Self::Opus => "opus",
         }
     }
 
-    /// The FLV audio header byte of every published message.
+    /// The first byte of every published message (`0x91` for Opus CodedFrames).
     pub fn flv_byte(self) -> u8 {
         match self {
             Self::Speex | Self::SpeexNb => AudioTagHeader::FLASH_SPEEX.to_byte(),
             Self::Nellymoser => 0x52,
             Self::Pcmu => 0x82,
             Self::Pcma => 0x72,
+            Self::Opus => 0x91,
         }
+    }
+
+    /// True for codecs carried as Enhanced RTMP (the client announces them
+    /// in `connect` with `fourCcList`).
+    pub fn is_ertmp(self) -> bool {
+        self == Self::Opus
     }
 
     /// Encoder input rate, Hz.
     pub fn rate(self) -> u32 {
         match self {
             Self::Speex => 16000,
+            Self::Opus => 48000,
             Self::SpeexNb | Self::Nellymoser | Self::Pcmu | Self::Pcma => 8000,
         }
     }
@@ -78,6 +95,7 @@ impl Codec {
             Self::Speex => 320,
             Self::SpeexNb | Self::Pcmu | Self::Pcma => 160,
             Self::Nellymoser => 256,
+            Self::Opus => 960,
         }
     }
 
@@ -117,6 +135,7 @@ impl Source {
             Codec::Nellymoser => Box::new(NellymoserEncoder::new(8000)?),
             Codec::Pcmu => Box::new(G711Encoder::new(G711Law::Pcmu)),
             Codec::Pcma => Box::new(G711Encoder::new(G711Law::Pcma)),
+            Codec::Opus => Box::new(OpusEncoder::new(OpusEncoderConfig::default())?),
         };
         Ok(Self {
             codec,
@@ -124,6 +143,16 @@ impl Source {
             encoder,
             pcm: Vec::with_capacity(codec.frame_samples()),
             payload: Vec::with_capacity(512),
+        })
+    }
+
+    /// What must be published before the first frame: the Opus
+    /// SequenceStart (`90 'Opus'` + OpusHead, mono 48 kHz); `None` otherwise.
+    pub fn preamble(&self) -> Option<Vec<u8>> {
+        self.codec.is_ertmp().then(|| {
+            let mut out = BytesMut::new();
+            write_opus_sequence_start(&OpusHead::mono(312), &mut out);
+            out.to_vec()
         })
     }
 
@@ -140,12 +169,17 @@ impl Source {
         self.pcm.clear();
         self.signal.fill(len, &mut self.pcm);
         self.payload.clear();
-        self.payload.push(self.codec.flv_byte());
-        self.encoder.encode(&self.pcm, &mut self.payload)?;
-        Ok(Frame {
-            body: self.payload.clone(),
-            burst_at_us,
-        })
+        let body = if self.codec.is_ertmp() {
+            self.encoder.encode(&self.pcm, &mut self.payload)?;
+            let mut out = BytesMut::with_capacity(self.payload.len() + 5);
+            write_opus_coded_frames(&self.payload, &mut out);
+            out.to_vec()
+        } else {
+            self.payload.push(self.codec.flv_byte());
+            self.encoder.encode(&self.pcm, &mut self.payload)?;
+            self.payload.clone()
+        };
+        Ok(Frame { body, burst_at_us })
     }
 }
 
@@ -160,9 +194,13 @@ pub struct Sink {
 impl Sink {
     /// Decodes one FLV audio body into [`Self::pcm`]; returns the PCM's rate
     /// in Hz, or `None` for an empty body, a format the generator does not
-    /// decode, or a payload that does not decode.
+    /// decode, or a payload that does not decode. An E-RTMP Opus
+    /// SequenceStart/End decodes to no samples.
     pub fn decode(&mut self, body: &[u8]) -> Option<u32> {
         self.pcm.clear();
+        if is_ex_audio(body) {
+            return self.decode_ex(body);
+        }
         let (&first, payload) = body.split_first()?;
         let format = first >> 4;
         if self.decoder.as_ref().map(|d| d.0) != Some(format) {
@@ -171,6 +209,24 @@ impl Sink {
         let (_, dec) = self.decoder.as_mut()?;
         dec.decode(payload, &mut self.pcm).ok()?;
         Some(dec.sample_rate())
+    }
+}
+
+impl Sink {
+    /// Enhanced RTMP Opus (format 9): 48 kHz mono decoder keyed as format 9.
+    fn decode_ex(&mut self, body: &[u8]) -> Option<u32> {
+        let packet = match parse_ex_audio(body).ok()? {
+            ExAudio::CodedFrames(p) => Some(p),
+            ExAudio::SequenceStart(_) | ExAudio::SequenceEnd => None,
+        };
+        if self.decoder.as_ref().map(|d| d.0) != Some(9) {
+            self.decoder = Some((9, Box::new(OpusDecoder::new(48000).ok()?)));
+        }
+        let (_, dec) = self.decoder.as_mut()?;
+        if let Some(p) = packet {
+            dec.decode(p, &mut self.pcm).ok()?;
+        }
+        Some(48000)
     }
 }
 
@@ -201,9 +257,15 @@ mod tests {
             Codec::Nellymoser,
             Codec::Pcmu,
             Codec::Pcma,
+            Codec::Opus,
         ] {
             let mut src = Source::new(codec).expect("encoder");
             let mut sink = Sink::default();
+            if let Some(p) = src.preamble() {
+                assert_eq!(&p[..5], b"\x90Opus");
+                assert_eq!(sink.decode(&p), Some(48000));
+                assert!(sink.pcm.is_empty());
+            }
             let mut det: Option<ToneDetector> = None;
             let (mut onsets, mut bursts) = (0, 0);
             let frames = 3_000_000 / codec.frame_us();
@@ -226,6 +288,8 @@ mod tests {
         assert_eq!(Codec::Pcmu.frame_us(), 20_000);
         assert_eq!(Codec::Nellymoser.frame_us(), 32_000);
         assert_eq!(Codec::parse("speex-nb"), Some(Codec::SpeexNb));
-        assert_eq!(Codec::parse("opus"), None);
+        assert_eq!(Codec::parse("opus"), Some(Codec::Opus));
+        assert_eq!(Codec::Opus.frame_us(), 20_000);
+        assert_eq!(Codec::parse("g729"), None);
     }
 }

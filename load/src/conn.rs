@@ -107,7 +107,7 @@ async fn drive(
     let (mut rd, wr) = stream.into_split();
     let mut rng = StdRng::from_entropy();
     let tc_url = format!("rtmp://{}/{}", opts.rtmp, opts.app);
-    let client = Client::new(&opts.app, &tc_url, &mut rng);
+    let client = Client::new(&opts.app, &tc_url, opts.codec.is_ertmp(), &mut rng);
     let mut c = Conn {
         client,
         wr,
@@ -212,6 +212,11 @@ impl Conn {
                 Event::StreamsReady { .. } => {
                     let codec = shared.opts.codec;
                     let source = Source::new(codec).map_err(|e| e.to_string())?;
+                    if let Some(p) = source.preamble() {
+                        self.client
+                            .send_audio(0, Bytes::from(p))
+                            .map_err(|e| e.to_string())?;
+                    }
                     self.media = Some(Media {
                         source,
                         frame_us: codec.frame_us(),
