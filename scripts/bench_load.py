@@ -192,6 +192,14 @@ def fmt(v, nd=0):
     return f"{v:.{nd}f}"
 
 
+def overloaded(r: dict) -> str:
+    """" *" when the run was past capacity (under 99 % of the frames back, or delay variation p99 over
+    100 ms): its CPU per call is then not a capacity figure."""
+    ratio = r.get("frames_received_ratio") or 0
+    p99 = r["delay_variation_ms"]["p99"] or 0
+    return " *" if ratio < 0.99 or p99 > 100 else ""
+
+
 def table(rows: list, ceil: dict, args) -> str:
     head = ("| path | calls | up | setup p50/p99 ms | frames back | gaps > 60 ms | delay var. p50/p99 ms "
             "| round trip p50/p99 ms | gateway CPU % | µs per call per 20 ms | calls per core "
@@ -202,6 +210,7 @@ def table(rows: list, ceil: dict, args) -> str:
         cpc = g.get("calls_per_core")
         cc = ceiling_calls_per_core(r["path"], ceil)
         ratio = (cpc / cc) if (cpc and cc) else None
+        over = overloaded(r)
         out.append("| " + " | ".join([
             PATHS[r["path"]][0], str(r["calls_attempted"]), str(r["calls_connected"]),
             f"{fmt(r['setup_ms']['p50'], 1)} / {fmt(r['setup_ms']['p99'], 1)}",
@@ -209,8 +218,8 @@ def table(rows: list, ceil: dict, args) -> str:
             str(r["gaps_over_60ms"]),
             f"{fmt(r['delay_variation_ms']['p50'])} / {fmt(r['delay_variation_ms']['p99'])}",
             f"{fmt(r['round_trip_ms']['p50'])} / {fmt(r['round_trip_ms']['p99'])}",
-            fmt(g.get("cpu_percent"), 1), fmt(g.get("us_per_call_per_20ms")), fmt(cpc),
-            fmt(cc), fmt(ratio, 2),
+            fmt(g.get("cpu_percent"), 1), fmt(g.get("us_per_call_per_20ms")) + over,
+            fmt(cpc) + over, fmt(cc), fmt(ratio, 2) + (over if ratio else ""),
             f"{fmt(g.get('rss_per_connection_kib'))} / {fmt(g.get('rss_per_call_kib'))}",
             fmt(r.get("generator_cpu_percent"), 1),
         ]) + " |")
@@ -223,7 +232,9 @@ def table(rows: list, ceil: dict, args) -> str:
             f"by `scripts/bench-load.sh {' '.join(sys.argv[1:])}`: binaries from {os.path.relpath(args.bin_dir, REPO)}, {args.duration} s steady "
             f"window per row, ramp {args.ramp}/s, a fresh gateway per row, sipp -rtp_echo as the far end. "
             "Gateway CPU from /proc/PID/stat over the window; calls per core = calls / (CPU s / window s). "
-            "Frames are 20 ms of media; delay variation and round trip as load/README.md defines them.")
+            "Frames are 20 ms of media; delay variation and round trip as load/README.md defines them. "
+            "\\* past capacity (under 99 % of the frames back, or delay variation p99 over 100 ms): the "
+            "gateway fell behind, so CPU per call there is not a capacity figure.")
     if ceil:
         comps = {k: v for k, v in ceil.items() if not k.startswith("_")}
         note += f" C ceiling (µs per 20 ms) from codecs/examples/ceiling.rs: {json.dumps(comps)}."

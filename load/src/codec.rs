@@ -9,7 +9,7 @@
 //! Returned audio is decoded by its own FLV header byte, whatever the gateway
 //! chose to send.
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use rtmp2sip::flv::ex_audio::{write_opus_coded_frames, write_opus_sequence_start};
 use rtmp2sip::flv::{is_ex_audio, parse_ex_audio, AudioTagHeader, ExAudio, OpusHead, SoundFormat};
 use rtmp2sip_codecs::{
@@ -183,6 +183,53 @@ impl Source {
     }
 }
 
+/// One cycle of the encoded signal, made once and shared by every
+/// connection, so publishing costs the generator no codec work: frames
+/// for the least common multiple of the burst period (1 s) and the frame
+/// duration (1 s of 20 ms frames; 4 s of 32 ms Nellymoser blocks), encoded
+/// in one pass (the encoder state runs on across the cycle; at the wrap,
+/// where a burst starts, the decoder sees the cycle's first frame again).
+pub struct FrameLoop {
+    /// The codec.
+    pub codec: Codec,
+    /// Published once before the first frame (Opus SequenceStart).
+    pub preamble: Option<Bytes>,
+    /// The cycle: FLV body and where a burst starts in it (µs).
+    pub frames: Vec<(Bytes, Option<u64>)>,
+}
+
+impl FrameLoop {
+    /// Encodes one cycle of `codec`.
+    ///
+    /// # Errors
+    /// The codec's error.
+    pub fn new(codec: Codec) -> Result<Self, CodecError> {
+        let mut src = Source::new(codec)?;
+        let period_us = crate::tone::PERIOD_MS * 1000;
+        let frame_us = codec.frame_us();
+        let cycle_us = period_us / gcd(period_us, frame_us) * frame_us;
+        let frames = (0..cycle_us / frame_us)
+            .map(|_| {
+                src.next_frame()
+                    .map(|f| (Bytes::from(f.body), f.burst_at_us))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            codec,
+            preamble: src.preamble().map(Bytes::from),
+            frames,
+        })
+    }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
 /// The receiving side: decodes each returned FLV body by its header byte.
 #[derive(Default)]
 pub struct Sink {
@@ -280,6 +327,20 @@ mod tests {
             assert_eq!(bursts, 3, "{codec:?}");
             assert_eq!(onsets, 3, "{codec:?}");
         }
+    }
+
+    #[test]
+    fn frame_loops_cover_whole_periods() {
+        let l = FrameLoop::new(Codec::Pcmu).expect("loop");
+        assert_eq!(l.frames.len(), 50);
+        assert_eq!(l.frames.iter().filter(|f| f.1.is_some()).count(), 1);
+        let l = FrameLoop::new(Codec::Nellymoser).expect("loop");
+        assert_eq!(l.frames.len(), 125); // 4 s of 32 ms blocks
+        assert_eq!(l.frames.iter().filter(|f| f.1.is_some()).count(), 4);
+        assert!(FrameLoop::new(Codec::Opus)
+            .expect("loop")
+            .preamble
+            .is_some());
     }
 
     #[test]

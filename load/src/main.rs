@@ -43,8 +43,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let frames = match codec::FrameLoop::new(opts.codec) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("rtmp2sip-load: encoder: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let json = opts.json;
-    let result = rt.block_on(run::run(opts));
+    let result = rt.block_on(run::run(opts, frames));
     let j = report::to_json(&result);
     if json {
         println!("{j}");

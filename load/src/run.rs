@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::time::{interval, MissedTickBehavior};
 
 use crate::args::Options;
+use crate::codec::FrameLoop;
 use crate::conn::{self, Outcome, Progress, Shared};
 use crate::procstat::{self, Sample};
 
@@ -98,8 +99,8 @@ fn pid_sample(opts: &Options) -> Option<Sample> {
         .and_then(|p| procstat::sample(&p.to_string()))
 }
 
-/// Runs the load described by `opts`.
-pub async fn run(opts: Options) -> RunResult {
+/// Runs the load described by `opts`, publishing `frames`.
+pub async fn run(opts: Options, frames: FrameLoop) -> RunResult {
     let gw_idle = pid_sample(&opts);
     let (ptx, prx) = mpsc::unbounded_channel();
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -107,6 +108,7 @@ pub async fn run(opts: Options) -> RunResult {
         opts: opts.clone(),
         dial_gate: Semaphore::new(0),
         progress: ptx,
+        frames,
     });
     let mut tracker = Tracker {
         seen: vec![Seen::Nothing; opts.calls],
