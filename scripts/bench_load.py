@@ -193,7 +193,7 @@ def fmt(v, nd=0):
 
 
 def overloaded(r: dict) -> str:
-    """" *" when the run was past capacity (under 99 % of the frames back, or delay variation p99 over
+    """Returns " *" when the run was past capacity (under 99 % of the frames back, or delay variation p99 over
     100 ms): its CPU per call is then not a capacity figure."""
     ratio = r.get("frames_received_ratio") or 0
     p99 = r["delay_variation_ms"]["p99"] or 0
