@@ -102,6 +102,13 @@ level = "warn"
 """
 
 
+def loadavg() -> float:
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return -1.0
+
+
 def run_one(path: str, calls: int, args, tmp: Path) -> dict:
     label, codec, scenario, out_codec, _ = PATHS[path]
     sipp_port, media_port = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
@@ -130,6 +137,7 @@ def run_one(path: str, calls: int, args, tmp: Path) -> dict:
             raise RuntimeError(f"rtmp2sip-load exit {r.returncode}: {r.stderr}")
         rep = json.loads(r.stdout)
         rep["path"] = path
+        rep["loadavg_1min_after"] = loadavg()
         return rep
     finally:
         stop(gw)
@@ -228,8 +236,11 @@ def table(rows: list, ceil: dict, args) -> str:
         cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    note = (f"\nMeasured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} CPUs ({cpu}) "
-            f"by `scripts/bench-load.sh {' '.join(sys.argv[1:])}`: binaries from {os.path.relpath(args.bin_dir, REPO)}, {args.duration} s steady "
+    shown = [a for i, a in enumerate(sys.argv[1:]) if a != "--json-out" and sys.argv[i:i + 1] != ["--json-out"]]
+    loads = [r.get("loadavg_1min_after", -1) for r in rows]
+    load_txt = f"1-minute load average after each run {min(loads):.1f}-{max(loads):.1f}, " if loads else ""
+    note = (f"\nMeasured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} CPUs ({cpu}), "
+            f"{load_txt}by `scripts/bench-load.sh {' '.join(shown)}`: binaries from {os.path.relpath(args.bin_dir, REPO)}, {args.duration} s steady "
             f"window per row, ramp {args.ramp}/s, a fresh gateway per row, sipp -rtp_echo as the far end. "
             "Gateway CPU from /proc/PID/stat over the window; calls per core = calls / (CPU s / window s). "
             "Frames are 20 ms of media; delay variation and round trip as load/README.md defines them. "
