@@ -148,10 +148,16 @@ pub async fn run(opts: Options, frames: FrameLoop) -> RunResult {
     let self_b = procstat::sample("self");
     let _ = stop_tx.send(true);
 
+    // One deadline for all: a connection stuck writing to a gateway that
+    // stopped reading must not hold the report up for long.
+    let deadline = Instant::now() + Duration::from_secs(10);
     let mut outcomes = Vec::with_capacity(handles.len());
     for h in handles {
-        if let Ok(Ok(o)) = tokio::time::timeout(Duration::from_secs(10), h).await {
-            outcomes.push(o);
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, h).await {
+            Ok(Ok(o)) => outcomes.push(o),
+            Ok(Err(_)) => {}
+            Err(_) => break,
         }
     }
     RunResult {
