@@ -801,7 +801,21 @@ impl Controller {
     /// status 0 for the old call, then status 1 of a new call to the
     /// target, and the driver gets [`Output::TransferLeg`] and
     /// [`Output::Invite`]. Capacity moves from the old call to the new.
-    pub fn handle_referred(&mut self, _now: Instant, call_id: &str, target: &str) -> ReferDecision {
+    pub fn handle_referred(&mut self, now: Instant, call_id: &str, target: &str) -> ReferDecision {
+        self.handle_referred_replacing(now, call_id, target, None)
+    }
+
+    /// [`Self::handle_referred`] for an attended transfer (RFC 5589 §7):
+    /// the same checks on `target` (`[policy] dial_allow`, the token),
+    /// and the new call's INVITE carries `Replaces: <replaces>` (a value
+    /// `sip::call::replaces` checked and rebuilt).
+    pub fn handle_referred_replacing(
+        &mut self,
+        _now: Instant,
+        call_id: &str,
+        target: &str,
+        replaces: Option<String>,
+    ) -> ReferDecision {
         let old = match &self.state {
             State::Connected(c) if c.call_id == call_id => c.call_id.clone(),
             _ => return ReferDecision::Refuse(481),
@@ -813,6 +827,10 @@ impl Controller {
         if self.check_target(&uri).is_err() {
             return ReferDecision::Refuse(403);
         }
+        let uri = match replaces {
+            Some(r) => uri.with_replaces(r),
+            None => uri,
+        };
         let mut ev = TransferEvent::new(
             &old,
             TransferStatus::Accepted,

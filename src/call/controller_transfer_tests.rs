@@ -255,3 +255,41 @@ fn early_media_then_failure_releases_the_call() {
     c.handle_early_media(t0, "nope", SipStatus::new(183, "x"));
     assert!(drain(&mut c).is_empty());
 }
+
+#[test]
+fn attended_refer_is_checked_like_a_dial_and_carries_replaces() {
+    // (target, Replaces) -> decision, and the INVITE's Replaces.
+    let t0 = Instant::now();
+    let r = "a@h;to-tag=1;from-tag=2";
+    let cases: &[(&str, Option<&str>, ReferDecision)] = &[
+        ("sip:carol@127.0.0.1", Some(r), ReferDecision::Accept),
+        ("sip:carol@127.0.0.1", None, ReferDecision::Accept),
+        // Outside `[policy] dial_allow`: 403 with or without Replaces.
+        (
+            "sip:carol@evil.example",
+            Some(r),
+            ReferDecision::Refuse(403),
+        ),
+        ("tel:+1555", Some(r), ReferDecision::Refuse(400)),
+    ];
+    for (target, replaces, want) in cases {
+        let mut c = controller();
+        let id = connected(&mut c, t0);
+        let got = c.handle_referred_replacing(t0, &id, target, replaces.map(str::to_string));
+        assert_eq!(got, *want, "{target}");
+        let out = drain(&mut c);
+        let invite = out.iter().find_map(|o| match o {
+            Output::Invite { target, .. } => Some(target.clone()),
+            _ => None,
+        });
+        match want {
+            ReferDecision::Accept => {
+                let t = invite.expect("an INVITE");
+                assert_eq!(t.replaces(), *replaces, "{target}");
+                // Replaces never reaches the Request-URI or the policy form.
+                assert_eq!(t.wire(), *target);
+            }
+            _ => assert!(invite.is_none(), "{target}"),
+        }
+    }
+}

@@ -19,10 +19,9 @@
 //! 1..=65535, malformed parameters. Well-formed parameters other than
 //! `transport=udp|tcp|tls` and `user=phone` are dropped.
 
-use rsipstack::sip::uri::{Auth, Domain, Host, HostWithPort, Param, Scheme, User};
-use rsipstack::sip::{Port, Transport, Uri};
-
 use super::grammar::{self, escape_user, DialHost};
+pub use crate::sip::request_uri::UriTransport;
+use crate::sip::request_uri::{RequestUri, TargetHost};
 
 /// Longest dial string accepted, in bytes.
 pub const MAX_URI_LEN: usize = 1024;
@@ -86,34 +85,6 @@ pub enum DialUriError {
     BadParam,
 }
 
-/// The `transport` URI parameters kept (RFC 3261 §19.1.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UriTransport {
-    /// `;transport=udp`.
-    Udp,
-    /// `;transport=tcp`.
-    Tcp,
-    /// `;transport=tls`.
-    Tls,
-}
-
-impl UriTransport {
-    fn from_token(value: &str) -> Option<Self> {
-        [("udp", Self::Udp), ("tcp", Self::Tcp), ("tls", Self::Tls)]
-            .into_iter()
-            .find(|(name, _)| value.eq_ignore_ascii_case(name))
-            .map(|(_, t)| t)
-    }
-
-    fn rsip(self) -> Transport {
-        match self {
-            Self::Udp => Transport::Udp,
-            Self::Tcp => Transport::Tcp,
-            Self::Tls => Transport::Tls,
-        }
-    }
-}
-
 /// A dialled SIP URI, parsed strictly (see the module doc).
 #[derive(Debug, Clone)]
 pub struct DialUri {
@@ -124,7 +95,12 @@ pub struct DialUri {
     transport: Option<UriTransport>,
     user_phone: bool,
     canonical: String,
-    uri: Uri,
+    /// The parts `sip::request_uri` turns into rsipstack's `Uri`.
+    target: RequestUri,
+    /// [`Self::wire`], computed once.
+    wire: String,
+    /// Attended transfer: the `Replaces` header for the INVITE.
+    replaces: Option<String>,
 }
 
 impl PartialEq for DialUri {
@@ -229,29 +205,17 @@ impl DialUri {
         if let Some(p) = port {
             canonical.push_str(&format!(":{p}"));
         }
-        let mut params = Vec::new();
-        if let Some(t) = transport {
-            params.push(Param::Transport(t.rsip()));
-        }
-        if user_phone {
-            params.push(Param::User(User::new("phone")));
-        }
-        let uri = Uri {
-            scheme: Some(Scheme::Sip),
-            auth: user.clone().map(|user| Auth {
-                user,
-                password: None,
-            }),
-            host_with_port: HostWithPort {
-                host: match &host {
-                    DialHost::Name(n) => Host::Domain(Domain(n.clone())),
-                    DialHost::Ip(ip) => Host::IpAddr(*ip),
-                },
-                port: port.map(Port),
+        let target = RequestUri {
+            user: user.clone(),
+            host: match &host {
+                DialHost::Name(n) => TargetHost::Name(n.clone()),
+                DialHost::Ip(ip) => TargetHost::Ip(*ip),
             },
-            params,
-            headers: Vec::new(),
+            port,
+            transport,
+            user_phone,
         };
+        let wire = target.wire();
         Self {
             user,
             host,
@@ -259,7 +223,9 @@ impl DialUri {
             transport,
             user_phone,
             canonical,
-            uri,
+            target,
+            wire,
+            replaces: None,
         }
     }
 
@@ -291,7 +257,7 @@ impl DialUri {
     /// The Request-URI and To URI as written on the wire: the canonical form
     /// then `;transport=UDP|TCP|TLS` and `;user=phone` when given.
     pub fn wire(&self) -> String {
-        self.uri.to_string()
+        self.wire.clone()
     }
 
     /// The user part, escapes decoded, if any.
@@ -314,9 +280,23 @@ impl DialUri {
         self.transport
     }
 
-    /// The URI for the Request-URI and To, built from the parsed parts.
-    pub fn uri(&self) -> &Uri {
-        &self.uri
+    /// The parts of the Request-URI and To; `sip::request_uri` builds
+    /// rsipstack's `Uri` from them.
+    pub fn request_uri(&self) -> &RequestUri {
+        &self.target
+    }
+
+    /// The same target for an attended transfer: the new INVITE carries
+    /// `Replaces: <replaces>` (RFC 3891), a value the SIP layer already
+    /// checked and rebuilt (`sip::call::replaces`). Never from a client.
+    pub fn with_replaces(mut self, replaces: String) -> Self {
+        self.replaces = Some(replaces);
+        self
+    }
+
+    /// The `Replaces` header value of an attended transfer, if any.
+    pub fn replaces(&self) -> Option<&str> {
+        self.replaces.as_deref()
     }
 }
 

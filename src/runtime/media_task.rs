@@ -256,6 +256,7 @@ fn new_handle(call_id: &str) -> (MediaHandle, mpsc::Receiver<MediaCommand>, Upda
             tx,
             stop: CancellationToken::new(),
             updates,
+            publisher: Default::default(),
         },
         rx,
         updates_rx,

@@ -24,6 +24,7 @@ pub mod media_runtime;
 pub mod media_task;
 pub mod metrics;
 pub mod ports;
+pub mod publisher;
 pub mod server;
 pub mod streams;
 pub mod tls;

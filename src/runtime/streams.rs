@@ -71,6 +71,8 @@ pub struct MediaHandle {
     /// the audio queue so that an update is never dropped behind audio:
     /// see [`MediaHandle::update`]. `None` until the first update.
     pub updates: watch::Sender<Option<Negotiated>>,
+    /// Who publishes into the call now: one NetStream at a time.
+    pub publisher: super::publisher::PublisherSlot,
 }
 
 /// A fresh update slot for a [`MediaHandle`] and the media task's end of it.
@@ -274,6 +276,7 @@ mod tests {
             tx,
             stop: tokio_util::sync::CancellationToken::new(),
             updates: update_channel().0,
+            publisher: Default::default(),
         };
         (h, rx)
     }

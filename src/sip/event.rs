@@ -132,9 +132,14 @@ pub enum SipEvent {
     /// connection checks `target` against `[policy] dial_allow` and
     /// answers with `CallHandle::decide_transfer`.
     Referred {
-        /// The Refer-To URI, display name and brackets removed; not yet
-        /// checked (may hold `?headers`, which the dial check refuses).
+        /// The Refer-To URI, display name, brackets and embedded headers
+        /// removed; not yet checked.
         target: String,
+        /// Attended transfer (RFC 5589 §7): the `Replaces` header the
+        /// Refer-To URI embedded (RFC 3891 §6.1), checked and rebuilt
+        /// from its parts (`callid;to-tag=..;from-tag=..[;early-only]`),
+        /// for the new call's INVITE. `None` for a blind transfer.
+        replaces: Option<String>,
     },
     /// A confirmed call ended; `by_remote` is true for a BYE from the far end.
     Ended {

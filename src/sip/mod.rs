@@ -9,6 +9,7 @@ pub mod guard;
 pub mod incoming;
 pub mod rate;
 pub mod registration;
+pub mod request_uri;
 pub mod sanity;
 pub mod sdp;
 pub mod stateless;

@@ -15,7 +15,7 @@ use std::time::Duration;
 use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::dialog::invitation::InviteOption;
-use rsipstack::sip::{Method, StatusCode, Uri};
+use rsipstack::sip::{HeadersExt, Method, StatusCode, Uri};
 use rsipstack::transaction::endpoint::EndpointInnerRef;
 use rsipstack::transaction::TransactionReceiver;
 use rsipstack::transport::udp::UdpConnection;
@@ -50,6 +50,10 @@ pub struct PlaceCall {
     /// The caller for From (an authenticated client's identity); `None`:
     /// `[sip] from_user` and `from_display`.
     pub from: Option<CallerId>,
+    /// Attended transfer (RFC 5589 §7): the `Replaces` header value
+    /// (RFC 3891 §6.1), already checked and rebuilt by
+    /// [`super::call::replaces`]. `None` for every other call.
+    pub replaces: Option<String>,
 }
 
 /// Who places a call: From's user part (host stays the gateway's) and
@@ -346,6 +350,7 @@ impl UserAgent {
             codecs: self.codecs.clone(),
             session_expires_s: self.cfg.session_expires_s,
             invite_timeout,
+            replaces: None,
         }
     }
 
@@ -395,6 +400,29 @@ impl UserAgent {
     }
 }
 
+/// The Call-ID of our outgoing INVITE dialog, still early, that `tx` (an
+/// UPDATE from the callee) belongs to: same Call-ID, its To-tag is our
+/// From-tag, and its From-tag is the one the 18x carried (when one did).
+fn early_client_dialog(
+    ua: &UserAgent,
+    tx: &rsipstack::transaction::transaction::Transaction,
+) -> Option<String> {
+    let req = &tx.original;
+    let call_id = req.call_id_header().ok()?.value().to_string();
+    let to_tag = req.to_header().ok()?.tag().ok()??.value().to_string();
+    let from_tag = req.from_header().ok()?.tag().ok()??.value().to_string();
+    ua.dialog_layer
+        .get_client_dialog_by_call_id(&call_id)
+        .into_iter()
+        .any(|d| {
+            let id = d.id();
+            !d.state().is_confirmed()
+                && id.local_tag == to_tag
+                && (id.remote_tag.is_empty() || id.remote_tag == from_tag)
+        })
+        .then_some(call_id)
+}
+
 /// Answers requests that arrive outside our client dialogs' transactions:
 /// in-dialog BYE/INFO go to their dialog; OPTIONS gets 200; new INVITEs
 /// go to [`UserAgent::incoming_invite`].
@@ -422,6 +450,17 @@ async fn serve_incoming(ua: Arc<UserAgent>, mut incoming: TransactionReceiver) {
             continue;
         }
         let method = tx.original.method;
+        if method == Method::Update {
+            // rsipstack keys an early client dialog without the callee's
+            // tag, so its UPDATE (RFC 3311 §5.1) matches no dialog: find
+            // the outgoing leg by Call-ID and our From-tag.
+            if let Some(call_id) = early_client_dialog(&ua, &tx) {
+                match ua.legs.deliver(&call_id, true, tx) {
+                    Ok(()) => continue,
+                    Err(back) => tx = *back,
+                }
+            }
+        }
         if method == Method::Invite {
             tokio::spawn(ua.clone().incoming_invite(tx));
             continue;

@@ -183,7 +183,8 @@ def test_far_end_refer_outside_the_policy_is_refused(gateway, rtmp_client, ports
             ("<sip:carol@example.com>", "403"),
             (None, "400"),
             ("<tel:+15551234>", "400"),
-            (f"<{local.uri()}?Replaces=abc%3Bto-tag%3D1%3Bfrom-tag%3D2>", "400"),
+            # Embedded headers other than Replaces (attended transfer: test_dialog_updates.py).
+            (f"<{local.uri()}?Subject=hi>", "400"),
         ]
         for refer_to, want in cases:
             cseq = bob.refer(refer_to)

@@ -59,7 +59,9 @@ impl ConnectionCore {
             event @ SipEvent::Failed(_) => self.to_controller(now, &call_id, event),
             event @ SipEvent::Ended { .. } => self.to_controller(now, &call_id, event),
             event @ SipEvent::TransferProgress { .. } => self.to_controller(now, &call_id, event),
-            SipEvent::Referred { target } => self.on_referred(now, call_id, &target),
+            SipEvent::Referred { target, replaces } => {
+                self.on_referred(now, call_id, &target, replaces)
+            }
             SipEvent::MediaChanged {
                 negotiated,
                 by_remote,

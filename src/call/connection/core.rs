@@ -73,8 +73,21 @@ struct OwnCall {
     resources: Resources,
     /// Where the call's SDP stands.
     sdp: CallSdp,
-    /// The last media update put the call on hold (for `Sono.Call.Hold`).
-    held: bool,
+    /// Which sides hold the call now (for `Sono.Call.Hold`).
+    hold: HoldSides,
+}
+
+/// Who holds a call (RFC 3264 §8.4): each side's hold is reported and
+/// resumed on its own, so a far end resuming while the client still holds
+/// is told (`held: false, by: "remote"`), and so is the client's own hold
+/// while the far end already holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct HoldSides {
+    /// Our `hold()` is in force: our direction lacks receive.
+    pub(super) local: bool,
+    /// The far end's hold is in force: its offer made our direction lack
+    /// send, or gave a `0.0.0.0` address (RFC 2543 hold).
+    pub(super) remote: bool,
 }
 
 /// The own call's offer/answer state (RFC 3264).
@@ -507,7 +520,7 @@ impl ConnectionCore {
             direction,
             resources,
             sdp,
-            held: false,
+            hold: HoldSides::default(),
         });
     }
 

@@ -766,7 +766,7 @@ fn idle_timeout_spares_live_calls() {
     let mut r = Rig::new();
     r.feed(Input::Publish {
         stream_id: 1,
-        named: Some(CallId::new("other")),
+        named: Some(Ok(CallId::new("other"))),
     });
     assert_eq!(r.advance(120 * SECOND), ["probe", "closing:Idle", "close"]);
 }
@@ -812,10 +812,25 @@ fn publish_and_play_routing() {
     assert_eq!(
         r.feed(Input::Publish {
             stream_id: 1,
-            named: Some(other.clone())
+            named: Some(Ok(other.clone()))
         }),
         ["publish"]
     );
+    // The call already has a publisher: refused, and its audio goes nowhere.
+    assert_eq!(
+        r.feed(Input::Publish {
+            stream_id: 4,
+            named: Some(Err("this call already has a publisher".into()))
+        }),
+        ["publish-refused"]
+    );
+    assert!(r
+        .feed(Input::Session(SessionEvent::Audio {
+            stream_id: 4,
+            timestamp_ms: 0,
+            body: bytes::Bytes::from_static(&[0xB2, 0]),
+        }))
+        .is_empty());
     assert_eq!(
         r.feed(Input::Play {
             stream_id: 2,
@@ -1003,3 +1018,7 @@ fn overload_refuses_dials_with_503_and_invites_with_503() {
         ["drop", "refuse:503"]
     );
 }
+
+#[cfg(test)]
+#[path = "early_update_tests.rs"]
+mod early_update;

@@ -59,6 +59,35 @@ fn hold_reports_only_when_the_hold_state_flips() {
                 "held:false:remote",
             ],
         ),
+        // Each side on its own: the far end holds, then the client holds
+        // too (our offer `inactive`), the far end resumes (we answer
+        // `sendonly`), the client resumes.
+        (
+            Direction::RecvOnly,
+            true,
+            &["update:RecvOnly", "info:Sono.Call.Hold", "held:true:remote"],
+        ),
+        (
+            Direction::Inactive,
+            false,
+            &["update:Inactive", "info:Sono.Call.Hold", "held:true:local"],
+        ),
+        (
+            Direction::SendOnly,
+            true,
+            &[
+                "update:SendOnly",
+                "info:Sono.Call.Hold",
+                "held:false:remote",
+            ],
+        ),
+        (
+            Direction::SendRecv,
+            false,
+            &["update:SendRecv", "info:Sono.Call.Hold", "held:false:local"],
+        ),
+        // A codec change from the far end while nobody holds: no event.
+        (Direction::SendRecv, true, &["update:SendRecv"]),
     ];
     for (direction, by_remote, want) in rows {
         assert_eq!(
@@ -191,6 +220,7 @@ fn a_far_end_refer_is_checked_like_a_dial() {
         let mut r = rig_in(Start::Connected);
         let ev = SipEvent::Referred {
             target: (*target).into(),
+            replaces: None,
         };
         assert_eq!(r.sip(ev), *want, "{target}");
         assert_eq!(r.core.phase(), CallPhase::Connected, "{target}");
@@ -199,6 +229,7 @@ fn a_far_end_refer_is_checked_like_a_dial() {
     let mut r = rig_in(Start::Dialing);
     let ev = SipEvent::Referred {
         target: "sip:carol@127.0.0.1".into(),
+        replaces: None,
     };
     assert_eq!(r.sip(ev), ["decide:481"]);
 }
@@ -213,12 +244,14 @@ fn a_far_end_refer_counts_against_the_dial_rate() {
             call_id: id,
             event: SipEvent::Referred {
                 target: "sip:carol@10.9.9.9".into(),
+                replaces: None,
             },
         };
         r.feed(ev);
     }
     let ev = SipEvent::Referred {
         target: "sip:carol@127.0.0.1".into(),
+        replaces: None,
     };
     assert_eq!(r.sip(ev), ["refused:dial:rate", "decide:503"]);
 }
@@ -229,6 +262,7 @@ fn a_far_end_refer_moves_the_call_and_notifies_the_old_leg() {
     let old = r.call_id();
     let ev = SipEvent::Referred {
         target: "sip:carol@127.0.0.1".into(),
+        replaces: None,
     };
     assert_eq!(
         r.sip(ev),
@@ -297,6 +331,7 @@ fn a_failed_transfer_target_is_the_final_notify() {
     let mut r = rig_in(Start::Connected);
     r.sip(SipEvent::Referred {
         target: "sip:carol@127.0.0.1".into(),
+        replaces: None,
     });
     assert_eq!(
         r.sip(SipEvent::Failed(st(486, "Busy Here"))),

@@ -49,10 +49,12 @@ pub fn dtmf_info(digit: char, call_id: &str) -> Value {
         .build()
 }
 
-/// `Sono.Call.Hold {call_id, held, by}`: the call went on hold
-/// (`held: true`, either side stops sending or the far end's address is
-/// `0.0.0.0`) or resumed (RFC 3264 §8.4); `by` is `"remote"` when the far
-/// end's re-INVITE/UPDATE did it, `"local"` for our `hold()`/`unhold()`.
+/// `Sono.Call.Hold {call_id, held, by}`: one side put the call on hold
+/// (`held: true`) or resumed it (RFC 3264 §8.4). `by: "remote"`: the far
+/// end's re-INVITE/UPDATE (its `sendonly`/`inactive` offer, or a `0.0.0.0`
+/// address); `by: "local"`: our `hold()`/`unhold()`. Each side's hold is
+/// told on its own: the far end resuming while the client still holds
+/// gives `held: false, by: "remote"`, and the call stays held by the client.
 pub fn hold_info(call_id: &str, held: bool, by_remote: bool) -> Value {
     Value::object_builder()
         .set("level", "status")

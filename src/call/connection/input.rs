@@ -20,13 +20,15 @@ pub enum Input {
     /// [`Input::Publish`] / [`Input::Play`], with the stream registry's
     /// answer): `Connected`, `Invoke`, `StreamClosed`, `Audio`.
     Session(SessionEvent),
-    /// `publish(name)` on NetStream `stream_id`; `named` is the call whose
-    /// `publish` name this is (its Call-ID), if any.
+    /// `publish(name)` on NetStream `stream_id`; `named` is the driver's
+    /// binding to the call whose `publish` name this is: `Ok(call)` bound
+    /// (its Call-ID), `Err(why)` refused (the call already has a
+    /// publisher: one NetStream publishes into a call at a time).
     Publish {
         /// Message stream id (1..).
         stream_id: u32,
-        /// The call whose publish name `name` is, looked up by the driver.
-        named: Option<CallId>,
+        /// `None`: no call has this publish name.
+        named: Option<Result<CallId, String>>,
     },
     /// `play(name)` on NetStream `stream_id`; `named` is the driver's
     /// subscription to the call whose `play` name this is: `Ok(call)`

@@ -172,9 +172,29 @@ impl ConnectionCore {
         let Some(call) = self.call.as_mut().filter(|c| c.call_id == call_id) else {
             return;
         };
-        let held = n.direction != Direction::SendRecv || n.is_hold();
-        let flipped = held != call.held;
-        call.held = held;
+        // An UPDATE in the early dialog (RFC 3311 §5.2) moved the early
+        // media: the 200's SDP is compared with this one.
+        if let CallSdp::Early { negotiated, .. } = &mut call.sdp {
+            *negotiated = n;
+        }
+        let before = call.hold;
+        let (lacks_send, lacks_recv) = match n.direction {
+            Direction::SendRecv => (false, false),
+            Direction::SendOnly => (false, true),
+            Direction::RecvOnly => (true, false),
+            Direction::Inactive => (true, true),
+        };
+        if by_remote {
+            call.hold.remote = lacks_send || n.remote_rtp.ip().is_unspecified();
+        } else {
+            call.hold.local = lacks_recv;
+        }
+        let held = if by_remote {
+            call.hold.remote
+        } else {
+            call.hold.local
+        };
+        let flipped = call.hold != before;
         self.out.push_back(Effect::UpdateMedia {
             call_id: call_id.clone(),
             negotiated: n,

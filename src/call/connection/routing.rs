@@ -7,10 +7,17 @@ use crate::sip::event::CallId;
 
 impl ConnectionCore {
     /// A call's publish name, or any name on a connection with a call
-    /// (its own); anything else is `NetStream.Publish.BadName`.
-    pub(super) fn on_publish(&mut self, stream_id: u32, named: Option<CallId>) {
+    /// (its own); anything else, or a call that already has a publisher,
+    /// is `NetStream.Publish.BadName`.
+    pub(super) fn on_publish(&mut self, stream_id: u32, named: Option<Result<CallId, String>>) {
         let target = match named {
-            Some(_) => AudioTarget::Named,
+            Some(Ok(_)) => AudioTarget::Named,
+            Some(Err(reason)) => {
+                self.publishing.remove(&stream_id);
+                self.out
+                    .push_back(Effect::RejectPublish { stream_id, reason });
+                return;
+            }
             None if self.call.is_some() => AudioTarget::Own,
             None => {
                 self.publishing.remove(&stream_id);

@@ -22,8 +22,16 @@ impl ConnectionCore {
     /// The far end of `call_id` sent REFER to `target`: 202 and a new call,
     /// or a refusal (503 over the dial rate, 400 not a SIP URI, 403
     /// outside the policy, 481 not the connected call). The answer goes
-    /// out before the controller's outputs, on the old call's leg.
-    pub(super) fn on_referred(&mut self, now: Instant, call_id: CallId, target: &str) {
+    /// out before the controller's outputs, on the old call's leg. With
+    /// `replaces` (attended transfer, RFC 5589 §7) the same checks apply
+    /// and the new INVITE carries that `Replaces` header.
+    pub(super) fn on_referred(
+        &mut self,
+        now: Instant,
+        call_id: CallId,
+        target: &str,
+        replaces: Option<String>,
+    ) {
         let decision = if !self.dial_rate.admit(now) {
             self.out.push_back(Effect::Refused {
                 what: "dial",
@@ -32,7 +40,7 @@ impl ConnectionCore {
             ReferDecision::Refuse(503)
         } else {
             self.controller
-                .handle_referred(now, call_id.as_str(), target)
+                .handle_referred_replacing(now, call_id.as_str(), target, replaces)
         };
         let code = match decision {
             ReferDecision::Accept => 202,
@@ -61,7 +69,7 @@ impl ConnectionCore {
             direction: CallDirection::Outbound,
             resources: Resources::Reserved,
             sdp: CallSdp::None,
-            held: false,
+            hold: Default::default(),
         });
         self.out.push_back(Effect::TransferLeg {
             old_call_id: old.clone(),

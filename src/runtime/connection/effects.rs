@@ -16,7 +16,7 @@ use crate::call::{CallStatus, StatusCode};
 use crate::media::codec::Negotiated;
 use crate::runtime::media_task;
 use crate::runtime::metrics::{self, Metrics};
-use crate::runtime::streams::PlayEndedSender;
+use crate::runtime::streams::{MediaHandle, PlayEndedSender};
 use crate::sip::event::{CallId, SipEvent, SipStatus};
 use crate::sip::ua::{DtmfInfo, PlaceCall};
 
@@ -68,8 +68,8 @@ impl Connection {
                 body,
             } => {
                 let media = match target {
-                    AudioTarget::Named => self.named_publish.get(&stream_id),
-                    AudioTarget::Own => self.call.as_ref().and_then(|c| c.media.as_ref()),
+                    AudioTarget::Named => self.named_publish.get(&stream_id).map(|(h, _)| h),
+                    AudioTarget::Own => self.own_publisher(stream_id),
                 };
                 if let Some(h) = media {
                     h.send_audio(timestamp_ms, body);
@@ -77,6 +77,7 @@ impl Connection {
             }
             Effect::StreamClosed(id) => {
                 self.named_publish.remove(&id);
+                self.own_claims.remove(&id);
                 self.named_play.remove(&id);
             }
             Effect::SubscribeOwn(stream_id) => {
@@ -87,6 +88,7 @@ impl Connection {
                 let live = self
                     .named_publish
                     .values()
+                    .map(|(h, _)| h)
                     .chain(self.named_play.values())
                     .any(|h| !h.stop.is_cancelled());
                 self.answer(Input::StreamsLive(live));
@@ -187,7 +189,7 @@ impl Connection {
                 let sent = self
                     .own_call(&call_id)
                     .and_then(|c| c.sip.as_ref())
-                    .is_some_and(|h| h.transfer(target.uri()));
+                    .is_some_and(|h| h.transfer(&target.request_uri().to_uri()));
                 info!(%call_id, target = ?target.canonical(), sent, "REFER");
                 self.answer(Input::ReferSent { call_id, sent });
             }
@@ -314,6 +316,31 @@ impl Connection {
 
     /// Subscribes a player following the own call to its media, if it has
     /// any yet (otherwise `ConnectStreams` does it).
+    /// The own call's media for audio from the client's own (unnamed)
+    /// publishing NetStream `stream_id`, once that stream holds the call's
+    /// publisher claim (taken here at its first audio message). `None`
+    /// (the audio is not forwarded) while another NetStream publishes
+    /// into the call, or without a call.
+    fn own_publisher(&mut self, stream_id: u32) -> Option<&MediaHandle> {
+        let h = self.call.as_ref()?.media.as_ref()?;
+        let held = self
+            .own_claims
+            .get(&stream_id)
+            .is_some_and(|c| h.publisher.holds(c));
+        if !held {
+            match h.publisher.claim() {
+                Some(claim) => {
+                    self.own_claims.insert(stream_id, claim);
+                }
+                None => {
+                    self.own_claims.remove(&stream_id);
+                    return None;
+                }
+            }
+        }
+        self.call.as_ref()?.media.as_ref()
+    }
+
     fn subscribe_own(&mut self, stream_id: u32) -> Result<(), String> {
         let Some(media) = self.call.as_ref().and_then(|c| c.media.clone()) else {
             return Ok(());
@@ -402,7 +429,8 @@ impl Connection {
         info!(%call_id, uri = ?target.canonical(), "placing call");
         let handle = self.gw.ua.place_call(
             PlaceCall {
-                target: target.uri().clone(),
+                target: target.request_uri().to_uri(),
+                replaces: target.replaces().map(str::to_owned),
                 offer,
                 call_id: call_id.clone(),
                 invite_timeout: self.gw.config.sip.invite_timeout,

@@ -26,6 +26,7 @@ use tracing::{debug, info};
 
 use super::media_task::MediaEvent;
 use super::metrics::CallGuard;
+use super::publisher::PublishClaim;
 use super::streams::{Direction, MediaHandle, PlayAudio};
 use super::Gateway;
 use crate::amf;
@@ -151,8 +152,12 @@ struct Connection {
     play_rx: mpsc::Receiver<(u32, PlayAudio)>,
     call: Option<OwnCall>,
     reservation: Option<Reservation>,
-    /// Publishing NetStreams bound to a call by its publish name.
-    named_publish: HashMap<u32, MediaHandle>,
+    /// Publishing NetStreams bound to a call by its publish name, each
+    /// with its claim on the call's one publisher slot.
+    named_publish: HashMap<u32, (MediaHandle, PublishClaim)>,
+    /// Claims of this connection's own (unnamed) publishing NetStreams on
+    /// its call's publisher slot, taken at their first audio message.
+    own_claims: HashMap<u32, PublishClaim>,
     /// Playing NetStreams bound to a call by its play name.
     named_play: HashMap<u32, MediaHandle>,
     /// An INVITE routed here, until the core binds or refuses it.
@@ -225,6 +230,7 @@ impl Connection {
             call: None,
             reservation: None,
             named_publish: HashMap::new(),
+            own_claims: HashMap::new(),
             named_play: HashMap::new(),
             new_incoming: None,
             transferred: None,
@@ -365,19 +371,13 @@ impl Connection {
     async fn on_session_event(&mut self, ev: SessionEvent) {
         let input = match ev {
             SessionEvent::Publish { stream_id, name } => {
-                let named = self.gw.streams.get(Direction::Publish, &name);
-                if named.is_none() && self.call.is_none() {
+                let named = self.publish_named(stream_id, &name);
+                if let Some(Err(why)) = &named {
+                    debug!(?name, %why, "publish refused");
+                } else if named.is_none() && self.call.is_none() {
                     debug!(?name, "publish refused: no such call");
                 }
-                let call_id = named.as_ref().map(|h| CallId::new(h.call_id.as_str()));
-                match named {
-                    Some(h) => self.named_publish.insert(stream_id, h),
-                    None => self.named_publish.remove(&stream_id),
-                };
-                Input::Publish {
-                    stream_id,
-                    named: call_id,
-                }
+                Input::Publish { stream_id, named }
             }
             SessionEvent::Play { stream_id, name } => {
                 let named = self.subscribe_named(stream_id, &name);
@@ -407,6 +407,23 @@ impl Connection {
 
     /// Subscribes NetStream `stream_id` to the call whose play name is
     /// `name`, if any.
+    /// `publish(name)`: binds NetStream `stream_id` to the call whose
+    /// publish name `name` is, with that call's one publisher claim.
+    /// `None`: no call has this name; `Err(why)`: another NetStream
+    /// publishes into the call. A repeated publish on the stream first
+    /// gives up what the stream held.
+    fn publish_named(&mut self, stream_id: u32, name: &str) -> Option<Result<CallId, String>> {
+        self.named_publish.remove(&stream_id);
+        self.own_claims.remove(&stream_id);
+        let h = self.gw.streams.get(Direction::Publish, name)?;
+        let Some(claim) = h.publisher.claim() else {
+            return Some(Err("this call already has a publisher".into()));
+        };
+        let id = CallId::new(h.call_id.as_str());
+        self.named_publish.insert(stream_id, (h, claim));
+        Some(Ok(id))
+    }
+
     fn subscribe_named(&mut self, stream_id: u32, name: &str) -> Option<Result<CallId, String>> {
         let h = self.gw.streams.get(Direction::Play, name)?;
         let max = self.gw.config.limits.max_subscribers_per_call;

@@ -338,11 +338,26 @@ impl Driver {
                 body,
                 subscription_state,
             } => self.send_notify(body, subscription_state).await,
+            Action::RemoteTarget { uri } => self.set_remote_target(&uri),
             Action::Done => return true,
             #[allow(unreachable_patterns)]
             _ => {}
         }
         false
+    }
+
+    /// RFC 3261 §12.2: our later in-dialog requests go to `uri`.
+    fn set_remote_target(&self, uri: &str) {
+        let Some(d) = &self.dialog else { return };
+        match rsipstack::sip::Uri::try_from(uri) {
+            Ok(parsed) => {
+                info!(target = ?uri, "remote target refreshed");
+                let contact = rsipstack::sip::headers::untyped::Contact(format!("<{uri}>"));
+                rsipstack::dialog::dialog::Dialog::Invite(d.clone())
+                    .set_remote_target(parsed, Some(contact));
+            }
+            Err(e) => debug!(target = ?uri, error = %e, "remote target kept (unparsable)"),
+        }
     }
 
     fn send_invite(&mut self, headers: Vec<types::Header>, body: Vec<u8>) {
@@ -409,6 +424,12 @@ impl Driver {
                     .is_some_and(|d| d.role() == TransactionRole::Client);
                 let input = match reason {
                     TerminatedReason::UacCancel => Input::Cancelled,
+                    // Our 200 OK got no ACK; rsipstack sends the BYE.
+                    TerminatedReason::Timeout
+                        if matches!(self.leg.phase(), super::Phase::AwaitingAck { .. }) =>
+                    {
+                        Input::AckTimeout
+                    }
                     // Uac/UasBye name the BYE's sender by dialog role.
                     TerminatedReason::UasBye if client => Input::RemoteBye,
                     TerminatedReason::UacBye if !client => Input::RemoteBye,
@@ -538,25 +559,29 @@ impl Driver {
                 return;
             }
             // Keep the INVITE server transaction until its ACK (2xx: the
-            // answer may be in it) or its end (non-2xx: absorbed).
-            let wait = tokio::time::timeout(super::leg::ACK_TIMEOUT, async {
-                while let Some(msg) = tx.receive().await {
-                    if let SipMessage::Request(req) = msg {
-                        if req.method == rsipstack::sip::Method::Ack {
-                            return Some(req.body);
+            // answer may be in it) or its end (non-2xx: absorbed). While
+            // it is polled, rsipstack retransmits the 2xx (Timer G, T1
+            // doubling to T2) and ends it after 64 x T1 (Timer L), RFC
+            // 3261 §13.3.1.4; the timeout below is only a backstop.
+            let wait =
+                tokio::time::timeout(super::leg::ACK_TIMEOUT + super::leg::ACK_BACKSTOP, async {
+                    while let Some(msg) = tx.receive().await {
+                        if let SipMessage::Request(req) = msg {
+                            if req.method == rsipstack::sip::Method::Ack {
+                                return Some(req.body);
+                            }
                         }
                     }
-                }
-                None
-            })
-            .await;
+                    None
+                })
+                .await;
             if ok {
-                // No ACK in time: an empty one releases the leg's pending offer.
-                let sdp = match wait {
-                    Ok(Some(sdp)) => sdp,
-                    _ => Vec::new(),
+                let input = match wait {
+                    Ok(Some(sdp)) => Input::RequestAcked { id, sdp },
+                    // No ACK: the leg ends the call with BYE.
+                    _ => Input::RequestUnacked { id },
                 };
-                let _ = inputs.send(Input::RequestAcked { id, sdp }).await;
+                let _ = inputs.send(input).await;
             }
         });
     }
@@ -653,7 +678,8 @@ pub fn spawn_outgoing(
     events: Arc<dyn SipEventSink>,
     controls: Controls,
 ) {
-    let cfg = ua.leg_config(call.invite_timeout);
+    let mut cfg = ua.leg_config(call.invite_timeout);
+    cfg.replaces = call.replaces.clone();
     let leg = CallLeg::outgoing(Instant::now(), cfg, call.offer, rand::random());
     let (state_tx, states) = ua.dialog_layer.new_dialog_state_channel();
     let driver = Driver::new(

@@ -13,13 +13,20 @@
 //! confirmed phase it answers the far end's re-INVITE / UPDATE (RFC 3261
 //! §14.2, RFC 3311) and OPTIONS, holds and resumes with its own re-INVITE
 //! (RFC 3264 §8.4), resolves glare (491 and the §14.1 backoff) and runs
-//! session timers (RFC 4028).
+//! session timers (RFC 4028). A re-INVITE's or UPDATE's Contact, and the
+//! one of the 2xx to our re-INVITE, refresh the remote target (RFC 3261
+//! §12.2, [`Action::RemoteTarget`]); a 2xx of ours that gets no ACK ends
+//! the call with BYE and `408 No ACK` (§13.3.1.4). Before the final
+//! response, an UPDATE is answered by the offer state of the early dialog
+//! (RFC 3311 §5.2: 200 with an answer after an 18x with SDP, 491 while
+//! our offer is unanswered, 500 + Retry-After while the far end's is).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::media::LegMedia;
 use super::refer::{LegTransfer, TransferOut};
+use super::target::contact_target;
 use super::timer::{self, Negotiation, Refresher, SessionTimer, MIN_SE_S};
 use super::types::{
     Action, Command, FinalResponse, Header, InDialogRequest, Input, Method, RequestId,
@@ -29,6 +36,14 @@ use crate::sip::sdp::{Codec, SdpOffer};
 
 /// How long a 200 OK may wait for its ACK (64 x T1, RFC 3261 §13.3.1.4).
 pub const ACK_TIMEOUT: Duration = Duration::from_secs(32);
+/// How much longer than [`ACK_TIMEOUT`] the leg waits for an ACK itself:
+/// rsipstack's transaction (Timer L) and dialog end an unacknowledged 2xx
+/// first and send the BYE ([`Input::AckTimeout`],
+/// [`Input::RequestUnacked`]); the leg's own deadline is a backstop.
+pub const ACK_BACKSTOP: Duration = Duration::from_secs(2);
+/// The reason reported when our 2xx (to the INVITE or a re-INVITE) got no
+/// ACK (RFC 3261 §13.3.1.4, §14.2): status 0 with `408 No ACK`.
+pub const NO_ACK: &str = "No ACK";
 /// How long we wait for the final response after a CANCEL.
 pub const CANCEL_WAIT: Duration = Duration::from_secs(5);
 
@@ -41,6 +56,9 @@ pub struct LegConfig {
     pub session_expires_s: u32,
     /// How long our INVITE may go without a final response (outgoing).
     pub invite_timeout: Duration,
+    /// Outgoing, attended transfer (RFC 5589 §7): the INVITE's
+    /// `Replaces` value (RFC 3891 §6.1, checked by [`super::replaces`]).
+    pub replaces: Option<String>,
 }
 
 /// Which side created the dialog.
@@ -139,6 +157,10 @@ pub struct CallLeg {
     negotiation: Negotiation,
     /// Incoming: our SDP state from the 200 OK, until the ACK.
     pending_media: Option<LegMedia>,
+    /// Outgoing: our SDP state once an 18x answered our offer (RFC 3311
+    /// §5.1: the callee may then UPDATE with a new offer); carried into
+    /// the confirmed phase.
+    early_media: Option<LegMedia>,
     actions: VecDeque<Action>,
     events: VecDeque<SipEvent>,
     rng: u64,
@@ -195,6 +217,7 @@ impl CallLeg {
             retried_422: false,
             negotiation: Negotiation::None,
             pending_media: None,
+            early_media: None,
             actions: VecDeque::new(),
             events: VecDeque::new(),
             rng: seed | 1,
@@ -263,7 +286,7 @@ impl CallLeg {
             }
             Phase::AwaitingAck { deadline } if now >= *deadline => {
                 self.actions.push_back(Action::Bye);
-                self.fail(SipStatus::new(408, "No ACK"));
+                self.fail(SipStatus::new(408, NO_ACK));
             }
             Phase::Confirmed(_) => {
                 let out = self.transfer.handle_timeout(now);
@@ -289,6 +312,8 @@ impl CallLeg {
             Input::Cancelled => self.on_cancelled(),
             Input::Request(req) => self.on_request(now, req),
             Input::RequestAcked { id, sdp } => self.on_request_acked(now, id, &sdp),
+            Input::RequestUnacked { id } => self.on_request_unacked(id),
+            Input::AckTimeout => self.on_ack_timeout(),
             Input::RemoteBye | Input::DialogTerminated => self.on_remote_end(),
             Input::Command(cmd) => self.on_command(now, cmd),
             Input::Shutdown => self.on_shutdown(),
@@ -312,8 +337,12 @@ impl CallLeg {
 
     fn send_invite(&mut self) {
         let (se, min) = self.se;
+        let mut headers = timer::request_headers(se, min, false);
+        if let Some(r) = &self.cfg.replaces {
+            headers.push(("Replaces".into(), r.clone()));
+        }
         self.actions.push_back(Action::Invite {
-            headers: timer::request_headers(se, min, false),
+            headers,
             body: self.offer.clone(),
         });
     }
@@ -321,6 +350,9 @@ impl CallLeg {
     fn on_provisional(&mut self, _now: Instant, status: SipStatus, sdp: Option<Vec<u8>>) {
         if let Phase::Inviting { deadline } | Phase::Early { deadline } = self.phase {
             self.phase = Phase::Early { deadline };
+            if sdp.is_some() && self.early_media.is_none() {
+                self.early_media = LegMedia::new(&self.offer, self.cfg.codecs.clone()).ok();
+            }
             if status.code() > 100 {
                 self.events.push_back(SipEvent::Progress { status, sdp });
             }
@@ -338,7 +370,10 @@ impl CallLeg {
             _ => return,
         }
         if (200..300).contains(&code) {
-            let media = LegMedia::new(&self.offer, self.cfg.codecs.clone()).ok();
+            let media = match self.early_media.take() {
+                Some(m) => Some(m),
+                None => LegMedia::new(&self.offer, self.cfg.codecs.clone()).ok(),
+            };
             let timer = SessionTimer::from_our_request(now, &resp.headers);
             self.confirm(media, timer);
             self.events.push_back(SipEvent::Answered { sdp: resp.body });
@@ -352,6 +387,15 @@ impl CallLeg {
             self.send_invite();
         } else {
             self.fail(resp.status);
+        }
+    }
+
+    /// The dialog layer gave up waiting for the ACK of our 200 OK and
+    /// sent BYE itself (RFC 3261 §13.3.1.4).
+    fn on_ack_timeout(&mut self) {
+        if matches!(self.phase, Phase::AwaitingAck { .. }) {
+            tracing::info!("no ACK for our 200 OK within 64*T1: call ended");
+            self.fail(SipStatus::new(408, NO_ACK));
         }
     }
 
@@ -409,7 +453,7 @@ impl CallLeg {
                 self.actions
                     .push_back(Action::Accept { headers, body: sdp });
                 self.phase = Phase::AwaitingAck {
-                    deadline: now + ACK_TIMEOUT,
+                    deadline: now + ACK_TIMEOUT + ACK_BACKSTOP,
                 };
             }
             (Phase::Ringing, Command::Reject(code)) => {
@@ -612,7 +656,15 @@ impl CallLeg {
         let ok = (200..300).contains(&code);
         if ok {
             c.timer = SessionTimer::from_our_request(now, &resp.headers);
+            // RFC 3261 §12.2.1.2: a 2xx to a target refresh request
+            // replaces the remote target with its Contact.
+            match contact_target(&resp.headers) {
+                Ok(Some(uri)) => self.actions.push_back(Action::RemoteTarget { uri }),
+                Ok(None) => {}
+                Err(e) => tracing::info!(error = %e, "2xx to our re-INVITE: Contact ignored"),
+            }
         }
+        let Some(c) = self.confirmed() else { return };
         let mut event = None;
         match local {
             LocalReinvite::Hold { held, offer } => {
@@ -684,9 +736,15 @@ impl CallLeg {
                 Vec::new(),
             ),
             Method::Invite | Method::Update if confirmed => self.on_offer(now, req),
-            Method::Invite | Method::Update => {
-                self.reply(req.id, 491, Vec::new(), Vec::new());
-            }
+            Method::Update => self.on_early_update(req),
+            // A re-INVITE before the dialog is confirmed is a protocol
+            // error of the far end; it can retry once it is.
+            Method::Invite => self.reply(
+                req.id,
+                500,
+                vec![("Retry-After".into(), "1".into())],
+                Vec::new(),
+            ),
             // INFO: DTMF relay or unknown packages; acknowledged, not used.
             Method::Info => self.reply(req.id, 200, Vec::new(), Vec::new()),
             Method::Refer | Method::Notify if confirmed => {
@@ -697,14 +755,86 @@ impl CallLeg {
         }
     }
 
+    /// UPDATE before the final response (RFC 3311 §5.2), by the offer
+    /// state of the early dialog:
+    /// - no body: 200 (a target refresh or session-timer update);
+    /// - outgoing, an 18x with SDP answered our offer: 200 with our
+    ///   answer, `MediaChanged { by_remote: true }`;
+    /// - outgoing, our INVITE's offer not answered yet: 491 (we have an
+    ///   offer outstanding);
+    /// - incoming: the INVITE's offer (or, without one, the session) is
+    ///   not answered until our 200 OK: 500 + `Retry-After` (we received
+    ///   an offer we have not answered).
+    ///
+    /// A Contact that is not a SIP URI: 400 (RFC 3261 §12.2.2).
+    fn on_early_update(&mut self, req: InDialogRequest) {
+        let target = match contact_target(&req.headers) {
+            Ok(t) => t,
+            Err(e) => {
+                let warning = format!("399 rtmp2sip \"{e}\"");
+                return self.reply(req.id, 400, vec![("Warning".into(), warning)], Vec::new());
+            }
+        };
+        let early = matches!(
+            self.phase,
+            Phase::Inviting { .. } | Phase::Early { .. } | Phase::Ringing
+        );
+        if !early {
+            // Cancelling, awaiting the ACK: the INVITE is settled already.
+            return self.reply(req.id, 500, retry_after(), Vec::new());
+        }
+        if req.body.is_empty() {
+            self.push_target(target);
+            return self.reply(req.id, 200, Vec::new(), Vec::new());
+        }
+        if self.role == Role::Incoming {
+            return self.reply(req.id, 500, retry_after(), Vec::new());
+        }
+        let Some(media) = self.early_media.as_mut() else {
+            return self.reply(req.id, 491, Vec::new(), Vec::new());
+        };
+        match media.answer(&req.body) {
+            Ok((answer, negotiated)) => {
+                self.push_target(target);
+                self.reply(req.id, 200, Vec::new(), answer);
+                self.events.push_back(SipEvent::MediaChanged {
+                    negotiated,
+                    by_remote: true,
+                });
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "early UPDATE offer refused: 488");
+                let warning = format!("399 rtmp2sip \"{e}\"");
+                self.reply(req.id, 488, vec![("Warning".into(), warning)], Vec::new());
+            }
+        }
+    }
+
+    fn push_target(&mut self, target: Option<String>) {
+        if let Some(uri) = target {
+            self.actions.push_back(Action::RemoteTarget { uri });
+        }
+    }
+
     /// REFER, NOTIFY, MESSAGE and unknown methods: 501 (RFC 3261 §21.5.2).
     fn on_unsupported_request(&mut self, req: InDialogRequest) {
         self.reply(req.id, 501, Vec::new(), Vec::new());
     }
 
-    /// re-INVITE or UPDATE (RFC 3261 §14.2, RFC 3311 §5.2).
+    /// re-INVITE or UPDATE (RFC 3261 §14.2, RFC 3311 §5.2). Both are
+    /// target refresh requests: a usable Contact replaces the remote
+    /// target once we answer 2xx (RFC 3261 §12.2.2), one that is not a
+    /// SIP URI is answered 400 and nothing changes.
     fn on_offer(&mut self, now: Instant, req: InDialogRequest) {
         let se = self.cfg.session_expires_s;
+        let target = match contact_target(&req.headers) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::info!(error = %e, "target refresh with an unusable Contact: 400");
+                let warning = format!("399 rtmp2sip \"{e}\"");
+                return self.reply(req.id, 400, vec![("Warning".into(), warning)], Vec::new());
+            }
+        };
         let Some(c) = self.confirmed() else { return };
         if c.local.is_some() {
             // Glare: our own offer is in flight (§14.2, RFC 3311 §5.2).
@@ -767,10 +897,26 @@ impl CallLeg {
             Negotiation::Timer(t, _) => Some(t),
             _ => None,
         };
+        if let Some(uri) = target {
+            self.actions.push_back(Action::RemoteTarget { uri });
+        }
         self.reply(req.id, 200, headers, body);
         if let Some(e) = event {
             self.events.push_back(e);
         }
+    }
+
+    /// Our 2xx to re-INVITE `id` got no ACK within 64 x T1: BYE, and the
+    /// call ends with `408 No ACK` (RFC 3261 §13.3.1.4 applied to the
+    /// re-INVITE's 2xx, §14.2).
+    fn on_request_unacked(&mut self, id: RequestId) {
+        let Some(c) = self.confirmed() else { return };
+        if c.remote_offer.as_ref().is_some_and(|(p, _)| *p == id) {
+            c.remote_offer = None;
+        }
+        tracing::info!(?id, "no ACK for our 2xx to a re-INVITE within 64*T1: BYE");
+        self.actions.push_back(Action::Bye);
+        self.fail(SipStatus::new(408, NO_ACK));
     }
 
     fn on_request_acked(&mut self, now: Instant, id: RequestId, sdp: &[u8]) {
@@ -799,6 +945,12 @@ impl CallLeg {
             self.start_hold(now, held);
         }
     }
+}
+
+/// `Retry-After: 1` (RFC 3311 §5.2's 500 to an UPDATE that comes while
+/// an offer is unanswered).
+fn retry_after() -> Vec<Header> {
+    vec![("Retry-After".into(), "1".into())]
 }
 
 /// Our `Allow` header (RFC 3261 §20.5).

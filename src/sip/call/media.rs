@@ -9,8 +9,11 @@ use crate::sip::sdp::{self, Codec, Direction, LocalMedia, Negotiated, SdpError, 
 pub struct LegMedia {
     local: LocalMedia,
     codecs: Vec<Codec>,
-    /// We hold the far end (our last offer was `a=sendonly`).
+    /// We hold the far end (our last offer was `a=sendonly` or `a=inactive`).
     held: bool,
+    /// The direction in force from our side: the last answer we gave or
+    /// got (`RecvOnly` / `Inactive`: the far end does not take our media).
+    current: Direction,
     /// The last SDP we sent (re-sent unchanged in session refreshes).
     last: Vec<u8>,
 }
@@ -25,6 +28,7 @@ impl LegMedia {
             local: sdp::local_media_of(ours)?,
             codecs,
             held: false,
+            current: Direction::SendRecv,
             last: ours.to_vec(),
         })
     }
@@ -66,19 +70,22 @@ impl LegMedia {
         }
         let body = answer.to_bytes();
         self.last = body.clone();
+        self.current = negotiated.direction;
         Ok((body, negotiated))
     }
 
-    /// A new offer: `a=sendonly` while we hold, `a=sendrecv` otherwise
-    /// (RFC 3264 §8.4, RFC 6337 §5.3). `held` becomes our hold state once
-    /// [`LegMedia::offer_answered`] sees it accepted.
+    /// A new offer: `a=sendrecv`, or while we hold `a=sendonly`, and
+    /// `a=inactive` when the far end holds us too (the stream is `recvonly`
+    /// or `inactive` from our side: RFC 3264 §8.4, RFC 6337 §5.3). `held`
+    /// becomes our hold state once [`LegMedia::offer_answered`] sees it
+    /// accepted.
     ///
     /// Errors: no audio codec configured.
     pub fn offer(&mut self, held: bool) -> Result<SdpOffer, SdpError> {
-        let dir = if held {
-            Direction::SendOnly
-        } else {
-            Direction::SendRecv
+        let dir = match (held, self.current) {
+            (false, _) => Direction::SendRecv,
+            (true, Direction::RecvOnly | Direction::Inactive) => Direction::Inactive,
+            (true, _) => Direction::SendOnly,
         };
         let local = self.bump();
         sdp::build_offer_directed(&self.codecs, &local, dir)
@@ -95,6 +102,7 @@ impl LegMedia {
     ) -> Result<Negotiated, SdpError> {
         let negotiated = sdp::parse_answer(offer, answer)?;
         self.held = held;
+        self.current = negotiated.direction;
         self.last = offer.to_bytes();
         Ok(negotiated)
     }
@@ -191,5 +199,34 @@ mod tests {
         assert!(String::from_utf8(offer.to_bytes())
             .unwrap()
             .contains("a=sendrecv"));
+    }
+
+    #[test]
+    fn hold_while_the_far_end_holds_offers_inactive() {
+        let mut m = LegMedia::new(&our_sdp(), codecs()).unwrap();
+        // They hold us (a=sendonly): we answer recvonly.
+        let (_, n) = m.answer(&their_offer(4000, "sendonly", "PCMU")).unwrap();
+        assert_eq!(n.direction, Direction::RecvOnly);
+        // Our hold of a recvonly stream is a=inactive (RFC 3264 §8.4).
+        let offer = m.offer(true).unwrap();
+        let text = String::from_utf8(offer.to_bytes()).unwrap();
+        assert!(
+            text.contains("a=inactive") && !text.contains("a=sendonly"),
+            "{text}"
+        );
+        let n = m
+            .offer_answered(&offer, true, &their_offer(4000, "inactive", "PCMU"))
+            .unwrap();
+        assert_eq!(n.direction, Direction::Inactive);
+        // They resume while we hold: we answer sendonly; a refresh offer
+        // while held is then sendonly again.
+        let (_, n) = m.answer(&their_offer(4000, "sendrecv", "PCMU")).unwrap();
+        assert_eq!(n.direction, Direction::SendOnly);
+        let text = String::from_utf8(m.offer(true).unwrap().to_bytes()).unwrap();
+        assert!(text.contains("a=sendonly"), "{text}");
+        // Resume is a=sendrecv whatever they do (they answer for themselves).
+        let (_, _) = m.answer(&their_offer(4000, "sendonly", "PCMU")).unwrap();
+        let text = String::from_utf8(m.offer(false).unwrap().to_bytes()).unwrap();
+        assert!(text.contains("a=sendrecv"), "{text}");
     }
 }

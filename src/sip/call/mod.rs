@@ -9,6 +9,8 @@ pub mod driver;
 pub mod leg;
 pub mod media;
 pub mod refer;
+pub mod replaces;
+pub mod target;
 pub mod timer;
 pub mod types;
 
@@ -17,5 +19,7 @@ pub use types::{
     Action, Command, FinalResponse, Header, InDialogRequest, Input, Method, RequestId,
 };
 
+#[cfg(test)]
+mod dialog_tests;
 #[cfg(test)]
 mod tests;

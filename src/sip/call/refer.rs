@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
+use super::replaces::split_refer_uri;
 use super::types::{header, Action, InDialogRequest, Method, RequestId};
 use crate::sip::event::{SipEvent, SipStatus};
 
@@ -147,8 +148,8 @@ impl SubscriptionState {
 /// The `Refer-To` value (RFC 3515 §2.1: `name-addr` or `addr-spec`, then
 /// parameters) reduced to its URI, for `DialUri::parse`: a display name,
 /// the angle brackets and header parameters after `>` are dropped.
-/// Embedded URI headers (`?Replaces=...`) are kept, so the dial check
-/// refuses them (we do not implement attended transfer).
+/// Embedded URI headers (`?Replaces=...`) are kept here;
+/// [`super::replaces::split_refer_uri`] takes them apart.
 ///
 /// # Errors
 /// [`ReferError::NoReferTo`] for an empty value, [`ReferError::BadReferTo`]
@@ -286,8 +287,12 @@ pub enum ReferIn {
     /// Ask the connection whether `target` may be dialled (`[policy]`),
     /// then answer with [`Transferee::decide`].
     Ask {
-        /// The Refer-To URI (see [`refer_to_target`]).
+        /// The Refer-To URI (see [`refer_to_target`]) without its
+        /// embedded headers.
         target: String,
+        /// The `Replaces` it embedded (attended transfer, RFC 5589 §7),
+        /// rebuilt by [`super::replaces::parse_replaces`].
+        replaces: Option<String>,
     },
     /// Answer at once with this final status, nothing else happens.
     Refuse(SipStatus),
@@ -344,10 +349,19 @@ impl Transferee {
                 ReferIn::Refuse(SipStatus::new(400, "Missing Refer-To"))
             }
             Some(Err(_)) => ReferIn::Refuse(SipStatus::new(400, "Bad Refer-To")),
-            Some(Ok(target)) => {
-                self.phase = TransfereePhase::Deciding(now + DECISION_TIMEOUT);
-                ReferIn::Ask { target }
-            }
+            Some(Ok(uri)) => match split_refer_uri(&uri) {
+                Ok((target, replaces)) => {
+                    self.phase = TransfereePhase::Deciding(now + DECISION_TIMEOUT);
+                    ReferIn::Ask {
+                        target,
+                        replaces: replaces.map(|r| r.to_string()),
+                    }
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, "REFER refused");
+                    ReferIn::Refuse(SipStatus::new(400, "Bad Refer-To"))
+                }
+            },
         }
     }
 
@@ -527,11 +541,11 @@ impl LegTransfer {
                     ..TransferOut::default()
                 }
             }
-            ReferIn::Ask { target } => {
-                tracing::info!(target = ?target, "REFER received");
+            ReferIn::Ask { target, replaces } => {
+                tracing::info!(target = ?target, replaces = ?replaces, "REFER received");
                 self.pending = Some(req.id);
                 TransferOut {
-                    events: vec![SipEvent::Referred { target }],
+                    events: vec![SipEvent::Referred { target, replaces }],
                     ..TransferOut::default()
                 }
             }

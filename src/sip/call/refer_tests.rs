@@ -202,7 +202,7 @@ fn transferee_refer_checks() {
     for (refer_to, want) in cases {
         let mut t = Transferee::default();
         let got = match t.on_refer(t0, *refer_to) {
-            ReferIn::Ask { target } => Ok(target),
+            ReferIn::Ask { target, .. } => Ok(target),
             ReferIn::Refuse(s) => Err(s.code()),
         };
         assert_eq!(got, want.map(str::to_string), "{refer_to:?}");
@@ -285,6 +285,7 @@ mod leg {
             codecs: vec![Codec::Pcmu],
             session_expires_s: 1800,
             invite_timeout: Duration::from_secs(120),
+            replaces: None,
         };
         let mut leg = CallLeg::outgoing(t0, cfg, Vec::new(), 7);
         while leg.poll_action().is_some() {}
@@ -448,7 +449,8 @@ mod leg {
         assert_eq!(
             evs,
             vec![SipEvent::Referred {
-                target: "sip:carol@127.0.0.1:5070".into()
+                target: "sip:carol@127.0.0.1:5070".into(),
+                replaces: None,
             }]
         );
         // One at a time.

@@ -8,15 +8,16 @@ use super::*;
 use crate::sip::event::{SipEvent, SipStatus};
 use crate::sip::sdp::{self, Codec, Direction, LocalMedia};
 
-fn cfg() -> LegConfig {
+pub(super) fn cfg() -> LegConfig {
     LegConfig {
         codecs: vec![Codec::Pcmu, Codec::Pcma, Codec::TelephoneEvent],
         session_expires_s: 1800,
         invite_timeout: Duration::from_secs(120),
+        replaces: None,
     }
 }
 
-fn our_sdp() -> Vec<u8> {
+pub(super) fn our_sdp() -> Vec<u8> {
     let local = LocalMedia {
         addr: "192.0.2.1".parse().unwrap(),
         port: 20000,
@@ -28,7 +29,7 @@ fn our_sdp() -> Vec<u8> {
         .to_bytes()
 }
 
-fn their_sdp(port: u16, dir: &str, pt: u8) -> Vec<u8> {
+pub(super) fn their_sdp(port: u16, dir: &str, pt: u8) -> Vec<u8> {
     let map = if pt == 8 { "PCMA/8000" } else { "PCMU/8000" };
     format!(
         "v=0\r\no=- 7 2 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n\
@@ -37,14 +38,14 @@ fn their_sdp(port: u16, dir: &str, pt: u8) -> Vec<u8> {
     .into_bytes()
 }
 
-fn h(pairs: &[(&str, &str)]) -> Vec<Header> {
+pub(super) fn h(pairs: &[(&str, &str)]) -> Vec<Header> {
     pairs
         .iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect()
 }
 
-fn resp(code: u16, headers: &[(&str, &str)], body: Vec<u8>) -> FinalResponse {
+pub(super) fn resp(code: u16, headers: &[(&str, &str)], body: Vec<u8>) -> FinalResponse {
     FinalResponse {
         status: SipStatus::new(code, "x"),
         headers: h(headers),
@@ -52,15 +53,15 @@ fn resp(code: u16, headers: &[(&str, &str)], body: Vec<u8>) -> FinalResponse {
     }
 }
 
-fn actions(leg: &mut CallLeg) -> Vec<Action> {
+pub(super) fn actions(leg: &mut CallLeg) -> Vec<Action> {
     std::iter::from_fn(|| leg.poll_action()).collect()
 }
 
-fn events(leg: &mut CallLeg) -> Vec<SipEvent> {
+pub(super) fn events(leg: &mut CallLeg) -> Vec<SipEvent> {
     std::iter::from_fn(|| leg.poll_event()).collect()
 }
 
-fn request(id: u64, method: Method, headers: &[(&str, &str)], body: Vec<u8>) -> Input {
+pub(super) fn request(id: u64, method: Method, headers: &[(&str, &str)], body: Vec<u8>) -> Input {
     Input::Request(InDialogRequest {
         id: RequestId(id),
         method,
@@ -70,7 +71,7 @@ fn request(id: u64, method: Method, headers: &[(&str, &str)], body: Vec<u8>) -> 
 }
 
 /// An outgoing leg answered 200 with `headers` at `t0`.
-fn confirmed_outgoing(t0: Instant, headers: &[(&str, &str)]) -> CallLeg {
+pub(super) fn confirmed_outgoing(t0: Instant, headers: &[(&str, &str)]) -> CallLeg {
     let mut leg = CallLeg::outgoing(t0, cfg(), our_sdp(), 7);
     let first = actions(&mut leg);
     assert!(matches!(&first[..], [Action::Invite { .. }]));
@@ -180,7 +181,7 @@ fn outgoing_phase_by_input_table() {
     }
 }
 
-fn action_name(a: &Action) -> String {
+pub(super) fn action_name(a: &Action) -> String {
     let s = format!("{a:?}");
     s.split([' ', '(', '{'])
         .next()
@@ -188,7 +189,7 @@ fn action_name(a: &Action) -> String {
         .to_string()
 }
 
-fn event_name(e: &SipEvent) -> String {
+pub(super) fn event_name(e: &SipEvent) -> String {
     match e {
         SipEvent::Failed(s) => format!("Failed({})", s.code()),
         SipEvent::Ended { by_remote } => format!("Ended({by_remote})"),
@@ -335,7 +336,11 @@ fn incoming_no_ack_byes_after_32_s() {
     let mut leg = CallLeg::incoming(t0, cfg(), &[], Vec::new(), 1);
     leg.handle(t0, Input::Command(Command::Answer(our_sdp())));
     actions(&mut leg);
+    // rsipstack's Timer L (64 x T1) goes first; the leg's own deadline
+    // is a backstop 2 s later.
     leg.handle_timeout(t0 + Duration::from_secs(32));
+    assert!(actions(&mut leg).is_empty());
+    leg.handle_timeout(t0 + Duration::from_secs(34));
     assert_eq!(actions(&mut leg), vec![Action::Bye, Action::Done]);
     assert_eq!(
         events(&mut leg),
@@ -671,7 +676,8 @@ fn a_missing_ack_answer_releases_the_pending_offer() {
         &actions(&mut leg)[..],
         [Action::Reply { code: 500, .. }]
     ));
-    // The driver reports an empty ACK when none came in time.
+    // An ACK without a body (no usable answer) releases the pending offer
+    // (no ACK at all is `Input::RequestUnacked`: see dialog_tests.rs).
     leg.handle(
         t0,
         Input::RequestAcked {

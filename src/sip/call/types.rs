@@ -138,6 +138,17 @@ pub enum Input {
         /// The ACK body.
         sdp: Vec<u8>,
     },
+    /// Our 2xx to the far end's re-INVITE `id` was retransmitted for
+    /// 64 x T1 and no ACK came (RFC 3261 §13.3.1.4, §14.2): the session
+    /// ends with BYE.
+    RequestUnacked {
+        /// The re-INVITE answered.
+        id: RequestId,
+    },
+    /// Incoming call: the dialog layer ended the dialog because our 200 OK
+    /// to the INVITE got no ACK within 64 x T1 (it sends the BYE itself,
+    /// RFC 3261 §13.3.1.4).
+    AckTimeout,
     /// The far end ended the dialog (its BYE was answered 200).
     RemoteBye,
     /// The dialog ended below us for another reason (transaction timeout).
@@ -216,6 +227,15 @@ pub enum Action {
         body: Vec<u8>,
         /// The `Subscription-State` value.
         subscription_state: String,
+    },
+    /// Replace the dialog's remote target (where our later in-dialog
+    /// requests go) with this SIP URI, taken from the Contact of a far
+    /// end's target-refresh request we accepted or of its 2xx to our
+    /// re-INVITE (RFC 3261 §12.2.1.2, §12.2.2; RFC 3311 §5.2).
+    RemoteTarget {
+        /// A `sip:` or `sips:` URI, as received (at most
+        /// [`super::target::MAX_CONTACT`] bytes).
+        uri: String,
     },
     /// The leg is over: the driver stops after the actions before this.
     Done,

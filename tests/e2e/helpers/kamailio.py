@@ -88,10 +88,11 @@ class Kamailio:
     challenges; `min_expires`/`max_expires` (s) bound the granted lifetimes."""
 
     def __init__(self, procs: Procs, out_dir: Path, ports: PortAllocator, algorithm: str = "MD5",
-                 min_expires: int = 5, max_expires: int = 3600, name: str = "kamailio"):
+                 min_expires: int = 5, max_expires: int = 3600, name: str = "kamailio", defines: tuple = ()):
         if algorithm not in ("MD5", "SHA-256"):
             raise ValueError(f"algorithm {algorithm!r}: MD5 or SHA-256")
         self.procs, self.name, self.algorithm = procs, name, algorithm
+        self.defines = tuple(defines)   # kamailio -A NAME: "#!ifdef NAME" blocks of the template (WITH_SST)
         self.port = ports.port()
         self.run_dir = Path(out_dir) / f"{name}_run"
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -118,8 +119,10 @@ class Kamailio:
         """Start kamailio (-DD: main process in the foreground, so stopping the process group stops it) and
         wait until it listens and answers kamcmd."""
         require_kamailio()
-        self.proc = self.procs.start(self.name, ["kamailio", "-f", self.config, "-DD", "-E", "-Y", self.run_dir],
-                                     log=self.log)
+        argv = ["kamailio", "-f", self.config, "-DD", "-E", "-Y", self.run_dir]
+        for d in self.defines:
+            argv += ["-A", d]
+        self.proc = self.procs.start(self.name, argv, log=self.log)
 
         def ready():
             return not self.proc.alive() or (udp_bound(self.port) and self.ctl.exists()
@@ -165,6 +168,10 @@ class Kamailio:
                 raise AssertionError(f"kamailio: no {what} for {aor_user} within {timeout} s; now {b}\n"
                                      f"register log:\n" + "\n".join(self.register_log()))
             time.sleep(0.2)
+
+    def kamcmd(self, *cmd) -> str:
+        """Output of `kamcmd -s unix:<ctl> CMD...` (e.g. "dlg.list"), or None when it failed."""
+        return self._kamcmd(*cmd)
 
     def output(self) -> str:
         return self.proc.output() if self.proc else ""
