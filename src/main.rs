@@ -173,6 +173,13 @@ fn run(file: &std::path::Path) -> ExitCode {
         eprintln!("{}: key `log.level`: {e}", file.display());
         return ExitCode::FAILURE;
     }
+    let media = match rtmp2sip::runtime::media_runtime::build(config.media.workers) {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the media runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("rtmp2sip")
@@ -184,7 +191,10 @@ fn run(file: &std::path::Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(rtmp2sip::runtime::run(config)) {
+    let result = rt.block_on(rtmp2sip::runtime::run(config, media.handle().clone()));
+    drop(rt);
+    media.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");

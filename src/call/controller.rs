@@ -185,6 +185,9 @@ pub enum Capacity {
         /// The subject's `max_calls` claim (0..=1000).
         max: u32,
     },
+    /// The media workers are past `[limits] media_max_load` (load
+    /// shedding): new calls are refused with 503.
+    Overloaded,
 }
 
 impl From<bool> for Capacity {
@@ -197,6 +200,10 @@ impl From<bool> for Capacity {
         }
     }
 }
+
+/// The description of a `dial` refused for overload (load shedding).
+pub const OVERLOADED: &str =
+    "503 Service Unavailable: the gateway's media workers are overloaded; try again later";
 
 /// Whether a new incoming call may ring at this connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -581,6 +588,7 @@ impl Controller {
                     "this client's token allows at most {max} concurrent calls (`max_calls` claim)"
                 ),
             )),
+            Capacity::Overloaded => Err((DialError::Failed, OVERLOADED.into())),
         }
     }
 

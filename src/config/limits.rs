@@ -48,6 +48,37 @@ pub struct LimitsConfig {
     /// Most chunk streams before `connect`:
     /// `MAX_CHUNK_STREAMS_BEFORE_CONNECT`, 8 (not a file key).
     pub max_chunk_streams_before_connect: u32,
+    /// `media_max_load`: the media workers' load (fraction of their CPU
+    /// over the last second) at which new calls are refused, `dial` with
+    /// `Sono.Call.Failed` (503) and an incoming INVITE with 503 and
+    /// Retry-After, until the load falls below 0.8 × this;
+    /// 0.001..=1.0, default 0.85.
+    pub media_max_load: LoadFraction,
+}
+
+/// A fraction of the media workers' capacity, kept in thousandths
+/// (1..=1000) so the configuration stays `Eq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadFraction(u16);
+
+impl LoadFraction {
+    /// The fraction, 0.001..=1.0.
+    pub fn as_f64(self) -> f64 {
+        f64::from(self.0) / 1000.0
+    }
+}
+
+/// `limits.media_max_load`: a number in 0.001..=1.0, rounded to 0.001.
+fn load_fraction(file: &Path, v: f64) -> Result<LoadFraction, ConfigError> {
+    if !(0.001..=1.0).contains(&v) {
+        return Err(invalid(
+            file,
+            "limits.media_max_load",
+            "must be 0.001..=1.0",
+        ));
+    }
+    // In range, so the product is 1..=1000 and fits a u16.
+    Ok(LoadFraction((v * 1000.0).round() as u16))
 }
 
 /// Most chunk streams a client may use before `connect` (not configurable:
@@ -70,6 +101,7 @@ pub(super) struct LimitsFile {
     max_subscribers_per_call: u32,
     max_reassembly_bytes: u64,
     max_message_size_before_connect: u32,
+    media_max_load: f64,
 }
 
 impl Default for LimitsFile {
@@ -88,6 +120,7 @@ impl Default for LimitsFile {
             max_subscribers_per_call: 8,
             max_reassembly_bytes: 64 * 1024 * 1024,
             max_message_size_before_connect: 8192,
+            media_max_load: 0.85,
         }
     }
 }
@@ -181,6 +214,7 @@ pub(super) fn validate_limits(file: &Path, l: LimitsFile) -> Result<LimitsConfig
         )?
         .min(max_message_size),
         max_chunk_streams_before_connect: MAX_CHUNK_STREAMS_BEFORE_CONNECT,
+        media_max_load: load_fraction(file, l.media_max_load)?,
     })
 }
 
@@ -197,6 +231,7 @@ mod tests {
         assert_eq!(shipped.limits, defaults.limits);
         assert_eq!(defaults.limits.max_connections_per_ip, 20);
         assert_eq!(defaults.limits.max_reassembly_bytes, 64 << 20);
+        assert_eq!(defaults.limits.media_max_load.as_f64(), 0.85);
     }
 
     #[test]
@@ -214,6 +249,9 @@ mod tests {
             ("max_reassembly_bytes = 10", "max_reassembly_bytes"),
             ("max_message_size_before_connect = 100", "before_connect"),
             ("idle_timeout_s = 999999", "idle_timeout_s"),
+            ("media_max_load = 0.0", "media_max_load"),
+            ("media_max_load = 1.5", "media_max_load"),
+            ("media_max_load = nan", "media_max_load"),
         ] {
             let toml = format!("[limits]\n{text}\n");
             let e = Config::from_toml(Path::new("t.toml"), &toml)

@@ -33,6 +33,20 @@ pub struct MediaConfig {
     pub opus_complexity: u8,
     /// Which source addresses RTP/RTCP is taken from.
     pub latching: Latching,
+    /// `workers`: media worker threads (the media runtime), 1..=64; the
+    /// file's 0 (default) is the number of CPUs, at most 64.
+    pub workers: u32,
+}
+
+/// Most media worker threads.
+pub const MAX_MEDIA_WORKERS: u32 = 64;
+
+/// `[media] workers = 0`: one worker per CPU, 1..=[`MAX_MEDIA_WORKERS`].
+fn workers_per_cpu() -> u32 {
+    std::thread::available_parallelism()
+        .map(|n| u32::try_from(n.get()).unwrap_or(MAX_MEDIA_WORKERS))
+        .unwrap_or(1)
+        .clamp(1, MAX_MEDIA_WORKERS)
 }
 
 /// `[media] latching`: which sources a call's RTP may come from (the first
@@ -75,6 +89,7 @@ pub(super) struct MediaFile {
     rtmp_out_codec: RtmpOutCodec,
     opus_complexity: u8,
     latching: Latching,
+    workers: u32,
 }
 
 impl Default for MediaFile {
@@ -100,6 +115,7 @@ impl Default for MediaFile {
             rtmp_out_codec: RtmpOutCodec::Speex,
             opus_complexity: 8,
             latching: Latching::Ip,
+            workers: 0,
         }
     }
 }
@@ -171,7 +187,18 @@ pub(super) fn validate_media(file: &Path, m: MediaFile) -> Result<MediaConfig, C
     if m.opus_complexity > 10 {
         return Err(invalid(file, "media.opus_complexity", "must be 0..=10"));
     }
+    if m.workers > MAX_MEDIA_WORKERS {
+        return Err(invalid(
+            file,
+            "media.workers",
+            "must be 0..=64 (0: one per CPU)",
+        ));
+    }
     Ok(MediaConfig {
+        workers: match m.workers {
+            0 => workers_per_cpu(),
+            n => n,
+        },
         bind_address,
         rtp_ports: (lo, hi),
         codecs: m.codecs,
@@ -219,6 +246,20 @@ mod tests {
         }
         let e = latching("[media]\nlatching = \"loose\"\n").unwrap_err();
         assert!(e.contains("latching"), "{e}");
+    }
+
+    #[test]
+    fn workers_default_to_the_cpus_and_are_bounded() {
+        let cfg = |t: &str| Config::from_toml(Path::new("t.toml"), t).map(|c| c.media.workers);
+        let default = cfg("").unwrap();
+        assert!((1..=64).contains(&default));
+        assert_eq!(
+            cfg(include_str!("../../config/gateway.toml")).unwrap(),
+            default
+        );
+        assert_eq!(cfg("[media]\nworkers = 3\n").unwrap(), 3);
+        let e = cfg("[media]\nworkers = 65\n").unwrap_err().to_string();
+        assert!(e.contains("workers"), "{e}");
     }
 
     fn speex_complexity(text: &str) -> Result<u8, String> {

@@ -6,6 +6,7 @@
 
 pub mod bridge;
 mod bridge_types;
+pub mod budget;
 mod clock;
 pub mod codec;
 pub mod dtmf;
@@ -13,6 +14,7 @@ pub mod dtmf_send;
 mod error;
 pub mod jitter;
 pub mod latch;
+pub mod load;
 mod pipeline;
 pub mod receiver;
 pub mod rtcp;

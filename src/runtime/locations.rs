@@ -15,17 +15,34 @@
 //! no shared state.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use super::metrics::Metrics;
+
+use crate::media::load::LoadFlag;
 use crate::sip::incoming::{IncomingRouter, IncomingTarget};
 
 /// Request-URI user part -> the connection that takes its calls.
 #[derive(Debug, Default)]
 pub struct Locations {
     bindings: Mutex<HashMap<String, IncomingTarget>>,
+    /// Set while the media workers are overloaded: new INVITEs get 503.
+    load: LoadFlag,
+    /// Counts the INVITEs refused for overload.
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Locations {
+    /// No bindings; new INVITEs are refused while `load` says overloaded.
+    /// Refusals are counted in `metrics` (`refused{what="invite",reason="overload"}`).
+    pub fn with_load(load: LoadFlag, metrics: Arc<Metrics>) -> Self {
+        Self {
+            bindings: Mutex::default(),
+            load,
+            metrics: Some(metrics),
+        }
+    }
+
     /// Binds `user` to a connection; false (nothing changed) when another
     /// live connection holds it.
     pub fn bind(&self, user: &str, target: IncomingTarget) -> bool {
@@ -61,6 +78,14 @@ impl IncomingRouter for Locations {
     fn route(&self, user: &str) -> Option<IncomingTarget> {
         let map = self.bindings.lock().ok()?;
         map.get(user).filter(|t| !t.inbox.is_closed()).cloned()
+    }
+
+    fn overloaded(&self) -> bool {
+        let overloaded = self.load.is_overloaded();
+        if let Some(m) = self.metrics.as_ref().filter(|_| overloaded) {
+            m.refused("invite", "overload");
+        }
+        overloaded
     }
 }
 

@@ -10,6 +10,14 @@
 //! drops what `[media] latching` does not accept before parsing it, and
 //! with rtcp-mux (RFC 5761) demultiplexes RTCP arriving on the RTP socket
 //! and sends its own RTCP from it ([`TransmitKind::Rtp`]).
+//!
+//! The task runs on the media runtime ([`super::media_runtime`]), with its
+//! sockets registered there; it adds the time each step takes (an input
+//! into the bridge and the output it flushes) to the runtime's
+//! [`crate::media::load::BusyClock`] for load shedding. Published audio
+//! passes a per-call [`WorkBudget`]: beyond twice real time (after a
+//! burst) messages are dropped before decoding, counted in
+//! `rtmp2sip_media_budget_dropped_total`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,11 +30,13 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, Instrument};
 
 use super::connection::inbox::{Inbound, InboxSender};
+use super::media_runtime::MediaRuntime;
 use super::metrics::Metrics;
 use super::ports::PortPair;
 use super::streams::{update_channel, MediaCommand, MediaHandle, MediaSnapshot, PlayAudio};
 use crate::config::{Latching, MediaConfig, RtmpOutCodec};
 use crate::media::bridge::{Bridge, BridgeConfig, MediaEvent as BridgeEvent, TransmitKind};
+use crate::media::budget::WorkBudget;
 use crate::media::codec::{Codec, Direction, Negotiated};
 use crate::media::{LatchMode, MediaError, RtmpOut};
 use crate::rtmp::session::{AudioCodecs, ClientCaps};
@@ -57,6 +67,15 @@ pub enum MediaEvent {
 /// slack (Speex, 20-40 ms per message: 5-10 s); at most ~4 KiB each
 /// (`MAX_RTMP_PAYLOAD`), which bounds a call's queue to ~1 MiB.
 const INBOUND_DEPTH: usize = 256;
+
+/// Where a media task runs and what it reports to.
+#[derive(Debug, Clone)]
+pub struct TaskEnv {
+    /// The media runtime (spawning, busy clock).
+    pub runtime: MediaRuntime,
+    /// Receives the call's bridge counters once, when the task ends.
+    pub metrics: Arc<Metrics>,
+}
 
 struct Subscriber {
     stream_id: u32,
@@ -140,7 +159,7 @@ pub fn spawn_rtp(
     negotiated: Negotiated,
     ports: PortPair,
     events: InboxSender,
-    metrics: Arc<Metrics>,
+    env: TaskEnv,
 ) -> Result<MediaHandle, MediaError> {
     let mut bridge = Bridge::new(
         bridge_config(media, negotiated, downlink(media, caps)),
@@ -154,17 +173,22 @@ pub fn spawn_rtp(
     let task = MediaTask {
         call_id: call_id.to_string(),
         bridge,
-        sockets: Some(ports),
+        sockets: None,
         commands: rx,
         updates,
         subscribers: Vec::new(),
         events,
         stop: handle.stop.clone(),
-        metrics,
+        metrics: env.metrics,
         stats: (stats, StdInstant::now()),
+        busy: env.runtime.busy.clone(),
+        budget: WorkBudget::new(StdInstant::now()),
+        ptime_ms: negotiated.ptime_ms,
     };
     let span = tracing::info_span!("media", call_id = %call_id);
-    tokio::spawn(task.run().instrument(span));
+    env.runtime
+        .handle
+        .spawn(task.run(Some(ports)).instrument(span));
     Ok(handle)
 }
 
@@ -184,7 +208,7 @@ pub fn spawn_echo(
     caps: ClientCaps,
     call_id: &str,
     events: InboxSender,
-    metrics: Arc<Metrics>,
+    env: TaskEnv,
 ) -> Result<MediaHandle, MediaError> {
     let loopback: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 9));
     let negotiated = Negotiated {
@@ -212,11 +236,14 @@ pub fn spawn_echo(
         subscribers: Vec::new(),
         events,
         stop: handle.stop.clone(),
-        metrics,
+        metrics: env.metrics,
         stats: (stats, StdInstant::now()),
+        busy: env.runtime.busy.clone(),
+        budget: WorkBudget::new(StdInstant::now()),
+        ptime_ms: 20,
     };
     let span = tracing::info_span!("echo", call_id = %call_id);
-    tokio::spawn(task.run().instrument(span));
+    env.runtime.handle.spawn(task.run(None).instrument(span));
     Ok(handle)
 }
 
@@ -270,6 +297,23 @@ struct MediaTask {
     metrics: Arc<Metrics>,
     /// [`MediaHandle::stats`], and when it was last refreshed.
     stats: (StatsSender, StdInstant),
+    /// The media workers' busy time: each step's duration is added.
+    busy: crate::media::load::BusyClock,
+    /// Published audio beyond twice real time is dropped.
+    budget: WorkBudget,
+    /// The SIP side's packet time (ms): each RTP packet a published
+    /// message produced charges this much to the budget.
+    ptime_ms: u32,
+}
+
+/// What woke the task.
+enum Step {
+    Stop,
+    Command(Option<MediaCommand>),
+    Rtp(std::io::Result<(usize, SocketAddr)>),
+    Rtcp(std::io::Result<(usize, SocketAddr)>),
+    Updated(bool),
+    Timeout,
 }
 
 async fn recv_on(sock: Option<&UdpSocket>, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
@@ -280,86 +324,88 @@ async fn recv_on(sock: Option<&UdpSocket>, buf: &mut [u8]) -> std::io::Result<(u
 }
 
 impl MediaTask {
-    async fn run(mut self) {
+    /// Runs until stopped; `ports` (none for the echo destination) are
+    /// moved onto the runtime this runs on first.
+    async fn run(mut self, ports: Option<PortPair>) {
         debug!("media started");
+        if let Some(p) = ports {
+            match p.into_current_runtime() {
+                Ok(p) => self.sockets = Some(p),
+                Err(e) => {
+                    info!(error = %e, "cannot register the RTP sockets; media ends");
+                    self.events
+                        .send(Inbound::Media(self.call_id.clone(), MediaEvent::Ended));
+                    return;
+                }
+            }
+        }
         let mut rtp_buf = vec![0u8; 2048];
         let mut rtcp_buf = vec![0u8; 2048];
         loop {
+            let t0 = StdInstant::now();
             self.flush().await;
             let wake = self
                 .bridge
                 .poll_timeout()
                 .map(Instant::from_std)
                 .unwrap_or_else(|| Instant::now() + std::time::Duration::from_secs(3600));
+            let flushed = t0.elapsed();
             let rtp_sock = self.sockets.as_ref().map(|p| &p.rtp);
             let rtcp_sock = self.sockets.as_ref().map(|p| &p.rtcp);
-            tokio::select! {
-                _ = self.stop.cancelled() => break,
-                cmd = self.commands.recv() => match cmd {
-                    Some(MediaCommand::Audio { timestamp_ms, body }) => {
-                        if let Err(e) = self.bridge.handle_rtmp_audio(StdInstant::now(), RtmpTimestamp(timestamp_ms), &body) {
-                            debug!(error = %e, "dropping RTMP audio");
-                        }
-                    }
-                    Some(MediaCommand::Subscribe { stream_id, queue }) => {
-                        // An Opus player needs the OpusHead before any frame.
-                        if let Some(head) = self.bridge.rtmp_stream_header() {
-                            let play = PlayAudio { timestamp_ms: head.timestamp_ms, body: head.body };
-                            let _ = queue.try_send((stream_id, play));
-                        }
-                        self.subscribers.push(Subscriber { stream_id, queue });
-                    }
-                    Some(MediaCommand::Dtmf { digits, duration_ms }) => {
-                        match self.bridge.send_dtmf(StdInstant::now(), &digits, duration_ms) {
-                            Ok(()) => debug!(%digits, "DTMF as RFC 4733 telephone-event"),
-                            Err(MediaError::NoTelephoneEvent) => {
-                                let ev = MediaEvent::DtmfFallback { digits, duration_ms };
-                                self.events.send(Inbound::Media(self.call_id.clone(), ev));
-                            }
-                            Err(e) => debug!(error = %e, "DTMF not sent"),
-                        }
-                    }
-                    None => break,
-                },
-                r = recv_on(rtp_sock, &mut rtp_buf) => {
-                    if let Ok((n, from)) = r {
-                        if let Some(d) = rtp_buf.get(..n) {
-                            if let Err(e) = self.bridge.handle_rtp(StdInstant::now(), from, d) {
-                                debug!(error = %e, "dropping RTP packet");
-                            }
-                        }
-                    }
-                }
-                r = recv_on(rtcp_sock, &mut rtcp_buf) => {
-                    if let Ok((n, from)) = r {
-                        if let Some(d) = rtcp_buf.get(..n) {
-                            if let Err(e) = self.bridge.handle_rtcp(StdInstant::now(), from, d) {
-                                debug!(error = %e, "dropping RTCP packet");
-                            }
-                        }
-                    }
-                }
-                changed = self.updates.changed() => {
-                    // An error means every handle is gone: as for `commands`.
-                    if changed.is_err() {
-                        break;
-                    }
-                    self.apply_update();
-                }
-                _ = sleep_until(wake) => {
-                    self.bridge.handle_timeout(StdInstant::now());
-                    self.publish_stats(false);
-                }
+            let step = tokio::select! {
+                _ = self.stop.cancelled() => Step::Stop,
+                cmd = self.commands.recv() => Step::Command(cmd),
+                r = recv_on(rtp_sock, &mut rtp_buf) => Step::Rtp(r),
+                r = recv_on(rtcp_sock, &mut rtcp_buf) => Step::Rtcp(r),
+                changed = self.updates.changed() => Step::Updated(changed.is_ok()),
+                _ = sleep_until(wake) => Step::Timeout,
+            };
+            let t1 = StdInstant::now();
+            let go_on = self.step(t1, step, &rtp_buf, &rtcp_buf);
+            self.busy.add(flushed + t1.elapsed());
+            if !go_on {
+                break;
             }
         }
         self.bridge.close(StdInstant::now());
         self.flush().await;
         self.publish_stats(true);
         let stats = self.bridge.stats();
-        info!(?stats, "media ended");
+        let budget_dropped = self.budget.dropped();
+        info!(?stats, budget_dropped, "media ended");
         self.metrics.media_ended(&stats);
+        self.metrics.media_budget_dropped(budget_dropped);
         self.events
             .send(Inbound::Media(self.call_id.clone(), MediaEvent::Ended));
+    }
+
+    /// Handles what woke the task at `now`; false when the task ends.
+    fn step(&mut self, now: StdInstant, step: Step, rtp_buf: &[u8], rtcp_buf: &[u8]) -> bool {
+        match step {
+            Step::Stop | Step::Command(None) | Step::Updated(false) => return false,
+            Step::Command(Some(cmd)) => self.command(now, cmd),
+            Step::Rtp(Ok((n, from))) => {
+                if let Some(d) = rtp_buf.get(..n) {
+                    if let Err(e) = self.bridge.handle_rtp(now, from, d) {
+                        debug!(error = %e, "dropping RTP packet");
+                    }
+                }
+            }
+            Step::Rtcp(Ok((n, from))) => {
+                if let Some(d) = rtcp_buf.get(..n) {
+                    if let Err(e) = self.bridge.handle_rtcp(now, from, d) {
+                        debug!(error = %e, "dropping RTCP packet");
+                    }
+                }
+            }
+            Step::Rtp(Err(_)) | Step::Rtcp(Err(_)) => {}
+            Step::Updated(true) => self.apply_update(),
+            Step::Timeout => {
+                self.bridge.handle_timeout(now);
+                self.publish_stats(false);
+            }
+        }
+        true
     }
 
     /// Refreshes [`MediaHandle::stats`] at most every [`STATS_EVERY`]
@@ -375,6 +421,60 @@ impl MediaTask {
         }
     }
 
+    fn command(&mut self, now: StdInstant, cmd: MediaCommand) {
+        match cmd {
+            MediaCommand::Audio { timestamp_ms, body } => self.published(now, timestamp_ms, &body),
+            MediaCommand::Subscribe { stream_id, queue } => {
+                // An Opus player needs the OpusHead before any frame.
+                if let Some(head) = self.bridge.rtmp_stream_header() {
+                    let play = PlayAudio {
+                        timestamp_ms: head.timestamp_ms,
+                        body: head.body,
+                    };
+                    let _ = queue.try_send((stream_id, play));
+                }
+                self.subscribers.push(Subscriber { stream_id, queue });
+            }
+            MediaCommand::Dtmf {
+                digits,
+                duration_ms,
+            } => match self.bridge.send_dtmf(now, &digits, duration_ms) {
+                Ok(()) => debug!(%digits, "DTMF as RFC 4733 telephone-event"),
+                Err(MediaError::NoTelephoneEvent) => {
+                    let ev = MediaEvent::DtmfFallback {
+                        digits,
+                        duration_ms,
+                    };
+                    self.events.send(Inbound::Media(self.call_id.clone(), ev));
+                }
+                Err(e) => debug!(error = %e, "DTMF not sent"),
+            },
+        }
+    }
+
+    /// One published audio message, within the call's work budget: it is
+    /// charged the media time of the RTP packets it produced.
+    fn published(&mut self, now: StdInstant, timestamp_ms: u32, body: &[u8]) {
+        if !self.budget.admit(now) {
+            if self.budget.dropped() == 1 {
+                info!("audio published faster than twice real time: dropping the excess");
+            }
+            return;
+        }
+        let before = self.bridge.stats().rtp_sent;
+        if let Err(e) = self
+            .bridge
+            .handle_rtmp_audio(now, RtmpTimestamp(timestamp_ms), body)
+        {
+            debug!(error = %e, "dropping RTMP audio");
+        }
+        let packets = self.bridge.stats().rtp_sent.saturating_sub(before);
+        let ms = u32::try_from(packets)
+            .unwrap_or(u32::MAX)
+            .saturating_mul(self.ptime_ms);
+        self.budget.charge(ms);
+    }
+
     /// Adopts the latest [`MediaHandle::update`]; a codec the bridge cannot
     /// start leaves the media as it was (logged).
     fn apply_update(&mut self) {
@@ -384,6 +484,7 @@ impl MediaTask {
         if self.sockets.is_none() {
             return; // the echo destination has no far end to renegotiate
         }
+        self.ptime_ms = negotiated.ptime_ms;
         match self.bridge.update(StdInstant::now(), negotiated) {
             Ok(change) => info!(?change, "media renegotiated"),
             Err(e) => info!(error = %e, "renegotiated media refused; keeping the old"),
@@ -534,9 +635,12 @@ mod tests {
             rtcp_mux: false,
         };
         let (events, _inbox) = super::super::connection::inbox::inbox();
-        let metrics = Arc::new(Metrics::new());
+        let env = TaskEnv {
+            runtime: MediaRuntime::new(tokio::runtime::Handle::current(), 1),
+            metrics: Arc::new(Metrics::new()),
+        };
         let caps = ClientCaps::default();
-        let h = spawn_rtp(&media, caps, "c1", n, ports, events, metrics).unwrap();
+        let h = spawn_rtp(&media, caps, "c1", n, ports, events, env).unwrap();
         let mut body = vec![0x82];
         body.extend([0xFFu8; 160]);
         let settle = || tokio::time::sleep(std::time::Duration::from_millis(50));
@@ -570,5 +674,56 @@ mod tests {
         assert!(marker);
         assert!(ts3.wrapping_sub(ts2) >= 160 + 8 * 300, "held time skipped");
         h.stop.cancel();
+    }
+
+    /// The gateway's layout: ports bound on the I/O runtime, the task on
+    /// the media runtime; the sockets move over, and the steps are timed.
+    #[test]
+    fn media_runs_on_its_own_runtime_with_sockets_moved_over() {
+        let io = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let media_rt = super::super::media_runtime::build(1).unwrap();
+        let runtime = MediaRuntime::new(media_rt.handle().clone(), 1);
+        let busy = runtime.busy.clone();
+        io.block_on(async {
+            let ports =
+                super::super::ports::PortAllocator::new([127, 0, 0, 1].into(), 47100, 47198)
+                    .allocate()
+                    .await
+                    .unwrap();
+            let far = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let n = Negotiated {
+                codec: Codec::Pcmu,
+                pt: 0,
+                recv_pt: 0,
+                dtmf_pt: None,
+                recv_dtmf_pt: None,
+                ptime_ms: 20,
+                direction: Direction::SendRecv,
+                remote_rtp: far.local_addr().unwrap(),
+                remote_rtcp: SocketAddr::from(([127, 0, 0, 1], 9)),
+                rtcp_mux: false,
+            };
+            let (events, _inbox) = super::super::connection::inbox::inbox();
+            let env = TaskEnv {
+                runtime,
+                metrics: Arc::new(Metrics::new()),
+            };
+            let media = crate::config::Config::default().media;
+            let h = spawn_rtp(&media, ClientCaps::default(), "c2", n, ports, events, env).unwrap();
+            let mut body = vec![0x82];
+            body.extend([0xFFu8; 160]);
+            h.send_audio(0, body.into());
+            assert!(
+                rtp_on(&far, 2000).await.is_some(),
+                "RTP from the media runtime"
+            );
+            h.stop.cancel();
+        });
+        assert!(busy.total_ns() > 0, "the media task's steps are timed");
+        drop(io);
+        media_rt.shutdown_timeout(std::time::Duration::from_secs(1));
     }
 }

@@ -192,7 +192,15 @@ pub struct Metrics {
     registrations_active: Gauge,
     refused: Family<RefusedLabels, Counter>,
     sip_responses: Family<SipLabels, Counter>,
+    media_load: Gauge<f64, std::sync::atomic::AtomicU64>,
+    media_budget_dropped: Counter,
     ready: AtomicBool,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
 }
 
 impl Default for Metrics {
@@ -220,6 +228,8 @@ impl Metrics {
             registrations_active: Gauge::default(),
             refused: Family::default(),
             sip_responses: Family::default(),
+            media_load: Gauge::default(),
+            media_budget_dropped: Counter::default(),
             ready: AtomicBool::new(false),
             registry: Registry::default(),
         };
@@ -294,7 +304,27 @@ impl Metrics {
             "SIP responses to INVITEs sent and received, by class",
             m.sip_responses.clone(),
         );
+        registry.register(
+            "media_load",
+            "Media workers' busy fraction over the last second (load shedding at [limits] media_max_load)",
+            m.media_load.clone(),
+        );
+        registry.register(
+            "media_budget_dropped",
+            "RTMP audio messages dropped by the per-call work budget (published faster than twice real time), added at each call's end",
+            m.media_budget_dropped.clone(),
+        );
         Self { registry, ..m }
+    }
+
+    /// The media workers' load, a fraction of their capacity.
+    pub fn set_media_load(&self, load: f64) {
+        self.media_load.set(load);
+    }
+
+    /// RTMP audio messages a call's work budget dropped.
+    pub fn media_budget_dropped(&self, n: u64) {
+        self.media_budget_dropped.inc_by(n);
     }
 
     /// The OpenMetrics text exposition of every series.
@@ -334,7 +364,8 @@ impl Metrics {
     }
 
     /// A dial or connection refused: `what` "dial"/"connect"/"connection",
-    /// `reason` "policy", "rate", "capacity", "auth", "limits".
+    /// `reason` "policy", "rate", "capacity", "auth", "limits", "overload"
+    /// (`what` "invite" for an incoming INVITE refused for overload).
     pub fn refused(&self, what: &'static str, reason: &'static str) {
         self.refused
             .get_or_create(&RefusedLabels { what, reason })

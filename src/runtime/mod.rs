@@ -13,12 +13,15 @@
 //! - [`connection`]: runs the handshake, then drives one `rtmp::Session` and
 //!   one `call::Controller`, and starts calls through the SIP user agent;
 //! - [`media_task`]: one per call, drives a `media::Bridge` between the
-//!   call's RTP sockets and the RTMP streams bound to it.
+//!   call's RTP sockets and the RTMP streams bound to it, on the media
+//!   runtime ([`media_runtime`]: `[media] workers` threads of their own,
+//!   and the load sampler behind `[limits] media_max_load`).
 
 pub mod cdr;
 pub mod connection;
 pub mod http;
 pub mod locations;
+pub mod media_runtime;
 pub mod media_task;
 pub mod metrics;
 pub mod ports;
@@ -129,6 +132,8 @@ pub struct Gateway {
     pub registry: registry::Registry,
     /// When the gateway started.
     pub started: std::time::SystemTime,
+    /// The media runtime, its busy clock and the overload flag.
+    pub media: media_runtime::MediaRuntime,
     /// Connection ids for log spans.
     next_conn_id: std::sync::atomic::AtomicU64,
 }
@@ -165,14 +170,17 @@ pub fn init_logging(cfg: &LogConfig) -> Result<(), String> {
     .map_err(|e| e.to_string())
 }
 
-/// Runs the gateway until SIGINT or SIGTERM.
+/// Runs the gateway until SIGINT or SIGTERM, with the calls' media on
+/// `media` (a runtime of `[media] workers` threads, [`media_runtime::build`]).
 ///
 /// # Errors
 /// [`RuntimeError`] when a listener cannot be bound at start-up.
-pub async fn run(config: Config) -> Result<(), RuntimeError> {
+pub async fn run(config: Config, media: tokio::runtime::Handle) -> Result<(), RuntimeError> {
     let shutdown = CancellationToken::new();
     let auth = crate::auth::ClientAuth::new(&config.auth)?.map(Arc::new);
-    let locations = Arc::new(Locations::default());
+    let media = media_runtime::MediaRuntime::new(media, config.media.workers);
+    let metrics: Arc<metrics::Metrics> = Arc::default();
+    let locations = Arc::new(Locations::with_load(media.load.clone(), metrics.clone()));
     let codecs =
         crate::sip::sdp::parse_codec_list(&config.media.codecs).map_err(SipError::Codecs)?;
     let ua = UserAgent::start(
@@ -204,9 +212,16 @@ pub async fn run(config: Config) -> Result<(), RuntimeError> {
         next_conn_id: std::sync::atomic::AtomicU64::new(1),
         auth,
         subject_calls: Arc::default(),
-        metrics: Arc::default(),
+        metrics,
+        media,
         config,
     });
+    media_runtime::spawn_sampler(
+        &gw.media,
+        gw.config.limits.media_max_load.as_f64(),
+        gw.metrics.clone(),
+        shutdown.clone(),
+    );
     let tracker = TaskTracker::new();
     server::listen_all(&gw, &tracker).await?;
     http::listen_all(&gw, &tracker).await?;

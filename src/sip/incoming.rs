@@ -7,6 +7,7 @@
 //! |---|---|
 //! | source outside `[sip] trusted` (when set) | 403 Forbidden (normally already sent, statelessly and rate-limited, by [`super::guard`]) |
 //! | Request-URI user unknown to the [`IncomingRouter`] | 404 Not Found |
+//! | the media workers are overloaded (`[limits] media_max_load`) | 503 Service Unavailable + `Retry-After: 5` |
 //! | no SDP offer, or no codec in common (RFC 3264 §6) | 488 Not Acceptable Here + `Warning: 305` |
 //! | the connection is gone or its queue is full | 480 Temporarily Unavailable |
 //!
@@ -56,6 +57,13 @@ pub struct IncomingTarget {
 pub trait IncomingRouter: Send + Sync {
     /// The target for `user`, if some connection holds it.
     fn route(&self, user: &str) -> Option<IncomingTarget>;
+
+    /// True while new calls must be refused for overload (the media
+    /// workers are past `[limits] media_max_load`): the INVITE gets 503
+    /// with Retry-After. Default: never.
+    fn overloaded(&self) -> bool {
+        false
+    }
 }
 
 /// A call ringing at an RTMP connection.
@@ -112,7 +120,13 @@ enum Refusal {
     NotAcceptable(&'static str),
     /// RFC 4028 §5: Session-Expires below our Min-SE (422).
     IntervalTooBrief(u32),
+    /// The media workers are overloaded: 503 with Retry-After
+    /// (RFC 3261 §21.5.4, §20.33).
+    Overloaded,
 }
+
+/// Retry-After (s) on a 503 for overload: the load is averaged over 1 s.
+const OVERLOAD_RETRY_AFTER_S: u32 = 5;
 
 impl Refusal {
     fn code(&self) -> StatusCode {
@@ -121,6 +135,7 @@ impl Refusal {
             Refusal::NotFound => StatusCode::NotFound,
             Refusal::NotAcceptable(_) => StatusCode::NotAcceptableHere,
             Refusal::IntervalTooBrief(_) => StatusCode::from(422),
+            Refusal::Overloaded => StatusCode::ServiceUnavailable,
         }
     }
 }
@@ -207,6 +222,10 @@ impl UserAgent {
                         Refusal::IntervalTooBrief(min) => {
                             vec![Header::Other("Min-SE".into(), min.to_string())]
                         }
+                        Refusal::Overloaded => vec![Header::Other(
+                            "Retry-After".into(),
+                            OVERLOAD_RETRY_AFTER_S.to_string(),
+                        )],
                         _ => Vec::new(),
                     };
                     if let Err(e) = tx.reply_with(refusal.code(), headers, None).await {
@@ -231,6 +250,9 @@ impl UserAgent {
         }
         let user = tx.original.uri.user().unwrap_or_default().to_string();
         let target = self.router.route(&user).ok_or(Refusal::NotFound)?;
+        if self.router.overloaded() {
+            return Err(Refusal::Overloaded);
+        }
         let offer = tx.original.body.clone();
         check_offer(&offer, &self.codecs)?;
         let headers = super::call::driver::request_headers(&tx.original);

@@ -142,11 +142,12 @@ impl ConnectionCore {
                 code,
                 description,
             } => {
-                self.count_refusal(code);
+                let reason = self.count_refusal(code);
                 Effect::ReplyError {
                     txn,
                     code,
                     description,
+                    sip_code: (reason == Some("overload")).then_some(503),
                 }
             }
             Output::Status(st) => Effect::CallStatus(st),
@@ -206,18 +207,20 @@ impl ConnectionCore {
         }
     }
 
-    /// A dial refused by the controller: `[policy]` or capacity.
-    pub(super) fn count_refusal(&mut self, code: &str) {
-        let full = std::mem::take(&mut self.dial_full);
-        let reason = match code {
-            "Sono.Call.Forbidden" => "policy",
-            "Sono.Call.Failed" if full => "capacity",
-            _ => return,
+    /// A dial refused by the controller: `[policy]`, capacity or
+    /// overload; returns the counted reason.
+    pub(super) fn count_refusal(&mut self, code: &str) -> Option<&'static str> {
+        let full = self.dial_full.take();
+        let reason = match (code, full) {
+            ("Sono.Call.Forbidden", _) => "policy",
+            ("Sono.Call.Failed", Some(reason)) => reason,
+            _ => return None,
         };
         self.out.push_back(Effect::Refused {
             what: "dial",
             reason,
         });
+        Some(reason)
     }
 }
 

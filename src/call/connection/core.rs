@@ -161,8 +161,9 @@ pub struct ConnectionCore {
     dial_rate: DialRate,
     /// False when the client's token forbids `register`.
     register_allowed: bool,
-    /// The last `dial` had no call capacity (for the refusal counter).
-    dial_full: bool,
+    /// Why the last `dial` had no capacity, for the refusal counter:
+    /// "capacity" (a call limit) or "overload" (load shedding).
+    dial_full: Option<&'static str>,
     /// What the client announced in `connect` (codec order, Opus).
     caps: ClientCaps,
     /// SDP session ids.
@@ -188,7 +189,7 @@ impl ConnectionCore {
             closed: false,
             dial_rate: DialRate::new(cfg.max_dials_per_minute),
             register_allowed: true,
-            dial_full: false,
+            dial_full: None,
             caps: ClientCaps::default(),
             rng: StdRng::seed_from_u64(seed ^ 0x5d9_0ffe),
             out: VecDeque::new(),
@@ -292,6 +293,7 @@ impl ConnectionCore {
                     txn,
                     code: "Sono.Registration.Failed",
                     description,
+                    sip_code: None,
                 },
             }),
             Input::Unregistered { txn } => self.reply_null(txn),
@@ -466,7 +468,11 @@ impl ConnectionCore {
     }
 
     fn dial(&mut self, now: Instant, txn: f64, target: DialUri, cap: Capacity) {
-        self.dial_full = cap != Capacity::Available;
+        self.dial_full = match cap {
+            Capacity::Available => None,
+            Capacity::Overloaded => Some("overload"),
+            Capacity::GatewayFull | Capacity::SubjectFull { .. } => Some("capacity"),
+        };
         let before = self.controller.call_id().map(str::to_string);
         let echo = target.user() == Some(self.cfg.controller.echo_user.as_str());
         self.controller.handle_dial_uri(now, txn, target, cap);
@@ -489,7 +495,7 @@ impl ConnectionCore {
         if matches!(cap, Capacity::SubjectFull { .. }) && !self.controller.has_call() {
             return self.refuse_new(call_id, 486);
         }
-        let gateway = cap != Capacity::GatewayFull;
+        let gateway = !matches!(cap, Capacity::GatewayFull | Capacity::Overloaded);
         match self.controller.handle_incoming(now, info, gateway) {
             IncomingDecision::Ringing => self.bind(
                 call_id,
@@ -540,6 +546,7 @@ impl ConnectionCore {
             txn,
             code,
             description,
+            sip_code: None,
         });
     }
 }

@@ -974,6 +974,51 @@ fn registration_events_and_token_claims() {
 #[path = "features_tests.rs"]
 mod features;
 
+#[test]
+fn overload_refuses_dials_with_503_and_invites_with_503() {
+    let mut r = Rig::new();
+    r.core.handle(
+        r.now,
+        Input::Session(SessionEvent::Invoke(Invoke {
+            name: "dial".into(),
+            txn: 1.0,
+            object: Value::Null,
+            args: vec![s("sip:bob@127.0.0.1")],
+        })),
+    );
+    assert_eq!(r.core.poll_effect(), Some(Effect::ReserveCall));
+    r.core.handle(r.now, Input::Reserved(Capacity::Overloaded));
+    let mut effects = Vec::new();
+    while let Some(e) = r.core.poll_effect() {
+        effects.push(e);
+    }
+    assert!(effects.contains(&Effect::DropReservation), "{effects:?}");
+    assert!(effects.contains(&Effect::Refused {
+        what: "dial",
+        reason: "overload"
+    }));
+    let error = effects.iter().find_map(|e| match e {
+        Effect::ReplyError {
+            code,
+            description,
+            sip_code,
+            ..
+        } => Some((*code, description.clone(), *sip_code)),
+        _ => None,
+    });
+    let (code, description, sip_code) = error.expect("an _error");
+    assert_eq!(code, "Sono.Call.Failed");
+    assert_eq!(sip_code, Some(503));
+    assert!(description.starts_with("503 "), "{description}");
+    // An INVITE that got past the SIP side's check: 503 too, no ring.
+    r.core.handle(r.now, incoming("z"));
+    assert_eq!(r.core.poll_effect(), Some(Effect::ReserveCall));
+    assert_eq!(
+        r.feed(Input::Reserved(Capacity::Overloaded)),
+        ["drop", "refuse:503"]
+    );
+}
+
 #[cfg(test)]
 #[path = "early_update_tests.rs"]
 mod early_update;

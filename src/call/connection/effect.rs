@@ -67,7 +67,7 @@ pub enum Effect {
         /// The `_result` argument.
         value: Value,
     },
-    /// Answer invoke `txn` with `_error {code, description}`.
+    /// Answer invoke `txn` with `_error {code, description[, sip_code]}`.
     ReplyError {
         /// The invoke's transaction id.
         txn: f64,
@@ -75,6 +75,9 @@ pub enum Effect {
         code: &'static str,
         /// Human-readable reason.
         description: String,
+        /// A SIP-style status for the refusal, when it has one: 503 for a
+        /// `dial` refused for overload (load shedding).
+        sip_code: Option<u16>,
     },
     /// An `onStatus` on stream 0 with this info object (`Sono.*` other
     /// than the call status).

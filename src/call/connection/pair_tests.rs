@@ -204,6 +204,7 @@ impl Pair {
                     txn,
                     code,
                     description,
+                    ..
                 } => {
                     self.session.reply_error(txn, code, &description);
                     None

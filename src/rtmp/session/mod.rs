@@ -543,6 +543,28 @@ impl Session {
         self.send_invoke(CSID_COMMAND, 0, "_error", txn, &[Value::Null, info]);
     }
 
+    /// [`Session::reply_error`] with a SIP-style `sip_code` in the info
+    /// object when there is one (e.g. 503 for a `dial` refused for
+    /// overload).
+    pub fn reply_error_with_code(
+        &mut self,
+        txn: f64,
+        code: &str,
+        description: &str,
+        sip_code: Option<u16>,
+    ) {
+        let Some(sip_code) = sip_code else {
+            return self.reply_error(txn, code, description);
+        };
+        let info = Value::object_builder()
+            .set("level", "error")
+            .set("code", code)
+            .set("description", description)
+            .set("sip_code", f64::from(sip_code))
+            .build();
+        self.send_invoke(CSID_COMMAND, 0, "_error", txn, &[Value::Null, info]);
+    }
+
     /// Sends `onStatus(info)` on message stream 0, so it reaches the
     /// NetConnection's netStatus handler (README.md, "RTMP API").
     pub fn send_connection_status(&mut self, info: Value) {

@@ -95,9 +95,11 @@ impl Connection {
     }
 }
 
-/// The controller's view of the gateway and subject limits.
-pub(super) fn capacity(gateway: bool, subject: &SubjectSlot) -> Capacity {
+/// The controller's view of the gateway and subject limits; an
+/// `overloaded` gateway (load shedding) refuses before any limit.
+pub(super) fn capacity(overloaded: bool, gateway: bool, subject: &SubjectSlot) -> Capacity {
     match (gateway, subject) {
+        _ if overloaded => Capacity::Overloaded,
         (false, _) => Capacity::GatewayFull,
         (true, SubjectSlot::Full { max }) => Capacity::SubjectFull { max: *max },
         (true, SubjectSlot::Ok(_)) => Capacity::Available,

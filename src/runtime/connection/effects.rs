@@ -41,7 +41,10 @@ impl Connection {
                 txn,
                 code,
                 description,
-            } => self.session.reply_error(txn, code, &description),
+                sip_code,
+            } => self
+                .session
+                .reply_error_with_code(txn, code, &description, sip_code),
             Effect::Status(info) => self.session.send_connection_status(info),
             Effect::CallStatus(st) => {
                 self.count_status(&st);
@@ -95,7 +98,8 @@ impl Connection {
             Effect::ReserveCall => {
                 let permit = self.gw.calls.clone().try_acquire_owned().ok();
                 let slot = self.subject_slot();
-                let cap = auth::capacity(permit.is_some(), &slot);
+                let overloaded = self.gw.media.load.is_overloaded();
+                let cap = auth::capacity(overloaded, permit.is_some(), &slot);
                 let subject = match slot {
                     auth::SubjectSlot::Ok(p) => p,
                     auth::SubjectSlot::Full { .. } => None,
@@ -461,6 +465,14 @@ impl Connection {
         }
     }
 
+    /// Where this connection's media tasks run and report.
+    fn media_env(&self) -> media_task::TaskEnv {
+        media_task::TaskEnv {
+            runtime: self.gw.media.clone(),
+            metrics: self.gw.metrics.clone(),
+        }
+    }
+
     fn start_echo(&mut self, call_id: &CallId) -> Result<(), String> {
         let caps = self.session.client_caps();
         let handle = media_task::spawn_echo(
@@ -468,7 +480,7 @@ impl Connection {
             caps,
             call_id.as_str(),
             self.inbox_tx.clone(),
-            self.gw.metrics.clone(),
+            self.media_env(),
         )
         .map_err(|e| e.to_string())?;
         self.gw.registry.media(
@@ -488,7 +500,7 @@ impl Connection {
         let caps = self.session.client_caps();
         let media_cfg = self.gw.config.media.clone();
         let inbox = self.inbox_tx.clone();
-        let metrics = self.gw.metrics.clone();
+        let env = self.media_env();
         let Some(call) = self.own_call_mut(call_id) else {
             return Err("no such call".into());
         };
@@ -504,7 +516,7 @@ impl Connection {
             negotiated,
             ports,
             inbox,
-            metrics,
+            env,
         )
         .map_err(|e| e.to_string())?;
         let stats = handle.stats.clone();

@@ -1,0 +1,294 @@
+//! Load shedding: whether the media workers have headroom for a new call.
+//!
+//! [`LoadMeter`] is sans-IO: it is fed the media workers' cumulative busy
+//! time (ns spent handling bridge steps, summed over every worker, a
+//! counter that only grows) with `now`, and answers whether new calls are
+//! admitted. The load is the busy time over a sliding window divided by
+//! the window's capacity (`workers` × the window's length), a fraction of
+//! the media workers' CPU in 0.0..=1.0.
+//!
+//! Hysteresis: new calls are refused once the load reaches `max_load`,
+//! and admitted again only when it has fallen below
+//! `max_load` × [`RESUME_FRACTION`], so the answer does not flap around
+//! the limit. Calls already admitted are never touched: shedding refuses
+//! new work only (the "shed load instead of degrading everyone").
+//!
+//! [`LoadFlag`] carries the answer to the places that admit calls (the
+//! connection's `dial`, the SIP side's new INVITEs) without a lock.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// New calls are admitted again once the load falls below
+/// `max_load × RESUME_FRACTION`.
+pub const RESUME_FRACTION: f64 = 0.8;
+
+/// Most samples kept, whatever the sampling rate (bounds the memory: the
+/// window then covers fewer samples, each one further apart).
+const MAX_SAMPLES: usize = 64;
+
+/// What [`LoadMeter`] is configured with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoadConfig {
+    /// Media worker threads (1..=64): the window's capacity is
+    /// `workers × window`.
+    pub workers: u32,
+    /// Fraction of the workers' capacity (0.0..=1.0) at which new calls
+    /// are refused (`[limits] media_max_load`).
+    pub max_load: f64,
+    /// Length of the sliding window the load is averaged over.
+    pub window: Duration,
+}
+
+/// The sans-IO admission core: busy-time samples in, admit or refuse out.
+#[derive(Debug)]
+pub struct LoadMeter {
+    cfg: LoadConfig,
+    /// `(when, cumulative busy ns)`, oldest first; the oldest may lie
+    /// before the window's start (it anchors the window's first interval).
+    samples: VecDeque<(Instant, u64)>,
+    refusing: bool,
+}
+
+impl LoadMeter {
+    /// A meter with no samples yet: it admits.
+    pub fn new(cfg: LoadConfig) -> Self {
+        Self {
+            cfg,
+            samples: VecDeque::with_capacity(MAX_SAMPLES),
+            refusing: false,
+        }
+    }
+
+    /// Feeds the workers' cumulative busy time `busy_ns` (ns) at `now`
+    /// and returns whether new calls are admitted. A sample older than the
+    /// last one is ignored; a counter that went backwards restarts the
+    /// window.
+    pub fn sample(&mut self, now: Instant, busy_ns: u64) -> bool {
+        match self.samples.back() {
+            Some(&(t, _)) if now < t => return self.admits(),
+            Some(&(_, b)) if busy_ns < b => self.samples.clear(),
+            _ => {}
+        }
+        self.samples.push_back((now, busy_ns));
+        self.trim(now);
+        self.decide();
+        self.admits()
+    }
+
+    /// Whether new calls are admitted now.
+    pub fn admits(&self) -> bool {
+        !self.refusing
+    }
+
+    /// The load over the window as a fraction of the workers' capacity
+    /// (0.0 until two samples span some time; may exceed 1.0 when a step
+    /// outlasts a sampling interval).
+    pub fn load(&self) -> f64 {
+        let (Some(&(t0, b0)), Some(&(t1, b1))) = (self.samples.front(), self.samples.back()) else {
+            return 0.0;
+        };
+        let span = t1.saturating_duration_since(t0).as_nanos() as f64;
+        if span <= 0.0 {
+            return 0.0;
+        }
+        (b1 - b0) as f64 / (span * f64::from(self.cfg.workers.max(1)))
+    }
+
+    /// Drops samples no longer needed: keeps the newest one at or before
+    /// the window's start as its anchor, and at most [`MAX_SAMPLES`].
+    fn trim(&mut self, now: Instant) {
+        let start = now.checked_sub(self.cfg.window);
+        while self.samples.len() > 2 {
+            let second = self.samples.get(1).map(|&(t, _)| t);
+            match (start, second) {
+                (Some(s), Some(t)) if t <= s => {
+                    self.samples.pop_front();
+                }
+                _ => break,
+            }
+        }
+        while self.samples.len() > MAX_SAMPLES {
+            self.samples.pop_front();
+        }
+    }
+
+    /// Applies the hysteresis to the current load.
+    fn decide(&mut self) {
+        let load = self.load();
+        if self.refusing {
+            self.refusing = load >= self.cfg.max_load * RESUME_FRACTION;
+        } else {
+            self.refusing = load >= self.cfg.max_load;
+        }
+    }
+}
+
+/// The media workers' cumulative busy time in ns, shared by every media
+/// task (each adds the time it spent on one step) and read by the
+/// sampler that feeds [`LoadMeter`].
+#[derive(Debug, Clone, Default)]
+pub struct BusyClock(Arc<AtomicU64>);
+
+impl BusyClock {
+    /// Adds `busy` (one step's work).
+    pub fn add(&self, busy: Duration) {
+        let ns = u64::try_from(busy.as_nanos()).unwrap_or(u64::MAX);
+        self.0.fetch_add(ns, Ordering::Relaxed);
+    }
+
+    /// The total so far, in ns.
+    pub fn total_ns(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Whether new calls are refused for overload: written by the sampler,
+/// read where calls are admitted.
+#[derive(Debug, Clone, Default)]
+pub struct LoadFlag(Arc<AtomicBool>);
+
+impl LoadFlag {
+    /// Sets the answer: `true` refuses new calls.
+    pub fn set_overloaded(&self, overloaded: bool) {
+        self.0.store(overloaded, Ordering::Relaxed);
+    }
+
+    /// True while new calls are refused.
+    pub fn is_overloaded(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    fn meter(workers: u32, max_load: f64) -> LoadMeter {
+        LoadMeter::new(LoadConfig {
+            workers,
+            max_load,
+            window: Duration::from_secs(1),
+        })
+    }
+
+    /// Feeds 100 ms samples from `t` for `steps` steps, each adding
+    /// `busy_ms` of work; returns the last answer and the new (t, busy).
+    fn run(
+        m: &mut LoadMeter,
+        mut t: Instant,
+        mut busy: u64,
+        steps: u32,
+        busy_ms: u64,
+    ) -> (bool, Instant, u64) {
+        let mut ok = m.admits();
+        for _ in 0..steps {
+            t += Duration::from_millis(100);
+            busy += busy_ms * MS;
+            ok = m.sample(t, busy);
+        }
+        (ok, t, busy)
+    }
+
+    #[test]
+    fn admits_until_it_has_samples() {
+        let mut m = meter(2, 0.5);
+        assert!(m.admits());
+        assert!(m.sample(Instant::now(), 5 * MS));
+        assert_eq!(m.load(), 0.0);
+    }
+
+    #[test]
+    fn rising_load_refuses_and_falling_below_the_hysteresis_admits() {
+        let mut m = meter(2, 0.5);
+        let t0 = Instant::now();
+        m.sample(t0, 0);
+        // 80 ms of work per 100 ms on 2 workers: 40 %.
+        let (ok, t, b) = run(&mut m, t0, 0, 10, 80);
+        assert!(ok);
+        assert!((m.load() - 0.4).abs() < 1e-9, "{}", m.load());
+        // 120 ms per 100 ms: 60 % once the window is full of it.
+        let (ok, t, b) = run(&mut m, t, b, 10, 120);
+        assert!(!ok, "load {}", m.load());
+        // Back to 45 %: below the limit, above 0.8 × 0.5 = 40 %: still refused.
+        let (ok, t, b) = run(&mut m, t, b, 10, 90);
+        assert!(!ok, "hysteresis, load {}", m.load());
+        // 30 %: admitted again.
+        let (ok, _, _) = run(&mut m, t, b, 10, 60);
+        assert!(ok, "load {}", m.load());
+    }
+
+    #[test]
+    fn the_window_forgets_old_work() {
+        let mut m = meter(1, 0.5);
+        let t0 = Instant::now();
+        m.sample(t0, 0);
+        // A burst: 100 % for 0.5 s refuses...
+        let (ok, t, b) = run(&mut m, t0, 0, 5, 100);
+        assert!(!ok);
+        // ...and 1 s of idleness later it has left the window.
+        let (ok, _, _) = run(&mut m, t, b, 10, 0);
+        assert!(ok);
+        assert_eq!(m.load(), 0.0);
+    }
+
+    #[test]
+    fn exactly_at_the_limit_refuses() {
+        let mut m = meter(1, 0.5);
+        let t0 = Instant::now();
+        m.sample(t0, 0);
+        let (ok, _, _) = run(&mut m, t0, 0, 10, 50);
+        assert!(!ok, "load {} = max_load", m.load());
+    }
+
+    #[test]
+    fn window_edges_stale_and_backward_samples() {
+        let mut m = meter(1, 0.5);
+        let t0 = Instant::now() + Duration::from_secs(10);
+        m.sample(t0, 0);
+        m.sample(t0 + Duration::from_millis(500), 400 * MS);
+        assert!((m.load() - 0.8).abs() < 1e-9);
+        assert!(!m.admits());
+        // An older sample changes nothing.
+        assert!(!m.sample(t0, 0));
+        // The same instant twice: no division by zero.
+        let mut same = meter(1, 0.5);
+        same.sample(t0, 0);
+        assert!(same.sample(t0, 10 * MS));
+        assert_eq!(same.load(), 0.0);
+        // A counter that went backwards restarts the window: admitted.
+        assert!(m.sample(t0 + Duration::from_secs(1), 0));
+        // One sample far after a long pause: the anchor is the last sample
+        // at or before the window's start, so a gap is measured as idle.
+        let mut gap = meter(1, 0.5);
+        gap.sample(t0, 0);
+        assert!(gap.sample(t0 + Duration::from_secs(60), 30 * MS));
+        assert!(gap.load() < 0.01);
+    }
+
+    #[test]
+    fn samples_are_bounded() {
+        let mut m = meter(1, 0.9);
+        let t0 = Instant::now();
+        for i in 0..10_000u64 {
+            m.sample(t0 + Duration::from_micros(i), i);
+        }
+        assert!(m.samples.len() <= MAX_SAMPLES);
+    }
+
+    #[test]
+    fn busy_clock_and_flag() {
+        let c = BusyClock::default();
+        c.clone().add(Duration::from_micros(3));
+        c.add(Duration::from_micros(2));
+        assert_eq!(c.total_ns(), 5_000);
+        let f = LoadFlag::default();
+        assert!(!f.is_overloaded());
+        f.clone().set_overloaded(true);
+        assert!(f.is_overloaded());
+    }
+}
