@@ -30,6 +30,7 @@ PACKAGES=(
   chromium          # headless browser of the web phone tests (driven by Playwright, test_browser.py)
   fonts-dejavu-core # text in the page screenshot (docs/web-phone.png)
   python3-pip       # installs Playwright for Python into /usr/bin/python3
+  haxe              # 4.2.5: compiles flash_phone/src to flash_phone/phone.swf (flash_phone/build.sh; Flash externs in its std)
 )
 
 # Playwright for Python: 1.65.2 supports Python 3.9+ (Debian 12's python3 is 3.11) and drives
