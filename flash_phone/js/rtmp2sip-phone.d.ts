@@ -450,7 +450,7 @@ export interface FlashPhoneOptions {
   loadTimeoutMs?: number;
   /** ms, default 10,000 */
   connectTimeoutMs?: number;
-  /** the embed's allowScriptAccess, default "always" */
+  /** the embed's allowScriptAccess, default "sameDomain" (phone.swf from the page's origin) */
   allowScriptAccess?: string;
   /** embeds the SWF and returns the element carrying its ExternalInterface methods (default embedFlash) */
   embed?: (swf: string, flashvars: Record<string, string>, o: FlashPhoneOptions) => any;

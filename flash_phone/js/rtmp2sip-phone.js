@@ -2021,7 +2021,7 @@ export class BrowserMedia {
  * @property {HTMLElement} [container] where the SWF is embedded (default document.body)
  * @property {number} [loadTimeoutMs] wait for the SWF's `ready`, ms (default 10,000)
  * @property {number} [connectTimeoutMs] wait for NetConnection's answer, ms (default 10,000)
- * @property {string} [allowScriptAccess] the embed's allowScriptAccess (default "always": the SWF may be served by the gateway's origin)
+ * @property {string} [allowScriptAccess] the embed's allowScriptAccess (default "sameDomain": serve phone.swf from the page's origin; the SWF does not call Security.allowDomain, so pages of other domains cannot script it)
  * @property {(swf: string, flashvars: Record<string, string>, o: FlashPhoneOptions) => any} [embed] embeds the SWF and returns the element whose ExternalInterface methods are called (default {@link embedFlash}; tests pass a stand-in)
  */
 
@@ -2047,7 +2047,7 @@ export function embedFlash(swf, flashvars, o) {
   el.width = '1';
   el.height = '1';
   el.style.cssText = 'position:fixed;right:0;bottom:0;width:1px;height:1px;border:0;z-index:2147483647';
-  const params = { movie: swf, allowScriptAccess: o.allowScriptAccess ?? 'always', wmode: 'transparent', flashvars: new URLSearchParams(flashvars).toString() };
+  const params = { movie: swf, allowScriptAccess: o.allowScriptAccess ?? 'sameDomain', wmode: 'transparent', flashvars: new URLSearchParams(flashvars).toString() };
   for (const [name, value] of Object.entries(params)) {
     const p = doc.createElement('param');
     p.name = name;
@@ -2262,7 +2262,10 @@ export class FlashPhone extends Phone {
         break;
       }
       case 'connection': {
+        // NetConnection.Connect.Closed / Failed / Rejected / IdleTimeout / AppShutdown end the connection;
+        // other NetConnection statuses (NetConnection.Call.Failed, ...) are reported as `netstatus`.
         const code = String(d.code ?? '');
+        if (!code.startsWith('NetConnection.Connect.')) { this.emit('netstatus', { ...d, streamId: 0 }); break; }
         if (this.flashConnected && code !== 'NetConnection.Connect.Success') this.flashDown(code === 'NetConnection.Connect.Closed' ? undefined : new PhoneError(code, String(d.description ?? '')));
         break;
       }

@@ -86,7 +86,7 @@ def test_embeds_invisibly_and_every_method_reaches_the_swf(browser, site):
                  version: phone.flashInfo.version, n: document.querySelectorAll('object').length }; }""")
     assert el["type"] == "application/x-shockwave-flash" and el["data"] == "/phone.swf", el
     assert (el["w"], el["h"]) == (1, 1), el
-    assert el["params"]["allowScriptAccess"] == "always" and el["params"]["movie"] == "/phone.swf"
+    assert el["params"]["allowScriptAccess"] == "sameDomain" and el["params"]["movie"] == "/phone.swf"
     fv = dict(x.split("=", 1) for x in el["params"]["flashvars"].split("&"))
     assert fv["ui"] == "0" and fv["quality"] == "7" and fv["callback"].startswith("__rtmp2sipFlash"), fv
     assert el["version"].startswith("rtmp2sip-flash "), el

@@ -125,10 +125,12 @@ test('events the SWF raises reach the page as the Phone events', async () => {
   s.sono({ level: 'status', code: 'Sono.Something.New', x: 1 });
   s.raise('stream', { stream: 'publish', info: { level: 'status', code: 'NetStream.Publish.Start' } });
   s.raise('microphone', { code: 'Microphone.Muted', name: 'Mic' });
+  s.raise('connection', { level: 'error', code: 'NetConnection.Call.Failed', description: 'a call failed' });
   s.sono({ level: 'status', code: 'Sono.Call.Status', status_code: 0, sip_code: 487, reason: 'Request Terminated', call_id: 'c9' });
   s.raise('connection', { level: 'error', code: 'NetConnection.Connect.Failed', description: 'lost' });
   await tick(20);
-  assert.deepEqual(ev.map(([t]) => t), ['incoming', 'dtmf', 'registration', 'hold', 'hold', 'transfer', 'netstatus', 'netstatus', 'microphone', 'status', 'disconnected']);
+  assert.deepEqual(ev.map(([t]) => t), ['incoming', 'dtmf', 'registration', 'hold', 'hold', 'transfer', 'netstatus', 'netstatus', 'microphone', 'netstatus', 'status', 'disconnected']);
+  assert.equal(ev[9][1].code, 'NetConnection.Call.Failed', 'not a disconnection');
   assert.equal(ev[0][1].uri, 'sip:alice@127.0.0.1');
   assert.equal(ev[1][1].digit, '#');
   assert.equal(ev[4][1].sip_code, 488);

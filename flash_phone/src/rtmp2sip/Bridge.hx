@@ -5,10 +5,14 @@ import flash.external.ExternalInterface;
 /**
  * The SWF's JavaScript surface (the SDK's Flash transport, `Phone({transport: 'flash'})`, drives it).
  *
+ * Only pages of the SWF's own domain can call it: it never calls `Security.allowDomain` (the Flash
+ * Player remembers microphone permission per SWF domain; other sites must not drive this one).
+ *
  * JavaScript -> SWF, by `ExternalInterface.addCallback` on the embedding `<object>` element. Every
  * request takes a request id (a Number chosen by the page) first; its outcome comes back as a
  * `reply` event with that id:
- *   connect(id, url, token, app)       NetConnection.connect(url[, token]); token null: no argument
+ *   connect(id, url, token, app)       NetConnection.connect(url[, token]); token null: no argument;
+ *                                      app is informational (the URL's path names the application)
  *   disconnect()                       NetConnection.close()
  *   dial(id, uri)                      invoke dial (no reply on success: `onStatus` events follow)
  *   hangup(id) accept(id) unregister(id) hold(id) unhold(id)
