@@ -88,3 +88,25 @@ install_pesq() {
 
 install_playwright
 install_pesq
+
+# Ruffle (npm @ruffle-rs/ruffle, the Flash Player emulator's self-hosted web build: JavaScript + WebAssembly
+# inside the package) runs flash_phone/phone.swf in headless Chromium for tests/e2e/test_flash_ruffle.py.
+# Ruffle has no RTMP or microphone: the test covers the SWF's ExternalInterface surface and its UI.
+RUFFLE_VERSION=0.6.0
+RUFFLE_PREFIX=${RUFFLE_PREFIX:-/usr/local/lib/rtmp2sip-test-node}
+install_ruffle() {
+  local pkg="$RUFFLE_PREFIX/node_modules/@ruffle-rs/ruffle/package.json"
+  if [ -f "$pkg" ] && grep -Eq "\"version\": *\"$RUFFLE_VERSION\"" "$pkg"; then
+    echo "install-test-deps: ruffle $RUFFLE_VERSION present"
+    return
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "install-test-deps: npm missing: cannot install Ruffle for test_flash_ruffle.py" >&2
+    return 1
+  fi
+  need_root "@ruffle-rs/ruffle@$RUFFLE_VERSION (npm)"
+  echo "install-test-deps: npm installing @ruffle-rs/ruffle@$RUFFLE_VERSION into $RUFFLE_PREFIX"
+  "${SUDO[@]}" mkdir -p "$RUFFLE_PREFIX"
+  "${SUDO[@]}" npm install --prefix "$RUFFLE_PREFIX" --no-audit --no-fund --no-save "@ruffle-rs/ruffle@$RUFFLE_VERSION"
+}
+install_ruffle
