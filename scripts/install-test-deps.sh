@@ -101,8 +101,9 @@ install_ruffle() {
     return
   fi
   if ! command -v npm >/dev/null 2>&1; then
+    # not fatal: the other tests still run, and test_flash_ruffle.py fails saying what is missing
     echo "install-test-deps: npm missing: cannot install Ruffle for test_flash_ruffle.py" >&2
-    return 1
+    return 0
   fi
   need_root "@ruffle-rs/ruffle@$RUFFLE_VERSION (npm)"
   echo "install-test-deps: npm installing @ruffle-rs/ruffle@$RUFFLE_VERSION into $RUFFLE_PREFIX"
