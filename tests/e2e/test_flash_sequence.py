@@ -51,9 +51,9 @@ TONE_S = 3
 MIN_SNR_DB = 20
 
 
-def token(sub="flash-user", ttl=300) -> str:
+def token(sub="flash-user", ttl=300, **claims) -> str:
     now = int(time.time())
-    return jwt.encode({"sub": sub, "iat": now, "exp": now + ttl, "iss": ISSUER, "aud": AUDIENCE}, SECRET,
+    return jwt.encode({"sub": sub, "iat": now, "exp": now + ttl, "iss": ISSUER, "aud": AUDIENCE, **claims}, SECRET,
                       algorithm="HS256")
 
 
@@ -262,11 +262,18 @@ def test_flash_connect_token_refused(gateway):
             s.close()
 
 
-def test_flash_dial_refused_by_policy(gateway):
-    """NetConnection.call("dial") outside dial_allow: the Responder's status handler gets Sono.Call.Forbidden."""
-    s = FlashSession(gateway.url(), token())
+def test_flash_register_and_refusals(gateway):
+    """The SWF's `register(id)` (embedded registrar) and `register(id, user, registrar, password)`: NetConnection.call
+    with a Responder; `_result {uri}` for the first, `_error` Sono.Registration.Failed for a registrar outside
+    `[policy] registrar_allow`. NetConnection.call("dial") outside dial_allow: Sono.Call.Forbidden. Both reach
+    the SWF's Responder status handler (`reply {ok: false}`)."""
+    s = FlashSession(gateway.url(), token(register=True))
     try:
         assert s.reply(1)[0] == "_result"
+        r = s.reply(s.invoke("register"))
+        assert r[0] == "_result" and str(r[3][0].get("uri", "")).startswith("sip:"), r
+        r = s.reply(s.invoke("register", "alice", "10.0.0.1", "pw"))
+        assert r[0] == "_error" and r[3][0]["code"] == "Sono.Registration.Failed", r
         r = s.reply(s.invoke("dial", "sip:bob@10.0.0.1"))
         assert r[0] == "_error" and r[3][0]["code"] == "Sono.Call.Forbidden", r
         assert s.statuses() == []
