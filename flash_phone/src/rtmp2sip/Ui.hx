@@ -64,10 +64,9 @@ class Ui extends Sprite {
 			case "connection":
 				connected = d.code == "NetConnection.Connect.Success";
 				setStatus(Std.string(d.code) + (d.description != null ? ": " + Std.string(d.description) : ""));
-				if (connected && pendingDial) {
-					pendingDial = false;
+				if (connected && pendingDial)
 					client.dial(address.text);
-				}
+				pendingDial = false;
 			case "onStatus":
 				if (d.code == "Sono.Call.Status")
 					setStatus(["idle", "calling", "connected", "hanging up", "in call"][Std.int(d.status_code)] + (d.reason != null ? " (" + Std.string(d.reason) + ")" : ""));
