@@ -71,7 +71,8 @@ class FlashSession:
         self.conn.connect()
         self.fd = _c.RTMP_Socket(self.conn.rtmp)
         self.txn = 1   # librtmp's connect was transaction 1
-        threading.Thread(target=self._reader, daemon=True).start()
+        self._thread = threading.Thread(target=self._reader, name="flash-session-reader", daemon=True)
+        self._thread.start()
 
     def _reader(self):
         while True:
@@ -156,12 +157,17 @@ class FlashSession:
         return c[3][0]
 
     def close(self):
+        """Shut the socket down (wakes the reader), wait for the reader, then free librtmp's state: freeing it
+        under a blocked read_packet crashes the interpreter."""
         try:
             s = socket.socket(fileno=os.dup(self.fd))
             s.shutdown(socket.SHUT_RDWR)
             s.close()
         except OSError:
             pass
+        self._thread.join(5)
+        if self._thread.is_alive():
+            return   # leak rather than crash
         try:
             self.conn.close()
         except Exception:
