@@ -30,6 +30,7 @@ PACKAGES=(
   chromium          # headless browser of the web phone tests (driven by Playwright, test_browser.py)
   fonts-dejavu-core # text in the page screenshot (docs/web-phone.png)
   python3-pip       # installs Playwright for Python into /usr/bin/python3
+  haxe              # 4.2.5: compiles flash_phone/src to flash_phone/phone.swf (flash_phone/build.sh; Flash externs in its std)
 )
 
 # Playwright for Python: 1.65.2 supports Python 3.9+ (Debian 12's python3 is 3.11) and drives
@@ -87,3 +88,26 @@ install_pesq() {
 
 install_playwright
 install_pesq
+
+# Ruffle (npm @ruffle-rs/ruffle, the Flash Player emulator's self-hosted web build: JavaScript + WebAssembly
+# inside the package) runs flash_phone/phone.swf in headless Chromium for tests/e2e/test_flash_ruffle.py.
+# Ruffle has no RTMP or microphone: the test covers the SWF's ExternalInterface surface and its UI.
+RUFFLE_VERSION=0.6.0
+RUFFLE_PREFIX=${RUFFLE_PREFIX:-/usr/local/lib/rtmp2sip-test-node}
+install_ruffle() {
+  local pkg="$RUFFLE_PREFIX/node_modules/@ruffle-rs/ruffle/package.json"
+  if [ -f "$pkg" ] && grep -Eq "\"version\": *\"$RUFFLE_VERSION\"" "$pkg"; then
+    echo "install-test-deps: ruffle $RUFFLE_VERSION present"
+    return
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    # not fatal: the other tests still run, and test_flash_ruffle.py fails saying what is missing
+    echo "install-test-deps: npm missing: cannot install Ruffle for test_flash_ruffle.py" >&2
+    return 0
+  fi
+  need_root "@ruffle-rs/ruffle@$RUFFLE_VERSION (npm)"
+  echo "install-test-deps: npm installing @ruffle-rs/ruffle@$RUFFLE_VERSION into $RUFFLE_PREFIX"
+  "${SUDO[@]}" mkdir -p "$RUFFLE_PREFIX"
+  "${SUDO[@]}" npm install --prefix "$RUFFLE_PREFIX" --no-audit --no-fund --no-save "@ruffle-rs/ruffle@$RUFFLE_VERSION"
+}
+install_ruffle

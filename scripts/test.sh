@@ -16,6 +16,10 @@ echo "==> cargo build --workspace"
 cargo build --workspace || { echo "test.sh: cargo build failed" >&2; exit 1; }
 
 failed=()
+# phone.swf is built here, not committed: tests/e2e/test_flash_swf.py reads it
+echo "==> flash_phone/build.sh  (haxe $(haxe --version 2>/dev/null || echo missing))"
+flash_phone/build.sh || failed+=("flash_phone build")
+
 echo "==> cargo test --workspace"
 cargo test --workspace || failed+=("cargo test")
 

@@ -358,7 +358,8 @@ export interface PhoneOptions {
   token?: string;
   /** default rtmp://<host of url>/<app> */
   tcUrl?: string;
-  transport?: TransportFactory;
+  /** default webSocketTransport; "flash": the Phone is a FlashPhone (see FlashPhoneOptions) */
+  transport?: TransportFactory | 'flash';
   /** default new BrowserMedia(); null: signalling only */
   media?: MediaEngine | null;
   /** ms, default 10,000 */
@@ -392,7 +393,7 @@ export interface PhoneEventMap {
 }
 
 export class Phone extends EventTarget {
-  constructor(options: PhoneOptions);
+  constructor(options: PhoneOptions | FlashPhoneOptions);
   readonly options: PhoneOptions;
   readonly rtmp: RtmpClient | null;
   readonly media: MediaEngine | null;
@@ -429,3 +430,48 @@ export class Phone extends EventTarget {
 
 /** rtmp://<host>/<app> from the phone's url. */
 export function defaultTcUrl(url: string, app: string): string;
+
+// ---- the Flash transport (flash_phone/phone.swf) ----
+
+export interface FlashPhoneOptions {
+  transport: 'flash';
+  /** URL of phone.swf, e.g. "/flash_phone/phone.swf" */
+  swf: string;
+  /** the gateway as the Flash Player reaches it: rtmp://, rtmps:// or rtmpt://host[:port]/app */
+  url: string;
+  /** first connect argument after the command object ([auth]) */
+  token?: string;
+  app?: string;
+  /** Speex encodeQuality 0-10, default 8 */
+  quality?: number;
+  /** where the SWF is embedded, default document.body */
+  container?: HTMLElement;
+  /** ms to wait for the SWF's `ready`, default 10,000 */
+  loadTimeoutMs?: number;
+  /** ms, default 10,000 */
+  connectTimeoutMs?: number;
+  /** the embed's allowScriptAccess, default "sameDomain" (phone.swf from the page's origin) */
+  allowScriptAccess?: string;
+  /** embeds the SWF and returns the element carrying its ExternalInterface methods (default embedFlash) */
+  embed?: (swf: string, flashvars: Record<string, string>, o: FlashPhoneOptions) => any;
+}
+
+/** Embeds phone.swf as a 1x1 px <object> with flashvars; returns the element. */
+export function embedFlash(swf: string, flashvars: Record<string, string>, o: FlashPhoneOptions): HTMLObjectElement;
+
+export const FLASH_VERSION_PREFIX: string;
+
+/**
+ * The Phone API through phone.swf: `new Phone({ transport: 'flash', swf, url })` returns one.
+ * remoteStream is null (the Flash Player plays the far end); stats() has the codec only.
+ * Extra event: `microphone` (detail {code: "Microphone.Muted" | "Microphone.Unmuted" | "Microphone.Missing"}).
+ */
+export class FlashPhone extends Phone {
+  constructor(options: FlashPhoneOptions);
+  /** the embedded SWF element */
+  readonly swf: any;
+  /** the SWF's `ready` detail ({version}) once loaded */
+  readonly flashInfo: Record<string, any> | null;
+  /** embeds the SWF once and waits for its `ready` */
+  load(): Promise<void>;
+}

@@ -17,6 +17,7 @@
 //   connection ...... RtmpClient (drives a ByteTransport)
 //   audio ........... ulawEncode / ulawDecode, audio payload builders/parser
 //   API ............. Phone (EventTarget), modelled on SIP.js SimpleUser
+//   Flash transport . FlashPhone: the same API through flash_phone/phone.swf (ExternalInterface)
 //   browser media ... BrowserMedia (getUserMedia, AudioWorklet, WebCodecs)
 
 // ---------------------------------------------------------------------------
@@ -1245,7 +1246,7 @@ export function parseAudioPayload(p) {
  * @property {string} [app] RTMP application name (default "phone")
  * @property {string} [token] passed as the first argument after connect's command object (see [auth] in the gateway)
  * @property {string} [tcUrl] connect's tcUrl (default `rtmp://<host of url>/<app>`)
- * @property {TransportFactory} [transport] default {@link webSocketTransport}
+ * @property {TransportFactory|'flash'} [transport] default {@link webSocketTransport}; `'flash'`: {@link FlashPhone}
  * @property {MediaEngine|null} [media] default a {@link BrowserMedia}; null: signalling only
  * @property {number} [connectTimeoutMs] default 10,000 ms
  * @property {ChunkLimits} [limits] inbound limits
@@ -1273,6 +1274,9 @@ export class Phone extends EventTarget {
   /** @param {PhoneOptions} options */
   constructor(options) {
     super();
+    // `transport: 'flash'`: the same API carried by flash_phone/phone.swf (see FlashPhone below).
+    // eslint-disable-next-line no-constructor-return
+    if (options && options.transport === 'flash' && new.target === Phone) return new FlashPhone(options);
     if (!options || typeof options.url !== 'string') throw new TypeError('new Phone({ url }) needs a url');
     this.options = { app: 'phone', connectTimeoutMs: 10000, maxBufferedBytes: 65536, ...options };
     /** @type {RtmpClient|null} */
@@ -2001,4 +2005,291 @@ export class BrowserMedia {
 
   /** @returns {{dropped: number, encodeErrors: number}} */
   stats() { return { dropped: this.decodeErrors, encodeErrors: this.encodeErrors }; }
+}
+
+// ---------------------------------------------------------------------------
+// The Flash transport: the same Phone API through flash_phone/phone.swf
+// ---------------------------------------------------------------------------
+
+/**
+ * @typedef {object} FlashPhoneOptions
+ * @property {'flash'} transport
+ * @property {string} swf URL of phone.swf (e.g. `/flash_phone/phone.swf`)
+ * @property {string} url the gateway as the Flash Player reaches it: `rtmp://host[:port]/app`, `rtmps://...` or `rtmpt://host:8080/app`
+ * @property {string} [token] passed as the first `connect` argument (the gateway's [auth])
+ * @property {number} [quality] Speex encodeQuality 0-10 of the microphone (default 8)
+ * @property {HTMLElement} [container] where the SWF is embedded (default document.body)
+ * @property {number} [loadTimeoutMs] wait for the SWF's `ready`, ms (default 10,000)
+ * @property {number} [connectTimeoutMs] wait for NetConnection's answer, ms (default 10,000)
+ * @property {string} [allowScriptAccess] the embed's allowScriptAccess (default "sameDomain": serve phone.swf from the page's origin; the SWF does not call Security.allowDomain, so pages of other domains cannot script it)
+ * @property {(swf: string, flashvars: Record<string, string>, o: FlashPhoneOptions) => any} [embed] embeds the SWF and returns the element whose ExternalInterface methods are called (default {@link embedFlash}; tests pass a stand-in)
+ */
+
+let flashSeq = 0;
+
+/** The SWF's version string prefix, from its `ready` event. */
+export const FLASH_VERSION_PREFIX = 'rtmp2sip-flash ';
+
+/**
+ * Embeds phone.swf invisibly: an `<object type="application/x-shockwave-flash">` of 1x1 px fixed in the
+ * page's bottom right corner (a hidden or off-screen SWF is throttled by the Flash Player), with
+ * `flashvars` and `allowScriptAccess`. The Flash Player adds the SWF's ExternalInterface callbacks to
+ * the element as methods.
+ * @param {string} swf @param {Record<string, string>} flashvars @param {FlashPhoneOptions} o
+ * @returns {HTMLObjectElement}
+ */
+export function embedFlash(swf, flashvars, o) {
+  const doc = globalThis.document;
+  const el = doc.createElement('object');
+  el.type = 'application/x-shockwave-flash';
+  el.data = swf;
+  el.id = String(flashvars.callback) + '_swf';
+  el.width = '1';
+  el.height = '1';
+  el.style.cssText = 'position:fixed;right:0;bottom:0;width:1px;height:1px;border:0;z-index:2147483647';
+  const params = { movie: swf, allowScriptAccess: o.allowScriptAccess ?? 'sameDomain', wmode: 'transparent', flashvars: new URLSearchParams(flashvars).toString() };
+  for (const [name, value] of Object.entries(params)) {
+    const p = doc.createElement('param');
+    p.name = name;
+    p.value = value;
+    el.appendChild(p);
+  }
+  (o.container ?? doc.body).appendChild(el);
+  return el;
+}
+
+/**
+ * The Phone API carried by flash_phone/phone.swf instead of the SDK's own RTMP: `new Phone({ transport:
+ * 'flash', swf, url, token })` returns one. The SWF's NetConnection talks to the gateway (RTMP, RTMPS or
+ * RTMPT), its microphone publishes Speex and the Flash Player plays the far end itself, so
+ * `remoteStream` is null and `stats()` has no packet counts. Methods and events are the Phone's; in
+ * addition a `microphone` event (detail `{code: "Microphone.Muted"|"Microphone.Unmuted"|"Microphone.Missing"}`)
+ * reports the Flash Player's microphone permission: while it asks, the SWF is enlarged to 240x160 px so
+ * its privacy dialog can show.
+ *
+ * The SWF's surface (flash_phone/src/rtmp2sip/Bridge.hx): methods `connect(id, url, token, app)`,
+ * `disconnect()`, `dial|hangup|register|unregister|accept|reject|sendDTMF|hold|unhold|transfer(id, ...args)`,
+ * `mute(bool)`, `setQuality(q)`; it calls `window[flashvars.callback](type, detail)` with `ready`,
+ * `reply {id, ok, info}`, `connection` (NetConnection netStatus info), `onStatus` (a Sono.* info),
+ * `stream {stream, info}`, `media {state, publish, play}`, `microphone {code}`.
+ */
+export class FlashPhone extends Phone {
+  /** @param {FlashPhoneOptions} options */
+  constructor(options) {
+    if (!options || typeof options.swf !== 'string' || !options.swf) throw new TypeError("new Phone({ transport: 'flash', swf }) needs the URL of phone.swf");
+    if (typeof options.url !== 'string' || !/^rtmp[st]?:\/\//i.test(options.url)) throw new TypeError("the Flash transport's url is rtmp://, rtmps:// or rtmpt://host[:port]/app");
+    super({ ...options, media: null });
+    this.options = { loadTimeoutMs: 10000, ...this.options };
+    /** the embedded SWF element (or the stand-in `embed` returned) */
+    this.swf = /** @type {any} */ (null);
+    this.callbackName = `__rtmp2sipFlash${++flashSeq}`;
+    /** @type {Map<number, {resolve: (info: any) => void, reject: (e: Error) => void}>} */
+    this.requests = new Map();
+    this.nextId = 1;
+    this.flashConnected = false;
+    /** the SWF's `ready` detail once loaded */
+    this.flashInfo = /** @type {Record<string, any>|null} */ (null);
+    /** @type {Promise<void>|null} */
+    this.loaded = null;
+    this.mediaRunning = false;
+  }
+
+  get isConnected() { return this.flashConnected; }
+
+  get remoteStream() { return null; }
+
+  /** Embeds the SWF once and waits for its `ready`. @returns {Promise<void>} */
+  load() {
+    if (this.loaded) return this.loaded;
+    const o = /** @type {FlashPhoneOptions & Record<string, any>} */ (/** @type {unknown} */ (this.options));
+    this.loaded = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.loaded = null;
+        reject(new PhoneError('NetConnection.Connect.Failed', `phone.swf did not load within ${o.loadTimeoutMs} ms (no Flash Player, or ${o.swf} not found)`));
+      }, o.loadTimeoutMs);
+      /** @type {any} */ (globalThis)[this.callbackName] = (/** @type {string} */ type, /** @type {any} */ detail) => {
+        // The Flash Player calls synchronously; leave its stack before running page code.
+        Promise.resolve().then(() => {
+          if (type === 'ready') { clearTimeout(timer); this.flashInfo = detail ?? {}; resolve(); }
+          this.onFlash(type, detail ?? {});
+        });
+      };
+      const flashvars = { callback: this.callbackName, ui: '0', quality: String(o.quality ?? 8) };
+      try {
+        this.swf = (o.embed ?? embedFlash)(o.swf, flashvars, o);
+      } catch (e) {
+        clearTimeout(timer);
+        this.loaded = null;
+        reject(new PhoneError('NetConnection.Connect.Failed', `cannot embed ${o.swf}: ${e instanceof Error ? e.message : String(e)}`));
+      }
+    });
+    return this.loaded;
+  }
+
+  /**
+   * Loads the SWF, then its NetConnection connects to `url` with the token.
+   * @returns {Promise<Record<string, any>>} the NetConnection.Connect.Success info
+   */
+  async connect() {
+    if (this.flashConnected) throw new PhoneError('NetConnection.Connect.Failed', 'already connected');
+    await this.load();
+    const o = this.options;
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new PhoneError('NetConnection.Connect.Failed', `no answer from the gateway within ${o.connectTimeoutMs} ms`)), o.connectTimeoutMs);
+    });
+    try {
+      const info = await Promise.race([this.request('connect', [o.url, o.token ?? null, o.app ?? null], false), timeout]);
+      this.flashConnected = true;
+      this.serverProperties = {};
+      this.emit('connected', info);
+      return info;
+    } catch (e) {
+      try { this.swf?.disconnect?.(); } catch { /* ignore */ }
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** @returns {any} */
+  need() {
+    if (!this.flashConnected || !this.swf) throw new PhoneError('NetConnection.Connect.Closed', 'not connected: call connect() first');
+    return this.swf;
+  }
+
+  /**
+   * Calls the SWF's `method(id, ...args)`; settles on its `reply` for id.
+   * @param {string} method @param {unknown[]} args @param {boolean} [needConnection]
+   * @returns {Promise<any>} the `_result` info
+   */
+  request(method, args, needConnection = true) {
+    const swf = needConnection ? this.need() : this.swf;
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.requests.set(id, { resolve, reject });
+      try {
+        if (typeof swf?.[method] !== 'function') throw new Error(`phone.swf has no ${method}() (ExternalInterface)`);
+        swf[method](id, ...args);
+      } catch (e) {
+        this.requests.delete(id);
+        reject(e instanceof PhoneError ? e : new PhoneError('NetConnection.Call.Failed', e instanceof Error ? e.message : String(e)));
+      }
+    });
+  }
+
+  /** @param {{user: string, registrar: string, password: string, authUser?: string, displayName?: string}} [o] */
+  async register(o) {
+    const args = o ? [o.user, o.registrar, o.password, o.authUser ?? null, o.displayName ?? null] : [];
+    return (await this.request('register', args)) ?? {};
+  }
+
+  async unregister() { await this.request('unregister', []); }
+
+  /** @param {string} uri @returns {Promise<CallStatus>} */
+  call(uri) {
+    try { this.need(); } catch (e) { return Promise.reject(e); }
+    if (this.pendingCall) return Promise.reject(new PhoneError('Sono.Call.Existing', 'a call() is already pending'));
+    return new Promise((resolve, reject) => {
+      const id = this.nextId; // request() takes it; events settle the call, and then the id is dropped
+      this.pendingCall = {
+        resolve: (s) => { this.requests.delete(id); resolve(s); },
+        reject: (e) => { this.requests.delete(id); reject(e); },
+      };
+      this.request('dial', [uri]).then(() => { /* no _result expected */ }, (e) => {
+        if (this.pendingCall) { this.pendingCall = null; reject(e); }
+      });
+    });
+  }
+
+  async hangup() { await this.request('hangup', []); }
+
+  async answer() { await this.request('accept', []); }
+
+  /** @param {number} [code] */
+  async decline(code) { await this.request('reject', [code ?? null]); }
+
+  /** @param {string} digits @param {number} [durationMs] */
+  async sendDTMF(digits, durationMs) {
+    if (typeof digits !== 'string' || !/^[0-9*#A-Da-d]{1,32}$/.test(digits)) throw new PhoneError('Sono.Call.Failed', `bad DTMF digits ${JSON.stringify(digits)}`);
+    await this.request('sendDTMF', [digits, durationMs ?? null]);
+  }
+
+  /** @param {string} uri */
+  async transfer(uri) { await this.request('transfer', [uri]); }
+
+  async hold() { await this.request('hold', []); }
+
+  async unhold() { await this.request('unhold', []); }
+
+  /** @param {boolean} muted */
+  mute(muted) {
+    this.muted = !!muted;
+    try { this.swf?.mute?.(this.muted); } catch { /* not loaded */ }
+  }
+
+  /** The Flash Player's audio is not visible to the page: the codec only (Speex while a call's media runs). */
+  stats() {
+    return { codec: this.mediaRunning ? 'speex' : null, rtt_ms: null, jitter_ms: 0, packets_lost: 0, packets_received: 0, packets_dropped_out: 0 };
+  }
+
+  /** Closes the SWF's NetConnection (the gateway ends any call); the SWF stays loaded for the next connect(). */
+  disconnect() {
+    try { this.swf?.disconnect?.(); } catch { /* ignore */ }
+    this.flashDown();
+  }
+
+  /** @param {Error} [error] */
+  flashDown(error) {
+    const wasUp = this.flashConnected;
+    this.flashConnected = false;
+    this.mediaRunning = false;
+    for (const [, r] of this.requests) r.reject(new PhoneError('NetConnection.Connect.Closed', error?.message ?? 'closed'));
+    this.requests.clear();
+    if (wasUp) this.onClose(error); else this.serverProperties = null;
+  }
+
+  /** One event from the SWF. @param {string} type @param {any} d */
+  onFlash(type, d) {
+    switch (type) {
+      case 'reply': {
+        const r = this.requests.get(Number(d.id));
+        if (!r) return;
+        this.requests.delete(Number(d.id));
+        const info = d.info ?? {};
+        if (d.ok) r.resolve(info);
+        else r.reject(new PhoneError(String(info.code ?? 'NetConnection.Call.Failed'), String(info.description ?? ''), info));
+        break;
+      }
+      case 'connection': {
+        // NetConnection.Connect.Closed / Failed / Rejected / IdleTimeout / AppShutdown end the connection;
+        // other NetConnection statuses (NetConnection.Call.Failed, ...) are reported as `netstatus`.
+        const code = String(d.code ?? '');
+        if (!code.startsWith('NetConnection.Connect.')) { this.emit('netstatus', { ...d, streamId: 0 }); break; }
+        if (this.flashConnected && code !== 'NetConnection.Connect.Success') this.flashDown(code === 'NetConnection.Connect.Closed' ? undefined : new PhoneError(code, String(d.description ?? '')));
+        break;
+      }
+      case 'onStatus':
+        this.onCommand({ name: 'onStatus', transactionId: 0, commandObject: null, args: [d], streamId: 0 });
+        break;
+      case 'stream':
+        this.emit('netstatus', { ...(d.info ?? {}), stream: d.stream });
+        break;
+      case 'media':
+        this.mediaRunning = d.state === 'started';
+        break;
+      case 'microphone': {
+        const asking = d.code === 'Microphone.Muted';
+        const el = this.swf;
+        if (el && el.style) {
+          const w = asking ? 240 : 1, h = asking ? 160 : 1;
+          el.width = String(w); el.height = String(h);
+          el.style.width = `${w}px`; el.style.height = `${h}px`;
+        }
+        this.emit('microphone', d);
+        break;
+      }
+      default: break;
+    }
+  }
 }
