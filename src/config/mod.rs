@@ -21,6 +21,7 @@ mod metrics;
 mod policy;
 mod rtmp;
 mod sip;
+mod sip_listen;
 
 pub use auth::{AuthConfig, AuthMode, JwtAlgorithm, KeyBytes};
 pub use http::{HttpConfig, OriginPolicy};
@@ -31,6 +32,7 @@ pub use metrics::MetricsConfig;
 pub use policy::PolicyConfig;
 pub use rtmp::RtmpConfig;
 pub use sip::{SipAuth, SipConfig};
+pub use sip_listen::{SipListen, SipStreamLimits, SipTls, SipTransport, SYSTEM_CA_BUNDLE};
 
 use auth::{validate_auth, AuthFile};
 use http::{validate_http, HttpFile};
