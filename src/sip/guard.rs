@@ -173,8 +173,10 @@ impl SipGuard {
         f(&mut guard)
     }
 
-    /// Counts a new stream connection, or closes it over a bound.
-    fn stream_opened(&self, conn: &SipConnection) {
+    /// Counts a new stream connection, or closes it over a bound: our
+    /// side shuts down (FIN) and its token is cancelled; rsipstack's read
+    /// loop then ends when the peer closes or at the idle timeout.
+    async fn stream_opened(&self, conn: &SipConnection) {
         let Some((key, ip)) = stream_key(conn) else {
             return;
         };
@@ -183,6 +185,7 @@ impl SipGuard {
             if let Some(token) = conn.cancel_token() {
                 token.cancel();
             }
+            let _ = conn.close().await;
         }
     }
 
@@ -196,7 +199,7 @@ impl SipGuard {
         let (req, conn, from) = match event {
             TransportEvent::Incoming(SipMessage::Request(req), conn, from) => (req, conn, from),
             TransportEvent::New(conn) => {
-                self.stream_opened(&conn);
+                self.stream_opened(&conn).await;
                 return Some(TransportEvent::New(conn));
             }
             TransportEvent::Closed(conn) => {
