@@ -201,6 +201,9 @@ mod tests {
         let d = Config::default();
         assert_eq!(c.rtmp.listen, d.rtmp.listen);
         assert_eq!(c.sip.listen, d.sip.listen);
+        assert_eq!(c.sip.stream_listen, d.sip.stream_listen);
+        assert_eq!(c.sip.tls, d.sip.tls);
+        assert_eq!(c.sip.stream, d.sip.stream);
         assert_eq!(c.media.codecs, d.media.codecs);
         assert_eq!(c.media.rtp_ports, d.media.rtp_ports);
         assert_eq!(c.policy.dial_allow, d.policy.dial_allow);

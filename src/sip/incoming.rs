@@ -249,7 +249,7 @@ impl UserAgent {
             &tx,
             state_tx.clone(),
             None,
-            Some(self.contact_for(via_transport(&tx.original), false)),
+            Some(self.contact_for(super::transports::via_transport(&tx.original), false)),
         ) {
             Ok(d) => d,
             Err(e) => {
@@ -367,15 +367,4 @@ mod tests {
         assert_eq!(check_offer(pcmu, &[Codec::Pcmu]), Ok(()));
         assert_eq!(check_offer(b"", &[Codec::Pcmu]), Ok(()), "delayed offer");
     }
-}
-
-/// The transport of `req`'s top Via (how it reached us); UDP when it does
-/// not parse.
-fn via_transport(req: &rsipstack::sip::Request) -> rsipstack::sip::Transport {
-    use rsipstack::sip::prelude::HeadersExt;
-    req.via_header()
-        .ok()
-        .and_then(|v| v.typed().ok())
-        .map(|v| v.transport)
-        .unwrap_or(rsipstack::sip::Transport::Udp)
 }

@@ -89,14 +89,44 @@ fn server_tls(cfg: &SipConfig) -> Result<TlsConfig, SipError> {
         ));
     };
     let cert_pem = read(cert)?;
-    if !String::from_utf8_lossy(&cert_pem).contains("-----BEGIN CERTIFICATE-----") {
-        return Err(SipError::Tls(cert.clone(), "no PEM CERTIFICATE".into()));
-    }
+    let key_pem = read(key)?;
+    check_pair(cert, &cert_pem, key, &key_pem)?;
     Ok(TlsConfig {
         cert: Some(cert_pem),
-        key: Some(read(key)?),
+        key: Some(key_pem),
         ..TlsConfig::default()
     })
+}
+
+/// Refuses at start what rsipstack would only log when it binds: no
+/// certificate, a key that is not PKCS#8 or PKCS#1 (rsipstack reads no
+/// SEC1 `EC PRIVATE KEY`), or a key that does not match the certificate.
+fn check_pair(cert: &Path, cert_pem: &[u8], key: &Path, key_pem: &[u8]) -> Result<(), SipError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio_rustls::rustls::ServerConfig;
+    let fail = |p: &Path, why: String| SipError::Tls(p.to_path_buf(), why);
+    let chain = CertificateDer::pem_slice_iter(cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| fail(cert, e.to_string()))?;
+    if chain.is_empty() {
+        return Err(fail(cert, "no CERTIFICATE in the file".into()));
+    }
+    let private = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| fail(key, e.to_string()))?;
+    if matches!(private, PrivateKeyDer::Sec1(_)) {
+        return Err(fail(
+            key,
+            "SEC1 EC key: convert it with `openssl pkcs8 -topk8 -nocrypt`".into(),
+        ));
+    }
+    let provider = std::sync::Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| fail(cert, e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(chain, private)
+        .map_err(|e| fail(key, e.to_string()))?;
+    Ok(())
 }
 
 /// Trust roots and expected name for connections we open. An unreadable
@@ -125,6 +155,17 @@ pub fn uri_transport(uri: &Uri) -> Transport {
         return Transport::Tls;
     }
     uri.transport().copied().unwrap_or(Transport::Udp)
+}
+
+/// The transport of `req`'s top Via (how it reached us); UDP when that
+/// does not parse.
+pub fn via_transport(req: &rsipstack::sip::Request) -> Transport {
+    use rsipstack::sip::prelude::{HeadersExt, ToTypedHeader};
+    req.via_header()
+        .ok()
+        .and_then(|v| v.typed().ok())
+        .map(|v| v.transport)
+        .unwrap_or(Transport::Udp)
 }
 
 /// Whether the gateway can carry `t` (UDP always; TCP and TLS as clients
