@@ -187,3 +187,38 @@ def test_connections_per_ip_bounded(gateway, rtmp_client):
     data = s.recv(4096)
     s.close()
     assert data.startswith(b"SIP/2.0 200"), data
+
+
+def options(via: str, call_id: str) -> bytes:
+    return (f"OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/{via} 127.0.0.1:9;branch=z9hG4bK{call_id}\r\n"
+            f"Max-Forwards: 70\r\nFrom: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\n"
+            f"Call-ID: {call_id}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode()
+
+
+def test_tls_listener_answers_with_its_certificate(gateway, certs):
+    import ssl
+    ctx = ssl.create_default_context(cafile=str(certs["ca"]))
+    with socket.create_connection(("127.0.0.1", gateway.tls_port), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+            s.sendall(options("TLS", "tls1"))
+            data = s.recv(4096)
+    assert data.startswith(b"SIP/2.0 200"), data
+    assert b"SIP/2.0/TLS" in data, data
+
+
+def test_oversized_stream_message_closes_the_connection(gateway):
+    s = socket.create_connection(("127.0.0.1", gateway.tcp_port), timeout=5)
+    try:
+        s.sendall(b"OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nX-Pad: " + b"a" * 70000)
+        s.settimeout(5)
+        try:
+            data = s.recv(4096)
+        except ConnectionResetError:
+            data = b""
+    finally:
+        s.close()
+    assert data == b"", f"a message over 65535 bytes must close the connection, got {data[:200]!r}"
+    s = socket.create_connection(("127.0.0.1", gateway.tcp_port), timeout=5)
+    s.sendall(options("TCP", "big2"))
+    assert s.recv(4096).startswith(b"SIP/2.0 200")
+    s.close()
