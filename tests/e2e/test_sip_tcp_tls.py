@@ -39,7 +39,7 @@ def gateway(ports, tmp_path_factory, certs):
     out = tmp_path_factory.mktemp("gw-sip-tcp-tls")
     gw = Gateway(out, ports, {"sip": {
         "tls_cert": str(certs["cert"]), "tls_key": str(certs["key"]), "tls_ca": str(certs["ca"]),
-        "max_connections_per_ip": PER_IP}})
+        "max_connections_per_ip": PER_IP, "invite_timeout_s": 6}})
     gw.config["sip"]["listen"] = [f"udp:127.0.0.1:{gw.sip_port}", f"tcp:127.0.0.1:{tcp}", f"tls:127.0.0.1:{tls}"]
     gw.config_path.write_text(to_toml(gw.config))
     gw.tcp_port, gw.tls_port = tcp, tls
@@ -127,7 +127,7 @@ def test_tls_server_not_trusted_gets_nothing(gateway, rtmp_client, procs, out_di
     try:
         ctl = rtmp_client()
         ctl.call("dial", f"sip:bob@127.0.0.1:{relay_port};transport=tls")
-        s0 = ended_info(ctl, 0, timeout=40)
+        s0 = ended_info(ctl, 0, timeout=15)
     finally:
         relay.close()
     assert s0.get("sip_code", 0) >= 400, s0
