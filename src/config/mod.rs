@@ -22,6 +22,7 @@ mod metrics;
 mod policy;
 mod rtmp;
 mod sip;
+mod sip_listen;
 
 pub use auth::{AuthConfig, AuthMode, JwtAlgorithm, KeyBytes};
 pub use cdr::{CdrConfig, CdrSink};
@@ -33,6 +34,7 @@ pub use metrics::MetricsConfig;
 pub use policy::PolicyConfig;
 pub use rtmp::RtmpConfig;
 pub use sip::{SipAuth, SipConfig};
+pub use sip_listen::{SipListen, SipStreamLimits, SipTls, SipTransport, SYSTEM_CA_BUNDLE};
 
 use auth::{validate_auth, AuthFile};
 use cdr::{validate_cdr, CdrFile};
@@ -206,6 +208,9 @@ mod tests {
         let d = Config::default();
         assert_eq!(c.rtmp.listen, d.rtmp.listen);
         assert_eq!(c.sip.listen, d.sip.listen);
+        assert_eq!(c.sip.stream_listen, d.sip.stream_listen);
+        assert_eq!(c.sip.tls, d.sip.tls);
+        assert_eq!(c.sip.stream, d.sip.stream);
         assert_eq!(c.media.codecs, d.media.codecs);
         assert_eq!(c.media.rtp_ports, d.media.rtp_ports);
         assert_eq!(c.policy.dial_allow, d.policy.dial_allow);

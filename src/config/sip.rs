@@ -6,13 +6,21 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{invalid, non_empty, parse_addr, ConfigError};
+use super::sip_listen::{self, ListenFile, SipListen, SipStreamLimits, SipTls, SipTransport};
+use super::{invalid, non_empty, ConfigError};
 
 /// `[sip]`: the SIP user agent.
 #[derive(Debug, Clone)]
 pub struct SipConfig {
-    /// UDP address of the SIP transport.
+    /// UDP address of the SIP transport (the `udp:` or bare `[sip] listen`
+    /// entry).
     pub listen: SocketAddr,
+    /// The `tcp:` and `tls:` `[sip] listen` entries.
+    pub stream_listen: Vec<SipListen>,
+    /// `tls_cert`, `tls_key`, `tls_ca`, `tls_server_name`.
+    pub tls: SipTls,
+    /// Bounds on TCP and TLS connections.
+    pub stream: SipStreamLimits,
     /// Host written into Contact, Via and SDP; `None`: derived from `listen`.
     pub public_address: Option<String>,
     /// Outbound proxy URI (`sip:host[:port]`); `None`: route by Request-URI.
@@ -96,7 +104,14 @@ impl std::fmt::Debug for SipAuth {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct SipFile {
-    listen: String,
+    listen: ListenFile,
+    tls_cert: String,
+    tls_key: String,
+    tls_ca: String,
+    tls_server_name: String,
+    max_connections: usize,
+    max_connections_per_ip: usize,
+    stream_idle_timeout_s: u64,
     public_address: String,
     outbound_proxy: String,
     from_user: String,
@@ -121,7 +136,14 @@ pub(super) struct SipFile {
 impl Default for SipFile {
     fn default() -> Self {
         Self {
-            listen: "0.0.0.0:5060".into(),
+            listen: ListenFile::default(),
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            tls_ca: String::new(),
+            tls_server_name: String::new(),
+            max_connections: 1024,
+            max_connections_per_ip: 32,
+            stream_idle_timeout_s: 900,
             public_address: String::new(),
             outbound_proxy: String::new(),
             from_user: "rtmp2sip".into(),
@@ -170,7 +192,25 @@ const MAX_HEADER_STRING: usize = 256;
 const MAX_PASSWORD: usize = 1024;
 
 pub(super) fn validate_sip(file: &Path, s: SipFile) -> Result<SipConfig, ConfigError> {
-    let listen = parse_addr(file, "sip.listen", &s.listen)?;
+    let mut s = s;
+    let (listen, stream_listen) = sip_listen::validate_listen(file, std::mem::take(&mut s.listen))?;
+    let has_tls = stream_listen
+        .iter()
+        .any(|l| l.transport == SipTransport::Tls);
+    let tls = sip_listen::validate_tls(
+        file,
+        std::mem::take(&mut s.tls_cert),
+        std::mem::take(&mut s.tls_key),
+        std::mem::take(&mut s.tls_ca),
+        std::mem::take(&mut s.tls_server_name),
+        has_tls,
+    )?;
+    let stream = sip_listen::validate_stream_limits(
+        file,
+        s.max_connections,
+        s.max_connections_per_ip,
+        s.stream_idle_timeout_s,
+    )?;
     let rate = validate_rate(file, &s)?;
     let outbound_proxy = non_empty(s.outbound_proxy);
     if let Some(p) = &outbound_proxy {
@@ -254,6 +294,9 @@ pub(super) fn validate_sip(file: &Path, s: SipFile) -> Result<SipConfig, ConfigE
     )?;
     Ok(SipConfig {
         listen,
+        stream_listen,
+        tls,
+        stream,
         public_address,
         outbound_proxy,
         from_user,

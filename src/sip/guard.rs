@@ -24,6 +24,11 @@
 //! beyond it the request is dropped. A 403 therefore cannot be used for
 //! reflection or amplification (RFC 3261 §26.1.5).
 //!
+//! It also bounds TCP and TLS connections ([`streams`]): a `New`
+//! connection beyond `[sip] max_connections` or `max_connections_per_ip`
+//! is closed at once. Requests on stream connections go through the same
+//! four steps (their source is the connection's peer).
+//!
 //! [`SipGuard::inspect`] is the sans-IO core (`now` passed in); the
 //! inspector impl only adds the clock and the socket send.
 
@@ -38,6 +43,9 @@ use rsipstack::transaction::endpoint::TransportEventInspector;
 use rsipstack::transport::TransportEvent;
 use tracing::{debug, trace};
 
+use rsipstack::transport::SipConnection;
+
+use self::streams::{ConnKey, StreamCount};
 use super::incoming::is_trusted;
 use super::rate::{Budget, RateLimits};
 use super::sanity::{self, Violation};
@@ -87,6 +95,7 @@ pub struct SipGuard {
     local: SocketAddr,
     server: String,
     limits: Mutex<RateLimits>,
+    streams: Mutex<StreamCount>,
 }
 
 impl SipGuard {
@@ -110,6 +119,7 @@ impl SipGuard {
             local,
             server: cfg.user_agent.clone(),
             limits: Mutex::new(limits),
+            streams: Mutex::new(StreamCount::new(cfg.stream)),
         }
     }
 
@@ -158,9 +168,45 @@ impl SipGuard {
         f(&mut guard)
     }
 
+    fn with_streams<T>(&self, f: impl FnOnce(&mut StreamCount) -> T) -> T {
+        let mut guard = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard)
+    }
+
+    /// Counts a new stream connection, or closes it over a bound: our
+    /// side shuts down (FIN) and its token is cancelled; rsipstack's read
+    /// loop then ends when the peer closes or at the idle timeout.
+    async fn stream_opened(&self, conn: &SipConnection) {
+        let Some((key, ip)) = stream_key(conn) else {
+            return;
+        };
+        if let Err(why) = self.with_streams(|s| s.opened(key.clone(), ip)) {
+            debug!(local = %key.0, remote = %key.1, ?why, "SIP connection over limit: closed");
+            if let Some(token) = conn.cancel_token() {
+                token.cancel();
+            }
+            let _ = conn.close().await;
+        }
+    }
+
+    fn stream_closed(&self, conn: &SipConnection) {
+        if let Some((key, ip)) = stream_key(conn) {
+            self.with_streams(|s| s.closed(&key, ip));
+        }
+    }
+
     async fn handle_event(&self, event: TransportEvent) -> Option<TransportEvent> {
-        let TransportEvent::Incoming(SipMessage::Request(req), conn, from) = event else {
-            return Some(event);
+        let (req, conn, from) = match event {
+            TransportEvent::Incoming(SipMessage::Request(req), conn, from) => (req, conn, from),
+            TransportEvent::New(conn) => {
+                self.stream_opened(&conn).await;
+                return Some(TransportEvent::New(conn));
+            }
+            TransportEvent::Closed(conn) => {
+                self.stream_closed(&conn);
+                return Some(TransportEvent::Closed(conn));
+            }
+            other => return Some(other),
         };
         let Ok(source) = from.get_socketaddr() else {
             return Some(TransportEvent::Incoming(req.into(), conn, from));
@@ -193,6 +239,16 @@ impl TransportEventInspector for SipGuard {
     {
         Box::pin(self.handle_event(event))
     }
+}
+
+/// A stream connection's identity and peer IP; `None` for UDP.
+fn stream_key(conn: &SipConnection) -> Option<(ConnKey, IpAddr)> {
+    if !matches!(conn, SipConnection::Tcp(_) | SipConnection::Tls(_)) {
+        return None;
+    }
+    let remote = conn.get_remote_addr()?;
+    let ip = remote.get_socketaddr().ok()?.ip();
+    Some(((conn.get_addr().to_string(), remote.to_string()), ip))
 }
 
 /// An INVITE outside any dialog: its To has no tag (RFC 3261 §12.1).
@@ -239,5 +295,6 @@ fn is_param(p: &Param, name: &str) -> bool {
     }
 }
 
+pub mod streams;
 #[cfg(test)]
 mod tests;

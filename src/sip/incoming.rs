@@ -271,7 +271,7 @@ impl UserAgent {
             &tx,
             state_tx.clone(),
             None,
-            Some(self.contact.clone()),
+            Some(self.contact_for(super::transports::via_transport(&tx.original), false)),
         ) {
             Ok(d) => d,
             Err(e) => {

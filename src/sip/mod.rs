@@ -13,6 +13,7 @@ pub mod request_uri;
 pub mod sanity;
 pub mod sdp;
 pub mod stateless;
+pub mod transports;
 pub mod trunk;
 pub mod ua;
 
@@ -27,6 +28,9 @@ pub enum SipError {
     /// The SIP transport could not be bound (local misuse or a busy port).
     #[error("cannot bind SIP transport on {0}: {1}")]
     Bind(SocketAddr, String),
+    /// A TLS certificate, key or trust-root file could not be used.
+    #[error("SIP TLS file {0:?}: {1}")]
+    Tls(std::path::PathBuf, String),
     /// A URI could not be parsed.
     #[error("invalid SIP URI `{0}`: {1}")]
     BadUri(String, String),

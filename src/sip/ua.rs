@@ -15,7 +15,7 @@ use std::time::Duration;
 use rsipstack::dialog::authenticate::Credential;
 use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::dialog::invitation::InviteOption;
-use rsipstack::sip::{HeadersExt, Method, StatusCode, Uri};
+use rsipstack::sip::{HeadersExt, Method, StatusCode, Transport, Uri};
 use rsipstack::transaction::endpoint::EndpointInnerRef;
 use rsipstack::transaction::TransactionReceiver;
 use rsipstack::transport::udp::UdpConnection;
@@ -179,6 +179,8 @@ pub struct UserAgent {
     pub(super) contact: Uri,
     from: Uri,
     proxy: Option<SipAddr>,
+    /// Each listener's transport and port (for Contact).
+    listeners: Vec<(rsipstack::sip::Transport, u16)>,
     pub(super) local_addr: SocketAddr,
     /// Where new INVITEs go, by Request-URI user.
     pub(super) router: Arc<dyn IncomingRouter>,
@@ -215,6 +217,8 @@ impl UserAgent {
             .and_then(|h| h.parse::<std::net::IpAddr>().ok())
             .map(|ip| SocketAddr::new(ip, cfg.listen.port()));
         let transport = TransportLayer::new(stack.child_token());
+        super::transports::check_stream_ports(&cfg)?;
+        super::transports::add_stream_listeners(&transport, &cfg).await?;
         let udp = UdpConnection::create_connection(cfg.listen, external, Some(stack.child_token()))
             .await
             .map_err(|e| SipError::Bind(cfg.listen, e.to_string()))?;
@@ -225,6 +229,7 @@ impl UserAgent {
             .parse()
             .unwrap_or(cfg.listen);
         transport.add_transport(udp.into());
+        let listeners = transport.get_listen_addrs();
         let guard = super::guard::SipGuard::new(&cfg, bound);
         let trunk = cfg.auth.as_ref().map(TrunkAuth::new);
         let endpoint = EndpointBuilder::new()
@@ -268,7 +273,11 @@ impl UserAgent {
                 warn!(error = %e, "SIP endpoint stopped");
             }
         });
-        info!(listen = %cfg.listen, contact = %contact, "SIP user agent started");
+        let listeners = listeners
+            .into_iter()
+            .filter_map(|a| Some((a.r#type?, a.addr.port.map(|p| p.value())?)))
+            .collect();
+        info!(listen = %cfg.listen, streams = ?cfg.stream_listen, contact = %contact, "SIP user agent started");
         let ua = Arc::new(Self {
             dialog_layer,
             endpoint: endpoint.inner.clone(),
@@ -278,6 +287,7 @@ impl UserAgent {
             contact,
             from,
             proxy,
+            listeners,
             local_addr,
             router,
             codecs,
@@ -384,18 +394,61 @@ impl UserAgent {
             }
             None => (self.from.clone(), self.cfg.from_display.clone()),
         };
+        let (destination, transport) = self.route_for(&call.target);
+        let secure = matches!(call.target.scheme, Some(rsipstack::sip::Scheme::Sips));
         InviteOption {
             caller_display_name,
             caller,
             callee: call.target.clone(),
-            destination: self.proxy.clone(),
+            destination,
             content_type: Some("application/sdp".into()),
             offer: Some(call.offer.clone()),
-            contact: self.contact.clone(),
+            contact: self.contact_for(transport, secure),
             credential: self.credential_for(&call.target),
             call_id: Some(call.call_id.as_str().to_owned()),
             ..Default::default()
         }
+    }
+
+    /// Where an INVITE to `target` goes and over which transport: the
+    /// outbound proxy (its own transport) when set, else the Request-URI's
+    /// host (`sips:` is TLS, RFC 3261 §26.2; else `transport=`, else UDP).
+    fn route_for(&self, target: &Uri) -> (Option<SipAddr>, Transport) {
+        if let Some(p) = &self.proxy {
+            return (Some(p.clone()), p.r#type.unwrap_or(Transport::Udp));
+        }
+        let t = super::transports::uri_transport(target);
+        let dest = (t == Transport::Tls).then(|| SipAddr {
+            r#type: Some(Transport::Tls),
+            addr: target.host_with_port.clone(),
+        });
+        (dest, t)
+    }
+
+    /// Our Contact for a dialog over `transport` (RFC 3261 §8.1.1.8):
+    /// that listener's port and `transport=tcp|tls` (no parameter for
+    /// UDP); `sips:` when `secure` (the Request-URI was `sips:`).
+    pub fn contact_for(&self, transport: Transport, secure: bool) -> Uri {
+        if transport == Transport::Udp {
+            return self.contact.clone();
+        }
+        let port = self
+            .listeners
+            .iter()
+            .find(|(t, _)| *t == transport)
+            .map(|(_, p)| *p)
+            .unwrap_or(self.local_addr.port());
+        let host = advertised_host(&self.cfg, self.local_addr);
+        let (scheme, param) = if secure {
+            ("sips", String::new())
+        } else {
+            (
+                "sip",
+                format!(";transport={}", transport.to_string().to_ascii_lowercase()),
+            )
+        };
+        let s = format!("{scheme}:{}@{host}:{port}{param}", self.cfg.from_user);
+        parse_uri(&s).unwrap_or_else(|_| self.contact.clone())
     }
 
     /// `[sip.auth]` credentials when the INVITE to `target` goes toward the
@@ -495,10 +548,12 @@ fn parse_uri(s: &str) -> Result<Uri, SipError> {
     Uri::try_from(s).map_err(|e| SipError::BadUri(s.to_string(), e.to_string()))
 }
 
+/// The outbound proxy's address and transport (`sips:` or its
+/// `transport` parameter, else UDP).
 fn proxy_addr(uri: &str) -> Result<SipAddr, SipError> {
     let u = parse_uri(uri)?;
     Ok(SipAddr {
-        r#type: Some(rsipstack::sip::transport::Transport::Udp),
+        r#type: Some(super::transports::uri_transport(&u)),
         addr: u.host_with_port,
     })
 }

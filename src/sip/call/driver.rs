@@ -539,8 +539,9 @@ impl Driver {
         let ok = (200..300).contains(&code);
         let invite = method == rsipstack::sip::Method::Invite;
         if ok && (invite || method == rsipstack::sip::Method::Update) {
+            let transport = crate::sip::transports::via_transport(&tx.original);
             h.push(rsipstack::sip::Header::Contact(
-                format!("<{}>", self.ua.contact).into(),
+                format!("<{}>", self.ua.contact_for(transport, false)).into(),
             ));
         }
         if !body.is_empty() {

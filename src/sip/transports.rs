@@ -1,0 +1,200 @@
+//! SIP over TCP and TLS (RFC 3261 §18, §26.2) on rsipstack's transports:
+//! the `tcp:` / `tls:` listeners of `[sip] listen`, the trust roots for
+//! outgoing TLS, and which transport a request to a URI takes.
+//!
+//! rsipstack frames stream messages by Content-Length (RFC 3261 §18.3,
+//! 65535 bytes at most: a longer message closes the connection), closes a
+//! connection idle for `[sip] stream_idle_timeout_s`, dials TCP/TLS when a
+//! request's destination has that transport (reusing an open connection
+//! to the same address), and writes the transport into Via (with
+//! `alias`, RFC 5923). [`super::guard`] bounds the connection count.
+//! Outgoing TLS verifies the server certificate against `[sip] tls_ca`
+//! (default the system bundle) for the URI's host or `[sip]
+//! tls_server_name`; there is no way to turn verification off.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use rsipstack::sip::uri::ParamsExt;
+use rsipstack::sip::{Scheme, Transport, Uri};
+use rsipstack::transport::tcp_listener::TcpListenerConnection;
+use rsipstack::transport::{TlsConfig, TlsListenerConnection, TransportLayer};
+use tracing::warn;
+
+use super::SipError;
+use crate::config::{SipConfig, SipTransport};
+
+/// Adds `cfg.stream_listen` to `transport` (bound and served when the
+/// endpoint starts) and sets the outgoing TLS trust roots and the idle
+/// timeout.
+///
+/// # Errors
+/// [`SipError::Tls`] when `tls_cert` / `tls_key` cannot be read;
+/// [`SipError::Bind`] when a listener cannot be created.
+pub async fn add_stream_listeners(
+    transport: &TransportLayer,
+    cfg: &SipConfig,
+) -> Result<(), SipError> {
+    // rsipstack builds rustls configs from the process default provider.
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+    transport.set_stream_idle_timeout(cfg.stream.idle_timeout);
+    transport.set_tls_config(client_tls(cfg));
+    for l in &cfg.stream_listen {
+        let external = external_addr(cfg, l.addr);
+        let conn = match l.transport {
+            SipTransport::Tcp => TcpListenerConnection::new(l.addr, external)
+                .await
+                .map(Into::into),
+            SipTransport::Tls => TlsListenerConnection::new(l.addr, external, server_tls(cfg)?)
+                .await
+                .map(Into::into),
+            SipTransport::Udp => continue,
+        }
+        .map_err(|e| SipError::Bind(l.addr, e.to_string()))?;
+        transport.add_transport(conn);
+    }
+    Ok(())
+}
+
+/// Checks that every stream listener's port is free (rsipstack binds them
+/// in the background and would only log a failure).
+///
+/// # Errors
+/// [`SipError::Bind`] naming the address.
+pub fn check_stream_ports(cfg: &SipConfig) -> Result<(), SipError> {
+    for l in &cfg.stream_listen {
+        std::net::TcpListener::bind(l.addr).map_err(|e| SipError::Bind(l.addr, e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// `public_address` (when an IP) with `addr`'s port.
+fn external_addr(cfg: &SipConfig, addr: SocketAddr) -> Option<SocketAddr> {
+    cfg.public_address
+        .as_deref()
+        .and_then(|h| h.parse::<std::net::IpAddr>().ok())
+        .map(|ip| SocketAddr::new(ip, addr.port()))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, SipError> {
+    std::fs::read(path).map_err(|e| SipError::Tls(path.to_path_buf(), e.to_string()))
+}
+
+/// The listener's certificate and key.
+fn server_tls(cfg: &SipConfig) -> Result<TlsConfig, SipError> {
+    let (Some(cert), Some(key)) = (&cfg.tls.cert, &cfg.tls.key) else {
+        return Err(SipError::Tls(
+            "tls_cert".into(),
+            "required with a tls: listener".into(),
+        ));
+    };
+    let cert_pem = read(cert)?;
+    let key_pem = read(key)?;
+    check_pair(cert, &cert_pem, key, &key_pem)?;
+    Ok(TlsConfig {
+        cert: Some(cert_pem),
+        key: Some(key_pem),
+        ..TlsConfig::default()
+    })
+}
+
+/// Refuses at start what rsipstack would only log when it binds: no
+/// certificate, a key that is not PKCS#8 or PKCS#1 (rsipstack reads no
+/// SEC1 `EC PRIVATE KEY`), or a key that does not match the certificate.
+fn check_pair(cert: &Path, cert_pem: &[u8], key: &Path, key_pem: &[u8]) -> Result<(), SipError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio_rustls::rustls::ServerConfig;
+    let fail = |p: &Path, why: String| SipError::Tls(p.to_path_buf(), why);
+    let chain = CertificateDer::pem_slice_iter(cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| fail(cert, e.to_string()))?;
+    if chain.is_empty() {
+        return Err(fail(cert, "no CERTIFICATE in the file".into()));
+    }
+    let private = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| fail(key, e.to_string()))?;
+    if matches!(private, PrivateKeyDer::Sec1(_)) {
+        return Err(fail(
+            key,
+            "SEC1 EC key: convert it with `openssl pkcs8 -topk8 -nocrypt`".into(),
+        ));
+    }
+    let provider = std::sync::Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| fail(cert, e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(chain, private)
+        .map_err(|e| fail(key, e.to_string()))?;
+    Ok(())
+}
+
+/// Trust roots and expected name for connections we open. An unreadable
+/// `tls_ca` leaves no root: every outgoing TLS connection then fails
+/// verification (logged once here).
+fn client_tls(cfg: &SipConfig) -> TlsConfig {
+    let ca_certs = match std::fs::read(&cfg.tls.ca) {
+        Ok(pem) => Some(pem),
+        Err(e) => {
+            warn!(path = ?cfg.tls.ca, error = %e, "SIP TLS trust roots unreadable: outgoing TLS will fail");
+            None
+        }
+    };
+    TlsConfig {
+        ca_certs,
+        sni_hostname: cfg.tls.server_name.clone(),
+        ..TlsConfig::default()
+    }
+}
+
+/// The transport a request to `uri` takes (RFC 3261 §18.1.1, RFC 3263
+/// §4.1 without NAPTR): TLS for `sips:`, else the `transport` parameter,
+/// else UDP.
+pub fn uri_transport(uri: &Uri) -> Transport {
+    if matches!(uri.scheme, Some(Scheme::Sips)) {
+        return Transport::Tls;
+    }
+    uri.transport().copied().unwrap_or(Transport::Udp)
+}
+
+/// The transport of `req`'s top Via (how it reached us); UDP when that
+/// does not parse.
+pub fn via_transport(req: &rsipstack::sip::Request) -> Transport {
+    use rsipstack::sip::prelude::{HeadersExt, ToTypedHeader};
+    req.via_header()
+        .ok()
+        .and_then(|v| v.typed().ok())
+        .map(|v| v.transport)
+        .unwrap_or(Transport::Udp)
+}
+
+/// Whether the gateway can carry `t` (UDP always; TCP and TLS as clients
+/// even without a listener).
+pub fn supported(t: Transport) -> bool {
+    matches!(t, Transport::Udp | Transport::Tcp | Transport::Tls)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Transport {
+        uri_transport(&Uri::try_from(s).unwrap())
+    }
+
+    #[test]
+    fn transport_follows_scheme_then_parameter() {
+        assert_eq!(t("sip:bob@192.0.2.1"), Transport::Udp);
+        assert_eq!(t("sip:bob@192.0.2.1;transport=tcp"), Transport::Tcp);
+        assert_eq!(t("sip:bob@192.0.2.1;transport=TLS"), Transport::Tls);
+        assert_eq!(t("sips:bob@example.com"), Transport::Tls);
+        assert_eq!(t("sips:bob@example.com;transport=tcp"), Transport::Tls);
+    }
+
+    #[test]
+    fn only_udp_tcp_tls_supported() {
+        assert!(supported(Transport::Tcp));
+        assert!(!supported(Transport::Sctp));
+        assert!(!supported(Transport::Ws));
+    }
+}
