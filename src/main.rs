@@ -3,6 +3,8 @@
 //! ```text
 //! rtmp2sip --config FILE        run the gateway
 //! rtmp2sip check-config FILE    validate FILE and exit (0: valid)
+//! rtmp2sip healthcheck [URL]    GET URL (default http://127.0.0.1:8080/healthz);
+//!                               exit 0 on 200, 1 otherwise (Docker HEALTHCHECK)
 //! rtmp2sip --version
 //! rtmp2sip token --secret-file F --sub USER [--dial PATTERN]... [--ttl 1h]
 //!                [--register] [--max-calls N] [--iss ISSUER] [--aud AUDIENCE]
@@ -17,8 +19,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rtmp2sip::auth::mint::{self, TokenRequest};
 use rtmp2sip::config::Config;
 
+mod health;
+
 const USAGE: &str =
     "usage: rtmp2sip --config FILE | rtmp2sip check-config FILE | rtmp2sip --version\n       \
+     rtmp2sip healthcheck [http://HOST:PORT/healthz]\n       \
      rtmp2sip token --secret-file F --sub USER [--dial PATTERN]... [--ttl 1h] [--register] \
      [--max-calls N] [--iss ISSUER] [--aud AUDIENCE]";
 
@@ -27,6 +32,7 @@ enum Command {
     Check(PathBuf),
     Version,
     Token(PathBuf, TokenRequest),
+    Health(String),
 }
 
 /// `--ttl`: seconds, or a number with `s`, `m`, `h` or `d`.
@@ -94,6 +100,8 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
         [cmd, file] if cmd == "check-config" => Ok(Command::Check(file.into())),
         [flag] if flag == "--version" || flag == "-V" => Ok(Command::Version),
         [cmd, rest @ ..] if cmd == "token" => parse_token_args(rest),
+        [cmd] if cmd == "healthcheck" => Ok(Command::Health(health::DEFAULT_URL.into())),
+        [cmd, url] if cmd == "healthcheck" => Ok(Command::Health(url.clone())),
         _ => Err(USAGE.to_string()),
     }
 }
@@ -124,6 +132,13 @@ fn main() -> ExitCode {
         },
         Command::Run(file) => run(&file),
         Command::Token(secret, req) => token(&secret, &req),
+        Command::Health(url) => match health::check(&url) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("rtmp2sip healthcheck: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
@@ -158,10 +173,17 @@ fn run(file: &std::path::Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Err(e) = rtmp2sip::runtime::init_logging(&config.log) {
-        eprintln!("{}: key `log.level`: {e}", file.display());
-        return ExitCode::FAILURE;
-    }
+    let log = match rtmp2sip::runtime::init_logging(&config.log) {
+        Ok(log) => log,
+        Err(e) => {
+            eprintln!("{}: key `log.level`: {e}", file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let source = rtmp2sip::runtime::reload::ReloadSource {
+        path: Some(file.to_path_buf()),
+        log: Some(log),
+    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("rtmp2sip")
@@ -173,7 +195,7 @@ fn run(file: &std::path::Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(rtmp2sip::runtime::run(config)) {
+    match rt.block_on(rtmp2sip::runtime::run(config, source)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");

@@ -181,7 +181,14 @@ pub enum Capacity {
         /// The subject's `max_calls` claim (0..=1000).
         max: u32,
     },
+    /// The gateway is draining (SIGTERM, `[limits] drain_timeout_s`): new
+    /// calls are refused with 503 while the running ones end.
+    Draining,
 }
+
+/// The description of a `dial` refused while the gateway drains.
+pub const DRAINING: &str =
+    "503 Service Unavailable: the gateway is shutting down (draining); try again later";
 
 impl From<bool> for Capacity {
     /// `true`: [`Capacity::Available`]; `false`: [`Capacity::GatewayFull`].
@@ -329,6 +336,12 @@ impl Controller {
     /// `dial` claim of its token); `[policy] dial_allow` still applies.
     pub fn narrow_dial_policy(&mut self, policy: DialPolicy) {
         self.client_policy = Some(policy);
+    }
+
+    /// Replaces `[policy] dial_allow` (a live reload): the next dial or
+    /// transfer is checked against `policy`; a running call is untouched.
+    pub fn set_dial_policy(&mut self, policy: DialPolicy) {
+        self.cfg.policy = policy;
     }
 
     /// The current call's Call-ID, if a call exists.
@@ -577,6 +590,7 @@ impl Controller {
                     "this client's token allows at most {max} concurrent calls (`max_calls` claim)"
                 ),
             )),
+            Capacity::Draining => Err((DialError::Failed, DRAINING.into())),
         }
     }
 

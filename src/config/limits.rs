@@ -48,7 +48,16 @@ pub struct LimitsConfig {
     /// Most chunk streams before `connect`:
     /// `MAX_CHUNK_STREAMS_BEFORE_CONNECT`, 8 (not a file key).
     pub max_chunk_streams_before_connect: u32,
+    /// `drain_timeout_s`: after SIGTERM/SIGINT, how long the gateway
+    /// refuses new calls (503) and waits for the running ones to end
+    /// before it hangs up the rest; 0..=3600 s (0: hang up at once),
+    /// default 30 s.
+    pub drain_timeout: Duration,
 }
+
+/// Largest `drain_timeout_s`, in seconds (systemd's unit waits
+/// `TimeoutStopSec` for the stop; keep it above this key).
+pub const MAX_DRAIN_TIMEOUT_S: u64 = 3600;
 
 /// Most chunk streams a client may use before `connect` (not configurable:
 /// a `connect` needs one, a control message another).
@@ -70,6 +79,7 @@ pub(super) struct LimitsFile {
     max_subscribers_per_call: u32,
     max_reassembly_bytes: u64,
     max_message_size_before_connect: u32,
+    drain_timeout_s: u64,
 }
 
 impl Default for LimitsFile {
@@ -88,6 +98,7 @@ impl Default for LimitsFile {
             max_subscribers_per_call: 8,
             max_reassembly_bytes: 64 * 1024 * 1024,
             max_message_size_before_connect: 8192,
+            drain_timeout_s: 30,
         }
     }
 }
@@ -181,6 +192,13 @@ pub(super) fn validate_limits(file: &Path, l: LimitsFile) -> Result<LimitsConfig
         )?
         .min(max_message_size),
         max_chunk_streams_before_connect: MAX_CHUNK_STREAMS_BEFORE_CONNECT,
+        drain_timeout: bounded(
+            file,
+            "limits.drain_timeout_s",
+            l.drain_timeout_s,
+            0..=MAX_DRAIN_TIMEOUT_S,
+        )
+        .map(Duration::from_secs)?,
     })
 }
 
@@ -214,6 +232,7 @@ mod tests {
             ("max_reassembly_bytes = 10", "max_reassembly_bytes"),
             ("max_message_size_before_connect = 100", "before_connect"),
             ("idle_timeout_s = 999999", "idle_timeout_s"),
+            ("drain_timeout_s = 3601", "drain_timeout_s"),
         ] {
             let toml = format!("[limits]\n{text}\n");
             let e = Config::from_toml(Path::new("t.toml"), &toml)

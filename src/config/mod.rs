@@ -19,6 +19,7 @@ mod log;
 mod media;
 mod metrics;
 mod policy;
+pub mod reload;
 mod rtmp;
 mod sip;
 

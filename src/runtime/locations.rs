@@ -15,6 +15,7 @@
 //! no shared state.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use crate::sip::incoming::{IncomingRouter, IncomingTarget};
@@ -23,9 +24,16 @@ use crate::sip::incoming::{IncomingRouter, IncomingTarget};
 #[derive(Debug, Default)]
 pub struct Locations {
     bindings: Mutex<HashMap<String, IncomingTarget>>,
+    /// Set when the gateway starts draining: new INVITEs get 503.
+    draining: AtomicBool,
 }
 
 impl Locations {
+    /// From now on new INVITEs are refused with 503 (graceful drain).
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
     /// Binds `user` to a connection; false (nothing changed) when another
     /// live connection holds it.
     pub fn bind(&self, user: &str, target: IncomingTarget) -> bool {
@@ -61,6 +69,10 @@ impl IncomingRouter for Locations {
     fn route(&self, user: &str) -> Option<IncomingTarget> {
         let map = self.bindings.lock().ok()?;
         map.get(user).filter(|t| !t.inbox.is_closed()).cloned()
+    }
+
+    fn draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
     }
 }
 

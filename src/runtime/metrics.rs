@@ -167,6 +167,11 @@ struct HoldLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RefusedLabels {
     what: &'static str,
     reason: &'static str,
@@ -192,6 +197,7 @@ pub struct Metrics {
     registrations_active: Gauge,
     refused: Family<RefusedLabels, Counter>,
     sip_responses: Family<SipLabels, Counter>,
+    config_reloads: Family<ResultLabel, Counter>,
     ready: AtomicBool,
 }
 
@@ -220,6 +226,7 @@ impl Metrics {
             registrations_active: Gauge::default(),
             refused: Family::default(),
             sip_responses: Family::default(),
+            config_reloads: Family::default(),
             ready: AtomicBool::new(false),
             registry: Registry::default(),
         };
@@ -294,7 +301,23 @@ impl Metrics {
             "SIP responses to INVITEs sent and received, by class",
             m.sip_responses.clone(),
         );
+        registry.register(
+            "config_reloads",
+            "Configuration reloads (SIGHUP or the API), by result: ok or error (refused, old configuration kept)",
+            m.config_reloads.clone(),
+        );
+        for result in ["ok", "error"] {
+            let _ = m.config_reloads.get_or_create(&ResultLabel { result });
+        }
         Self { registry, ..m }
+    }
+
+    /// A configuration reload ended: `ok` (applied) or `error` (refused).
+    pub fn config_reload(&self, ok: bool) {
+        let result = if ok { "ok" } else { "error" };
+        self.config_reloads
+            .get_or_create(&ResultLabel { result })
+            .inc();
     }
 
     /// The OpenMetrics text exposition of every series.

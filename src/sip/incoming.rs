@@ -7,6 +7,7 @@
 //! |---|---|
 //! | source outside `[sip] trusted` (when set) | 403 Forbidden (normally already sent, statelessly and rate-limited, by [`super::guard`]) |
 //! | Request-URI user unknown to the [`IncomingRouter`] | 404 Not Found |
+//! | the gateway is draining before it stops (SIGTERM) | 503 Service Unavailable |
 //! | no SDP offer, or no codec in common (RFC 3264 §6) | 488 Not Acceptable Here + `Warning: 305` |
 //! | the connection is gone or its queue is full | 480 Temporarily Unavailable |
 //!
@@ -56,6 +57,12 @@ pub struct IncomingTarget {
 pub trait IncomingRouter: Send + Sync {
     /// The target for `user`, if some connection holds it.
     fn route(&self, user: &str) -> Option<IncomingTarget>;
+
+    /// True while the gateway drains (SIGTERM, `[limits]
+    /// drain_timeout_s`): new INVITEs get 503. Default: never.
+    fn draining(&self) -> bool {
+        false
+    }
 }
 
 /// A call ringing at an RTMP connection.
@@ -112,6 +119,8 @@ enum Refusal {
     NotAcceptable(&'static str),
     /// RFC 4028 §5: Session-Expires below our Min-SE (422).
     IntervalTooBrief(u32),
+    /// The gateway is draining before it stops: 503 (RFC 3261 §21.5.4).
+    Draining,
 }
 
 impl Refusal {
@@ -121,6 +130,7 @@ impl Refusal {
             Refusal::NotFound => StatusCode::NotFound,
             Refusal::NotAcceptable(_) => StatusCode::NotAcceptableHere,
             Refusal::IntervalTooBrief(_) => StatusCode::from(422),
+            Refusal::Draining => StatusCode::ServiceUnavailable,
         }
     }
 }
@@ -226,11 +236,14 @@ impl UserAgent {
 
     fn screen(&self, tx: &Transaction) -> Result<(IncomingTarget, CallInfo), Refusal> {
         let source = source_addr(tx).ok_or(Refusal::Forbidden)?;
-        if !is_trusted(&self.cfg.trusted, source, self.local_addr) {
+        if !is_trusted(&self.trusted.get(), source, self.local_addr) {
             return Err(Refusal::Forbidden);
         }
         let user = tx.original.uri.user().unwrap_or_default().to_string();
         let target = self.router.route(&user).ok_or(Refusal::NotFound)?;
+        if self.router.draining() {
+            return Err(Refusal::Draining);
+        }
         let offer = tx.original.body.clone();
         check_offer(&offer, &self.codecs)?;
         let headers = super::call::driver::request_headers(&tx.original);

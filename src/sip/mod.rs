@@ -14,6 +14,7 @@ pub mod sanity;
 pub mod sdp;
 pub mod stateless;
 pub mod trunk;
+pub mod trust;
 pub mod ua;
 
 use std::net::SocketAddr;

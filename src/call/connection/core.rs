@@ -206,6 +206,14 @@ impl ConnectionCore {
         self.call.as_ref().map(|c| (&c.call_id, c.resources))
     }
 
+    /// Replaces `[policy] dial_allow` after a live reload (SIGHUP): the
+    /// next `dial` or `transfer` is checked against `policy`, a running
+    /// call goes on.
+    pub fn set_dial_policy(&mut self, policy: crate::call::policy::DialPolicy) {
+        self.cfg.controller.policy = policy.clone();
+        self.controller.set_dial_policy(policy);
+    }
+
     /// True once [`Effect::Close`] was emitted.
     pub fn is_closed(&self) -> bool {
         self.closed
@@ -485,7 +493,7 @@ impl ConnectionCore {
         if matches!(cap, Capacity::SubjectFull { .. }) && !self.controller.has_call() {
             return self.refuse_new(call_id, 486);
         }
-        let gateway = cap != Capacity::GatewayFull;
+        let gateway = !matches!(cap, Capacity::GatewayFull | Capacity::Draining);
         match self.controller.handle_incoming(now, info, gateway) {
             IncomingDecision::Ringing => self.bind(
                 call_id,

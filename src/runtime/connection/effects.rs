@@ -91,9 +91,15 @@ impl Connection {
                 self.answer(Input::StreamsLive(live));
             }
             Effect::ReserveCall => {
-                let permit = self.gw.calls.clone().try_acquire_owned().ok();
+                let permit = self.gw.calls.try_acquire();
                 let slot = self.subject_slot();
                 let cap = auth::capacity(permit.is_some(), &slot);
+                // Draining (SIGTERM): every new call is refused with 503.
+                let cap = if self.gw.is_draining() {
+                    crate::call::Capacity::Draining
+                } else {
+                    cap
+                };
                 let subject = match slot {
                     auth::SubjectSlot::Ok(p) => p,
                     auth::SubjectSlot::Full { .. } => None,
@@ -251,7 +257,7 @@ impl Connection {
             Effect::Closing(reason) => match reason {
                 CloseReason::ConnectTimeout => info!("no connect in time; closing"),
                 CloseReason::Idle => info!(
-                    idle_s = self.gw.config.limits.idle_timeout.as_secs(),
+                    idle_s = self.gw.config().limits.idle_timeout.as_secs(),
                     "idle timeout"
                 ),
                 CloseReason::Client => debug!("client gone; closing"),
@@ -341,7 +347,7 @@ impl Connection {
         let Some(media) = self.call.as_ref().and_then(|c| c.media.clone()) else {
             return Ok(());
         };
-        let max = self.gw.config.limits.max_subscribers_per_call;
+        let max = self.gw.config().limits.max_subscribers_per_call;
         self.gw
             .streams
             .subscribe(
@@ -429,7 +435,7 @@ impl Connection {
                 replaces: target.replaces().map(str::to_owned),
                 offer,
                 call_id: call_id.clone(),
-                invite_timeout: self.gw.config.sip.invite_timeout,
+                invite_timeout: self.gw.config().sip.invite_timeout,
                 from: self.caller_id(),
             },
             Arc::new(self.inbox_tx.clone()),
@@ -442,7 +448,7 @@ impl Connection {
     fn start_echo(&mut self, call_id: &CallId) -> Result<(), String> {
         let caps = self.session.client_caps();
         let handle = media_task::spawn_echo(
-            &self.gw.config.media,
+            &self.gw.config().media,
             caps,
             call_id.as_str(),
             self.inbox_tx.clone(),
@@ -458,7 +464,7 @@ impl Connection {
     /// Starts the call's media task on its ports with `negotiated`.
     fn start_media(&mut self, call_id: &CallId, negotiated: Negotiated) -> Result<(), String> {
         let caps = self.session.client_caps();
-        let media_cfg = self.gw.config.media.clone();
+        let media_cfg = self.gw.config().media.clone();
         let inbox = self.inbox_tx.clone();
         let metrics = self.gw.metrics.clone();
         let Some(call) = self.own_call_mut(call_id) else {
@@ -500,7 +506,7 @@ impl Connection {
             return;
         };
         self.gw.streams.insert(publish, play, media.clone());
-        let max = self.gw.config.limits.max_subscribers_per_call;
+        let max = self.gw.config().limits.max_subscribers_per_call;
         for &stream_id in players {
             let queue = self.play_tx.clone();
             let ended: PlayEndedSender = Arc::new(self.inbox_tx.clone());

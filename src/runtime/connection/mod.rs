@@ -63,7 +63,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Transport for T {}
 pub async fn run<S: Transport>(gw: Arc<Gateway>, mut stream: S, _admission: Admission) {
     let mut inbuf = BytesMut::with_capacity(4096);
     match timeout(
-        gw.config.limits.handshake_timeout,
+        gw.config().limits.handshake_timeout,
         handshake(&mut stream, &mut inbuf),
     )
     .await
@@ -171,11 +171,15 @@ struct Connection {
     /// The client's identity when `[auth] mode = "jwt"`.
     identity: Option<crate::auth::Identity>,
     tcp_open: bool,
+    /// The gateway's configuration generation this connection's core was
+    /// last given (a live reload bumps it: new dials use the new policy).
+    config_gen: u64,
 }
 
 impl Connection {
     fn new(gw: Arc<Gateway>) -> Self {
-        let c = &gw.config;
+        let config_gen = gw.config_generation();
+        let c = gw.config();
         let session = Session::new(SessionConfig {
             app: c.rtmp.app.clone(),
             chunk_size: c.rtmp.chunk_size,
@@ -192,7 +196,7 @@ impl Connection {
             max_streams: c.limits.max_streams as usize,
             amf_limits: amf::Limits::default(),
         });
-        let session = match &gw.auth {
+        let session = match &gw.auth() {
             Some(a) => session.with_connect_gate(Box::new(auth::JwtGate {
                 auth: a.clone(),
                 metrics: gw.metrics.clone(),
@@ -203,7 +207,7 @@ impl Connection {
             std::time::Instant::now(),
             ConnectionConfig {
                 controller: ControllerConfig {
-                    policy: gw.policy.clone(),
+                    policy: c.policy.dial_allow.clone(),
                     echo_user: c.sip.echo_user.clone(),
                     ring_timeout: c.sip.ring_timeout,
                 },
@@ -236,6 +240,7 @@ impl Connection {
             transferred: None,
             identity: None,
             tcp_open: true,
+            config_gen,
         }
     }
 
@@ -315,7 +320,19 @@ impl Connection {
     }
 
     /// Feeds one input to the core and carries out what it asks.
+    /// After a live reload, gives the core the new `[policy] dial_allow`
+    /// before it handles the next input (a running call is untouched).
+    fn refresh_config(&mut self) {
+        let generation = self.gw.config_generation();
+        if generation != self.config_gen {
+            self.config_gen = generation;
+            let policy = self.gw.config().policy.dial_allow.clone();
+            self.core.set_dial_policy(policy);
+        }
+    }
+
     async fn feed(&mut self, input: Input) {
+        self.refresh_config();
         self.core.handle(std::time::Instant::now(), input);
         self.drive().await;
     }
@@ -342,6 +359,7 @@ impl Connection {
     /// Feeds client bytes to the session and its events to the core;
     /// false when the session must end.
     async fn input(&mut self, data: &[u8]) -> bool {
+        self.refresh_config();
         self.core
             .handle(std::time::Instant::now(), Input::ClientActivity);
         let result = self.session.handle_input(data);
@@ -426,7 +444,7 @@ impl Connection {
 
     fn subscribe_named(&mut self, stream_id: u32, name: &str) -> Option<Result<CallId, String>> {
         let h = self.gw.streams.get(Direction::Play, name)?;
-        let max = self.gw.config.limits.max_subscribers_per_call;
+        let max = self.gw.config().limits.max_subscribers_per_call;
         let queue = self.play_tx.clone();
         let ended: super::streams::PlayEndedSender = Arc::new(self.inbox_tx.clone());
         Some(
@@ -443,6 +461,7 @@ impl Connection {
 
     /// A message from another task, for the core.
     async fn on_inbound(&mut self, msg: Inbound) {
+        self.refresh_config();
         match msg {
             Inbound::Sip(call_id, event) => {
                 effects::count_sip_response(&self.gw.metrics, &event);

@@ -42,7 +42,7 @@ use tracing::{debug, info, Instrument};
 
 use super::connection::admission::Admission;
 use super::server::Acceptor;
-use super::{tls, Gateway, RuntimeError};
+use super::{Gateway, RuntimeError};
 
 /// Most bytes hyper buffers for one request head (hyper's minimum is 8 KiB).
 const MAX_HEAD_BYTES: usize = 16 * 1024;
@@ -102,13 +102,9 @@ impl ConnInfo {
 /// [`RuntimeError::HttpBind`] for the first address that cannot be bound,
 /// [`RuntimeError::Tls`] when the certificate or key cannot be used.
 pub async fn listen_all(gw: &Arc<Gateway>, tracker: &TaskTracker) -> Result<(), RuntimeError> {
-    let cfg = &gw.config.http;
-    let tls = match (&cfg.tls_cert, &cfg.tls_key) {
-        (Some(c), Some(k)) if !cfg.listen.is_empty() => {
-            Some(tls::acceptor(c, k, tls::Alpn::Http11)?)
-        }
-        _ => None,
-    };
+    let config = gw.config();
+    let cfg = &config.http;
+    let tls = gw.https.current().is_some();
     let app = App {
         gw: gw.clone(),
         tracker: tracker.clone(),
@@ -121,12 +117,12 @@ pub async fn listen_all(gw: &Arc<Gateway>, tracker: &TaskTracker) -> Result<(), 
                 addr: *addr,
                 source,
             })?;
-        let scheme = if tls.is_some() { "https" } else { "http" };
+        let scheme = if tls { "https" } else { "http" };
         info!(%addr, scheme, "HTTP listening (web phone at /, RTMP over WebSocket at /rtmp)");
         let r = router(app.clone());
-        tokio::spawn(accept_loop(app.clone(), listener, tls.clone(), r, "HTTP"));
+        tokio::spawn(accept_loop(app.clone(), listener, tls, r, "HTTP"));
     }
-    for addr in &gw.config.metrics.listen {
+    for addr in &config.metrics.listen {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| RuntimeError::HttpBind {
@@ -135,7 +131,7 @@ pub async fn listen_all(gw: &Arc<Gateway>, tracker: &TaskTracker) -> Result<(), 
             })?;
         info!(%addr, "metrics listening (/metrics, /healthz, /readyz)");
         let r = ops::router(app.clone());
-        tokio::spawn(accept_loop(app.clone(), listener, None, r, "metrics"));
+        tokio::spawn(accept_loop(app.clone(), listener, false, r, "metrics"));
     }
     Ok(())
 }
@@ -143,7 +139,7 @@ pub async fn listen_all(gw: &Arc<Gateway>, tracker: &TaskTracker) -> Result<(), 
 /// The routes: `/rtmp` (WebSocket), RTMPT `POST`s, the embedded files,
 /// 404 for the rest.
 pub fn router(app: App) -> Router {
-    let on_http = app.gw.config.metrics.on_http;
+    let on_http = app.gw.config().metrics.on_http;
     let r = Router::new().route("/rtmp", get(ws::upgrade));
     let r = if on_http { ops::routes(r) } else { r };
     r.fallback(fallback).with_state(app)
@@ -177,7 +173,7 @@ async fn files(method: Method, uri: Uri) -> Response {
 async fn accept_loop(
     app: App,
     listener: TcpListener,
-    tls: Option<TlsAcceptor>,
+    tls: bool,
     router: Router,
     what: &'static str,
 ) {
@@ -192,7 +188,13 @@ async fn accept_loop(
             rtmpt_seen: Arc::default(),
         };
         let span = tracing::info_span!("http", conn = conn.id, %peer);
-        let serve = serve(gw.clone(), router.clone(), stream, tls.clone(), conn);
+        // HTTPS: the certificate in force now (a reload may have changed it).
+        let tls = match (tls, gw.https.current()) {
+            (false, _) => None,
+            (true, Some(acceptor)) => Some(acceptor),
+            (true, None) => continue,
+        };
+        let serve = serve(gw.clone(), router.clone(), stream, tls, conn);
         tokio::spawn(serve.instrument(span));
     }
 }
@@ -209,8 +211,8 @@ async fn serve(
     tls: Option<TlsAcceptor>,
     conn: ConnInfo,
 ) {
-    let limits = &gw.config.limits;
-    let head_timeout = limits.handshake_timeout;
+    let config = gw.config();
+    let head_timeout = config.limits.handshake_timeout;
     let info = conn.clone();
     let served = async move {
         match tls {
@@ -225,7 +227,7 @@ async fn serve(
         }
     };
     tokio::pin!(served);
-    let cfg = &gw.config.http;
+    let cfg = &config.http;
     loop {
         match tokio::time::timeout(cfg.connection_timeout, &mut served).await {
             Ok(()) => return,
