@@ -30,6 +30,9 @@ PACKAGES=(
   chromium          # headless browser of the web phone tests (driven by Playwright, test_browser.py)
   fonts-dejavu-core # text in the page screenshot (docs/web-phone.png)
   python3-pip       # installs Playwright for Python into /usr/bin/python3
+  dpkg-dev          # dpkg-shlibdeps: cargo-deb's `$auto` Depends (scripts/build-deb.sh)
+  adduser           # the package's postinst creates the rtmp2sip user (tests/package/test_deb.sh)
+  systemd           # systemd-analyze verify of contrib/rtmp2sip.service (tests/package/test_deb.sh)
 )
 
 # Playwright for Python: 1.65.2 supports Python 3.9+ (Debian 12's python3 is 3.11) and drives

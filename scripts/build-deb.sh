@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Builds the Debian package with cargo-deb ([package.metadata.deb] in Cargo.toml) and prints
+# its path (target/debian/rtmp2sip_<version>-1_<arch>.deb).
+#
+#   scripts/build-deb.sh          the real package: a release build (cargo build --release),
+#                                 then cargo deb. Slow on a small machine (see the timing note).
+#   scripts/build-deb.sh --ci     packages the debug binary already built by `cargo build`
+#                                 (cargo deb --no-build --profile dev, fast compression): the
+#                                 package's layout, scripts and unit are the same; for the
+#                                 install test (tests/package/test_deb.sh), not for release.
+#
+# Installs cargo-deb (pinned) with `cargo install --locked` when it is missing or another
+# version: about 2 min 10 s of compiling on a 2-core machine, once.
+# Needs dpkg-dev (dpkg-shlibdeps computes Depends from the binary: `$auto`).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+CARGO_DEB_VERSION=3.8.0
+
+ci=0
+case "${1:-}" in
+  --ci) ci=1 ;;
+  "") ;;
+  *) echo "usage: scripts/build-deb.sh [--ci]" >&2; exit 2 ;;
+esac
+
+if ! cargo deb --version 2>/dev/null | grep -qF "$CARGO_DEB_VERSION"; then
+  echo "==> cargo install cargo-deb --locked --version $CARGO_DEB_VERSION" >&2
+  cargo install cargo-deb --locked --version "$CARGO_DEB_VERSION" >&2
+fi
+
+out="${CARGO_TARGET_DIR:-target}/debian"
+mkdir -p "$out"
+if [ "$ci" = 1 ]; then
+  bin="${CARGO_TARGET_DIR:-target}/debug/rtmp2sip"
+  [ -x "$bin" ] || cargo build --bin rtmp2sip >&2
+  # cargo-deb warns that the dev profile is for tests only: that is what this is.
+  cargo deb --no-build --profile dev --fast --output "$out" 2>/dev/null | tail -n 1
+else
+  cargo deb --output "$out" | tail -n 1
+fi
