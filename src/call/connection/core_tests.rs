@@ -977,3 +977,7 @@ mod features;
 #[cfg(test)]
 #[path = "early_update_tests.rs"]
 mod early_update;
+
+#[cfg(test)]
+#[path = "drain_tests.rs"]
+mod drain;
