@@ -1,6 +1,10 @@
 //! `[log]`.
 
+use std::path::Path;
+
 use serde::Deserialize;
+
+use super::{invalid, ConfigError};
 
 /// `[log]`.
 #[derive(Debug, Clone)]
@@ -21,4 +25,12 @@ impl Default for LogFile {
             level: "info,rsipstack=warn".into(),
         }
     }
+}
+
+/// `level` must parse as a tracing `EnvFilter` directive, so that
+/// `check-config` and a reload catch what start-up would refuse.
+pub(super) fn validate_log(file: &Path, l: LogFile) -> Result<LogConfig, ConfigError> {
+    tracing_subscriber::EnvFilter::try_new(&l.level)
+        .map_err(|e| invalid(file, "log.level", e.to_string()))?;
+    Ok(LogConfig { level: l.level })
 }

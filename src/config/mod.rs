@@ -36,7 +36,7 @@ pub use sip::{SipAuth, SipConfig};
 use auth::{validate_auth, AuthFile};
 use http::{validate_http, HttpFile};
 use limits::{validate_limits, LimitsFile};
-use log::LogFile;
+use log::{validate_log, LogFile};
 use media::{validate_media, MediaFile};
 use metrics::{validate_metrics, MetricsFile};
 use policy::{validate_policy, PolicyFile};
@@ -177,7 +177,7 @@ fn validate(file: &Path, f: ConfigFile) -> Result<Config, ConfigError> {
         media: validate_media(file, f.media)?,
         policy: validate_policy(file, f.policy)?,
         limits: validate_limits(file, f.limits)?,
-        log: LogConfig { level: f.log.level },
+        log: validate_log(file, f.log)?,
         auth: validate_auth(file, f.auth)?,
         http: validate_http(file, f.http)?,
         metrics: validate_metrics(file, f.metrics)?,
@@ -257,6 +257,7 @@ mod tests {
             ),
             ("[limits]\nmax_calls = 100001\n", "limits.max_calls"),
             ("[http]\nlisten = [\"8080\"]\n", "http.listen"),
+            ("[log]\nlevel = \"info,[[\"\n", "log.level"),
             (
                 "[http]\nallowed_origins = [\"x\"]\n",
                 "http.allowed_origins",
