@@ -186,3 +186,38 @@ def test_drain_ends_when_the_last_call_hangs_up(gateway_factory, measure):
         rc = gw.proc.wait(5)
         measure("last call hung up -> exit (s)", round(time.monotonic() - t0, 2))
         assert rc == 0, f"exit code {rc} (None: still running) after the last call ended\n" + gw.log_since(0)
+
+
+def test_sighup_swaps_the_tls_certificates_for_new_handshakes(gateway_factory, ports, out_dir):
+    import shutil
+    import ssl
+    from helpers.tls_cert import make_cert
+    cert_a, key_a = make_cert(out_dir / "a")
+    cert_b, key_b = make_cert(out_dir / "b")
+    live = out_dir / "live"
+    live.mkdir()
+    cert, key = live / "cert.pem", live / "key.pem"
+    shutil.copy(cert_a, cert)
+    shutil.copy(key_a, key)
+    https, rtmps = ports.port(), ports.port()
+    gw = gateway_factory({"http": {"listen": [f"127.0.0.1:{https}"], "tls_cert": str(cert), "tls_key": str(key)},
+                          "rtmp": {"tls_listen": [f"127.0.0.1:{rtmps}"], "tls_cert": str(cert),
+                                   "tls_key": str(key)}}, name="gw_reload_tls")
+
+    def presented(port):
+        return ssl.get_server_certificate(("127.0.0.1", port), timeout=5)
+
+    def pem(p):
+        return ssl.DER_cert_to_PEM_cert(ssl.PEM_cert_to_DER_cert(p.read_text()))
+    assert presented(https) == pem(cert_a) and presented(rtmps) == pem(cert_a)
+
+    shutil.copy(cert_b, cert)
+    shutil.copy(key_b, key)
+    sighup_and_wait(gw, "configuration reloaded")
+    assert presented(https) == pem(cert_b), "HTTPS should present the new certificate after SIGHUP"
+    assert presented(rtmps) == pem(cert_b), "RTMPS should present the new certificate after SIGHUP"
+
+    key.write_text("not a key\n")
+    log = sighup_and_wait(gw, "configuration reload refused")
+    assert str(key) in log, log
+    assert presented(https) == pem(cert_b) and presented(rtmps) == pem(cert_b), "a bad key changes nothing"
