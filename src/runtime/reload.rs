@@ -89,8 +89,9 @@ pub enum ReloadError {
     Busy,
 }
 
-/// What an applied reload changed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What an applied reload changed (JSON for `POST /api/v1/reload`:
+/// `{"applied": ["policy"], "needs_restart": ["rtmp.listen"]}`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ReloadReport {
     /// Live keys that changed and are now in force.
     pub applied: Vec<&'static str>,
@@ -99,7 +100,8 @@ pub struct ReloadReport {
 }
 
 /// Re-reads, validates and applies the configuration file; logs and
-/// counts the outcome. For SIGHUP and `POST /api/v1/reload`.
+/// counts the outcome. For SIGHUP and `POST /api/v1/reload` (it reads a
+/// few small files: call it from `spawn_blocking` in a request handler).
 ///
 /// # Errors
 /// [`ReloadError`] when the reload is refused (nothing changed).
