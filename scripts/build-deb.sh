@@ -34,8 +34,13 @@ mkdir -p "$out"
 if [ "$ci" = 1 ]; then
   bin="${CARGO_TARGET_DIR:-target}/debug/rtmp2sip"
   [ -x "$bin" ] || cargo build --bin rtmp2sip >&2
-  # cargo-deb warns that the dev profile is for tests only: that is what this is.
-  cargo deb --no-build --profile dev --fast --output "$out" 2>/dev/null | tail -n 1
+  # cargo-deb warns that the dev profile is for tests only: that is what this is. Its
+  # stderr is shown only when it fails.
+  err=$(mktemp)
+  if ! cargo deb --no-build --profile dev --fast --output "$out" 2>"$err" | tail -n 1; then
+    cat "$err" >&2; rm -f "$err"; exit 1
+  fi
+  rm -f "$err"
 else
   cargo deb --output "$out" | tail -n 1
 fi
