@@ -1,15 +1,16 @@
 # Multi-stage build: compile on Debian with the C toolchain the codecs need,
 # run as a non-root user on a slim image.
 FROM rust:1-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends libclang-dev cmake pkg-config libspeexdsp-dev \
+RUN apt-get update && apt-get install -y --no-install-recommends cmake pkg-config libspeex-dev libspeexdsp-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN cargo build --release --bin rtmp2sip
 
 FROM debian:bookworm-slim
-# libspeexdsp1: the resampler's C library (linked dynamically).
-RUN apt-get update && apt-get install -y --no-install-recommends libspeexdsp1 \
+# libspeex1 (the Speex codec) and libspeexdsp1 (the resampler): the C
+# libraries the codecs link dynamically.
+RUN apt-get update && apt-get install -y --no-install-recommends libspeex1 libspeexdsp1 \
     && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --home /nonexistent rtmp2sip
 COPY --from=build /src/target/release/rtmp2sip /usr/local/bin/rtmp2sip

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the build needs (libclang for speex-sys's
-# bindgen, cmake for the bundled C libraries, libspeexdsp-dev for the
-# resampler, linked from the system; its runtime is libspeexdsp1). Idempotent; skips apt when
+# Installs the Debian packages the build needs: cmake for the bundled libopus,
+# libspeex-dev (the Speex codec, codecs/src/speex/ffi.rs) and libspeexdsp-dev
+# (the resampler, codecs/src/resample/ffi.rs), both linked from the system;
+# their runtimes are libspeex1 and libspeexdsp1. Idempotent; skips apt when
 # everything is present.
 set -euo pipefail
-PKGS=(libclang-dev cmake pkg-config libspeexdsp-dev)
+PKGS=(cmake pkg-config libspeex-dev libspeexdsp-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

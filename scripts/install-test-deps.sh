@@ -22,9 +22,9 @@ PACKAGES=(
   python3-jwt       # mints JSON Web Tokens in test_auth.py
   python3-cryptography  # ES256 / EdDSA keys in test_auth.py
   openssl               # test certificates for wss:// and rtmps:// (test_http_ws.py, test_rtmps.py)
-  libclang-dev      # speex-sys bindgen
   cmake             # bundled libopus build
   pkg-config
+  libspeex-dev      # the Speex codec (codecs/src/speex/ffi.rs links libspeex, with its SSE code)
   libspeexdsp-dev   # the resampler (codecs/src/resample/ffi.rs links libspeexdsp)
   espeak-ng         # speech for PESQ (tests/peers/tools/pesq_path.py)
   chromium          # headless browser of the web phone tests (driven by Playwright, test_browser.py)

@@ -14,7 +14,7 @@
 //! | field | what |
 //! |---|---|
 //! | `speex_complexity` | the complexity of `speex_wb_enc_us` (no unit; `[media] speex_complexity`'s default unless `--speex-complexity`) |
-//! | `speex_wb_enc_us` | libspeex 1.2.1 wideband encode, quality 8, at `speex_complexity` |
+//! | `speex_wb_enc_us` | libspeex 1.2.1 (the system library, Debian's SSE build) wideband encode, quality 8, at `speex_complexity` |
 //! | `speex_wb_enc_c2_us`, `speex_wb_enc_c4_us` | the same at complexity 2 (libspeex's default) and 4 |
 //! | `speex_wb_dec_us` | libspeex wideband decode of a quality 8 frame |
 //! | `resample_16k_8k_us`, `resample_8k_16k_us` | speexdsp C resampler, quality 3 |

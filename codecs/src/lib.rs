@@ -7,7 +7,7 @@
 //!
 //! | module | codec | rate | frame (20 ms) |
 //! |---|---|---|---|
-//! | [`speex`] | Speex wideband / narrowband (libspeex 1.2.1) | 16000 / 8000 Hz | 320 / 160 samples |
+//! | [`speex`] | Speex wideband / narrowband (libspeex 1.2.1, system library) | 16000 / 8000 Hz | 320 / 160 samples |
 //! | [`g711`] | G.711 PCMU / PCMA (ours) | 8000 Hz | 160 samples |
 //! | [`g722`] | G.722 64 kbit/s (`ezk-g722`, RTP clock 8000 Hz) | 16000 Hz | 320 samples |
 //! | [`opus`] | Opus, mono VoIP, with FEC (libopus, RTP clock 48000 Hz) | 8000..=48000 Hz | rate / 50 samples |

@@ -490,7 +490,10 @@ fn pcmu_tone_to_rtmp_keeps_its_snr() {
     let reference = tone_snr(&pcmu_tone_reference(5), 16_000, 1000.0, 3200);
     let bridged = tone_snr(&pcmu_tone_through_bridge(5), 16_000, 1000.0, 3200);
     eprintln!("PCMU->RTMP 1 kHz SNR: reference {reference:.1} dB, bridge {bridged:.1} dB");
-    assert!(bridged > 35.0, "bridge {bridged:.1} dB");
+    // The floor is the codec's on a pure tone: 35.9 dB with a scalar
+    // libspeex, 34.2 dB with Debian's SSE build (equal PESQ on speech,
+    // BENCHMARKS.md); the bridge must match the reference either way.
+    assert!(bridged > 33.0, "bridge {bridged:.1} dB");
     assert!(
         bridged > reference - 1.0,
         "bridge {bridged:.1} dB, reference {reference:.1} dB"

@@ -1,9 +1,8 @@
 //! Speex encoder: PCM frames in, Speex payloads out.
 
-use super::ffi::{Bits, EncoderState};
+use super::ffi::{Bits, EncoderSetting, EncoderState};
 use super::{SpeexMode, MAX_FRAMES_PER_PAYLOAD};
 use crate::{AudioEncoder, CodecError};
-use speex_sys as sys;
 
 /// Encoder settings (Speex manual, "Codec options").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,10 +68,10 @@ impl SpeexEncoder {
             return Err(CodecError::InvalidConfig("Speex complexity must be 1..=10"));
         }
         let mut state = EncoderState::new(config.mode)?;
-        state.ctl_set(sys::SPEEX_SET_QUALITY, i32::from(config.quality))?;
-        state.ctl_set(sys::SPEEX_SET_COMPLEXITY, i32::from(config.complexity))?;
-        state.ctl_set(sys::SPEEX_SET_VAD, i32::from(config.vad))?;
-        state.ctl_set(sys::SPEEX_SET_DTX, i32::from(config.dtx))?;
+        state.set(EncoderSetting::Quality, i32::from(config.quality))?;
+        state.set(EncoderSetting::Complexity, i32::from(config.complexity))?;
+        state.set(EncoderSetting::Vad, i32::from(config.vad))?;
+        state.set(EncoderSetting::Dtx, i32::from(config.dtx))?;
         let scratch = vec![0; state.frame_size()];
         Ok(Self {
             config,

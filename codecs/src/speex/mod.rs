@@ -1,4 +1,5 @@
-//! Speex narrowband and wideband (libspeex 1.2.1 through `speex-sys`).
+//! Speex narrowband and wideband (the system's libspeex 1.2.1, through our
+//! own FFI wrapper `ffi.rs`).
 //!
 //! - Wideband: 16 kHz, 320 samples (20 ms) per frame; what Flash Player
 //!   publishes (FLV SoundFormat 11) and what RFC 5574 calls speex/16000.

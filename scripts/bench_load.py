@@ -1,0 +1,311 @@
+#!/usr/bin/env python3
+"""The body of scripts/bench-load.sh: runs the load matrix with release binaries and writes the table.
+
+For each path and each N: a fresh rtmp2sip (generated config in a temp dir: the policy allows the
+sipp far end, [limits] raised) and a sipp UAS with -rtp_echo answering with the path's codec; then
+`rtmp2sip-load --calls N --json --gateway-pid PID`. Processes are stopped by their own pid."""
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target")
+if not TARGET.is_absolute():
+    TARGET = REPO / TARGET
+SIPP_DIR = REPO / "tests" / "peers" / "sipp"
+BEGIN, END = "<!-- bench-load:begin -->", "<!-- bench-load:end -->"
+
+#: name -> (label, --codec, sipp scenario, [media] rtmp_out_codec, ceiling components)
+PATHS = {
+    "transcoded": ("Speex WB ↔ PCMU, transcoded", "speex", "uas_echo_pcmu.xml", "speex",
+                   ["speex_wb_decode", "resample_16_8", "resample_8_16", "speex_wb_encode"]),
+    "passthrough": ("Speex passthrough (far end speex/16000)", "speex", "uas_echo_speex.xml", "speex", []),
+    "nellymoser": ("Nellymoser 8k ↔ PCMU (Nellymoser back)", "nellymoser", "uas_echo_pcmu.xml", "match",
+                   ["nellymoser_decode", "nellymoser_encode"]),
+    "pcmu": ("G.711 µ-law passthrough", "pcmu", "uas_echo_pcmu.xml", "match", []),
+    "opus": ("Opus (E-RTMP) ↔ PCMU", "opus", "uas_echo_pcmu.xml", "speex",
+             ["opus_decode", "resample_48_8", "resample_8_48", "opus_encode"]),
+}
+
+#: Ceiling component -> token sets, any of which names it in the ceiling program's JSON (dotted key
+#: paths, lower case). The first numeric leaf whose path holds every token of a set, in that order, is
+#: taken (µs per 20 ms).
+CEILING_KEYS = {
+    "speex_wb_encode": [("speex", "wb", "enc"), ("speex", "wide", "enc"), ("speex", "enc")],
+    "speex_wb_decode": [("speex", "wb", "dec"), ("speex", "wide", "dec"), ("speex", "dec")],
+    "resample_16_8": [("resamp", "16", "8"), ("resamp", "down")],
+    "resample_8_16": [("resamp", "8", "16"), ("resamp", "up")],
+    "opus_encode": [("opus", "enc")],
+    "opus_decode": [("opus", "dec")],
+    "resample_48_8": [("resamp", "48", "8")],
+    "resample_8_48": [("resamp", "8", "48")],
+    "nellymoser_decode": [("nelly", "dec")],
+    "nellymoser_encode": [("nelly", "enc")],
+    "syscalls": [("udp",), ("syscall",)],
+}
+
+
+def free_port(kind=socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_tcp(port: int, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def stop(proc: subprocess.Popen):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def gateway_config(rtmp_port: int, sip_port: int, sipp_port: int, out_codec: str, calls: int) -> str:
+    conns = max(100, 2 * calls)
+    return f"""[rtmp]
+listen = ["127.0.0.1:{rtmp_port}"]
+[sip]
+listen = "127.0.0.1:{sip_port}"
+public_address = "127.0.0.1"
+[media]
+bind_address = "127.0.0.1"
+rtp_ports = [40000, 59999]
+rtmp_out_codec = "{out_codec}"
+[policy]
+dial_allow = ["sip:echo@*", "sip:*@127.0.0.1:{sipp_port}"]
+[limits]
+max_connections = {conns}
+max_calls = {conns}
+max_connections_per_ip = {conns}
+[log]
+level = "warn"
+"""
+
+
+def loadavg() -> float:
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return -1.0
+
+
+def run_one(path: str, calls: int, args, tmp: Path) -> dict:
+    label, codec, scenario, out_codec, _ = PATHS[path]
+    sipp_port, media_port = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
+    rtmp_port, sip_port = free_port(), free_port(socket.SOCK_DGRAM)
+    cfg = tmp / f"gw-{path}-{calls}.toml"
+    cfg.write_text(gateway_config(rtmp_port, sip_port, sipp_port, out_codec, calls))
+    logs = tmp / f"{path}-{calls}"
+    sipp = subprocess.Popen(["sipp", "-sf", str(SIPP_DIR / scenario), "-i", "127.0.0.1", "-p", str(sipp_port),
+                             "-mi", "127.0.0.1", "-mp", str(media_port), "-rtp_echo", "-nostdin"],
+                            stdout=open(f"{logs}-sipp.log", "wb"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    gw = subprocess.Popen([str(Path(args.bin_dir) / "rtmp2sip"), "--config", str(cfg)],
+                          stdout=open(f"{logs}-gateway.log", "wb"), stderr=subprocess.STDOUT,
+                          start_new_session=True)
+    try:
+        if not wait_tcp(rtmp_port, 15):
+            raise RuntimeError(f"gateway did not listen; log {logs}-gateway.log")
+        time.sleep(0.5)
+        cmd = [str(Path(args.bin_dir) / "rtmp2sip-load"), "--rtmp", f"127.0.0.1:{rtmp_port}",
+               "--calls", str(calls), "--ramp", str(args.ramp), "--duration", str(args.duration),
+               "--codec", codec, "--dial", f"sip:load@127.0.0.1:{sipp_port}",
+               "--gateway-pid", str(gw.pid), "--json"]
+        print(f"==> {label}: {calls} calls for {args.duration} s", file=sys.stderr)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=args.duration + calls / args.ramp * 2 + 120)
+        if not r.stdout.strip():
+            raise RuntimeError(f"rtmp2sip-load exit {r.returncode}: {r.stderr}")
+        rep = json.loads(r.stdout)
+        rep["path"] = path
+        rep["loadavg_1min_after"] = loadavg()
+        return rep
+    finally:
+        stop(gw)
+        stop(sipp)
+
+
+def leaves(v, prefix=""):
+    if isinstance(v, dict):
+        for k, x in v.items():
+            yield from leaves(x, f"{prefix}.{k}".lower() if prefix else str(k).lower())
+    elif isinstance(v, (int, float)) and not isinstance(v, bool):
+        yield prefix, float(v)
+
+
+def has_in_order(key: str, tokens) -> bool:
+    at = 0
+    for t in tokens:
+        i = key.find(t, at)
+        if i < 0:
+            return False
+        at = i + len(t)
+    return True
+
+
+def ceiling() -> dict:
+    """Component -> µs per 20 ms from the C ceiling program, or {} when it does not exist."""
+    if not (REPO / "codecs" / "examples" / "ceiling.rs").exists():
+        print("==> no codecs/examples/ceiling.rs: the ceiling columns stay empty", file=sys.stderr)
+        return {}
+    r = subprocess.run(["nice", "-n", "10", "cargo", "run", "-q", "--release", "-p", "rtmp2sip-codecs",
+                        "--example", "ceiling", "--", "--json"], capture_output=True, text=True, cwd=REPO)
+    try:
+        data = json.loads(r.stdout)
+    except json.JSONDecodeError:
+        print(f"==> ceiling program gave no JSON (exit {r.returncode}): {r.stderr[-500:]}", file=sys.stderr)
+        return {}
+    found = {}
+    flat = list(leaves(data))
+    for comp, token_sets in CEILING_KEYS.items():
+        for tokens in token_sets:
+            hit = next((v for k, v in flat if has_in_order(k, tokens)), None)
+            if hit is not None:
+                found[comp] = hit
+                break
+    found["_raw"] = data
+    return found
+
+
+def ceiling_calls_per_core(path: str, ceil: dict):
+    """What one core could do on `path`: 20 ms over the C cost of one frame pair (codec work plus two
+    loopback UDP send/receive pairs: each direction of a call crosses a socket twice, RTMP and RTP).
+    The transcoded path takes the ceiling program's own `transcoded_pair_us` (it also counts G.711)."""
+    if not ceil:
+        return None
+    raw = ceil.get("_raw", {})
+    if path == "transcoded" and isinstance(raw.get("transcoded_pair_us"), (int, float)):
+        return 20000.0 / raw["transcoded_pair_us"] if raw["transcoded_pair_us"] > 0 else None
+    comps = PATHS[path][4]
+    if any(c not in ceil for c in comps):
+        return None
+    us = sum(ceil[c] for c in comps) + 2.0 * ceil.get("syscalls", 0.0)
+    return 20000.0 / us if us > 0 else None
+
+
+def fmt(v, nd=0):
+    if v is None:
+        return "-"
+    return f"{v:.{nd}f}"
+
+
+def overloaded(r: dict) -> str:
+    """Returns " *" when the run was past capacity (under 99 % of the frames back, or delay variation p99 over
+    100 ms): its CPU per call is then not a capacity figure."""
+    ratio = r.get("frames_received_ratio") or 0
+    p99 = r["delay_variation_ms"]["p99"] or 0
+    return " *" if ratio < 0.99 or p99 > 100 else ""
+
+
+def table(rows: list, ceil: dict, args) -> str:
+    head = ("| path | calls | up | setup p50/p99 ms | frames back | gaps > 60 ms | delay var. p50/p99 ms "
+            "| round trip p50/p99 ms | gateway CPU % | µs per call per 20 ms | calls per core "
+            "| C ceiling calls per core | ratio | RSS KiB per conn / per call | generator CPU % |")
+    out = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in rows:
+        g = r.get("gateway") or {}
+        cpc = g.get("calls_per_core")
+        cc = ceiling_calls_per_core(r["path"], ceil)
+        ratio = (cpc / cc) if (cpc and cc) else None
+        over = overloaded(r)
+        out.append("| " + " | ".join([
+            PATHS[r["path"]][0], str(r["calls_attempted"]), str(r["calls_connected"]),
+            f"{fmt(r['setup_ms']['p50'], 1)} / {fmt(r['setup_ms']['p99'], 1)}",
+            f"{fmt((r['frames_received_ratio'] or 0) * 100, 1)} %",
+            str(r["gaps_over_60ms"]),
+            f"{fmt(r['delay_variation_ms']['p50'])} / {fmt(r['delay_variation_ms']['p99'])}",
+            f"{fmt(r['round_trip_ms']['p50'])} / {fmt(r['round_trip_ms']['p99'])}",
+            fmt(g.get("cpu_percent"), 1), fmt(g.get("us_per_call_per_20ms")) + over,
+            fmt(cpc) + over, fmt(cc), fmt(ratio, 2) + (over if ratio else ""),
+            f"{fmt(g.get('rss_per_connection_kib'))} / {fmt(g.get('rss_per_call_kib'))}",
+            fmt(r.get("generator_cpu_percent"), 1),
+        ]) + " |")
+    cpu = ""
+    try:
+        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    shown = [a for i, a in enumerate(sys.argv[1:]) if a != "--json-out" and sys.argv[i:i + 1] != ["--json-out"]]
+    loads = [r.get("loadavg_1min_after", -1) for r in rows]
+    load_txt = f"1-minute load average after each run {min(loads):.1f}-{max(loads):.1f}, " if loads else ""
+    note = (f"\nMeasured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} CPUs ({cpu}), "
+            f"{load_txt}by `scripts/bench-load.sh {' '.join(shown)}`: binaries from {os.path.relpath(args.bin_dir, REPO)}, {args.duration} s steady "
+            f"window per row, ramp {args.ramp}/s, a fresh gateway per row, sipp -rtp_echo as the far end. "
+            "Gateway CPU from /proc/PID/stat over the window; calls per core = calls / (CPU s / window s). "
+            "Frames are 20 ms of media; delay variation and round trip as load/README.md defines them. "
+            "\\* past capacity (under 99 % of the frames back, or delay variation p99 over 100 ms): the "
+            "gateway fell behind, so CPU per call there is not a capacity figure.")
+    if ceil:
+        comps = {k: v for k, v in ceil.items() if not k.startswith("_")}
+        note += f" C ceiling (µs per 20 ms) from codecs/examples/ceiling.rs: {json.dumps(comps)}."
+    else:
+        note += " The C ceiling program (codecs/examples/ceiling.rs) was absent: no ratio column values."
+    return "\n".join(out) + "\n" + note + "\n"
+
+
+def write_benchmarks(text: str):
+    p = REPO / "BENCHMARKS.md"
+    cur = p.read_text()
+    block = f"{BEGIN}\n{text}{END}"
+    if BEGIN in cur and END in cur:
+        cur = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END), lambda _: block, cur, flags=re.S)
+    else:
+        cur = cur.rstrip("\n") + "\n\n## Load (scripts/bench-load.sh)\n\n" + block + "\n"
+    p.write_text(cur)
+    print(f"==> wrote {p}", file=sys.stderr)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--calls", default="20 50 100", help="ladder of call counts, e.g. \"20 50 100\"")
+    ap.add_argument("--duration", type=float, default=30.0, help="steady window per run, s")
+    ap.add_argument("--ramp", type=float, default=50.0, help="connections (then dials) per second")
+    ap.add_argument("--paths", default=",".join(PATHS), help="comma list of " + ", ".join(PATHS))
+    ap.add_argument("--write", action="store_true", help="replace the bench-load section of BENCHMARKS.md")
+    ap.add_argument("--bin-dir", default=str(TARGET / "release"),
+                    help="where rtmp2sip and rtmp2sip-load are (default target/release)")
+    ap.add_argument("--json-out", help="also write every run's JSON report to this file")
+    args = ap.parse_args()
+    paths = [p.strip() for p in args.paths.split(",") if p.strip()]
+    bad = [p for p in paths if p not in PATHS]
+    if bad:
+        sys.exit(f"unknown path(s) {bad}: choose from {list(PATHS)}")
+    ladder = [int(n) for n in args.calls.replace(",", " ").split()]
+    ceil = ceiling()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as d:
+        for path in paths:
+            for n in ladder:
+                try:
+                    rows.append(run_one(path, n, args, Path(d)))
+                except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as e:
+                    print(f"==> {path} {n}: {e}", file=sys.stderr)
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(rows, indent=1))
+    text = table(rows, ceil, args)
+    print(text)
+    if args.write:
+        write_benchmarks(text)
+
+
+if __name__ == "__main__":
+    main()
