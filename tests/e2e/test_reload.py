@@ -13,7 +13,9 @@ Drain: SIGTERM with a call up to a silent sipp UAS (which never hangs up):
 - /readyz answers 503 at once and a dial gets _error Sono.Call.Failed with a "503 ..." description;
 - the running call goes on until drain_timeout_s (3 s here), then gets BYE (sipp exits 0) and
   status 0, and the gateway exits 0;
-- with a long drain_timeout_s, the gateway exits as soon as its last call hangs up.
+- with a long drain_timeout_s, the gateway exits as soon as its last call hangs up;
+- an INVITE to a registered client during the drain gets 503 and does not ring it.
+TLS: new HTTPS and RTMPS handshakes present a certificate swapped in by SIGHUP.
 
 The binary before issue 12 has no SIGHUP handler (SIGHUP kills it) and no drain_timeout_s key
 (check-config rejects the config): every test here fails on it."""
@@ -221,3 +223,28 @@ def test_sighup_swaps_the_tls_certificates_for_new_handshakes(gateway_factory, p
     log = sighup_and_wait(gw, "configuration reload refused")
     assert str(key) in log, log
     assert presented(https) == pem(cert_b) and presented(rtmps) == pem(cert_b), "a bad key changes nothing"
+
+
+def test_invites_get_503_while_draining(gateway_factory, procs, out_dir, ports):
+    from helpers.incoming import register_local, user_of
+    gw = gateway_factory({"limits": {"drain_timeout_s": 20}}, name="gw_drain_invite")
+    holder = RtmpControl(gw.url())
+    callee = RtmpControl(gw.url())
+    try:
+        dial_connected(holder, ECHO)              # keeps the gateway draining
+        user = user_of(register_local(callee))
+        gw.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        mark = len(callee.invokes)
+        sipp = Sipp(procs, out_dir, ports, "uac_expect_reject.xml", name="sipp_uac", subst={"@CODE@": 503})
+        sipp.keys.update({"fromuser": "alice"})
+        sipp.extra += ["-s", user]
+        sipp.start(f"127.0.0.1:{gw.sip_port}")
+        assert sipp.wait_exit(15) == 0, "an INVITE during the drain should get 503:\n" + sipp.report()
+        incoming = [i for i in callee.invokes[mark:] if "Sono.Call.Incoming" in repr(i)]
+        assert not incoming, f"the client should not ring during the drain: {incoming}"
+        hangup_ended(holder)
+        assert gw.proc.wait(5) == 0, "the gateway should exit 0 once the last call ended"
+    finally:
+        holder.close()
+        callee.close()
