@@ -171,6 +171,9 @@ def test_sigterm_drains_new_dials_get_503_and_the_call_is_hung_up_at_the_timeout
         while NOT_CONNECTED not in ctl.status_codes() and ctl.closed_reason is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert NOT_CONNECTED in ctl.status_codes() or ctl.closed_reason is not None, ctl.dump()
+        # Each connection is told once (it once spun on the cancelled token while its BYE ran).
+        spins = gw.log_since(0, max_lines=10**7).count("gateway shutting down")
+        assert spins <= 5, f"'gateway shutting down' logged {spins} times for 3 connections"
     finally:
         ctl.close()
         other.close()

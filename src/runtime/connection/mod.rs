@@ -171,6 +171,8 @@ struct Connection {
     /// The client's identity when `[auth] mode = "jwt"`.
     identity: Option<crate::auth::Identity>,
     tcp_open: bool,
+    /// `Input::Shutdown` was fed (the gateway's token is cancelled).
+    shutdown_fed: bool,
     /// The gateway's configuration generation this connection's core was
     /// last given (a live reload bumps it: new dials use the new policy).
     config_gen: u64,
@@ -240,6 +242,7 @@ impl Connection {
             transferred: None,
             identity: None,
             tcp_open: true,
+            shutdown_fed: false,
             config_gen,
         }
     }
@@ -298,8 +301,11 @@ impl Connection {
                 _ = sleep_until(wake) => {
                     self.core.handle_timeout(std::time::Instant::now());
                 }
-                _ = self.gw.shutdown.cancelled(), if !self.core.is_closed() => {
+                // Once: the core then ends its call (BYE) and closes; a
+                // cancelled token stays ready, so polling it again would spin.
+                _ = self.gw.shutdown.cancelled(), if !self.core.is_closed() && !self.shutdown_fed => {
                     info!("gateway shutting down");
+                    self.shutdown_fed = true;
                     self.feed(Input::Shutdown).await;
                 }
             }
