@@ -17,5 +17,15 @@ COPY --from=build /src/target/release/rtmp2sip /usr/local/bin/rtmp2sip
 COPY config/gateway.toml /etc/rtmp2sip/gateway.toml
 USER rtmp2sip
 EXPOSE 1935/tcp 8080/tcp 5060/udp 10000-20000/udp
+# GET /healthz on the shipped config's [http] listen (8080) with the binary's own
+# client (`rtmp2sip healthcheck URL`: exit 0 on 200), so the image needs no curl.
+# A config without an HTTP listener: add `[metrics] listen = ["127.0.0.1:9100"]` and
+# override, e.g. `--health-cmd "rtmp2sip healthcheck http://127.0.0.1:9100/healthz"`.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["/usr/local/bin/rtmp2sip", "healthcheck", "http://127.0.0.1:8080/healthz"]
+# SIGTERM drains: new calls get 503 while running calls end, for up to
+# [limits] drain_timeout_s (30 s), then BYE. docker stop waits 10 s by default:
+# use `docker stop -t 40` / `--stop-timeout 40` (compose: stop_grace_period: 40s).
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/rtmp2sip"]
 CMD ["--config", "/etc/rtmp2sip/gateway.toml"]

@@ -31,6 +31,9 @@ PACKAGES=(
   fonts-dejavu-core # text in the page screenshot (docs/web-phone.png)
   python3-pip       # installs Playwright for Python into /usr/bin/python3
   haxe              # 4.2.5: compiles flash_phone/src to flash_phone/phone.swf (flash_phone/build.sh; Flash externs in its std)
+  dpkg-dev          # dpkg-shlibdeps: cargo-deb's `$auto` Depends (scripts/build-deb.sh)
+  adduser           # the package's postinst creates the rtmp2sip user (tests/package/test_deb.sh)
+  systemd           # systemd-analyze verify of contrib/rtmp2sip.service (tests/package/test_deb.sh)
 )
 
 # Playwright for Python: 1.65.2 supports Python 3.9+ (Debian 12's python3 is 3.11) and drives

@@ -2,6 +2,7 @@
 # The project's single test command:
 #   test dependencies (Debian packages) -> cargo build -> cargo test (unit + scenario tests)
 #   -> end-to-end tests (tests/e2e: the built rtmp2sip against sipp, ffmpeg, python3-librtmp, tshark)
+#   -> the Debian package (tests/package/test_deb.sh: built from the debug binary, installed, purged)
 #   -> the web phone SDK's tests (flash_phone/js/test/run.sh: node's test runner, against the binary)
 #   -> fuzz smoke (every cargo-fuzz target for a few seconds from its committed seed corpus;
 #      set SKIP_FUZZ=1 to leave it out while iterating locally).
@@ -29,6 +30,9 @@ export RTMP2SIP_BIN="${RTMP2SIP_BIN:-$target_dir/debug/rtmp2sip}"
 export PYTHONDONTWRITEBYTECODE=1
 echo "==> /usr/bin/python3 -m pytest -v tests/e2e  (RTMP2SIP_BIN=$RTMP2SIP_BIN)"
 /usr/bin/python3 -m pytest -v tests/e2e "$@" || failed+=("e2e tests")
+
+echo "==> tests/package/test_deb.sh  (the .deb: dpkg -i, check-config as its user, systemd-analyze verify, purge)"
+tests/package/test_deb.sh || failed+=("Debian package test")
 
 echo "==> flash_phone/js/test/run.sh  (web phone SDK, node $(node --version 2>/dev/null || echo missing))"
 flash_phone/js/test/run.sh || failed+=("SDK tests")

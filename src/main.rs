@@ -3,6 +3,8 @@
 //! ```text
 //! rtmp2sip --config FILE        run the gateway
 //! rtmp2sip check-config FILE    validate FILE and exit (0: valid)
+//! rtmp2sip healthcheck [URL]    GET URL (default http://127.0.0.1:8080/healthz);
+//!                               exit 0 on 200, 1 otherwise (Docker HEALTHCHECK)
 //! rtmp2sip --version
 //! rtmp2sip token --secret-file F --sub USER [--dial PATTERN]... [--ttl 1h]
 //!                [--register] [--max-calls N] [--iss ISSUER] [--aud AUDIENCE]
@@ -21,8 +23,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rtmp2sip::auth::mint::{self, TokenRequest};
 use rtmp2sip::config::Config;
 
+mod health;
+
 const USAGE: &str =
     "usage: rtmp2sip --config FILE | rtmp2sip check-config FILE | rtmp2sip --version\n       \
+     rtmp2sip healthcheck [http://HOST:PORT/healthz]\n       \
      rtmp2sip token --secret-file F --sub USER [--dial PATTERN]... [--ttl 1h] [--register] \
      [--max-calls N] [--iss ISSUER] [--aud AUDIENCE]\n       \
      rtmp2sip status|calls [--url URL] [--token T] [-c FILE] [--json]\n       \
@@ -34,6 +39,7 @@ enum Command {
     Version,
     Token(PathBuf, TokenRequest),
     Api(rtmp2sip::cli::Cli),
+    Health(String),
 }
 
 /// `--ttl`: seconds, or a number with `s`, `m`, `h` or `d`.
@@ -101,6 +107,8 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
         [cmd, file] if cmd == "check-config" => Ok(Command::Check(file.into())),
         [flag] if flag == "--version" || flag == "-V" => Ok(Command::Version),
         [cmd, rest @ ..] if cmd == "token" => parse_token_args(rest),
+        [cmd] if cmd == "healthcheck" => Ok(Command::Health(health::DEFAULT_URL.into())),
+        [cmd, url] if cmd == "healthcheck" => Ok(Command::Health(url.clone())),
         other => match rtmp2sip::cli::parse(other) {
             Some(r) => r.map(Command::Api),
             None => Err(USAGE.to_string()),
@@ -135,6 +143,13 @@ fn main() -> ExitCode {
         Command::Run(file) => run(&file),
         Command::Token(secret, req) => token(&secret, &req),
         Command::Api(cli) => ExitCode::from(rtmp2sip::cli::run(&cli) as u8),
+        Command::Health(url) => match health::check(&url) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("rtmp2sip healthcheck: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
@@ -169,10 +184,17 @@ fn run(file: &std::path::Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Err(e) = rtmp2sip::runtime::init_logging(&config.log) {
-        eprintln!("{}: key `log.level`: {e}", file.display());
-        return ExitCode::FAILURE;
-    }
+    let log = match rtmp2sip::runtime::init_logging(&config.log) {
+        Ok(log) => log,
+        Err(e) => {
+            eprintln!("{}: key `log.level`: {e}", file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let source = rtmp2sip::runtime::reload::ReloadSource {
+        path: Some(file.to_path_buf()),
+        log: Some(log),
+    };
     let media = match rtmp2sip::runtime::media_runtime::build(config.media.workers) {
         Ok(rt) => rt,
         Err(e) => {
@@ -191,7 +213,11 @@ fn run(file: &std::path::Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = rt.block_on(rtmp2sip::runtime::run(config, media.handle().clone()));
+    let result = rt.block_on(rtmp2sip::runtime::run(
+        config,
+        media.handle().clone(),
+        source,
+    ));
     drop(rt);
     media.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {

@@ -188,7 +188,14 @@ pub enum Capacity {
     /// The media workers are past `[limits] media_max_load` (load
     /// shedding): new calls are refused with 503.
     Overloaded,
+    /// The gateway is draining (SIGTERM, `[limits] drain_timeout_s`): new
+    /// calls are refused with 503 while the running ones end.
+    Draining,
 }
+
+/// The description of a `dial` refused while the gateway drains.
+pub const DRAINING: &str =
+    "503 Service Unavailable: the gateway is shutting down (draining); try again later";
 
 impl From<bool> for Capacity {
     /// `true`: [`Capacity::Available`]; `false`: [`Capacity::GatewayFull`].
@@ -340,6 +347,12 @@ impl Controller {
     /// `dial` claim of its token); `[policy] dial_allow` still applies.
     pub fn narrow_dial_policy(&mut self, policy: DialPolicy) {
         self.client_policy = Some(policy);
+    }
+
+    /// Replaces `[policy] dial_allow` (a live reload): the next dial or
+    /// transfer is checked against `policy`; a running call is untouched.
+    pub fn set_dial_policy(&mut self, policy: DialPolicy) {
+        self.cfg.policy = policy;
     }
 
     /// The current call's Call-ID, if a call exists.
@@ -589,6 +602,7 @@ impl Controller {
                 ),
             )),
             Capacity::Overloaded => Err((DialError::Failed, OVERLOADED.into())),
+            Capacity::Draining => Err((DialError::Failed, DRAINING.into())),
         }
     }
 

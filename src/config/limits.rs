@@ -54,6 +54,11 @@ pub struct LimitsConfig {
     /// Retry-After, until the load falls below 0.8 × this;
     /// 0.001..=1.0, default 0.85.
     pub media_max_load: LoadFraction,
+    /// `drain_timeout_s`: after SIGTERM/SIGINT, how long the gateway
+    /// refuses new calls (503) and waits for the running ones to end
+    /// before it hangs up the rest; 0..=3600 s (0: hang up at once),
+    /// default 30 s.
+    pub drain_timeout: Duration,
 }
 
 /// A fraction of the media workers' capacity, kept in thousandths
@@ -81,6 +86,10 @@ fn load_fraction(file: &Path, v: f64) -> Result<LoadFraction, ConfigError> {
     Ok(LoadFraction((v * 1000.0).round() as u16))
 }
 
+/// Largest `drain_timeout_s`, in seconds (systemd's unit waits
+/// `TimeoutStopSec` for the stop; keep it above this key).
+pub const MAX_DRAIN_TIMEOUT_S: u64 = 3600;
+
 /// Most chunk streams a client may use before `connect` (not configurable:
 /// a `connect` needs one, a control message another).
 pub const MAX_CHUNK_STREAMS_BEFORE_CONNECT: u32 = 8;
@@ -102,6 +111,7 @@ pub(super) struct LimitsFile {
     max_reassembly_bytes: u64,
     max_message_size_before_connect: u32,
     media_max_load: f64,
+    drain_timeout_s: u64,
 }
 
 impl Default for LimitsFile {
@@ -121,6 +131,7 @@ impl Default for LimitsFile {
             max_reassembly_bytes: 64 * 1024 * 1024,
             max_message_size_before_connect: 8192,
             media_max_load: 0.85,
+            drain_timeout_s: 30,
         }
     }
 }
@@ -215,6 +226,13 @@ pub(super) fn validate_limits(file: &Path, l: LimitsFile) -> Result<LimitsConfig
         .min(max_message_size),
         max_chunk_streams_before_connect: MAX_CHUNK_STREAMS_BEFORE_CONNECT,
         media_max_load: load_fraction(file, l.media_max_load)?,
+        drain_timeout: bounded(
+            file,
+            "limits.drain_timeout_s",
+            l.drain_timeout_s,
+            0..=MAX_DRAIN_TIMEOUT_S,
+        )
+        .map(Duration::from_secs)?,
     })
 }
 
@@ -252,6 +270,7 @@ mod tests {
             ("media_max_load = 0.0", "media_max_load"),
             ("media_max_load = 1.5", "media_max_load"),
             ("media_max_load = nan", "media_max_load"),
+            ("drain_timeout_s = 3601", "drain_timeout_s"),
         ] {
             let toml = format!("[limits]\n{text}\n");
             let e = Config::from_toml(Path::new("t.toml"), &toml)

@@ -41,7 +41,11 @@ impl Default for LogFile {
     }
 }
 
+/// `level` must parse as a tracing `EnvFilter` directive, so that
+/// `check-config` and a reload catch what start-up would refuse.
 pub(super) fn validate_log(file: &Path, l: LogFile) -> Result<LogConfig, ConfigError> {
+    tracing_subscriber::EnvFilter::try_new(&l.level)
+        .map_err(|e| invalid(file, "log.level", e.to_string()))?;
     let format = match l.format.as_str() {
         "text" => LogFormat::Text,
         "json" => LogFormat::Json,

@@ -20,6 +20,7 @@ mod log;
 mod media;
 mod metrics;
 mod policy;
+pub mod reload;
 mod rtmp;
 mod sip;
 mod sip_listen;
@@ -271,6 +272,7 @@ mod tests {
             ),
             ("[limits]\nmax_calls = 100001\n", "limits.max_calls"),
             ("[http]\nlisten = [\"8080\"]\n", "http.listen"),
+            ("[log]\nlevel = \"info,[[\"\n", "log.level"),
             (
                 "[http]\nallowed_origins = [\"x\"]\n",
                 "http.allowed_origins",

@@ -15,6 +15,7 @@
 //! no shared state.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::metrics::Metrics;
@@ -30,6 +31,8 @@ pub struct Locations {
     load: LoadFlag,
     /// Counts the INVITEs refused for overload.
     metrics: Option<Arc<Metrics>>,
+    /// Set when the gateway starts draining: new INVITEs get 503.
+    draining: AtomicBool,
 }
 
 impl Locations {
@@ -40,7 +43,13 @@ impl Locations {
             bindings: Mutex::default(),
             load,
             metrics: Some(metrics),
+            draining: AtomicBool::new(false),
         }
+    }
+
+    /// From now on new INVITEs are refused with 503 (graceful drain).
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Release);
     }
 
     /// Binds `user` to a connection; false (nothing changed) when another
@@ -86,6 +95,14 @@ impl IncomingRouter for Locations {
             m.refused("invite", "overload");
         }
         overloaded
+    }
+
+    fn draining(&self) -> bool {
+        let draining = self.draining.load(Ordering::Acquire);
+        if let Some(m) = self.metrics.as_ref().filter(|_| draining) {
+            m.refused("invite", "draining");
+        }
+        draining
     }
 }
 

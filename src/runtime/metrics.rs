@@ -167,6 +167,11 @@ struct HoldLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RefusedLabels {
     what: &'static str,
     reason: &'static str,
@@ -194,6 +199,7 @@ pub struct Metrics {
     sip_responses: Family<SipLabels, Counter>,
     media_load: Gauge<f64, std::sync::atomic::AtomicU64>,
     media_budget_dropped: Counter,
+    config_reloads: Family<ResultLabel, Counter>,
     ready: AtomicBool,
 }
 
@@ -230,6 +236,7 @@ impl Metrics {
             sip_responses: Family::default(),
             media_load: Gauge::default(),
             media_budget_dropped: Counter::default(),
+            config_reloads: Family::default(),
             ready: AtomicBool::new(false),
             registry: Registry::default(),
         };
@@ -314,6 +321,14 @@ impl Metrics {
             "RTMP audio messages dropped by the per-call work budget (published faster than twice real time), added at each call's end",
             m.media_budget_dropped.clone(),
         );
+        registry.register(
+            "config_reloads",
+            "Configuration reloads (SIGHUP or the API), by result: ok or error (refused, old configuration kept)",
+            m.config_reloads.clone(),
+        );
+        for result in ["ok", "error"] {
+            let _ = m.config_reloads.get_or_create(&ResultLabel { result });
+        }
         Self { registry, ..m }
     }
 
@@ -325,6 +340,14 @@ impl Metrics {
     /// RTMP audio messages a call's work budget dropped.
     pub fn media_budget_dropped(&self, n: u64) {
         self.media_budget_dropped.inc_by(n);
+    }
+
+    /// A configuration reload ended: `ok` (applied) or `error` (refused).
+    pub fn config_reload(&self, ok: bool) {
+        let result = if ok { "ok" } else { "error" };
+        self.config_reloads
+            .get_or_create(&ResultLabel { result })
+            .inc();
     }
 
     /// The OpenMetrics text exposition of every series.
@@ -364,8 +387,9 @@ impl Metrics {
     }
 
     /// A dial or connection refused: `what` "dial"/"connect"/"connection",
-    /// `reason` "policy", "rate", "capacity", "auth", "limits", "overload"
-    /// (`what` "invite" for an incoming INVITE refused for overload).
+    /// `reason` "policy", "rate", "capacity", "auth", "limits", "overload",
+    /// "draining" (`what` "invite" for an incoming INVITE refused for
+    /// overload or while draining).
     pub fn refused(&self, what: &'static str, reason: &'static str) {
         self.refused
             .get_or_create(&RefusedLabels { what, reason })

@@ -27,20 +27,22 @@ pub mod metrics;
 pub mod ports;
 pub mod publisher;
 pub mod registry;
+pub mod reload;
 pub mod server;
+pub mod slots;
 pub mod streams;
 pub mod tls;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::{ArcSwap, ArcSwapOption};
 use thiserror::Error;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::info;
 
-use crate::call::policy::DialPolicy;
 use crate::config::{Config, LogConfig};
 use crate::sip::ua::UserAgent;
 use crate::sip::SipError;
@@ -97,32 +99,39 @@ pub enum RuntimeError {
 
 /// Everything the driver tasks share.
 pub struct Gateway {
-    /// The validated configuration the gateway was started with.
-    pub config: Config,
+    /// The configuration in force ([`Gateway::config`]): the start-up one,
+    /// with the live keys of the last reload (`reload.rs`).
+    config: ArcSwap<Config>,
+    /// Bumped by each applied reload; connections compare it with theirs.
+    generation: AtomicU64,
+    /// Where reloads read the configuration, and the log filter they set.
+    source: reload::ReloadSource,
     /// The SIP user agent: places, receives and ends the SIP side of calls.
     pub ua: Arc<UserAgent>,
     /// Stream names (`publish`/`play` of `ConnectStreams`) to call media.
     pub streams: StreamRegistry,
     /// RTP/RTCP port pairs from `[media] rtp_ports`.
     pub ports: PortAllocator,
-    /// `[policy] dial_allow`: the dial targets any client may reach.
-    pub policy: DialPolicy,
     /// Request-URI user -> connection, for incoming calls.
     pub locations: Arc<Locations>,
     /// `[media] codecs`, parsed once: offered and answered in this order.
     pub codecs: Vec<crate::media::Codec>,
-    /// One permit per concurrent call (`[limits] max_calls`).
-    pub calls: Arc<Semaphore>,
-    /// One permit per RTMP connection (`[limits] max_connections`).
-    pub connections: Arc<Semaphore>,
+    /// One permit per concurrent call (`[limits] max_calls`, live).
+    pub calls: slots::Slots,
+    /// One permit per RTMP connection (`[limits] max_connections`, live).
+    pub connections: slots::Slots,
     /// Open connections per address (`[limits] max_connections_per_ip`).
     pub per_address: Arc<connection::admission::PerAddress>,
     /// Chunk reassembly memory of all connections (`[limits] max_reassembly_bytes`).
     pub reassembly: crate::rtmp::chunk::ReassemblyBudget,
     /// Cancelled on SIGINT/SIGTERM: every connection ends its call and closes.
     pub shutdown: CancellationToken,
-    /// The token verifier when `[auth] mode = "jwt"`.
-    pub auth: Option<Arc<crate::auth::ClientAuth>>,
+    /// The token verifier when `[auth] mode = "jwt"` ([`Gateway::auth`]).
+    auth: ArcSwapOption<crate::auth::ClientAuth>,
+    /// RTMPS handshakes (`[rtmp] tls_listen`): the certificate in force.
+    pub rtmps: tls::LiveAcceptor,
+    /// HTTPS handshakes (`[http] tls_cert`): the certificate in force.
+    pub https: tls::LiveAcceptor,
     /// Calls per token subject (the `max_calls` claim).
     pub subject_calls: Arc<crate::auth::SubjectCalls>,
     /// Prometheus metrics and readiness (`GET /metrics`, `/readyz`).
@@ -134,11 +143,36 @@ pub struct Gateway {
     pub started: std::time::SystemTime,
     /// The media runtime, its busy clock and the overload flag.
     pub media: media_runtime::MediaRuntime,
+    /// Cancelled when the drain begins (before [`Gateway::shutdown`]).
+    draining: CancellationToken,
+    /// One reload at a time (SIGHUP and the HTTP API).
+    reloading: std::sync::Mutex<()>,
     /// Connection ids for log spans.
     next_conn_id: std::sync::atomic::AtomicU64,
 }
 
 impl Gateway {
+    /// The configuration in force now (a live reload may replace it; hold
+    /// the `Arc` only as long as one decision needs it).
+    pub fn config(&self) -> Arc<Config> {
+        self.config.load_full()
+    }
+
+    /// Bumped by every applied reload.
+    pub fn config_generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// The client token verifier in force (`[auth] mode = "jwt"`).
+    pub fn auth(&self) -> Option<Arc<crate::auth::ClientAuth>> {
+        self.auth.load_full()
+    }
+
+    /// True once SIGTERM/SIGINT started the drain: new calls get 503.
+    pub fn is_draining(&self) -> bool {
+        self.draining.is_cancelled()
+    }
+
     /// A fresh connection id for logs.
     pub fn next_connection_id(&self) -> u64 {
         self.next_conn_id
@@ -147,35 +181,65 @@ impl Gateway {
 }
 
 /// Sets up tracing from `[log] level` (RUST_LOG overrides it) and
-/// `[log] format` (text or one JSON object per line).
+/// `[log] format` (text or one JSON object per line); returns the control
+/// a live reload uses to change the level.
 ///
 /// # Errors
 /// The directive's parse error.
-pub fn init_logging(cfg: &LogConfig) -> Result<(), String> {
+pub fn init_logging(cfg: &LogConfig) -> Result<reload::LogControl, String> {
     use tracing_subscriber::EnvFilter;
+    let from_env = matches!(std::env::var("RUST_LOG"), Ok(s) if !s.is_empty());
     let filter = match std::env::var("RUST_LOG") {
         Ok(s) if !s.is_empty() => EnvFilter::try_new(s),
         _ => EnvFilter::try_new(&cfg.level),
     }
     .map_err(|e| e.to_string())?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match cfg.format {
-        crate::config::LogFormat::Text => builder
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .try_init(),
-        crate::config::LogFormat::Json => builder.json().with_ansi(false).try_init(),
-    }
-    .map_err(|e| e.to_string())
+    // The reload handle's type names the formatter, so each format builds
+    // its own subscriber.
+    let set: Box<dyn Fn(&str) -> Result<(), String> + Send + Sync> = match cfg.format {
+        crate::config::LogFormat::Text => {
+            let builder = tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_env_filter(filter)
+                .with_filter_reloading();
+            let handle = builder.reload_handle();
+            builder.try_init().map_err(|e| e.to_string())?;
+            Box::new(move |level: &str| {
+                let filter = EnvFilter::try_new(level).map_err(|e| e.to_string())?;
+                handle.reload(filter).map_err(|e| e.to_string())
+            })
+        }
+        crate::config::LogFormat::Json => {
+            let builder = tracing_subscriber::fmt()
+                .json()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .with_env_filter(filter)
+                .with_filter_reloading();
+            let handle = builder.reload_handle();
+            builder.try_init().map_err(|e| e.to_string())?;
+            Box::new(move |level: &str| {
+                let filter = EnvFilter::try_new(level).map_err(|e| e.to_string())?;
+                handle.reload(filter).map_err(|e| e.to_string())
+            })
+        }
+    };
+    Ok(reload::LogControl::new(from_env, set))
 }
 
-/// Runs the gateway until SIGINT or SIGTERM, with the calls' media on
-/// `media` (a runtime of `[media] workers` threads, [`media_runtime::build`]).
+/// Runs the gateway until SIGINT or SIGTERM, then drains (`[limits]
+/// drain_timeout_s`) and stops; SIGHUP reloads `source`'s file. The calls'
+/// media run on `media` (a runtime of `[media] workers` threads,
+/// [`media_runtime::build`]).
 ///
 /// # Errors
 /// [`RuntimeError`] when a listener cannot be bound at start-up.
-pub async fn run(config: Config, media: tokio::runtime::Handle) -> Result<(), RuntimeError> {
+pub async fn run(
+    config: Config,
+    media: tokio::runtime::Handle,
+    source: reload::ReloadSource,
+) -> Result<(), RuntimeError> {
     let shutdown = CancellationToken::new();
     let auth = crate::auth::ClientAuth::new(&config.auth)?.map(Arc::new);
     let media = media_runtime::MediaRuntime::new(media, config.media.workers);
@@ -183,6 +247,15 @@ pub async fn run(config: Config, media: tokio::runtime::Handle) -> Result<(), Ru
     let locations = Arc::new(Locations::with_load(media.load.clone(), metrics.clone()));
     let codecs =
         crate::sip::sdp::parse_codec_list(&config.media.codecs).map_err(SipError::Codecs)?;
+    let rtmps = tls::LiveAcceptor::default();
+    if let Some(a) = tls::rtmps_acceptor(&config)? {
+        rtmps.set(a);
+    }
+    let https = tls::LiveAcceptor::default();
+    if let Some(a) = tls::https_acceptor(&config)? {
+        https.set(a);
+    }
+    let mut signals = Signals::new()?;
     let ua = UserAgent::start(
         config.sip.clone(),
         codecs.clone(),
@@ -203,22 +276,27 @@ pub async fn run(config: Config, media: tokio::runtime::Handle) -> Result<(), Ru
             config.media.rtp_ports.0,
             config.media.rtp_ports.1,
         ),
-        policy: config.policy.dial_allow.clone(),
-        calls: Arc::new(Semaphore::new(config.limits.max_calls as usize)),
-        connections: Arc::new(Semaphore::new(config.limits.max_connections as usize)),
+        calls: slots::Slots::new(config.limits.max_calls),
+        connections: slots::Slots::new(config.limits.max_connections),
         per_address: Arc::default(),
         reassembly: crate::rtmp::chunk::ReassemblyBudget::new(config.limits.max_reassembly_bytes),
         shutdown: shutdown.clone(),
+        draining: CancellationToken::new(),
+        reloading: std::sync::Mutex::new(()),
         next_conn_id: std::sync::atomic::AtomicU64::new(1),
-        auth,
+        auth: ArcSwapOption::new(auth),
+        rtmps,
+        https,
         subject_calls: Arc::default(),
         metrics,
         media,
-        config,
+        config: ArcSwap::from_pointee(config),
+        generation: AtomicU64::new(0),
+        source,
     });
     media_runtime::spawn_sampler(
         &gw.media,
-        gw.config.limits.media_max_load.as_f64(),
+        gw.config().limits.media_max_load.as_f64(),
         gw.metrics.clone(),
         shutdown.clone(),
     );
@@ -226,9 +304,19 @@ pub async fn run(config: Config, media: tokio::runtime::Handle) -> Result<(), Ru
     server::listen_all(&gw, &tracker).await?;
     http::listen_all(&gw, &tracker).await?;
     gw.metrics.set_ready(true);
-    wait_for_signal().await?;
+    loop {
+        match signals.next().await {
+            Signal::Hangup => {
+                let _ = reload::reload(&gw);
+            }
+            Signal::Stop(name) => {
+                info!("{name}: stopping");
+                break;
+            }
+        }
+    }
+    drain(&gw, &mut signals).await;
     info!("shutting down: ending calls");
-    gw.metrics.set_ready(false);
     shutdown.cancel();
     tracker.close();
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
@@ -242,13 +330,85 @@ pub async fn run(config: Config, media: tokio::runtime::Handle) -> Result<(), Ru
     Ok(())
 }
 
-async fn wait_for_signal() -> Result<(), RuntimeError> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).map_err(RuntimeError::Signals)?;
-    let mut int = signal(SignalKind::interrupt()).map_err(RuntimeError::Signals)?;
-    tokio::select! {
-        _ = term.recv() => info!("SIGTERM"),
-        _ = int.recv() => info!("SIGINT"),
+/// How often the drain looks at the number of calls.
+const DRAIN_POLL: Duration = Duration::from_millis(100);
+
+/// Graceful drain: new calls are refused (dial: `Sono.Call.Failed` 503,
+/// INVITE: 503, `/readyz`: 503) while the running ones go on, until none
+/// is left, `[limits] drain_timeout_s` passes, or a second stop signal
+/// comes. SIGHUP still reloads meanwhile.
+async fn drain(gw: &Gateway, signals: &mut Signals) {
+    gw.draining.cancel();
+    gw.locations.start_draining();
+    gw.metrics.set_ready(false);
+    let limit = gw.config().limits.drain_timeout;
+    let calls = gw.calls.in_use();
+    if calls == 0 || limit.is_zero() {
+        return;
     }
-    Ok(())
+    info!(
+        calls,
+        timeout_s = limit.as_secs(),
+        "draining: new calls refused, waiting for the running calls to end"
+    );
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(DRAIN_POLL) => {
+                let calls = gw.calls.in_use();
+                if calls == 0 {
+                    info!("drained: no call left");
+                    return;
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    info!(calls, "drain timeout: hanging up the remaining calls");
+                    return;
+                }
+            }
+            signal = signals.next() => match signal {
+                Signal::Hangup => {
+                    let _ = reload::reload(gw);
+                }
+                Signal::Stop(name) => {
+                    info!(calls = gw.calls.in_use(), "{name} again: hanging up the remaining calls now");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// A signal the gateway acts on.
+enum Signal {
+    /// SIGHUP: reload the configuration.
+    Hangup,
+    /// SIGTERM or SIGINT (named): drain and stop.
+    Stop(&'static str),
+}
+
+/// SIGTERM, SIGINT and SIGHUP, installed once at start-up.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Self, RuntimeError> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let install = |kind| signal(kind).map_err(RuntimeError::Signals);
+        Ok(Self {
+            term: install(SignalKind::terminate())?,
+            int: install(SignalKind::interrupt())?,
+            hup: install(SignalKind::hangup())?,
+        })
+    }
+
+    async fn next(&mut self) -> Signal {
+        tokio::select! {
+            _ = self.term.recv() => Signal::Stop("SIGTERM"),
+            _ = self.int.recv() => Signal::Stop("SIGINT"),
+            _ = self.hup.recv() => Signal::Hangup,
+        }
+    }
 }

@@ -14,7 +14,7 @@ use tracing::{info, warn, Instrument};
 use super::connection::admission::Admission;
 use super::metrics::ConnTransport;
 use super::registry::Origin;
-use super::{connection, tls, Gateway, RuntimeError};
+use super::{connection, Gateway, RuntimeError};
 
 /// Binds every listen address and spawns the accept loops.
 ///
@@ -23,21 +23,17 @@ use super::{connection, tls, Gateway, RuntimeError};
 /// [`RuntimeError::Tls`] when `tls_listen` is set and the certificate or
 /// key cannot be used.
 pub async fn listen_all(gw: &Arc<Gateway>, tracker: &TaskTracker) -> Result<(), RuntimeError> {
-    let rtmp = &gw.config.rtmp;
-    for addr in &rtmp.listen {
+    let config = gw.config();
+    for addr in &config.rtmp.listen {
         let listener = bind(*addr).await?;
         info!(%addr, "RTMP listening");
-        tokio::spawn(accept_loop(gw.clone(), listener, None, tracker.clone()));
+        tokio::spawn(accept_loop(gw.clone(), listener, false, tracker.clone()));
     }
-    if let (false, Some(cert), Some(key)) =
-        (rtmp.tls_listen.is_empty(), &rtmp.tls_cert, &rtmp.tls_key)
-    {
-        let acceptor = tls::acceptor(cert, key, tls::Alpn::None)?;
-        for addr in &rtmp.tls_listen {
+    if gw.rtmps.current().is_some() {
+        for addr in &config.rtmp.tls_listen {
             let listener = bind(*addr).await?;
             info!(%addr, "RTMPS listening");
-            let tls = Some(acceptor.clone());
-            tokio::spawn(accept_loop(gw.clone(), listener, tls, tracker.clone()));
+            tokio::spawn(accept_loop(gw.clone(), listener, true, tracker.clone()));
         }
     }
     Ok(())
@@ -53,12 +49,12 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, RuntimeError> {
 /// `max_connections_per_ip`; `Err(the limit's key)` when one is reached.
 pub(super) fn admit(gw: &Gateway, ip: IpAddr) -> Result<Admission, &'static str> {
     gw.connections
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| "max_connections")
+        .try_acquire()
+        .ok_or("max_connections")
         .and_then(|permit| {
+            let per_ip = gw.config().limits.max_connections_per_ip;
             gw.per_address
-                .admit(ip, gw.config.limits.max_connections_per_ip, permit)
+                .admit(ip, per_ip, permit)
                 .ok_or("max_connections_per_ip")
         })
 }
@@ -146,16 +142,17 @@ impl LogThrottle {
     }
 }
 
-async fn accept_loop(
-    gw: Arc<Gateway>,
-    listener: TcpListener,
-    tls: Option<TlsAcceptor>,
-    tracker: TaskTracker,
-) {
+async fn accept_loop(gw: Arc<Gateway>, listener: TcpListener, tls: bool, tracker: TaskTracker) {
     let mut acceptor = Acceptor::new(listener, "RTMP");
     while let Some((stream, peer, admission)) = acceptor.next(&gw).await {
         let _ = stream.set_nodelay(true);
         let id = gw.next_connection_id();
+        // RTMPS: the certificate in force now (a reload may have changed it).
+        let tls = match (tls, gw.rtmps.current()) {
+            (false, _) => None,
+            (true, Some(acceptor)) => Some(acceptor),
+            (true, None) => continue,
+        };
         match &tls {
             None => {
                 let span = tracing::info_span!("rtmp", conn = id, %peer);
@@ -197,7 +194,7 @@ async fn run_tls(
     admission: Admission,
     origin: Origin,
 ) {
-    let limit = gw.config.limits.handshake_timeout;
+    let limit = gw.config().limits.handshake_timeout;
     match tokio::time::timeout(limit, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => {
             let _metric = gw.metrics.connection(ConnTransport::Rtmps);

@@ -56,3 +56,54 @@ pub fn acceptor(cert: &Path, key: &Path, alpn: Alpn) -> Result<TlsAcceptor, Runt
     }
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
+
+/// The TLS acceptor of a listener kind (RTMPS or HTTPS), swapped by a live
+/// reload: each new handshake takes the current one, open connections
+/// keep theirs.
+#[derive(Default)]
+pub struct LiveAcceptor(arc_swap::ArcSwapOption<TlsAcceptor>);
+
+impl LiveAcceptor {
+    /// The acceptor for the next handshake; `None`: TLS is not configured.
+    pub fn current(&self) -> Option<TlsAcceptor> {
+        self.0.load().as_deref().cloned()
+    }
+
+    /// Uses `acceptor` for every handshake from now on.
+    pub fn set(&self, acceptor: TlsAcceptor) {
+        self.0.store(Some(Arc::new(acceptor)));
+    }
+}
+
+impl std::fmt::Debug for LiveAcceptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = self.0.load().is_some();
+        f.debug_struct("LiveAcceptor").field("set", &set).finish()
+    }
+}
+
+/// The RTMPS acceptor `config` asks for: `Some` when `[rtmp] tls_listen`
+/// is set (with its `tls_cert` and `tls_key`).
+///
+/// # Errors
+/// [`RuntimeError::Tls`] as [`acceptor`].
+pub fn rtmps_acceptor(config: &crate::config::Config) -> Result<Option<TlsAcceptor>, RuntimeError> {
+    let r = &config.rtmp;
+    match (r.tls_listen.is_empty(), &r.tls_cert, &r.tls_key) {
+        (false, Some(cert), Some(key)) => acceptor(cert, key, Alpn::None).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// The HTTPS acceptor `config` asks for: `Some` when `[http] listen` and
+/// `tls_cert`/`tls_key` are set.
+///
+/// # Errors
+/// [`RuntimeError::Tls`] as [`acceptor`].
+pub fn https_acceptor(config: &crate::config::Config) -> Result<Option<TlsAcceptor>, RuntimeError> {
+    let h = &config.http;
+    match (h.listen.is_empty(), &h.tls_cert, &h.tls_key) {
+        (false, Some(cert), Some(key)) => acceptor(cert, key, Alpn::Http11).map(Some),
+        _ => Ok(None),
+    }
+}

@@ -91,7 +91,7 @@ pub enum Dropped {
 /// requests (see the module docs).
 #[derive(Debug)]
 pub struct SipGuard {
-    trusted: Vec<ipnet::IpNet>,
+    trusted: std::sync::Arc<super::trust::TrustedRanges>,
     local: SocketAddr,
     server: String,
     limits: Mutex<RateLimits>,
@@ -101,7 +101,12 @@ pub struct SipGuard {
 impl SipGuard {
     /// A guard for `cfg`'s trust ranges and budgets; `local` is our SIP
     /// socket (requests from it are the gateway calling itself).
-    pub fn new(cfg: &SipConfig, local: SocketAddr) -> Self {
+    /// `trusted` is shared with the user agent (a live reload replaces it).
+    pub fn new(
+        cfg: &SipConfig,
+        trusted: std::sync::Arc<super::trust::TrustedRanges>,
+        local: SocketAddr,
+    ) -> Self {
         let r = cfg.rate;
         let limits = RateLimits::new(
             Budget {
@@ -115,7 +120,7 @@ impl SipGuard {
             r.sources,
         );
         Self {
-            trusted: cfg.trusted.clone(),
+            trusted,
             local,
             server: cfg.user_agent.clone(),
             limits: Mutex::new(limits),
@@ -141,7 +146,7 @@ impl SipGuard {
         if set_real_source(&mut req, source).is_err() {
             return Verdict::Drop(Dropped::BadVia);
         }
-        if is_new_invite(&req) && !is_trusted(&self.trusted, source, self.local) {
+        if is_new_invite(&req) && !is_trusted(&self.trusted.get(), source, self.local) {
             return self.refuse(now, &req, source, 403, Refused::Untrusted);
         }
         Verdict::Pass(Box::new(req))

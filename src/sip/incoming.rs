@@ -8,6 +8,7 @@
 //! | source outside `[sip] trusted` (when set) | 403 Forbidden (normally already sent, statelessly and rate-limited, by [`super::guard`]) |
 //! | Request-URI user unknown to the [`IncomingRouter`] | 404 Not Found |
 //! | the media workers are overloaded (`[limits] media_max_load`) | 503 Service Unavailable + `Retry-After: 5` |
+//! | the gateway is draining before it stops (SIGTERM) | 503 Service Unavailable |
 //! | no SDP offer, or no codec in common (RFC 3264 §6) | 488 Not Acceptable Here + `Warning: 305` |
 //! | the connection is gone or its queue is full | 480 Temporarily Unavailable |
 //!
@@ -62,6 +63,12 @@ pub trait IncomingRouter: Send + Sync {
     /// workers are past `[limits] media_max_load`): the INVITE gets 503
     /// with Retry-After. Default: never.
     fn overloaded(&self) -> bool {
+        false
+    }
+
+    /// True while the gateway drains (SIGTERM, `[limits]
+    /// drain_timeout_s`): new INVITEs get 503. Default: never.
+    fn draining(&self) -> bool {
         false
     }
 }
@@ -123,6 +130,8 @@ enum Refusal {
     /// The media workers are overloaded: 503 with Retry-After
     /// (RFC 3261 §21.5.4, §20.33).
     Overloaded,
+    /// The gateway is draining before it stops: 503 (RFC 3261 §21.5.4).
+    Draining,
 }
 
 /// Retry-After (s) on a 503 for overload: the load is averaged over 1 s.
@@ -136,6 +145,7 @@ impl Refusal {
             Refusal::NotAcceptable(_) => StatusCode::NotAcceptableHere,
             Refusal::IntervalTooBrief(_) => StatusCode::from(422),
             Refusal::Overloaded => StatusCode::ServiceUnavailable,
+            Refusal::Draining => StatusCode::ServiceUnavailable,
         }
     }
 }
@@ -245,11 +255,14 @@ impl UserAgent {
 
     fn screen(&self, tx: &Transaction) -> Result<(IncomingTarget, CallInfo), Refusal> {
         let source = source_addr(tx).ok_or(Refusal::Forbidden)?;
-        if !is_trusted(&self.cfg.trusted, source, self.local_addr) {
+        if !is_trusted(&self.trusted.get(), source, self.local_addr) {
             return Err(Refusal::Forbidden);
         }
         let user = tx.original.uri.user().unwrap_or_default().to_string();
         let target = self.router.route(&user).ok_or(Refusal::NotFound)?;
+        if self.router.draining() {
+            return Err(Refusal::Draining);
+        }
         if self.router.overloaded() {
             return Err(Refusal::Overloaded);
         }

@@ -15,6 +15,7 @@ pub mod sdp;
 pub mod stateless;
 pub mod transports;
 pub mod trunk;
+pub mod trust;
 pub mod ua;
 
 use std::net::SocketAddr;

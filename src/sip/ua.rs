@@ -192,6 +192,8 @@ pub struct UserAgent {
     stack: CancellationToken,
     /// In-dialog requests to their call legs, by Call-ID.
     legs: Arc<LegRoutes>,
+    /// `[sip] trusted`, replaced by a live reload ([`UserAgent::set_trusted`]).
+    pub(super) trusted: Arc<super::trust::TrustedRanges>,
 }
 
 impl UserAgent {
@@ -230,7 +232,8 @@ impl UserAgent {
             .unwrap_or(cfg.listen);
         transport.add_transport(udp.into());
         let listeners = transport.get_listen_addrs();
-        let guard = super::guard::SipGuard::new(&cfg, bound);
+        let trusted = Arc::new(super::trust::TrustedRanges::new(cfg.trusted.clone()));
+        let guard = super::guard::SipGuard::new(&cfg, trusted.clone(), bound);
         let trunk = cfg.auth.as_ref().map(TrunkAuth::new);
         let endpoint = EndpointBuilder::new()
             .with_user_agent(&cfg.user_agent)
@@ -294,9 +297,16 @@ impl UserAgent {
             cancel: shutdown,
             stack,
             legs: Arc::default(),
+            trusted,
         });
         tokio::spawn(serve_incoming(ua.clone(), incoming));
         Ok(ua)
+    }
+
+    /// Replaces `[sip] trusted` (a live reload): the next new INVITE is
+    /// checked against `ranges`; calls already up are untouched.
+    pub fn set_trusted(&self, ranges: Vec<ipnet::IpNet>) {
+        self.trusted.set(ranges);
     }
 
     /// `[sip] outbound_proxy` as a transport address, if set.

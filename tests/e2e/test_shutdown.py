@@ -1,5 +1,7 @@
-"""SIGTERM with a call up: the gateway ends the call with BYE (sipp receives it and exits 0), tells the
-RTMP client (status 0, or at least closes the connection cleanly), and exits with code 0 within 8 s."""
+"""SIGTERM with a call up and `[limits] drain_timeout_s = 0` (no drain): the gateway ends the call with
+BYE at once (sipp receives it and exits 0), tells the RTMP client (status 0, or at least closes the
+connection cleanly), and exits with code 0 within 8 s. The drain itself (a call kept up to
+drain_timeout_s while new calls get 503) is in test_reload.py."""
 import signal
 import time
 
@@ -11,7 +13,7 @@ EXIT_WITHIN_S = 8
 
 
 def test_sigterm_ends_calls_with_bye_and_exits_0(gateway_factory, procs, out_dir, ports, measure):
-    gw = gateway_factory(name="gw_shutdown")
+    gw = gateway_factory({"limits": {"drain_timeout_s": 0}}, name="gw_shutdown")
     sipp = Sipp(procs, out_dir, ports, "uas_pcmu_silent.xml").start()
     ctl = RtmpControl(gw.url())
     try:

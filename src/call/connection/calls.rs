@@ -147,7 +147,7 @@ impl ConnectionCore {
                     txn,
                     code,
                     description,
-                    sip_code: (reason == Some("overload")).then_some(503),
+                    sip_code: matches!(reason, Some("overload" | "draining")).then_some(503),
                 }
             }
             Output::Status(st) => Effect::CallStatus(st),

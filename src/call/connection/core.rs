@@ -162,7 +162,8 @@ pub struct ConnectionCore {
     /// False when the client's token forbids `register`.
     register_allowed: bool,
     /// Why the last `dial` had no capacity, for the refusal counter:
-    /// "capacity" (a call limit) or "overload" (load shedding).
+    /// "capacity" (a call limit), "overload" (load shedding) or
+    /// "draining" (the gateway is stopping).
     dial_full: Option<&'static str>,
     /// What the client announced in `connect` (codec order, Opus).
     caps: ClientCaps,
@@ -205,6 +206,14 @@ impl ConnectionCore {
     /// The own call's id and resources, if the connection holds a call.
     pub fn call(&self) -> Option<(&CallId, Resources)> {
         self.call.as_ref().map(|c| (&c.call_id, c.resources))
+    }
+
+    /// Replaces `[policy] dial_allow` after a live reload (SIGHUP): the
+    /// next `dial` or `transfer` is checked against `policy`, a running
+    /// call goes on.
+    pub fn set_dial_policy(&mut self, policy: crate::call::policy::DialPolicy) {
+        self.cfg.controller.policy = policy.clone();
+        self.controller.set_dial_policy(policy);
     }
 
     /// True once [`Effect::Close`] was emitted.
@@ -471,6 +480,7 @@ impl ConnectionCore {
         self.dial_full = match cap {
             Capacity::Available => None,
             Capacity::Overloaded => Some("overload"),
+            Capacity::Draining => Some("draining"),
             Capacity::GatewayFull | Capacity::SubjectFull { .. } => Some("capacity"),
         };
         let before = self.controller.call_id().map(str::to_string);
@@ -495,7 +505,10 @@ impl ConnectionCore {
         if matches!(cap, Capacity::SubjectFull { .. }) && !self.controller.has_call() {
             return self.refuse_new(call_id, 486);
         }
-        let gateway = !matches!(cap, Capacity::GatewayFull | Capacity::Overloaded);
+        let gateway = !matches!(
+            cap,
+            Capacity::GatewayFull | Capacity::Overloaded | Capacity::Draining
+        );
         match self.controller.handle_incoming(now, info, gateway) {
             IncomingDecision::Ringing => self.bind(
                 call_id,

@@ -1066,3 +1066,6 @@ fn the_operator_refuses_a_ringing_call() {
     assert!(out.iter().any(|e| e.starts_with("refuse")), "{out:?}");
     assert_eq!(r.core.phase(), CallPhase::Idle);
 }
+#[cfg(test)]
+#[path = "drain_tests.rs"]
+mod drain;

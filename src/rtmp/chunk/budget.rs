@@ -21,8 +21,8 @@ pub struct ReassemblyBudget {
 
 #[derive(Debug)]
 struct Inner {
-    /// Bytes all readers together may hold.
-    limit: u64,
+    /// Bytes all readers together may hold (a live reload may change it).
+    limit: AtomicU64,
     /// Bytes held now.
     used: AtomicU64,
 }
@@ -32,7 +32,7 @@ impl ReassemblyBudget {
     pub fn new(limit: u64) -> Self {
         Self {
             inner: Arc::new(Inner {
-                limit,
+                limit: AtomicU64::new(limit),
                 used: AtomicU64::new(0),
             }),
         }
@@ -40,7 +40,13 @@ impl ReassemblyBudget {
 
     /// The budget's size in bytes.
     pub fn limit(&self) -> u64 {
-        self.inner.limit
+        self.inner.limit.load(Ordering::Relaxed)
+    }
+
+    /// A new size (a live reload): bytes already held stay held; new
+    /// reservations fit under `limit`.
+    pub fn set_limit(&self, limit: u64) {
+        self.inner.limit.store(limit, Ordering::Relaxed);
     }
 
     /// Bytes held by all readers now.
@@ -50,7 +56,7 @@ impl ReassemblyBudget {
 
     /// Takes `n` bytes; false (and nothing taken) when fewer are left.
     pub fn try_take(&self, n: u64) -> bool {
-        let limit = self.inner.limit;
+        let limit = self.limit();
         self.inner
             .used
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {

@@ -96,10 +96,16 @@ impl Connection {
                 self.answer(Input::StreamsLive(live));
             }
             Effect::ReserveCall => {
-                let permit = self.gw.calls.clone().try_acquire_owned().ok();
+                let permit = self.gw.calls.try_acquire();
                 let slot = self.subject_slot();
                 let overloaded = self.gw.media.load.is_overloaded();
                 let cap = auth::capacity(overloaded, permit.is_some(), &slot);
+                // Draining (SIGTERM): every new call is refused with 503.
+                let cap = if self.gw.is_draining() {
+                    crate::call::Capacity::Draining
+                } else {
+                    cap
+                };
                 let subject = match slot {
                     auth::SubjectSlot::Ok(p) => p,
                     auth::SubjectSlot::Full { .. } => None,
@@ -172,7 +178,7 @@ impl Connection {
                 if let Some(m) = self.own_call(&call_id).and_then(|c| c.media.as_ref()) {
                     m.update(negotiated);
                     let out = registry::rtmp_out_name(media_task::downlink(
-                        &self.gw.config.media,
+                        &self.gw.config().media,
                         self.session.client_caps(),
                     ));
                     self.gw.registry.media(
@@ -269,7 +275,7 @@ impl Connection {
             Effect::Closing(reason) => match reason {
                 CloseReason::ConnectTimeout => info!("no connect in time; closing"),
                 CloseReason::Idle => info!(
-                    idle_s = self.gw.config.limits.idle_timeout.as_secs(),
+                    idle_s = self.gw.config().limits.idle_timeout.as_secs(),
                     "idle timeout"
                 ),
                 CloseReason::Client => debug!("client gone; closing"),
@@ -360,7 +366,7 @@ impl Connection {
         let Some(media) = self.call.as_ref().and_then(|c| c.media.clone()) else {
             return Ok(());
         };
-        let max = self.gw.config.limits.max_subscribers_per_call;
+        let max = self.gw.config().limits.max_subscribers_per_call;
         self.gw
             .streams
             .subscribe(
@@ -455,7 +461,7 @@ impl Connection {
                 replaces: target.replaces().map(str::to_owned),
                 offer,
                 call_id: call_id.clone(),
-                invite_timeout: self.gw.config.sip.invite_timeout,
+                invite_timeout: self.gw.config().sip.invite_timeout,
                 from: self.caller_id(),
             },
             Arc::new(self.inbox_tx.clone()),
@@ -476,7 +482,7 @@ impl Connection {
     fn start_echo(&mut self, call_id: &CallId) -> Result<(), String> {
         let caps = self.session.client_caps();
         let handle = media_task::spawn_echo(
-            &self.gw.config.media,
+            &self.gw.config().media,
             caps,
             call_id.as_str(),
             self.inbox_tx.clone(),
@@ -486,7 +492,7 @@ impl Connection {
         self.gw.registry.media(
             call_id.as_str(),
             crate::media::codec::Codec::Pcmu.to_string(),
-            registry::rtmp_out_name(media_task::downlink(&self.gw.config.media, caps)),
+            registry::rtmp_out_name(media_task::downlink(&self.gw.config().media, caps)),
             Some(handle.stats.clone()),
         );
         if let Some(call) = self.own_call_mut(call_id) {
@@ -498,7 +504,7 @@ impl Connection {
     /// Starts the call's media task on its ports with `negotiated`.
     fn start_media(&mut self, call_id: &CallId, negotiated: Negotiated) -> Result<(), String> {
         let caps = self.session.client_caps();
-        let media_cfg = self.gw.config.media.clone();
+        let media_cfg = self.gw.config().media.clone();
         let inbox = self.inbox_tx.clone();
         let env = self.media_env();
         let Some(call) = self.own_call_mut(call_id) else {
@@ -546,7 +552,7 @@ impl Connection {
             return;
         };
         self.gw.streams.insert(publish, play, media.clone());
-        let max = self.gw.config.limits.max_subscribers_per_call;
+        let max = self.gw.config().limits.max_subscribers_per_call;
         for &stream_id in players {
             let queue = self.play_tx.clone();
             let ended: PlayEndedSender = Arc::new(self.inbox_tx.clone());
@@ -595,7 +601,7 @@ impl Connection {
             CallDirection::Echo => (
                 registry::Direction::Echo,
                 None,
-                Some(self.gw.config.sip.echo_user.clone()),
+                Some(self.gw.config().sip.echo_user.clone()),
             ),
         };
         self.gw.registry.start_call(NewCall {

@@ -72,7 +72,7 @@ pub async fn run<S: Transport>(
     let _listed = Listed(gw.clone(), origin.id);
     let mut inbuf = BytesMut::with_capacity(4096);
     match timeout(
-        gw.config.limits.handshake_timeout,
+        gw.config().limits.handshake_timeout,
         handshake(&mut stream, &mut inbuf),
     )
     .await
@@ -192,11 +192,17 @@ struct Connection {
     /// The client's identity when `[auth] mode = "jwt"`.
     identity: Option<crate::auth::Identity>,
     tcp_open: bool,
+    /// `Input::Shutdown` was fed (the gateway's token is cancelled).
+    shutdown_fed: bool,
+    /// The gateway's configuration generation this connection's core was
+    /// last given (a live reload bumps it: new dials use the new policy).
+    config_gen: u64,
 }
 
 impl Connection {
     fn new(gw: Arc<Gateway>, id: u64) -> Self {
-        let c = &gw.config;
+        let config_gen = gw.config_generation();
+        let c = gw.config();
         let session = Session::new(SessionConfig {
             app: c.rtmp.app.clone(),
             chunk_size: c.rtmp.chunk_size,
@@ -213,7 +219,7 @@ impl Connection {
             max_streams: c.limits.max_streams as usize,
             amf_limits: amf::Limits::default(),
         });
-        let session = match &gw.auth {
+        let session = match &gw.auth() {
             Some(a) => session.with_connect_gate(Box::new(auth::JwtGate {
                 auth: a.clone(),
                 metrics: gw.metrics.clone(),
@@ -224,7 +230,7 @@ impl Connection {
             std::time::Instant::now(),
             ConnectionConfig {
                 controller: ControllerConfig {
-                    policy: gw.policy.clone(),
+                    policy: c.policy.dial_allow.clone(),
                     echo_user: c.sip.echo_user.clone(),
                     ring_timeout: c.sip.ring_timeout,
                 },
@@ -258,6 +264,8 @@ impl Connection {
             transferred: None,
             identity: None,
             tcp_open: true,
+            shutdown_fed: false,
+            config_gen,
         }
     }
 
@@ -315,8 +323,11 @@ impl Connection {
                 _ = sleep_until(wake) => {
                     self.core.handle_timeout(std::time::Instant::now());
                 }
-                _ = self.gw.shutdown.cancelled(), if !self.core.is_closed() => {
+                // Once: the core then ends its call (BYE) and closes; a
+                // cancelled token stays ready, so polling it again would spin.
+                _ = self.gw.shutdown.cancelled(), if !self.core.is_closed() && !self.shutdown_fed => {
                     info!("gateway shutting down");
+                    self.shutdown_fed = true;
                     self.feed(Input::Shutdown).await;
                 }
             }
@@ -337,7 +348,19 @@ impl Connection {
     }
 
     /// Feeds one input to the core and carries out what it asks.
+    /// After a live reload, gives the core the new `[policy] dial_allow`
+    /// before it handles the next input (a running call is untouched).
+    fn refresh_config(&mut self) {
+        let generation = self.gw.config_generation();
+        if generation != self.config_gen {
+            self.config_gen = generation;
+            let policy = self.gw.config().policy.dial_allow.clone();
+            self.core.set_dial_policy(policy);
+        }
+    }
+
     async fn feed(&mut self, input: Input) {
+        self.refresh_config();
         self.core.handle(std::time::Instant::now(), input);
         self.drive().await;
     }
@@ -364,6 +387,7 @@ impl Connection {
     /// Feeds client bytes to the session and its events to the core;
     /// false when the session must end.
     async fn input(&mut self, data: &[u8]) -> bool {
+        self.refresh_config();
         self.core
             .handle(std::time::Instant::now(), Input::ClientActivity);
         let result = self.session.handle_input(data);
@@ -448,7 +472,7 @@ impl Connection {
 
     fn subscribe_named(&mut self, stream_id: u32, name: &str) -> Option<Result<CallId, String>> {
         let h = self.gw.streams.get(Direction::Play, name)?;
-        let max = self.gw.config.limits.max_subscribers_per_call;
+        let max = self.gw.config().limits.max_subscribers_per_call;
         let queue = self.play_tx.clone();
         let ended: super::streams::PlayEndedSender = Arc::new(self.inbox_tx.clone());
         Some(
@@ -465,6 +489,7 @@ impl Connection {
 
     /// A message from another task, for the core.
     async fn on_inbound(&mut self, msg: Inbound) {
+        self.refresh_config();
         match msg {
             Inbound::Sip(call_id, event) => {
                 effects::count_sip_response(&self.gw.metrics, &event);

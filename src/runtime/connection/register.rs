@@ -121,7 +121,7 @@ impl Connection {
         self.registrations.local.push(ident.clone());
         let uri = self.local_uri(&ident);
         info!(%uri, "registered on the embedded registrar");
-        if let Some(registrar) = self.gw.config.sip.registrar.clone() {
+        if let Some(registrar) = self.gw.config().sip.registrar.clone() {
             if let Err(why) = self.register_implicit(&ident, &registrar) {
                 warn!(reason = ?why, "cannot register the address upstream");
             }
@@ -132,7 +132,7 @@ impl Connection {
     fn local_uri(&self, ident: &str) -> String {
         let domain = self
             .gw
-            .config
+            .config()
             .sip
             .domain
             .clone()
@@ -143,7 +143,7 @@ impl Connection {
     /// `[sip] registrar`: registers an embedded address upstream too (like
     /// SEMS's implicit registrar), with `[sip.auth]` credentials if any.
     fn register_implicit(&mut self, ident: &str, registrar: &str) -> Result<String, String> {
-        let auth = self.gw.config.sip.auth.clone();
+        let auth = self.gw.config().sip.auth.clone();
         let args = ClientRegister {
             user: ident,
             registrar,
@@ -156,7 +156,7 @@ impl Connection {
         let mut params = RegisterParams::from_client(
             &args,
             &self.gw.ua.contact_host_port(),
-            self.gw.config.sip.register_expires,
+            self.gw.config().sip.register_expires,
         )
         .map_err(|e| e.to_string())?;
         params.trunk = auth.as_ref().map(crate::sip::trunk::TrunkAuth::new);
@@ -174,7 +174,7 @@ impl Connection {
         let aor = registrar
             .with_user(Some(args.user))
             .map_err(|e| format!("user: {e}"))?;
-        if !self.gw.config.policy.registrar_allow.allows(&aor) {
+        if !self.gw.config().policy.registrar_allow.allows(&aor) {
             return Err(format!(
                 "registering {} is not allowed by the gateway's registrar policy",
                 aor.canonical()
@@ -188,7 +188,7 @@ impl Connection {
         let params = RegisterParams::from_client(
             &args,
             &self.gw.ua.contact_host_port(),
-            self.gw.config.sip.register_expires,
+            self.gw.config().sip.register_expires,
         )
         .map_err(|e| e.to_string())?;
         self.start_upstream(params)

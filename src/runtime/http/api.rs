@@ -99,7 +99,7 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
 }
 
 async fn access(State(app): State<App>, req: Request, next: Next) -> Response {
-    match check(app.gw.config.http.admin_token.as_ref(), req.headers()) {
+    match check(app.gw.config().http.admin_token.as_ref(), req.headers()) {
         Ok(()) => next.run(req).await,
         Err(Denied::Off) => super::assets::not_found(),
         Err(why) => {
@@ -180,7 +180,7 @@ async fn status(State(app): State<App>) -> Response {
         calls: r.calls().len(),
         connections: r.connections().len(),
         registrations: r.registrations().len(),
-        max_calls: gw.config.limits.max_calls,
+        max_calls: gw.config().limits.max_calls,
         cdr_dropped: r.cdr_dropped(),
         ready: gw.metrics.is_ready() && !gw.shutdown.is_cancelled(),
     };

@@ -44,7 +44,7 @@ use tracing::{debug, info, Instrument};
 
 use super::connection::admission::Admission;
 use super::server::Acceptor;
-use super::{tls, Gateway, RuntimeError};
+use super::{Gateway, RuntimeError};
 
 /// Most bytes hyper buffers for one request head (hyper's minimum is 8 KiB).
 const MAX_HEAD_BYTES: usize = 16 * 1024;
@@ -104,13 +104,9 @@ impl ConnInfo {
 /// [`RuntimeError::HttpBind`] for the first address that cannot be bound,
 /// [`RuntimeError::Tls`] when the certificate or key cannot be used.
 pub async fn listen_all(gw: &Arc<Gateway>, tracker: &TaskTracker) -> Result<(), RuntimeError> {
-    let cfg = &gw.config.http;
-    let tls = match (&cfg.tls_cert, &cfg.tls_key) {
-        (Some(c), Some(k)) if !cfg.listen.is_empty() => {
-            Some(tls::acceptor(c, k, tls::Alpn::Http11)?)
-        }
-        _ => None,
-    };
+    let config = gw.config();
+    let cfg = &config.http;
+    let tls = gw.https.current().is_some();
     let app = App {
         gw: gw.clone(),
         tracker: tracker.clone(),
@@ -123,12 +119,12 @@ pub async fn listen_all(gw: &Arc<Gateway>, tracker: &TaskTracker) -> Result<(), 
                 addr: *addr,
                 source,
             })?;
-        let scheme = if tls.is_some() { "https" } else { "http" };
+        let scheme = if tls { "https" } else { "http" };
         info!(%addr, scheme, "HTTP listening (web phone at /, RTMP over WebSocket at /rtmp)");
         let r = router(app.clone());
-        tokio::spawn(accept_loop(app.clone(), listener, tls.clone(), r, "HTTP"));
+        tokio::spawn(accept_loop(app.clone(), listener, tls, r, "HTTP"));
     }
-    for addr in &gw.config.metrics.listen {
+    for addr in &config.metrics.listen {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| RuntimeError::HttpBind {
@@ -137,7 +133,7 @@ pub async fn listen_all(gw: &Arc<Gateway>, tracker: &TaskTracker) -> Result<(), 
             })?;
         info!(%addr, "metrics listening (/metrics, /healthz, /readyz)");
         let r = ops::router(app.clone());
-        tokio::spawn(accept_loop(app.clone(), listener, None, r, "metrics"));
+        tokio::spawn(accept_loop(app.clone(), listener, false, r, "metrics"));
     }
     Ok(())
 }
@@ -145,7 +141,7 @@ pub async fn listen_all(gw: &Arc<Gateway>, tracker: &TaskTracker) -> Result<(), 
 /// The routes: `/rtmp` (WebSocket), the status API under `/api/v1`,
 /// RTMPT `POST`s, the embedded files, 404 for the rest.
 pub fn router(app: App) -> Router {
-    let on_http = app.gw.config.metrics.on_http;
+    let on_http = app.gw.config().metrics.on_http;
     let r = Router::new()
         .route("/rtmp", get(ws::upgrade))
         .nest("/api/v1", api::router(&app));
@@ -181,7 +177,7 @@ async fn files(method: Method, uri: Uri) -> Response {
 async fn accept_loop(
     app: App,
     listener: TcpListener,
-    tls: Option<TlsAcceptor>,
+    tls: bool,
     router: Router,
     what: &'static str,
 ) {
@@ -196,7 +192,13 @@ async fn accept_loop(
             rtmpt_seen: Arc::default(),
         };
         let span = tracing::info_span!("http", conn = conn.id, %peer);
-        let serve = serve(gw.clone(), router.clone(), stream, tls.clone(), conn);
+        // HTTPS: the certificate in force now (a reload may have changed it).
+        let tls = match (tls, gw.https.current()) {
+            (false, _) => None,
+            (true, Some(acceptor)) => Some(acceptor),
+            (true, None) => continue,
+        };
+        let serve = serve(gw.clone(), router.clone(), stream, tls, conn);
         tokio::spawn(serve.instrument(span));
     }
 }
@@ -213,8 +215,8 @@ async fn serve(
     tls: Option<TlsAcceptor>,
     conn: ConnInfo,
 ) {
-    let limits = &gw.config.limits;
-    let head_timeout = limits.handshake_timeout;
+    let config = gw.config();
+    let head_timeout = config.limits.handshake_timeout;
     let info = conn.clone();
     let served = async move {
         match tls {
@@ -229,7 +231,7 @@ async fn serve(
         }
     };
     tokio::pin!(served);
-    let cfg = &gw.config.http;
+    let cfg = &config.http;
     loop {
         match tokio::time::timeout(cfg.connection_timeout, &mut served).await {
             Ok(()) => return,

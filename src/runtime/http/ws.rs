@@ -37,7 +37,7 @@ pub async fn upgrade(
     let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
     let origin_header = text(header::ORIGIN);
     if !origin::allowed(
-        &app.gw.config.http.allowed_origins,
+        &app.gw.config().http.allowed_origins,
         origin_header,
         text(header::HOST),
     ) {

@@ -10,7 +10,9 @@ fn cfg(trusted: &[&str]) -> SipConfig {
 }
 
 fn guard(trusted: &[&str]) -> SipGuard {
-    SipGuard::new(&cfg(trusted), "192.0.2.1:5060".parse().unwrap())
+    let c = cfg(trusted);
+    let ranges = std::sync::Arc::new(crate::sip::trust::TrustedRanges::new(c.trusted.clone()));
+    SipGuard::new(&c, ranges, "192.0.2.1:5060".parse().unwrap())
 }
 
 fn invite(via_params: &str) -> Request {

@@ -124,7 +124,7 @@ pub async fn route(
     headers: &HeaderMap,
     body: Body,
 ) -> Option<Response> {
-    if !app.gw.config.http.rtmpt {
+    if !app.gw.config().http.rtmpt {
         return None;
     }
     let cmd = match path::parse(path) {
@@ -187,7 +187,8 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
 
 async fn open(app: &App, conn: &ConnInfo) -> Response {
     let gw = &app.gw;
-    let cfg = &gw.config.http;
+    let config = gw.config();
+    let cfg = &config.http;
     let ip = conn.peer.ip();
     let admission = match admit(gw, ip) {
         Ok(a) => a,
