@@ -1,8 +1,9 @@
 //! Live reload: SIGHUP (and the HTTP API, through [`reload`]) re-reads the
 //! configuration file, validates it as start-up and `check-config` do,
 //! and applies the live keys (`config::reload::LIVE_KEYS`: `[policy]`,
-//! `[auth]`, `[limits]`, `[sip] trusted`, `[log] level`, the TLS
-//! certificate files) without touching running calls:
+//! `[auth]`, `[limits]` but `media_max_load`, `[sip] trusted`,
+//! `[log] level`, `[http] admin_token`, the TLS certificate files) without
+//! touching running calls:
 //!
 //! | key | takes effect |
 //! |---|---|
@@ -14,6 +15,7 @@
 //! | `[sip] trusted` | the next new INVITE |
 //! | `[log] level` | at once (unless `RUST_LOG` is set) |
 //! | TLS certificate and key files (`[rtmp]`, `[http]`) | the next TLS handshake |
+//! | `[http] admin_token` | the next status API request |
 //!
 //! Every other changed key is logged as "needs a restart" and keeps its
 //! running value. A file that does not load, a key file or certificate

@@ -16,9 +16,13 @@ Drain: SIGTERM with a call up to a silent sipp UAS (which never hangs up):
 - with a long drain_timeout_s, the gateway exits as soon as its last call hangs up;
 - an INVITE to a registered client during the drain gets 503 and does not ring it.
 TLS: new HTTPS and RTMPS handshakes present a certificate swapped in by SIGHUP.
+API: POST /api/v1/reload does what SIGHUP does, behind the status API's bearer token: 401 without
+it or with a wrong one (nothing reloaded), 200 with {"applied", "needs_restart"}, 422 with the error
+for a broken file; a new [http] admin_token is live at once.
 
 The binary before issue 12 has no SIGHUP handler (SIGHUP kills it) and no drain_timeout_s key
 (check-config rejects the config): every test here fails on it."""
+import json
 import signal
 import time
 
@@ -251,3 +255,53 @@ def test_invites_get_503_while_draining(gateway_factory, procs, out_dir, ports):
     finally:
         holder.close()
         callee.close()
+
+
+def test_api_reload_with_and_without_the_token(gateway_factory, ports):
+    token, new_token = "e2e-reload-token-0123456789", "e2e-reload-token-abcdefghij"
+    hport, mport = ports.port(), ports.port()
+    gw = gateway_factory({"http": {"listen": [f"127.0.0.1:{hport}"], "admin_token": token},
+                          "metrics": {"listen": [f"127.0.0.1:{mport}"]}}, name="gw_reload_api")
+
+    def post(tok):
+        headers = {"Authorization": f"Bearer {tok}"} if tok is not None else {}
+        status, hdrs, body = http_get(hport, "/api/v1/reload", method="POST", headers=headers)
+        return status, hdrs, (json.loads(body) if body else None)
+
+    # Without the token, or with a wrong one: 401 and nothing is reloaded.
+    rewrite(gw, {"policy": {"dial_allow": ["sip:echo@*"]}})
+    for tok in (None, "not-the-admin-token-000"):
+        status, hdrs, _ = post(tok)
+        assert status == 401, f"reload with token {tok!r}: {status}"
+        assert hdrs.get("www-authenticate", "").startswith("Bearer"), hdrs
+    assert metric(mport, 'rtmp2sip_config_reloads_total{result="ok"}') == 0
+    with RtmpControl(gw.url()) as ctl:
+        dial_connected(ctl, "sip:echo@127.0.0.1")   # the start-up policy still allows any user
+        hangup_ended(ctl)
+
+    # With it: 200 and the report; the narrower policy is in force for the next dial.
+    status, _, doc = post(token)
+    assert status == 200, (status, doc)
+    assert doc["applied"] == ["policy"] and doc["needs_restart"] == [], doc
+    with RtmpControl(gw.url()) as ctl:
+        info = dial_error(ctl, "sip:bob@127.0.0.1")
+        assert info.get("code") == "Sono.Call.Forbidden", info
+
+    # A broken file: 422 with the error naming the key; the running configuration stays.
+    rewrite(gw, {"policy": {"dial_allow": ["sip:echo@*"]}, "rtmp": {"chunk_size": 1}})
+    status, _, doc = post(token)
+    assert status == 422, (status, doc)
+    assert "rtmp.chunk_size" in doc["error"], doc
+    assert metric(mport, 'rtmp2sip_config_reloads_total{result="error"}') == 1
+
+    # A new admin token is live at once; a changed listen address is reported as needing a restart.
+    rewrite(gw, {"policy": {"dial_allow": ["sip:echo@*"]},
+                 "http": {"listen": [f"127.0.0.1:{hport}"], "admin_token": new_token},
+                 "rtmp": {"listen": [f"127.0.0.1:{ports.port()}"]}})
+    status, _, doc = post(token)
+    assert status == 200, (status, doc)
+    assert doc["applied"] == ["http.admin_token"] and doc["needs_restart"] == ["rtmp.listen"], doc
+    assert post(token)[0] == 401, "the old admin token should be refused after the reload"
+    status, _, doc = post(new_token)
+    assert status == 200 and doc == {"applied": [], "needs_restart": ["rtmp.listen"]}, (status, doc)
+    assert metric(mport, 'rtmp2sip_config_reloads_total{result="ok"}') == 3

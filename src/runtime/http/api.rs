@@ -9,6 +9,7 @@
 //! | `DELETE /api/v1/calls/{call_id}` | 202: the call is being hung up (BYE/CANCEL at the far end, status 0 at the client); 404 if none |
 //! | `GET /api/v1/registrations`      | every registration |
 //! | `GET /api/v1/connections`        | every RTMP connection |
+//! | `POST /api/v1/reload`            | re-read the configuration file as SIGHUP does: 200 with the `ReloadReport` (`applied`, `needs_restart`), 422 `{"error": ...}` when refused (nothing changed) |
 //!
 //! **Access.** Off (404 for every path) unless `[http] admin_token` is
 //! set; then every request needs `Authorization: Bearer <admin_token>`
@@ -24,7 +25,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -44,6 +45,7 @@ pub fn routes() -> Router<App> {
         .route("/calls/{call_id}", get(call).delete(hangup))
         .route("/registrations", get(registrations))
         .route("/connections", get(connections))
+        .route("/reload", post(reload))
 }
 
 /// The `/api/v1` router: [`routes`] behind the access check. Nest it at
@@ -225,6 +227,18 @@ async fn connections(State(app): State<App>) -> Response {
         StatusCode::OK,
         &serde_json::json!({ "connections": app.gw.registry.connections() }),
     )
+}
+
+/// `POST /api/v1/reload`: [`crate::runtime::reload::reload`] on a
+/// blocking thread (it reads the configuration and certificate files).
+async fn reload(State(app): State<App>) -> Response {
+    let gw = app.gw.clone();
+    info!("status API: configuration reload requested");
+    match tokio::task::spawn_blocking(move || crate::runtime::reload::reload(&gw)).await {
+        Ok(Ok(report)) => json(StatusCode::OK, &report),
+        Ok(Err(e)) => error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()),
+        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "reload task failed"),
+    }
 }
 
 #[cfg(test)]
