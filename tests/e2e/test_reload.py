@@ -154,6 +154,9 @@ def test_sigterm_drains_new_dials_get_503_and_the_call_is_hung_up_at_the_timeout
         info = dial_error(other, ECHO)
         assert info.get("code") == "Sono.Call.Failed", info
         assert str(info.get("description", "")).startswith("503 "), info
+        assert info.get("sip_code") == 503, f"a drain refusal carries sip_code 503: {info}"
+        assert wait_until(lambda: metric(mport, 'rtmp2sip_refused_total{what="dial",reason="draining"}') == 1,
+                          2, 0.05), "the drain refusal should be counted with reason draining"
         late = RtmpControl(gw.url())    # the listener still answers: a new client hears 503 too
         try:
             info = dial_error(late, ECHO)
