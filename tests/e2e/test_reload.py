@@ -264,7 +264,8 @@ def test_api_reload_with_and_without_the_token(gateway_factory, ports):
     token, new_token = "e2e-reload-token-0123456789", "e2e-reload-token-abcdefghij"
     hport, mport = ports.port(), ports.port()
     gw = gateway_factory({"http": {"listen": [f"127.0.0.1:{hport}"], "admin_token": token},
-                          "metrics": {"listen": [f"127.0.0.1:{mport}"]}}, name="gw_reload_api")
+                          "metrics": {"listen": [f"127.0.0.1:{mport}"]},
+                          "log": {"format": "json"}}, name="gw_reload_api")
 
     def post(tok):
         headers = {"Authorization": f"Bearer {tok}"} if tok is not None else {}
@@ -297,14 +298,21 @@ def test_api_reload_with_and_without_the_token(gateway_factory, ports):
     assert "rtmp.chunk_size" in doc["error"], doc
     assert metric(mport, 'rtmp2sip_config_reloads_total{result="error"}') == 1
 
-    # A new admin token is live at once; a changed listen address is reported as needing a restart.
-    rewrite(gw, {"policy": {"dial_allow": ["sip:echo@*"]},
+    # A new admin token and a quieter log level are live at once (the JSON log keeps its format);
+    # a changed listen address is reported as needing a restart.
+    rewrite(gw, {"policy": {"dial_allow": ["sip:echo@*"]}, "log": {"format": "json", "level": "warn"},
                  "http": {"listen": [f"127.0.0.1:{hport}"], "admin_token": new_token},
                  "rtmp": {"listen": [f"127.0.0.1:{ports.port()}"]}})
     status, _, doc = post(token)
     assert status == 200, (status, doc)
-    assert doc["applied"] == ["http.admin_token"] and doc["needs_restart"] == ["rtmp.listen"], doc
+    assert doc["applied"] == ["log.level", "http.admin_token"], doc
+    assert doc["needs_restart"] == ["rtmp.listen"], doc
+    off = gw.log_size()
     assert post(token)[0] == 401, "the old admin token should be refused after the reload"
     status, _, doc = post(new_token)
     assert status == 200 and doc == {"applied": [], "needs_restart": ["rtmp.listen"]}, (status, doc)
     assert metric(mport, 'rtmp2sip_config_reloads_total{result="ok"}') == 3
+    time.sleep(0.3)
+    lines = [json.loads(ln) for ln in gw.log_since(off, max_lines=10**6).splitlines() if ln.strip()]
+    levels = {ln["level"] for ln in lines}
+    assert "WARN" in levels and "INFO" not in levels, f"[log] level = warn should be in force: {lines}"
