@@ -103,6 +103,7 @@ def test_refresh_crosses_kamailio_and_keeps_the_call(gateway_factory, sst_kamail
         assert f"127.0.0.1:{kam.port}" in (header(invite, "Record-Route") or ""), \
             f"the INVITE did not come through Kamailio:\n{invite}"
         assert header(invite, "Session-Expires") == str(INTERVAL_S), invite
+        assert "timer" in (header(invite, "Supported") or header(invite, "k") or ""), invite
         t_answer = next(t for t, d, m in peer.log if d == "out" and m.startswith("SIP/2.0 200"))
         # Kamailio appended its Session-Expires to the far end's 200 (the far end sent none).
         ok200 = next(m for _, d, m in peer.log if d == "out" and m.startswith("SIP/2.0 200"))
