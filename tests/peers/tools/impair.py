@@ -11,6 +11,8 @@ Shape:
 The client is the last source seen on the listen socket, or `client` when given (so the b2a direction
 works before the client has sent anything). The upstream socket's local port can be fixed
 (`upstream_bind`), e.g. to the port a SIP far end advertises in its SDP so the gateway sends there.
+With `upstream=None` the upstream is learned from the first datagram that reaches the upstream socket
+(symmetric RTP); until then client datagrams are dropped and counted (`no_upstream`).
 
 Impairments, per direction, in this order for each datagram:
   1. burst loss: a two-state Gilbert-Elliott chain (p: P(good -> bad), r: P(bad -> good), a packet in
@@ -96,6 +98,7 @@ class DirStats:
     lost_burst: int = 0
     queue_drops: int = 0
     send_errors: int = 0
+    no_upstream: int = 0
     reordered: int = 0
     duplicated: int = 0
     bursts: int = 0
@@ -202,7 +205,7 @@ class ImpairProxy:
         if not 1 <= max_queue <= MAX_QUEUE_CAP:
             raise ValueError(f"max_queue={max_queue}: in [1, {MAX_QUEUE_CAP}]")
         ub = upstream_bind or (listen[0], 0)
-        addrs = [listen, upstream, ub] + ([client] if client else [])
+        addrs = [listen, ub] + [a for a in (upstream, client) if a]
         if not allow_nonloopback:
             for a in addrs:
                 if not is_loopback(a[0]):
@@ -289,8 +292,14 @@ class ImpairProxy:
                 now = time.monotonic()
                 if s is self.a:
                     self.client = src[:2]
+                    if self.upstream is None:
+                        self.dirs["a2b"].stats.no_upstream += 1
+                        continue
                     self._schedule("a2b", data, self.b, self.upstream, now)
-                elif self.client is not None:
+                    continue
+                if self.upstream is None:
+                    self.upstream = src[:2]
+                if self.client is not None:
                     self._schedule("b2a", data, self.a, self.client, now)
 
 

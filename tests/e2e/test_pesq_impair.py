@@ -1,0 +1,197 @@
+"""PESQ (ITU-T P.862) of speech through a transcoded call with the UDP impairment proxy
+(tests/peers/tools/impair.py) on the RTP path between the gateway and the far end (issue 10 item 4).
+
+    RTMP client (librtmp publishes Speex WB speech, ffmpeg plays)  <->  gateway  <->  impair.py  <->  far end
+
+The far end: sipp answers the INVITE with PCMU and an SDP whose media port is the proxy's upstream socket,
+and plays nothing; a Python socket behind the proxy sends the speech as PCMU RTP in real time (20 ms per
+packet) and records the PCMU that arrives. The proxy learns the gateway's RTP address from its first packet
+(symmetric RTP; the source IP is the SDP's, so `[media] latching` admits it), then the speech starts.
+
+Scored as test_pesq_gateway.py does (aligned by cross-correlation): SIP -> RTMP, wideband MOS-LQO of what
+ffmpeg plays (the gateway's jitter buffer, loss concealment and Speex encoder at work); RTMP -> SIP,
+narrowband MOS-LQO of the PCMU the far end receives, lost packets as silence (a far end without
+concealment: this is the network's damage, not the gateway's). The gateway's "media ended" stats (jitter
+buffer received/lost/late/duplicates) are read from its log.
+
+Conditions (both directions, seed 1): clean (through the proxy, no impairment) and 5 % random loss + 40 ms
+uniform jitter by default; PESQ_IMPAIR_CASES=all adds 5 % loss alone and 40 ms jitter alone. Figures land
+in the e2e measurements and BENCHMARKS.md ("Quality under impairment"). Quality does not depend on build
+speed: the debug binary scores what a release build scores. Needs espeak-ng and pip pesq."""
+import audioop
+import os
+import re
+import socket
+import struct
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from scipy.io import wavfile
+
+from helpers import media, paths
+from helpers.calls import dial_connected, hangup_ended
+from helpers.sipp import Sipp
+
+pytest.importorskip("pesq", reason="pip pesq (scripts/install-test-deps.sh)")
+from test_pesq_gateway import _mos, _speech_wav  # noqa: E402
+
+sys.path.insert(0, str(paths.TOOLS_DIR))
+from impair import Impairment, ImpairProxy  # noqa: E402
+
+CASES = {
+    "clean": Impairment(),
+    "loss5_jitter40": Impairment(loss=0.05, jitter_ms=40),
+    "loss5": Impairment(loss=0.05),
+    "jitter40": Impairment(jitter_ms=40),
+}
+# Floors that catch broken audio only (the figures are in BENCHMARKS.md).
+MIN_MOS_CLEAN = {"to_rtmp": 1.8, "to_sip": 2.0}
+MIN_MOS_IMPAIRED = {"to_rtmp": 1.2, "to_sip": 1.2}
+SSRC = 0x5EED1234
+
+
+class FarEnd:
+    """The media side of the far end: sends `packets` (PCMU payloads, 20 ms each) as RTP through the proxy
+    once the gateway's first packet has arrived, and records [(seq, ts, payload)] of what arrives."""
+
+    def __init__(self, payloads):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.05)
+        self.addr = self.sock.getsockname()
+        self.payloads, self.got, self.proxy = payloads, [], None
+        self.first = threading.Event()
+        self.stop_ev = threading.Event()
+        self.sent_all = threading.Event()
+
+    def start(self, proxy_addr):
+        self.proxy = proxy_addr
+        threading.Thread(target=self._recv, daemon=True).start()
+        threading.Thread(target=self._send, daemon=True).start()
+        return self
+
+    def _recv(self):
+        while not self.stop_ev.is_set():
+            try:
+                b, _ = self.sock.recvfrom(2048)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            r = media.parse_rtp(b)
+            if r and r["pt"] == 0:
+                self.got.append((r["seq"], r["ts"], r["payload"]))
+                self.first.set()
+
+    def _send(self):
+        if not self.first.wait(15):
+            return
+        t0 = time.monotonic()
+        for i, pl in enumerate(self.payloads):
+            if self.stop_ev.is_set():
+                return
+            hdr = struct.pack("!BBHII", 0x80, 0x80 if i == 0 else 0, i & 0xFFFF, (i * 160) & 0xFFFFFFFF, SSRC)
+            self.sock.sendto(hdr + pl, self.proxy)
+            delay = t0 + (i + 1) * 0.02 - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        self.sent_all.set()
+
+    def stop(self):
+        self.stop_ev.set()
+        time.sleep(0.1)
+        self.sock.close()
+
+    def to_wav(self, wav):
+        """The received PCMU placed by RTP timestamp (first SSRC's timeline), missing packets as silence."""
+        seen, frames = set(), {}
+        for seq, ts, pl in self.got:
+            if seq not in seen:
+                seen.add(seq)
+                frames[ts] = pl
+        assert frames, "the far end received no PCMU"
+        t0 = min(frames)
+        end = max(frames) - t0 + 160
+        out = np.zeros(end, dtype=np.int16)
+        for ts, pl in frames.items():
+            pcm = np.frombuffer(audioop.ulaw2lin(pl, 2), dtype=np.int16)
+            out[ts - t0:ts - t0 + len(pcm)] = pcm
+        wavfile.write(wav, 8000, out)
+        return wav
+
+
+def _speech_payloads(speech_wav, out_dir):
+    pcap = media.make_rtp_pcap(speech_wav, out_dir / "speech_pcmu.pcap", "pcmu")
+    return [r["payload"] for r in media.pcap_file_rtp(pcap)]
+
+
+def _media_stats(gateway_log_text):
+    """The last "media ended" jitter stats in the gateway's log: dict of the counters, or {}."""
+    m = None
+    for m in re.finditer(r"media ended.*?jitter: JitterStats \{([^}]*)\}", gateway_log_text):
+        pass
+    if not m:
+        return {}
+    return {k: int(v) for k, v in re.findall(r"(\w+): (\d+)", m.group(1))}
+
+
+def _call(gateway, rtmp_client, procs, out_dir, ports, speech_wav, speech, payloads, case, imp):
+    proxy_port = ports.port()
+    far = FarEnd(payloads)
+    proxy = ImpairProxy(("127.0.0.1", 0), None, a2b=imp, b2a=imp, seed=1,
+                        upstream_bind=("127.0.0.1", proxy_port), client=far.addr).start()
+    far.start(proxy.listen_addr)
+    dummy_pcap = out_dir / "speech_pcmu.pcap"
+    sipp = Sipp(procs, out_dir, ports, "uas_pcmu.xml", pcap=dummy_pcap, name=f"sipp_{case}",
+                subst={"<exec play_pcap_audio=": "<log message=", "m=audio [media_port]": f"m=audio {proxy_port}"})
+    sipp.start()
+    log_start = gateway.log_size()
+    seconds = len(speech) / 16000
+    flv_in = out_dir / "speech_speex.flv"
+    if not flv_in.exists():
+        media.make_speex_flv(speech_wav, flv_in)
+    try:
+        ctl = rtmp_client(gateway.url())
+        s4 = dial_connected(ctl, sipp.uri("bob"))
+        played = out_dir / f"played_{case}.flv"
+        player = media.ffmpeg_play(procs, gateway.url(s4["play"]), played, seconds + 1, name=f"play_{case}")
+        publisher = media.librtmp_publish(procs, gateway.url(s4["publish"]), flv_in, name=f"publish_{case}")
+        media.wait_ok(publisher, seconds + 20, "librtmp publishing Speex speech")
+        far.sent_all.wait(10)
+        time.sleep(1.0)
+        if player.wait(8) is None:
+            player.stop()
+        hangup_ended(ctl)
+        sipp.wait_exit(15)
+    finally:
+        far.stop()
+        stats = proxy.stop()
+    to_rtmp, _ = _mos(speech, media.flv_to_wav(played, out_dir / f"played_{case}.wav"), "wb")
+    to_sip, _ = _mos(speech, far.to_wav(out_dir / f"at_far_end_{case}.wav"), "nb")
+    time.sleep(0.5)
+    log = gateway.log.read_bytes()[log_start:].decode(errors="replace")
+    return to_rtmp, to_sip, stats, _media_stats(log)
+
+
+def test_pesq_speech_under_impairment(gateway, rtmp_client, procs, out_dir, ports, measure):
+    speech_wav, speech = _speech_wav(out_dir)
+    payloads = _speech_payloads(speech_wav, out_dir)
+    names = list(CASES) if os.environ.get("PESQ_IMPAIR_CASES") == "all" else ["clean", "loss5_jitter40"]
+    results = {}
+    for case in names:
+        to_rtmp, to_sip, stats, jb = _call(gateway, rtmp_client, procs, out_dir, ports, speech_wav, speech,
+                                           payloads, case, CASES[case])
+        results[case] = (to_rtmp, to_sip)
+        measure(f"PESQ impair {case}: SIP PCMU -> RTMP Speex WB (MOS-LQO wb)", round(to_rtmp, 3))
+        measure(f"PESQ impair {case}: RTMP Speex WB -> SIP PCMU, no far-end PLC (MOS-LQO nb)", round(to_sip, 3))
+        measure(f"PESQ impair {case}: proxy lost b2a/a2b",
+                f"{stats['b2a']['lost']}/{stats['b2a']['received']} {stats['a2b']['lost']}/{stats['a2b']['received']}")
+        if jb:
+            measure(f"PESQ impair {case}: gateway jitter buffer", jb)
+    for case, (to_rtmp, to_sip) in results.items():
+        floor = MIN_MOS_CLEAN if case == "clean" else MIN_MOS_IMPAIRED
+        assert to_rtmp >= floor["to_rtmp"], f"{case}: SIP->RTMP MOS {to_rtmp:.2f}"
+        assert to_sip >= floor["to_sip"], f"{case}: RTMP->SIP MOS {to_sip:.2f}"
