@@ -36,7 +36,7 @@ from helpers.calls import dial_connected, hangup_ended
 from helpers.sipp import Sipp
 
 pytest.importorskip("pesq", reason="pip pesq (scripts/install-test-deps.sh)")
-from test_pesq_gateway import _mos, _speech_wav  # noqa: E402
+from test_pesq_gateway import LEAD_S, _mos, _speech_wav  # noqa: E402
 
 sys.path.insert(0, str(paths.TOOLS_DIR))
 from impair import Impairment, ImpairProxy  # noqa: E402
@@ -62,7 +62,7 @@ class FarEnd:
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.05)
         self.addr = self.sock.getsockname()
-        self.payloads, self.got, self.proxy = payloads, [], None
+        self.payloads, self.got, self.proxy, self.t0 = payloads, [], None, None
         self.first = threading.Event()
         self.stop_ev = threading.Event()
         self.sent_all = threading.Event()
@@ -89,7 +89,7 @@ class FarEnd:
     def _send(self):
         if not self.first.wait(15):
             return
-        t0 = time.monotonic()
+        t0 = self.t0 = time.monotonic()
         for i, pl in enumerate(self.payloads):
             if self.stop_ev.is_set():
                 return
@@ -121,6 +121,59 @@ class FarEnd:
             out[ts - t0:ts - t0 + len(pcm)] = pcm
         wavfile.write(wav, 8000, out)
         return wav
+
+
+class Player:
+    """python3-librtmp plays `url` in a thread for `seconds` and writes the FLV as received; `arrivals`
+    holds the monotonic arrival time of every audio tag, in order (for the one-way delay)."""
+
+    def __init__(self, url, out, seconds):
+        import librtmp
+        self.out, self.seconds, self.reads = out, seconds, []
+        self.conn = librtmp.RTMP(url, live=True, timeout=5)
+        self.conn.connect()
+        self.stream = self.conn.create_stream()
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < self.seconds:
+            try:
+                data = self.stream.read(4096)
+            except Exception:  # noqa: BLE001 (librtmp raises its own errors at the stream's end)
+                break
+            if not data:
+                break
+            self.reads.append((time.monotonic(), data))
+
+    def wait(self, timeout):
+        self.t.join(timeout)
+        try:
+            self.stream.close()
+        except Exception:  # noqa: BLE001
+            pass
+        d = b"".join(x for _, x in self.reads)
+        self.out.write_bytes(d)
+        return self.arrivals(d)
+
+    def arrivals(self, d):
+        ends, n = [], 0
+        for t, x in self.reads:
+            n += len(x)
+            ends.append((n, t))
+        out, off, k = [], 13, 0
+        while off + 11 <= len(d):
+            ln = int.from_bytes(d[off + 1:off + 4], "big")
+            last = off + 11 + ln
+            while k < len(ends) and ends[k][0] < last:
+                k += 1
+            if k == len(ends):
+                break
+            if d[off] == 8 and ln:
+                out.append(ends[k][1])
+            off = last + 4
+        return out
 
 
 def _speech_payloads(speech_wav, out_dir):
@@ -157,23 +210,30 @@ def _call(gateway, rtmp_client, procs, out_dir, ports, speech_wav, speech, paylo
         ctl = rtmp_client(gateway.url())
         s4 = dial_connected(ctl, sipp.uri("bob"))
         played = out_dir / f"played_{case}.flv"
-        player = media.ffmpeg_play(procs, gateway.url(s4["play"]), played, seconds + 1, name=f"play_{case}")
+        player = Player(gateway.url(s4["play"]), played, seconds + 6)
         publisher = media.librtmp_publish(procs, gateway.url(s4["publish"]), flv_in, name=f"publish_{case}")
         media.wait_ok(publisher, seconds + 20, "librtmp publishing Speex speech")
         far.sent_all.wait(10)
         time.sleep(1.0)
-        if player.wait(8) is None:
-            player.stop()
         hangup_ended(ctl)
+        arrivals = player.wait(8)
         sipp.wait_exit(15)
     finally:
         far.stop()
         stats = proxy.stop()
-    to_rtmp, _ = _mos(speech, media.flv_to_wav(played, out_dir / f"played_{case}.wav"), "wb")
+    to_rtmp, lag = _mos(speech, media.flv_to_wav(played, out_dir / f"played_{case}.wav"), "wb")
+    # Reference sample R (R = the speech onset, 1.5 s) is in far-end packet R // 320, sent at far.t0 + R/16000
+    # (20 ms per packet), and at sample R + lag of the played recording, i.e. in audio tag (R + lag) // 320
+    # (20 ms Speex WB per tag). That tag's arrival minus its offset, minus the send time, is the one-way
+    # delay far end -> RTMP player at the speech onset (the jitter buffer may adapt later in the call).
+    one_way_ms = None
+    r = int(LEAD_S * 16000) + lag
+    if 0 <= r // 320 < len(arrivals) and far.t0 is not None:
+        one_way_ms = round((arrivals[r // 320] - (r % 320) / 16000 - far.t0 - LEAD_S) * 1000, 1)
     to_sip, _ = _mos(speech, far.to_wav(out_dir / f"at_far_end_{case}.wav"), "nb")
     time.sleep(0.5)
     log = gateway.log.read_bytes()[log_start:].decode(errors="replace")
-    return to_rtmp, to_sip, stats, _media_stats(log)
+    return to_rtmp, to_sip, stats, _media_stats(log), one_way_ms
 
 
 def test_pesq_speech_under_impairment(gateway, rtmp_client, procs, out_dir, ports, measure):
@@ -182,13 +242,15 @@ def test_pesq_speech_under_impairment(gateway, rtmp_client, procs, out_dir, port
     names = list(CASES) if os.environ.get("PESQ_IMPAIR_CASES") == "all" else ["clean", "loss5_jitter40"]
     results = {}
     for case in names:
-        to_rtmp, to_sip, stats, jb = _call(gateway, rtmp_client, procs, out_dir, ports, speech_wav, speech,
+        to_rtmp, to_sip, stats, jb, one_way_ms = _call(gateway, rtmp_client, procs, out_dir, ports, speech_wav, speech,
                                            payloads, case, CASES[case])
         results[case] = (to_rtmp, to_sip)
         measure(f"PESQ impair {case}: SIP PCMU -> RTMP Speex WB (MOS-LQO wb)", round(to_rtmp, 3))
         measure(f"PESQ impair {case}: RTMP Speex WB -> SIP PCMU, no far-end PLC (MOS-LQO nb)", round(to_sip, 3))
         measure(f"PESQ impair {case}: proxy lost b2a/a2b",
                 f"{stats['b2a']['lost']}/{stats['b2a']['received']} {stats['a2b']['lost']}/{stats['a2b']['received']}")
+        measure(f"PESQ impair {case}: one-way delay far end -> RTMP player (ms)", one_way_ms)
+        measure(f"PESQ impair {case}: proxy mean delay b2a (ms)", stats["b2a"]["delay_mean_ms"])
         if jb:
             measure(f"PESQ impair {case}: gateway jitter buffer", jb)
     for case, (to_rtmp, to_sip) in results.items():
