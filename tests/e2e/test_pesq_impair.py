@@ -33,6 +33,7 @@ from scipy.io import wavfile
 
 from helpers import media, paths
 from helpers.calls import dial_connected, hangup_ended
+from helpers.rtmp_raw import ErtmpClient
 from helpers.sipp import Sipp
 
 pytest.importorskip("pesq", reason="pip pesq (scripts/install-test-deps.sh)")
@@ -51,6 +52,7 @@ CASES = {
 MIN_MOS_CLEAN = {"to_rtmp": 1.8, "to_sip": 2.0}
 MIN_MOS_IMPAIRED = {"to_rtmp": 1.2, "to_sip": 1.2}
 SSRC = 0x5EED1234
+MULAW = 0x82  # FLV audio header: SoundFormat 8 (G.711 µ-law), 8 kHz, 16-bit, mono
 
 
 class FarEnd:
@@ -191,7 +193,91 @@ def _media_stats(gateway_log_text):
     return {k: int(v) for k, v in re.findall(r"(\w+): (\d+)", m.group(1))}
 
 
-def _call(gateway, rtmp_client, procs, out_dir, ports, speech_wav, speech, payloads, case, imp):
+class StampedClient(ErtmpClient):
+    """ErtmpClient that also stamps each audio message with its monotonic arrival time (`stamps`)."""
+
+    def __init__(self, port):
+        super().__init__(port)
+        self.stamps = []
+
+    def _pump(self, timeout):
+        n = len(self.audio)
+        ok = super()._pump(timeout)
+        t = time.monotonic()
+        self.stamps += [t] * (len(self.audio) - n)
+        return ok
+
+
+def _speex_side(gateway, rtmp_client, procs, out_dir, speech_wav, seconds, case, far, sipp):
+    """librtmp publishes Speex WB speech and plays the gateway's Speex. Returns (wav, rate, band, tags)
+    with tags [(first sample, arrival time)] of the played audio."""
+    flv_in = out_dir / "speech_speex.flv"
+    if not flv_in.exists():
+        media.make_speex_flv(speech_wav, flv_in)
+    ctl = rtmp_client(gateway.url())
+    s4 = dial_connected(ctl, sipp.uri("bob"))
+    played = out_dir / f"played_{case}.flv"
+    player = Player(gateway.url(s4["play"]), played, seconds + 6)
+    publisher = media.librtmp_publish(procs, gateway.url(s4["publish"]), flv_in, name=f"publish_{case}")
+    media.wait_ok(publisher, seconds + 20, "librtmp publishing Speex speech")
+    far.sent_all.wait(10)
+    time.sleep(1.0)
+    hangup_ended(ctl)
+    arrivals = player.wait(8)
+    wav = media.flv_to_wav(played, out_dir / f"played_{case}.wav")
+    return wav, 16000, "wb", [(i * 320, t) for i, t in enumerate(arrivals)]
+
+
+def _pcmu_side(gateway, out_dir, payloads, case, far, sipp):
+    """A raw RTMP client announcing audioCodecs 0x0100 (µ-law only) publishes the speech as µ-law
+    (20 ms per message) and plays the gateway's µ-law: G.711 passthrough both ways. Returns as above."""
+    c = StampedClient(gateway.rtmp_port)
+    try:
+        c.connect_ertmp(audioCodecs=0x0100)
+        c.call("dial", sipp.uri("bob"))
+        s4 = c.wait_call_status(4)
+        play = c.stream("play", s4["play"])
+        pub = c.stream("publish", s4["publish"])
+        t0 = time.monotonic()
+        for i, p in enumerate(payloads):
+            c.send_audio(pub, i * 20, bytes([MULAW]) + p)
+            c.drain(max(0.0, t0 + (i + 1) * 0.02 - time.monotonic()))
+        far.sent_all.wait(10)
+        c.drain(1.0)
+        c.call("hangup")
+        c.wait_call_status(0, timeout=10)
+    finally:
+        c.close()
+    tags, pcm, n = [], [], 0
+    for (sid, body), t in zip(c.audio, c.stamps):
+        if sid == play and body and body[0] == MULAW:
+            x = np.frombuffer(audioop.ulaw2lin(body[1:], 2), dtype=np.int16)
+            tags.append((n, t))
+            pcm.append(x)
+            n += len(x)
+    assert pcm, "no µ-law on the played stream"
+    wav = out_dir / f"played_{case}.wav"
+    wavfile.write(wav, 8000, np.concatenate(pcm))
+    return wav, 8000, "nb", tags
+
+
+def _one_way_ms(tags, rate, lag, t0):
+    """Reference sample R (the speech onset, LEAD_S) is in far-end packet R // (rate/50), sent at
+    t0 + LEAD_S (20 ms per packet), and at sample R + lag of the played recording: the arrival of the tag
+    holding it, minus its offset in the tag, minus the send time, is the one-way delay far end -> RTMP
+    player at the speech onset (the jitter buffer may adapt later in the call). Exact when every 20 ms
+    reaches the player (the transcoded path conceals losses); when lost frames are skipped (G.711
+    passthrough), each one skipped before the onset makes the figure ~20 ms too small."""
+    r = int(LEAD_S * rate) + lag
+    if t0 is None or r < 0:
+        return None
+    for start, t in reversed(tags):
+        if start <= r:
+            return round((t - (r - start) / rate - t0 - LEAD_S) * 1000, 1)
+    return None
+
+
+def _call(gateway, rtmp_client, procs, out_dir, ports, speech_wav, speech, payloads, case, imp, path):
     proxy_port = ports.port()
     far = FarEnd(payloads)
     proxy = ImpairProxy(("127.0.0.1", 0), None, a2b=imp, b2a=imp, seed=1,
@@ -202,58 +288,53 @@ def _call(gateway, rtmp_client, procs, out_dir, ports, speech_wav, speech, paylo
                 subst={"<exec play_pcap_audio=": "<log message=", "m=audio [media_port]": f"m=audio {proxy_port}"})
     sipp.start()
     log_start = gateway.log_size()
-    seconds = len(speech) / 16000
-    flv_in = out_dir / "speech_speex.flv"
-    if not flv_in.exists():
-        media.make_speex_flv(speech_wav, flv_in)
     try:
-        ctl = rtmp_client(gateway.url())
-        s4 = dial_connected(ctl, sipp.uri("bob"))
-        played = out_dir / f"played_{case}.flv"
-        player = Player(gateway.url(s4["play"]), played, seconds + 6)
-        publisher = media.librtmp_publish(procs, gateway.url(s4["publish"]), flv_in, name=f"publish_{case}")
-        media.wait_ok(publisher, seconds + 20, "librtmp publishing Speex speech")
-        far.sent_all.wait(10)
-        time.sleep(1.0)
-        hangup_ended(ctl)
-        arrivals = player.wait(8)
+        if path == "speex":
+            wav, rate, band, tags = _speex_side(gateway, rtmp_client, procs, out_dir, speech_wav,
+                                                len(speech) / 16000, case, far, sipp)
+        else:
+            wav, rate, band, tags = _pcmu_side(gateway, out_dir, payloads, case, far, sipp)
         sipp.wait_exit(15)
     finally:
         far.stop()
         stats = proxy.stop()
-    to_rtmp, lag = _mos(speech, media.flv_to_wav(played, out_dir / f"played_{case}.wav"), "wb")
-    # Reference sample R (R = the speech onset, 1.5 s) is in far-end packet R // 320, sent at far.t0 + R/16000
-    # (20 ms per packet), and at sample R + lag of the played recording, i.e. in audio tag (R + lag) // 320
-    # (20 ms Speex WB per tag). That tag's arrival minus its offset, minus the send time, is the one-way
-    # delay far end -> RTMP player at the speech onset (the jitter buffer may adapt later in the call).
-    one_way_ms = None
-    r = int(LEAD_S * 16000) + lag
-    if 0 <= r // 320 < len(arrivals) and far.t0 is not None:
-        one_way_ms = round((arrivals[r // 320] - (r % 320) / 16000 - far.t0 - LEAD_S) * 1000, 1)
+    to_rtmp, lag = _mos(speech, wav, band)
+    one_way_ms = _one_way_ms(tags, rate, lag, far.t0)
     to_sip, _ = _mos(speech, far.to_wav(out_dir / f"at_far_end_{case}.wav"), "nb")
     time.sleep(0.5)
     log = gateway.log.read_bytes()[log_start:].decode(errors="replace")
-    return to_rtmp, to_sip, stats, _media_stats(log), one_way_ms
+    jb = _media_stats(log)
+    jb["rtmp_frames_played"] = len(tags)
+    return to_rtmp, to_sip, stats, jb, one_way_ms
 
 
-def test_pesq_speech_under_impairment(gateway, rtmp_client, procs, out_dir, ports, measure):
+def _run(path, label, gateway, rtmp_client, procs, out_dir, ports, measure):
     speech_wav, speech = _speech_wav(out_dir)
     payloads = _speech_payloads(speech_wav, out_dir)
     names = list(CASES) if os.environ.get("PESQ_IMPAIR_CASES") == "all" else ["clean", "loss5_jitter40"]
     results = {}
     for case in names:
-        to_rtmp, to_sip, stats, jb, one_way_ms = _call(gateway, rtmp_client, procs, out_dir, ports, speech_wav, speech,
-                                           payloads, case, CASES[case])
+        to_rtmp, to_sip, stats, jb, one_way_ms = _call(gateway, rtmp_client, procs, out_dir, ports, speech_wav,
+                                                       speech, payloads, f"{path}_{case}", CASES[case], path)
         results[case] = (to_rtmp, to_sip)
-        measure(f"PESQ impair {case}: SIP PCMU -> RTMP Speex WB (MOS-LQO wb)", round(to_rtmp, 3))
-        measure(f"PESQ impair {case}: RTMP Speex WB -> SIP PCMU, no far-end PLC (MOS-LQO nb)", round(to_sip, 3))
-        measure(f"PESQ impair {case}: proxy lost b2a/a2b",
+        p = f"PESQ impair {path} {case}"
+        measure(f"{p}: SIP PCMU -> RTMP {label} (MOS-LQO)", round(to_rtmp, 3))
+        measure(f"{p}: RTMP {label} -> SIP PCMU, no far-end PLC (MOS-LQO nb)", round(to_sip, 3))
+        measure(f"{p}: proxy lost b2a/a2b",
                 f"{stats['b2a']['lost']}/{stats['b2a']['received']} {stats['a2b']['lost']}/{stats['a2b']['received']}")
-        measure(f"PESQ impair {case}: one-way delay far end -> RTMP player (ms)", one_way_ms)
-        measure(f"PESQ impair {case}: proxy mean delay b2a (ms)", stats["b2a"]["delay_mean_ms"])
+        measure(f"{p}: one-way delay far end -> RTMP player (ms)", one_way_ms)
+        measure(f"{p}: proxy mean delay b2a (ms)", stats["b2a"]["delay_mean_ms"])
         if jb:
-            measure(f"PESQ impair {case}: gateway jitter buffer", jb)
+            measure(f"{p}: gateway jitter buffer", jb)
     for case, (to_rtmp, to_sip) in results.items():
         floor = MIN_MOS_CLEAN if case == "clean" else MIN_MOS_IMPAIRED
-        assert to_rtmp >= floor["to_rtmp"], f"{case}: SIP->RTMP MOS {to_rtmp:.2f}"
-        assert to_sip >= floor["to_sip"], f"{case}: RTMP->SIP MOS {to_sip:.2f}"
+        assert to_rtmp >= floor["to_rtmp"], f"{path} {case}: SIP->RTMP MOS {to_rtmp:.2f}"
+        assert to_sip >= floor["to_sip"], f"{path} {case}: RTMP->SIP MOS {to_sip:.2f}"
+
+
+def test_pesq_speex_wb_to_pcmu_under_impairment(gateway, rtmp_client, procs, out_dir, ports, measure):
+    _run("speex", "Speex WB (wb)", gateway, rtmp_client, procs, out_dir, ports, measure)
+
+
+def test_pesq_pcmu_passthrough_under_impairment(gateway, rtmp_client, procs, out_dir, ports, measure):
+    _run("pcmu", "µ-law (nb)", gateway, rtmp_client, procs, out_dir, ports, measure)
