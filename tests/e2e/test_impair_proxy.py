@@ -212,3 +212,17 @@ def test_cli_prints_json_stats_and_refuses_non_loopback():
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 2 and "loopback" in r.stderr
     assert impair.is_loopback("::1") and not impair.is_loopback("10.0.0.1")
+
+
+def test_upstream_is_learned_from_the_first_datagram_when_not_given():
+    client = _sink()
+    with ImpairProxy(("127.0.0.1", 0), None, client=client.getsockname()) as p:
+        client.sendto(b"early", p.listen_addr)  # no upstream yet: dropped and counted
+        peer = _sink()
+        time.sleep(0.05)
+        peer.sendto(b"hello", p.upstream_local_addr)
+        assert client.recvfrom(100) == (b"hello", p.listen_addr)
+        client.sendto(b"reply", p.listen_addr)
+        assert peer.recvfrom(100) == (b"reply", p.upstream_local_addr)
+    st = p.stats()
+    assert st["a2b"]["no_upstream"] == 1 and st["a2b"]["sent"] == 1 and st["b2a"]["sent"] == 1
