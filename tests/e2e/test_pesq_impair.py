@@ -15,7 +15,8 @@ concealment: this is the network's damage, not the gateway's). The gateway's "me
 buffer received/lost/late/duplicates) are read from its log.
 
 Conditions (both directions, seed 1): clean (through the proxy, no impairment) and 5 % random loss + 40 ms
-uniform jitter by default; PESQ_IMPAIR_CASES=all adds 5 % loss alone and 40 ms jitter alone. Figures land
+uniform jitter by default; PESQ_IMPAIR_CASES=all adds 5 % loss alone, 40 ms jitter alone and 5 % burst
+loss (Gilbert-Elliott, mean burst 4 packets). Figures land
 in the e2e measurements and BENCHMARKS.md ("Quality under impairment"). Quality does not depend on build
 speed: the debug binary scores what a release build scores. Needs espeak-ng and pip pesq."""
 import audioop
@@ -47,6 +48,8 @@ CASES = {
     "loss5_jitter40": Impairment(loss=0.05, jitter_ms=40),
     "loss5": Impairment(loss=0.05),
     "jitter40": Impairment(jitter_ms=40),
+    # Gilbert-Elliott: 5 % loss on average (p / (p + r)) in bursts of 4 packets (1 / r) on average
+    "burst5": Impairment(ge_p=0.0132, ge_r=0.25),
 }
 # Floors that catch broken audio only (the figures are in BENCHMARKS.md).
 MIN_MOS_CLEAN = {"to_rtmp": 1.8, "to_sip": 2.0}
