@@ -2,7 +2,7 @@
 # Runs every cargo-fuzz target briefly from its committed seed corpus, so that a
 # crash found once stays found (issue 9). Stable toolchain, no sanitizer.
 #
-#   scripts/fuzz-smoke.sh            # every target, FUZZ_SECONDS (default 8) each
+#   scripts/fuzz-smoke.sh            # every target, FUZZ_SECONDS (default 5) each
 #   scripts/fuzz-smoke.sh rtp sdp    # only these targets
 #
 # Seeds live in fuzz/corpus/<target>/ (small files, committed). New inputs found
@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../fuzz"
 
-seconds="${FUZZ_SECONDS:-8}"
+seconds="${FUZZ_SECONDS:-5}"
 export PATH="$HOME/.cargo/bin:$PATH"
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

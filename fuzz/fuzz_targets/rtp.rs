@@ -41,6 +41,7 @@ fuzz_target!(|data: &[u8]| {
         },
         jitter_ms: 60,
         speex_quality: 8,
+        speex_complexity: 3,
         rtmp_out_max_ms: 500,
         rtp_timeout: Duration::from_secs(60),
         ntp_at_start: 0,

@@ -90,8 +90,9 @@ def count(times: list, start: float, end: float) -> int:
     return sum(1 for t in times if start <= t < end)
 
 
-@pytest.mark.parametrize("direction", ["out", "in"])
-@pytest.mark.parametrize("kind", ["baresip", "linphone"])
+# Each softphone once, in one call direction each (baresip called by the gateway, linphone calling it):
+# the hold itself is the same re-INVITE in both directions, and the four combinations cost ~72 s of CI.
+@pytest.mark.parametrize("kind,direction", [("baresip", "out"), ("linphone", "in")])
 def test_gateway_holds_and_resumes_far_end(kind, direction, gateway, rtmp_client, procs, out_dir, ports,
                                            measure):
     peer = make_peer(kind, "PCMU", procs, out_dir, ports)
