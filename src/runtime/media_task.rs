@@ -169,27 +169,15 @@ pub fn spawn_rtp(
     if !negotiated.is_hold() {
         bridge.set_remote(negotiated.remote_rtp, negotiated.remote_rtcp);
     }
-    let (handle, rx, updates, stats) = new_handle(call_id);
-    let task = MediaTask {
-        call_id: call_id.to_string(),
+    let ptime_ms = negotiated.ptime_ms;
+    Ok(spawn_task(
+        call_id,
         bridge,
-        sockets: None,
-        commands: rx,
-        updates,
-        subscribers: Vec::new(),
+        ptime_ms,
+        Some(ports),
         events,
-        stop: handle.stop.clone(),
-        metrics: env.metrics,
-        stats: (stats, StdInstant::now()),
-        busy: env.runtime.busy.clone(),
-        budget: WorkBudget::new(StdInstant::now()),
-        ptime_ms: negotiated.ptime_ms,
-    };
-    let span = tracing::info_span!("media", call_id = %call_id);
-    env.runtime
-        .handle
-        .spawn(task.run(Some(ports)).instrument(span));
-    Ok(handle)
+        env,
+    ))
 }
 
 /// Starts the built-in echo destination: a bridge whose far end is a
@@ -226,7 +214,22 @@ pub fn spawn_echo(
     let mut cfg = bridge_config(media, negotiated, downlink(media, caps));
     cfg.rtp_timeout = std::time::Duration::from_secs(10 * 365 * 24 * 3600);
     let bridge = Bridge::new(cfg, StdInstant::now(), &mut rand::rngs::OsRng)?;
+    Ok(spawn_task(call_id, bridge, 20, None, events, env))
+}
+
+/// Builds the task around `bridge` (SIP packet time `ptime_ms`, ms) and
+/// spawns it on the media runtime; `ports` (`None` for the echo
+/// destination) move over to that runtime when the task starts.
+fn spawn_task(
+    call_id: &str,
+    bridge: Bridge,
+    ptime_ms: u32,
+    ports: Option<PortPair>,
+    events: InboxSender,
+    env: TaskEnv,
+) -> MediaHandle {
     let (handle, rx, updates, stats) = new_handle(call_id);
+    let now = StdInstant::now();
     let task = MediaTask {
         call_id: call_id.to_string(),
         bridge,
@@ -237,14 +240,18 @@ pub fn spawn_echo(
         events,
         stop: handle.stop.clone(),
         metrics: env.metrics,
-        stats: (stats, StdInstant::now()),
+        stats: (stats, now),
         busy: env.runtime.busy.clone(),
-        budget: WorkBudget::new(StdInstant::now()),
-        ptime_ms: 20,
+        budget: WorkBudget::new(now),
+        ptime_ms,
     };
-    let span = tracing::info_span!("echo", call_id = %call_id);
-    env.runtime.handle.spawn(task.run(None).instrument(span));
-    Ok(handle)
+    let span = if ports.is_some() {
+        tracing::info_span!("media", call_id = %call_id)
+    } else {
+        tracing::info_span!("echo", call_id = %call_id)
+    };
+    env.runtime.handle.spawn(task.run(ports).instrument(span));
+    handle
 }
 
 type UpdateReceiver = watch::Receiver<Option<Negotiated>>;
