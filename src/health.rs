@@ -1,20 +1,21 @@
 //! `rtmp2sip healthcheck [URL]`: one plain-HTTP/1.1 `GET` (RFC 9112) of
 //! the gateway's `/healthz`, so the container image needs no curl.
-//! Exit 0 on a 200, 1 on anything else. Only `http://IP:PORT/path` or
-//! `http://localhost:PORT/path`: the check runs beside the gateway.
+//! Exit 0 on a 200, 1 on anything else. Only `http://HOST:PORT/path`: the
+//! check runs beside the gateway.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use hyper::Method;
+
+use rtmp2sip::cli::client;
 
 /// The default target: the shipped config's `[http] listen` port.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:8080/healthz";
-/// Connect, write and read timeout each.
-const TIMEOUT: Duration = Duration::from_secs(3);
-/// Most response bytes read (the status line is all that matters).
-const MAX_RESPONSE: u64 = 4096;
 
-/// GETs `url`; `Ok` when the status is 200.
+/// GETs `url` with the CLI's HTTP client ([`client::request`]: hyper,
+/// bounded in time and size); `Ok` when the status is 200.
+///
+/// # Errors
+/// The reason, when the URL is not `http://HOST:PORT[/path]`, the gateway
+/// cannot be reached, or it answers anything but 200.
 pub fn check(url: &str) -> Result<(), String> {
     let rest = url
         .strip_prefix("http://")
@@ -23,36 +24,28 @@ pub fn check(url: &str) -> Result<(), String> {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/healthz"),
     };
-    if authority.is_empty() || path.chars().any(|c| c.is_control() || c == ' ') {
-        return Err(format!("`{url}`: not a URL"));
-    }
-    let addr: SocketAddr = authority
-        .to_socket_addrs()
-        .map_err(|e| format!("{authority}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{authority}: no address"))?;
-    let mut s = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(|e| format!("{addr}: {e}"))?;
-    s.set_read_timeout(Some(TIMEOUT))
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
         .map_err(|e| e.to_string())?;
-    s.set_write_timeout(Some(TIMEOUT))
+    let answer = runtime
+        .block_on(client::request(
+            &format!("http://{authority}"),
+            Method::GET,
+            path,
+            None,
+        ))
         .map_err(|e| e.to_string())?;
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
-    let mut buf = Vec::new();
-    s.take(MAX_RESPONSE)
-        .read_to_end(&mut buf)
-        .map_err(|e| e.to_string())?;
-    let head = String::from_utf8_lossy(&buf);
-    let status = head.lines().next().unwrap_or_default();
-    match status.split(' ').nth(1) {
-        Some("200") => Ok(()),
-        _ => Err(format!("{url}: {status:?}")),
+    match answer.status {
+        200 => Ok(()),
+        status => Err(format!("{url}: HTTP {status}")),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
 
     #[test]
     fn refuses_what_it_cannot_fetch() {
