@@ -20,6 +20,7 @@ fn policy() -> &'static DialPolicy {
             "sip:*@127.0.0.1",
             "sip:+1555???????@*.trunk.example:5060",
             "sip:1??@[2001:db8::1]",
+            "sips:*@*.tls.example",
         ];
         DialPolicy::parse(&patterns.map(String::from)).expect("fixed policy")
     })
@@ -58,7 +59,12 @@ fuzz_target!(|data: &[u8]| {
         assert!(uri.user().is_none());
     }
     if let Ok(p) = DialPolicy::parse(&[text.into_owned()]) {
-        for uri in ["sip:echo@x", "sip:bob@127.0.0.1:5060", "sip:[::1]"] {
+        for uri in [
+            "sip:echo@x",
+            "sip:bob@127.0.0.1:5060",
+            "sip:[::1]",
+            "sips:bob@a.tls.example",
+        ] {
             let _ = p.allows(&DialUri::parse(uri).expect("fixed URI"));
         }
     }

@@ -19,7 +19,7 @@ pub enum PatternProblem {
     Empty,
     /// Longer than 1024 bytes.
     TooLong,
-    /// Neither `*` nor `sip:...`.
+    /// Neither `*` nor `sip:...` / `sips:...`.
     Scheme,
     /// `;params` or `?headers` in a pattern.
     Params,
@@ -43,7 +43,9 @@ impl fmt::Display for PatternProblem {
             Self::TooMany => write!(f, "more than {} patterns", super::policy::MAX_PATTERNS),
             Self::Empty => f.write_str("empty pattern"),
             Self::TooLong => f.write_str("pattern longer than 1024 bytes"),
-            Self::Scheme => f.write_str("a pattern is \"*\" (everything) or a sip: URI pattern"),
+            Self::Scheme => {
+                f.write_str("a pattern is \"*\" (everything) or a sip: or sips: URI pattern")
+            }
             Self::Params => {
                 f.write_str("patterns name no URI parameters or headers (';' or '?' after the '@')")
             }
@@ -82,8 +84,10 @@ pub(crate) enum HostPattern {
 pub(crate) enum Pattern {
     /// `*`: every URI.
     Everything,
-    /// `sip:<user glob>@<host>[:port]`.
+    /// `sip:<user glob>@<host>[:port]` (`sip:` and `sips:` targets), or
+    /// `sips:...` (`sips:` targets only: TLS required).
     Uri {
+        secure_only: bool,
         user: Vec<UserUnit>,
         host: HostPattern,
         port: Option<u16>,
@@ -105,11 +109,7 @@ impl Pattern {
         if text == "*" {
             return Ok(Self::Everything);
         }
-        let rest = text
-            .get(..4)
-            .filter(|s| s.eq_ignore_ascii_case("sip:"))
-            .and_then(|_| text.get(4..))
-            .ok_or(PatternProblem::Scheme)?;
+        let (secure_only, rest) = pattern_scheme(text).ok_or(PatternProblem::Scheme)?;
         let (user, hostport) = match rest.split_once('@') {
             Some((_, h)) if h.contains('@') => return Err(PatternProblem::ExtraAt),
             Some(("", _)) => return Err(PatternProblem::User(DialUriError::EmptyUser)),
@@ -134,17 +134,30 @@ impl Pattern {
             PatternProblem::HostGlob { .. } => glob_problem(),
             other => other,
         })?;
-        Ok(Self::Uri { user, host, port })
+        Ok(Self::Uri {
+            secure_only,
+            user,
+            host,
+            port,
+        })
     }
 
     /// Whether `uri` matches: the user glob over the whole (decoded) user
     /// (a URI without a user part has the empty user), the host as the
-    /// pattern says, the port only when the pattern names one.
+    /// pattern says, the port only when the pattern names one; a `sips:`
+    /// pattern only `sips:` URIs (a `sip:` pattern both: TLS reaches the
+    /// same destination).
     pub(crate) fn matches(&self, uri: &DialUri) -> bool {
         match self {
             Self::Everything => true,
-            Self::Uri { user, host, port } => {
-                port.is_none_or(|p| uri.port() == Some(p))
+            Self::Uri {
+                secure_only,
+                user,
+                host,
+                port,
+            } => {
+                (!secure_only || uri.is_secure())
+                    && port.is_none_or(|p| uri.port() == Some(p))
                     && host.matches(uri.host())
                     && glob(user, uri.user().unwrap_or_default().as_bytes())
             }
@@ -163,6 +176,18 @@ impl HostPattern {
             (Self::Below(_), DialHost::Ip(_)) => false,
         }
     }
+}
+
+/// `sip:` (false) or `sips:` (true) and the rest of a pattern.
+fn pattern_scheme(text: &str) -> Option<(bool, &str)> {
+    [("sip:", false), ("sips:", true)]
+        .into_iter()
+        .find_map(|(scheme, secure)| {
+            text.get(..scheme.len())
+                .filter(|s| s.eq_ignore_ascii_case(scheme))
+                .and_then(|_| text.get(scheme.len()..))
+                .map(|rest| (secure, rest))
+        })
 }
 
 fn host_pattern(text: &str) -> Result<HostPattern, PatternProblem> {

@@ -107,7 +107,7 @@ fn malformed_patterns() {
         "",
         " *",
         "**",
-        "sips:*@x",
+        "sips:*@x;transport=udp",
         "tel:+1*",
         "sip:*@x;transport=udp",
         "sip:*@x?h=1",
@@ -131,4 +131,18 @@ fn malformed_patterns() {
     let many = vec!["*".to_string(); MAX_PATTERNS + 1];
     assert!(DialPolicy::parse(&many).is_err());
     assert!(DialPolicy::parse(&many[..MAX_PATTERNS]).is_ok());
+}
+
+#[test]
+fn sips_targets_and_patterns() {
+    // A sip: pattern admits the same destination over TLS.
+    let p = policy(&["sip:*@pbx.example.com"]);
+    assert!(allows(&p, "sips:bob@pbx.example.com"));
+    assert!(!allows(&p, "sips:bob@evil.example.com"));
+    // A sips: pattern requires TLS.
+    let s = policy(&["sips:*@trunk.example.com"]);
+    assert!(allows(&s, "sips:bob@trunk.example.com"));
+    assert!(!allows(&s, "sip:bob@trunk.example.com"));
+    assert!(!allows(&s, "sip:bob@trunk.example.com;transport=tls"));
+    assert!(problem("tel:*").contains("sips:"));
 }

@@ -8,10 +8,12 @@
 //! `[policy]` matched, plus the allowed parameters; it holds no control
 //! character, space, header or parameter the gateway did not choose.
 //!
-//! Accepted: `sip:user@host[:port][;params]` (scheme case-insensitive), or
-//! the same without `sip:` (`bob@host`). Refused, each with its own
-//! [`DialUriError`]: other schemes (`sips:`, `tel:`...: the gateway has no
-//! SIP TLS transport and no number mapping), any byte that is not printable
+//! Accepted: `sip:user@host[:port][;params]` and `sips:...` (scheme
+//! case-insensitive; `sips:` is reached over TLS only, RFC 3261 §26.2.2,
+//! RFC 5630), or the same without a scheme (`bob@host` reads as `sip:`).
+//! Refused, each with its own [`DialUriError`]: other schemes (`tel:`...:
+//! the gateway has no number mapping), `sips:` with `transport=udp`, any
+//! byte that is not printable
 //! ASCII (CR, LF, NUL, TAB, space, DEL, UTF-8), `?headers`, a password,
 //! user characters outside RFC 3261 §25.1 `user`, bad `%XX` escapes or
 //! escapes of control characters, a host that is not a hostname, a
@@ -41,9 +43,13 @@ pub enum DialUriError {
     /// A control character, space, DEL or non-ASCII byte at this offset.
     #[error("control character, space or non-ASCII byte at offset {0} (RFC 3261 URIs are printable ASCII; escape as %XX)")]
     BadByte(usize),
-    /// Not `sip:` (or no scheme).
-    #[error("only sip: URIs can be dialled")]
+    /// Not `sip:` or `sips:` (or no scheme).
+    #[error("only sip: and sips: URIs can be dialled")]
     Scheme,
+    /// `sips:` with `transport=udp`: a `sips:` URI is reached over TLS only
+    /// (RFC 3261 §26.2.2).
+    #[error("a sips: URI is reached over TLS only: transport=udp contradicts it")]
+    SecureUdp,
     /// `?headers` (RFC 3261 §19.1.1): never taken from a client.
     #[error("URI headers ('?...') are not accepted")]
     Headers,
@@ -94,6 +100,8 @@ pub struct DialUri {
     port: Option<u16>,
     transport: Option<UriTransport>,
     user_phone: bool,
+    /// `sips:`: TLS on every hop (RFC 3261 §26.2.2).
+    secure: bool,
     canonical: String,
     /// The parts `sip::request_uri` turns into rsipstack's `Uri`.
     target: RequestUri,
@@ -134,7 +142,7 @@ impl DialUri {
         if let Some(i) = text.bytes().position(|b| !b.is_ascii_graphic()) {
             return Err(DialUriError::BadByte(i));
         }
-        let rest = strip_scheme(text)?;
+        let (secure, rest) = strip_scheme(text)?;
         let (userinfo, after) = match rest.split_once('@') {
             Some((_, a)) if a.contains('@') => return Err(DialUriError::ExtraAt),
             Some((u, a)) => (Some(u), a),
@@ -152,7 +160,20 @@ impl DialUri {
         let host = DialHost::parse(host)?;
         let port = port.map(grammar::port).transpose()?;
         let (transport, user_phone) = params.map(parse_params).transpose()?.unwrap_or_default();
-        let uri = Self::from_parts(user, host, port, transport, user_phone);
+        let transport = match (secure, transport) {
+            (true, Some(UriTransport::Udp)) => return Err(DialUriError::SecureUdp),
+            // TLS anyway: `transport=tls` is deprecated (RFC 5630 §3.2).
+            (true, _) => None,
+            (false, t) => t,
+        };
+        let uri = Self::from_parts(Parts {
+            user,
+            host,
+            port,
+            transport,
+            user_phone,
+            secure,
+        });
         // The scheme a bare `user@host` gains can push the canonical form
         // past the limit the far end's parse of it must also meet.
         if uri.wire().len() > MAX_URI_LEN {
@@ -166,7 +187,8 @@ impl DialUri {
     /// rules as [`DialUri::parse`]; a user part in it is dropped.
     ///
     /// # Errors
-    /// As [`DialUri::parse`] (`sips:` and other schemes are refused).
+    /// As [`DialUri::parse`]; [`DialUriError::Scheme`] for `sips:` too
+    /// (registration over TLS is not offered).
     pub fn parse_registrar(text: &str) -> Result<Self, DialUriError> {
         if text.trim().is_empty() {
             return Err(DialUriError::Missing);
@@ -186,17 +208,22 @@ impl DialUri {
         } else {
             Self::parse(&format!("sip:{text}"))?
         };
+        if uri.secure {
+            return Err(DialUriError::Scheme);
+        }
         uri.with_user(None)
     }
 
-    fn from_parts(
-        user: Option<String>,
-        host: DialHost,
-        port: Option<u16>,
-        transport: Option<UriTransport>,
-        user_phone: bool,
-    ) -> Self {
-        let mut canonical = String::from("sip:");
+    fn from_parts(parts: Parts) -> Self {
+        let Parts {
+            user,
+            host,
+            port,
+            transport,
+            user_phone,
+            secure,
+        } = parts;
+        let mut canonical = String::from(if secure { "sips:" } else { "sip:" });
         if let Some(u) = &user {
             canonical.push_str(&escape_user(u));
             canonical.push('@');
@@ -214,6 +241,7 @@ impl DialUri {
             port,
             transport,
             user_phone,
+            secure,
         };
         let wire = target.wire();
         Self {
@@ -222,6 +250,7 @@ impl DialUri {
             port,
             transport,
             user_phone,
+            secure,
             canonical,
             target,
             wire,
@@ -237,16 +266,22 @@ impl DialUri {
     /// for an empty one.
     pub fn with_user(&self, user: Option<&str>) -> Result<Self, DialUriError> {
         let user = user.map(parse_user).transpose()?;
-        Ok(Self::from_parts(
+        Ok(Self::from_parts(Parts {
             user,
-            self.host.clone(),
-            self.port,
-            self.transport,
-            self.user_phone,
-        ))
+            host: self.host.clone(),
+            port: self.port,
+            transport: self.transport,
+            user_phone: self.user_phone,
+            secure: self.secure,
+        }))
     }
 
-    /// `sip:user@host[:port]`: lower-case scheme and host, the user escaped
+    /// `sips:`: every hop must be TLS (RFC 3261 §26.2.2).
+    pub fn is_secure(&self) -> bool {
+        self.secure
+    }
+
+    /// `sip:user@host[:port]` (or `sips:`): lower-case scheme and host, the user escaped
     /// as RFC 3261 §25.1 `user` (unreserved and user-unreserved characters
     /// as is, every other byte `%XX`), no parameters. The form
     /// `[policy]` is shown in refusals; it holds only printable ASCII.
@@ -300,22 +335,35 @@ impl DialUri {
     }
 }
 
-/// The text after `sip:`, or the whole text when it names no scheme.
-fn strip_scheme(text: &str) -> Result<&str, DialUriError> {
-    if let Some(rest) = text
-        .get(..4)
-        .filter(|s| s.eq_ignore_ascii_case("sip:"))
-        .and_then(|_| text.get(4..))
-    {
-        return Ok(rest);
+/// The parts a [`DialUri`] is built from.
+struct Parts {
+    user: Option<String>,
+    host: DialHost,
+    port: Option<u16>,
+    transport: Option<UriTransport>,
+    user_phone: bool,
+    secure: bool,
+}
+
+/// Whether the text names `sips:` (true) or `sip:` / no scheme, and the
+/// text after the scheme.
+fn strip_scheme(text: &str) -> Result<(bool, &str), DialUriError> {
+    for (scheme, secure) in [("sip:", false), ("sips:", true)] {
+        if let Some(rest) = text
+            .get(..scheme.len())
+            .filter(|s| s.eq_ignore_ascii_case(scheme))
+            .and_then(|_| text.get(scheme.len()..))
+        {
+            return Ok((secure, rest));
+        }
     }
     // No scheme: `bob@host` or `host`. A ':' before any '@' names another
-    // scheme (`sips:`, `tel:`, `http:`) or is a password: refused.
+    // scheme (`tel:`, `http:`) or is a password: refused.
     let head = text.split('@').next().unwrap_or(text);
     if head.contains(':') {
         return Err(DialUriError::Scheme);
     }
-    Ok(text)
+    Ok((false, text))
 }
 
 fn parse_user(text: &str) -> Result<String, DialUriError> {

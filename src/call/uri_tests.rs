@@ -46,7 +46,10 @@ fn refusals() {
     assert_eq!(err("  "), DialUriError::Missing);
     assert_eq!(err(""), DialUriError::Missing);
     assert_eq!(err("tel:+15551234"), DialUriError::Scheme);
-    assert_eq!(err("sips:bob@example.com"), DialUriError::Scheme);
+    assert_eq!(
+        err("sips:bob@example.com;transport=udp"),
+        DialUriError::SecureUdp
+    );
     assert_eq!(err("http://x"), DialUriError::Scheme);
     assert_eq!(err("127.0.0.1:5060"), DialUriError::Scheme);
     assert_eq!(err(&"a".repeat(2000)), DialUriError::TooLong);
@@ -229,4 +232,22 @@ fn canonical_form_longer_than_the_limit_is_refused() {
         DialUri::parse(&fits).map(|d| d.wire().len()),
         Ok(MAX_URI_LEN)
     );
+}
+
+#[test]
+fn sips_is_kept_and_reached_over_tls() {
+    let d = ok("SIPS:Bob@Example.COM:5061");
+    assert!(d.is_secure());
+    assert_eq!(d.canonical(), "sips:Bob@example.com:5061");
+    assert_eq!(d.wire(), "sips:Bob@example.com:5061");
+    // TLS anyway: a transport parameter on sips: is dropped (RFC 5630 §3.2).
+    let t = ok("sips:bob@example.com;transport=tls");
+    assert_eq!(t.wire(), "sips:bob@example.com");
+    assert_eq!(t.transport(), None);
+    assert!(!ok("sip:bob@example.com").is_secure());
+    assert!(ok("sips:bob@example.com")
+        .with_user(Some("alice"))
+        .unwrap()
+        .is_secure());
+    assert_ne!(ok("sips:bob@example.com"), ok("sip:bob@example.com"));
 }

@@ -112,6 +112,7 @@ pub(super) struct SipFile {
     max_connections: usize,
     max_connections_per_ip: usize,
     stream_idle_timeout_s: u64,
+    tls_handshake_timeout_s: u64,
     public_address: String,
     outbound_proxy: String,
     from_user: String,
@@ -144,6 +145,7 @@ impl Default for SipFile {
             max_connections: 1024,
             max_connections_per_ip: 32,
             stream_idle_timeout_s: 900,
+            tls_handshake_timeout_s: 5,
             public_address: String::new(),
             outbound_proxy: String::new(),
             from_user: "rtmp2sip".into(),
@@ -210,6 +212,7 @@ pub(super) fn validate_sip(file: &Path, s: SipFile) -> Result<SipConfig, ConfigE
         s.max_connections,
         s.max_connections_per_ip,
         s.stream_idle_timeout_s,
+        s.tls_handshake_timeout_s,
     )?;
     let rate = validate_rate(file, &s)?;
     let outbound_proxy = non_empty(s.outbound_proxy);

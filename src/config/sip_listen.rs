@@ -69,6 +69,9 @@ pub struct SipStreamLimits {
     pub max_connections_per_ip: usize,
     /// A connection without a message for this long is closed (10..=86400 s).
     pub idle_timeout: Duration,
+    /// An incoming TLS handshake must finish within this (1..=60 s,
+    /// `[sip] tls_handshake_timeout_s`).
+    pub handshake_timeout: Duration,
 }
 
 /// `listen = "addr"` or `listen = ["udp:addr", "tls:addr", ...]`.
@@ -186,6 +189,7 @@ pub(super) fn validate_stream_limits(
     max_connections: usize,
     per_ip: usize,
     idle_s: u64,
+    handshake_s: u64,
 ) -> Result<SipStreamLimits, ConfigError> {
     if !(1..=100_000).contains(&max_connections) {
         return Err(invalid(file, "sip.max_connections", "must be 1..=100000"));
@@ -204,10 +208,18 @@ pub(super) fn validate_stream_limits(
             "must be 10..=86400",
         ));
     }
+    if !(1..=60).contains(&handshake_s) {
+        return Err(invalid(
+            file,
+            "sip.tls_handshake_timeout_s",
+            "must be 1..=60",
+        ));
+    }
     Ok(SipStreamLimits {
         max_connections,
         max_connections_per_ip: per_ip,
         idle_timeout: Duration::from_secs(idle_s),
+        handshake_timeout: Duration::from_secs(handshake_s),
     })
 }
 
@@ -262,9 +274,11 @@ mod tests {
 
     #[test]
     fn stream_limits_bounded() {
-        assert!(validate_stream_limits(p(), 0, 1, 60).is_err());
-        assert!(validate_stream_limits(p(), 10, 0, 60).is_err());
-        assert!(validate_stream_limits(p(), 10, 1, 5).is_err());
-        assert!(validate_stream_limits(p(), 10, 1, 60).is_ok());
+        assert!(validate_stream_limits(p(), 0, 1, 60, 5).is_err());
+        assert!(validate_stream_limits(p(), 10, 0, 60, 5).is_err());
+        assert!(validate_stream_limits(p(), 10, 1, 5, 5).is_err());
+        assert!(validate_stream_limits(p(), 10, 1, 60, 0).is_err());
+        assert!(validate_stream_limits(p(), 10, 1, 60, 61).is_err());
+        assert!(validate_stream_limits(p(), 10, 1, 60, 5).is_ok());
     }
 }

@@ -13,6 +13,7 @@ pub mod request_uri;
 pub mod sanity;
 pub mod sdp;
 pub mod stateless;
+pub mod tls_accept;
 pub mod transports;
 pub mod trunk;
 pub mod trust;

@@ -46,7 +46,7 @@ pub enum TargetHost {
     Ip(IpAddr),
 }
 
-/// The parts of a `sip:` Request-URI: `sip:[user@]host[:port]` then
+/// The parts of a `sip:` or `sips:` Request-URI: `sip:[user@]host[:port]` then
 /// `;transport=` and `;user=phone` when given. Nothing else is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestUri {
@@ -60,6 +60,8 @@ pub struct RequestUri {
     pub transport: Option<UriTransport>,
     /// `;user=phone`.
     pub user_phone: bool,
+    /// `sips:` (RFC 3261 §26.2.2): rsipstack then sends over TLS.
+    pub secure: bool,
 }
 
 impl RequestUri {
@@ -73,7 +75,11 @@ impl RequestUri {
             params.push(Param::User(User::new("phone")));
         }
         Uri {
-            scheme: Some(Scheme::Sip),
+            scheme: Some(if self.secure {
+                Scheme::Sips
+            } else {
+                Scheme::Sip
+            }),
             auth: self.user.clone().map(|user| Auth {
                 user,
                 password: None,

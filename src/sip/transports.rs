@@ -8,6 +8,8 @@
 //! request's destination has that transport (reusing an open connection
 //! to the same address), and writes the transport into Via (with
 //! `alias`, RFC 5923). [`super::guard`] bounds the connection count.
+//! A `tls:` listener's handshakes are ours ([`super::tls_accept`]:
+//! deadline and bounds), then the connection is rsipstack's.
 //! Outgoing TLS verifies the server certificate against `[sip] tls_ca`
 //! (default the system bundle) for the URI's host or `[sip]
 //! tls_server_name`; there is no way to turn verification off.
@@ -18,15 +20,18 @@ use std::path::Path;
 use rsipstack::sip::uri::ParamsExt;
 use rsipstack::sip::{Scheme, Transport, Uri};
 use rsipstack::transport::tcp_listener::TcpListenerConnection;
-use rsipstack::transport::{TlsConfig, TlsListenerConnection, TransportLayer};
+use rsipstack::transport::{SipAddr, TlsConfig, TlsListenerConnection, TransportLayer};
+use tokio_rustls::rustls::ServerConfig;
 use tracing::warn;
 
+use super::tls_accept::{TlsAccept, TlsListener};
 use super::SipError;
 use crate::config::{SipConfig, SipTransport};
 
 /// Adds `cfg.stream_listen` to `transport` (bound and served when the
 /// endpoint starts) and sets the outgoing TLS trust roots and the idle
-/// timeout.
+/// timeout. The `tls:` listeners come back bound, for
+/// [`super::tls_accept::spawn`] once the endpoint is built.
 ///
 /// # Errors
 /// [`SipError::Tls`] when `tls_cert` / `tls_key` cannot be read;
@@ -34,26 +39,62 @@ use crate::config::{SipConfig, SipTransport};
 pub async fn add_stream_listeners(
     transport: &TransportLayer,
     cfg: &SipConfig,
-) -> Result<(), SipError> {
+) -> Result<Vec<TlsListener>, SipError> {
     // rsipstack builds rustls configs from the process default provider.
     let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
     transport.set_stream_idle_timeout(cfg.stream.idle_timeout);
     transport.set_tls_config(client_tls(cfg));
+    let mut tls = Vec::new();
     for l in &cfg.stream_listen {
         let external = external_addr(cfg, l.addr);
-        let conn = match l.transport {
-            SipTransport::Tcp => TcpListenerConnection::new(l.addr, external)
-                .await
-                .map(Into::into),
-            SipTransport::Tls => TlsListenerConnection::new(l.addr, external, server_tls(cfg)?)
-                .await
-                .map(Into::into),
-            SipTransport::Udp => continue,
+        match l.transport {
+            SipTransport::Tcp => {
+                let conn = TcpListenerConnection::new(l.addr, external)
+                    .await
+                    .map_err(|e| SipError::Bind(l.addr, e.to_string()))?;
+                transport.add_transport(conn.into());
+            }
+            SipTransport::Tls => {
+                tls.push(add_tls_listener(transport, cfg, l.addr, external).await?)
+            }
+            SipTransport::Udp => {}
         }
-        .map_err(|e| SipError::Bind(l.addr, e.to_string()))?;
-        transport.add_transport(conn);
     }
-    Ok(())
+    Ok(tls)
+}
+
+/// A `tls:` listener: our accept loop ([`super::tls_accept`]) on `addr`,
+/// and an rsipstack TLS listener entry that only names the address for
+/// Via and Contact. rsipstack binds every listener it knows when the
+/// endpoint starts, so that entry is bound to an ephemeral loopback port
+/// (reachable by nothing outside the host) and advertises `addr` (or
+/// `external`) instead.
+async fn add_tls_listener(
+    transport: &TransportLayer,
+    cfg: &SipConfig,
+    addr: SocketAddr,
+    external: Option<SocketAddr>,
+) -> Result<TlsListener, SipError> {
+    let (tls_config, server) = server_tls(cfg)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| SipError::Bind(addr, e.to_string()))?;
+    let advertised = external.unwrap_or(addr);
+    let placeholder = SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), 0);
+    let entry = TlsListenerConnection::new(placeholder, Some(advertised), tls_config)
+        .await
+        .map_err(|e| SipError::Bind(addr, e.to_string()))?;
+    let local = SipAddr {
+        r#type: Some(Transport::Tls),
+        addr: advertised.into(),
+    };
+    transport.add_transport(entry.into());
+    let accept = TlsAccept {
+        acceptor: tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(server)),
+        limits: cfg.stream,
+        local,
+    };
+    Ok(TlsListener { listener, accept })
 }
 
 /// Checks that every stream listener's port is free (rsipstack binds them
@@ -80,8 +121,9 @@ fn read(path: &Path) -> Result<Vec<u8>, SipError> {
     std::fs::read(path).map_err(|e| SipError::Tls(path.to_path_buf(), e.to_string()))
 }
 
-/// The listener's certificate and key.
-fn server_tls(cfg: &SipConfig) -> Result<TlsConfig, SipError> {
+/// The listener's certificate and key, for rsipstack and as our rustls
+/// server configuration.
+fn server_tls(cfg: &SipConfig) -> Result<(TlsConfig, ServerConfig), SipError> {
     let (Some(cert), Some(key)) = (&cfg.tls.cert, &cfg.tls.key) else {
         return Err(SipError::Tls(
             "tls_cert".into(),
@@ -90,21 +132,27 @@ fn server_tls(cfg: &SipConfig) -> Result<TlsConfig, SipError> {
     };
     let cert_pem = read(cert)?;
     let key_pem = read(key)?;
-    check_pair(cert, &cert_pem, key, &key_pem)?;
-    Ok(TlsConfig {
+    let server = check_pair(cert, &cert_pem, key, &key_pem)?;
+    let rsip = TlsConfig {
         cert: Some(cert_pem),
         key: Some(key_pem),
         ..TlsConfig::default()
-    })
+    };
+    Ok((rsip, server))
 }
 
 /// Refuses at start what rsipstack would only log when it binds: no
 /// certificate, a key that is not PKCS#8 or PKCS#1 (rsipstack reads no
-/// SEC1 `EC PRIVATE KEY`), or a key that does not match the certificate.
-fn check_pair(cert: &Path, cert_pem: &[u8], key: &Path, key_pem: &[u8]) -> Result<(), SipError> {
+/// SEC1 `EC PRIVATE KEY`), or a key that does not match the certificate;
+/// the server configuration otherwise.
+fn check_pair(
+    cert: &Path,
+    cert_pem: &[u8],
+    key: &Path,
+    key_pem: &[u8],
+) -> Result<ServerConfig, SipError> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    use tokio_rustls::rustls::ServerConfig;
     let fail = |p: &Path, why: String| SipError::Tls(p.to_path_buf(), why);
     let chain = CertificateDer::pem_slice_iter(cert_pem)
         .collect::<Result<Vec<_>, _>>()
@@ -125,8 +173,7 @@ fn check_pair(cert: &Path, cert_pem: &[u8], key: &Path, key_pem: &[u8]) -> Resul
         .map_err(|e| fail(cert, e.to_string()))?
         .with_no_client_auth()
         .with_single_cert(chain, private)
-        .map_err(|e| fail(key, e.to_string()))?;
-    Ok(())
+        .map_err(|e| fail(key, e.to_string()))
 }
 
 /// Trust roots and expected name for connections we open. An unreadable

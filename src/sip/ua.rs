@@ -220,7 +220,7 @@ impl UserAgent {
             .map(|ip| SocketAddr::new(ip, cfg.listen.port()));
         let transport = TransportLayer::new(stack.child_token());
         super::transports::check_stream_ports(&cfg)?;
-        super::transports::add_stream_listeners(&transport, &cfg).await?;
+        let tls_listeners = super::transports::add_stream_listeners(&transport, &cfg).await?;
         let udp = UdpConnection::create_connection(cfg.listen, external, Some(stack.child_token()))
             .await
             .map_err(|e| SipError::Bind(cfg.listen, e.to_string()))?;
@@ -270,6 +270,9 @@ impl UserAgent {
             .incoming_transactions()
             .map_err(|e| SipError::Bind(cfg.listen, e.to_string()))?;
         let dialog_layer = Arc::new(DialogLayer::new(endpoint.inner.clone()));
+        for l in tls_listeners {
+            super::tls_accept::spawn(l, endpoint.inner.clone(), stack.child_token());
+        }
         let inner = endpoint.inner.clone();
         tokio::spawn(async move {
             if let Err(e) = inner.serve().await {

@@ -4,8 +4,10 @@ The gateway listens on `udp:`, `tcp:` and `tls:` addresses ([sip] listen). Outgo
 dialled URI's `transport=tcp|tls`; the far end is sipp over TCP (`-t t1`). Debian's sipp has no TLS
 (`-t l1` is refused), so the TLS far end is a Python `ssl` relay in front of sipp's TCP port
 (helpers/tls_relay.py) with a CA and leaf made by openssl at test time; the gateway trusts that CA
-through [sip] tls_ca. Also: a TLS server whose certificate is not from the trusted CA gets no INVITE;
-an incoming call over TCP; [sip] max_connections_per_ip closes connections over the bound."""
+through [sip] tls_ca. Also: a `sips:` URI is dialled over TLS with a `sips:` Contact; a TLS server
+whose certificate is not from the trusted CA gets no INVITE; an incoming call over TCP; [sip]
+max_connections_per_ip closes connections over the bound; a TLS handshake that does not finish within
+[sip] tls_handshake_timeout_s is closed, and handshakes in progress count against the per-IP bound."""
 import signal
 import socket
 import time
@@ -25,6 +27,7 @@ from helpers.tls_relay import TlsRelay, make_certs
 TONE_S = 4
 MIN_SNR_DB = 25
 PER_IP = 6
+HANDSHAKE_S = 2
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +42,8 @@ def gateway(ports, tmp_path_factory, certs):
     out = tmp_path_factory.mktemp("gw-sip-tcp-tls")
     gw = Gateway(out, ports, {"sip": {
         "tls_cert": str(certs["cert"]), "tls_key": str(certs["key"]), "tls_ca": str(certs["ca"]),
-        "max_connections_per_ip": PER_IP, "invite_timeout_s": 6}})
+        "max_connections_per_ip": PER_IP, "invite_timeout_s": 6,
+        "tls_handshake_timeout_s": HANDSHAKE_S}})
     gw.config["sip"]["listen"] = [f"udp:127.0.0.1:{gw.sip_port}", f"tcp:127.0.0.1:{tcp}", f"tls:127.0.0.1:{tls}"]
     gw.config_path.write_text(to_toml(gw.config))
     gw.tcp_port, gw.tls_port = tcp, tls
@@ -117,6 +121,58 @@ def test_outgoing_call_over_tls(gateway, rtmp_client, procs, out_dir, assets, po
     assert "Via: SIP/2.0/TLS" in msgs, "the INVITE's Via must name TLS:\n" + msgs[-3000:]
     assert f"contact: <sip:rtmp2sip@127.0.0.1:{gateway.tls_port};transport=tls>" in msgs.lower(), \
         "the gateway's Contact must be its TLS listener with transport=tls:\n" + msgs[-3000:]
+
+
+def test_outgoing_call_to_sips_uri(gateway, rtmp_client, procs, out_dir, assets, ports, measure, certs):
+    """`sips:` (RFC 3261 §26.2.2): TLS without a transport parameter, and a `sips:` Contact."""
+    sipp = TcpSipp(procs, out_dir, ports, "uas_pcmu.xml", pcap=assets.pcmu_pcap, name="sipp_sips")
+    relay_port = ports.port()
+    sipp.contact_at(relay_port, "tls")
+    sipp.start()
+    relay = TlsRelay(relay_port, sipp.sip_port, certs["cert"], certs["key"])
+    try:
+        msgs = call_with_audio(gateway, rtmp_client, procs, out_dir, sipp,
+                               f"sips:bob@127.0.0.1:{relay_port}", measure, "sips")
+    finally:
+        relay.close()
+    assert relay.handshakes >= 1 and not relay.failures, (relay.handshakes, relay.failures)
+    assert f"INVITE sips:bob@127.0.0.1:{relay_port} SIP/2.0" in msgs, msgs[-3000:]
+    # rsipstack appends `;transport=TLS` (deprecated by RFC 5630 §3.2, still valid).
+    assert f"contact: <sips:rtmp2sip@127.0.0.1:{gateway.tls_port}" in msgs.lower(), \
+        "a sips: Request-URI needs a sips: Contact (RFC 3261 §8.1.1.8):\n" + msgs[-3000:]
+
+
+def closed_now(s: socket.socket) -> bool:
+    """Whether the gateway closed `s` (EOF or reset), without waiting."""
+    s.setblocking(False)
+    try:
+        return s.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def test_tls_handshake_deadline_and_pending_bound(gateway, certs):
+    """A peer that opens TCP connections to the TLS port and never sends a ClientHello: handshakes
+    over the per-IP bound are closed at once, the rest after tls_handshake_timeout_s."""
+    socks = [socket.create_connection(("127.0.0.1", gateway.tls_port), timeout=2) for _ in range(PER_IP + 3)]
+    try:
+        time.sleep(0.5)
+        early = sum(closed_now(s) for s in socks)
+        assert early >= 3, f"{early} of {len(socks)} closed at once; the pending bound is {PER_IP}"
+        assert early < len(socks), "the connections within the bound must wait for their handshake"
+        assert wait_until(lambda: all(closed_now(s) for s in socks), HANDSHAKE_S + 4), \
+            f"handshakes not closed after tls_handshake_timeout_s = {HANDSHAKE_S}"
+    finally:
+        for s in socks:
+            s.close()
+    import ssl
+    ctx = ssl.create_default_context(cafile=str(certs["ca"]))
+    with socket.create_connection(("127.0.0.1", gateway.tls_port), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+            s.sendall(options("TLS", "tlsafter"))
+            assert s.recv(4096).startswith(b"SIP/2.0 200")
 
 
 def test_tls_server_not_trusted_gets_nothing(gateway, rtmp_client, procs, out_dir, assets, ports, tmp_path):

@@ -353,9 +353,9 @@ fn bad_arguments_give_typed_errors_with_their_codes() {
         ),
         (
             "transfer",
-            vec![s("sips:x@y")],
+            vec![s("tel:+15551234")],
             ApiError::TransferBadUri(
-                DialUri::parse("sips:x@y")
+                DialUri::parse("tel:+15551234")
                     .err()
                     .unwrap_or(DialUriError::Missing),
             ),

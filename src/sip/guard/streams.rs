@@ -91,6 +91,7 @@ mod tests {
             max_connections: total,
             max_connections_per_ip: per_ip,
             idle_timeout: Duration::from_secs(60),
+            handshake_timeout: Duration::from_secs(5),
         })
     }
 
