@@ -7,6 +7,7 @@
 #   scripts/bench-load.sh                          # ladder 20 50 100, 30 s windows, every path
 #   scripts/bench-load.sh --calls "10 20" --duration 10 --paths transcoded,passthrough --write
 #   scripts/bench-load.sh --no-build               # use the release binaries already built
+#   scripts/bench-load.sh --paths pcmu --calls 20 --setup-calls 300 --setup-ramp 400   # + call setups per core-second
 #
 # Paths: transcoded (Speex WB <-> PCMU), passthrough (Speex, far end takes speex/16000),
 # nellymoser (Nellymoser 8k <-> PCMU), pcmu (G.711 passthrough), opus (E-RTMP Opus <-> PCMU). The C ceiling column comes from
@@ -20,7 +21,7 @@ args=()
 for a in "$@"; do
     case "$a" in
         --no-build) build=0 ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         *) args+=("$a") ;;
     esac
 done

@@ -109,8 +109,10 @@ def loadavg() -> float:
         return -1.0
 
 
-def run_one(path: str, calls: int, args, tmp: Path) -> dict:
+def run_one(path: str, calls: int, args, tmp: Path, ramp: float = None, duration: float = None) -> dict:
     label, codec, scenario, out_codec, _ = PATHS[path]
+    ramp = ramp or args.ramp
+    duration = duration or args.duration
     sipp_port, media_port = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
     rtmp_port, sip_port = free_port(), free_port(socket.SOCK_DGRAM)
     cfg = tmp / f"gw-{path}-{calls}.toml"
@@ -128,11 +130,11 @@ def run_one(path: str, calls: int, args, tmp: Path) -> dict:
             raise RuntimeError(f"gateway did not listen; log {logs}-gateway.log")
         time.sleep(0.5)
         cmd = [str(Path(args.bin_dir) / "rtmp2sip-load"), "--rtmp", f"127.0.0.1:{rtmp_port}",
-               "--calls", str(calls), "--ramp", str(args.ramp), "--duration", str(args.duration),
+               "--calls", str(calls), "--ramp", str(ramp), "--duration", str(duration),
                "--codec", codec, "--dial", f"sip:load@127.0.0.1:{sipp_port}",
                "--gateway-pid", str(gw.pid), "--json"]
-        print(f"==> {label}: {calls} calls for {args.duration} s", file=sys.stderr)
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=args.duration + calls / args.ramp * 2 + 120)
+        print(f"==> {label}: {calls} calls at {ramp}/s for {duration} s", file=sys.stderr)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + calls / ramp * 2 + 120)
         if not r.stdout.strip():
             raise RuntimeError(f"rtmp2sip-load exit {r.returncode}: {r.stderr}")
         rep = json.loads(r.stdout)
@@ -262,6 +264,23 @@ def table(rows: list, ceil: dict, args) -> str:
     return "\n".join(out) + "\n" + note + "\n"
 
 
+def setup_table(r: dict, args) -> str:
+    """The call-setup row: setups per core-second from the gateway's CPU over the dial phase, less the
+    media of calls already up (load/src/setup_rate.rs)."""
+    s = r.get("setups") or {}
+    head = ("| call setups | calls up | dials offered per s | achieved per s | setup p50/p99 ms "
+            "| gateway CPU per setup ms | setups per core-second |")
+    row = "| " + " | ".join([
+        PATHS[r["path"]][0], f"{r['calls_connected']} of {r['calls_attempted']}", fmt(args.setup_ramp),
+        fmt(s.get("achieved_per_s")), f"{fmt(r['setup_ms']['p50'], 1)} / {fmt(r['setup_ms']['p99'], 1)}",
+        fmt(s.get("cpu_ms_per_setup"), 2), fmt(s.get("setups_per_core_s")),
+    ]) + " |"
+    return (f"\n{head}\n|" + "---|" * (head.count("|") - 1) + f"\n{row}\n\n"
+            f"Call setups: {args.setup_calls} connections, then dials at {fmt(args.setup_ramp)}/s (each: RTMP `dial`, "
+            "INVITE/200/ACK with sipp, media started, both NetStreams); the CPU figure is /proc CPU time "
+            "(10 ms resolution) over that dial phase.\n")
+
+
 def write_benchmarks(text: str):
     p = REPO / "BENCHMARKS.md"
     cur = p.read_text()
@@ -284,6 +303,9 @@ def main():
     ap.add_argument("--bin-dir", default=str(TARGET / "release"),
                     help="where rtmp2sip and rtmp2sip-load are (default target/release)")
     ap.add_argument("--json-out", help="also write every run's JSON report to this file")
+    ap.add_argument("--setup-calls", type=int, default=300,
+                    help="calls for the call-setup row (G.711 passthrough, 3 s window); 0 skips it")
+    ap.add_argument("--setup-ramp", type=float, default=400.0, help="dials per second offered in the setup row")
     args = ap.parse_args()
     paths = [p.strip() for p in args.paths.split(",") if p.strip()]
     bad = [p for p in paths if p not in PATHS]
@@ -299,9 +321,15 @@ def main():
                     rows.append(run_one(path, n, args, Path(d)))
                 except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as e:
                     print(f"==> {path} {n}: {e}", file=sys.stderr)
+        setup = None
+        if args.setup_calls > 0:
+            try:
+                setup = run_one("pcmu", args.setup_calls, args, Path(d), ramp=args.setup_ramp, duration=3.0)
+            except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as e:
+                print(f"==> setup row: {e}", file=sys.stderr)
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps(rows, indent=1))
-    text = table(rows, ceil, args)
+        Path(args.json_out).write_text(json.dumps(rows + ([setup] if setup else []), indent=1))
+    text = table(rows, ceil, args) + (setup_table(setup, args) if setup else "")
     print(text)
     if args.write:
         write_benchmarks(text)

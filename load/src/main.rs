@@ -13,6 +13,7 @@ mod measure;
 mod procstat;
 mod report;
 mod run;
+mod setup_rate;
 mod stats;
 mod tone;
 

@@ -2,7 +2,8 @@
 //!
 //! Gateway CPU over the window: `% of one core = cpu_s / window_s * 100`;
 //! `µs per call per 20 ms = cpu_s * 1e6 / calls / (window_s / 0.020)`
-//! (one 20 ms frame pair: one frame each way). RSS: `per connection =
+//! (one 20 ms frame pair: one frame each way). Call setups: see
+//! [`crate::setup_rate`]. RSS: `per connection =
 //! (connected - idle) / connections`, `per call = (window end - connected)
 //! / calls`.
 
@@ -12,6 +13,7 @@ use serde_json::{json, Value};
 
 use crate::measure::{JITTER_RANGE_MS, RTT_RANGE_MS};
 use crate::run::RunResult;
+use crate::setup_rate::setup_cost;
 use crate::stats::{percentile, Histogram};
 
 /// Builds the JSON report (every field present; unknown figures are null).
@@ -70,6 +72,21 @@ pub fn to_json(r: &RunResult) -> Value {
             "rss_per_call_kib": per_call.map(round2),
         })
     });
+    let media_cpu_per_call_s = r
+        .gw_window
+        .map(|(a, b)| (b.cpu_s - a.cpu_s) / (b.at - a.at).as_secs_f64().max(1e-3) / calls_up);
+    let setups = r
+        .dial_phase
+        .zip(media_cpu_per_call_s)
+        .and_then(|(p, m)| setup_cost(&p, m))
+        .map(|c| {
+            json!({
+                "phase_s": round2(c.phase_s),
+                "achieved_per_s": round2(c.achieved_per_s),
+                "cpu_ms_per_setup": round4(c.cpu_ms_per_setup),
+                "setups_per_core_s": c.setups_per_core_s.map(round2),
+            })
+        });
     let generator_cpu = r
         .self_window
         .map(|(a, b)| round2((b.cpu_s - a.cpu_s) / (b.at - a.at).as_secs_f64().max(1e-3) * 100.0));
@@ -97,6 +114,7 @@ pub fn to_json(r: &RunResult) -> Value {
         "delay_variation_ms": hist_pct(&jitter),
         "round_trip_ms": hist_pct(&rtt),
         "gateway": gateway,
+        "setups": setups,
         "generator_cpu_percent": generator_cpu,
     })
 }
@@ -186,6 +204,13 @@ pub fn to_text(j: &Value) -> String {
         g(&["gateway", "rss_per_call_kib"])
     );
     s += &format!(
+        "call setups: {} per s over {} s, {} ms of gateway CPU each (media of calls already up removed): {} per core-second\n",
+        g(&["setups", "achieved_per_s"]),
+        g(&["setups", "phase_s"]),
+        g(&["setups", "cpu_ms_per_setup"]),
+        g(&["setups", "setups_per_core_s"])
+    );
+    s += &format!(
         "generator CPU {} % of a core\n",
         g(&["generator_cpu_percent"])
     );
@@ -235,6 +260,12 @@ mod tests {
             self_window: Some((s(t0, 0.0, 1), s(t0 + Duration::from_secs(10), 0.5, 1))),
             up_at_window: 1,
             connected_before_dial: 2,
+            dial_phase: Some(crate::setup_rate::DialPhase {
+                before: s(t0, 0.0, 1100),
+                after: s(t0 + Duration::from_millis(500), 0.02, 1100),
+                calls_up: 1,
+                call_s_up: 0.0,
+            }),
         };
         let j = to_json(&r);
         assert_eq!(j["calls_connected"], 1);
@@ -246,6 +277,8 @@ mod tests {
         assert_eq!(j["gateway"]["rss_per_connection_kib"], 50.0);
         assert_eq!(j["gateway"]["rss_per_call_kib"], 200.0);
         assert_eq!(j["generator_cpu_percent"], 5.0);
+        assert_eq!(j["setups"]["cpu_ms_per_setup"], 20.0);
+        assert_eq!(j["setups"]["setups_per_core_s"], 50.0);
         let text = to_text(&j);
         assert!(text.contains("connected 1 failed 1"), "{text}");
     }

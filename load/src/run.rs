@@ -4,6 +4,7 @@
 //! ```text
 //! connect ramp --> all connected? --> RSS (per connection)
 //! dial ramp    --> all up?        --> window start: /proc samples A
+//!                                      (dial phase: CPU and call-seconds up, setup_rate.rs)
 //! sleep --duration                 --> window end:   /proc samples B
 //! stop: each connection sends hangup and closes; outcomes are collected
 //! ```
@@ -18,6 +19,7 @@ use crate::args::Options;
 use crate::codec::FrameLoop;
 use crate::conn::{self, Outcome, Progress, Shared};
 use crate::procstat::{self, Sample};
+use crate::setup_rate::DialPhase;
 
 /// Everything a report is made of.
 pub struct RunResult {
@@ -37,6 +39,8 @@ pub struct RunResult {
     pub up_at_window: usize,
     /// Connections that had connected before the dials.
     pub connected_before_dial: usize,
+    /// The gateway around the dial phase.
+    pub dial_phase: Option<DialPhase>,
 }
 
 /// Per-connection phase as the coordinator sees it.
@@ -50,6 +54,8 @@ enum Seen {
 
 struct Tracker {
     seen: Vec<Seen>,
+    /// When each call was seen up.
+    up_at: Vec<Option<Instant>>,
     rx: mpsc::UnboundedReceiver<Progress>,
 }
 
@@ -63,6 +69,22 @@ impl Tracker {
         if let Some(v) = self.seen.get_mut(i) {
             *v = (*v).max(s);
         }
+        if s == Seen::Up {
+            if let Some(t) = self.up_at.get_mut(i) {
+                t.get_or_insert_with(Instant::now);
+            }
+        }
+    }
+
+    /// Sum over the calls up of how long each has been up at `at`, s.
+    fn call_seconds_up(&self, at: Instant) -> f64 {
+        self.seen
+            .iter()
+            .zip(&self.up_at)
+            .filter(|(s, _)| **s == Seen::Up)
+            .filter_map(|(_, t)| *t)
+            .map(|t| at.saturating_duration_since(t).as_secs_f64())
+            .sum()
     }
 
     fn drain(&mut self) {
@@ -112,6 +134,7 @@ pub async fn run(opts: Options, frames: FrameLoop) -> RunResult {
     });
     let mut tracker = Tracker {
         seen: vec![Seen::Nothing; opts.calls],
+        up_at: vec![None; opts.calls],
         rx: prx,
     };
     let step = Duration::from_secs_f64(1.0 / opts.ramp_per_s);
@@ -143,6 +166,12 @@ pub async fn run(opts: Options, frames: FrameLoop) -> RunResult {
 
     let gw_a = pid_sample(&opts);
     let self_a = procstat::sample("self");
+    let dial_phase = gw_connected.zip(gw_a).map(|(before, after)| DialPhase {
+        before,
+        after,
+        calls_up: up_at_window,
+        call_s_up: tracker.call_seconds_up(after.at),
+    });
     tokio::time::sleep(opts.duration).await;
     let gw_b = pid_sample(&opts);
     let self_b = procstat::sample("self");
@@ -169,5 +198,6 @@ pub async fn run(opts: Options, frames: FrameLoop) -> RunResult {
         self_window: self_a.zip(self_b),
         up_at_window,
         connected_before_dial,
+        dial_phase,
     }
 }
