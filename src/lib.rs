@@ -15,3 +15,4 @@ pub mod rtmp;
 pub mod runtime;
 pub mod sip;
 pub mod time;
+pub mod tls;

@@ -5,7 +5,7 @@
 //! or `runtime`; `sip` never imports `rtmp`, `call`, `auth` or `runtime`;
 //! `call` never imports the async SIP drivers (`sip::ua`, `sip::incoming`,
 //! `sip::registration::driver`) nor `runtime`, and never uses the `tokio`
-//! or `rsipstack` crates (`sip::request_uri` builds the rsipstack `Uri` of a `DialUri`); `amf`, `time` and `addr` are
+//! or `rsipstack` crates (`sip::request_uri` builds the rsipstack `Uri` of a `DialUri`); `amf`, `time`, `addr` and `tls` are
 //! leaves; the `codecs` crate never
 //! imports the main crate (`rtmp2sip`). The scan reads every `.rs` file
 //! under `src/<module>/` (and `src/<module>.rs`), drops comments, and looks
@@ -57,6 +57,13 @@ const RULES: &[Rule] = &[
         module: "addr",
         forbidden: &[
             "amf", "auth", "call", "config", "flv", "media", "rtmp", "runtime", "sip", "time",
+        ],
+    },
+    Rule {
+        module: "tls",
+        forbidden: &[
+            "addr", "amf", "auth", "call", "config", "flv", "media", "rtmp", "runtime", "sip",
+            "time",
         ],
     },
     Rule {

@@ -1,14 +1,11 @@
-//! TLS server configuration (rustls, ring provider) shared by RTMPS and
-//! the HTTPS listener: a PEM certificate chain and private key, loaded once
-//! at start-up. TLS 1.2 and 1.3 (RFC 5246, RFC 8446), rustls's safe
-//! defaults; no client certificates.
+//! TLS acceptors for RTMPS and the HTTPS listener, from a PEM certificate
+//! chain and private key read by [`crate::tls::server_pair`] (TLS 1.2 and
+//! 1.3, RFC 5246, RFC 8446, rustls's safe defaults; no client
+//! certificates), swapped on live reload.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use tokio_rustls::rustls::{self, ServerConfig};
 use tokio_rustls::TlsAcceptor;
 
 use super::RuntimeError;
@@ -28,25 +25,12 @@ pub enum Alpn {
 /// [`RuntimeError::Tls`] naming the file when it cannot be read, holds no
 /// certificate or key, or rustls refuses the pair.
 pub fn acceptor(cert: &Path, key: &Path, alpn: Alpn) -> Result<TlsAcceptor, RuntimeError> {
-    let fail = |path: &Path, reason: String| RuntimeError::Tls {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let chain = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| fail(cert, e.to_string()))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| fail(cert, e.to_string()))?;
-    if chain.is_empty() {
-        return Err(fail(cert, "no CERTIFICATE in the file".into()));
-    }
-    let private = PrivateKeyDer::from_pem_file(key).map_err(|e| fail(key, e.to_string()))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| fail(cert, e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(chain, private)
-        .map_err(|e| fail(key, e.to_string()))?;
+    let mut config = crate::tls::server_pair(cert, key)
+        .map_err(|e| RuntimeError::Tls {
+            path: e.path,
+            reason: e.reason,
+        })?
+        .config;
     // No TLS 1.3 session tickets (RFC 8446 section 4.6.1): sessions are
     // long-lived, resumption buys nothing, and librtmp's GnuTLS client
     // aborts on the post-handshake NewSessionTicket.

@@ -15,7 +15,6 @@
 //! tls_server_name`; there is no way to turn verification off.
 
 use std::net::SocketAddr;
-use std::path::Path;
 
 use rsipstack::sip::uri::ParamsExt;
 use rsipstack::sip::{Scheme, Transport, Uri};
@@ -117,12 +116,9 @@ fn external_addr(cfg: &SipConfig, addr: SocketAddr) -> Option<SocketAddr> {
         .map(|ip| SocketAddr::new(ip, addr.port()))
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, SipError> {
-    std::fs::read(path).map_err(|e| SipError::Tls(path.to_path_buf(), e.to_string()))
-}
-
 /// The listener's certificate and key, for rsipstack and as our rustls
-/// server configuration.
+/// server configuration ([`crate::tls::server_pair`]). A SEC1 `EC PRIVATE
+/// KEY` is refused: rsipstack's listener entry reads PKCS#8 and PKCS#1 only.
 fn server_tls(cfg: &SipConfig) -> Result<(TlsConfig, ServerConfig), SipError> {
     let (Some(cert), Some(key)) = (&cfg.tls.cert, &cfg.tls.key) else {
         return Err(SipError::Tls(
@@ -130,50 +126,19 @@ fn server_tls(cfg: &SipConfig) -> Result<(TlsConfig, ServerConfig), SipError> {
             "required with a tls: listener".into(),
         ));
     };
-    let cert_pem = read(cert)?;
-    let key_pem = read(key)?;
-    let server = check_pair(cert, &cert_pem, key, &key_pem)?;
-    let rsip = TlsConfig {
-        cert: Some(cert_pem),
-        key: Some(key_pem),
-        ..TlsConfig::default()
-    };
-    Ok((rsip, server))
-}
-
-/// Refuses at start what rsipstack would only log when it binds: no
-/// certificate, a key that is not PKCS#8 or PKCS#1 (rsipstack reads no
-/// SEC1 `EC PRIVATE KEY`), or a key that does not match the certificate;
-/// the server configuration otherwise.
-fn check_pair(
-    cert: &Path,
-    cert_pem: &[u8],
-    key: &Path,
-    key_pem: &[u8],
-) -> Result<ServerConfig, SipError> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let fail = |p: &Path, why: String| SipError::Tls(p.to_path_buf(), why);
-    let chain = CertificateDer::pem_slice_iter(cert_pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| fail(cert, e.to_string()))?;
-    if chain.is_empty() {
-        return Err(fail(cert, "no CERTIFICATE in the file".into()));
-    }
-    let private = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| fail(key, e.to_string()))?;
-    if matches!(private, PrivateKeyDer::Sec1(_)) {
-        return Err(fail(
-            key,
+    let pair = crate::tls::server_pair(cert, key).map_err(|e| SipError::Tls(e.path, e.reason))?;
+    if pair.sec1 {
+        return Err(SipError::Tls(
+            key.to_path_buf(),
             "SEC1 EC key: convert it with `openssl pkcs8 -topk8 -nocrypt`".into(),
         ));
     }
-    let provider = std::sync::Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| fail(cert, e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(chain, private)
-        .map_err(|e| fail(key, e.to_string()))
+    let rsip = TlsConfig {
+        cert: Some(pair.cert_pem),
+        key: Some(pair.key_pem),
+        ..TlsConfig::default()
+    };
+    Ok((rsip, pair.config))
 }
 
 /// Trust roots and expected name for connections we open. An unreadable
