@@ -1,7 +1,7 @@
-//! `rtmp2sip healthcheck [URL]`: one plain-HTTP/1.1 `GET` (RFC 9112) of
-//! the gateway's `/healthz`, so the container image needs no curl.
-//! Exit 0 on a 200, 1 on anything else. Only `http://HOST:PORT/path`: the
-//! check runs beside the gateway.
+//! `rtmp2sip healthcheck [URL]`: one HTTP/1.1 `GET` (RFC 9112) of the
+//! gateway's `/healthz`, so the container image needs no curl. Exit 0 on a
+//! 200, 1 on anything else. `http://HOST:PORT/path`, or `https://` (the
+//! certificate checked against the system roots, as the CLI does).
 
 use hyper::Method;
 
@@ -14,12 +14,13 @@ pub const DEFAULT_URL: &str = "http://127.0.0.1:8080/healthz";
 /// bounded in time and size); `Ok` when the status is 200.
 ///
 /// # Errors
-/// The reason, when the URL is not `http://HOST:PORT[/path]`, the gateway
-/// cannot be reached, or it answers anything but 200.
+/// The reason, when the URL is not `http[s]://HOST:PORT[/path]`, the
+/// gateway cannot be reached, or it answers anything but 200.
 pub fn check(url: &str) -> Result<(), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("`{url}`: only http:// URLs"))?;
+    let (scheme, rest) = url
+        .split_once("://")
+        .filter(|(s, _)| *s == "http" || *s == "https")
+        .ok_or_else(|| format!("`{url}`: only http:// and https:// URLs"))?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/healthz"),
@@ -30,10 +31,11 @@ pub fn check(url: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let answer = runtime
         .block_on(client::request(
-            &format!("http://{authority}"),
+            &format!("{scheme}://{authority}"),
             Method::GET,
             path,
             None,
+            &client::Trust::default(),
         ))
         .map_err(|e| e.to_string())?;
     match answer.status {
@@ -49,6 +51,7 @@ mod tests {
 
     #[test]
     fn refuses_what_it_cannot_fetch() {
+        assert!(check("ftp://127.0.0.1:1/healthz").is_err());
         assert!(check("https://127.0.0.1:1/healthz").is_err());
         assert!(check("http:///healthz").is_err());
         // Nothing listens on port 1.

@@ -2,15 +2,18 @@
 //! status API (`runtime::http::api`) from the command line.
 //!
 //! ```text
-//! rtmp2sip status  [--url URL] [--token T] [-c FILE] [--json]
-//! rtmp2sip calls   [--url URL] [--token T] [-c FILE] [--json]
-//! rtmp2sip hangup CALL-ID [--url URL] [--token T] [-c FILE]
+//! rtmp2sip status  [--url URL] [--token T] [-c FILE] [--ca PEM]... [--server-name N] [--json]
+//! rtmp2sip calls   [--url URL] [--token T] [-c FILE] [--ca PEM]... [--server-name N] [--json]
+//! rtmp2sip hangup CALL-ID [--url URL] [--token T] [-c FILE] [--ca PEM]... [--server-name N]
 //! ```
 //!
 //! The token is `--token`, else `RTMP2SIP_ADMIN_TOKEN`, else `[http]
 //! admin_token` of the `-c` file. The URL is `--url`, else the first
 //! `[http] listen` address of the `-c` file (an unspecified address as
-//! loopback), else `http://127.0.0.1:8080`.
+//! loopback; `https://` when that file gives `[http] tls_cert`, which is
+//! then also trusted), else `http://127.0.0.1:8080`. `https://` checks the
+//! certificate against the system roots and every `--ca` file, for the
+//! URL's host or `--server-name` ([`client::Trust`]).
 //!
 //! Exit codes ([`Exit`]): 0 done; 1 the API answered with an error (no
 //! such call, ...); 2 usage; 3 the gateway could not be reached or
@@ -18,6 +21,7 @@
 //! `/api/v1/status`: no `[http] admin_token`).
 
 pub mod client;
+pub mod pin;
 pub mod table;
 
 use std::path::PathBuf;
@@ -45,8 +49,8 @@ pub enum Exit {
 }
 
 /// Usage of the API subcommands.
-pub const USAGE: &str = "rtmp2sip status|calls [--url URL] [--token T] [-c FILE] [--json]\n       \
-     rtmp2sip hangup CALL-ID [--url URL] [--token T] [-c FILE]";
+pub const USAGE: &str = "rtmp2sip status|calls [--url URL] [--token T] [-c FILE] [--ca PEM]... [--server-name NAME] [--json]\n       \
+     rtmp2sip hangup CALL-ID [--url URL] [--token T] [-c FILE] [--ca PEM]... [--server-name NAME]";
 
 /// What to ask.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +76,19 @@ pub struct Cli {
     pub config: Option<PathBuf>,
     /// `--json`: print the API's JSON instead of tables.
     pub json: bool,
+    /// `--ca` files and `--server-name` for `https://`.
+    pub trust: client::Trust,
+}
+
+/// Where and how the API is asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The base URL, `http://` or `https://`.
+    pub url: String,
+    /// The bearer token.
+    pub token: Option<String>,
+    /// What `https://` trusts.
+    pub trust: client::Trust,
 }
 
 /// Parses `status|calls|hangup ...` (`args[0]` is the subcommand); `None`
@@ -94,6 +111,7 @@ fn parse_rest(mut action: Action, rest: &[String]) -> Result<Cli, String> {
         token: None,
         config: None,
         json: false,
+        trust: client::Trust::default(),
     };
     let mut it = rest.iter();
     while let Some(a) = it.next() {
@@ -107,6 +125,8 @@ fn parse_rest(mut action: Action, rest: &[String]) -> Result<Cli, String> {
             "--token" => cli.token = Some(value()?),
             "-c" | "--config" => cli.config = Some(PathBuf::from(value()?)),
             "--json" => cli.json = true,
+            "--ca" => cli.trust.roots.push(PathBuf::from(value()?)),
+            "--server-name" => cli.trust.server_name = Some(value()?),
             s if !s.starts_with('-') => match &mut action {
                 Action::Hangup(id) if id.is_empty() => *id = s.to_string(),
                 _ => return Err(format!("unexpected argument `{s}`\n{USAGE}")),
@@ -123,11 +143,17 @@ fn parse_rest(mut action: Action, rest: &[String]) -> Result<Cli, String> {
 
 /// The base URL and token, from the flags, the environment (`env` is
 /// `RTMP2SIP_ADMIN_TOKEN`) and the configuration file.
-pub fn resolve(cli: &Cli, env: Option<String>) -> Result<(String, Option<String>), String> {
+pub fn resolve(cli: &Cli, env: Option<String>) -> Result<Target, String> {
     let config = match &cli.config {
         Some(p) => Some(Config::from_file(p).map_err(|e| e.to_string())?),
         None => None,
     };
+    let mut trust = cli.trust.clone();
+    let own_cert = config.as_ref().and_then(|c| c.http.tls_cert.clone());
+    if let Some(cert) = &own_cert {
+        trust.roots.push(cert.clone());
+    }
+    let scheme = if own_cert.is_some() { "https" } else { "http" };
     let url = cli.url.clone().unwrap_or_else(|| {
         config
             .as_ref()
@@ -139,7 +165,7 @@ pub fn resolve(cli: &Cli, env: Option<String>) -> Result<(String, Option<String>
                         std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
                     });
                 }
-                format!("http://{a}")
+                format!("{scheme}://{a}")
             })
             .unwrap_or_else(|| "http://127.0.0.1:8080".into())
     });
@@ -153,12 +179,12 @@ pub fn resolve(cli: &Cli, env: Option<String>) -> Result<(String, Option<String>
                 .and_then(|c| c.http.admin_token.as_ref())
                 .map(|t| t.expose().to_string())
         });
-    Ok((url, token))
+    Ok(Target { url, token, trust })
 }
 
 /// Runs the subcommand; prints to stdout/stderr, returns the exit code.
 pub fn run(cli: &Cli) -> Exit {
-    let (url, token) = match resolve(cli, std::env::var("RTMP2SIP_ADMIN_TOKEN").ok()) {
+    let target = match resolve(cli, std::env::var("RTMP2SIP_ADMIN_TOKEN").ok()) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("rtmp2sip: {e}");
@@ -175,19 +201,20 @@ pub fn run(cli: &Cli) -> Exit {
             return Exit::Unreachable;
         }
     };
-    rt.block_on(run_async(cli, &url, token.as_deref()))
+    rt.block_on(run_async(cli, &target))
 }
 
-async fn get(url: &str, path: &str, token: Option<&str>) -> Result<Value, Exit> {
-    let a = call(url, Method::GET, path, token).await?;
+async fn get(t: &Target, path: &str) -> Result<Value, Exit> {
+    let a = call(t, Method::GET, path).await?;
     serde_json::from_slice(&a.body).map_err(|_| {
-        eprintln!("rtmp2sip: {url}{path}: the answer is not JSON");
+        eprintln!("rtmp2sip: {}{path}: the answer is not JSON", t.url);
         Exit::Unreachable
     })
 }
 
-async fn call(url: &str, method: Method, path: &str, token: Option<&str>) -> Result<Answer, Exit> {
-    let a = client::request(url, method, path, token)
+async fn call(t: &Target, method: Method, path: &str) -> Result<Answer, Exit> {
+    let url = &t.url;
+    let a = client::request(url, method, path, t.token.as_deref(), &t.trust)
         .await
         .map_err(|e| {
             eprintln!("rtmp2sip: {e}");
@@ -214,8 +241,8 @@ async fn call(url: &str, method: Method, path: &str, token: Option<&str>) -> Res
     }
 }
 
-async fn run_async(cli: &Cli, url: &str, token: Option<&str>) -> Exit {
-    match run_action(cli, url, token).await {
+async fn run_async(cli: &Cli, t: &Target) -> Exit {
+    match run_action(cli, t).await {
         Ok(()) => Exit::Ok,
         Err(e) => e,
     }
@@ -225,10 +252,10 @@ fn list<'a>(v: &'a Value, key: &str) -> &'a [Value] {
     v[key].as_array().map_or(&[], Vec::as_slice)
 }
 
-async fn run_action(cli: &Cli, url: &str, token: Option<&str>) -> Result<(), Exit> {
+async fn run_action(cli: &Cli, t: &Target) -> Result<(), Exit> {
     match &cli.action {
         Action::Calls => {
-            let v = get(url, "/api/v1/calls", token).await?;
+            let v = get(t, "/api/v1/calls").await?;
             if cli.json {
                 println!("{v}");
             } else {
@@ -236,10 +263,10 @@ async fn run_action(cli: &Cli, url: &str, token: Option<&str>) -> Result<(), Exi
             }
         }
         Action::Status => {
-            let s = get(url, "/api/v1/status", token).await?;
-            let conns = get(url, "/api/v1/connections", token).await?;
-            let regs = get(url, "/api/v1/registrations", token).await?;
-            let calls = get(url, "/api/v1/calls", token).await?;
+            let s = get(t, "/api/v1/status").await?;
+            let conns = get(t, "/api/v1/connections").await?;
+            let regs = get(t, "/api/v1/registrations").await?;
+            let calls = get(t, "/api/v1/calls").await?;
             if cli.json {
                 let all = serde_json::json!({
                     "status": s,
@@ -260,7 +287,7 @@ async fn run_action(cli: &Cli, url: &str, token: Option<&str>) -> Result<(), Exi
         }
         Action::Hangup(id) => {
             let path = format!("/api/v1/calls/{}", percent_encode(id));
-            call(url, Method::DELETE, &path, token).await?;
+            call(t, Method::DELETE, &path).await?;
             println!("{id}: hanging up");
         }
     }
@@ -308,12 +335,12 @@ mod tests {
     #[test]
     fn the_token_comes_from_flag_then_env() {
         let c = parse(&args("status")).unwrap().unwrap();
-        let (url, t) = resolve(&c, Some("from-env".into())).unwrap();
-        assert_eq!(url, "http://127.0.0.1:8080");
-        assert_eq!(t.as_deref(), Some("from-env"));
+        let t = resolve(&c, Some("from-env".into())).unwrap();
+        assert_eq!(t.url, "http://127.0.0.1:8080");
+        assert_eq!(t.token.as_deref(), Some("from-env"));
         let c = parse(&args("status --token flag")).unwrap().unwrap();
         assert_eq!(
-            resolve(&c, Some("e".into())).unwrap().1.as_deref(),
+            resolve(&c, Some("e".into())).unwrap().token.as_deref(),
             Some("flag")
         );
     }
@@ -330,12 +357,25 @@ mod tests {
         .unwrap();
         let mut c = parse(&args("calls")).unwrap().unwrap();
         c.config = Some(f.clone());
-        let (url, t) = resolve(&c, None).unwrap();
-        assert_eq!(url, "http://127.0.0.1:8081");
-        assert_eq!(t.as_deref(), Some("0123456789abcdef"));
+        let t = resolve(&c, None).unwrap();
+        assert_eq!(t.url, "http://127.0.0.1:8081");
+        assert_eq!(t.token.as_deref(), Some("0123456789abcdef"));
+        assert!(t.trust.roots.is_empty());
         c.config = Some(dir.join("missing.toml"));
         assert!(resolve(&c, None).is_err());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn tls_flags_parse() {
+        let c = parse(&args(
+            "status --ca a.pem --ca b.pem --server-name gw.example.com",
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(c.trust.roots, vec![PathBuf::from("a.pem"), "b.pem".into()]);
+        assert_eq!(c.trust.server_name.as_deref(), Some("gw.example.com"));
+        assert!(parse(&args("status --ca")).unwrap().is_err());
     }
 
     #[test]

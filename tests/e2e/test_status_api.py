@@ -271,3 +271,45 @@ def test_registrations_and_connections_are_listed(api_gw):
         ctl.close()
     assert wait_until(lambda: not api(port, "GET", "/api/v1/connections")[2]["connections"], 5, 0.1), \
         "a closed connection is still listed"
+
+
+def test_cli_over_https(gateway_factory, ports, tmp_path):
+    """An HTTPS-only [http] listener: `rtmp2sip status -c FILE` goes to https:// and trusts the
+    listener's own (self-signed) tls_cert, pinned; `--url https://... --ca` works for a certificate from
+    a private CA; a certificate nobody trusts, or a name it does not carry, is refused (exit 3); the
+    health check speaks https:// too. The binary before this change only spoke http:// (exit 3)."""
+    from helpers.tls_cert import make_cert
+    from helpers.tls_relay import make_certs
+    cert, key = make_cert(tmp_path / "self")
+    port = ports.port()
+    gw = gateway_factory({"http": {"listen": [f"127.0.0.1:{port}"], "admin_token": TOKEN,
+                                   "tls_cert": str(cert), "tls_key": str(key)}}, "gw-https-cli")
+    env = {"PATH": "/usr/bin:/bin"}
+
+    def run(*args):
+        return subprocess.run([str(gw.binary), *args], capture_output=True, text=True, timeout=20, env=env)
+    r = run("status", "-c", str(gw.config_path))
+    assert r.returncode == 0, f"status -c over https: exit {r.returncode}\n{r.stderr}{r.stdout}"
+    assert "Calls:" in r.stdout, r.stdout
+    url = f"https://127.0.0.1:{port}"
+    r = run("calls", "--url", url, "--token", TOKEN)
+    assert r.returncode == 3 and "certificate" in r.stderr.lower(), \
+        f"an untrusted certificate must be refused: exit {r.returncode}\n{r.stderr}"
+    r = run("calls", "--url", url, "--token", TOKEN, "--ca", str(cert), "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["calls"] == [], f"exit {r.returncode}\n{r.stderr}"
+    r = run("healthcheck", f"{url}/healthz")
+    assert r.returncode == 1, "the health check trusts only the system roots"
+    gw.stop()
+    # A leaf from a private CA: --ca names the CA.
+    certs = make_certs(tmp_path / "ca")
+    port2 = ports.port()
+    gw2 = gateway_factory({"http": {"listen": [f"127.0.0.1:{port2}"], "admin_token": TOKEN,
+                                    "tls_cert": str(certs["cert"]), "tls_key": str(certs["key"])}},
+                          "gw-https-cli-ca")
+    def run2(*args):
+        return subprocess.run([str(gw2.binary), "status", "--token", TOKEN, "--ca", str(certs["ca"]), *args],
+                              capture_output=True, text=True, timeout=20, env=env)
+    r = run2("--url", f"https://localhost:{port2}")
+    assert r.returncode == 0, f"exit {r.returncode}\n{r.stderr}"
+    r = run2("--url", f"https://127.0.0.1:{port2}", "--server-name", "gw.example.com")
+    assert r.returncode == 3, f"a name the certificate lacks must be refused: {r.returncode}\n{r.stderr}"
