@@ -1,0 +1,75 @@
+"""SRTP with SDES (RFC 3711, RFC 4568): `[media] srtp = "require"` against baresip with
+`mediaenc=srtp-mand` (RTP/SAVP with a=crypto only, its srtp module).
+
+- The RTMP client calls baresip: audio both ways (the tone/SNR checks of test_far_ends.py), and a
+  capture at baresip's RTP port shows SRTP on the wire: every packet carries the 80-bit tag (160 + 10
+  bytes of PCMU payload) and the payload does not decode to the tone.
+- baresip calls the RTMP client over SRTP: audio both ways.
+- A plain RTP/AVP offer (baresip without mediaenc) is refused with 488.
+
+On the old binary every test fails: it refuses `[media] srtp` as an unknown key (and answers
+RTP/SAVP offers with 488)."""
+import pytest
+
+from helpers import media
+from helpers.baresip import Baresip
+from helpers.capture import Capture
+from test_far_ends import PEER_TONE_HZ, call_in, call_out, check_audio, media_both_ways, wait_peer_ended
+from helpers.calls import ended_info, hangup_ended
+from helpers.incoming import register_local
+from helpers.ports import wait_until
+
+GATEWAY_OVERRIDES = {"media": {"srtp": "require"}}
+
+
+def peer(procs, out_dir, ports, mediaenc="srtp-mand"):
+    return Baresip(procs, out_dir, ports, name="baresip", tone_hz=PEER_TONE_HZ, codecs=["PCMU"],
+                   mediaenc=mediaenc).start()
+
+
+def test_gateway_calls_baresip_with_srtp(gateway, rtmp_client, procs, out_dir, ports, measure):
+    far = peer(procs, out_dir, ports)
+    cap = Capture(procs, out_dir, far.rtp_port, name="at_far_end").start()
+    ctl = rtmp_client()
+    s4 = call_out(ctl, far)
+    played = media_both_ways(gateway, procs, out_dir, s4)
+    hangup_ended(ctl)
+    wait_peer_ended(far)
+    pcap = cap.stop()
+
+    log = far.proc.output()
+    assert "RTP/SAVP" in log and "a=crypto:" in log, "the INVITE offers RTP/SAVP with a=crypto"
+    check_audio(far, played, out_dir, measure, "gateway->baresip SRTP")
+    sent = media.rtp_to(pcap, far.rtp_port)
+    assert len(sent) > 100, f"RTP from the gateway reached the far end: {len(sent)} packets"
+    sizes = {len(p["payload"]) for p in sent}
+    assert sizes == {170}, f"SRTP PCMU: 160 bytes + the 80-bit tag each, got payload sizes {sizes}"
+    wav = out_dir / "wire.wav"
+    print("RTP on the wire, read as plain PCMU:", media.rtp_to_wav(pcap, wav, "pcmu", dport=far.rtp_port, pt=0))
+    t = media.tonecheck(wav, 1000.0, 10)
+    print("tone in the wire payload:", t["text"])
+    assert not t["ok"], f"the payload on the wire must not decode to the tone: {t['text']}"
+    far.stop()
+
+
+def test_baresip_calls_gateway_with_srtp(gateway, rtmp_client, procs, out_dir, ports, measure):
+    far = peer(procs, out_dir, ports)
+    ctl = rtmp_client()
+    s4 = call_in(ctl, far)
+    played = media_both_ways(gateway, procs, out_dir, s4)
+    far.hangup()
+    wait_peer_ended(far)
+    s0 = ended_info(ctl, s4["_before"])
+    assert s0.get("sip_code") == 200, f"the far end's BYE ends the call: {s0}"
+    check_audio(far, played, out_dir, measure, "baresip SRTP->gateway")
+    far.stop()
+
+
+def test_require_refuses_a_plain_offer_with_488(gateway, rtmp_client, procs, out_dir, ports):
+    far = peer(procs, out_dir, ports, mediaenc=None)
+    ctl = rtmp_client()
+    uri = register_local(ctl)
+    far.dial(uri)
+    ok = wait_until(lambda: any(m[0].startswith("SIP/2.0 488") for m in far.received_messages()), 10, 0.1)
+    assert ok, f"a plain offer gets 488 under srtp = require: {far.received_messages()}"
+    far.stop()
