@@ -30,8 +30,9 @@
 //!   SSRC and continues its sequence numbers and timestamps.
 //!
 //! - **SRTP keys** (RFC 4568 §7.1.4): the same keys keep the contexts
-//!   (rollover counters, replay windows); new keys, or SRTP turned on or
-//!   off, rebuild them from the new keys (the old ones are dropped).
+//!   (rollover counters, replay windows); a new key (ours or the far
+//!   end's) starts that direction's contexts afresh, the other direction
+//!   keeps its own; SRTP turned on or off builds or drops them.
 //!
 //! A codec that cannot start leaves everything as it was (an error).
 
@@ -141,7 +142,13 @@ impl Bridge {
             self.new_ssrc(now);
         }
         if let Some(srtp) = srtp {
-            self.srtp = srtp;
+            self.srtp = match (srtp, self.srtp.take()) {
+                (Some(mut new), Some(old)) => {
+                    new.inherit(old);
+                    Some(new)
+                }
+                (new, _) => new,
+            };
         }
         self.cfg.sip_codec = n;
         if change.remote {

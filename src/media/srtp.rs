@@ -11,6 +11,9 @@
 //!   [`MAX_INBOUND_SSRCS`]: a context is kept only once a packet of its
 //!   SSRC authenticated, so forged packets with random SSRCs cost a key
 //!   derivation each and never memory;
+//! - on a re-negotiation ([`SrtpSession::inherit`]) the contexts of a key
+//!   that stays are kept, so the rollover counter runs on (RFC 4568
+//!   §7.1.4), and those of a new key start afresh;
 //! - a replay window of [`REPLAY_WINDOW`] packets each way in (RFC 3711
 //!   §3.3.2).
 //!
@@ -238,6 +241,18 @@ impl SrtpSession {
             out,
             inbound: Vec::new(),
         })
+    }
+
+    /// Takes over `old`'s contexts where a key is unchanged (RFC 4568
+    /// §7.1.4: a re-offer or answer that keeps a key keeps its rollover
+    /// counters and replay windows; only a new key starts afresh).
+    pub fn inherit(&mut self, old: SrtpSession) {
+        if old.params.local == self.params.local {
+            self.out = old.out;
+        }
+        if old.params.remote == self.params.remote {
+            self.inbound = old.inbound;
+        }
     }
 
     /// The keys in force.

@@ -249,3 +249,39 @@ fn update_keeps_contexts_for_same_keys_and_rebuilds_for_new_ones() {
     assert!(far.unprotect_rtp(&sent[0]).is_err(), "old key no longer");
     far2.unprotect_rtp(&sent[0]).unwrap();
 }
+
+#[test]
+fn a_new_local_key_keeps_the_inbound_contexts() {
+    let t0 = Instant::now();
+    let (ours, theirs) = pair(SrtpSuite::AesCm128HmacSha1_80);
+    let mut b = srtp_bridge(ours, t0);
+    let mut far = SrtpSession::new(theirs).unwrap();
+    let peer: SocketAddr = PEER.parse().unwrap();
+    let first = far
+        .protect_rtp(&rtp_packet(0, 1, 160, false, &[0xFF; 160]))
+        .unwrap();
+    b.handle_rtp(t0, peer, &first).unwrap();
+    // We answer a re-offer with a fresh key of ours; theirs stays.
+    let mut n = crate::media::test_support::negotiated(Codec::Pcmu);
+    let mut params = ours;
+    params.local = SrtpKey::generate(
+        SrtpSuite::AesCm128HmacSha1_80,
+        &mut StdRng::seed_from_u64(5),
+    );
+    n.srtp = Some(params);
+    assert!(b.update(t0, n).unwrap().keys);
+    // The inbound context went on: the old packet is still a replay.
+    assert_eq!(b.handle_rtp(t0, peer, &first), Err(MediaError::SrtpAuth));
+    let next = far
+        .protect_rtp(&rtp_packet(0, 2, 320, false, &[0xFF; 160]))
+        .unwrap();
+    b.handle_rtp(t0, peer, &next).unwrap();
+    // What we send now is under the new key.
+    let mut far_in = SrtpSession::new(SrtpParams {
+        local: theirs.local,
+        remote: params.local,
+    })
+    .unwrap();
+    let sent = publish_one(&mut b, t0 + Duration::from_millis(20), 20);
+    far_in.unprotect_rtp(&sent[0]).unwrap();
+}

@@ -258,6 +258,30 @@ pub fn local_media_of(body: &[u8]) -> Result<LocalMedia, SdpError> {
     })
 }
 
+/// The SRTP keys an offer/answer exchange put in force, read back from
+/// our description and the far end's (either may be the offer): the far
+/// end's first `a=crypto` line whose tag and suite one of ours carries
+/// (RFC 4568 §7.1.3). `None` for plain RTP or bodies that do not parse.
+pub fn keys_in_force(ours: &[u8], theirs: &[u8]) -> Option<SrtpParams> {
+    let lines = |body: &[u8]| -> Option<Vec<CryptoAttr>> {
+        let session = parse_session(body).ok()?;
+        let media = session
+            .medias
+            .iter()
+            .find(|m| is_audio(m) && m.port != 0 && is_savp(m))?;
+        Some(crypto::crypto_lines(crypto_values(media)))
+    };
+    let (ours, theirs) = (lines(ours)?, lines(theirs)?);
+    theirs.iter().find_map(|t| {
+        ours.iter()
+            .find(|o| o.tag == t.tag && o.key.suite() == t.key.suite())
+            .map(|o| SrtpParams {
+                local: o.key,
+                remote: t.key,
+            })
+    })
+}
+
 /// The direction the first `m=audio` of `body` declares, from the
 /// describer's view (RFC 3264 §5.1); `None` if it does not parse.
 pub fn declared_direction(body: &[u8]) -> Option<Direction> {

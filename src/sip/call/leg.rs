@@ -354,7 +354,9 @@ impl CallLeg {
             self.phase = Phase::Early { deadline };
             if sdp.is_some() && self.early_media.is_none() {
                 self.early_media =
-                    LegMedia::new(&self.offer, self.cfg.codecs.clone(), self.cfg.srtp).ok();
+                    LegMedia::new(&self.offer, self.cfg.codecs.clone(), self.cfg.srtp)
+                        .ok()
+                        .map(|m| m.with_keys(sdp.as_deref().unwrap_or_default()));
             }
             if status.code() > 100 {
                 self.events.push_back(SipEvent::Progress { status, sdp });
@@ -375,7 +377,9 @@ impl CallLeg {
         if (200..300).contains(&code) {
             let media = match self.early_media.take() {
                 Some(m) => Some(m),
-                None => LegMedia::new(&self.offer, self.cfg.codecs.clone(), self.cfg.srtp).ok(),
+                None => LegMedia::new(&self.offer, self.cfg.codecs.clone(), self.cfg.srtp)
+                    .ok()
+                    .map(|m| m.with_keys(&resp.body)),
             };
             let timer = SessionTimer::from_our_request(now, &resp.headers);
             self.confirm(media, timer);
@@ -452,8 +456,9 @@ impl CallLeg {
                 if let Negotiation::Timer(_, h) = &self.negotiation {
                     headers.extend(h.iter().cloned());
                 }
-                self.pending_media =
-                    LegMedia::new(&sdp, self.cfg.codecs.clone(), self.cfg.srtp).ok();
+                self.pending_media = LegMedia::new(&sdp, self.cfg.codecs.clone(), self.cfg.srtp)
+                    .ok()
+                    .map(|m| m.with_keys(&self.offer));
                 self.actions
                     .push_back(Action::Accept { headers, body: sdp });
                 self.phase = Phase::AwaitingAck {

@@ -44,6 +44,14 @@ impl LegMedia {
         })
     }
 
+    /// Reads the SRTP keys in force from our first SDP and the far end's
+    /// (its offer or answer), so re-negotiations keep them (RFC 4568
+    /// §7.1.4); plain RTP leaves none.
+    pub fn with_keys(mut self, theirs: &[u8]) -> Self {
+        self.keys = sdp::keys_in_force(&self.last, theirs);
+        self
+    }
+
     /// Whether we hold the far end.
     pub fn held(&self) -> bool {
         self.held
@@ -247,5 +255,37 @@ mod tests {
         let (_, _) = m.answer(&their_offer(4000, "sendonly", "PCMU")).unwrap();
         let text = String::from_utf8(m.offer(false).unwrap().to_bytes()).unwrap();
         assert!(text.contains("a=sendrecv"), "{text}");
+    }
+
+    #[test]
+    fn srtp_re_offers_keep_the_keys_in_force() {
+        let key = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
+        let offer = |port: u16| {
+            format!(
+                "v=0\r\no=- 7 2 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n\
+                 m=audio {port} RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\n\
+                 a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{key}\r\na=sendrecv\r\n"
+            )
+            .into_bytes()
+        };
+        // An incoming call: our answer to their offer is our first SDP.
+        let local = LocalMedia {
+            addr: "192.0.2.1".parse().unwrap(),
+            port: 20000,
+            session_id: 42,
+            session_version: 1,
+        };
+        let (ours, first) =
+            sdp::answer_with(&offer(4000), &codecs(), &local, SrtpPolicy::Offer, None).unwrap();
+        let mut m = LegMedia::new(&ours.to_bytes(), codecs(), SrtpPolicy::Offer)
+            .unwrap()
+            .with_keys(&offer(4000));
+        assert_eq!(m.keys, first.srtp);
+        // Their re-offer with the same key: our answer keeps ours too.
+        let (_, n) = m.answer(&offer(4002)).unwrap();
+        assert_eq!(n.srtp, first.srtp);
+        // Our hold re-offer carries our key in force first.
+        let hold = m.offer(true).unwrap();
+        assert_eq!(hold.crypto[0].key, first.srtp.unwrap().local);
     }
 }
