@@ -6,15 +6,20 @@
   bytes of PCMU payload) and the payload does not decode to the tone.
 - baresip calls the RTMP client over SRTP: audio both ways.
 - A plain RTP/AVP offer (baresip without mediaenc) is refused with 488.
+- baresip holds and resumes an SRTP call (re-INVITEs keep its keys): the call and its SRTP go on.
 
 On the old binary every test fails: it refuses `[media] srtp` as an unknown key (and answers
 RTP/SAVP offers with 488)."""
+import re
+import time
+
 import pytest
 
 from helpers import media
 from helpers.baresip import Baresip
 from helpers.capture import Capture
-from test_far_ends import PEER_TONE_HZ, call_in, call_out, check_audio, media_both_ways, wait_peer_ended
+from test_far_ends import (MIN_SNR_RTMP_DB, PEER_TONE_HZ, call_in, call_out, check_audio, media_both_ways,
+                           reinvite_answer, wait_peer_ended)
 from helpers.calls import ended_info, hangup_ended
 from helpers.incoming import register_local
 from helpers.ports import wait_until
@@ -72,4 +77,37 @@ def test_require_refuses_a_plain_offer_with_488(gateway, rtmp_client, procs, out
     far.dial(uri)
     ok = wait_until(lambda: any(m[0].startswith("SIP/2.0 488") for m in far.received_messages()), 10, 0.1)
     assert ok, f"a plain offer gets 488 under srtp = require: {far.received_messages()}"
+    far.stop()
+
+
+@pytest.mark.parametrize("direction", ["out", "in"])
+def test_hold_and_resume_keep_srtp(direction, gateway, rtmp_client, procs, out_dir, ports, measure):
+    """baresip holds and resumes an SRTP call (re-INVITEs with RTP/SAVP and its keys): both re-INVITEs
+    get a 2xx, the call goes on, and after the resume the far end's SRTP still plays at the RTMP player
+    while baresip authenticates what the gateway sends (its log shows no SRTP failure)."""
+    far = peer(procs, out_dir, ports)
+    ctl = rtmp_client()
+    s4 = call_out(ctl, far) if direction == "out" else call_in(ctl, far)
+    for press in (far.hold, far.resume):
+        mark = len(far.received_messages())
+        press()
+        got = reinvite_answer(far, mark)
+        print("re-INVITE answered:", got)
+        assert got.startswith("SIP/2.0 2"), f"the gateway must accept the far end's re-INVITE, got {got!r}"
+        time.sleep(0.5)
+    played = media_both_ways(gateway, procs, out_dir, s4)
+    hangup_ended(ctl)
+    wait_peer_ended(far)
+    wav = media.flv_to_wav(played, out_dir / "played.wav")
+    t = media.assert_tone(wav, MIN_SNR_RTMP_DB, f"SRTP hold/resume ({direction}): far end's tone at the player",
+                          expect_hz=PEER_TONE_HZ)
+    measure(f"SRTP hold/resume ({direction}): SNR far end->RTMP (dB)", t["snr"])
+    # baresip's stats when the call closed (rtp_stats): what it received and could use after the resume
+    wait_until(lambda: re.search(r"^packets:\s+\d+\s+\d+", far.proc.output(), re.M), 5, 0.1)
+    stats = re.findall(r"^packets:\s+(\d+)\s+(\d+)", far.proc.output(), re.M)
+    print("baresip packets (tx, rx):", stats)
+    assert stats and int(stats[-1][1]) > 150, f"the gateway's SRTP reached baresip after the resume: {stats}"
+    failures = [line for line in far.proc.output().splitlines()
+                if "srtp" in line.lower() and ("fail" in line.lower() or "error" in line.lower())]
+    assert not failures, f"baresip could not unprotect the gateway's SRTP: {failures[:5]}"
     far.stop()
