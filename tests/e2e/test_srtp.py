@@ -3,13 +3,15 @@
 
 - The RTMP client calls baresip: audio both ways (the tone/SNR checks of test_far_ends.py), and a
   capture at baresip's RTP port shows SRTP on the wire: every packet carries the 80-bit tag (160 + 10
-  bytes of PCMU payload) and the payload does not decode to the tone.
+  bytes of PCMU payload) and the payload does not decode to the tone; the call record names the suite
+  and the log holds no key.
 - baresip calls the RTMP client over SRTP: audio both ways.
 - A plain RTP/AVP offer (baresip without mediaenc) is refused with 488.
 - baresip holds and resumes an SRTP call (re-INVITEs keep its keys): the call and its SRTP go on.
 
 On the old binary every test fails: it refuses `[media] srtp` as an unknown key (and answers
 RTP/SAVP offers with 488)."""
+import json
 import re
 import time
 
@@ -24,7 +26,10 @@ from helpers.calls import ended_info, hangup_ended
 from helpers.incoming import register_local
 from helpers.ports import wait_until
 
-GATEWAY_OVERRIDES = {"media": {"srtp": "require"}}
+#: call records on stdout (the gateway log): each names the call's SRTP suite. rsipstack's SIP traces (its
+#: info level) print whole messages, SDP keys included: kept at warn, as the shipped config does, so the
+#: log check sees only the gateway's own lines (at debug)
+GATEWAY_OVERRIDES = {"media": {"srtp": "require"}, "cdr": {"path": "-"}, "log": {"level": "debug,rsipstack=warn"}}
 
 
 def peer(procs, out_dir, ports, mediaenc="srtp-mand"):
@@ -45,6 +50,10 @@ def test_gateway_calls_baresip_with_srtp(gateway, rtmp_client, procs, out_dir, p
     log = far.proc.output()
     assert "RTP/SAVP" in log and "a=crypto:" in log, "the INVITE offers RTP/SAVP with a=crypto"
     check_audio(far, played, out_dir, measure, "gateway->baresip SRTP")
+    cdr = [json.loads(line) for line in gateway.log_since(0, 100000).splitlines()
+           if line.startswith("{") and '"codecs"' in line]
+    assert cdr and cdr[-1]["codecs"].get("srtp") == "AES_CM_128_HMAC_SHA1_80", f"the call record names SRTP: {cdr}"
+    assert "inline:" not in gateway.log_since(0, 100000), "no SDES key in the gateway's own log (debug level)"
     sent = media.rtp_to(pcap, far.rtp_port)
     assert len(sent) > 100, f"RTP from the gateway reached the far end: {len(sent)} packets"
     sizes = {len(p["payload"]) for p in sent}
