@@ -32,8 +32,8 @@ from helpers.ports import wait_until
 GATEWAY_OVERRIDES = {"media": {"srtp": "require"}, "cdr": {"path": "-"}, "log": {"level": "debug,rsipstack=warn"}}
 
 
-def peer(procs, out_dir, ports, mediaenc="srtp-mand"):
-    return Baresip(procs, out_dir, ports, name="baresip", tone_hz=PEER_TONE_HZ, codecs=["PCMU"],
+def peer(procs, out_dir, ports, mediaenc="srtp-mand", name="baresip"):
+    return Baresip(procs, out_dir, ports, name=name, tone_hz=PEER_TONE_HZ, codecs=["PCMU"],
                    mediaenc=mediaenc).start()
 
 
@@ -119,4 +119,30 @@ def test_hold_and_resume_keep_srtp(direction, gateway, rtmp_client, procs, out_d
     failures = [line for line in far.proc.output().splitlines()
                 if "srtp" in line.lower() and ("fail" in line.lower() or "error" in line.lower())]
     assert not failures, f"baresip could not unprotect the gateway's SRTP: {failures[:5]}"
+    far.stop()
+
+
+def test_offer_mode_answers_each_offer_in_kind_and_off_refuses_savp(gateway_factory, rtmp_client, procs, out_dir,
+                                                                    ports):
+    """`srtp = "offer"`: a plain RTP/AVP offer is answered plain, an RTP/SAVP one with SRTP. `"off"` (the
+    default, as before SRTP existed): an RTP/SAVP offer gets 488."""
+    gw = gateway_factory({"media": {"srtp": "offer"}}, "gw-offer")
+    for mediaenc, savp in ((None, False), ("srtp-mand", True)):
+        far = peer(procs, out_dir, ports, mediaenc=mediaenc, name=f"baresip-{mediaenc or 'plain'}")
+        ctl = rtmp_client(gw.url())
+        call_in(ctl, far)
+        answers = [m for m in re.split(r"(?=SIP/2\.0 200)", far.proc.output()) if m.startswith("SIP/2.0 200")]
+        print(f"mediaenc={mediaenc}: 200 answer", re.findall(r"m=audio.*|a=crypto:\S+ \S+", answers[0] if answers else ""))
+        assert answers and ("RTP/SAVP" in answers[0]) == savp and ("a=crypto:" in answers[0]) == savp, \
+            f"mediaenc={mediaenc}: the 200's SDP should be {'SRTP' if savp else 'plain'}: {answers[:1]}"
+        far.hangup()
+        wait_peer_ended(far)
+        far.stop()
+        ctl.close()
+    off = gateway_factory({}, "gw-off")
+    far = peer(procs, out_dir, ports, name="baresip-off")
+    ctl = rtmp_client(off.url())
+    far.dial(register_local(ctl))
+    ok = wait_until(lambda: any(m[0].startswith("SIP/2.0 488") for m in far.received_messages()), 10, 0.1)
+    assert ok, f"srtp = off refuses RTP/SAVP with 488: {far.received_messages()}"
     far.stop()
