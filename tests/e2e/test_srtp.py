@@ -6,7 +6,8 @@
   bytes of PCMU payload) and the payload does not decode to the tone; the call record names the suite
   and the log holds no key.
 - baresip calls the RTMP client over SRTP: audio both ways.
-- A plain RTP/AVP offer (baresip without mediaenc) is refused with 488.
+- A plain RTP/AVP offer (baresip without mediaenc) is refused with 488; a plain answer to our offer ends
+  the call (ACK, BYE, status 0 with 488).
 - baresip holds and resumes an SRTP call (re-INVITEs keep its keys): the call and its SRTP go on.
 
 On the old binary every test fails: it refuses `[media] srtp` as an unknown key (and answers
@@ -24,6 +25,7 @@ from test_far_ends import (MIN_SNR_RTMP_DB, PEER_TONE_HZ, call_in, call_out, che
                            reinvite_answer, wait_peer_ended)
 from helpers.calls import ended_info, hangup_ended
 from helpers.incoming import register_local
+from helpers.raw_uas import RawUas
 from helpers.ports import wait_until
 
 #: call records on stdout (the gateway log): each names the call's SRTP suite. rsipstack's SIP traces (its
@@ -146,3 +148,22 @@ def test_offer_mode_answers_each_offer_in_kind_and_off_refuses_savp(gateway_fact
     ok = wait_until(lambda: any(m[0].startswith("SIP/2.0 488") for m in far.received_messages()), 10, 0.1)
     assert ok, f"srtp = off refuses RTP/SAVP with 488: {far.received_messages()}"
     far.stop()
+
+
+def test_require_ends_a_call_answered_with_plain_rtp(gateway, rtmp_client, ports):
+    """Our RTP/SAVP offer answered 200 with plain RTP/AVP (a raw UAS that ignores the offer): the gateway
+    ACKs, hangs up with BYE, and the client gets status 0 with 488 and the reason."""
+    uas = RawUas(ports.port(), ports.range(2)[0])
+    try:
+        ctl = rtmp_client()
+        before = len(ctl.statuses())
+        ctl.call("dial", uas.uri("bob"))
+        s0 = ended_info(ctl, before, timeout=10)
+        print("status 0:", s0)
+        assert "RTP/SAVP" in uas.offer and "a=crypto:" in uas.offer, f"the offer is SRTP: {uas.offer}"
+        assert s0.get("sip_code") == 488 and "SRTP" in str(s0.get("reason")), f"a clear 488: {s0}"
+        wait_until(lambda: "BYE" in uas.requests, 5, 0.05)
+        assert uas.requests[:1] == ["INVITE"] and "ACK" in uas.requests and "BYE" in uas.requests, \
+            f"INVITE, ACK, BYE at the far end: {uas.requests}"
+    finally:
+        uas.close()
