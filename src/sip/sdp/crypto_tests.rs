@@ -131,3 +131,22 @@ fn answer_picks_an_offered_tag_and_the_offerer_checks_it() {
     let (_, rekeyed) = answer_line(&fresh, Some(keys), &mut rng).unwrap();
     assert_ne!(rekeyed.local, keys.local);
 }
+
+proptest::proptest! {
+    #[test]
+    fn any_value_parses_or_is_refused_and_round_trips(v in "\\PC{0,120}") {
+        if let Ok(attr) = CryptoAttr::parse(&v) {
+            proptest::prop_assert_eq!(CryptoAttr::parse(&attr.to_value()), Ok(attr));
+        }
+    }
+
+    #[test]
+    fn mutated_good_lines_never_panic(pos in 0usize..80, byte in 0u8..128) {
+        let mut v = format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY80}|2^31").into_bytes();
+        let at = pos % v.len();
+        v[at] = byte;
+        if let Ok(s) = std::str::from_utf8(&v) {
+            let _ = CryptoAttr::parse(s);
+        }
+    }
+}
