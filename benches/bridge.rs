@@ -74,6 +74,7 @@ fn bridge(codec: Codec) -> (Bridge, Instant) {
             remote_rtp: peer(),
             remote_rtcp: SocketAddr::from(([192, 0, 2, 1], 5005)),
             rtcp_mux: false,
+            srtp: None,
         },
         jitter_ms: 60,
         speex_quality: 8,

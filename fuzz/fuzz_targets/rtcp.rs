@@ -37,6 +37,7 @@ fuzz_target!(|data: &[u8]| {
             remote_rtp: peer,
             remote_rtcp: peer_rtcp,
             rtcp_mux: mux,
+            srtp: None,
         },
         jitter_ms: 60,
         speex_quality: 8,

@@ -36,7 +36,11 @@ pub struct MediaConfig {
     /// `workers`: media worker threads (the media runtime), 1..=64; the
     /// file's 0 (default) is the number of CPUs, at most 64.
     pub workers: u32,
+    /// `srtp`: SRTP with SDES keys (RFC 4568) toward SIP far ends.
+    pub srtp: SrtpPolicy,
 }
+
+pub use crate::media::srtp::SrtpPolicy;
 
 /// Most media worker threads.
 pub const MAX_MEDIA_WORKERS: u32 = 64;
@@ -90,6 +94,7 @@ pub(super) struct MediaFile {
     opus_complexity: u8,
     latching: Latching,
     workers: u32,
+    srtp: SrtpPolicy,
 }
 
 impl Default for MediaFile {
@@ -116,6 +121,7 @@ impl Default for MediaFile {
             opus_complexity: 8,
             latching: Latching::Ip,
             workers: 0,
+            srtp: SrtpPolicy::Off,
         }
     }
 }
@@ -210,6 +216,7 @@ pub(super) fn validate_media(file: &Path, m: MediaFile) -> Result<MediaConfig, C
         rtmp_out_codec: m.rtmp_out_codec,
         opus_complexity: m.opus_complexity,
         latching: m.latching,
+        srtp: m.srtp,
     })
 }
 
@@ -223,6 +230,29 @@ mod tests {
         Config::from_toml(Path::new("test.toml"), text)
             .map(|c| c.media.latching)
             .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn srtp_defaults_to_off_parses_each_mode_and_refuses_others() {
+        use super::SrtpPolicy;
+        let srtp = |text: &str| {
+            Config::from_toml(Path::new("test.toml"), text)
+                .map(|c| c.media.srtp)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(srtp(""), Ok(SrtpPolicy::Off));
+        assert_eq!(
+            srtp(include_str!("../../config/gateway.toml")),
+            Ok(SrtpPolicy::Off)
+        );
+        for (name, mode) in [
+            ("off", SrtpPolicy::Off),
+            ("offer", SrtpPolicy::Offer),
+            ("require", SrtpPolicy::Require),
+        ] {
+            assert_eq!(srtp(&format!("[media]\nsrtp = \"{name}\"\n")), Ok(mode));
+        }
+        assert!(srtp("[media]\nsrtp = \"dtls\"\n").is_err());
     }
 
     #[test]

@@ -52,6 +52,7 @@ use super::pipeline::{
 use super::receiver::RtpReceiver;
 use super::rtcp::{RtcpSession, SenderInfo};
 use super::rtp::{self, RtpSender};
+use super::srtp::SrtpSession;
 use super::timestamp::{ms_to_ticks, RtpTimestamp};
 use super::MediaError;
 
@@ -117,6 +118,8 @@ pub struct Bridge {
     send_paused_at: Option<Instant>,
     /// Which source media is taken from and where it goes.
     latch: Latch,
+    /// SRTP/SRTCP contexts when the call negotiated SDES keys.
+    srtp: Option<SrtpSession>,
     /// The OpusHead of the client's E-RTMP Opus SequenceStart, if any
     /// (its channels and pre-skip; libopus decodes either channel count
     /// to mono, and a live stream's 6.5 ms pre-skip is not cut).
@@ -175,7 +178,9 @@ impl Bridge {
         let frame_ticks = ms_to_ticks(FRAME_MS, clock);
         let mut seed = [0u8; 32];
         rng.fill_bytes(&mut seed);
+        let srtp = n.srtp.map(SrtpSession::new).transpose()?;
         Ok(Bridge {
+            srtp,
             rng: StdRng::from_seed(seed),
             factory,
             start: now,
@@ -403,6 +408,9 @@ impl Bridge {
 
     fn send_rtp(&mut self, packet: Vec<u8>) {
         if self.may_send() {
+            let Some(packet) = self.protect(packet, TransmitKind::Rtp) else {
+                return;
+            };
             push_bounded(
                 &mut self.transmits,
                 Transmit {
@@ -413,6 +421,25 @@ impl Bridge {
             );
             self.stats.rtp_sent += 1;
         }
+    }
+
+    /// `packet` as it goes on the wire: SRTP/SRTCP-protected when the
+    /// call has keys (RFC 3711 §3.3, §3.4), else unchanged; `None` (the
+    /// packet is dropped) if protection fails.
+    fn protect(&mut self, packet: Vec<u8>, kind: TransmitKind) -> Option<Vec<u8>> {
+        let Some(srtp) = self.srtp.as_mut() else {
+            return Some(packet);
+        };
+        let protected = match kind {
+            TransmitKind::Rtp => srtp.protect_rtp(&packet),
+            TransmitKind::Rtcp => srtp.protect_rtcp(&packet),
+        };
+        protected.ok()
+    }
+
+    /// Whether the call runs SRTP.
+    pub fn is_srtp(&self) -> bool {
+        self.srtp.is_some()
     }
 
     // ---- DTMF toward SIP (RFC 4733) -----------------------------------
@@ -484,8 +511,12 @@ impl Bridge {
     /// (SSRC, sequence) and the jitter buffer; the first valid packet
     /// latches its source.
     ///
+    /// With SRTP the packet is authenticated and decrypted right after
+    /// the source check: a packet that fails is counted in
+    /// [`BridgeStats::srtp_auth_failures`] and never latches.
+    ///
     /// Errors (peer; the packet is dropped): [`MediaError::ForeignSource`],
-    /// [`MediaError::MalformedRtp`], [`MediaError::UnexpectedPayloadType`],
+    /// [`MediaError::SrtpAuth`], [`MediaError::MalformedRtp`], [`MediaError::UnexpectedPayloadType`],
     /// [`MediaError::ForeignSsrc`], [`MediaError::SequenceJump`],
     /// [`MediaError::MalformedAudio`]; with rtcp-mux those of
     /// [`Bridge::handle_rtcp`].
@@ -502,6 +533,18 @@ impl Bridge {
             self.stats.rtp_foreign += 1;
             return Err(e);
         }
+        let plain;
+        let datagram = match self.srtp.as_mut().map(|s| s.unprotect_rtp(datagram)) {
+            None => datagram,
+            Some(Ok(p)) => {
+                plain = p;
+                &plain[..]
+            }
+            Some(Err(_)) => {
+                self.stats.srtp_auth_failures += 1;
+                return Err(MediaError::SrtpAuth);
+            }
+        };
         let result = self.rtp(now, from, datagram);
         if result.is_err() {
             self.stats.rtp_invalid += 1;
@@ -620,8 +663,11 @@ impl Bridge {
     /// Only from the latched IP (before latching: the SDP's IP, see
     /// [`Latch::admit_rtcp`]), checked before parsing.
     ///
+    /// With SRTP, SRTCP is authenticated and decrypted after the source
+    /// check (RFC 3711 §3.4).
+    ///
     /// Errors (peer; dropped): [`MediaError::ForeignSource`],
-    /// [`MediaError::MalformedRtcp`].
+    /// [`MediaError::SrtpAuth`], [`MediaError::MalformedRtcp`].
     pub fn handle_rtcp(
         &mut self,
         now: Instant,
@@ -633,6 +679,18 @@ impl Bridge {
             self.stats.rtcp_foreign += 1;
             return Err(e);
         }
+        let plain;
+        let datagram = match self.srtp.as_mut().map(|s| s.unprotect_rtcp(datagram)) {
+            None => datagram,
+            Some(Ok(p)) => {
+                plain = p;
+                &plain[..]
+            }
+            Some(Err(_)) => {
+                self.stats.srtp_auth_failures += 1;
+                return Err(MediaError::SrtpAuth);
+            }
+        };
         let got = self.rtcp.handle(now, datagram)?;
         self.latch = latch;
         if got.bye {
@@ -680,6 +738,9 @@ impl Bridge {
             TransmitKind::Rtcp
         };
         if !dest.ip().is_unspecified() && dest.port() != 0 {
+            let Some(packet) = self.protect(packet, TransmitKind::Rtcp) else {
+                return;
+            };
             push_bounded(
                 &mut self.transmits,
                 Transmit {

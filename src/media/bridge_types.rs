@@ -128,6 +128,9 @@ pub struct BridgeStats {
     pub rtp_foreign: u64,
     /// RTCP datagrams dropped unparsed for the same reason.
     pub rtcp_foreign: u64,
+    /// SRTP/SRTCP packets dropped: authentication failed, replayed, or
+    /// too short (RFC 3711 §3.3); never latched.
+    pub srtp_auth_failures: u64,
     /// RTMP audio messages taken from the client.
     pub rtmp_in: u64,
     /// RTMP audio messages refused (format, corrupt payload).

@@ -29,6 +29,11 @@
 //!   dropped (their clock is gone). A codec with the same clock keeps the
 //!   SSRC and continues its sequence numbers and timestamps.
 //!
+//! - **SRTP keys** (RFC 4568 §7.1.4): the same keys keep the contexts
+//!   (rollover counters, replay windows); a new key (ours or the far
+//!   end's) starts that direction's contexts afresh, the other direction
+//!   keeps its own; SRTP turned on or off builds or drops them.
+//!
 //! A codec that cannot start leaves everything as it was (an error).
 
 use std::time::Instant;
@@ -43,6 +48,7 @@ use crate::media::latch::Latch;
 use crate::media::pipeline::{ToRtmp, ToSip};
 use crate::media::receiver::RtpReceiver;
 use crate::media::rtp::RtpSender;
+use crate::media::srtp::SrtpSession;
 use crate::media::timestamp::ms_to_ticks;
 use crate::media::MediaError;
 
@@ -57,6 +63,9 @@ pub struct MediaChange {
     pub codec: bool,
     /// Payload types or ptime, codec unchanged.
     pub payload_types: bool,
+    /// The SRTP keys (RFC 4568 §7.1.4: new keys, or SRTP on or off): the
+    /// contexts were rebuilt; the same keys keep them.
+    pub keys: bool,
 }
 
 impl MediaChange {
@@ -83,6 +92,7 @@ impl MediaChange {
                 new.recv_dtmf_pt,
                 new.ptime_ms,
             ),
+            keys: old.srtp != new.srtp,
         }
     }
 
@@ -118,13 +128,27 @@ impl Bridge {
         if old == n {
             return Ok(MediaChange::default());
         }
+        let srtp = if change.keys {
+            Some(n.srtp.map(SrtpSession::new).transpose()?)
+        } else {
+            None
+        };
         if change.codec {
             self.rebuild_codec(&n)?;
         }
         if n.clock_rate() != old.clock_rate() {
-            // Before the latch and rtcp-mux follow `n`: the BYE goes where
-            // the old stream went.
+            // Before the latch, rtcp-mux and keys follow `n`: the BYE goes
+            // where the old stream went, under the old key.
             self.new_ssrc(now);
+        }
+        if let Some(srtp) = srtp {
+            self.srtp = match (srtp, self.srtp.take()) {
+                (Some(mut new), Some(old)) => {
+                    new.inherit(old);
+                    Some(new)
+                }
+                (new, _) => new,
+            };
         }
         self.cfg.sip_codec = n;
         if change.remote {

@@ -201,6 +201,9 @@ pub struct Negotiated {
     /// offer and answer carry `a=rtcp-mux`); RTCP then goes to
     /// `remote_rtp` and arrives on our RTP port.
     pub rtcp_mux: bool,
+    /// SDES keys when the stream is SRTP (`RTP/SAVP` with an accepted
+    /// `a=crypto`, RFC 4568); `None` for plain RTP.
+    pub srtp: Option<super::srtp::SrtpParams>,
 }
 
 impl Negotiated {

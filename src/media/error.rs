@@ -30,6 +30,10 @@ pub enum MediaError {
     /// dropped unless the next packet confirms the new sequence.
     #[error("RTP sequence number jump to {0}")]
     SequenceJump(u16),
+    /// Peer: an SRTP or SRTCP packet failed authentication, was replayed
+    /// or too short (RFC 3711 §3.3, §3.3.2); dropped before parsing.
+    #[error("SRTP packet failed authentication or replay check")]
+    SrtpAuth,
     /// Peer: an RTP payload type that was not negotiated.
     #[error("unexpected RTP payload type {0}")]
     UnexpectedPayloadType(u8),

@@ -19,6 +19,7 @@ mod pipeline;
 pub mod receiver;
 pub mod rtcp;
 pub mod rtp;
+pub mod srtp;
 pub mod timestamp;
 
 #[cfg(test)]
@@ -46,4 +47,5 @@ pub use latch::{Latch, LatchMode};
 pub use pipeline::{NellyRate, RtmpCodec, RtmpOut};
 pub use receiver::{Received, ReceptionReport, RtpReceiver};
 pub use rtp::{RtpIn, RtpSender};
+pub use srtp::{SrtpKey, SrtpParams, SrtpSession, SrtpSuite};
 pub use timestamp::RtpTimestamp;

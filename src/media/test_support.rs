@@ -71,6 +71,7 @@ pub fn negotiated(codec: Codec) -> Negotiated {
         remote_rtp: PEER.parse().unwrap(),
         remote_rtcp: PEER_RTCP.parse().unwrap(),
         rtcp_mux: false,
+        srtp: None,
     }
 }
 

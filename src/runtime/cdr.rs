@@ -283,6 +283,7 @@ mod tests {
                 rtmp_in: Some("speex".into()),
                 rtmp_out: Some("speex".into()),
                 path: Some("transcode"),
+                srtp: Some("AES_CM_128_HMAC_SHA1_80"),
             },
             Some(200),
             Some("Remote hangup".into()),
@@ -304,6 +305,7 @@ mod tests {
         assert_eq!(v["rtp"]["packets_lost"], 5);
         assert_eq!(v["rtp"]["loss_percent"], 1.0);
         assert_eq!(v["codecs"]["sip"], "PCMU/8000");
+        assert_eq!(v["codecs"]["srtp"], "AES_CM_128_HMAC_SHA1_80");
         // d = 8 ms, 1 % loss: R = 93.2 - 0.192 - 3.640 = 89.4.
         assert_eq!(v["r_factor"], 89.4);
         assert!(v["mos"].as_f64().is_some_and(|m| (4.0..4.5).contains(&m)));

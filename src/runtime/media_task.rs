@@ -210,6 +210,7 @@ pub fn spawn_echo(
         remote_rtp: loopback,
         remote_rtcp: loopback,
         rtcp_mux: false,
+        srtp: None,
     };
     let mut cfg = bridge_config(media, negotiated, downlink(media, caps));
     cfg.rtp_timeout = std::time::Duration::from_secs(10 * 365 * 24 * 3600);
@@ -640,6 +641,7 @@ mod tests {
             remote_rtp: at(&first),
             remote_rtcp: unused,
             rtcp_mux: false,
+            srtp: None,
         };
         let (events, _inbox) = super::super::connection::inbox::inbox();
         let env = TaskEnv {
@@ -712,6 +714,7 @@ mod tests {
                 remote_rtp: far.local_addr().unwrap(),
                 remote_rtcp: SocketAddr::from(([127, 0, 0, 1], 9)),
                 rtcp_mux: false,
+                srtp: None,
             };
             let (events, _inbox) = super::super::connection::inbox::inbox();
             let env = TaskEnv {

@@ -190,6 +190,7 @@ pub struct Metrics {
     call_setup: Histogram,
     rtp_packets: Family<DirectionLabel, Counter>,
     rtp_foreign: Counter,
+    srtp_auth_failures: Counter,
     rtmp_out_dropped: Counter,
     calls_held: Family<SideLabel, Gauge>,
     hold_transitions: Family<HoldLabels, Counter>,
@@ -227,6 +228,7 @@ impl Metrics {
             call_setup: Histogram::new(SETUP_BUCKETS),
             rtp_packets: Family::default(),
             rtp_foreign: Counter::default(),
+            srtp_auth_failures: Counter::default(),
             rtmp_out_dropped: Counter::default(),
             calls_held: Family::default(),
             hold_transitions: Family::default(),
@@ -275,6 +277,11 @@ impl Metrics {
             "rtp_foreign",
             "RTP datagrams from a source latching refused, added at each call's end",
             m.rtp_foreign.clone(),
+        );
+        registry.register(
+            "srtp_auth_failures",
+            "SRTP/SRTCP packets dropped (authentication failed, replayed, too short), added at each call's end",
+            m.srtp_auth_failures.clone(),
         );
         registry.register(
             "rtmp_out_dropped",
@@ -407,6 +414,7 @@ impl Metrics {
             })
             .inc_by(stats.rtp_received);
         self.rtp_foreign.inc_by(stats.rtp_foreign);
+        self.srtp_auth_failures.inc_by(stats.srtp_auth_failures);
         self.rtmp_out_dropped.inc_by(stats.rtmp_out_dropped);
         self.held_dropped
             .get_or_create(&SideLabel { side: "rtmp" })

@@ -259,6 +259,7 @@ pub async fn run(
     let ua = UserAgent::start(
         config.sip.clone(),
         codecs.clone(),
+        config.media.srtp,
         locations.clone(),
         shutdown.clone(),
     )

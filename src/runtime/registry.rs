@@ -80,6 +80,8 @@ struct CallEntry {
     sip_codec: Option<String>,
     /// What the gateway sends the client (`speex`, `opus`, ...).
     rtmp_out: Option<String>,
+    /// The SRTP suite in force, if any.
+    srtp: Option<&'static str>,
     start: SystemTime,
     answer: Option<SystemTime>,
     media: Option<watch::Receiver<MediaSnapshot>>,
@@ -160,6 +162,10 @@ pub struct CodecsView {
     /// `passthrough` when the client's audio goes to SIP as is, else
     /// `transcode`; `None` before media.
     pub path: Option<&'static str>,
+    /// The SRTP crypto suite (RFC 4568 name, e.g.
+    /// `AES_CM_128_HMAC_SHA1_80`) when the SIP side runs SRTP; `None`
+    /// for plain RTP. Never a key.
+    pub srtp: Option<&'static str>,
 }
 
 /// A call (JSON): `GET /api/v1/calls`, `/api/v1/calls/{call_id}`.
@@ -390,6 +396,7 @@ impl Registry {
                     from: c.from,
                     to: c.to,
                     sip_codec: None,
+                    srtp: None,
                     rtmp_out: None,
                     start: SystemTime::now(),
                     answer: None,
@@ -457,6 +464,16 @@ impl Registry {
                 if stats.is_some() {
                     e.media = stats;
                 }
+            }
+        });
+    }
+
+    /// The call's SRTP suite (RFC 4568 name) now in force, or `None` for
+    /// plain RTP (set with the media, and on each renegotiation).
+    pub fn srtp(&self, call_id: &str, suite: Option<&'static str>) {
+        self.with_calls(|m| {
+            if let Some(e) = m.get_mut(call_id) {
+                e.srtp = suite;
             }
         });
     }
@@ -637,6 +654,7 @@ fn codecs(e: &CallEntry, s: &MediaSnapshot) -> CodecsView {
         rtmp_in,
         rtmp_out: e.rtmp_out.clone(),
         path,
+        srtp: e.srtp,
     }
 }
 

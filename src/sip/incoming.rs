@@ -165,13 +165,15 @@ pub fn is_trusted(trusted: &[ipnet::IpNet], source: SocketAddr, local: SocketAdd
 /// Checks that `offer` shares an audio codec with `codecs`; an empty
 /// offer (delayed offer, RFC 3261 §13.2.1) is accepted: our 200 OK will
 /// carry the offer.
-fn check_offer(offer: &[u8], codecs: &[Codec]) -> Result<(), Refusal> {
+fn check_offer(offer: &[u8], codecs: &[Codec], srtp: sdp::SrtpPolicy) -> Result<(), Refusal> {
     if offer.is_empty() {
         return Ok(());
     }
-    match sdp::acceptable_offer(offer, codecs) {
+    match sdp::acceptable_offer_with(offer, codecs, srtp) {
         Ok(_) => Ok(()),
         Err(sdp::SdpError::NoCommonCodec) => Err(Refusal::NotAcceptable("no common codec")),
+        Err(sdp::SdpError::SrtpRequired) => Err(Refusal::NotAcceptable("SRTP required")),
+        Err(sdp::SdpError::NoCrypto) => Err(Refusal::NotAcceptable("no acceptable SRTP crypto")),
         Err(_) => Err(Refusal::NotAcceptable("unusable SDP offer")),
     }
 }
@@ -267,7 +269,7 @@ impl UserAgent {
             return Err(Refusal::Overloaded);
         }
         let offer = tx.original.body.clone();
-        check_offer(&offer, &self.codecs)?;
+        check_offer(&offer, &self.codecs, self.srtp)?;
         let headers = super::call::driver::request_headers(&tx.original);
         if let timer::Negotiation::TooSmall(min) =
             timer::negotiate_request(Instant::now(), &headers, self.cfg.session_expires_s)
@@ -395,11 +397,18 @@ mod tests {
     fn offers_without_common_codec_are_refused() {
         let offer = b"v=0\r\no=- 1 1 IN IP4 192.0.2.5\r\ns=-\r\nc=IN IP4 192.0.2.5\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n";
         assert_eq!(
-            check_offer(offer, &[Codec::Pcmu]),
+            check_offer(offer, &[Codec::Pcmu], sdp::SrtpPolicy::Off),
             Err(Refusal::NotAcceptable("no common codec"))
         );
         let pcmu = b"v=0\r\no=- 1 1 IN IP4 192.0.2.5\r\ns=-\r\nc=IN IP4 192.0.2.5\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
-        assert_eq!(check_offer(pcmu, &[Codec::Pcmu]), Ok(()));
-        assert_eq!(check_offer(b"", &[Codec::Pcmu]), Ok(()), "delayed offer");
+        assert_eq!(
+            check_offer(pcmu, &[Codec::Pcmu], sdp::SrtpPolicy::Off),
+            Ok(())
+        );
+        assert_eq!(
+            check_offer(b"", &[Codec::Pcmu], sdp::SrtpPolicy::Off),
+            Ok(()),
+            "delayed offer"
+        );
     }
 }

@@ -17,12 +17,23 @@
 //!   numbers (RFC 3264 §6.1); no common codec is [`SdpError::NoCommonCodec`]
 //!   (the caller answers 488).
 //!
+//! - SRTP with SDES (RFC 4568, `[media] srtp`, [`SrtpPolicy`]): offers
+//!   made with [`build_offer_with`] are `RTP/SAVP` with an `a=crypto`
+//!   line per suite (fresh keys from `OsRng`); [`answer_with`] takes an
+//!   `RTP/SAVP` offer's first usable crypto line (§7.1.3) and
+//!   [`parse_answer`] checks that the answer picked one of ours. The keys
+//!   land in [`Negotiated::srtp`]. See [`crypto`].
+//!
 //! Every input here comes from the network: nothing panics, and the SDP
 //! body is bounded by [`MAX_SDP_LEN`].
 
 use std::net::{IpAddr, SocketAddr};
 
 pub use crate::media::codec::{Codec, Direction, Negotiated, UnknownCodec};
+pub use crypto::{CryptoAttr, SrtpParams, SrtpPolicy};
+
+#[path = "sdp/crypto.rs"]
+pub mod crypto;
 
 use sdp_types::{Attribute, Connection, Media, MediaType, Origin, Session, TransportProto};
 
@@ -70,6 +81,13 @@ pub enum SdpError {
     /// telephone-event, or empty).
     #[error("codec list has no audio codec")]
     NoAudioCodec,
+    /// Peer: an SRTP stream without a usable `a=crypto` line (RFC 4568
+    /// §7.1.3: answer 488), or an answer whose line matches none of ours.
+    #[error("no acceptable SRTP crypto (a=crypto)")]
+    NoCrypto,
+    /// Peer: plain RTP where `[media] srtp = "require"`.
+    #[error("plain RTP refused: SRTP is required")]
+    SrtpRequired,
 }
 
 impl From<UnknownCodec> for SdpError {
@@ -125,6 +143,11 @@ pub struct SdpOffer {
     pub session: Session,
     /// The formats of our `m=audio` line, in preference order.
     pub formats: Vec<PayloadFormat>,
+    /// Our `a=crypto` lines (empty: plain `RTP/AVP`).
+    pub crypto: Vec<CryptoAttr>,
+    /// The policy the offer was made under (a plain answer to an SRTP
+    /// offer is accepted unless it is [`SrtpPolicy::Require`]).
+    pub srtp: SrtpPolicy,
 }
 
 impl SdpOffer {
@@ -154,6 +177,22 @@ impl SdpAnswer {
 ///
 /// Errors: [`SdpError::NoAudioCodec`] if `codecs` has no audio codec.
 pub fn build_offer(codecs: &[Codec], local: &LocalMedia) -> Result<SdpOffer, SdpError> {
+    build_offer_with(codecs, local, Direction::SendRecv, SrtpPolicy::Off, None)
+}
+
+/// Builds an offer like [`build_offer`] with direction `direction` and,
+/// unless `srtp` is [`SrtpPolicy::Off`], `RTP/SAVP` with our `a=crypto`
+/// lines (fresh keys from `OsRng`; `keep`, the line in force, first: a
+/// re-offer that keeps the keys, RFC 4568 §7.1.4).
+///
+/// Errors: [`SdpError::NoAudioCodec`] if `codecs` has no audio codec.
+pub fn build_offer_with(
+    codecs: &[Codec],
+    local: &LocalMedia,
+    direction: Direction,
+    srtp: SrtpPolicy,
+    keep: Option<CryptoAttr>,
+) -> Result<SdpOffer, SdpError> {
     let mut formats: Vec<PayloadFormat> = Vec::with_capacity(codecs.len());
     for &codec in codecs {
         if !formats.iter().any(|f| f.codec == codec) {
@@ -166,9 +205,20 @@ pub fn build_offer(codecs: &[Codec], local: &LocalMedia) -> Result<SdpOffer, Sdp
     if !formats.iter().any(|f| f.codec.is_audio()) {
         return Err(SdpError::NoAudioCodec);
     }
-    let media = audio_media(local.port, &formats, Direction::SendRecv, true);
+    let crypto = match srtp {
+        SrtpPolicy::Off => Vec::new(),
+        SrtpPolicy::Offer | SrtpPolicy::Require => {
+            crypto::offer_lines(&mut rand::rngs::OsRng, keep)
+        }
+    };
+    let media = audio_media(local.port, &formats, direction, true, &crypto);
     let session = session_for(local, media);
-    Ok(SdpOffer { session, formats })
+    Ok(SdpOffer {
+        session,
+        formats,
+        crypto,
+        srtp,
+    })
 }
 
 /// Builds an offer like [`build_offer`] with direction `direction`: a
@@ -181,10 +231,7 @@ pub fn build_offer_directed(
     local: &LocalMedia,
     direction: Direction,
 ) -> Result<SdpOffer, SdpError> {
-    let mut offer = build_offer(codecs, local)?;
-    let formats = offer.formats.clone();
-    offer.session.medias = vec![audio_media(local.port, &formats, direction, true)];
-    Ok(offer)
+    build_offer_with(codecs, local, direction, SrtpPolicy::Off, None)
 }
 
 /// Reads back our own description (an offer or answer we built): its
@@ -208,6 +255,30 @@ pub fn local_media_of(body: &[u8]) -> Result<LocalMedia, SdpError> {
         port: rtp.port(),
         session_id: session.origin.sess_id.trim().parse().unwrap_or(0),
         session_version: session.origin.sess_version,
+    })
+}
+
+/// The SRTP keys an offer/answer exchange put in force, read back from
+/// our description and the far end's (either may be the offer): the far
+/// end's first `a=crypto` line whose tag and suite one of ours carries
+/// (RFC 4568 §7.1.3). `None` for plain RTP or bodies that do not parse.
+pub fn keys_in_force(ours: &[u8], theirs: &[u8]) -> Option<SrtpParams> {
+    let lines = |body: &[u8]| -> Option<Vec<CryptoAttr>> {
+        let session = parse_session(body).ok()?;
+        let media = session
+            .medias
+            .iter()
+            .find(|m| is_audio(m) && m.port != 0 && is_savp(m))?;
+        Some(crypto::crypto_lines(crypto_values(media)))
+    };
+    let (ours, theirs) = (lines(ours)?, lines(theirs)?);
+    theirs.iter().find_map(|t| {
+        ours.iter()
+            .find(|o| o.tag == t.tag && o.key.suite() == t.key.suite())
+            .map(|o| SrtpParams {
+                local: o.key,
+                remote: t.key,
+            })
     })
 }
 
@@ -239,9 +310,7 @@ pub fn parse_answer(offer: &SdpOffer, answer: &[u8]) -> Result<Negotiated, SdpEr
     if media.port == 0 {
         return Err(SdpError::Rejected);
     }
-    if !is_rtp_avp(media) {
-        return Err(SdpError::NoAudio);
-    }
+    let srtp = answered_srtp(offer, media)?;
     let remote = media_formats(media);
     let offered = |codec: Codec| offer.formats.iter().find(|f| f.codec == codec);
     let (ours, theirs) = remote
@@ -266,7 +335,30 @@ pub fn parse_answer(offer: &SdpOffer, answer: &[u8]) -> Result<Negotiated, SdpEr
         remote_rtcp,
         // We always offer it (RFC 5761 §5.1.1).
         rtcp_mux: has_rtcp_mux(media),
+        srtp,
     })
+}
+
+/// The SRTP keys an answer puts in force: `RTP/SAVP` only to our SRTP
+/// offer, with a line we offered; a plain answer to an SRTP offer only
+/// under [`SrtpPolicy::Offer`].
+fn answered_srtp(offer: &SdpOffer, media: &Media) -> Result<Option<SrtpParams>, SdpError> {
+    if is_savp(media) {
+        if offer.crypto.is_empty() {
+            return Err(SdpError::NoAudio);
+        }
+        let theirs = crypto::crypto_lines(crypto_values(media));
+        return crypto::answered_params(&offer.crypto, &theirs)
+            .map(Some)
+            .ok_or(SdpError::NoCrypto);
+    }
+    if !is_rtp_avp(media) {
+        return Err(SdpError::NoAudio);
+    }
+    if offer.srtp == SrtpPolicy::Require {
+        return Err(SdpError::SrtpRequired);
+    }
+    Ok(None)
 }
 
 /// Answers an incoming offer (RFC 3264 §6): chooses the first codec of
@@ -281,18 +373,40 @@ pub fn answer(
     our_codecs: &[Codec],
     local: &LocalMedia,
 ) -> Result<(SdpAnswer, Negotiated), SdpError> {
+    answer_with(offer, our_codecs, local, SrtpPolicy::Off, None)
+}
+
+/// [`answer`] under an SRTP policy: an `RTP/SAVP` offer (refused when
+/// `srtp` is [`SrtpPolicy::Off`]) is answered with its first usable
+/// `a=crypto` line and our key for it (RFC 4568 §7.1.3): `keep`'s key
+/// when the line carries the remote key in force (a re-offer, §7.1.4),
+/// else a fresh one from `OsRng`.
+///
+/// Errors: as [`answer`]; [`SdpError::NoCrypto`] and
+/// [`SdpError::SrtpRequired`] also mean "488".
+pub fn answer_with(
+    offer: &[u8],
+    our_codecs: &[Codec],
+    local: &LocalMedia,
+    srtp: SrtpPolicy,
+    keep: Option<SrtpParams>,
+) -> Result<(SdpAnswer, Negotiated), SdpError> {
     let OfferChoice {
         session,
         index,
         chosen,
         dtmf,
-    } = choose(offer, our_codecs)?;
+    } = choose(offer, our_codecs, srtp)?;
     let media = session.medias.get(index).ok_or(SdpError::NoAudio)?;
     let (remote_rtp, remote_rtcp) = remote_addresses(&session, media)?;
     let their_direction = direction(&session, media);
     let our_direction = their_direction.reverse();
     // RFC 5761 §5.1.1: echo rtcp-mux only when offered.
     let mux = has_rtcp_mux(media);
+    let (crypto, keys) = match offered_crypto(media, keep)? {
+        Some((line, keys)) => (vec![line], Some(keys)),
+        None => (Vec::new(), None),
+    };
 
     let mut formats = vec![chosen];
     formats.extend(dtmf);
@@ -302,13 +416,16 @@ pub fn answer(
         .enumerate()
         .map(|(i, m)| {
             if i == index {
-                audio_media(local.port, &formats, our_direction, mux)
+                audio_media(local.port, &formats, our_direction, mux, &crypto)
             } else {
                 refused_media(m)
             }
         })
         .collect::<Vec<_>>();
-    let mut answer = session_for(local, audio_media(local.port, &formats, our_direction, mux));
+    let mut answer = session_for(
+        local,
+        audio_media(local.port, &formats, our_direction, mux, &crypto),
+    );
     answer.medias = medias;
     let negotiated = Negotiated {
         codec: chosen.codec,
@@ -321,8 +438,24 @@ pub fn answer(
         remote_rtp,
         remote_rtcp,
         rtcp_mux: mux,
+        srtp: keys,
     };
     Ok((SdpAnswer { session: answer }, negotiated))
+}
+
+/// Our crypto line and the keys for an offered `m=` line (already checked
+/// by [`choose`] against the policy): `None` for plain RTP.
+fn offered_crypto(
+    media: &Media,
+    keep: Option<SrtpParams>,
+) -> Result<Option<(CryptoAttr, SrtpParams)>, SdpError> {
+    if !is_savp(media) {
+        return Ok(None);
+    }
+    let theirs = crypto::crypto_lines(crypto_values(media));
+    crypto::answer_line(&theirs, keep, &mut rand::rngs::OsRng)
+        .map(Some)
+        .ok_or(SdpError::NoCrypto)
 }
 
 /// Checks, without building an answer, that [`answer`] would accept
@@ -331,13 +464,27 @@ pub fn answer(
 ///
 /// Errors: as [`answer`]; [`SdpError::NoCommonCodec`] means "488".
 pub fn acceptable_offer(offer: &[u8], our_codecs: &[Codec]) -> Result<Codec, SdpError> {
-    let choice = choose(offer, our_codecs)?;
+    acceptable_offer_with(offer, our_codecs, SrtpPolicy::Off)
+}
+
+/// [`acceptable_offer`] under an SRTP policy (see [`answer_with`]).
+///
+/// Errors: as [`answer_with`].
+pub fn acceptable_offer_with(
+    offer: &[u8],
+    our_codecs: &[Codec],
+    srtp: SrtpPolicy,
+) -> Result<Codec, SdpError> {
+    let choice = choose(offer, our_codecs, srtp)?;
     let media = choice
         .session
         .medias
         .get(choice.index)
         .ok_or(SdpError::NoAudio)?;
     remote_addresses(&choice.session, media)?;
+    if is_savp(media) && crypto::crypto_lines(crypto_values(media)).is_empty() {
+        return Err(SdpError::NoCrypto);
+    }
     Ok(choice.chosen.codec)
 }
 
@@ -352,13 +499,23 @@ struct OfferChoice {
     dtmf: Option<PayloadFormat>,
 }
 
-fn choose(offer: &[u8], our_codecs: &[Codec]) -> Result<OfferChoice, SdpError> {
+fn choose(offer: &[u8], our_codecs: &[Codec], srtp: SrtpPolicy) -> Result<OfferChoice, SdpError> {
     let session = parse_session(offer)?;
+    let usable = |m: &Media| match srtp {
+        SrtpPolicy::Off => is_rtp_avp(m),
+        SrtpPolicy::Offer | SrtpPolicy::Require => is_rtp_avp(m) || is_savp(m),
+    };
     let index = session
         .medias
         .iter()
-        .position(|m| is_audio(m) && m.port != 0 && is_rtp_avp(m))
+        .position(|m| is_audio(m) && m.port != 0 && usable(m))
         .ok_or(SdpError::NoAudio)?;
+    if srtp == SrtpPolicy::Require {
+        let savp = session.medias.get(index).is_some_and(is_savp);
+        if !savp {
+            return Err(SdpError::SrtpRequired);
+        }
+    }
     let media = session.medias.get(index).ok_or(SdpError::NoAudio)?;
     let offered = media_formats(media);
     let chosen = our_codecs
@@ -411,13 +568,24 @@ fn rtpmap(codec: Codec, pt: u8) -> sdp_types::RtpMap {
     map
 }
 
-fn audio_media(port: u16, formats: &[PayloadFormat], direction: Direction, mux: bool) -> Media {
+fn audio_media(
+    port: u16,
+    formats: &[PayloadFormat],
+    direction: Direction,
+    mux: bool,
+    crypto: &[CryptoAttr],
+) -> Media {
     let fmt = formats
         .iter()
         .map(|f| f.pt.to_string())
         .collect::<Vec<_>>()
         .join(" ");
-    let mut media = Media::new(MediaType::Audio, port, TransportProto::RtpAvp, fmt);
+    let proto = if crypto.is_empty() {
+        TransportProto::RtpAvp
+    } else {
+        TransportProto::RtpSavp
+    };
+    let mut media = Media::new(MediaType::Audio, port, proto, fmt);
     for f in formats {
         media.add_attribute(rtpmap(f.codec, f.pt));
     }
@@ -440,7 +608,27 @@ fn audio_media(port: u16, formats: &[PayloadFormat], direction: Direction, mux: 
     if mux {
         media.add_attribute(Attribute::new("rtcp-mux"));
     }
+    for line in crypto {
+        media.add_attribute(Attribute::with_value("crypto", line.to_value()));
+    }
     media
+}
+
+/// The values of a media description's `a=crypto` attributes.
+fn crypto_values(media: &Media) -> impl Iterator<Item = &str> {
+    media
+        .attributes
+        .iter()
+        .filter(|a| a.attribute.eq_ignore_ascii_case("crypto"))
+        .filter_map(|a| a.value.as_deref())
+}
+
+/// Secure RTP profiles (`RTP/SAVP`, `RTP/SAVPF`: RFC 3711 §12).
+fn is_savp(media: &Media) -> bool {
+    matches!(
+        media.parse_transport_proto(),
+        TransportProto::RtpSavp | TransportProto::RtpSavpf
+    )
 }
 
 /// Whether a media description carries `a=rtcp-mux` (RFC 5761 §5.1.1).
@@ -471,7 +659,7 @@ fn is_audio(media: &Media) -> bool {
     media.media.eq_ignore_ascii_case("audio")
 }
 
-/// Plain RTP profiles only: we have no SRTP.
+/// Plain RTP profiles.
 fn is_rtp_avp(media: &Media) -> bool {
     matches!(
         media.parse_transport_proto(),

@@ -186,6 +186,8 @@ pub struct UserAgent {
     pub(super) router: Arc<dyn IncomingRouter>,
     /// `[media] codecs`: an incoming offer must share one (else 488).
     pub(super) codecs: Vec<Codec>,
+    /// `[media] srtp`: incoming offers and call legs follow it.
+    pub(super) srtp: crate::sip::sdp::SrtpPolicy,
     /// Cancelled at shutdown: calls end with CANCEL/BYE.
     pub(super) cancel: CancellationToken,
     /// Stops the transport and transaction layer, after calls have ended.
@@ -209,6 +211,7 @@ impl UserAgent {
     pub async fn start(
         cfg: SipConfig,
         codecs: Vec<Codec>,
+        srtp: crate::sip::sdp::SrtpPolicy,
         router: Arc<dyn IncomingRouter>,
         shutdown: CancellationToken,
     ) -> Result<Arc<Self>, SipError> {
@@ -297,6 +300,7 @@ impl UserAgent {
             local_addr,
             router,
             codecs,
+            srtp,
             cancel: shutdown,
             stack,
             legs: Arc::default(),
@@ -371,6 +375,7 @@ impl UserAgent {
     pub(super) fn leg_config(&self, invite_timeout: Duration) -> LegConfig {
         LegConfig {
             codecs: self.codecs.clone(),
+            srtp: self.srtp,
             session_expires_s: self.cfg.session_expires_s,
             invite_timeout,
             replaces: None,

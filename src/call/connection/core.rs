@@ -46,6 +46,8 @@ pub struct ConnectionConfig {
     /// `[media] codecs`, offered and answered in this order (see
     /// [`super::sdp_plan::offer_codecs`]).
     pub codecs: Vec<Codec>,
+    /// `[media] srtp`: SDES SRTP in our offers and answers.
+    pub srtp: crate::sip::sdp::SrtpPolicy,
 }
 
 /// What the driver holds for the own call, by phase. The driver maps each

@@ -30,6 +30,7 @@ fn config() -> ConnectionConfig {
         max_dials_per_minute: 3,
         close_grace: 5 * SECOND,
         codecs: vec![Codec::Pcmu],
+        srtp: Default::default(),
     }
 }
 

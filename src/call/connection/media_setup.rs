@@ -34,7 +34,13 @@ impl ConnectionCore {
         let codecs = offer_codecs(&self.cfg.codecs, self.caps);
         match (direction, state) {
             (CallDirection::Outbound, CallSdp::NeedOffer(target)) => {
-                match sdp::build_offer(&codecs, &local) {
+                match sdp::build_offer_with(
+                    &codecs,
+                    &local,
+                    Direction::SendRecv,
+                    self.cfg.srtp,
+                    None,
+                ) {
                     Ok(offer) => {
                         let bytes = offer.to_bytes();
                         self.set_sdp(&call_id, CallSdp::Offered(offer));
@@ -52,7 +58,13 @@ impl ConnectionCore {
             // our offer in the 200 OK; the ACK's SDP answers it and starts
             // the media, as an outgoing call's 200 does.
             (CallDirection::Inbound, CallSdp::RemoteOffer(offer)) if offer.is_empty() => {
-                match sdp::build_offer(&codecs, &local) {
+                match sdp::build_offer_with(
+                    &codecs,
+                    &local,
+                    Direction::SendRecv,
+                    self.cfg.srtp,
+                    None,
+                ) {
                     Ok(ours) => {
                         let bytes = ours.to_bytes();
                         self.set_sdp(&call_id, CallSdp::Offered(ours));
@@ -72,7 +84,7 @@ impl ConnectionCore {
                 }
             }
             (CallDirection::Inbound, CallSdp::RemoteOffer(offer)) => {
-                match sdp::answer(&offer, &codecs, &local) {
+                match sdp::answer_with(&offer, &codecs, &local, self.cfg.srtp, None) {
                     Ok((answer, negotiated)) => {
                         self.set_sdp(&call_id, CallSdp::Answer(answer.to_bytes()));
                         self.start_media(call_id, negotiated);

@@ -139,6 +139,7 @@ impl Pair {
                 max_dials_per_minute: 10,
                 close_grace: Duration::from_secs(5),
                 codecs: vec![Codec::Pcmu],
+                srtp: Default::default(),
             },
             3,
         );

@@ -187,6 +187,8 @@ impl Connection {
                         out,
                         None,
                     );
+                    let suite = negotiated.srtp.map(|k| k.suite().name());
+                    self.gw.registry.srtp(call_id.as_str(), suite);
                 }
             }
             Effect::HoldChanged {
@@ -515,6 +517,7 @@ impl Connection {
         };
         info!(%call_id, codec = ?negotiated.codec, remote = %negotiated.remote_rtp, "media negotiated");
         let codec = negotiated.codec.to_string();
+        let suite = negotiated.srtp.map(|k| k.suite().name());
         let handle = media_task::spawn_rtp(
             &media_cfg,
             caps,
@@ -531,6 +534,7 @@ impl Connection {
         self.gw
             .registry
             .media(call_id.as_str(), codec, out, Some(stats));
+        self.gw.registry.srtp(call_id.as_str(), suite);
         Ok(())
     }
 

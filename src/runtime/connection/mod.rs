@@ -239,6 +239,7 @@ impl Connection {
                 max_dials_per_minute: c.limits.max_dials_per_minute,
                 close_grace: CLOSE_GRACE,
                 codecs: gw.codecs.clone(),
+                srtp: c.media.srtp,
             },
             rand::rngs::OsRng.next_u64(),
         );

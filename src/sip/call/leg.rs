@@ -52,6 +52,8 @@ pub const CANCEL_WAIT: Duration = Duration::from_secs(5);
 pub struct LegConfig {
     /// `[media] codecs`: what we answer re-offers with and re-offer.
     pub codecs: Vec<Codec>,
+    /// `[media] srtp`: re-offers and answers to re-offers follow it.
+    pub srtp: crate::sip::sdp::SrtpPolicy,
     /// `[sip] session_expires_s`: our Session-Expires, seconds (90..=86400).
     pub session_expires_s: u32,
     /// How long our INVITE may go without a final response (outgoing).
@@ -351,7 +353,10 @@ impl CallLeg {
         if let Phase::Inviting { deadline } | Phase::Early { deadline } = self.phase {
             self.phase = Phase::Early { deadline };
             if sdp.is_some() && self.early_media.is_none() {
-                self.early_media = LegMedia::new(&self.offer, self.cfg.codecs.clone()).ok();
+                self.early_media =
+                    LegMedia::new(&self.offer, self.cfg.codecs.clone(), self.cfg.srtp)
+                        .ok()
+                        .map(|m| m.with_keys(sdp.as_deref().unwrap_or_default()));
             }
             if status.code() > 100 {
                 self.events.push_back(SipEvent::Progress { status, sdp });
@@ -372,7 +377,9 @@ impl CallLeg {
         if (200..300).contains(&code) {
             let media = match self.early_media.take() {
                 Some(m) => Some(m),
-                None => LegMedia::new(&self.offer, self.cfg.codecs.clone()).ok(),
+                None => LegMedia::new(&self.offer, self.cfg.codecs.clone(), self.cfg.srtp)
+                    .ok()
+                    .map(|m| m.with_keys(&resp.body)),
             };
             let timer = SessionTimer::from_our_request(now, &resp.headers);
             self.confirm(media, timer);
@@ -449,7 +456,9 @@ impl CallLeg {
                 if let Negotiation::Timer(_, h) = &self.negotiation {
                     headers.extend(h.iter().cloned());
                 }
-                self.pending_media = LegMedia::new(&sdp, self.cfg.codecs.clone()).ok();
+                self.pending_media = LegMedia::new(&sdp, self.cfg.codecs.clone(), self.cfg.srtp)
+                    .ok()
+                    .map(|m| m.with_keys(&self.offer));
                 self.actions
                     .push_back(Action::Accept { headers, body: sdp });
                 self.phase = Phase::AwaitingAck {

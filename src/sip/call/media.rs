@@ -2,13 +2,22 @@
 //! and resume, answers to the far end's re-offers, from the same origin
 //! and address with `o=` version incremented each time.
 
-use crate::sip::sdp::{self, Codec, Direction, LocalMedia, Negotiated, SdpError, SdpOffer};
+use crate::sip::sdp::{
+    self, Codec, CryptoAttr, Direction, LocalMedia, Negotiated, SdpError, SdpOffer, SrtpParams,
+    SrtpPolicy,
+};
 
 /// The SDP state a call leg keeps to answer and make re-offers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LegMedia {
     local: LocalMedia,
     codecs: Vec<Codec>,
+    /// `[media] srtp`: re-offers and answers follow it.
+    srtp: SrtpPolicy,
+    /// The SRTP keys in force once a re-negotiation set them (kept by
+    /// later ones, RFC 4568 §7.1.4); `None` before (the first one
+    /// chooses fresh keys) and for plain RTP.
+    keys: Option<SrtpParams>,
     /// We hold the far end (our last offer was `a=sendonly` or `a=inactive`).
     held: bool,
     /// The direction in force from our side: the last answer we gave or
@@ -23,14 +32,24 @@ impl LegMedia {
     /// call) and `[media] codecs`.
     ///
     /// Errors: the SDP does not parse (see [`sdp::local_media_of`]).
-    pub fn new(ours: &[u8], codecs: Vec<Codec>) -> Result<Self, SdpError> {
+    pub fn new(ours: &[u8], codecs: Vec<Codec>, srtp: SrtpPolicy) -> Result<Self, SdpError> {
         Ok(Self {
             local: sdp::local_media_of(ours)?,
             codecs,
+            srtp,
+            keys: None,
             held: false,
             current: Direction::SendRecv,
             last: ours.to_vec(),
         })
+    }
+
+    /// Reads the SRTP keys in force from our first SDP and the far end's
+    /// (its offer or answer), so re-negotiations keep them (RFC 4568
+    /// §7.1.4); plain RTP leaves none.
+    pub fn with_keys(mut self, theirs: &[u8]) -> Self {
+        self.keys = sdp::keys_in_force(&self.last, theirs);
+        self
     }
 
     /// Whether we hold the far end.
@@ -56,9 +75,10 @@ impl LegMedia {
     /// Errors: the offer is unacceptable (the caller answers 488).
     pub fn answer(&mut self, offer: &[u8]) -> Result<(Vec<u8>, Negotiated), SdpError> {
         // Check before bumping: a refused offer leaves the version as is.
-        sdp::acceptable_offer(offer, &self.codecs)?;
+        sdp::acceptable_offer_with(offer, &self.codecs, self.srtp)?;
         let local = self.bump();
-        let (mut answer, mut negotiated) = sdp::answer(offer, &self.codecs, &local)?;
+        let (mut answer, mut negotiated) =
+            sdp::answer_with(offer, &self.codecs, &local, self.srtp, self.keys)?;
         if self.held {
             let dir = restrict_to_send(negotiated.direction);
             negotiated.direction = dir;
@@ -71,6 +91,7 @@ impl LegMedia {
         let body = answer.to_bytes();
         self.last = body.clone();
         self.current = negotiated.direction;
+        self.keys = negotiated.srtp;
         Ok((body, negotiated))
     }
 
@@ -88,7 +109,12 @@ impl LegMedia {
             (true, _) => Direction::SendOnly,
         };
         let local = self.bump();
-        sdp::build_offer_directed(&self.codecs, &local, dir)
+        // Our line in force first, same tag and key (RFC 4568 §7.1.4).
+        let keep = self.keys.map(|k| CryptoAttr {
+            tag: 1,
+            key: k.local,
+        });
+        sdp::build_offer_with(&self.codecs, &local, dir, self.srtp, keep)
     }
 
     /// The far end answered `offer` (made with `held`) with `answer`.
@@ -103,6 +129,7 @@ impl LegMedia {
         let negotiated = sdp::parse_answer(offer, answer)?;
         self.held = held;
         self.current = negotiated.direction;
+        self.keys = negotiated.srtp;
         self.last = offer.to_bytes();
         Ok(negotiated)
     }
@@ -152,7 +179,7 @@ mod tests {
 
     #[test]
     fn answers_mirror_direction_and_bump_the_version() {
-        let mut m = LegMedia::new(&our_sdp(), codecs()).unwrap();
+        let mut m = LegMedia::new(&our_sdp(), codecs(), SrtpPolicy::Off).unwrap();
         let cases = [
             ("sendonly", Direction::RecvOnly, "a=recvonly"),
             ("inactive", Direction::Inactive, "a=inactive"),
@@ -171,7 +198,7 @@ mod tests {
 
     #[test]
     fn new_port_and_codec_and_refusal() {
-        let mut m = LegMedia::new(&our_sdp(), codecs()).unwrap();
+        let mut m = LegMedia::new(&our_sdp(), codecs(), SrtpPolicy::Off).unwrap();
         let (_, n) = m.answer(&their_offer(5002, "sendrecv", "PCMA")).unwrap();
         assert_eq!(n.codec, Codec::Pcma);
         assert_eq!(n.remote_rtp.port(), 5002);
@@ -182,7 +209,7 @@ mod tests {
 
     #[test]
     fn hold_offer_and_answers_while_held() {
-        let mut m = LegMedia::new(&our_sdp(), codecs()).unwrap();
+        let mut m = LegMedia::new(&our_sdp(), codecs(), SrtpPolicy::Off).unwrap();
         let offer = m.offer(true).unwrap();
         let text = String::from_utf8(offer.to_bytes()).unwrap();
         assert!(text.contains("a=sendonly") && text.contains("o=rtmp2sip 42 2 "));
@@ -203,7 +230,7 @@ mod tests {
 
     #[test]
     fn hold_while_the_far_end_holds_offers_inactive() {
-        let mut m = LegMedia::new(&our_sdp(), codecs()).unwrap();
+        let mut m = LegMedia::new(&our_sdp(), codecs(), SrtpPolicy::Off).unwrap();
         // They hold us (a=sendonly): we answer recvonly.
         let (_, n) = m.answer(&their_offer(4000, "sendonly", "PCMU")).unwrap();
         assert_eq!(n.direction, Direction::RecvOnly);
@@ -228,5 +255,37 @@ mod tests {
         let (_, _) = m.answer(&their_offer(4000, "sendonly", "PCMU")).unwrap();
         let text = String::from_utf8(m.offer(false).unwrap().to_bytes()).unwrap();
         assert!(text.contains("a=sendrecv"), "{text}");
+    }
+
+    #[test]
+    fn srtp_re_offers_keep_the_keys_in_force() {
+        let key = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
+        let offer = |port: u16| {
+            format!(
+                "v=0\r\no=- 7 2 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n\
+                 m=audio {port} RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\n\
+                 a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{key}\r\na=sendrecv\r\n"
+            )
+            .into_bytes()
+        };
+        // An incoming call: our answer to their offer is our first SDP.
+        let local = LocalMedia {
+            addr: "192.0.2.1".parse().unwrap(),
+            port: 20000,
+            session_id: 42,
+            session_version: 1,
+        };
+        let (ours, first) =
+            sdp::answer_with(&offer(4000), &codecs(), &local, SrtpPolicy::Offer, None).unwrap();
+        let mut m = LegMedia::new(&ours.to_bytes(), codecs(), SrtpPolicy::Offer)
+            .unwrap()
+            .with_keys(&offer(4000));
+        assert_eq!(m.keys, first.srtp);
+        // Their re-offer with the same key: our answer keeps ours too.
+        let (_, n) = m.answer(&offer(4002)).unwrap();
+        assert_eq!(n.srtp, first.srtp);
+        // Our hold re-offer carries our key in force first.
+        let hold = m.offer(true).unwrap();
+        assert_eq!(hold.crypto[0].key, first.srtp.unwrap().local);
     }
 }

@@ -283,6 +283,7 @@ mod leg {
     fn confirmed(t0: Instant) -> CallLeg {
         let cfg = LegConfig {
             codecs: vec![Codec::Pcmu],
+            srtp: Default::default(),
             session_expires_s: 1800,
             invite_timeout: Duration::from_secs(120),
             replaces: None,

@@ -276,6 +276,7 @@ mod leg_tests {
         let t0 = Instant::now();
         let cfg = LegConfig {
             codecs: vec![Codec::Pcmu],
+            srtp: Default::default(),
             session_expires_s: 1800,
             invite_timeout: Duration::from_secs(120),
             replaces: Some("c1@h;to-tag=t;from-tag=f".into()),

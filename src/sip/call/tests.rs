@@ -11,6 +11,7 @@ use crate::sip::sdp::{self, Codec, Direction, LocalMedia};
 pub(super) fn cfg() -> LegConfig {
     LegConfig {
         codecs: vec![Codec::Pcmu, Codec::Pcma, Codec::TelephoneEvent],
+        srtp: Default::default(),
         session_expires_s: 1800,
         invite_timeout: Duration::from_secs(120),
         replaces: None,

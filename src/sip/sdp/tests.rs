@@ -485,3 +485,146 @@ proptest! {
         let _ = parse_answer(&default_offer(), &body);
     }
 }
+
+// ---- SRTP with SDES (RFC 4568) ------------------------------------
+
+fn pcmu_offer(proto: &str, crypto: &str) -> Vec<u8> {
+    crlf(&format!(
+        "v=0
+         o=- 1 1 IN IP4 198.51.100.7
+         s=-
+         c=IN IP4 198.51.100.7
+         t=0 0
+         m=audio 5004 {proto} 0 101
+         a=rtpmap:0 PCMU/8000
+         a=rtpmap:101 telephone-event/8000
+         {crypto}"
+    ))
+}
+
+const THEIR_KEY: &str = "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz";
+
+fn codecs() -> Vec<Codec> {
+    vec![Codec::Pcmu, Codec::TelephoneEvent]
+}
+
+#[test]
+fn srtp_offer_is_savp_with_crypto_lines_and_plain_offer_is_not() {
+    let offer = build_offer_with(
+        &codecs(),
+        &local(),
+        Direction::SendRecv,
+        SrtpPolicy::Offer,
+        None,
+    )
+    .unwrap();
+    let text = String::from_utf8(offer.to_bytes()).unwrap();
+    assert!(text.contains("m=audio 40000 RTP/SAVP 0 101\r\n"), "{text}");
+    assert!(
+        text.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:"),
+        "{text}"
+    );
+    assert_eq!(offer.crypto.len(), 2);
+    let plain = build_offer_with(
+        &codecs(),
+        &local(),
+        Direction::SendRecv,
+        SrtpPolicy::Off,
+        None,
+    )
+    .unwrap();
+    let text = String::from_utf8(plain.to_bytes()).unwrap();
+    assert!(
+        text.contains("RTP/AVP") && !text.contains("crypto"),
+        "{text}"
+    );
+}
+
+#[test]
+fn savp_offer_answered_by_policy() {
+    let crypto = format!(
+        "a=crypto:7 F8_128_HMAC_SHA1_80 inline:{THEIR_KEY}\na=crypto:3 AES_CM_128_HMAC_SHA1_32 inline:{THEIR_KEY}|2^31\na=crypto:4 AES_CM_128_HMAC_SHA1_80 inline:{THEIR_KEY}"
+    );
+    let savp = pcmu_offer("RTP/SAVP", &crypto);
+    // off: refused as before (488).
+    assert_eq!(
+        answer_with(&savp, &codecs(), &local(), SrtpPolicy::Off, None).map(|_| ()),
+        Err(SdpError::NoAudio)
+    );
+    for policy in [SrtpPolicy::Offer, SrtpPolicy::Require] {
+        assert!(acceptable_offer_with(&savp, &codecs(), policy).is_ok());
+        let (answer, n) = answer_with(&savp, &codecs(), &local(), policy, None).unwrap();
+        let text = String::from_utf8(answer.to_bytes()).unwrap();
+        assert!(text.contains("m=audio 40000 RTP/SAVP 0 101"), "{text}");
+        // The first usable line (tag 3, after the unknown F8 suite), our own key.
+        assert!(
+            text.contains("a=crypto:3 AES_CM_128_HMAC_SHA1_32 inline:"),
+            "{text}"
+        );
+        assert!(!text.contains(THEIR_KEY), "{text}");
+        let keys = n.srtp.unwrap();
+        assert_eq!(keys.suite(), crypto::SrtpSuite::AesCm128HmacSha1_32);
+        assert_ne!(keys.local, keys.remote);
+    }
+    // No usable line: 488.
+    let bad = pcmu_offer(
+        "RTP/SAVP",
+        &format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{THEIR_KEY} KDR=1"),
+    );
+    assert_eq!(
+        acceptable_offer_with(&bad, &codecs(), SrtpPolicy::Offer),
+        Err(SdpError::NoCrypto)
+    );
+    assert_eq!(
+        answer_with(&bad, &codecs(), &local(), SrtpPolicy::Offer, None).map(|_| ()),
+        Err(SdpError::NoCrypto)
+    );
+    // Plain offers: answered plain under "offer", refused under "require".
+    let avp = pcmu_offer("RTP/AVP", "");
+    let (answer, n) = answer_with(&avp, &codecs(), &local(), SrtpPolicy::Offer, None).unwrap();
+    assert!(n.srtp.is_none());
+    assert!(!String::from_utf8(answer.to_bytes())
+        .unwrap()
+        .contains("SAVP"));
+    assert_eq!(
+        acceptable_offer_with(&avp, &codecs(), SrtpPolicy::Require),
+        Err(SdpError::SrtpRequired)
+    );
+}
+
+#[test]
+fn answers_to_our_srtp_offer_are_checked() {
+    let answer_to = |policy: SrtpPolicy, proto: &str, crypto: &dyn Fn(&SdpOffer) -> String| {
+        let offer =
+            build_offer_with(&codecs(), &local(), Direction::SendRecv, policy, None).unwrap();
+        let body = pcmu_offer(proto, &crypto(&offer));
+        (offer.clone(), parse_answer(&offer, &body))
+    };
+    // Their line picks our tag 2 with its suite: keys in force.
+    let (offer, got) = answer_to(SrtpPolicy::Require, "RTP/SAVP", &|_| {
+        format!("a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:{THEIR_KEY}")
+    });
+    let keys = got.unwrap().srtp.unwrap();
+    assert_eq!(keys.local, offer.crypto[1].key);
+    // A tag we did not offer, or no line: refused.
+    let (_, got) = answer_to(SrtpPolicy::Offer, "RTP/SAVP", &|_| {
+        format!("a=crypto:5 AES_CM_128_HMAC_SHA1_80 inline:{THEIR_KEY}")
+    });
+    assert_eq!(got, Err(SdpError::NoCrypto));
+    let (_, got) = answer_to(SrtpPolicy::Offer, "RTP/SAVP", &|_| String::new());
+    assert_eq!(got, Err(SdpError::NoCrypto));
+    // A plain answer: plain RTP under "offer", refused under "require".
+    let (_, got) = answer_to(SrtpPolicy::Offer, "RTP/AVP", &|_| String::new());
+    assert_eq!(got.unwrap().srtp, None);
+    let (_, got) = answer_to(SrtpPolicy::Require, "RTP/AVP", &|_| String::new());
+    assert_eq!(got, Err(SdpError::SrtpRequired));
+    // SAVP answering our plain offer is not ours.
+    let (_, got) = answer_to(SrtpPolicy::Off, "RTP/SAVP", &|_| {
+        format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{THEIR_KEY}")
+    });
+    assert_eq!(got, Err(SdpError::NoAudio));
+}

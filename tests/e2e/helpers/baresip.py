@@ -53,10 +53,13 @@ def _netstring(b: bytes) -> bytes:
 
 class Baresip:
     """One baresip UA `user`@127.0.0.1:sip_port. `codecs` (keys of CODECS) limits and orders the codecs
-    it offers and accepts (default: all four). `tone_hz` is the sine it sends after `lead_silence_s`."""
+    it offers and accepts (default: all four). `tone_hz` is the sine it sends after `lead_silence_s`.
+    `mediaenc` sets the account's media encryption (e.g. "srtp-mand": RTP/SAVP with SDES a=crypto only,
+    the srtp module loaded; "srtp": SRTP offered, plain accepted); None: plain RTP."""
 
     def __init__(self, procs: Procs, out_dir: Path, ports: PortAllocator, name: str = "baresip",
-                 user: str = "bob", tone_hz: int = 700, lead_silence_s: float = 2.0, codecs: list = None):
+                 user: str = "bob", tone_hz: int = 700, lead_silence_s: float = 2.0, codecs: list = None,
+                 mediaenc: str = None):
         self.procs, self.name, self.user = procs, name, user
         self.dir = Path(out_dir) / name
         self.rec_dir = self.dir / "rec"
@@ -70,6 +73,7 @@ class Baresip:
         self.rtp_port = self.rtp_ports[0]
         self.tone_hz = tone_hz
         self.codecs = list(codecs or CODECS)
+        self.mediaenc = mediaenc
         self.source_wav = media.make_tone_wav(self.dir / "source.wav", tone_s=SOURCE_SECONDS,
                                               lead_silence_s=lead_silence_s, rate=SOURCE_RATE, freq=tone_hz)
         self.events, self.responses = [], []
@@ -113,6 +117,7 @@ class Baresip:
             ("module", "sndfile.so"),
             ("module", "aufile.so"),
             ("module", "aubridge.so"),
+            *([("module", "srtp.so")] if self.mediaenc else []),
             ("module_tmp", "account.so"),
             ("module_app", "menu.so"),       # the dial/hangup/hold/resume commands
             ("module_app", "ctrl_tcp.so"),
@@ -127,7 +132,9 @@ class Baresip:
 
     def account_text(self) -> str:
         codecs = ",".join(CODECS[c] for c in self.codecs)
-        return f"<sip:{self.user}@127.0.0.1:{self.sip_port}>;regint=0;answermode=auto;audio_codecs={codecs}\n"
+        enc = f";mediaenc={self.mediaenc}" if self.mediaenc else ""
+        return (f"<sip:{self.user}@127.0.0.1:{self.sip_port}>;regint=0;answermode=auto;audio_codecs={codecs}"
+                f"{enc}\n")
 
     # ---- process ----
     def start(self, timeout: float = 10.0) -> "Baresip":
