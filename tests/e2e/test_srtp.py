@@ -9,6 +9,9 @@
 - A plain RTP/AVP offer (baresip without mediaenc) is refused with 488; a plain answer to our offer ends
   the call (ACK, BYE, status 0 with 488).
 - baresip holds and resumes an SRTP call (re-INVITEs keep its keys): the call and its SRTP go on.
+- A TLS trunk with SRTP (issue 12's "done means"): the gateway dials baresip's TLS listener, the
+  certificate checked against [sip] tls_ca; the SIP on the wire is TLS (no INVITE in clear) and the
+  media SRTP; audio both ways.
 
 On the old binary every test fails: it refuses `[media] srtp` as an unknown key (and answers
 RTP/SAVP offers with 488)."""
@@ -26,7 +29,9 @@ from test_far_ends import (MIN_SNR_RTMP_DB, PEER_TONE_HZ, call_in, call_out, che
 from helpers.calls import ended_info, hangup_ended
 from helpers.incoming import register_local
 from helpers.raw_uas import RawUas
-from helpers.ports import wait_until
+from helpers.ports import tcp_accepting, wait_until
+from helpers.calls import dial_connected
+from test_far_ends import wait_peer_up
 
 #: call records on stdout (the gateway log): each names the call's SRTP suite. rsipstack's SIP traces (its
 #: info level) print whole messages, SDP keys included: kept at warn, as the shipped config does, so the
@@ -167,3 +172,30 @@ def test_require_ends_a_call_answered_with_plain_rtp(gateway, rtmp_client, ports
             f"INVITE, ACK, BYE at the far end: {uas.requests}"
     finally:
         uas.close()
+
+
+@pytest.mark.parametrize("scheme", ["transport=tls", "sips"])
+def test_tls_trunk_with_srtp(scheme, gateway_factory, rtmp_client, procs, out_dir, ports, measure, tmp_path):
+    from helpers.tls_relay import make_certs
+    certs = make_certs(tmp_path / "certs")
+    pem = tmp_path / "baresip-tls.pem"
+    pem.write_bytes(certs["cert"].read_bytes() + certs["key"].read_bytes())
+    gw = gateway_factory({**GATEWAY_OVERRIDES, "sip": {"tls_ca": str(certs["ca"])}}, "gw-tls-srtp")
+    far = Baresip(procs, out_dir, ports, name="baresip_tls", tone_hz=PEER_TONE_HZ, codecs=["PCMU"],
+                  mediaenc="srtp-mand", tls_pem=pem).start()
+    assert wait_until(lambda: tcp_accepting(far.sip_port + 1), 5), "baresip's TLS listener"
+    sip_cap = Capture(procs, out_dir, far.sip_port + 1, name="sip_tls", proto="tcp").start()
+    ctl = rtmp_client(gw.url())
+    uri = far.tls_uri if scheme == "transport=tls" else f"sips:{far.user}@127.0.0.1:{far.sip_port + 1}"
+    s4 = dial_connected(ctl, uri)
+    wait_peer_up(far)
+    played = media_both_ways(gw, procs, out_dir, s4)
+    hangup_ended(ctl)
+    wait_peer_ended(far)
+    raw = sip_cap.stop().read_bytes()
+    assert len(raw) > 2000, f"the call's SIP went over baresip's TLS port: {len(raw)} bytes captured"
+    log = far.proc.output()
+    assert "RTP/SAVP" in log and "a=crypto:" in log, "the INVITE offers RTP/SAVP with a=crypto"
+    assert b"INVITE sip" not in raw and b"a=crypto" not in raw, "SIP toward the trunk must not travel in clear"
+    check_audio(far, played, out_dir, measure, "gateway->baresip over TLS with SRTP")
+    far.stop()

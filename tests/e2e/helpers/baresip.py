@@ -55,11 +55,12 @@ class Baresip:
     """One baresip UA `user`@127.0.0.1:sip_port. `codecs` (keys of CODECS) limits and orders the codecs
     it offers and accepts (default: all four). `tone_hz` is the sine it sends after `lead_silence_s`.
     `mediaenc` sets the account's media encryption (e.g. "srtp-mand": RTP/SAVP with SDES a=crypto only,
-    the srtp module loaded; "srtp": SRTP offered, plain accepted); None: plain RTP."""
+    the srtp module loaded; "srtp": SRTP offered, plain accepted); None: plain RTP. `tls_pem` (a PEM file with
+    the certificate chain and its key) turns on its TLS listener at sip_port + 1 (`tls_uri`)."""
 
     def __init__(self, procs: Procs, out_dir: Path, ports: PortAllocator, name: str = "baresip",
                  user: str = "bob", tone_hz: int = 700, lead_silence_s: float = 2.0, codecs: list = None,
-                 mediaenc: str = None):
+                 mediaenc: str = None, tls_pem: Path = None):
         self.procs, self.name, self.user = procs, name, user
         self.dir = Path(out_dir) / name
         self.rec_dir = self.dir / "rec"
@@ -74,6 +75,7 @@ class Baresip:
         self.tone_hz = tone_hz
         self.codecs = list(codecs or CODECS)
         self.mediaenc = mediaenc
+        self.tls_pem = tls_pem
         self.source_wav = media.make_tone_wav(self.dir / "source.wav", tone_s=SOURCE_SECONDS,
                                               lead_silence_s=lead_silence_s, rate=SOURCE_RATE, freq=tone_hz)
         self.events, self.responses = [], []
@@ -88,6 +90,11 @@ class Baresip:
     def uri(self) -> str:
         """sip:user@127.0.0.1:sip_port (no transport parameter: UDP)."""
         return f"sip:{self.user}@127.0.0.1:{self.sip_port}"
+
+    @property
+    def tls_uri(self) -> str:
+        """Its TLS listener (sip_port + 1), as `sip:...;transport=tls`."""
+        return f"sip:{self.user}@127.0.0.1:{self.sip_port + 1};transport=tls"
 
     # ---- config ----
     def config_text(self) -> str:
@@ -127,6 +134,7 @@ class Baresip:
             ("snd_path", str(self.rec_dir)),
             ("statmode_default", "off"),
             ("opus_bitrate", "32000"),
+            *([("sip_certificate", str(self.tls_pem))] if self.tls_pem else []),
         ]
         return "".join(f"{k}\t\t{v}\n" for k, v in lines)
 

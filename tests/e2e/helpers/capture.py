@@ -7,15 +7,16 @@ from .procs import Procs
 
 
 class Capture:
-    """Captures UDP to/from `port` on lo into `pcap` (libpcap format) from start() to stop()."""
+    """Captures UDP (or `proto`, e.g. "tcp") to/from `port` on lo into `pcap` (libpcap format) from start()
+    to stop()."""
 
-    def __init__(self, procs: Procs, out_dir: Path, port: int, name: str = "capture"):
-        self.procs, self.port, self.name = procs, port, name
+    def __init__(self, procs: Procs, out_dir: Path, port: int, name: str = "capture", proto: str = "udp"):
+        self.procs, self.port, self.name, self.proto = procs, port, name, proto
         self.pcap = Path(out_dir) / f"{name}.pcap"
         self.proc = None
 
     def start(self, timeout: float = 15.0):
-        self.proc = self.procs.start(self.name, ["tshark", "-q", "-n", "-i", "lo", "-f", f"udp port {self.port}",
+        self.proc = self.procs.start(self.name, ["tshark", "-q", "-n", "-i", "lo", "-f", f"{self.proto} port {self.port}",
                                                   "-F", "pcap", "-w", self.pcap])
         deadline = time.monotonic() + timeout
         while "Capturing on" not in self.proc.output():
