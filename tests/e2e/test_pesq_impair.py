@@ -143,12 +143,13 @@ class FarEnd:
         assert by_seq, "the far end received no Opus"
         first, last = min(by_seq), max(by_seq)
         return ertmp.decode_to_wav(head, _fill_gaps([by_seq.get(q) for q in range(first, last + 1)]),
-                                   out_dir / f"{name}.opus", out_dir / f"{name}.wav")
+                                   out_dir / f"{name}.opus", out_dir / f"{name}.wav", decoder="libopus")
 
 
 def _fill_gaps(packets):
     """Opus packets with None for lost ones -> each None replaced by the TOC byte of the packet before it
-    with frame-count code 0 and no frame data: one lost 20 ms frame for the decoder."""
+    with frame-count code 0 and no frame data: one lost 20 ms frame, which libopus conceals (PLC), as a
+    client's or far end's libopus decoder would (the tests decode with ffmpeg -c:a libopus)."""
     out, toc = [], None
     for p in packets:
         if p:
@@ -366,7 +367,8 @@ def _opus_side(gateway, out_dir, client_packets, client_head, case, far, sipp, f
         packets = _fill_gaps(full)
     else:
         tags = [(i * 320, t) for i, t in enumerate(times)]
-    wav = ertmp.decode_to_wav(head, packets, out_dir / f"played_{case}.opus", out_dir / f"played_{case}.wav")
+    wav = ertmp.decode_to_wav(head, packets, out_dir / f"played_{case}.opus", out_dir / f"played_{case}.wav",
+                              decoder="libopus")
     return wav, 16000, "wb", tags
 
 
