@@ -316,7 +316,7 @@ def table(rows: list, ceil: dict, args) -> str:
         comps = {k: v for k, v in ceil.items() if not k.startswith("_")}
         note += f" C ceiling (µs per 20 ms) from codecs/examples/ceiling.rs: {json.dumps(comps)}."
     else:
-        note += " The C ceiling program (codecs/examples/ceiling.rs) was absent: no ratio column values."
+        note += " The C ceiling program (codecs/examples/ceiling.rs) was not run (--no-ceiling) or absent: no ratio column values."
     return "\n".join(out) + "\n" + note + "\n"
 
 
