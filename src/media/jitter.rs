@@ -24,7 +24,8 @@
 //! `pipeline::to_rtmp`). A run is bounded by the timestamps: once the
 //! expected timestamp reaches the next held packet's, the rest of the
 //! sequence gap (telephone-events sharing the sequence space, a sender's
-//! jump) is skipped and that packet plays at its own time.
+//! jump) is skipped and that packet plays at its own time; so is a run
+//! over [`MAX_LOST_RUN`] packets.
 //!
 //! **Delay.** Each frame's wait from arrival to playout is counted in
 //! [`JitterStats::delay`] (a [`DelayHistogram`]).
@@ -45,6 +46,11 @@ use super::timestamp::{ticks_to_duration, RtpTimestamp};
 
 /// A timestamp jump (either way) that is treated as a new timeline.
 pub const RESYNC_JUMP: Duration = Duration::from_secs(2);
+/// A run of missing packets longer than this is skipped, not reported
+/// packet by packet: 3 s of 20 ms packets, past any burst worth keeping on
+/// the timeline; it bounds the [`Playout::Lost`] markers a far end can
+/// cause with a few packets (a sequence jump with tiny timestamp steps).
+pub const MAX_LOST_RUN: u64 = 150;
 /// How often the delay may shrink.
 const SHRINK_PERIOD: Duration = Duration::from_secs(1);
 
@@ -439,10 +445,11 @@ impl JitterBuffer {
                 marker: slot.marker,
             });
         }
-        if slot.ts.delta(t.next_ts) <= 0 {
+        if slot.ts.delta(t.next_ts) <= 0 || seq.saturating_sub(t.next_seq) > MAX_LOST_RUN {
             // No room left before the held packet: the rest of the
             // sequence gap carried no audio time (telephone-events, a
-            // sender's jump). Skip to it; it plays at its own time.
+            // sender's jump); or a run too long to report packet by
+            // packet. Skip to it; it plays at its own time.
             self.stats.lost += seq.saturating_sub(t.next_seq);
             t.next_seq = seq;
             t.next_ts = slot.ts;

@@ -438,3 +438,29 @@ fn delay_histogram_counts_each_frames_wait() {
     assert_eq!(d.quantile_ms(0.4), Some(30));
     assert_eq!(d.quantile_ms(0.99), Some(60));
 }
+
+#[test]
+fn a_huge_sequence_gap_is_skipped_not_reported_packet_by_packet() {
+    // Packets 1 tick apart, then a jump of 10 000 sequence numbers within
+    // the timestamp room: a few packets must not cause 10 000 Lost.
+    let t0 = Instant::now();
+    let mut jb = buffer();
+    let mut sent = Vec::new();
+    for n in 0..3u16 {
+        sent.push(Sent {
+            seq: n,
+            ts: RtpTimestamp(u32::from(n)),
+            marker: n == 0,
+            arrival_ms: 0,
+        });
+    }
+    sent.push(Sent {
+        seq: 10_003,
+        ts: RtpTimestamp(12_000),
+        marker: false,
+        arrival_ms: 10,
+    });
+    let out = run(&mut jb, t0, sent, 3000);
+    assert!(out.len() <= 4 + MAX_LOST_RUN as usize, "{}", out.len());
+    assert_eq!(seqs(&out).last(), Some(&Some(10_003)));
+}
