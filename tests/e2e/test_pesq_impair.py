@@ -14,6 +14,12 @@ narrowband MOS-LQO of the PCMU the far end receives, lost packets as silence (a 
 concealment: this is the network's damage, not the gateway's). The gateway's "media ended" stats (jitter
 buffer received/lost/late/duplicates) are read from its log.
 
+Four paths: Speex WB client <-> PCMU (transcoded), µ-law client <-> PCMU (G.711 passthrough: the gateway
+conceals lost packets toward the client), E-RTMP Opus client <-> PCMU (transcoded) and Opus client <->
+opus/48000 far end (passthrough; lost packets go to libopus's PLC at each end, as a client's decoder
+would). Besides the MOS floors, every packet the jitter buffer played or found lost must reach the player
+as 20 ms (the timeline is kept; not for Opus passthrough, where the client conceals).
+
 Conditions (both directions, seed 1): clean (through the proxy, no impairment) and 5 % random loss + 40 ms
 uniform jitter by default; PESQ_IMPAIR_CASES=all adds 5 % loss alone, 40 ms jitter alone and 5 % burst
 loss (Gilbert-Elliott, mean burst 4 packets). Figures land
