@@ -4,11 +4,10 @@
 //! decoded while packets arrive; a lost packet would leave a hole that
 //! shortens the client's stream (players of FLV G.711 play the messages
 //! back to back). [`G711Conceal`] fills the hole instead, after the idea of
-//! ITU-T G.711 Appendix I (written from its description, not its code):
-//! the last pitch period of the good audio is repeated, at full level for
-//! 10 ms, then fading linearly to silence at 60 ms; the rest of a long run
-//! is silence. The pitch period is the lag of 2.5-15 ms whose normalised
-//! correlation over the last 20 ms is highest. Only the lost packets are
+//! ITU-T G.711 Appendix I: the codecs crate's `PitchRepeat` (the last
+//! pitch period repeated, at full level for 10 ms, then fading linearly to
+//! silence at 60 ms; the same as the transcoded G.711 path's decoder), the
+//! result re-encoded in the stream's law. Only the lost packets are
 //! touched: a good packet passes byte for byte and costs a copy of its
 //! bytes (decoded lazily, on the first loss of a run).
 //!
@@ -17,20 +16,8 @@
 //! 20 ms: 2.61, silence: 2.36, skipping the packet: 2.09); 5 % in bursts
 //! of 4 on average 2.79 (2.66, 2.32, 2.71).
 
-use rtmp2sip_codecs::G711Law;
-
-/// Samples of good audio kept (40 ms at 8 kHz): the last 20 ms and up to
-/// 15 ms before it for the pitch search.
-const HISTORY: usize = 320;
-/// Samples correlated when searching the pitch period (20 ms).
-const WINDOW: usize = 160;
-/// Pitch periods searched, in samples at 8 kHz (2.5-15 ms: 66-400 Hz).
-const MIN_PERIOD: usize = 20;
-const MAX_PERIOD: usize = 120;
-/// Samples at full level at the start of a loss (10 ms).
-const HOLD: usize = 80;
-/// Samples after which a loss is silence (60 ms).
-const FADE_END: usize = 480;
+use rtmp2sip_codecs::pitch_conceal::HISTORY;
+use rtmp2sip_codecs::{G711Law, PitchRepeat};
 
 /// The concealment state of one G.711 passthrough stream.
 #[derive(Debug, Clone)]
@@ -38,10 +25,10 @@ pub struct G711Conceal {
     law: G711Law,
     /// The tail of the good payloads, at most [`HISTORY`] bytes.
     history: Vec<u8>,
-    /// The pitch period of `history` (decoded), once a run started.
-    period: Vec<i16>,
-    /// Samples concealed in this run.
-    concealed: usize,
+    /// Whether `plc` has been given `history` for this loss run.
+    primed: bool,
+    plc: PitchRepeat,
+    pcm: Vec<i16>,
 }
 
 impl G711Conceal {
@@ -50,8 +37,9 @@ impl G711Conceal {
         G711Conceal {
             law,
             history: Vec::with_capacity(HISTORY),
-            period: Vec::with_capacity(MAX_PERIOD),
-            concealed: 0,
+            primed: false,
+            plc: PitchRepeat::new(),
+            pcm: Vec::with_capacity(HISTORY),
         }
     }
 
@@ -63,63 +51,25 @@ impl G711Conceal {
         let drop = (self.history.len() + tail.len()).saturating_sub(HISTORY);
         self.history.drain(..drop.min(self.history.len()));
         self.history.extend_from_slice(tail);
-        self.period.clear();
-        self.concealed = 0;
+        self.primed = false;
     }
 
     /// Appends `samples` bytes (8 kHz) of concealment to `out`: the last
     /// pitch period repeated, fading out over the first 60 ms of a run,
     /// silence after (and silence when nothing was played yet).
     pub fn conceal(&mut self, samples: usize, out: &mut Vec<u8>) {
-        if self.concealed == 0 && self.period.is_empty() {
-            self.period = last_period(self.law, &self.history);
+        let law = self.law;
+        if !self.primed {
+            self.pcm.clear();
+            self.pcm
+                .extend(self.history.iter().map(|&b| law.decode_sample(b)));
+            self.plc.remember(&self.pcm);
+            self.primed = true;
         }
-        out.reserve(samples);
-        for _ in 0..samples {
-            let c = self.concealed;
-            let sample = match self.period.get(c % self.period.len().max(1)) {
-                Some(&s) if c < FADE_END => {
-                    let gain = if c < HOLD {
-                        1.0
-                    } else {
-                        (FADE_END - c) as f32 / (FADE_END - HOLD) as f32
-                    };
-                    (f32::from(s) * gain) as i16
-                }
-                _ => 0,
-            };
-            out.push(self.law.encode_sample(sample));
-            self.concealed = self.concealed.saturating_add(1);
-        }
+        self.pcm.clear();
+        self.plc.conceal(samples, &mut self.pcm);
+        out.extend(self.pcm.iter().map(|&s| law.encode_sample(s)));
     }
-}
-
-/// The last pitch period of the G.711 `history` (decoded), empty without
-/// history. With less than 20 ms plus the longest period, the lags that
-/// fit are searched; with less than 20 ms the whole history is the period.
-fn last_period(law: G711Law, history: &[u8]) -> Vec<i16> {
-    let pcm: Vec<f32> = history
-        .iter()
-        .map(|&b| f32::from(law.decode_sample(b)))
-        .collect();
-    let n = pcm.len();
-    if n < WINDOW + MIN_PERIOD {
-        return pcm.iter().map(|&x| x as i16).collect();
-    }
-    let recent = &pcm[n - WINDOW..];
-    let energy_recent: f32 = recent.iter().map(|x| x * x).sum();
-    let mut best = (f32::MIN, MIN_PERIOD * 4);
-    for lag in MIN_PERIOD..=MAX_PERIOD.min(n - WINDOW) {
-        let past = &pcm[n - WINDOW - lag..n - lag];
-        let dot: f32 = recent.iter().zip(past).map(|(a, b)| a * b).sum();
-        let energy_past: f32 = past.iter().map(|x| x * x).sum();
-        let score = dot / ((energy_recent * energy_past).sqrt() + 1e-9);
-        if score > best.0 {
-            best = (score, lag);
-        }
-    }
-    let lag = best.1.min(n);
-    pcm[n - lag..].iter().map(|&x| x as i16).collect()
 }
 
 #[cfg(test)]
@@ -190,8 +140,6 @@ mod tests {
             })
             .collect();
         let bytes: Vec<u8> = pcm.iter().map(|&s| law.encode_sample(s)).collect();
-        let period = last_period(law, &bytes);
-        assert_eq!(period.len(), 32);
         let mut c = G711Conceal::new(law);
         c.played(&bytes[..200]);
         c.played(&bytes[200..]);
