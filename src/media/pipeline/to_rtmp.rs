@@ -12,9 +12,10 @@
 //! become silence, so every lost packet still yields its audio time and
 //! the client's stream keeps the timeline (a 300 ms burst is 300 ms of
 //! output, not a jump). Transcoded: the SIP decoder's concealment (libspeex
-//! PLC, Opus FEC/PLC, repeat-and-fade), then encoded silence. G.711
-//! passthrough: [`G711Conceal`] (repeat and fade over 60 ms, then µ-law or
-//! A-law silence), only for the lost packets. Speex and Opus passthrough
+//! PLC, Opus FEC/PLC, G.711's pitch repeat, G.722's repeat-and-fade),
+//! then encoded silence. G.711 passthrough: [`G711Conceal`] (the same
+//! pitch repeat fading out over 60 ms, then µ-law or A-law silence), only
+//! for the lost packets. Speex and Opus passthrough
 //! send nothing: the client's own decoder conceals, and the next message
 //! keeps its RTP-derived timestamp.
 //!
