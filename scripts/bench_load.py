@@ -3,7 +3,12 @@
 
 For each path and each N: a fresh rtmp2sip (generated config in a temp dir: the policy allows the
 sipp far end, [limits] raised) and a sipp UAS with -rtp_echo answering with the path's codec; then
-`rtmp2sip-load --calls N --json --gateway-pid PID`. Processes are stopped by their own pid."""
+`rtmp2sip-load --calls N --json --gateway-pid PID`. Processes are stopped by their own pid.
+
+After each run, once the calls have ended, the gateway's `GET /metrics` (`[metrics] listen` on a free
+loopback port) gives `rtmp2sip_jitter_delay_seconds`, the jitter buffer's delay per played packet
+(arrival to playout) over every call of the run: its p50/p99 (bucket upper bounds, 5 ms steps up to
+50 ms) go in the table next to the generator's figures (issue 10 item 4)."""
 import argparse
 import json
 import os
@@ -14,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,7 +86,8 @@ def stop(proc: subprocess.Popen):
             proc.wait()
 
 
-def gateway_config(rtmp_port: int, sip_port: int, sipp_port: int, out_codec: str, calls: int) -> str:
+def gateway_config(rtmp_port: int, sip_port: int, sipp_port: int, out_codec: str, calls: int,
+                   metrics_port: int) -> str:
     conns = max(100, 2 * calls)
     return f"""[rtmp]
 listen = ["127.0.0.1:{rtmp_port}"]
@@ -97,6 +104,8 @@ dial_allow = ["sip:echo@*", "sip:*@127.0.0.1:{sipp_port}"]
 max_connections = {conns}
 max_calls = {conns}
 max_connections_per_ip = {conns}
+[metrics]
+listen = ["127.0.0.1:{metrics_port}"]
 [log]
 level = "warn"
 """
@@ -114,9 +123,9 @@ def run_one(path: str, calls: int, args, tmp: Path, ramp: float = None, duration
     ramp = ramp or args.ramp
     duration = duration or args.duration
     sipp_port, media_port = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
-    rtmp_port, sip_port = free_port(), free_port(socket.SOCK_DGRAM)
+    rtmp_port, sip_port, metrics_port = free_port(), free_port(socket.SOCK_DGRAM), free_port()
     cfg = tmp / f"gw-{path}-{calls}.toml"
-    cfg.write_text(gateway_config(rtmp_port, sip_port, sipp_port, out_codec, calls))
+    cfg.write_text(gateway_config(rtmp_port, sip_port, sipp_port, out_codec, calls, metrics_port))
     logs = tmp / f"{path}-{calls}"
     sipp = subprocess.Popen(["sipp", "-sf", str(SIPP_DIR / scenario), "-i", "127.0.0.1", "-p", str(sipp_port),
                              "-mi", "127.0.0.1", "-mp", str(media_port), "-rtp_echo", "-nostdin"],
@@ -139,11 +148,50 @@ def run_one(path: str, calls: int, args, tmp: Path, ramp: float = None, duration
             raise RuntimeError(f"rtmp2sip-load exit {r.returncode}: {r.stderr}")
         rep = json.loads(r.stdout)
         rep["path"] = path
+        rep["jitter_delay_ms"] = jitter_delay(metrics_port, rep.get("calls_connected") or 0)
         rep["loadavg_1min_after"] = loadavg()
         return rep
     finally:
         stop(gw)
         stop(sipp)
+
+
+def parse_histogram(text: str, name: str) -> list:
+    """[(upper bound s, cumulative count)] of histogram `name` (no labels) in Prometheus/OpenMetrics text."""
+    out = []
+    for m in re.finditer(rf'^{re.escape(name)}_bucket\{{le="([^"]+)"\}} (\d+)', text, re.M):
+        le = float("inf") if m.group(1) == "+Inf" else float(m.group(1))
+        out.append((le, int(m.group(2))))
+    return sorted(out)
+
+
+def histogram_quantile(buckets: list, q: float):
+    """The upper bound (s) of the bucket holding quantile q of a cumulative histogram; None when empty."""
+    if not buckets or buckets[-1][1] == 0:
+        return None
+    rank = max(1, -(-q * buckets[-1][1] // 1))
+    return next(le for le, c in buckets if c >= rank)
+
+
+def jitter_delay(metrics_port: int, calls: int, timeout: float = 10.0) -> dict:
+    """p50/p99 (ms) and count of rtmp2sip_jitter_delay_seconds once every call's media has ended (the series
+    is added as each call's media task ends), or {} when the endpoint or the series is missing."""
+    name, end, last = "rtmp2sip_jitter_delay_seconds", time.monotonic() + timeout, ""
+    while time.monotonic() < end:
+        try:
+            last = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2).read().decode()
+        except OSError:
+            time.sleep(0.5)
+            continue
+        active = sum(int(v) for v in re.findall(r"^rtmp2sip_calls_active\{[^}]*\} (\d+)", last, re.M))
+        if active == 0 or calls == 0:
+            break
+        time.sleep(0.5)
+    b = parse_histogram(last, name)
+    if not b:
+        return {}
+    ms = lambda s: None if s is None else (s * 1000 if s != float("inf") else float("inf"))  # noqa: E731
+    return {"n": b[-1][1], "p50": ms(histogram_quantile(b, 0.5)), "p99": ms(histogram_quantile(b, 0.99))}
 
 
 def leaves(v, prefix=""):
@@ -218,9 +266,16 @@ def overloaded(r: dict) -> str:
     return " *" if ratio < 0.99 or p99 > 100 else ""
 
 
+def jb_cell(d: dict) -> str:
+    if not d or d.get("p50") is None:
+        return "-"
+    f = lambda v: "> 1000" if v == float("inf") else f"{v:.0f}"  # noqa: E731
+    return f"{f(d['p50'])} / {f(d['p99'])}"
+
+
 def table(rows: list, ceil: dict, args) -> str:
     head = ("| path | calls | up | setup p50/p99 ms | frames back | gaps > 60 ms | delay var. p50/p99 ms "
-            "| round trip p50/p99 ms | gateway CPU % | µs per call per 20 ms | calls per core "
+            "| round trip p50/p99 ms | jitter buffer delay p50/p99 ms | gateway CPU % | µs per call per 20 ms | calls per core "
             "| C ceiling calls per core | ratio | RSS KiB per conn / per call | generator CPU % |")
     out = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
@@ -236,6 +291,7 @@ def table(rows: list, ceil: dict, args) -> str:
             str(r["gaps_over_60ms"]),
             f"{fmt(r['delay_variation_ms']['p50'])} / {fmt(r['delay_variation_ms']['p99'])}",
             f"{fmt(r['round_trip_ms']['p50'])} / {fmt(r['round_trip_ms']['p99'])}",
+            jb_cell(r.get("jitter_delay_ms") or {}),
             fmt(g.get("cpu_percent"), 1), fmt(g.get("us_per_call_per_20ms")) + over,
             fmt(cpc) + over, fmt(cc), fmt(ratio, 2) + (over if ratio else ""),
             f"{fmt(g.get('rss_per_connection_kib'))} / {fmt(g.get('rss_per_call_kib'))}",
@@ -254,13 +310,15 @@ def table(rows: list, ceil: dict, args) -> str:
             f"window per row, ramp {args.ramp}/s, a fresh gateway per row, sipp -rtp_echo as the far end. "
             "Gateway CPU from /proc/PID/stat over the window; calls per core = calls / (CPU s / window s). "
             "Frames are 20 ms of media; delay variation and round trip as load/README.md defines them. "
+            "Jitter buffer delay: the gateway's rtmp2sip_jitter_delay_seconds after the run (arrival to playout of "
+            "every RTP packet played toward the clients, all calls; bucket upper bounds). "
             "\\* past capacity (under 99 % of the frames back, or delay variation p99 over 100 ms): the "
             "gateway fell behind, so CPU per call there is not a capacity figure.")
     if ceil:
         comps = {k: v for k, v in ceil.items() if not k.startswith("_")}
         note += f" C ceiling (µs per 20 ms) from codecs/examples/ceiling.rs: {json.dumps(comps)}."
     else:
-        note += " The C ceiling program (codecs/examples/ceiling.rs) was absent: no ratio column values."
+        note += " The C ceiling program (codecs/examples/ceiling.rs) was not run (--no-ceiling) or absent: no ratio column values."
     return "\n".join(out) + "\n" + note + "\n"
 
 
@@ -306,13 +364,15 @@ def main():
     ap.add_argument("--setup-calls", type=int, default=300,
                     help="calls for the call-setup row (G.711 passthrough, 3 s window); 0 skips it")
     ap.add_argument("--setup-ramp", type=float, default=400.0, help="dials per second offered in the setup row")
+    ap.add_argument("--no-ceiling", action="store_true",
+                    help="skip the C ceiling program (it builds in release): no ratio column values")
     args = ap.parse_args()
     paths = [p.strip() for p in args.paths.split(",") if p.strip()]
     bad = [p for p in paths if p not in PATHS]
     if bad:
         sys.exit(f"unknown path(s) {bad}: choose from {list(PATHS)}")
     ladder = [int(n) for n in args.calls.replace(",", " ").split()]
-    ceil = ceiling()
+    ceil = {} if args.no_ceiling else ceiling()
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-load-") as d:
         for path in paths:

@@ -23,6 +23,7 @@ pub mod g711;
 pub mod g722;
 pub mod nellymoser;
 pub mod opus;
+pub mod pitch_conceal;
 pub mod resample;
 pub mod speex;
 
@@ -30,6 +31,7 @@ pub use self::opus::{OpusDecoder, OpusEncoder, OpusEncoderConfig};
 pub use g711::{G711Decoder, G711Encoder, G711Law};
 pub use g722::{G722Decoder, G722Encoder};
 pub use nellymoser::{NellymoserDecoder, NellymoserEncoder};
+pub use pitch_conceal::PitchRepeat;
 pub use resample::Resampler;
 pub use speex::{
     is_speex_header_packet, speex_frame_count, SpeexDecoder, SpeexEncoder, SpeexEncoderConfig,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use rtmp2sip_codecs::G711Law;
 
-use super::bridge::{MediaEvent, RtmpAudio};
+use super::bridge::{Bridge, MediaEvent, RtmpAudio};
 use super::matrix_tests::assert_sample_timestamps;
 use super::pipeline::{sip_codec, NellyRate, RtmpCodec, RtmpOut};
 use super::test_support::*;
@@ -223,30 +223,132 @@ fn every_sip_codec_conceals_loss_toward_rtmp() {
 }
 
 #[test]
-fn passthrough_leaves_a_lost_packet_as_a_gap() {
-    for (sip, mode, client, codec) in [
-        (Codec::Speex16k, RtmpOut::Speex, None, RtmpCodec::Speex),
-        (
-            Codec::Pcmu,
-            RtmpOut::Match,
-            Some(RtmpCodec::G711(G711Law::Pcmu)),
-            RtmpCodec::G711(G711Law::Pcmu),
-        ),
-    ] {
-        let (out, lost) = lossy_stream(sip, mode, client);
-        assert_eq!((lost, out.len()), (10, 90), "{sip}");
-        let steps: Vec<u32> = out
-            .windows(2)
-            .map(|w| w[1].timestamp_ms - w[0].timestamp_ms)
-            .collect();
-        assert_eq!(
-            steps.iter().filter(|&&s| s == 40).count(),
-            10,
-            "{sip}: {steps:?}"
-        );
-        assert!(steps.iter().all(|&s| s == 20 || s == 40));
-        assert!(out.iter().all(|a| a.body[0] == codec.header_byte()));
+fn speex_passthrough_leaves_a_lost_packet_to_the_clients_decoder() {
+    let (out, lost) = lossy_stream(Codec::Speex16k, RtmpOut::Speex, None);
+    assert_eq!((lost, out.len()), (10, 90));
+    let steps: Vec<u32> = out
+        .windows(2)
+        .map(|w| w[1].timestamp_ms - w[0].timestamp_ms)
+        .collect();
+    assert_eq!(steps.iter().filter(|&&s| s == 40).count(), 10, "{steps:?}");
+    assert!(steps.iter().all(|&s| s == 20 || s == 40));
+    assert!(out
+        .iter()
+        .all(|a| a.body[0] == RtmpCodec::Speex.header_byte()));
+}
+
+/// Plays `packets` 20 ms packets of tone from the peer, dropping those
+/// `lost` picks; returns the peer's payloads and the RTMP output.
+fn g711_passthrough_stream(
+    law: G711Law,
+    sip: Codec,
+    packets: u64,
+    lost: impl Fn(u64) -> bool,
+) -> (Vec<Vec<u8>>, Vec<RtmpAudio>, Bridge) {
+    let t0 = Instant::now();
+    let mut b = bridge(config(sip, RtmpOut::G711(law)), t0);
+    let mut peer_ = Peer::new(sip);
+    let (mut sent, mut out) = (Vec::new(), Vec::new());
+    for i in 0..packets {
+        let now = t0 + Duration::from_millis(20 * i);
+        run_timers(&mut b, now, &mut out);
+        let pkt = peer_.next_packet();
+        sent.push(super::rtp::parse(&pkt).unwrap().payload.to_vec());
+        if !lost(i) {
+            b.handle_rtp(now, peer(), &pkt).unwrap();
+        }
+        while b.poll_transmit().is_some() {}
     }
+    run_timers(
+        &mut b,
+        t0 + Duration::from_millis(20 * packets + 500),
+        &mut out,
+    );
+    (sent, out, b)
+}
+
+#[test]
+fn g711_passthrough_conceals_a_lost_packet_at_its_timestamp() {
+    for (law, sip) in [(G711Law::Pcmu, Codec::Pcmu), (G711Law::Pcma, Codec::Pcma)] {
+        let (sent, out, b) = g711_passthrough_stream(law, sip, 100, |i| i % 10 == 5);
+        assert_eq!((b.stats().jitter.lost, out.len()), (10, 100), "{law:?}");
+        // One message per 20 ms, lost ones included: the timeline is kept.
+        for w in out.windows(2) {
+            assert_eq!(w[1].timestamp_ms - w[0].timestamp_ms, 20, "{law:?}");
+        }
+        let header = RtmpCodec::G711(law).header_byte();
+        for (i, (a, payload)) in out.iter().zip(&sent).enumerate() {
+            assert_eq!(a.body[0], header);
+            assert_eq!(a.body.len(), 161, "{law:?} {i}");
+            if i % 10 == 5 {
+                // The concealment: the previous packet repeated, a little
+                // quieter, never the lost bytes themselves (the tone's
+                // phase differs) and never silence.
+                assert_ne!(&a.body[1..], &payload[..], "{law:?} {i}");
+                assert!(a.body[1..].iter().any(|&x| x != law.silence()));
+            } else {
+                assert_eq!(&a.body[1..], &payload[..], "{law:?} {i}: byte for byte");
+            }
+        }
+        // The 1 kHz tone repeats every 8 samples: the repeated frame keeps
+        // its phase, so the whole stream stays a clean tone.
+        let pcm = decode_rtmp(RtmpCodec::G711(law), &out);
+        let snr = tone_snr(&pcm, 8000, 1000.0, 1600);
+        assert!(snr > 20.0, "{law:?}: {snr:.1} dB");
+    }
+}
+
+#[test]
+fn a_300_ms_burst_keeps_the_rtmp_timeline() {
+    // 15 packets (300 ms) lost in a row: G.711 passthrough conceals 60 ms
+    // (fading) then plays silence; the transcoded path conceals 5 packets
+    // then encodes silence. Either way 2 s of audio come out, stamped
+    // without a jump, and the audio after the burst is on time.
+    let burst = |i: u64| (40..55).contains(&i);
+    let (_, out, _) = g711_passthrough_stream(G711Law::Pcmu, Codec::Pcmu, 100, burst);
+    assert_eq!(out.len(), 100);
+    for w in out.windows(2) {
+        assert_eq!(w[1].timestamp_ms - w[0].timestamp_ms, 20);
+    }
+    let silent = out[40..55]
+        .iter()
+        .filter(|a| a.body[1..].iter().all(|&x| x == 0xFF))
+        .count();
+    assert_eq!(silent, 12, "60 ms concealed, 240 ms of µ-law silence");
+
+    let t0 = Instant::now();
+    let mut b = bridge(config(Codec::Pcmu, RtmpOut::Speex), t0);
+    let mut peer_ = Peer::new(Codec::Pcmu);
+    let mut out = Vec::new();
+    for i in 0..100u64 {
+        let now = t0 + Duration::from_millis(20 * i);
+        run_timers(&mut b, now, &mut out);
+        let pkt = peer_.next_packet();
+        if !burst(i) {
+            b.handle_rtp(now, peer(), &pkt).unwrap();
+        }
+        while b.poll_transmit().is_some() {}
+    }
+    run_timers(&mut b, t0 + Duration::from_millis(2500), &mut out);
+    assert_eq!(b.stats().jitter.lost, 15);
+    assert_eq!(out.len(), 100, "one Speex frame per 20 ms, burst included");
+    assert_sample_timestamps(RtmpCodec::Speex, &out);
+    for w in out.windows(2) {
+        assert_eq!(w[1].timestamp_ms - w[0].timestamp_ms, 20);
+    }
+    // Silence after the 5 concealed packets (the decoded level drops).
+    let pcm = decode_rtmp(RtmpCodec::Speex, &out);
+    let frame = |k: usize| rms(&pcm[k * 320..(k + 1) * 320]);
+    assert!(
+        frame(50) < frame(30) / 20.0,
+        "{} vs {}",
+        frame(50),
+        frame(30)
+    );
+    assert!(
+        frame(70) > frame(30) / 2.0,
+        "the tone is back after the burst"
+    );
 }
 
 #[test]

@@ -18,6 +18,18 @@
 //! second waited longer than target + half a frame, the clock moves forward
 //! by up to one frame (this also absorbs sender clock drift).
 //!
+//! **Loss.** Every missing packet is handed out as [`Playout::Lost`] at
+//! its turn, however long the run, so the output keeps the timeline (the
+//! caller conceals the first few and plays silence after: see
+//! `pipeline::to_rtmp`). A run is bounded by the timestamps: once the
+//! expected timestamp reaches the next held packet's, the rest of the
+//! sequence gap (telephone-events sharing the sequence space, a sender's
+//! jump) is skipped and that packet plays at its own time; so is a run
+//! over [`MAX_LOST_RUN`] packets.
+//!
+//! **Delay.** Each frame's wait from arrival to playout is counted in
+//! [`JitterStats::delay`] (a [`DelayHistogram`]).
+//!
 //! **Bounds.** At most `capacity` packets are held; on overflow the oldest is
 //! dropped. Duplicates are dropped. Sequence numbers (16-bit) and timestamps
 //! (32-bit) are extended internally, so both may wrap.
@@ -29,12 +41,16 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use super::delay_hist::DelayHistogram;
 use super::timestamp::{ticks_to_duration, RtpTimestamp};
 
 /// A timestamp jump (either way) that is treated as a new timeline.
 pub const RESYNC_JUMP: Duration = Duration::from_secs(2);
-/// A run of missing packets longer than this is skipped, not concealed.
-const MAX_CONCEAL_RUN: u64 = 5;
+/// A run of missing packets longer than this is skipped, not reported
+/// packet by packet: 3 s of 20 ms packets, past any burst worth keeping on
+/// the timeline; it bounds the [`Playout::Lost`] markers a far end can
+/// cause with a few packets (a sequence jump with tiny timestamp steps).
+pub const MAX_LOST_RUN: u64 = 150;
 /// How often the delay may shrink.
 const SHRINK_PERIOD: Duration = Duration::from_secs(1);
 
@@ -96,7 +112,7 @@ pub enum Playout {
     },
 }
 
-/// Counters (monotonic).
+/// Counters (monotonic) and the playout delay histogram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct JitterStats {
     /// Packets accepted into the buffer.
@@ -113,12 +129,17 @@ pub struct JitterStats {
     pub overflow: u64,
     /// Resynchronisations of the playout clock.
     pub resyncs: u64,
+    /// Each played frame's wait from arrival to playout (the delay the
+    /// buffer adds; `rtmp2sip_jitter_delay_seconds`).
+    pub delay: DelayHistogram,
 }
 
 /// A buffered packet.
 #[derive(Debug, Clone)]
 struct Slot {
     ts: RtpTimestamp,
+    /// When it arrived (for [`JitterStats::delay`]).
+    arrival: Instant,
     payload: Vec<u8>,
     marker: bool,
 }
@@ -287,7 +308,7 @@ impl JitterBuffer {
         let timeline = match self.state {
             State::Waiting => {
                 self.anchor(seq, ts, arrival, self.cfg.initial_delay);
-                self.insert(seq, ts, marker, payload);
+                self.insert(seq, ts, marker, payload, arrival);
                 return;
             }
             State::Playing(t) => t,
@@ -299,7 +320,7 @@ impl JitterBuffer {
         let talkspurt = marker && self.slots.is_empty() && seq >= timeline.next_seq;
         if jump || talkspurt {
             self.anchor(seq, ts, arrival, self.target_delay());
-            self.insert(seq, ts, marker, payload);
+            self.insert(seq, ts, marker, payload, arrival);
             return;
         }
         if seq < timeline.next_seq {
@@ -307,10 +328,17 @@ impl JitterBuffer {
             return;
         }
         self.min_slack_us = Some(self.min_slack_us.map_or(slack_us, |m| m.min(slack_us)));
-        self.insert(seq, ts, marker, payload);
+        self.insert(seq, ts, marker, payload, arrival);
     }
 
-    fn insert(&mut self, seq: u64, ts: RtpTimestamp, marker: bool, payload: &[u8]) {
+    fn insert(
+        &mut self,
+        seq: u64,
+        ts: RtpTimestamp,
+        marker: bool,
+        payload: &[u8],
+        arrival: Instant,
+    ) {
         if self.slots.contains_key(&seq) {
             self.stats.duplicates += 1;
             return;
@@ -319,6 +347,7 @@ impl JitterBuffer {
             seq,
             Slot {
                 ts,
+                arrival,
                 payload: payload.to_vec(),
                 marker,
             },
@@ -407,19 +436,25 @@ impl JitterBuffer {
             t.next_seq = seq + 1;
             t.next_ts = slot.ts.advance(t.packet_ticks);
             self.stats.played += 1;
+            self.stats
+                .delay
+                .record(now.saturating_duration_since(slot.arrival));
             return Some(Playout::Frame {
                 ts: slot.ts,
                 payload: slot.payload,
                 marker: slot.marker,
             });
         }
-        let missing = seq.saturating_sub(t.next_seq);
-        if missing > MAX_CONCEAL_RUN {
-            // A long gap: skip to the next packet without concealing.
-            self.stats.lost += missing;
+        if slot.ts.delta(t.next_ts) <= 0 || seq.saturating_sub(t.next_seq) > MAX_LOST_RUN {
+            // No room left before the held packet: the rest of the
+            // sequence gap carried no audio time (telephone-events, a
+            // sender's jump); or a run too long to report packet by
+            // packet. Skip to it; it plays at its own time.
+            self.stats.lost += seq.saturating_sub(t.next_seq);
             t.next_seq = seq;
             t.next_ts = slot.ts;
-            return None;
+            // Now the head: play it if due (one level deep).
+            return self.poll(now);
         }
         if now < t.play_time(t.next_ts, self.cfg.clock_rate) {
             return None;

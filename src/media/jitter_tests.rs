@@ -354,3 +354,113 @@ fn peek_next_shows_the_packet_after_a_loss() {
     assert!(matches!(jb.poll(later), Some(Playout::Frame { .. })));
     assert_eq!(jb.peek_next(), None);
 }
+
+#[test]
+fn a_300_ms_burst_is_reported_lost_packet_by_packet_on_the_timeline() {
+    let t0 = Instant::now();
+    let mut jb = buffer();
+    // Packets 10..25 (15 x 20 ms = 300 ms) never arrive.
+    let out = run(
+        &mut jb,
+        t0,
+        stream(40, 100, 0, |n| (!(10..25).contains(&n)).then_some(0)),
+        1200,
+    );
+    let got = seqs(&out);
+    assert_eq!(got.len(), 40, "one playout per packet sent, lost or not");
+    assert!(got[10..25].iter().all(Option::is_none));
+    assert_eq!(got[25], Some(125));
+    // The loss shows when packet 25 arrives (500 ms): the Lost already due
+    // come then, the others at their turn, each with the timestamp its
+    // packet would have had; packet 25 still plays at its own time (the
+    // first's arrival + 60 ms + 500 ms): the timeline goes on.
+    for (i, (ms, _)) in out.iter().enumerate().take(25).skip(10) {
+        assert_eq!(*ms, (60 + 20 * i as u64).max(500), "{i}");
+    }
+    assert_eq!(out[25].0, 560);
+    assert_eq!(out[26].0, 580);
+    for (i, (_, p)) in out.iter().enumerate().take(25).skip(10) {
+        let Playout::Lost { ts, ticks } = p else {
+            panic!("{i}: {p:?}")
+        };
+        assert_eq!((*ts, *ticks), (RtpTimestamp(FRAME * i as u32), FRAME));
+    }
+    assert_eq!(jb.stats().lost, 15);
+}
+
+#[test]
+fn a_sequence_gap_without_audio_time_is_skipped() {
+    // Telephone-events share the sequence space: after packet 4 (ts 640)
+    // come 6 event packets, then audio again at ts 960 (seq 11). Only the
+    // 20 ms of audio time between them (ts 800) is reported lost.
+    let t0 = Instant::now();
+    let mut jb = buffer();
+    let mut sent = stream(5, 0, 0, |_| Some(0));
+    for n in 0..20u16 {
+        sent.push(Sent {
+            seq: 11 + n,
+            ts: RtpTimestamp(960 + FRAME * u32::from(n)),
+            marker: false,
+            arrival_ms: 100 + 20 * u64::from(n),
+        });
+    }
+    let out = run(&mut jb, t0, sent, 1000);
+    let got = seqs(&out);
+    assert_eq!(
+        &got[..7],
+        &[Some(0), Some(1), Some(2), Some(3), Some(4), None, Some(11)]
+    );
+    assert_eq!(out[6].0 - out[4].0, 40, "seq 11 plays at its own time");
+    assert_eq!(jb.stats().lost, 6);
+}
+
+#[test]
+fn delay_histogram_counts_each_frames_wait() {
+    let t0 = Instant::now();
+    let mut jb = buffer();
+    // Constant network delay: every frame waits the initial 60 ms until
+    // the shrink after 1 s.
+    run(&mut jb, t0, stream(40, 0, 0, |_| Some(3)), 900);
+    let d = jb.stats().delay;
+    assert_eq!(d.count(), jb.stats().played);
+    assert_eq!(d.quantile_ms(0.5), Some(60));
+    assert_eq!(d.quantile_ms(0.99), Some(60));
+    assert_eq!(d.mean(), Some(Duration::from_millis(60)));
+    // Jitter: half the packets 30 ms late wait 30 ms less.
+    let mut jb = buffer();
+    run(
+        &mut jb,
+        t0,
+        stream(40, 0, 0, |n| Some(if n % 2 == 1 { 30 } else { 0 })),
+        900,
+    );
+    let d = jb.stats().delay;
+    assert_eq!(d.quantile_ms(0.4), Some(30));
+    assert_eq!(d.quantile_ms(0.99), Some(60));
+}
+
+#[test]
+fn a_huge_sequence_gap_is_skipped_not_reported_packet_by_packet() {
+    // Packets 1 tick apart, then a jump of 10 000 sequence numbers within
+    // the timestamp room: a few packets must not cause 10 000 Lost.
+    let t0 = Instant::now();
+    let mut jb = buffer();
+    let mut sent = Vec::new();
+    for n in 0..3u16 {
+        sent.push(Sent {
+            seq: n,
+            ts: RtpTimestamp(u32::from(n)),
+            marker: n == 0,
+            arrival_ms: 0,
+        });
+    }
+    sent.push(Sent {
+        seq: 10_003,
+        ts: RtpTimestamp(12_000),
+        marker: false,
+        arrival_ms: 10,
+    });
+    let out = run(&mut jb, t0, sent, 3000);
+    assert!(out.len() <= 4 + MAX_LOST_RUN as usize, "{}", out.len());
+    assert_eq!(seqs(&out).last(), Some(&Some(10_003)));
+}

@@ -9,6 +9,7 @@ mod bridge_types;
 pub mod budget;
 mod clock;
 pub mod codec;
+pub mod delay_hist;
 pub mod dtmf;
 pub mod dtmf_send;
 mod error;

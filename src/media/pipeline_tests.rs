@@ -323,8 +323,16 @@ fn g711_passthrough_recuts_bytes_unchanged() {
     assert_eq!(b[0].body[0], 0x72);
     assert_eq!(&b[0].body[1..], &bytes[..160]);
     assert_eq!(b[0].samples, 160);
-    // No concealment on passthrough.
+    // A lost packet: 160 bytes of A-law concealment (the last packet
+    // repeated with a fade), 20 ms on the timeline.
+    let mut lost = Vec::new();
+    back.conceal(160, None, &mut |b| lost.push(b));
+    assert_eq!(lost.len(), 1);
+    assert_eq!((lost[0].body.len(), lost[0].samples), (161, 160));
+    assert_eq!(lost[0].body[0], 0x72);
+    // Speex passthrough still leaves it to the client's decoder.
+    let mut speex = to_rtmp(Codec::Speex16k, RtmpCodec::Speex);
     let mut none = Vec::new();
-    back.conceal(160, None, &mut |b| none.push(b));
+    speex.conceal(320, None, &mut |b| none.push(b));
     assert!(none.is_empty());
 }

@@ -19,6 +19,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::media::delay_hist::DelayHistogram;
 use crate::media::BridgeStats;
 
 /// The byte transport an RTMP connection arrived on.
@@ -200,6 +201,7 @@ pub struct Metrics {
     sip_responses: Family<SipLabels, Counter>,
     media_load: Gauge<f64, std::sync::atomic::AtomicU64>,
     media_budget_dropped: Counter,
+    jitter_delay: JitterDelayMetric,
     config_reloads: Family<ResultLabel, Counter>,
     ready: AtomicBool,
 }
@@ -238,6 +240,7 @@ impl Metrics {
             sip_responses: Family::default(),
             media_load: Gauge::default(),
             media_budget_dropped: Counter::default(),
+            jitter_delay: JitterDelayMetric::default(),
             config_reloads: Family::default(),
             ready: AtomicBool::new(false),
             registry: Registry::default(),
@@ -327,6 +330,11 @@ impl Metrics {
             "media_budget_dropped",
             "RTMP audio messages dropped by the per-call work budget (published faster than twice real time), added at each call's end",
             m.media_budget_dropped.clone(),
+        );
+        registry.register(
+            "jitter_delay_seconds",
+            "Jitter buffer delay per played RTP packet, arrival to playout, added at each call's end",
+            m.jitter_delay.clone(),
         );
         registry.register(
             "config_reloads",
@@ -422,6 +430,7 @@ impl Metrics {
         self.held_dropped
             .get_or_create(&SideLabel { side: "rtp" })
             .inc_by(stats.rtp_held);
+        self.jitter_delay.add(&stats.jitter.delay);
     }
 
     /// A SIP response with status `code`; codes outside 100..=699 are not counted.
@@ -449,6 +458,41 @@ impl Metrics {
     /// Whether listeners and the SIP transport are up and no shutdown began.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Relaxed)
+    }
+}
+
+/// `rtmp2sip_jitter_delay_seconds`: the calls' [`DelayHistogram`]s summed
+/// (whole histograms are added at once, which `Histogram::observe` cannot
+/// do). Buckets are `media::delay_hist::BOUNDS_MS` in seconds, then +Inf.
+#[derive(Debug, Clone, Default)]
+struct JitterDelayMetric(std::sync::Arc<std::sync::Mutex<DelayHistogram>>);
+
+impl JitterDelayMetric {
+    fn add(&self, h: &DelayHistogram) {
+        if let Ok(mut total) = self.0.lock() {
+            total.merge(h);
+        }
+    }
+}
+
+impl prometheus_client::encoding::EncodeMetric for JitterDelayMetric {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::MetricEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        let h = self.0.lock().map(|h| *h).unwrap_or_default();
+        let buckets: Vec<(f64, u64)> = h.buckets_seconds().collect();
+        let sum = h.sum_us as f64 / 1e6;
+        encoder.encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+            sum,
+            h.count(),
+            &buckets,
+            None,
+        )
+    }
+
+    fn metric_type(&self) -> prometheus_client::metrics::MetricType {
+        prometheus_client::metrics::MetricType::Histogram
     }
 }
 
@@ -637,5 +681,39 @@ mod tests {
         assert!(text.contains("rtmp2sip_held_dropped_total{side=\"rtmp\"} 5"));
         assert!(text.contains("rtmp2sip_held_dropped_total{side=\"rtp\"} 7"));
         assert_eq!(HoldSide::Remote.label(), "remote");
+    }
+
+    #[test]
+    fn jitter_delay_histogram_sums_the_calls() {
+        let m = Metrics::new();
+        let text = m.render();
+        assert!(
+            text.contains("# TYPE rtmp2sip_jitter_delay_seconds histogram"),
+            "{text}"
+        );
+        assert!(text.contains("rtmp2sip_jitter_delay_seconds_count 0"));
+        let mut a = BridgeStats::default();
+        a.jitter.delay.record(Duration::from_millis(38));
+        a.jitter.delay.record(Duration::from_millis(38));
+        let mut b = BridgeStats::default();
+        b.jitter.delay.record(Duration::from_millis(55));
+        b.jitter.delay.record(Duration::from_millis(2000));
+        m.media_ended(&a);
+        m.media_ended(&b);
+        let text = m.render();
+        assert!(
+            text.contains("rtmp2sip_jitter_delay_seconds_count 4"),
+            "{text}"
+        );
+        assert!(
+            text.contains("rtmp2sip_jitter_delay_seconds_sum 2.131"),
+            "{text}"
+        );
+        // Cumulative buckets.
+        assert!(text.contains("rtmp2sip_jitter_delay_seconds_bucket{le=\"0.035\"} 0"));
+        assert!(text.contains("rtmp2sip_jitter_delay_seconds_bucket{le=\"0.04\"} 2"));
+        assert!(text.contains("rtmp2sip_jitter_delay_seconds_bucket{le=\"0.06\"} 3"));
+        assert!(text.contains("rtmp2sip_jitter_delay_seconds_bucket{le=\"1.0\"} 3"));
+        assert!(text.contains("rtmp2sip_jitter_delay_seconds_bucket{le=\"+Inf\"} 4"));
     }
 }

@@ -3,13 +3,14 @@
 //!
 //! 8 kHz, one byte per sample, 160 samples per 20 ms frame. The codec is
 //! sample-by-sample, so the encoder accepts any number of samples and the
-//! decoder any number of bytes. Concealment repeats the last frame with a
-//! fade-out ([`crate::conceal::RepeatFade`]).
+//! decoder any number of bytes. Concealment repeats the last pitch period
+//! with a fade-out ([`crate::pitch_conceal::PitchRepeat`], after G.711
+//! Appendix I).
 
 pub mod alaw;
 pub mod mulaw;
 
-use crate::conceal::RepeatFade;
+use crate::pitch_conceal::PitchRepeat;
 use crate::{AudioDecoder, AudioEncoder, CodecError};
 
 /// G.711 sample rate, in Hz.
@@ -87,7 +88,7 @@ impl AudioEncoder for G711Encoder {
 #[derive(Debug, Clone)]
 pub struct G711Decoder {
     law: G711Law,
-    plc: RepeatFade,
+    plc: PitchRepeat,
 }
 
 impl G711Decoder {
@@ -95,7 +96,7 @@ impl G711Decoder {
     pub fn new(law: G711Law) -> Self {
         Self {
             law,
-            plc: RepeatFade::new(FRAME_SAMPLES),
+            plc: PitchRepeat::new(),
         }
     }
 

@@ -11,8 +11,10 @@
 //! - [`to_sip`], [`to_rtmp`]: the two directions, passthrough where the
 //!   two sides carry the same codec.
 //! - [`reframe`]: bounded PCM FIFO and the G.711 byte re-chunker.
+//! - [`g711_conceal`]: repeat-and-fade for lost packets of G.711 passthrough.
 
 pub mod factory;
+pub mod g711_conceal;
 pub mod reframe;
 pub mod rtmp_codec;
 pub mod sip_codec;

@@ -7,8 +7,17 @@
 //! | opus/48000/2 | Opus (E-RTMP) | passthrough: `91 'Opus'` + packet |
 //! | any | any other | decode (or conceal) -> resample -> encode, whole frames per message |
 //!
-//! Passthrough conceals nothing: a lost packet is a gap the client's own
-//! decoder fills (Speex, Opus) or plays as silence (G.711).
+//! Loss ([`ToRtmp::conceal`], one call per lost packet, in order): the
+//! first [`MAX_CONCEAL_RUN`] packets of a run are concealed, later ones
+//! become silence, so every lost packet still yields its audio time and
+//! the client's stream keeps the timeline (a 300 ms burst is 300 ms of
+//! output, not a jump). Transcoded: the SIP decoder's concealment (libspeex
+//! PLC, Opus FEC/PLC, G.711's pitch repeat, G.722's repeat-and-fade),
+//! then encoded silence. G.711 passthrough: [`G711Conceal`] (the same
+//! pitch repeat fading out over 60 ms, then µ-law or A-law silence), only
+//! for the lost packets. Speex and Opus passthrough
+//! send nothing: the client's own decoder conceals, and the next message
+//! keeps its RTP-derived timestamp.
 //!
 //! Toward an Opus client every body is an E-RTMP CodedFrames message; the
 //! SequenceStart with the OpusHead ([`opus_sequence_start`]) goes to each
@@ -22,14 +31,20 @@ use crate::media::codec::Codec;
 
 use super::super::MediaError;
 use super::factory::{CodecFactory, EncoderSettings};
+use super::g711_conceal::G711Conceal;
 use super::rtmp_codec::RtmpCodec;
 use super::sip_codec::samples_for;
 use super::transcoder::Transcoder;
 
+/// Lost packets in a row concealed from the codec's last audio; the rest
+/// of a longer run is silence (a decoder's concealment turns into a buzz
+/// or noise over long runs, and 100 ms is past what it can guess).
+pub const MAX_CONCEAL_RUN: u32 = 5;
+
 /// How RTP payloads become RTMP bodies.
 enum Path {
-    /// Header byte + payload.
-    Passthrough,
+    /// Header byte + payload; G.711 keeps what conceals a lost packet.
+    Passthrough(Option<Box<G711Conceal>>),
     /// Decode, resample, encode.
     Transcode(Box<Transcoder>),
 }
@@ -50,7 +65,12 @@ pub struct ToRtmp {
     path: Path,
     /// Length of the last transcoded body: the next one's allocation.
     body_len: usize,
+    /// Lost packets since the last played one.
+    lost_run: u32,
 }
+
+/// Most bytes of G.711 concealment for one lost packet (1 s).
+const G711_MAX_CONCEAL: usize = 8000;
 
 /// Pre-skip we announce in our OpusHead, in 48 kHz samples: libopus's
 /// encoder look-ahead (6.5 ms), RFC 7845 §4.2.
@@ -82,7 +102,10 @@ impl ToRtmp {
             (Codec::Speex16k, RtmpCodec::Speex)
             | (Codec::Opus, RtmpCodec::Opus)
             | (Codec::Pcmu, RtmpCodec::G711(G711Law::Pcmu))
-            | (Codec::Pcma, RtmpCodec::G711(G711Law::Pcma)) => Path::Passthrough,
+            | (Codec::Pcma, RtmpCodec::G711(G711Law::Pcma)) => Path::Passthrough(match out {
+                RtmpCodec::G711(law) => Some(Box::new(G711Conceal::new(law))),
+                _ => None,
+            }),
             _ => {
                 let decoder = factory.sip_decoder(sip)?;
                 let encoder = factory.rtmp_encoder(out, settings)?;
@@ -101,6 +124,7 @@ impl ToRtmp {
             out,
             path,
             body_len: 64,
+            lost_run: 0,
         })
     }
 
@@ -111,7 +135,7 @@ impl ToRtmp {
 
     /// Whether payloads pass unchanged (no codec runs).
     pub fn is_passthrough(&self) -> bool {
-        matches!(self.path, Path::Passthrough)
+        matches!(self.path, Path::Passthrough(_))
     }
 
     /// Takes one RTP payload and calls `emit` for every RTMP body now
@@ -124,8 +148,12 @@ impl ToRtmp {
         payload: &[u8],
         emit: &mut dyn FnMut(RtmpBody),
     ) -> Result<(), MediaError> {
+        self.lost_run = 0;
         match &mut self.path {
-            Path::Passthrough => {
+            Path::Passthrough(conceal) => {
+                if let Some(c) = conceal {
+                    c.played(payload);
+                }
                 let mut body = Vec::with_capacity(5 + payload.len());
                 self.out.write_header(&mut body);
                 body.extend_from_slice(payload);
@@ -142,11 +170,32 @@ impl ToRtmp {
     }
 
     /// Conceals a lost packet of `ticks` RTP ticks; `next` is the payload
-    /// after it if already received (Opus FEC). Passthrough sends nothing.
+    /// after it if already received (Opus FEC). Past [`MAX_CONCEAL_RUN`]
+    /// lost packets in a row the audio is silence. G.711 passthrough emits
+    /// one body of concealment; Speex and Opus passthrough send nothing.
     pub fn conceal(&mut self, ticks: u32, next: Option<&[u8]>, emit: &mut dyn FnMut(RtmpBody)) {
-        if let Path::Transcode(half) = &mut self.path {
-            half.conceal(samples_for(self.sip, ticks), next);
-            self.body_len = flush(half, self.out, self.body_len, emit);
+        self.lost_run = self.lost_run.saturating_add(1);
+        let samples = samples_for(self.sip, ticks);
+        let silent = self.lost_run > MAX_CONCEAL_RUN;
+        match &mut self.path {
+            Path::Transcode(half) => {
+                if silent {
+                    half.silence(samples);
+                } else {
+                    half.conceal(samples, next);
+                }
+                self.body_len = flush(half, self.out, self.body_len, emit);
+            }
+            Path::Passthrough(Some(c)) => {
+                // 8 kHz both sides: samples are bytes. Bounded by the
+                // jitter buffer's frame (at most 8 frames' ticks).
+                let samples = samples.min(G711_MAX_CONCEAL);
+                let mut body = Vec::with_capacity(1 + samples);
+                self.out.write_header(&mut body);
+                c.conceal(samples, &mut body);
+                emit(RtmpBody { body, samples });
+            }
+            Path::Passthrough(None) => {}
         }
     }
 }

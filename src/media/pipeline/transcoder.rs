@@ -85,6 +85,14 @@ impl Transcoder {
         self.queue_pcm();
     }
 
+    /// Queues `samples` (input rate) of silence: a long loss, past what
+    /// concealment should guess.
+    pub fn silence(&mut self, samples: usize) {
+        self.pcm.clear();
+        self.pcm.resize(samples.min(self.in_rate as usize), 0);
+        self.queue_pcm();
+    }
+
     fn queue_pcm(&mut self) {
         self.resampled.clear();
         self.resampler.process(&self.pcm, &mut self.resampled);

@@ -78,7 +78,10 @@ def write_ogg_opus(head: bytes, packets: list, ogg: Path) -> Path:
     return Path(ogg)
 
 
-def decode_to_wav(head: bytes, packets: list, ogg: Path, wav: Path) -> Path:
+def decode_to_wav(head: bytes, packets: list, ogg: Path, wav: Path, decoder: str = None) -> Path:
+    """Decodes with ffmpeg's default Opus decoder, or `decoder` (e.g. "libopus", whose concealment of a
+    zero-length frame is libopus's PLC; ffmpeg's own decoder nearly mutes it)."""
     write_ogg_opus(head, packets, ogg)
-    run(["ffmpeg", "-v", "error", "-y", "-i", ogg, "-ac", "1", "-ar", "16000", wav])
+    pre = ["-c:a", decoder] if decoder else []
+    run(["ffmpeg", "-v", "error", "-y", *pre, "-i", ogg, "-ac", "1", "-ar", "16000", wav])
     return Path(wav)
