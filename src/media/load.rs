@@ -7,6 +7,14 @@
 //! the window's capacity (`workers` × the window's length), a fraction of
 //! the media workers' CPU in 0.0..=1.0.
 //!
+//! A worker that cannot keep its tick schedule is overloaded whatever
+//! its CPU time says (another process took the core): the meter is also
+//! fed the worker's ticks and late ticks ([`LoadMeter::sample_ticks`]),
+//! and refuses while [`MAX_LATE_FRACTION`] or more of the window's ticks
+//! started late. A new call must also fit: [`LoadMeter::admits_call`]
+//! adds the cost of one more call (the measured load over the calls) to
+//! the load before comparing it with `max_load`.
+//!
 //! Hysteresis: new calls are refused once the load reaches `max_load`,
 //! and admitted again only when it has fallen below
 //! `max_load` × [`RESUME_FRACTION`], so the answer does not flap around
@@ -24,6 +32,10 @@ use std::time::{Duration, Instant};
 /// New calls are admitted again once the load falls below
 /// `max_load × RESUME_FRACTION`.
 pub const RESUME_FRACTION: f64 = 0.8;
+
+/// New calls are refused while this fraction of the window's ticks (or
+/// more) started late (2 %: two 10 ms ticks in a second).
+pub const MAX_LATE_FRACTION: f64 = 0.02;
 
 /// Most samples kept, whatever the sampling rate (bounds the memory: the
 /// window then covers fewer samples, each one further apart).
@@ -46,9 +58,9 @@ pub struct LoadConfig {
 #[derive(Debug)]
 pub struct LoadMeter {
     cfg: LoadConfig,
-    /// `(when, cumulative busy ns)`, oldest first; the oldest may lie
+    /// `(when, cumulative counters)`, oldest first; the oldest may lie
     /// before the window's start (it anchors the window's first interval).
-    samples: VecDeque<(Instant, u64)>,
+    samples: VecDeque<(Instant, Sample)>,
     refusing: bool,
 }
 
@@ -67,12 +79,29 @@ impl LoadMeter {
     /// last one is ignored; a counter that went backwards restarts the
     /// window.
     pub fn sample(&mut self, now: Instant, busy_ns: u64) -> bool {
+        self.sample_ticks(now, busy_ns, 0, 0)
+    }
+
+    /// [`LoadMeter::sample`] with a worker's tick counters too: `ticks`
+    /// run and `late_ticks` that started late (both cumulative).
+    pub fn sample_ticks(
+        &mut self,
+        now: Instant,
+        busy_ns: u64,
+        ticks: u64,
+        late_ticks: u64,
+    ) -> bool {
+        let s = Sample {
+            busy_ns,
+            ticks,
+            late_ticks,
+        };
         match self.samples.back() {
             Some(&(t, _)) if now < t => return self.admits(),
-            Some(&(_, b)) if busy_ns < b => self.samples.clear(),
+            Some((_, b)) if s.before(b) => self.samples.clear(),
             _ => {}
         }
-        self.samples.push_back((now, busy_ns));
+        self.samples.push_back((now, s));
         self.trim(now);
         self.decide();
         self.admits()
@@ -83,13 +112,36 @@ impl LoadMeter {
         !self.refusing
     }
 
+    /// Whether one more call fits: new calls are admitted and the load
+    /// plus the cost of one of its `calls` (load / calls; nothing when it
+    /// has none) stays below `max_load`.
+    pub fn admits_call(&self, calls: usize) -> bool {
+        let load = self.load();
+        let cost = if calls == 0 { 0.0 } else { load / calls as f64 };
+        self.admits() && load + cost < self.cfg.max_load
+    }
+
+    /// The fraction of the window's ticks that started late (0.0 without
+    /// ticks).
+    pub fn late_fraction(&self) -> f64 {
+        let (Some((_, a)), Some((_, b))) = (self.samples.front(), self.samples.back()) else {
+            return 0.0;
+        };
+        let ticks = b.ticks.saturating_sub(a.ticks);
+        if ticks == 0 {
+            return 0.0;
+        }
+        b.late_ticks.saturating_sub(a.late_ticks) as f64 / ticks as f64
+    }
+
     /// The load over the window as a fraction of the workers' capacity
     /// (0.0 until two samples span some time; may exceed 1.0 when a step
     /// outlasts a sampling interval).
     pub fn load(&self) -> f64 {
-        let (Some(&(t0, b0)), Some(&(t1, b1))) = (self.samples.front(), self.samples.back()) else {
+        let (Some(&(t0, s0)), Some(&(t1, s1))) = (self.samples.front(), self.samples.back()) else {
             return 0.0;
         };
+        let (b0, b1) = (s0.busy_ns, s1.busy_ns);
         let span = t1.saturating_duration_since(t0).as_nanos() as f64;
         if span <= 0.0 {
             return 0.0;
@@ -115,14 +167,30 @@ impl LoadMeter {
         }
     }
 
-    /// Applies the hysteresis to the current load.
+    /// Applies the hysteresis to the current load and late ticks.
     fn decide(&mut self) {
-        let load = self.load();
+        let (load, late) = (self.load(), self.late_fraction());
         if self.refusing {
-            self.refusing = load >= self.cfg.max_load * RESUME_FRACTION;
+            self.refusing = load >= self.cfg.max_load * RESUME_FRACTION
+                || late >= MAX_LATE_FRACTION * RESUME_FRACTION;
         } else {
-            self.refusing = load >= self.cfg.max_load;
+            self.refusing = load >= self.cfg.max_load || late >= MAX_LATE_FRACTION;
         }
+    }
+}
+
+/// One sample's cumulative counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Sample {
+    busy_ns: u64,
+    ticks: u64,
+    late_ticks: u64,
+}
+
+impl Sample {
+    /// True when a counter went backwards since `prev` (a restart).
+    fn before(&self, prev: &Sample) -> bool {
+        self.busy_ns < prev.busy_ns || self.ticks < prev.ticks || self.late_ticks < prev.late_ticks
     }
 }
 
@@ -278,6 +346,66 @@ mod tests {
             m.sample(t0 + Duration::from_micros(i), i);
         }
         assert!(m.samples.len() <= MAX_SAMPLES);
+    }
+
+    #[test]
+    fn late_ticks_refuse_whatever_the_cpu_says() {
+        let mut m = meter(1, 0.85);
+        let t0 = Instant::now();
+        m.sample_ticks(t0, 0, 0, 0);
+        // 10 % CPU, 10 ticks per 100 ms, none late: admitted.
+        let mut t = t0;
+        let (mut busy, mut ticks, mut late) = (0, 0, 0);
+        for _ in 0..10 {
+            t += Duration::from_millis(100);
+            busy += 10 * MS;
+            ticks += 10;
+            assert!(m.sample_ticks(t, busy, ticks, late));
+        }
+        assert_eq!(m.late_fraction(), 0.0);
+        // A preempted worker: the same CPU, 1 tick in 10 late.
+        for _ in 0..3 {
+            t += Duration::from_millis(100);
+            busy += 10 * MS;
+            ticks += 10;
+            late += 1;
+            m.sample_ticks(t, busy, ticks, late);
+        }
+        assert!(!m.admits(), "late {}", m.late_fraction());
+        assert!(m.load() < 0.2);
+        // A second on schedule: admitted again.
+        for _ in 0..11 {
+            t += Duration::from_millis(100);
+            busy += 10 * MS;
+            ticks += 10;
+            m.sample_ticks(t, busy, ticks, late);
+        }
+        assert!(m.admits(), "late {}", m.late_fraction());
+    }
+
+    #[test]
+    fn a_new_call_must_fit() {
+        let mut m = meter(1, 0.85);
+        let t0 = Instant::now();
+        m.sample(t0, 0);
+        // 80 % over 40 calls (2 % each): 40 fit nothing more than 2 %...
+        run(&mut m, t0, 0, 10, 80);
+        assert!(m.admits(), "below max_load");
+        assert!(m.admits_call(40), "82 % < 85 %");
+        // ...but 80 % over 10 calls (8 % each) does not.
+        assert!(!m.admits_call(10), "88 % > 85 %");
+        // No calls measured: the load alone.
+        assert!(m.admits_call(0));
+    }
+
+    #[test]
+    fn a_tick_counter_going_backwards_restarts_the_window() {
+        let mut m = meter(1, 0.5);
+        let t0 = Instant::now();
+        m.sample_ticks(t0, 0, 100, 50);
+        m.sample_ticks(t0 + Duration::from_millis(100), MS, 110, 60);
+        assert!(!m.admits());
+        assert!(m.sample_ticks(t0 + Duration::from_millis(200), 2 * MS, 5, 0));
     }
 
     #[test]

@@ -1,24 +1,25 @@
-//! The media runtime: the calls' media tasks run on their own tokio
-//! threads (`[media] workers`), apart from the I/O runtime that serves
+//! The media side of the gateway: the calls' media run on media workers
+//! ([`super::media_worker`]: `[media] workers` OS threads, each owning
+//! many calls in a tick loop), apart from the I/O runtime that serves
 //! RTMP, SIP and HTTP, so codec work never delays a socket or a control
-//! message. Each media task re-registers its RTP/RTCP sockets with the
-//! media runtime's reactor, so a datagram wakes a media thread directly.
+//! message.
 //!
-//! Every media task adds the time it spends on each step (a bridge input
-//! and its output) to one [`BusyClock`]; [`spawn_sampler`] feeds it to
-//! the sans-IO [`LoadMeter`] every [`SAMPLE_EVERY`] and publishes the
-//! answer in a [`LoadFlag`] that `dial` and new INVITEs consult (load
-//! shedding, `[limits] media_max_load`).
+//! Each worker counts its own thread CPU time, ticks and late ticks;
+//! [`spawn_sampler`] feeds them to one sans-IO [`LoadMeter`] per worker
+//! every [`SAMPLE_EVERY`] and publishes the answer in a [`LoadFlag`] that
+//! `dial` and new INVITEs consult (load shedding, `[limits]
+//! media_max_load`): new calls are admitted while some worker has room
+//! for one more call ([`LoadMeter::admits_call`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::runtime::{Handle, Runtime};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use super::media_worker::MediaWorkers;
 use super::metrics::Metrics;
-use crate::media::load::{BusyClock, LoadConfig, LoadFlag, LoadMeter};
+use crate::media::load::{LoadConfig, LoadFlag, LoadMeter};
 
 /// How often the load is sampled.
 pub const SAMPLE_EVERY: Duration = Duration::from_millis(100);
@@ -29,55 +30,57 @@ pub const LOAD_WINDOW: Duration = Duration::from_secs(1);
 /// What connections need to start media and admit calls.
 #[derive(Debug, Clone)]
 pub struct MediaRuntime {
-    /// Where media tasks are spawned.
-    pub handle: Handle,
-    /// The media workers (threads of `handle`'s runtime).
-    pub workers: u32,
-    /// Busy time of every media task, in ns.
-    pub busy: BusyClock,
+    /// The media workers, where calls' media are placed.
+    pub pool: MediaWorkers,
     /// True while new calls are refused for overload.
     pub load: LoadFlag,
 }
 
 impl MediaRuntime {
-    /// Media on `handle` (a runtime of `workers` threads).
-    pub fn new(handle: Handle, workers: u32) -> Self {
+    /// Media on `pool`.
+    pub fn new(pool: MediaWorkers) -> Self {
         Self {
-            handle,
-            workers: workers.max(1),
-            busy: BusyClock::default(),
+            pool,
             load: LoadFlag::default(),
         }
     }
 }
 
-/// Builds the media runtime: `workers` threads named `rtmp2sip-media`.
+/// Starts the media workers: `workers` threads named `rtmp2sip-media-N`
+/// ticking every `tick`.
 ///
 /// # Errors
-/// The OS error when the threads cannot be started.
-pub fn build(workers: u32) -> std::io::Result<Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers.max(1) as usize)
-        .thread_name("rtmp2sip-media")
-        .enable_all()
-        .build()
+/// The OS error when a thread or its poller cannot be started.
+pub fn build(workers: u32, tick: Duration) -> std::io::Result<MediaWorkers> {
+    MediaWorkers::start(workers, tick)
 }
 
-/// Samples the media workers' busy time every [`SAMPLE_EVERY`] until
+/// Whether some worker has room for one more call: `meters` and each
+/// worker's calls.
+pub fn admits(meters: &[LoadMeter], calls: &[usize]) -> bool {
+    meters
+        .iter()
+        .zip(calls)
+        .any(|(m, &calls)| m.admits_call(calls))
+}
+
+/// Samples the media workers' counters every [`SAMPLE_EVERY`] until
 /// `stop`, sets `media.load` (admit or refuse new calls) with the
-/// hysteresis of [`LoadMeter`], and the `media_load` gauge.
+/// hysteresis of [`LoadMeter`], and the `media_load` gauge (the mean of
+/// the workers' loads).
 pub fn spawn_sampler(
     media: &MediaRuntime,
     max_load: f64,
     metrics: Arc<Metrics>,
     stop: CancellationToken,
 ) {
-    let mut meter = LoadMeter::new(LoadConfig {
-        workers: media.workers,
+    let pool = media.pool.clone();
+    let cfg = LoadConfig {
+        workers: 1,
         max_load,
         window: LOAD_WINDOW,
-    });
-    let busy = media.busy.clone();
+    };
+    let mut meters: Vec<LoadMeter> = (0..pool.len()).map(|_| LoadMeter::new(cfg)).collect();
     let flag = media.load.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(SAMPLE_EVERY);
@@ -87,22 +90,68 @@ pub fn spawn_sampler(
                 _ = stop.cancelled() => break,
                 _ = tick.tick() => {}
             }
-            let admits = meter.sample(std::time::Instant::now(), busy.total_ns());
-            metrics.set_media_load(meter.load());
-            if admits == flag.is_overloaded() {
-                if admits {
-                    info!(
-                        load = meter.load(),
-                        "media load below the limit: admitting new calls"
-                    );
+            let now = std::time::Instant::now();
+            let counters = pool.counters();
+            let mut calls = Vec::with_capacity(counters.len());
+            let mut total = 0.0;
+            for (i, (m, c)) in meters.iter_mut().zip(&counters).enumerate() {
+                m.sample_ticks(now, c.cpu_ns, c.ticks, c.late_ticks);
+                pool.record_load(i, m.load(), c.calls);
+                calls.push(c.calls);
+                total += m.load();
+            }
+            let load = total / meters.len().max(1) as f64;
+            metrics.set_media_load(load);
+            let ok = admits(&meters, &calls);
+            if ok == flag.is_overloaded() {
+                if ok {
+                    info!(load, "media load below the limit: admitting new calls");
                 } else {
+                    let late: Vec<f64> = meters.iter().map(LoadMeter::late_fraction).collect();
                     warn!(
-                        load = meter.load(),
-                        max_load, "media workers overloaded: refusing new calls"
+                        load,
+                        max_load,
+                        ?late,
+                        "media workers overloaded: refusing new calls"
                     );
                 }
-                flag.set_overloaded(!admits);
+                flag.set_overloaded(!ok);
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn admission_needs_one_worker_with_room() {
+        let cfg = LoadConfig {
+            workers: 1,
+            max_load: 0.85,
+            window: LOAD_WINDOW,
+        };
+        let t0 = Instant::now();
+        let t1 = t0 + Duration::from_secs(1);
+        let busy = |ms: u64| ms * 1_000_000;
+        let mut full = LoadMeter::new(cfg);
+        full.sample(t0, 0);
+        full.sample(t1, busy(900));
+        let mut half = LoadMeter::new(cfg);
+        half.sample(t0, 0);
+        half.sample(t1, busy(500));
+        assert!(!admits(&[full], &[45]));
+        let mut full2 = LoadMeter::new(cfg);
+        full2.sample(t0, 0);
+        full2.sample(t1, busy(900));
+        assert!(admits(&[full2, half], &[45, 25]));
+        // The half-loaded worker's calls are expensive: one more does not fit.
+        let mut half2 = LoadMeter::new(cfg);
+        half2.sample(t0, 0);
+        half2.sample(t1, busy(500));
+        assert!(!admits(&[half2], &[1]));
+        assert!(!admits(&[], &[]));
+    }
 }

@@ -43,11 +43,43 @@ impl PortPair {
         })
     }
 
+    /// The same pair as non-blocking std sockets, deregistered from the
+    /// tokio reactor they were bound on, for a media worker's own poller.
+    ///
+    /// # Errors
+    /// The OS error when a socket cannot be taken from the reactor.
+    pub fn into_std(self) -> std::io::Result<StdPortPair> {
+        let (rtp, rtcp) = (self.rtp.into_std()?, self.rtcp.into_std()?);
+        rtp.set_nonblocking(true)?;
+        rtcp.set_nonblocking(true)?;
+        Ok(StdPortPair {
+            rtp,
+            rtcp,
+            lease: PortLease(self._lease),
+        })
+    }
+
     /// The RTP port.
     pub fn rtp_port(&self) -> u16 {
         self.rtp.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 }
+
+/// A [`PortPair`] outside tokio: non-blocking std sockets (a media
+/// worker registers them with its own poller) and the pair's lease.
+#[derive(Debug)]
+pub struct StdPortPair {
+    /// The RTP socket (even port).
+    pub rtp: std::net::UdpSocket,
+    /// The RTCP socket (RTP + 1).
+    pub rtcp: std::net::UdpSocket,
+    /// Holds the pair in the allocator: free again once this drops.
+    pub lease: PortLease,
+}
+
+/// A pair held in its allocator; released when dropped.
+#[derive(Debug)]
+pub struct PortLease(#[allow(dead_code)] Lease);
 
 /// Which pairs are in use: one bit per pair (at most 32768 pairs, 4 KiB).
 #[derive(Debug, Default)]
