@@ -44,9 +44,9 @@ pub struct WorkerShared {
     calls: AtomicUsize,
     /// Thread CPU time spent in ticks, ns.
     cpu_ns: AtomicU64,
-    /// Ticks run.
+    /// Ticks run while it owned calls.
     ticks: AtomicU64,
-    /// Ticks that started half a period or more late.
+    /// Of those, ticks that started a whole period or more late.
     late_ticks: AtomicU64,
     /// Its load at the last sample (an `f64`'s bits).
     load_bits: AtomicU64,
@@ -63,7 +63,7 @@ pub struct WorkerCounters {
     pub calls: usize,
     /// Thread CPU time spent in ticks, ns (cumulative).
     pub cpu_ns: u64,
-    /// Ticks run (cumulative).
+    /// Ticks run while it owned calls (cumulative).
     pub ticks: u64,
     /// Late ticks (cumulative).
     pub late_ticks: u64,

@@ -34,10 +34,13 @@ const DATAGRAM_BYTES: usize = 2048;
 struct Calls {
     slots: Vec<Option<CallMedia>>,
     free: Vec<usize>,
+    /// Occupied slots.
+    live: usize,
 }
 
 impl Calls {
     fn insert(&mut self, call: CallMedia) -> usize {
+        self.live += 1;
         match self.free.pop() {
             Some(i) => {
                 if let Some(s) = self.slots.get_mut(i) {
@@ -85,6 +88,7 @@ impl Worker {
         let mut calls = Calls {
             slots: Vec::new(),
             free: Vec::new(),
+            live: 0,
         };
         let mut buf = vec![0u8; DATAGRAM_BYTES];
         let mut clock = TickClock::new(Instant::now(), self.period);
@@ -102,9 +106,13 @@ impl Worker {
             for slot in 0..calls.slots.len() {
                 self.tick_one(&mut calls, slot, now, &mut buf, stopping);
             }
-            self.shared.ticks.fetch_add(1, Ordering::Relaxed);
-            if clock.is_late(late) {
-                self.shared.late_ticks.fetch_add(1, Ordering::Relaxed);
+            // Only ticks that carried calls count: an idle worker's
+            // lateness delays no audio.
+            if calls.live > 0 {
+                self.shared.ticks.fetch_add(1, Ordering::Relaxed);
+                if clock.is_late(late) {
+                    self.shared.late_ticks.fetch_add(1, Ordering::Relaxed);
+                }
             }
             let cpu = thread_cpu_ns().saturating_sub(cpu0);
             self.shared.cpu_ns.fetch_add(cpu, Ordering::Relaxed);
@@ -187,6 +195,7 @@ impl Worker {
             let _ = self.poll.registry().deregister(&mut s.rtcp);
         }
         calls.free.push(slot);
+        calls.live = calls.live.saturating_sub(1);
         call.finish(now);
         self.shared.calls.fetch_sub(1, Ordering::Relaxed);
     }

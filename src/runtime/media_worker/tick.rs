@@ -40,10 +40,11 @@ impl TickClock {
     }
 
     /// Whether a tick `late` behind its deadline counts as late for the
-    /// load meter: half a period or more (the audio it carries is then
-    /// delayed by more than the tick's own batching).
+    /// load meter: a whole period or more (the tick before it overran
+    /// its period, or the thread waited that long for a core: the audio
+    /// it carries is delayed by more than the ticks' own batching).
     pub fn is_late(&self, late: Duration) -> bool {
-        late * 2 >= self.period
+        late >= self.period
     }
 }
 
@@ -113,13 +114,14 @@ mod tests {
         assert_eq!(c.begin(t0 + 23 * MS), 3 * MS);
         assert_eq!(c.deadline(), t0 + 30 * MS);
         assert!(!c.is_late(3 * MS));
+        assert!(!c.is_late(9 * MS));
+        assert!(c.is_late(10 * MS), "a whole period is late");
         // A 45 ms stall: one tick, then a period later.
         assert_eq!(c.begin(t0 + 75 * MS), 45 * MS);
         assert!(c.is_late(45 * MS));
         assert_eq!(c.deadline(), t0 + 85 * MS);
         // Early (a spurious wake-up): not late.
         assert_eq!(c.begin(t0 + 80 * MS), Duration::ZERO);
-        assert!(c.is_late(5 * MS), "half a period is late");
     }
 
     #[test]
