@@ -73,6 +73,9 @@ pub struct CallMedia {
     pub(super) pending_ports: Option<StdPortPair>,
     /// The built-in echo destination: RTP loops back into the bridge.
     echo: bool,
+    /// `media{call_id}` (`echo{call_id}`): entered while the call is
+    /// ticked, so its log lines name the call.
+    span: tracing::Span,
     commands: mpsc::Receiver<MediaCommand>,
     updates: watch::Receiver<Option<Negotiated>>,
     subscribers: Vec<Subscriber>,
@@ -118,6 +121,11 @@ impl CallMedia {
             bridge,
             sockets: None,
             echo: ports.is_none(),
+            span: if ports.is_some() {
+                tracing::info_span!("media", call_id = %call_id)
+            } else {
+                tracing::info_span!("echo", call_id = %call_id)
+            },
             pending_ports: ports,
             commands: ends.commands,
             updates: ends.updates,
@@ -135,6 +143,13 @@ impl CallMedia {
     /// datagrams waiting on ready sockets (read into `buf`), the bridge's
     /// timer when due, then its output. False when the call's media ends.
     pub fn tick(&mut self, now: Instant, buf: &mut [u8]) -> bool {
+        let span = std::mem::replace(&mut self.span, tracing::Span::none());
+        let alive = span.in_scope(|| self.tick_in_span(now, buf));
+        self.span = span;
+        alive
+    }
+
+    fn tick_in_span(&mut self, now: Instant, buf: &mut [u8]) -> bool {
         if self.stop.is_cancelled() {
             return false;
         }
@@ -159,12 +174,14 @@ impl CallMedia {
     /// goes out, the final stats and counters are reported, and the
     /// connection hears [`MediaEvent::Ended`].
     pub fn finish(mut self, now: Instant) {
+        let span = self.span.clone();
+        let _entered = span.enter();
         self.bridge.close(now);
         self.flush(now);
         self.publish_stats(now, true);
         let stats = self.bridge.stats();
         let budget_dropped = self.budget.dropped();
-        info!(call_id = %self.call_id, ?stats, budget_dropped, "media ended");
+        info!(?stats, budget_dropped, "media ended");
         self.metrics.media_ended(&stats);
         self.metrics.media_budget_dropped(budget_dropped);
         self.events
@@ -219,7 +236,10 @@ impl CallMedia {
             TransmitKind::Rtcp => self.bridge.handle_rtcp(now, from, d),
         };
         if let Err(e) = r {
-            debug!(error = %e, ?kind, "dropping a datagram");
+            match kind {
+                TransmitKind::Rtp => debug!(error = %e, "dropping RTP packet"),
+                TransmitKind::Rtcp => debug!(error = %e, "dropping RTCP packet"),
+            }
         }
     }
 
@@ -271,7 +291,7 @@ impl CallMedia {
     fn published(&mut self, now: Instant, timestamp_ms: u32, body: &[u8]) {
         if !self.budget.admit(now) {
             if self.budget.dropped() == 1 {
-                info!(call_id = %self.call_id, "audio published faster than twice real time: dropping the excess");
+                info!("audio published faster than twice real time: dropping the excess");
             }
             return;
         }
@@ -302,9 +322,9 @@ impl CallMedia {
         }
         self.ptime_ms = negotiated.ptime_ms;
         match self.bridge.update(now, negotiated) {
-            Ok(change) => info!(call_id = %self.call_id, ?change, "media renegotiated"),
+            Ok(change) => info!(?change, "media renegotiated"),
             Err(e) => {
-                info!(call_id = %self.call_id, error = %e, "renegotiated media refused; keeping the old")
+                info!(error = %e, "renegotiated media refused; keeping the old")
             }
         }
     }
@@ -352,11 +372,11 @@ impl CallMedia {
                 BridgeEvent::RtpTimeout => Some(MediaEvent::RtpTimeout),
                 BridgeEvent::Dtmf { digit, end: false } => Some(MediaEvent::Dtmf(digit)),
                 BridgeEvent::RemoteLatched(addr) => {
-                    debug!(call_id = %self.call_id, %addr, "RTP latched");
+                    debug!(%addr, "RTP latched");
                     None
                 }
                 BridgeEvent::RtmpCodecChanged { from, to } => {
-                    info!(call_id = %self.call_id, ?from, ?to, "RTMP client audio codec");
+                    info!(?from, ?to, "RTMP client audio codec");
                     None
                 }
                 _ => None,
