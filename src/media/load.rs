@@ -10,8 +10,9 @@
 //! A worker that cannot keep its tick schedule is overloaded whatever
 //! its CPU time says (another process took the core): the meter is also
 //! fed the worker's ticks and late ticks ([`LoadMeter::sample_ticks`]),
-//! and refuses while [`MAX_LATE_FRACTION`] or more of the window's ticks
-//! started late. A new call must also fit: [`LoadMeter::admits_call`]
+//! and refuses while `max_late` (a media worker: [`MAX_LATE_FRACTION`])
+//! or more of the window's ticks started late. The same meter, fed only
+//! ticks, watches the I/O runtime's own schedule (the sampler's wake-ups). A new call must also fit: [`LoadMeter::admits_call`]
 //! adds the cost of one more call (the measured load over the calls) to
 //! the load before comparing it with `max_load`.
 //!
@@ -52,6 +53,10 @@ pub struct LoadConfig {
     pub max_load: f64,
     /// Length of the sliding window the load is averaged over.
     pub window: Duration,
+    /// Fraction of the window's ticks (0.0..=1.0) that may start late
+    /// before new calls are refused ([`MAX_LATE_FRACTION`] for a media
+    /// worker).
+    pub max_late: f64,
 }
 
 /// The sans-IO admission core: busy-time samples in, admit or refuse out.
@@ -172,9 +177,9 @@ impl LoadMeter {
         let (load, late) = (self.load(), self.late_fraction());
         if self.refusing {
             self.refusing = load >= self.cfg.max_load * RESUME_FRACTION
-                || late >= MAX_LATE_FRACTION * RESUME_FRACTION;
+                || late >= self.cfg.max_late * RESUME_FRACTION;
         } else {
-            self.refusing = load >= self.cfg.max_load || late >= MAX_LATE_FRACTION;
+            self.refusing = load >= self.cfg.max_load || late >= self.cfg.max_late;
         }
     }
 }
@@ -241,6 +246,7 @@ mod tests {
             workers,
             max_load,
             window: Duration::from_secs(1),
+            max_late: MAX_LATE_FRACTION,
         })
     }
 

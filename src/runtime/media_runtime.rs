@@ -9,7 +9,11 @@
 //! every [`SAMPLE_EVERY`] and publishes the answer in a [`LoadFlag`] that
 //! `dial` and new INVITEs consult (load shedding, `[limits]
 //! media_max_load`): new calls are admitted while some worker has room
-//! for one more call ([`LoadMeter::admits_call`]).
+//! for one more call ([`LoadMeter::admits_call`]) and the I/O runtime
+//! keeps its own schedule: the sampler's wake-ups are ticks of another
+//! meter, late when [`IO_LATE`] or more behind (the connections that
+//! carry every call's RTMP audio run there; a machine whose cores are
+//! taken by other processes shows here first).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,13 +23,22 @@ use tracing::{info, warn};
 
 use super::media_worker::MediaWorkers;
 use super::metrics::Metrics;
-use crate::media::load::{LoadConfig, LoadFlag, LoadMeter};
+use crate::media::load::{LoadConfig, LoadFlag, LoadMeter, MAX_LATE_FRACTION};
 
 /// How often the load is sampled.
 pub const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 
 /// The sliding window the load is averaged over.
 pub const LOAD_WINDOW: Duration = Duration::from_secs(1);
+
+/// A sampler wake-up this late means the I/O runtime is behind (more
+/// than a 20 ms frame).
+pub const IO_LATE: Duration = Duration::from_millis(25);
+
+/// Fraction of the sampler's wake-ups in the window that may be late:
+/// one in ten (one a second) refuses new calls, until a second passes
+/// without.
+pub const IO_MAX_LATE: f64 = 0.1;
 
 /// What connections need to start media and admit calls.
 #[derive(Debug, Clone)]
@@ -79,18 +92,30 @@ pub fn spawn_sampler(
         workers: 1,
         max_load,
         window: LOAD_WINDOW,
+        max_late: MAX_LATE_FRACTION,
     };
     let mut meters: Vec<LoadMeter> = (0..pool.len()).map(|_| LoadMeter::new(cfg)).collect();
+    let mut io = LoadMeter::new(LoadConfig {
+        max_load: f64::INFINITY,
+        max_late: IO_MAX_LATE,
+        ..cfg
+    });
+    let (mut io_ticks, mut io_late) = (0u64, 0u64);
     let flag = media.load.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(SAMPLE_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tokio::select! {
+            let due = tokio::select! {
                 _ = stop.cancelled() => break,
-                _ = tick.tick() => {}
-            }
+                due = tick.tick() => due,
+            };
             let now = std::time::Instant::now();
+            io_ticks += 1;
+            if now.saturating_duration_since(due.into_std()) >= IO_LATE {
+                io_late += 1;
+            }
+            io.sample_ticks(now, 0, io_ticks, io_late);
             let counters = pool.counters();
             let mut calls = Vec::with_capacity(counters.len());
             let mut total = 0.0;
@@ -102,7 +127,7 @@ pub fn spawn_sampler(
             }
             let load = total / meters.len().max(1) as f64;
             metrics.set_media_load(load);
-            let ok = admits(&meters, &calls);
+            let ok = io.admits() && admits(&meters, &calls);
             if ok == flag.is_overloaded() {
                 if ok {
                     info!(load, "media load below the limit: admitting new calls");
@@ -112,6 +137,7 @@ pub fn spawn_sampler(
                         load,
                         max_load,
                         ?late,
+                        io_late = io.late_fraction(),
                         "media workers overloaded: refusing new calls"
                     );
                 }
@@ -132,6 +158,7 @@ mod tests {
             workers: 1,
             max_load: 0.85,
             window: LOAD_WINDOW,
+            max_late: MAX_LATE_FRACTION,
         };
         let t0 = Instant::now();
         let t1 = t0 + Duration::from_secs(1);
@@ -153,5 +180,31 @@ mod tests {
         half2.sample(t1, busy(500));
         assert!(!admits(&[half2], &[1]));
         assert!(!admits(&[], &[]));
+    }
+
+    #[test]
+    fn a_late_io_runtime_refuses_for_a_second() {
+        let mut io = LoadMeter::new(LoadConfig {
+            workers: 1,
+            max_load: f64::INFINITY,
+            window: LOAD_WINDOW,
+            max_late: IO_MAX_LATE,
+        });
+        let t0 = Instant::now();
+        let mut t = t0;
+        for i in 1..=10u64 {
+            t += SAMPLE_EVERY;
+            assert!(io.sample_ticks(t, 0, i, 0));
+        }
+        // One wake-up 25 ms or more late: refused...
+        t += SAMPLE_EVERY;
+        assert!(!io.sample_ticks(t, 0, 11, 1));
+        // ...until it has left the window.
+        let mut ok = false;
+        for i in 12..=22u64 {
+            t += SAMPLE_EVERY;
+            ok = io.sample_ticks(t, 0, i, 1);
+        }
+        assert!(ok, "late {}", io.late_fraction());
     }
 }
