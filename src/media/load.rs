@@ -12,9 +12,15 @@
 //! fed the worker's ticks and late ticks ([`LoadMeter::sample_ticks`]),
 //! and refuses while `max_late` (a media worker: [`MAX_LATE_FRACTION`])
 //! or more of the window's ticks started late. The same meter, fed only
-//! ticks, watches the I/O runtime's own schedule (the sampler's wake-ups). A new call must also fit: [`LoadMeter::admits_call`]
-//! adds the cost of one more call (the measured load over the calls) to
-//! the load before comparing it with `max_load`.
+//! ticks, watches the I/O runtime's own schedule (the sampler's
+//! wake-ups).
+//!
+//! A worker's meter is also fed its calls ([`LoadMeter::sample_worker`]):
+//! the cost of one call is the load over the fewest calls it had in the
+//! window (calls that were there all along; calls placed since cost more
+//! than they yet show), and a new call must fit at that cost beside every
+//! current call ([`LoadMeter::admits_call`]), so a burst of dials is not
+//! admitted on the strength of a load measured before those calls began.
 //!
 //! Hysteresis: new calls are refused once the load reaches `max_load`,
 //! and admitted again only when it has fallen below
@@ -96,10 +102,24 @@ impl LoadMeter {
         ticks: u64,
         late_ticks: u64,
     ) -> bool {
+        self.sample_worker(now, busy_ns, ticks, late_ticks, 0)
+    }
+
+    /// [`LoadMeter::sample_ticks`] with the worker's `calls` now, for the
+    /// cost of a call ([`LoadMeter::admits_call`]).
+    pub fn sample_worker(
+        &mut self,
+        now: Instant,
+        busy_ns: u64,
+        ticks: u64,
+        late_ticks: u64,
+        calls: usize,
+    ) -> bool {
         let s = Sample {
             busy_ns,
             ticks,
             late_ticks,
+            calls,
         };
         match self.samples.back() {
             Some(&(t, _)) if now < t => return self.admits(),
@@ -117,13 +137,24 @@ impl LoadMeter {
         !self.refusing
     }
 
-    /// Whether one more call fits: new calls are admitted and the load
-    /// plus the cost of one of its `calls` (load / calls; nothing when it
-    /// has none) stays below `max_load`.
+    /// Whether one more call fits beside the worker's `calls` now: new
+    /// calls are admitted and `(calls + 1) × cost` stays below
+    /// `max_load`, the cost of a call being the load over the fewest
+    /// calls sampled in the window ([`LoadMeter::sample_worker`]), or
+    /// over `calls` when that is none (the load alone without calls).
     pub fn admits_call(&self, calls: usize) -> bool {
         let load = self.load();
-        let cost = if calls == 0 { 0.0 } else { load / calls as f64 };
-        self.admits() && load + cost < self.cfg.max_load
+        let base = self.samples.iter().map(|(_, s)| s.calls).min().unwrap_or(0);
+        let cost = match (base, calls) {
+            (0, 0) => 0.0,
+            (0, n) | (n, _) => load / n as f64,
+        };
+        let need = if calls == 0 {
+            load
+        } else {
+            cost * (calls + 1) as f64
+        };
+        self.admits() && need < self.cfg.max_load
     }
 
     /// The fraction of the window's ticks that started late (0.0 without
@@ -190,6 +221,8 @@ struct Sample {
     busy_ns: u64,
     ticks: u64,
     late_ticks: u64,
+    /// Calls the worker had (0 when not told).
+    calls: usize,
 }
 
 impl Sample {
@@ -402,6 +435,40 @@ mod tests {
         assert!(!m.admits_call(10), "88 % > 85 %");
         // No calls measured: the load alone.
         assert!(m.admits_call(0));
+    }
+
+    #[test]
+    fn a_burst_of_calls_is_costed_by_the_calls_that_were_there() {
+        let mut m = meter(1, 0.85);
+        let t0 = Instant::now();
+        let mut t = t0;
+        let mut busy = 0;
+        m.sample_worker(t, busy, 0, 0, 20);
+        // 20 calls of 1 % each (1 ms of work per 100 ms each) for 1 s.
+        for _ in 0..10 {
+            t += Duration::from_millis(100);
+            busy += 20 * MS;
+            m.sample_worker(t, busy, 0, 0, 20);
+        }
+        assert!(m.admits_call(20));
+        // A burst: 90 calls within 0.5 s, each costing only once there.
+        for calls in [34u64, 48, 62, 76, 90] {
+            t += Duration::from_millis(100);
+            busy += calls * MS;
+            m.sample_worker(t, busy, 0, 0, calls as usize);
+        }
+        // The window's load (41 %) with the newest calls barely in it
+        // would admit; 91 calls of 1 % do not fit in 85 %.
+        assert!(m.load() < 0.5 && m.admits());
+        assert!(!m.admits_call(90));
+        // Steady at 60 calls: 61 × 1 % fits.
+        for _ in 0..11 {
+            t += Duration::from_millis(100);
+            busy += 60 * MS;
+            m.sample_worker(t, busy, 0, 0, 60);
+        }
+        assert!(m.admits_call(60), "load {}", m.load());
+        assert!(!m.admits_call(85), "86 % of calls");
     }
 
     #[test]

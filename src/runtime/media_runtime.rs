@@ -120,7 +120,7 @@ pub fn spawn_sampler(
             let mut calls = Vec::with_capacity(counters.len());
             let mut total = 0.0;
             for (i, (m, c)) in meters.iter_mut().zip(&counters).enumerate() {
-                m.sample_ticks(now, c.cpu_ns, c.ticks, c.late_ticks);
+                m.sample_worker(now, c.cpu_ns, c.ticks, c.late_ticks, c.calls);
                 pool.record_load(i, m.load(), c.calls);
                 calls.push(c.calls);
                 total += m.load();
