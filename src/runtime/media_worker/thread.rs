@@ -196,7 +196,7 @@ impl Worker {
         }
         calls.free.push(slot);
         calls.live = calls.live.saturating_sub(1);
-        call.finish(now);
         self.shared.calls.fetch_sub(1, Ordering::Relaxed);
+        call.finish(now);
     }
 }
