@@ -10,11 +10,13 @@
 //! `dial` and new INVITEs consult (load shedding, `[limits]
 //! media_max_load`): new calls are admitted while some worker has room
 //! for one more call ([`LoadMeter::admits_call`]) and the I/O runtime
-//! keeps its own schedule: the sampler's wake-ups are ticks of another
-//! meter, late when [`IO_LATE`] or more behind (the connections that
-//! carry every call's RTMP audio run there; a machine whose cores are
-//! taken by other processes shows here first).
+//! keeps its own schedule: a probe task wakes every [`IO_PROBE_EVERY`]
+//! and counts the wake-ups [`IO_LATE`] or more behind, ticks of another
+//! meter (the connections that carry every call's RTMP audio run there;
+//! a machine whose cores are taken by other processes shows there
+//! first).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,14 +33,16 @@ pub const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 /// The sliding window the load is averaged over.
 pub const LOAD_WINDOW: Duration = Duration::from_secs(1);
 
-/// A sampler wake-up this late means the I/O runtime is behind (more
-/// than a 20 ms frame).
-pub const IO_LATE: Duration = Duration::from_millis(25);
+/// How often the I/O probe wakes.
+pub const IO_PROBE_EVERY: Duration = Duration::from_millis(10);
 
-/// Fraction of the sampler's wake-ups in the window that may be late:
-/// one in ten (one a second) refuses new calls, until a second passes
-/// without.
-pub const IO_MAX_LATE: f64 = 0.1;
+/// A probe wake-up this late means the I/O runtime is behind (a 20 ms
+/// frame).
+pub const IO_LATE: Duration = Duration::from_millis(20);
+
+/// Fraction of the probe's wake-ups in the window that may be late (2 %:
+/// two a second) before new calls are refused.
+pub const IO_MAX_LATE: f64 = 0.02;
 
 /// What connections need to start media and admit calls.
 #[derive(Debug, Clone)]
@@ -100,22 +104,19 @@ pub fn spawn_sampler(
         max_late: IO_MAX_LATE,
         ..cfg
     });
-    let (mut io_ticks, mut io_late) = (0u64, 0u64);
+    let probe = spawn_io_probe(stop.clone());
     let flag = media.load.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(SAMPLE_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let due = tokio::select! {
+            tokio::select! {
                 _ = stop.cancelled() => break,
-                due = tick.tick() => due,
+                _ = tick.tick() => {}
             };
             let now = std::time::Instant::now();
-            io_ticks += 1;
-            if now.saturating_duration_since(due.into_std()) >= IO_LATE {
-                io_late += 1;
-            }
-            io.sample_ticks(now, 0, io_ticks, io_late);
+            let (ticks, late) = probe.counts();
+            io.sample_ticks(now, 0, ticks, late);
             let counters = pool.counters();
             let mut calls = Vec::with_capacity(counters.len());
             let mut total = 0.0;
@@ -145,6 +146,42 @@ pub fn spawn_sampler(
             }
         }
     });
+}
+
+/// The I/O probe's counters: wake-ups, and those [`IO_LATE`] late.
+#[derive(Debug, Clone, Default)]
+struct IoProbe(Arc<(AtomicU64, AtomicU64)>);
+
+impl IoProbe {
+    fn counts(&self) -> (u64, u64) {
+        (
+            self.0 .0.load(Ordering::Relaxed),
+            self.0 .1.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Wakes every [`IO_PROBE_EVERY`] on the I/O runtime until `stop`,
+/// counting how often it woke [`IO_LATE`] or more after its time.
+fn spawn_io_probe(stop: CancellationToken) -> IoProbe {
+    let probe = IoProbe::default();
+    let counts = probe.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(IO_PROBE_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let due = tokio::select! {
+                _ = stop.cancelled() => break,
+                due = tick.tick() => due,
+            };
+            let late = std::time::Instant::now().saturating_duration_since(due.into_std());
+            counts.0 .0.fetch_add(1, Ordering::Relaxed);
+            if late >= IO_LATE {
+                counts.0 .1.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+    probe
 }
 
 #[cfg(test)]
@@ -192,18 +229,19 @@ mod tests {
         });
         let t0 = Instant::now();
         let mut t = t0;
+        // 10 probe wake-ups per sample, on time.
         for i in 1..=10u64 {
             t += SAMPLE_EVERY;
-            assert!(io.sample_ticks(t, 0, i, 0));
+            assert!(io.sample_ticks(t, 0, 10 * i, 0));
         }
-        // One wake-up 25 ms or more late: refused...
+        // Two late in a second: refused...
         t += SAMPLE_EVERY;
-        assert!(!io.sample_ticks(t, 0, 11, 1));
-        // ...until it has left the window.
+        assert!(!io.sample_ticks(t, 0, 110, 2));
+        // ...until they have left the window.
         let mut ok = false;
         for i in 12..=22u64 {
             t += SAMPLE_EVERY;
-            ok = io.sample_ticks(t, 0, i, 1);
+            ok = io.sample_ticks(t, 0, 10 * i, 2);
         }
         assert!(ok, "late {}", io.late_fraction());
     }
