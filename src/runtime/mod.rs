@@ -143,7 +143,7 @@ pub struct Gateway {
     pub registry: registry::Registry,
     /// When the gateway started.
     pub started: std::time::SystemTime,
-    /// The media runtime, its busy clock and the overload flag.
+    /// The media workers and the overload flag.
     pub media: media_runtime::MediaRuntime,
     /// Cancelled when the drain begins (before [`Gateway::shutdown`]).
     draining: CancellationToken,

@@ -27,22 +27,6 @@ pub struct PortPair {
 }
 
 impl PortPair {
-    /// The same pair registered with the reactor of the runtime this is
-    /// called on (the media runtime), so its datagrams wake that runtime's
-    /// threads directly.
-    ///
-    /// # Errors
-    /// The OS error when a socket cannot be moved (no runtime, or the
-    /// reactor refuses it).
-    pub fn into_current_runtime(self) -> std::io::Result<PortPair> {
-        let move_one = |s: UdpSocket| UdpSocket::from_std(s.into_std()?);
-        Ok(PortPair {
-            rtp: move_one(self.rtp)?,
-            rtcp: move_one(self.rtcp)?,
-            _lease: self._lease,
-        })
-    }
-
     /// The same pair as non-blocking std sockets, deregistered from the
     /// tokio reactor they were bound on, for a media worker's own poller.
     ///
