@@ -486,6 +486,43 @@ mod tests {
         pool.shutdown(std::time::Duration::from_secs(1));
     }
 
+    /// A datagram flood on one call's port does not hold up another call
+    /// on the same worker: at most 64 datagrams a socket a tick are read.
+    #[tokio::test]
+    async fn a_flooded_call_does_not_stall_its_worker() {
+        let media = crate::config::Config::default().media;
+        let (env, pool) = env(1);
+        let alloc = super::super::ports::PortAllocator::new([127, 0, 0, 1].into(), 47200, 47298);
+        let (pa, pb) = (
+            alloc.allocate().await.unwrap(),
+            alloc.allocate().await.unwrap(),
+        );
+        let flooded = SocketAddr::from(([127, 0, 0, 1], pa.rtp_port()));
+        let far = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let (events, _inbox) = inbox();
+        let n = pcmu_to(far.local_addr().unwrap());
+        let caps = ClientCaps::default();
+        let a = spawn_rtp(&media, caps, "a", n, pa, events.clone(), env.clone()).unwrap();
+        let b = spawn_rtp(&media, caps, "b", n, pb, events, env).unwrap();
+        let attacker = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        attacker.set_nonblocking(true).unwrap();
+        let junk = [0x80u8; 172];
+        for _ in 0..20_000 {
+            let _ = attacker.send_to(&junk, flooded);
+        }
+        b.send_audio(0, pcmu_body());
+        let t = std::time::Instant::now();
+        assert!(rtp_on(&far, 2000).await.is_some(), "the other call's RTP");
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(1),
+            "{:?}",
+            t.elapsed()
+        );
+        a.stop.cancel();
+        b.stop.cancel();
+        pool.shutdown(std::time::Duration::from_secs(1));
+    }
+
     /// Many calls on few workers: spread evenly, each ends on its own, and
     /// stopping the pool ends what is left.
     #[tokio::test]
