@@ -195,13 +195,14 @@ fn run(file: &std::path::Path) -> ExitCode {
         path: Some(file.to_path_buf()),
         log: Some(log),
     };
-    let media = match rtmp2sip::runtime::media_runtime::build(config.media.workers) {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start the media runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let media =
+        match rtmp2sip::runtime::media_runtime::build(config.media.workers, config.media.tick) {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("cannot start the media workers: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("rtmp2sip")
@@ -213,13 +214,9 @@ fn run(file: &std::path::Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = rt.block_on(rtmp2sip::runtime::run(
-        config,
-        media.handle().clone(),
-        source,
-    ));
+    let result = rt.block_on(rtmp2sip::runtime::run(config, media.clone(), source));
     drop(rt);
-    media.shutdown_timeout(std::time::Duration::from_secs(1));
+    media.shutdown(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -38,6 +38,10 @@ pub struct MediaConfig {
     pub workers: u32,
     /// `srtp`: SRTP with SDES keys (RFC 4568) toward SIP far ends.
     pub srtp: SrtpPolicy,
+    /// `tick_ms`: a media worker's tick period, 1..=20 ms (default 10):
+    /// the input of one tick is handled together, which adds up to one
+    /// period (half of it on average) to each direction's latency.
+    pub tick: Duration,
 }
 
 pub use crate::media::srtp::SrtpPolicy;
@@ -95,6 +99,7 @@ pub(super) struct MediaFile {
     latching: Latching,
     workers: u32,
     srtp: SrtpPolicy,
+    tick_ms: u64,
 }
 
 impl Default for MediaFile {
@@ -122,6 +127,7 @@ impl Default for MediaFile {
             latching: Latching::Ip,
             workers: 0,
             srtp: SrtpPolicy::Off,
+            tick_ms: 10,
         }
     }
 }
@@ -200,7 +206,11 @@ pub(super) fn validate_media(file: &Path, m: MediaFile) -> Result<MediaConfig, C
             "must be 0..=64 (0: one per CPU)",
         ));
     }
+    if !(1..=20).contains(&m.tick_ms) {
+        return Err(invalid(file, "media.tick_ms", "must be 1..=20"));
+    }
     Ok(MediaConfig {
+        tick: Duration::from_millis(m.tick_ms),
         workers: match m.workers {
             0 => workers_per_cpu(),
             n => n,
@@ -288,6 +298,13 @@ mod tests {
             default
         );
         assert_eq!(cfg("[media]\nworkers = 3\n").unwrap(), 3);
+        let tick = |t: &str| Config::from_toml(Path::new("t.toml"), t).map(|c| c.media.tick);
+        assert_eq!(tick("").unwrap(), std::time::Duration::from_millis(10));
+        assert_eq!(tick("[media]\ntick_ms = 1\n").unwrap().as_millis(), 1);
+        for bad in ["0", "21"] {
+            let e = tick(&format!("[media]\ntick_ms = {bad}\n")).unwrap_err();
+            assert!(e.to_string().contains("tick_ms"), "{e}");
+        }
         let e = cfg("[media]\nworkers = 65\n").unwrap_err().to_string();
         assert!(e.contains("workers"), "{e}");
     }

@@ -7,6 +7,21 @@
 //! the window's capacity (`workers` × the window's length), a fraction of
 //! the media workers' CPU in 0.0..=1.0.
 //!
+//! A worker that cannot keep its tick schedule is overloaded whatever
+//! its CPU time says (another process took the core): the meter is also
+//! fed the worker's ticks and late ticks ([`LoadMeter::sample_ticks`]),
+//! and refuses while `max_late` (a media worker: [`MAX_LATE_FRACTION`])
+//! or more of the window's ticks started late. The same meter, fed only
+//! ticks, watches the I/O runtime's own schedule (the sampler's
+//! wake-ups).
+//!
+//! A worker's meter is also fed its calls ([`LoadMeter::sample_worker`]):
+//! the cost of one call is the load over the fewest calls it had in the
+//! window (calls that were there all along; calls placed since cost more
+//! than they yet show), and a new call must fit at that cost beside every
+//! current call ([`LoadMeter::admits_call`]), so a burst of dials is not
+//! admitted on the strength of a load measured before those calls began.
+//!
 //! Hysteresis: new calls are refused once the load reaches `max_load`,
 //! and admitted again only when it has fallen below
 //! `max_load` × [`RESUME_FRACTION`], so the answer does not flap around
@@ -25,6 +40,10 @@ use std::time::{Duration, Instant};
 /// `max_load × RESUME_FRACTION`.
 pub const RESUME_FRACTION: f64 = 0.8;
 
+/// New calls are refused while this fraction of the window's ticks (or
+/// more) started late (2 %: two 10 ms ticks in a second).
+pub const MAX_LATE_FRACTION: f64 = 0.02;
+
 /// Most samples kept, whatever the sampling rate (bounds the memory: the
 /// window then covers fewer samples, each one further apart).
 const MAX_SAMPLES: usize = 64;
@@ -40,15 +59,19 @@ pub struct LoadConfig {
     pub max_load: f64,
     /// Length of the sliding window the load is averaged over.
     pub window: Duration,
+    /// Fraction of the window's ticks (0.0..=1.0) that may start late
+    /// before new calls are refused ([`MAX_LATE_FRACTION`] for a media
+    /// worker).
+    pub max_late: f64,
 }
 
 /// The sans-IO admission core: busy-time samples in, admit or refuse out.
 #[derive(Debug)]
 pub struct LoadMeter {
     cfg: LoadConfig,
-    /// `(when, cumulative busy ns)`, oldest first; the oldest may lie
+    /// `(when, cumulative counters)`, oldest first; the oldest may lie
     /// before the window's start (it anchors the window's first interval).
-    samples: VecDeque<(Instant, u64)>,
+    samples: VecDeque<(Instant, Sample)>,
     refusing: bool,
 }
 
@@ -67,12 +90,43 @@ impl LoadMeter {
     /// last one is ignored; a counter that went backwards restarts the
     /// window.
     pub fn sample(&mut self, now: Instant, busy_ns: u64) -> bool {
+        self.sample_ticks(now, busy_ns, 0, 0)
+    }
+
+    /// [`LoadMeter::sample`] with a worker's tick counters too: `ticks`
+    /// run and `late_ticks` that started late (both cumulative).
+    pub fn sample_ticks(
+        &mut self,
+        now: Instant,
+        busy_ns: u64,
+        ticks: u64,
+        late_ticks: u64,
+    ) -> bool {
+        self.sample_worker(now, busy_ns, ticks, late_ticks, 0)
+    }
+
+    /// [`LoadMeter::sample_ticks`] with the worker's `calls` now, for the
+    /// cost of a call ([`LoadMeter::admits_call`]).
+    pub fn sample_worker(
+        &mut self,
+        now: Instant,
+        busy_ns: u64,
+        ticks: u64,
+        late_ticks: u64,
+        calls: usize,
+    ) -> bool {
+        let s = Sample {
+            busy_ns,
+            ticks,
+            late_ticks,
+            calls,
+        };
         match self.samples.back() {
             Some(&(t, _)) if now < t => return self.admits(),
-            Some(&(_, b)) if busy_ns < b => self.samples.clear(),
+            Some((_, b)) if s.before(b) => self.samples.clear(),
             _ => {}
         }
-        self.samples.push_back((now, busy_ns));
+        self.samples.push_back((now, s));
         self.trim(now);
         self.decide();
         self.admits()
@@ -83,13 +137,47 @@ impl LoadMeter {
         !self.refusing
     }
 
+    /// Whether one more call fits beside the worker's `calls` now: new
+    /// calls are admitted and `(calls + 1) × cost` stays below
+    /// `max_load`, the cost of a call being the load over the fewest
+    /// calls sampled in the window ([`LoadMeter::sample_worker`]), or
+    /// over `calls` when that is none (the load alone without calls).
+    pub fn admits_call(&self, calls: usize) -> bool {
+        let load = self.load();
+        let base = self.samples.iter().map(|(_, s)| s.calls).min().unwrap_or(0);
+        let cost = match (base, calls) {
+            (0, 0) => 0.0,
+            (0, n) | (n, _) => load / n as f64,
+        };
+        let need = if calls == 0 {
+            load
+        } else {
+            cost * (calls + 1) as f64
+        };
+        self.admits() && need < self.cfg.max_load
+    }
+
+    /// The fraction of the window's ticks that started late (0.0 without
+    /// ticks).
+    pub fn late_fraction(&self) -> f64 {
+        let (Some((_, a)), Some((_, b))) = (self.samples.front(), self.samples.back()) else {
+            return 0.0;
+        };
+        let ticks = b.ticks.saturating_sub(a.ticks);
+        if ticks == 0 {
+            return 0.0;
+        }
+        b.late_ticks.saturating_sub(a.late_ticks) as f64 / ticks as f64
+    }
+
     /// The load over the window as a fraction of the workers' capacity
     /// (0.0 until two samples span some time; may exceed 1.0 when a step
     /// outlasts a sampling interval).
     pub fn load(&self) -> f64 {
-        let (Some(&(t0, b0)), Some(&(t1, b1))) = (self.samples.front(), self.samples.back()) else {
+        let (Some(&(t0, s0)), Some(&(t1, s1))) = (self.samples.front(), self.samples.back()) else {
             return 0.0;
         };
+        let (b0, b1) = (s0.busy_ns, s1.busy_ns);
         let span = t1.saturating_duration_since(t0).as_nanos() as f64;
         if span <= 0.0 {
             return 0.0;
@@ -115,14 +203,32 @@ impl LoadMeter {
         }
     }
 
-    /// Applies the hysteresis to the current load.
+    /// Applies the hysteresis to the current load and late ticks.
     fn decide(&mut self) {
-        let load = self.load();
+        let (load, late) = (self.load(), self.late_fraction());
         if self.refusing {
-            self.refusing = load >= self.cfg.max_load * RESUME_FRACTION;
+            self.refusing = load >= self.cfg.max_load * RESUME_FRACTION
+                || late >= self.cfg.max_late * RESUME_FRACTION;
         } else {
-            self.refusing = load >= self.cfg.max_load;
+            self.refusing = load >= self.cfg.max_load || late >= self.cfg.max_late;
         }
+    }
+}
+
+/// One sample's cumulative counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Sample {
+    busy_ns: u64,
+    ticks: u64,
+    late_ticks: u64,
+    /// Calls the worker had (0 when not told).
+    calls: usize,
+}
+
+impl Sample {
+    /// True when a counter went backwards since `prev` (a restart).
+    fn before(&self, prev: &Sample) -> bool {
+        self.busy_ns < prev.busy_ns || self.ticks < prev.ticks || self.late_ticks < prev.late_ticks
     }
 }
 
@@ -173,6 +279,7 @@ mod tests {
             workers,
             max_load,
             window: Duration::from_secs(1),
+            max_late: MAX_LATE_FRACTION,
         })
     }
 
@@ -278,6 +385,100 @@ mod tests {
             m.sample(t0 + Duration::from_micros(i), i);
         }
         assert!(m.samples.len() <= MAX_SAMPLES);
+    }
+
+    #[test]
+    fn late_ticks_refuse_whatever_the_cpu_says() {
+        let mut m = meter(1, 0.85);
+        let t0 = Instant::now();
+        m.sample_ticks(t0, 0, 0, 0);
+        // 10 % CPU, 10 ticks per 100 ms, none late: admitted.
+        let mut t = t0;
+        let (mut busy, mut ticks, mut late) = (0, 0, 0);
+        for _ in 0..10 {
+            t += Duration::from_millis(100);
+            busy += 10 * MS;
+            ticks += 10;
+            assert!(m.sample_ticks(t, busy, ticks, late));
+        }
+        assert_eq!(m.late_fraction(), 0.0);
+        // A preempted worker: the same CPU, 1 tick in 10 late.
+        for _ in 0..3 {
+            t += Duration::from_millis(100);
+            busy += 10 * MS;
+            ticks += 10;
+            late += 1;
+            m.sample_ticks(t, busy, ticks, late);
+        }
+        assert!(!m.admits(), "late {}", m.late_fraction());
+        assert!(m.load() < 0.2);
+        // A second on schedule: admitted again.
+        for _ in 0..11 {
+            t += Duration::from_millis(100);
+            busy += 10 * MS;
+            ticks += 10;
+            m.sample_ticks(t, busy, ticks, late);
+        }
+        assert!(m.admits(), "late {}", m.late_fraction());
+    }
+
+    #[test]
+    fn a_new_call_must_fit() {
+        let mut m = meter(1, 0.85);
+        let t0 = Instant::now();
+        m.sample(t0, 0);
+        // 80 % over 40 calls (2 % each): 40 fit nothing more than 2 %...
+        run(&mut m, t0, 0, 10, 80);
+        assert!(m.admits(), "below max_load");
+        assert!(m.admits_call(40), "82 % < 85 %");
+        // ...but 80 % over 10 calls (8 % each) does not.
+        assert!(!m.admits_call(10), "88 % > 85 %");
+        // No calls measured: the load alone.
+        assert!(m.admits_call(0));
+    }
+
+    #[test]
+    fn a_burst_of_calls_is_costed_by_the_calls_that_were_there() {
+        let mut m = meter(1, 0.85);
+        let t0 = Instant::now();
+        let mut t = t0;
+        let mut busy = 0;
+        m.sample_worker(t, busy, 0, 0, 20);
+        // 20 calls of 1 % each (1 ms of work per 100 ms each) for 1 s.
+        for _ in 0..10 {
+            t += Duration::from_millis(100);
+            busy += 20 * MS;
+            m.sample_worker(t, busy, 0, 0, 20);
+        }
+        assert!(m.admits_call(20));
+        // A burst: 90 calls within 0.5 s, each costing only once there.
+        for calls in [34u64, 48, 62, 76, 90] {
+            t += Duration::from_millis(100);
+            busy += calls * MS;
+            m.sample_worker(t, busy, 0, 0, calls as usize);
+        }
+        // The window's load (41 %) with the newest calls barely in it
+        // would admit; 91 calls of 1 % do not fit in 85 %.
+        assert!(m.load() < 0.5 && m.admits());
+        assert!(!m.admits_call(90));
+        // Steady at 60 calls: 61 × 1 % fits.
+        for _ in 0..11 {
+            t += Duration::from_millis(100);
+            busy += 60 * MS;
+            m.sample_worker(t, busy, 0, 0, 60);
+        }
+        assert!(m.admits_call(60), "load {}", m.load());
+        assert!(!m.admits_call(85), "86 % of calls");
+    }
+
+    #[test]
+    fn a_tick_counter_going_backwards_restarts_the_window() {
+        let mut m = meter(1, 0.5);
+        let t0 = Instant::now();
+        m.sample_ticks(t0, 0, 100, 50);
+        m.sample_ticks(t0 + Duration::from_millis(100), MS, 110, 60);
+        assert!(!m.admits());
+        assert!(m.sample_ticks(t0 + Duration::from_millis(200), 2 * MS, 5, 0));
     }
 
     #[test]

@@ -1,24 +1,31 @@
-//! The media runtime: the calls' media tasks run on their own tokio
-//! threads (`[media] workers`), apart from the I/O runtime that serves
+//! The media side of the gateway: the calls' media run on media workers
+//! ([`super::media_worker`]: `[media] workers` OS threads, each owning
+//! many calls in a tick loop), apart from the I/O runtime that serves
 //! RTMP, SIP and HTTP, so codec work never delays a socket or a control
-//! message. Each media task re-registers its RTP/RTCP sockets with the
-//! media runtime's reactor, so a datagram wakes a media thread directly.
+//! message.
 //!
-//! Every media task adds the time it spends on each step (a bridge input
-//! and its output) to one [`BusyClock`]; [`spawn_sampler`] feeds it to
-//! the sans-IO [`LoadMeter`] every [`SAMPLE_EVERY`] and publishes the
-//! answer in a [`LoadFlag`] that `dial` and new INVITEs consult (load
-//! shedding, `[limits] media_max_load`).
+//! Each worker counts its own thread CPU time, ticks and late ticks;
+//! [`spawn_sampler`] feeds them to one sans-IO [`LoadMeter`] per worker
+//! every [`SAMPLE_EVERY`] and publishes the answer in a [`LoadFlag`] that
+//! `dial` and new INVITEs consult (load shedding, `[limits]
+//! media_max_load`): new calls are admitted while some worker has room
+//! for one more call ([`LoadMeter::admits_call`]) and the I/O runtime
+//! keeps its own schedule: a probe task wakes every [`IO_PROBE_EVERY`]
+//! and counts the wake-ups [`IO_LATE`] or more behind, ticks of another
+//! meter (the connections that carry every call's RTMP audio run there;
+//! a machine whose cores are taken by other processes shows there
+//! first).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::runtime::{Handle, Runtime};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use super::media_worker::MediaWorkers;
 use super::metrics::Metrics;
-use crate::media::load::{BusyClock, LoadConfig, LoadFlag, LoadMeter};
+use crate::media::load::{LoadConfig, LoadFlag, LoadMeter, MAX_LATE_FRACTION};
 
 /// How often the load is sampled.
 pub const SAMPLE_EVERY: Duration = Duration::from_millis(100);
@@ -26,58 +33,78 @@ pub const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 /// The sliding window the load is averaged over.
 pub const LOAD_WINDOW: Duration = Duration::from_secs(1);
 
+/// How often the I/O probe wakes.
+pub const IO_PROBE_EVERY: Duration = Duration::from_millis(10);
+
+/// A probe wake-up this late means the I/O runtime is behind (a 20 ms
+/// frame).
+pub const IO_LATE: Duration = Duration::from_millis(20);
+
+/// Fraction of the probe's wake-ups in the window that may be late (2 %:
+/// two a second) before new calls are refused.
+pub const IO_MAX_LATE: f64 = 0.02;
+
 /// What connections need to start media and admit calls.
 #[derive(Debug, Clone)]
 pub struct MediaRuntime {
-    /// Where media tasks are spawned.
-    pub handle: Handle,
-    /// The media workers (threads of `handle`'s runtime).
-    pub workers: u32,
-    /// Busy time of every media task, in ns.
-    pub busy: BusyClock,
+    /// The media workers, where calls' media are placed.
+    pub pool: MediaWorkers,
     /// True while new calls are refused for overload.
     pub load: LoadFlag,
 }
 
 impl MediaRuntime {
-    /// Media on `handle` (a runtime of `workers` threads).
-    pub fn new(handle: Handle, workers: u32) -> Self {
+    /// Media on `pool`.
+    pub fn new(pool: MediaWorkers) -> Self {
         Self {
-            handle,
-            workers: workers.max(1),
-            busy: BusyClock::default(),
+            pool,
             load: LoadFlag::default(),
         }
     }
 }
 
-/// Builds the media runtime: `workers` threads named `rtmp2sip-media`.
+/// Starts the media workers: `workers` threads named `rtmp2sip-media-N`
+/// ticking every `tick`.
 ///
 /// # Errors
-/// The OS error when the threads cannot be started.
-pub fn build(workers: u32) -> std::io::Result<Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers.max(1) as usize)
-        .thread_name("rtmp2sip-media")
-        .enable_all()
-        .build()
+/// The OS error when a thread or its poller cannot be started.
+pub fn build(workers: u32, tick: Duration) -> std::io::Result<MediaWorkers> {
+    MediaWorkers::start(workers, tick)
 }
 
-/// Samples the media workers' busy time every [`SAMPLE_EVERY`] until
+/// Whether some worker has room for one more call: `meters` and each
+/// worker's calls.
+pub fn admits(meters: &[LoadMeter], calls: &[usize]) -> bool {
+    meters
+        .iter()
+        .zip(calls)
+        .any(|(m, &calls)| m.admits_call(calls))
+}
+
+/// Samples the media workers' counters every [`SAMPLE_EVERY`] until
 /// `stop`, sets `media.load` (admit or refuse new calls) with the
-/// hysteresis of [`LoadMeter`], and the `media_load` gauge.
+/// hysteresis of [`LoadMeter`], and the `media_load` gauge (the mean of
+/// the workers' loads).
 pub fn spawn_sampler(
     media: &MediaRuntime,
     max_load: f64,
     metrics: Arc<Metrics>,
     stop: CancellationToken,
 ) {
-    let mut meter = LoadMeter::new(LoadConfig {
-        workers: media.workers,
+    let pool = media.pool.clone();
+    let cfg = LoadConfig {
+        workers: 1,
         max_load,
         window: LOAD_WINDOW,
+        max_late: MAX_LATE_FRACTION,
+    };
+    let mut meters: Vec<LoadMeter> = (0..pool.len()).map(|_| LoadMeter::new(cfg)).collect();
+    let mut io = LoadMeter::new(LoadConfig {
+        max_load: f64::INFINITY,
+        max_late: IO_MAX_LATE,
+        ..cfg
     });
-    let busy = media.busy.clone();
+    let probe = spawn_io_probe(stop.clone());
     let flag = media.load.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(SAMPLE_EVERY);
@@ -86,23 +113,136 @@ pub fn spawn_sampler(
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = tick.tick() => {}
+            };
+            let now = std::time::Instant::now();
+            let (ticks, late) = probe.counts();
+            io.sample_ticks(now, 0, ticks, late);
+            let counters = pool.counters();
+            let mut calls = Vec::with_capacity(counters.len());
+            let mut total = 0.0;
+            for (i, (m, c)) in meters.iter_mut().zip(&counters).enumerate() {
+                m.sample_worker(now, c.cpu_ns, c.ticks, c.late_ticks, c.calls);
+                pool.record_load(i, m.load(), c.calls);
+                calls.push(c.calls);
+                total += m.load();
             }
-            let admits = meter.sample(std::time::Instant::now(), busy.total_ns());
-            metrics.set_media_load(meter.load());
-            if admits == flag.is_overloaded() {
-                if admits {
-                    info!(
-                        load = meter.load(),
-                        "media load below the limit: admitting new calls"
-                    );
+            let load = total / meters.len().max(1) as f64;
+            metrics.set_media_load(load);
+            let ok = io.admits() && admits(&meters, &calls);
+            if ok == flag.is_overloaded() {
+                if ok {
+                    info!(load, "media load below the limit: admitting new calls");
                 } else {
+                    let late: Vec<f64> = meters.iter().map(LoadMeter::late_fraction).collect();
                     warn!(
-                        load = meter.load(),
-                        max_load, "media workers overloaded: refusing new calls"
+                        load,
+                        max_load,
+                        ?late,
+                        io_late = io.late_fraction(),
+                        "media workers overloaded: refusing new calls"
                     );
                 }
-                flag.set_overloaded(!admits);
+                flag.set_overloaded(!ok);
             }
         }
     });
+}
+
+/// The I/O probe's counters: wake-ups, and those [`IO_LATE`] late.
+#[derive(Debug, Clone, Default)]
+struct IoProbe(Arc<(AtomicU64, AtomicU64)>);
+
+impl IoProbe {
+    fn counts(&self) -> (u64, u64) {
+        (
+            self.0 .0.load(Ordering::Relaxed),
+            self.0 .1.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Wakes every [`IO_PROBE_EVERY`] on the I/O runtime until `stop`,
+/// counting how often it woke [`IO_LATE`] or more after its time.
+fn spawn_io_probe(stop: CancellationToken) -> IoProbe {
+    let probe = IoProbe::default();
+    let counts = probe.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(IO_PROBE_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let due = tokio::select! {
+                _ = stop.cancelled() => break,
+                due = tick.tick() => due,
+            };
+            let late = std::time::Instant::now().saturating_duration_since(due.into_std());
+            counts.0 .0.fetch_add(1, Ordering::Relaxed);
+            if late >= IO_LATE {
+                counts.0 .1.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+    probe
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn admission_needs_one_worker_with_room() {
+        let cfg = LoadConfig {
+            workers: 1,
+            max_load: 0.85,
+            window: LOAD_WINDOW,
+            max_late: MAX_LATE_FRACTION,
+        };
+        let t0 = Instant::now();
+        let t1 = t0 + Duration::from_secs(1);
+        let busy = |ms: u64| ms * 1_000_000;
+        let mut full = LoadMeter::new(cfg);
+        full.sample(t0, 0);
+        full.sample(t1, busy(900));
+        let mut half = LoadMeter::new(cfg);
+        half.sample(t0, 0);
+        half.sample(t1, busy(500));
+        assert!(!admits(&[full], &[45]));
+        let mut full2 = LoadMeter::new(cfg);
+        full2.sample(t0, 0);
+        full2.sample(t1, busy(900));
+        assert!(admits(&[full2, half], &[45, 25]));
+        // The half-loaded worker's calls are expensive: one more does not fit.
+        let mut half2 = LoadMeter::new(cfg);
+        half2.sample(t0, 0);
+        half2.sample(t1, busy(500));
+        assert!(!admits(&[half2], &[1]));
+        assert!(!admits(&[], &[]));
+    }
+
+    #[test]
+    fn a_late_io_runtime_refuses_for_a_second() {
+        let mut io = LoadMeter::new(LoadConfig {
+            workers: 1,
+            max_load: f64::INFINITY,
+            window: LOAD_WINDOW,
+            max_late: IO_MAX_LATE,
+        });
+        let t0 = Instant::now();
+        let mut t = t0;
+        // 10 probe wake-ups per sample, on time.
+        for i in 1..=10u64 {
+            t += SAMPLE_EVERY;
+            assert!(io.sample_ticks(t, 0, 10 * i, 0));
+        }
+        // Two late in a second: refused...
+        t += SAMPLE_EVERY;
+        assert!(!io.sample_ticks(t, 0, 110, 2));
+        // ...until they have left the window.
+        let mut ok = false;
+        for i in 12..=22u64 {
+            t += SAMPLE_EVERY;
+            ok = io.sample_ticks(t, 0, 10 * i, 2);
+        }
+        assert!(ok, "late {}", io.late_fraction());
+    }
 }

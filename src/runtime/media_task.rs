@@ -1,46 +1,43 @@
-//! One task per call: drives the call's sans-IO `media::Bridge` between
-//! its RTP/RTCP sockets and the RTMP streams bound to it.
+//! A call's media: builds its sans-IO `media::Bridge` (the downlink codec
+//! chosen from the client's `connect`, [`downlink`]) and places it on a
+//! media worker ([`super::media_worker`]), which drives it between the
+//! call's RTP/RTCP sockets and the RTMP streams bound to it, together
+//! with many other calls, in its tick loop.
 //!
-//! Audio published by a client arrives as [`MediaCommand::Audio`]; audio
-//! for clients leaves through each subscriber's bounded queue, and is
+//! Audio published by a client arrives as
+//! [`MediaCommand::Audio`](super::streams::MediaCommand::Audio) on the
+//! handle's bounded queue (taken with `try_recv` each tick); audio for
+//! clients leaves through each subscriber's bounded queue, and is
 //! dropped for a subscriber whose queue is full, so a slow client never
 //! delays the others or builds up latency.
 //!
 //! Every datagram goes to the bridge with its source address: the bridge
 //! drops what `[media] latching` does not accept before parsing it, and
 //! with rtcp-mux (RFC 5761) demultiplexes RTCP arriving on the RTP socket
-//! and sends its own RTCP from it ([`TransmitKind::Rtp`]).
-//!
-//! The task runs on the media runtime ([`super::media_runtime`]), with its
-//! sockets registered there; it adds the time each step takes (an input
-//! into the bridge and the output it flushes) to the runtime's
-//! [`crate::media::load::BusyClock`] for load shedding. Published audio
-//! passes a per-call [`WorkBudget`]: beyond twice real time (after a
-//! burst) messages are dropped before decoding, counted in
+//! and sends its own RTCP from it. Published audio passes a per-call
+//! [`WorkBudget`](crate::media::budget::WorkBudget): beyond twice real
+//! time (after a burst) messages are dropped before decoding, counted in
 //! `rtmp2sip_media_budget_dropped_total`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant as StdInstant;
 
-use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
-use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, Instrument};
+use tracing::debug;
 
-use super::connection::inbox::{Inbound, InboxSender};
+use super::connection::inbox::InboxSender;
 use super::media_runtime::MediaRuntime;
+use super::media_worker::{CallEnds, CallMedia, PlaceError};
 use super::metrics::Metrics;
 use super::ports::PortPair;
-use super::streams::{update_channel, MediaCommand, MediaHandle, MediaSnapshot, PlayAudio};
+use super::streams::{update_channel, MediaHandle, MediaSnapshot};
 use crate::config::{Latching, MediaConfig, RtmpOutCodec};
-use crate::media::bridge::{Bridge, BridgeConfig, MediaEvent as BridgeEvent, TransmitKind};
-use crate::media::budget::WorkBudget;
+use crate::media::bridge::{Bridge, BridgeConfig};
 use crate::media::codec::{Codec, Direction, Negotiated};
 use crate::media::{LatchMode, MediaError, RtmpOut};
 use crate::rtmp::session::{AudioCodecs, ClientCaps};
-use crate::time::RtmpTimestamp;
 use rtmp2sip_codecs::G711Law;
 
 /// What a call's media task tells the connection that owns the call.
@@ -66,20 +63,15 @@ pub enum MediaEvent {
 /// messages/s (one 256-sample block each), so 256 messages are ~1.5 s of
 /// slack (Speex, 20-40 ms per message: 5-10 s); at most ~4 KiB each
 /// (`MAX_RTMP_PAYLOAD`), which bounds a call's queue to ~1 MiB.
-const INBOUND_DEPTH: usize = 256;
+pub(crate) const INBOUND_DEPTH: usize = 256;
 
-/// Where a media task runs and what it reports to.
+/// Where a call's media runs and what it reports to.
 #[derive(Debug, Clone)]
 pub struct TaskEnv {
-    /// The media runtime (spawning, busy clock).
+    /// The media workers and the overload flag.
     pub runtime: MediaRuntime,
     /// Receives the call's bridge counters once, when the task ends.
     pub metrics: Arc<Metrics>,
-}
-
-struct Subscriber {
-    stream_id: u32,
-    queue: mpsc::Sender<(u32, PlayAudio)>,
 }
 
 /// The media layer's name for `[media] rtmp_out_codec`.
@@ -151,7 +143,8 @@ fn bridge_config(media: &MediaConfig, negotiated: Negotiated, out: RtmpOut) -> B
 /// ([`downlink`]).
 ///
 /// # Errors
-/// [`MediaError`] when the bridge cannot be built for the negotiated codec.
+/// [`SpawnError`] when the bridge cannot be built for the negotiated
+/// codec, or the call cannot be placed on a media worker.
 pub fn spawn_rtp(
     media: &MediaConfig,
     caps: ClientCaps,
@@ -160,7 +153,7 @@ pub fn spawn_rtp(
     ports: PortPair,
     events: InboxSender,
     env: TaskEnv,
-) -> Result<MediaHandle, MediaError> {
+) -> Result<MediaHandle, SpawnError> {
     let mut bridge = Bridge::new(
         bridge_config(media, negotiated, downlink(media, caps)),
         StdInstant::now(),
@@ -170,14 +163,7 @@ pub fn spawn_rtp(
         bridge.set_remote(negotiated.remote_rtp, negotiated.remote_rtcp);
     }
     let ptime_ms = negotiated.ptime_ms;
-    Ok(spawn_task(
-        call_id,
-        bridge,
-        ptime_ms,
-        Some(ports),
-        events,
-        env,
-    ))
+    spawn_task(call_id, bridge, ptime_ms, Some(ports), events, env)
 }
 
 /// Starts the built-in echo destination: a bridge whose far end is a
@@ -190,14 +176,14 @@ pub fn spawn_rtp(
 /// between.
 ///
 /// # Errors
-/// [`MediaError`] when the bridge cannot be built.
+/// [`SpawnError`] when the bridge cannot be built or placed.
 pub fn spawn_echo(
     media: &MediaConfig,
     caps: ClientCaps,
     call_id: &str,
     events: InboxSender,
     env: TaskEnv,
-) -> Result<MediaHandle, MediaError> {
+) -> Result<MediaHandle, SpawnError> {
     let loopback: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 9));
     let negotiated = Negotiated {
         codec: Codec::Pcmu,
@@ -215,12 +201,28 @@ pub fn spawn_echo(
     let mut cfg = bridge_config(media, negotiated, downlink(media, caps));
     cfg.rtp_timeout = std::time::Duration::from_secs(10 * 365 * 24 * 3600);
     let bridge = Bridge::new(cfg, StdInstant::now(), &mut rand::rngs::OsRng)?;
-    Ok(spawn_task(call_id, bridge, 20, None, events, env))
+    spawn_task(call_id, bridge, 20, None, events, env)
 }
 
-/// Builds the task around `bridge` (SIP packet time `ptime_ms`, ms) and
-/// spawns it on the media runtime; `ports` (`None` for the echo
-/// destination) move over to that runtime when the task starts.
+/// Why a call's media could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpawnError {
+    /// The bridge cannot be built for the negotiated codec.
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    /// The RTP sockets cannot be handed to a media worker.
+    #[error("cannot move the RTP sockets to a media worker: {0}")]
+    Sockets(std::io::Error),
+    /// Every media worker's queue of new calls is full.
+    #[error(transparent)]
+    Busy(#[from] PlaceError),
+}
+
+/// Builds the call's media around `bridge` (SIP packet time `ptime_ms`,
+/// ms) and places it on the least loaded media worker; `ports` (`None`
+/// for the echo destination) leave the tokio reactor for the worker's
+/// poller.
 fn spawn_task(
     call_id: &str,
     bridge: Bridge,
@@ -228,335 +230,45 @@ fn spawn_task(
     ports: Option<PortPair>,
     events: InboxSender,
     env: TaskEnv,
-) -> MediaHandle {
-    let (handle, rx, updates, stats) = new_handle(call_id);
-    let now = StdInstant::now();
-    let task = MediaTask {
-        call_id: call_id.to_string(),
-        bridge,
-        sockets: None,
-        commands: rx,
-        updates,
-        subscribers: Vec::new(),
-        events,
-        stop: handle.stop.clone(),
-        metrics: env.metrics,
-        stats: (stats, now),
-        busy: env.runtime.busy.clone(),
-        budget: WorkBudget::new(now),
-        ptime_ms,
-    };
-    let span = if ports.is_some() {
-        tracing::info_span!("media", call_id = %call_id)
-    } else {
-        tracing::info_span!("echo", call_id = %call_id)
-    };
-    env.runtime.handle.spawn(task.run(ports).instrument(span));
-    handle
+) -> Result<MediaHandle, SpawnError> {
+    let ports = ports
+        .map(PortPair::into_std)
+        .transpose()
+        .map_err(SpawnError::Sockets)?;
+    let (handle, ends) = new_handle(call_id, events, env.metrics);
+    let call = CallMedia::new(call_id, bridge, ptime_ms, ports, ends, StdInstant::now());
+    env.runtime.pool.place(call)?;
+    debug!(%call_id, "media placed on a worker");
+    Ok(handle)
 }
 
-type UpdateReceiver = watch::Receiver<Option<Negotiated>>;
-
+/// A fresh handle and the ends a worker keeps.
 fn new_handle(
     call_id: &str,
-) -> (
-    MediaHandle,
-    mpsc::Receiver<MediaCommand>,
-    UpdateReceiver,
-    StatsSender,
-) {
+    events: InboxSender,
+    metrics: Arc<Metrics>,
+) -> (MediaHandle, CallEnds) {
     let (tx, rx) = mpsc::channel(INBOUND_DEPTH);
     let (updates, updates_rx) = update_channel();
     let (stats_tx, stats) = watch::channel(MediaSnapshot::default());
-    (
-        MediaHandle {
-            call_id: call_id.to_string(),
-            tx,
-            stop: CancellationToken::new(),
-            updates,
-            publisher: Default::default(),
-            stats,
-        },
-        rx,
-        updates_rx,
-        stats_tx,
-    )
-}
-
-/// The media task's end of [`MediaHandle::stats`].
-type StatsSender = watch::Sender<MediaSnapshot>;
-
-/// How often a media task refreshes [`MediaHandle::stats`] (off the
-/// per-packet path: on its timer wake-ups).
-const STATS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-
-struct MediaTask {
-    call_id: String,
-    bridge: Bridge,
-    /// `None` for the echo destination.
-    sockets: Option<PortPair>,
-    commands: mpsc::Receiver<MediaCommand>,
-    /// Renegotiated media ([`MediaHandle::update`]), latest wins.
-    updates: UpdateReceiver,
-    subscribers: Vec<Subscriber>,
-    events: InboxSender,
-    stop: CancellationToken,
-    /// Receives the call's [`BridgeStats`] once, when the task ends.
-    metrics: Arc<Metrics>,
-    /// [`MediaHandle::stats`], and when it was last refreshed.
-    stats: (StatsSender, StdInstant),
-    /// The media workers' busy time: each step's duration is added.
-    busy: crate::media::load::BusyClock,
-    /// Published audio beyond twice real time is dropped.
-    budget: WorkBudget,
-    /// The SIP side's packet time (ms): each RTP packet a published
-    /// message produced charges this much to the budget.
-    ptime_ms: u32,
-}
-
-/// What woke the task.
-enum Step {
-    Stop,
-    Command(Option<MediaCommand>),
-    Rtp(std::io::Result<(usize, SocketAddr)>),
-    Rtcp(std::io::Result<(usize, SocketAddr)>),
-    Updated(bool),
-    Timeout,
-}
-
-async fn recv_on(sock: Option<&UdpSocket>, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
-    match sock {
-        Some(s) => s.recv_from(buf).await,
-        None => std::future::pending().await,
-    }
-}
-
-impl MediaTask {
-    /// Runs until stopped; `ports` (none for the echo destination) are
-    /// moved onto the runtime this runs on first.
-    async fn run(mut self, ports: Option<PortPair>) {
-        debug!("media started");
-        if let Some(p) = ports {
-            match p.into_current_runtime() {
-                Ok(p) => self.sockets = Some(p),
-                Err(e) => {
-                    info!(error = %e, "cannot register the RTP sockets; media ends");
-                    self.events
-                        .send(Inbound::Media(self.call_id.clone(), MediaEvent::Ended));
-                    return;
-                }
-            }
-        }
-        let mut rtp_buf = vec![0u8; 2048];
-        let mut rtcp_buf = vec![0u8; 2048];
-        loop {
-            let t0 = StdInstant::now();
-            self.flush().await;
-            let wake = self
-                .bridge
-                .poll_timeout()
-                .map(Instant::from_std)
-                .unwrap_or_else(|| Instant::now() + std::time::Duration::from_secs(3600));
-            let flushed = t0.elapsed();
-            let rtp_sock = self.sockets.as_ref().map(|p| &p.rtp);
-            let rtcp_sock = self.sockets.as_ref().map(|p| &p.rtcp);
-            let step = tokio::select! {
-                _ = self.stop.cancelled() => Step::Stop,
-                cmd = self.commands.recv() => Step::Command(cmd),
-                r = recv_on(rtp_sock, &mut rtp_buf) => Step::Rtp(r),
-                r = recv_on(rtcp_sock, &mut rtcp_buf) => Step::Rtcp(r),
-                changed = self.updates.changed() => Step::Updated(changed.is_ok()),
-                _ = sleep_until(wake) => Step::Timeout,
-            };
-            let t1 = StdInstant::now();
-            let go_on = self.step(t1, step, &rtp_buf, &rtcp_buf);
-            self.busy.add(flushed + t1.elapsed());
-            if !go_on {
-                break;
-            }
-        }
-        self.bridge.close(StdInstant::now());
-        self.flush().await;
-        self.publish_stats(true);
-        let stats = self.bridge.stats();
-        let budget_dropped = self.budget.dropped();
-        info!(?stats, budget_dropped, "media ended");
-        self.metrics.media_ended(&stats);
-        self.metrics.media_budget_dropped(budget_dropped);
-        self.events
-            .send(Inbound::Media(self.call_id.clone(), MediaEvent::Ended));
-    }
-
-    /// Handles what woke the task at `now`; false when the task ends.
-    fn step(&mut self, now: StdInstant, step: Step, rtp_buf: &[u8], rtcp_buf: &[u8]) -> bool {
-        match step {
-            Step::Stop | Step::Command(None) | Step::Updated(false) => return false,
-            Step::Command(Some(cmd)) => self.command(now, cmd),
-            Step::Rtp(Ok((n, from))) => {
-                if let Some(d) = rtp_buf.get(..n) {
-                    if let Err(e) = self.bridge.handle_rtp(now, from, d) {
-                        debug!(error = %e, "dropping RTP packet");
-                    }
-                }
-            }
-            Step::Rtcp(Ok((n, from))) => {
-                if let Some(d) = rtcp_buf.get(..n) {
-                    if let Err(e) = self.bridge.handle_rtcp(now, from, d) {
-                        debug!(error = %e, "dropping RTCP packet");
-                    }
-                }
-            }
-            Step::Rtp(Err(_)) | Step::Rtcp(Err(_)) => {}
-            Step::Updated(true) => self.apply_update(),
-            Step::Timeout => {
-                self.bridge.handle_timeout(now);
-                self.publish_stats(false);
-            }
-        }
-        true
-    }
-
-    /// Refreshes [`MediaHandle::stats`] at most every [`STATS_EVERY`]
-    /// (always with `force`: when the task ends).
-    fn publish_stats(&mut self, force: bool) {
-        let now = StdInstant::now();
-        if force || now.saturating_duration_since(self.stats.1) >= STATS_EVERY {
-            self.stats.1 = now;
-            self.stats.0.send_replace(MediaSnapshot {
-                stats: self.bridge.stats(),
-                rtmp_in: self.bridge.rtmp_in_codec(),
-            });
-        }
-    }
-
-    fn command(&mut self, now: StdInstant, cmd: MediaCommand) {
-        match cmd {
-            MediaCommand::Audio { timestamp_ms, body } => self.published(now, timestamp_ms, &body),
-            MediaCommand::Subscribe { stream_id, queue } => {
-                // An Opus player needs the OpusHead before any frame.
-                if let Some(head) = self.bridge.rtmp_stream_header() {
-                    let play = PlayAudio {
-                        timestamp_ms: head.timestamp_ms,
-                        body: head.body,
-                    };
-                    let _ = queue.try_send((stream_id, play));
-                }
-                self.subscribers.push(Subscriber { stream_id, queue });
-            }
-            MediaCommand::Dtmf {
-                digits,
-                duration_ms,
-            } => match self.bridge.send_dtmf(now, &digits, duration_ms) {
-                Ok(()) => debug!(%digits, "DTMF as RFC 4733 telephone-event"),
-                Err(MediaError::NoTelephoneEvent) => {
-                    let ev = MediaEvent::DtmfFallback {
-                        digits,
-                        duration_ms,
-                    };
-                    self.events.send(Inbound::Media(self.call_id.clone(), ev));
-                }
-                Err(e) => debug!(error = %e, "DTMF not sent"),
-            },
-        }
-    }
-
-    /// One published audio message, within the call's work budget: it is
-    /// charged the media time of the RTP packets it produced.
-    fn published(&mut self, now: StdInstant, timestamp_ms: u32, body: &[u8]) {
-        if !self.budget.admit(now) {
-            if self.budget.dropped() == 1 {
-                info!("audio published faster than twice real time: dropping the excess");
-            }
-            return;
-        }
-        let before = self.bridge.stats().rtp_sent;
-        if let Err(e) = self
-            .bridge
-            .handle_rtmp_audio(now, RtmpTimestamp(timestamp_ms), body)
-        {
-            debug!(error = %e, "dropping RTMP audio");
-        }
-        let packets = self.bridge.stats().rtp_sent.saturating_sub(before);
-        let ms = u32::try_from(packets)
-            .unwrap_or(u32::MAX)
-            .saturating_mul(self.ptime_ms);
-        self.budget.charge(ms);
-    }
-
-    /// Adopts the latest [`MediaHandle::update`]; a codec the bridge cannot
-    /// start leaves the media as it was (logged).
-    fn apply_update(&mut self) {
-        let Some(negotiated) = *self.updates.borrow_and_update() else {
-            return;
-        };
-        if self.sockets.is_none() {
-            return; // the echo destination has no far end to renegotiate
-        }
-        self.ptime_ms = negotiated.ptime_ms;
-        match self.bridge.update(StdInstant::now(), negotiated) {
-            Ok(change) => info!(?change, "media renegotiated"),
-            Err(e) => info!(error = %e, "renegotiated media refused; keeping the old"),
-        }
-    }
-
-    /// Sends what the bridge produced: RTP/RTCP to the far end (or back
-    /// into the bridge for the echo destination), audio to subscribers,
-    /// events to the connection.
-    async fn flush(&mut self) {
-        // Bounded: a bridge produces a handful of packets per input.
-        for _ in 0..256 {
-            let Some(t) = self.bridge.poll_transmit() else {
-                break;
-            };
-            match &self.sockets {
-                Some(p) => {
-                    let sock = match t.kind {
-                        TransmitKind::Rtp => &p.rtp,
-                        TransmitKind::Rtcp => &p.rtcp,
-                    };
-                    if let Err(e) = sock.send_to(&t.payload, t.dest).await {
-                        debug!(error = %e, dest = %t.dest, "RTP send failed");
-                    }
-                }
-                None => {
-                    if t.kind == TransmitKind::Rtp {
-                        let _ = self
-                            .bridge
-                            .handle_rtp(StdInstant::now(), t.dest, &t.payload);
-                    }
-                }
-            }
-        }
-        while let Some(audio) = self.bridge.poll_rtmp_audio() {
-            let play = PlayAudio {
-                timestamp_ms: audio.timestamp_ms,
-                body: audio.body,
-            };
-            self.subscribers
-                .retain(|s| match s.queue.try_send((s.stream_id, play.clone())) {
-                    Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => true,
-                    Err(mpsc::error::TrySendError::Closed(_)) => false,
-                });
-        }
-        while let Some(ev) = self.bridge.poll_event() {
-            let out = match ev {
-                BridgeEvent::RtpTimeout => Some(MediaEvent::RtpTimeout),
-                BridgeEvent::Dtmf { digit, end: false } => Some(MediaEvent::Dtmf(digit)),
-                BridgeEvent::RemoteLatched(addr) => {
-                    debug!(%addr, "RTP latched");
-                    None
-                }
-                BridgeEvent::RtmpCodecChanged { from, to } => {
-                    info!(?from, ?to, "RTMP client audio codec");
-                    None
-                }
-                _ => None,
-            };
-            if let Some(ev) = out {
-                self.events.send(Inbound::Media(self.call_id.clone(), ev));
-            }
-        }
-    }
+    let stop = CancellationToken::new();
+    let handle = MediaHandle {
+        call_id: call_id.to_string(),
+        tx,
+        stop: stop.clone(),
+        updates,
+        publisher: Default::default(),
+        stats,
+    };
+    let ends = CallEnds {
+        commands: rx,
+        updates: updates_rx,
+        stats: stats_tx,
+        stop,
+        events,
+        metrics,
+    };
+    (handle, ends)
 }
 
 #[cfg(test)]
@@ -607,6 +319,11 @@ mod tests {
         assert_eq!(downlink(&media, caps), RtmpOut::Opus);
     }
 
+    use crate::runtime::connection::inbox::{inbox, Inbound};
+    use crate::runtime::media_worker::MediaWorkers;
+    use crate::runtime::streams::PlayAudio;
+    use tokio::net::UdpSocket;
+
     /// Receives one RTP packet on `sock` within `ms`: (seq, ts, marker).
     async fn rtp_on(sock: &UdpSocket, ms: u64) -> Option<(u16, u32, bool)> {
         let mut buf = [0u8; 2048];
@@ -619,6 +336,54 @@ mod tests {
         Some((p.seq, p.ts.0, p.marker))
     }
 
+    fn pcmu_to(remote_rtp: SocketAddr) -> Negotiated {
+        Negotiated {
+            codec: Codec::Pcmu,
+            pt: 0,
+            recv_pt: 0,
+            dtmf_pt: None,
+            recv_dtmf_pt: None,
+            ptime_ms: 20,
+            direction: Direction::SendRecv,
+            remote_rtp,
+            remote_rtcp: SocketAddr::from(([127, 0, 0, 1], 9)),
+            rtcp_mux: false,
+            srtp: None,
+        }
+    }
+
+    fn env(workers: u32) -> (TaskEnv, MediaWorkers) {
+        let pool = MediaWorkers::start(workers, std::time::Duration::from_millis(10)).unwrap();
+        let env = TaskEnv {
+            runtime: MediaRuntime::new(pool.clone()),
+            metrics: Arc::new(Metrics::new()),
+        };
+        (env, pool)
+    }
+
+    fn pcmu_body() -> bytes::Bytes {
+        let mut body = vec![0x82];
+        body.extend([0xFFu8; 160]);
+        body.into()
+    }
+
+    /// Waits up to 2 s for the media's `Ended` event.
+    async fn ended(inbox: &mut crate::runtime::connection::inbox::Inbox, id: &str) -> bool {
+        let wait = std::time::Duration::from_secs(2);
+        tokio::time::timeout(wait, async {
+            while let Some(m) = inbox.recv().await {
+                if let Inbound::Media(c, MediaEvent::Ended) = m {
+                    if c == id {
+                        return true;
+                    }
+                }
+            }
+            false
+        })
+        .await
+        .unwrap_or(false)
+    }
+
     #[tokio::test]
     async fn update_moves_holds_and_resumes_a_running_call() {
         let media = crate::config::Config::default().media;
@@ -629,39 +394,22 @@ mod tests {
         let first = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let moved = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let at = |s: &UdpSocket| s.local_addr().unwrap();
-        let unused = SocketAddr::from(([127, 0, 0, 1], 9));
-        let mut n = Negotiated {
-            codec: Codec::Pcmu,
-            pt: 0,
-            recv_pt: 0,
-            dtmf_pt: None,
-            recv_dtmf_pt: None,
-            ptime_ms: 20,
-            direction: Direction::SendRecv,
-            remote_rtp: at(&first),
-            remote_rtcp: unused,
-            rtcp_mux: false,
-            srtp: None,
-        };
-        let (events, _inbox) = super::super::connection::inbox::inbox();
-        let env = TaskEnv {
-            runtime: MediaRuntime::new(tokio::runtime::Handle::current(), 1),
-            metrics: Arc::new(Metrics::new()),
-        };
+        let mut n = pcmu_to(at(&first));
+        let (events, mut inbox) = inbox();
+        let (env, pool) = env(1);
         let caps = ClientCaps::default();
         let h = spawn_rtp(&media, caps, "c1", n, ports, events, env).unwrap();
-        let mut body = vec![0x82];
-        body.extend([0xFFu8; 160]);
+        let body = pcmu_body();
         let settle = || tokio::time::sleep(std::time::Duration::from_millis(50));
 
-        h.send_audio(0, body.clone().into());
+        h.send_audio(0, body.clone());
         let (seq, ts, _) = rtp_on(&first, 2000).await.expect("RTP to the SDP address");
 
         // A re-INVITE moves the far end: RTP follows, the sequence goes on.
         n.remote_rtp = at(&moved);
         h.update(n);
         settle().await;
-        h.send_audio(20, body.clone().into());
+        h.send_audio(20, body.clone());
         let (seq2, ts2, _) = rtp_on(&moved, 2000).await.expect("RTP to the new address");
         assert_eq!(seq2, seq.wrapping_add(1));
         assert_eq!(ts2, ts.wrapping_add(160));
@@ -670,70 +418,159 @@ mod tests {
         n.direction = Direction::RecvOnly;
         h.update(n);
         settle().await;
-        h.send_audio(40, body.clone().into());
+        h.send_audio(40, body.clone());
         assert_eq!(rtp_on(&moved, 300).await, None);
 
         // Resumed: the next sequence number, a talkspurt.
         n.direction = Direction::SendRecv;
         h.update(n);
         settle().await;
-        h.send_audio(1000, body.clone().into());
+        h.send_audio(1000, body.clone());
         let (seq3, ts3, marker) = rtp_on(&moved, 2000).await.expect("RTP after resume");
         assert_eq!(seq3, seq.wrapping_add(2));
         assert!(marker);
         assert!(ts3.wrapping_sub(ts2) >= 160 + 8 * 300, "held time skipped");
         h.stop.cancel();
+        assert!(
+            ended(&mut inbox, "c1").await,
+            "the connection hears the end"
+        );
+        assert_eq!(pool.counters()[0].calls, 0);
+        pool.shutdown(std::time::Duration::from_secs(1));
     }
 
-    /// The gateway's layout: ports bound on the I/O runtime, the task on
-    /// the media runtime; the sockets move over, and the steps are timed.
+    /// The gateway's layout: ports bound on the I/O runtime, the call on a
+    /// media worker thread; the sockets move over (RTP in both
+    /// directions), and the worker counts its CPU time and ticks.
     #[test]
-    fn media_runs_on_its_own_runtime_with_sockets_moved_over() {
+    fn media_runs_on_a_worker_with_sockets_moved_over() {
         let io = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        let media_rt = super::super::media_runtime::build(1).unwrap();
-        let runtime = MediaRuntime::new(media_rt.handle().clone(), 1);
-        let busy = runtime.busy.clone();
+        let (env, pool) = env(1);
         io.block_on(async {
             let ports =
                 super::super::ports::PortAllocator::new([127, 0, 0, 1].into(), 47100, 47198)
                     .allocate()
                     .await
                     .unwrap();
+            let ours = SocketAddr::from(([127, 0, 0, 1], ports.rtp_port()));
             let far = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-            let n = Negotiated {
-                codec: Codec::Pcmu,
-                pt: 0,
-                recv_pt: 0,
-                dtmf_pt: None,
-                recv_dtmf_pt: None,
-                ptime_ms: 20,
-                direction: Direction::SendRecv,
-                remote_rtp: far.local_addr().unwrap(),
-                remote_rtcp: SocketAddr::from(([127, 0, 0, 1], 9)),
-                rtcp_mux: false,
-                srtp: None,
-            };
-            let (events, _inbox) = super::super::connection::inbox::inbox();
-            let env = TaskEnv {
-                runtime,
-                metrics: Arc::new(Metrics::new()),
-            };
+            let (events, _inbox) = inbox();
             let media = crate::config::Config::default().media;
+            let n = pcmu_to(far.local_addr().unwrap());
             let h = spawn_rtp(&media, ClientCaps::default(), "c2", n, ports, events, env).unwrap();
-            let mut body = vec![0x82];
-            body.extend([0xFFu8; 160]);
-            h.send_audio(0, body.into());
-            assert!(
-                rtp_on(&far, 2000).await.is_some(),
-                "RTP from the media runtime"
-            );
+            let (q, mut played) = mpsc::channel::<(u32, PlayAudio)>(64);
+            h.subscribe(7, q);
+            h.send_audio(0, pcmu_body());
+            assert!(rtp_on(&far, 2000).await.is_some(), "RTP from the worker");
+            // The far end's RTP reaches the subscriber through the jitter buffer.
+            for i in 0..20u16 {
+                let mut pkt = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4];
+                pkt[2..4].copy_from_slice(&(100 + i).to_be_bytes());
+                pkt[4..8].copy_from_slice(&(u32::from(i) * 160).to_be_bytes());
+                pkt.extend([0xFFu8; 160]);
+                far.send_to(&pkt, ours).await.unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            let wait = std::time::Duration::from_secs(2);
+            let (stream, _) = tokio::time::timeout(wait, played.recv())
+                .await
+                .expect("audio toward the client")
+                .unwrap();
+            assert_eq!(stream, 7);
             h.stop.cancel();
         });
-        assert!(busy.total_ns() > 0, "the media task's steps are timed");
-        drop(io);
-        media_rt.shutdown_timeout(std::time::Duration::from_secs(1));
+        let c = pool.counters()[0];
+        assert!(c.ticks > 10, "{c:?}");
+        assert!(c.cpu_ns > 0, "the worker's CPU time is counted: {c:?}");
+        pool.shutdown(std::time::Duration::from_secs(1));
+    }
+
+    /// A datagram flood on one call's port does not hold up another call
+    /// on the same worker: at most 64 datagrams a socket a tick are read.
+    #[tokio::test]
+    async fn a_flooded_call_does_not_stall_its_worker() {
+        let media = crate::config::Config::default().media;
+        let (env, pool) = env(1);
+        let alloc = super::super::ports::PortAllocator::new([127, 0, 0, 1].into(), 47200, 47298);
+        let (pa, pb) = (
+            alloc.allocate().await.unwrap(),
+            alloc.allocate().await.unwrap(),
+        );
+        let flooded = SocketAddr::from(([127, 0, 0, 1], pa.rtp_port()));
+        let far = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let (events, _inbox) = inbox();
+        let n = pcmu_to(far.local_addr().unwrap());
+        let caps = ClientCaps::default();
+        let a = spawn_rtp(&media, caps, "a", n, pa, events.clone(), env.clone()).unwrap();
+        let b = spawn_rtp(&media, caps, "b", n, pb, events, env).unwrap();
+        let attacker = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        attacker.set_nonblocking(true).unwrap();
+        let junk = [0x80u8; 172];
+        for _ in 0..20_000 {
+            let _ = attacker.send_to(&junk, flooded);
+        }
+        b.send_audio(0, pcmu_body());
+        let t = std::time::Instant::now();
+        assert!(rtp_on(&far, 2000).await.is_some(), "the other call's RTP");
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(1),
+            "{:?}",
+            t.elapsed()
+        );
+        a.stop.cancel();
+        b.stop.cancel();
+        pool.shutdown(std::time::Duration::from_secs(1));
+    }
+
+    /// Many calls on few workers: spread evenly, each ends on its own, and
+    /// stopping the pool ends what is left.
+    #[tokio::test]
+    async fn calls_are_spread_over_workers_and_end_with_the_pool() {
+        let media = crate::config::Config::default().media;
+        let (env, pool) = env(2);
+        let (events, mut inbox) = inbox();
+        let mut handles = Vec::new();
+        for i in 0..6 {
+            let id = format!("e{i}");
+            let h = spawn_echo(
+                &media,
+                ClientCaps::default(),
+                &id,
+                events.clone(),
+                env.clone(),
+            );
+            handles.push(h.unwrap());
+        }
+        let calls: Vec<usize> = pool.counters().iter().map(|c| c.calls).collect();
+        assert_eq!(calls, [3, 3]);
+        // The echo destination plays back what is published.
+        let (q, mut played) = mpsc::channel::<(u32, PlayAudio)>(64);
+        handles[0].subscribe(1, q);
+        for i in 0..10 {
+            handles[0].send_audio(i * 20, pcmu_body());
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let wait = std::time::Duration::from_secs(2);
+        assert!(
+            tokio::time::timeout(wait, played.recv()).await.is_ok(),
+            "echo"
+        );
+        handles[0].stop.cancel();
+        assert!(ended(&mut inbox, "e0").await);
+        pool.shutdown(std::time::Duration::from_secs(2));
+        let mut rest = 0;
+        while let Ok(Some(m)) =
+            tokio::time::timeout(std::time::Duration::from_millis(200), inbox.recv()).await
+        {
+            rest += usize::from(matches!(m, Inbound::Media(_, MediaEvent::Ended)));
+        }
+        assert_eq!(rest, 5, "the pool's stop ends every call");
+        assert!(pool.counters().iter().all(|c| c.calls == 0));
+        // A stopped pool places nothing.
+        let late = spawn_echo(&media, ClientCaps::default(), "late", events, env);
+        assert!(matches!(late, Err(SpawnError::Busy(_))));
     }
 }

@@ -12,10 +12,11 @@
 //!   admitted the same way;
 //! - [`connection`]: runs the handshake, then drives one `rtmp::Session` and
 //!   one `call::Controller`, and starts calls through the SIP user agent;
-//! - [`media_task`]: one per call, drives a `media::Bridge` between the
-//!   call's RTP sockets and the RTMP streams bound to it, on the media
-//!   runtime ([`media_runtime`]: `[media] workers` threads of their own,
-//!   and the load sampler behind `[limits] media_max_load`).
+//! - [`media_task`]: builds a call's `media::Bridge` and places it on a
+//!   [`media_worker`] (`[media] workers` OS threads, each driving many
+//!   calls' bridges between their RTP sockets and the RTMP streams bound
+//!   to them in one tick loop); [`media_runtime`] holds the workers and
+//!   the load sampler behind `[limits] media_max_load`.
 
 pub mod cdr;
 pub mod connection;
@@ -23,6 +24,7 @@ pub mod http;
 pub mod locations;
 pub mod media_runtime;
 pub mod media_task;
+pub mod media_worker;
 pub mod metrics;
 pub mod ports;
 pub mod publisher;
@@ -141,7 +143,7 @@ pub struct Gateway {
     pub registry: registry::Registry,
     /// When the gateway started.
     pub started: std::time::SystemTime,
-    /// The media runtime, its busy clock and the overload flag.
+    /// The media workers and the overload flag.
     pub media: media_runtime::MediaRuntime,
     /// Cancelled when the drain begins (before [`Gateway::shutdown`]).
     draining: CancellationToken,
@@ -230,19 +232,19 @@ pub fn init_logging(cfg: &LogConfig) -> Result<reload::LogControl, String> {
 
 /// Runs the gateway until SIGINT or SIGTERM, then drains (`[limits]
 /// drain_timeout_s`) and stops; SIGHUP reloads `source`'s file. The calls'
-/// media run on `media` (a runtime of `[media] workers` threads,
+/// media run on `media` (the `[media] workers` threads,
 /// [`media_runtime::build`]).
 ///
 /// # Errors
 /// [`RuntimeError`] when a listener cannot be bound at start-up.
 pub async fn run(
     config: Config,
-    media: tokio::runtime::Handle,
+    media: media_worker::MediaWorkers,
     source: reload::ReloadSource,
 ) -> Result<(), RuntimeError> {
     let shutdown = CancellationToken::new();
     let auth = crate::auth::ClientAuth::new(&config.auth)?.map(Arc::new);
-    let media = media_runtime::MediaRuntime::new(media, config.media.workers);
+    let media = media_runtime::MediaRuntime::new(media);
     let metrics: Arc<metrics::Metrics> = Arc::default();
     let locations = Arc::new(Locations::with_load(media.load.clone(), metrics.clone()));
     let codecs =

@@ -27,19 +27,19 @@ pub struct PortPair {
 }
 
 impl PortPair {
-    /// The same pair registered with the reactor of the runtime this is
-    /// called on (the media runtime), so its datagrams wake that runtime's
-    /// threads directly.
+    /// The same pair as non-blocking std sockets, deregistered from the
+    /// tokio reactor they were bound on, for a media worker's own poller.
     ///
     /// # Errors
-    /// The OS error when a socket cannot be moved (no runtime, or the
-    /// reactor refuses it).
-    pub fn into_current_runtime(self) -> std::io::Result<PortPair> {
-        let move_one = |s: UdpSocket| UdpSocket::from_std(s.into_std()?);
-        Ok(PortPair {
-            rtp: move_one(self.rtp)?,
-            rtcp: move_one(self.rtcp)?,
-            _lease: self._lease,
+    /// The OS error when a socket cannot be taken from the reactor.
+    pub fn into_std(self) -> std::io::Result<StdPortPair> {
+        let (rtp, rtcp) = (self.rtp.into_std()?, self.rtcp.into_std()?);
+        rtp.set_nonblocking(true)?;
+        rtcp.set_nonblocking(true)?;
+        Ok(StdPortPair {
+            rtp,
+            rtcp,
+            lease: PortLease(self._lease),
         })
     }
 
@@ -48,6 +48,22 @@ impl PortPair {
         self.rtp.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 }
+
+/// A [`PortPair`] outside tokio: non-blocking std sockets (a media
+/// worker registers them with its own poller) and the pair's lease.
+#[derive(Debug)]
+pub struct StdPortPair {
+    /// The RTP socket (even port).
+    pub rtp: std::net::UdpSocket,
+    /// The RTCP socket (RTP + 1).
+    pub rtcp: std::net::UdpSocket,
+    /// Holds the pair in the allocator: free again once this drops.
+    pub lease: PortLease,
+}
+
+/// A pair held in its allocator; released when dropped.
+#[derive(Debug)]
+pub struct PortLease(#[allow(dead_code)] Lease);
 
 /// Which pairs are in use: one bit per pair (at most 32768 pairs, 4 KiB).
 #[derive(Debug, Default)]

@@ -28,7 +28,7 @@ pub struct PlayAudio {
     pub body: Bytes,
 }
 
-/// What a connection may send to a call's media task.
+/// What a connection may send to a call's media (on its media worker).
 #[derive(Debug)]
 pub enum MediaCommand {
     /// An audio message published by a client: RTMP timestamp (ms) and FLV body.
@@ -39,7 +39,7 @@ pub enum MediaCommand {
         body: Bytes,
     },
     /// Start sending the far end's audio to this queue, tagged with the
-    /// subscriber's NetStream id. The media task drops audio for a
+    /// subscriber's NetStream id. The media worker drops audio for a
     /// subscriber whose queue is full (a slow client), so latency cannot
     /// build up behind it.
     Subscribe {
@@ -58,14 +58,14 @@ pub enum MediaCommand {
     },
 }
 
-/// A handle to a call's media task.
+/// A handle to a call's media (on its media worker).
 #[derive(Debug, Clone)]
 pub struct MediaHandle {
     /// The call's id (its SIP Call-ID, or the echo call's generated id).
     pub call_id: String,
-    /// The media task's bounded command queue.
+    /// The call's bounded command queue (its worker takes it each tick).
     pub tx: mpsc::Sender<MediaCommand>,
-    /// Cancelling it ends the media task.
+    /// Cancelling it ends the call's media (at its worker's next tick).
     pub stop: tokio_util::sync::CancellationToken,
     /// The latest renegotiated media (one slot, latest wins), apart from
     /// the audio queue so that an update is never dropped behind audio:
@@ -73,12 +73,12 @@ pub struct MediaHandle {
     pub updates: watch::Sender<Option<Negotiated>>,
     /// Who publishes into the call now: one NetStream at a time.
     pub publisher: super::publisher::PublisherSlot,
-    /// The media task's counters, refreshed about once a second and when
+    /// The call's media counters, refreshed about once a second and when
     /// it ends (for the status API and call detail records).
     pub stats: watch::Receiver<MediaSnapshot>,
 }
 
-/// What a media task last reported about its call.
+/// What a call's media last reported about its call.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct MediaSnapshot {
     /// The bridge's counters.
@@ -87,7 +87,7 @@ pub struct MediaSnapshot {
     pub rtmp_in: Option<crate::media::RtmpCodec>,
 }
 
-/// A fresh update slot for a [`MediaHandle`] and the media task's end of it.
+/// A fresh update slot for a [`MediaHandle`] and the worker's end of it.
 pub fn update_channel() -> (
     watch::Sender<Option<Negotiated>>,
     watch::Receiver<Option<Negotiated>>,
@@ -96,7 +96,7 @@ pub fn update_channel() -> (
 }
 
 impl MediaHandle {
-    /// Sends published audio; dropped (never blocks) when the task is behind.
+    /// Sends published audio; dropped (never blocks) when the call's worker is behind.
     pub fn send_audio(&self, timestamp_ms: u32, body: Bytes) {
         let _ = self.tx.try_send(MediaCommand::Audio { timestamp_ms, body });
     }
@@ -109,19 +109,19 @@ impl MediaHandle {
         });
     }
 
-    /// Hands the call's media task a new offer/answer outcome (a re-INVITE
+    /// Hands the call's media worker a new offer/answer outcome (a re-INVITE
     /// or UPDATE, hold/resume, the 200 after a 183's early media; RFC 3264
     /// §8): direction, remote RTP/RTCP address, rtcp-mux, codec and
-    /// payload types. The task adopts it without ending the call or its
+    /// payload types. The worker adopts it without ending the call or its
     /// RTMP streams: same SSRC, continuing RTP sequence numbers and RTMP
     /// timestamps (see `media::Bridge::update`).
     ///
     /// Never blocks and is never lost: it does not use the bounded audio
     /// queue but a one-slot channel where the latest update wins. Two
-    /// updates given before the task wakes are applied as the second
+    /// updates given before the worker's next tick are applied as the second
     /// alone, which is what the far end agreed to last; an update equal to
-    /// what the task runs (the 200 repeating a 183's SDP) changes nothing.
-    /// After the task has ended it is ignored.
+    /// what the call runs (the 200 repeating a 183's SDP) changes nothing.
+    /// After the call's media has ended it is ignored.
     pub fn update(&self, negotiated: Negotiated) {
         self.updates.send_replace(Some(negotiated));
     }

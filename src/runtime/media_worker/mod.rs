@@ -1,0 +1,235 @@
+//! Media workers: `[media] workers` OS threads (`rtmp2sip-media-N`), each
+//! owning many calls' media and driving them all in one tick loop
+//! (every `[media] tick_ms`), the str0m / quinn way: sans-IO bridges
+//! driven by a small loop instead of one task per call.
+//!
+//! Per tick a worker takes its new calls, reads the sockets its poller
+//! reports ready (one `epoll_wait(0)` for all its calls, no syscall per
+//! idle socket), drains each call's command queue with `try_recv` (so a
+//! connection's `send` registers no waker and wakes nothing), runs the
+//! bridges' timers that fell due and flushes their output: RTP with
+//! `send_to`, frames to subscribers (the frames of one tick arrive
+//! together: one wake of the connection at most), events to the
+//! connection. A tick batches up to `tick_ms` of input: it adds up to
+//! `tick_ms` (half of it on average) to each direction's latency.
+//!
+//! [`MediaWorkers::place`] puts a new call on the least loaded worker
+//! ([`tick::pick_worker`]) through its bounded queue. Each worker counts
+//! its thread CPU time, its ticks and its late ticks ([`WorkerShared`]);
+//! the load sampler (`media_runtime::spawn_sampler`) turns them into
+//! per-worker loads for admission.
+
+mod call;
+pub mod cputime;
+mod thread;
+pub mod tick;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub use call::{CallEnds, CallMedia};
+use tick::{pick_worker, WorkerView};
+
+/// New calls waiting for one worker's next tick, at most.
+const NEW_CALLS_DEPTH: usize = 256;
+
+/// What a worker shares with the pool and the load sampler (counters
+/// only grow, except `calls`).
+#[derive(Debug, Default)]
+pub struct WorkerShared {
+    /// Calls placed on the worker and not ended.
+    calls: AtomicUsize,
+    /// Thread CPU time spent in ticks, ns.
+    cpu_ns: AtomicU64,
+    /// Ticks run while it owned calls.
+    ticks: AtomicU64,
+    /// Of those, ticks that started a whole period or more late.
+    late_ticks: AtomicU64,
+    /// Its load at the last sample (an `f64`'s bits).
+    load_bits: AtomicU64,
+    /// Calls at the last sample.
+    calls_at_load: AtomicUsize,
+    /// Set when the pool stops.
+    stop: AtomicBool,
+}
+
+/// One worker's counters at a moment, for the load meter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WorkerCounters {
+    /// Calls it owns.
+    pub calls: usize,
+    /// Thread CPU time spent in ticks, ns (cumulative).
+    pub cpu_ns: u64,
+    /// Ticks run while it owned calls (cumulative).
+    pub ticks: u64,
+    /// Late ticks (cumulative).
+    pub late_ticks: u64,
+}
+
+struct Slot {
+    queue: SyncSender<CallMedia>,
+    shared: Arc<WorkerShared>,
+}
+
+struct Pool {
+    slots: Vec<Slot>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    tick: Duration,
+}
+
+/// The media worker threads; clones share them.
+#[derive(Clone)]
+pub struct MediaWorkers {
+    pool: Arc<Pool>,
+}
+
+impl std::fmt::Debug for MediaWorkers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaWorkers")
+            .field("workers", &self.pool.slots.len())
+            .field("tick", &self.pool.tick)
+            .finish()
+    }
+}
+
+/// Why a call could not be placed on a worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlaceError {
+    /// Every worker's queue of new calls is full, or the pool stopped.
+    #[error("media workers busy")]
+    Busy,
+}
+
+impl MediaWorkers {
+    /// Starts `workers` threads (at least one) ticking every `tick`.
+    ///
+    /// # Errors
+    /// The OS error when a poller or a thread cannot be created.
+    pub fn start(workers: u32, tick: Duration) -> std::io::Result<Self> {
+        let mut slots = Vec::new();
+        let mut threads = Vec::new();
+        for n in 0..workers.max(1) {
+            let (tx, rx) = sync_channel(NEW_CALLS_DEPTH);
+            let shared = Arc::new(WorkerShared::default());
+            let worker = thread::Worker {
+                shared: shared.clone(),
+                queue: rx,
+                poll: mio::Poll::new()?,
+                period: tick,
+            };
+            let t = std::thread::Builder::new()
+                .name(format!("rtmp2sip-media-{n}"))
+                .spawn(move || worker.run())?;
+            threads.push(t);
+            slots.push(Slot { queue: tx, shared });
+        }
+        Ok(Self {
+            pool: Arc::new(Pool {
+                slots,
+                threads: Mutex::new(threads),
+                tick,
+            }),
+        })
+    }
+
+    /// The number of workers.
+    pub fn len(&self) -> usize {
+        self.pool.slots.len()
+    }
+
+    /// Always false: a pool has at least one worker.
+    pub fn is_empty(&self) -> bool {
+        self.pool.slots.is_empty()
+    }
+
+    /// The tick period.
+    pub fn tick(&self) -> Duration {
+        self.pool.tick
+    }
+
+    /// Puts `call` on the least loaded worker (the next ones when its
+    /// queue is full); its first tick comes within one period.
+    ///
+    /// # Errors
+    /// [`PlaceError::Busy`] when every queue is full or the pool stopped
+    /// (the call is dropped: its ports are freed).
+    pub fn place(&self, call: CallMedia) -> Result<(), PlaceError> {
+        let views: Vec<WorkerView> = self.pool.slots.iter().map(view).collect();
+        let first = pick_worker(&views).unwrap_or(0);
+        let n = self.pool.slots.len();
+        let mut call = call;
+        for k in 0..n {
+            let Some(slot) = self.pool.slots.get((first + k) % n) else {
+                continue;
+            };
+            if slot.shared.stop.load(Ordering::Relaxed) {
+                return Err(PlaceError::Busy);
+            }
+            slot.shared.calls.fetch_add(1, Ordering::Relaxed);
+            match slot.queue.try_send(call) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Full(c) | TrySendError::Disconnected(c)) => {
+                    slot.shared.calls.fetch_sub(1, Ordering::Relaxed);
+                    call = c;
+                }
+            }
+        }
+        Err(PlaceError::Busy)
+    }
+
+    /// Every worker's counters now.
+    pub fn counters(&self) -> Vec<WorkerCounters> {
+        self.pool
+            .slots
+            .iter()
+            .map(|s| WorkerCounters {
+                calls: s.shared.calls.load(Ordering::Relaxed),
+                cpu_ns: s.shared.cpu_ns.load(Ordering::Relaxed),
+                ticks: s.shared.ticks.load(Ordering::Relaxed),
+                late_ticks: s.shared.late_ticks.load(Ordering::Relaxed),
+            })
+            .collect()
+    }
+
+    /// Records worker `i`'s measured `load` with `calls` calls, for
+    /// placing new calls.
+    pub fn record_load(&self, i: usize, load: f64, calls: usize) {
+        if let Some(s) = self.pool.slots.get(i) {
+            s.shared.load_bits.store(load.to_bits(), Ordering::Relaxed);
+            s.shared.calls_at_load.store(calls, Ordering::Relaxed);
+        }
+    }
+
+    /// Stops the workers: each ends the calls it still owns (RTCP BYE,
+    /// counters, `Ended` to their connections) and exits; waits up to
+    /// `timeout` for them.
+    pub fn shutdown(&self, timeout: Duration) {
+        for s in &self.pool.slots {
+            s.shared.stop.store(true, Ordering::Relaxed);
+        }
+        let Ok(mut threads) = self.pool.threads.lock() else {
+            return;
+        };
+        let deadline = Instant::now() + timeout;
+        while threads.iter().any(|t| !t.is_finished()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        for t in threads.drain(..) {
+            if t.is_finished() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+fn view(s: &Slot) -> WorkerView {
+    WorkerView {
+        calls: s.shared.calls.load(Ordering::Relaxed),
+        load: f64::from_bits(s.shared.load_bits.load(Ordering::Relaxed)),
+        calls_at_load: s.shared.calls_at_load.load(Ordering::Relaxed),
+    }
+}

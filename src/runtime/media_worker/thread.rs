@@ -1,0 +1,202 @@
+//! A media worker's thread: the tick loop over the calls it owns.
+//!
+//! Each tick (every `[media] tick_ms`), in one pass and without waiting
+//! on anything: take the calls placed on this worker, ask the poller
+//! (`epoll_wait` with a zero timeout, through `mio`) which sockets have
+//! datagrams, then tick every call ([`CallMedia::tick`]: stop, updates,
+//! commands with `try_recv`, datagrams, the bridge's timer, output). The
+//! thread's CPU time for the pass and whether the tick started late are
+//! added to its [`WorkerShared`] counters for the load meter.
+
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Interest, Poll, Token};
+use tracing::{debug, info};
+
+use super::call::{CallMedia, CallSockets};
+use super::cputime::thread_cpu_ns;
+use super::tick::TickClock;
+use super::WorkerShared;
+use crate::runtime::ports::StdPortPair;
+
+/// Poller events taken per tick (more wait for the next `epoll_wait`).
+const EVENTS_PER_POLL: usize = 1024;
+
+/// Largest datagram read (bigger ones are truncated, then refused by the
+/// bridge's parser).
+const DATAGRAM_BYTES: usize = 2048;
+
+/// The calls one worker owns: slots reused through a free list; a
+/// socket's poller token is `slot × 2 + (0: RTP, 1: RTCP)`.
+struct Calls {
+    slots: Vec<Option<CallMedia>>,
+    free: Vec<usize>,
+    /// Occupied slots.
+    live: usize,
+}
+
+impl Calls {
+    fn insert(&mut self, call: CallMedia) -> usize {
+        self.live += 1;
+        match self.free.pop() {
+            Some(i) => {
+                if let Some(s) = self.slots.get_mut(i) {
+                    *s = Some(call);
+                }
+                i
+            }
+            None => {
+                self.slots.push(Some(call));
+                self.slots.len() - 1
+            }
+        }
+    }
+}
+
+/// Registers `pair` with the poller under `slot`'s tokens.
+fn register(poll: &Poll, slot: usize, pair: StdPortPair) -> std::io::Result<CallSockets> {
+    let mut rtp = mio::net::UdpSocket::from_std(pair.rtp);
+    let mut rtcp = mio::net::UdpSocket::from_std(pair.rtcp);
+    poll.registry()
+        .register(&mut rtp, Token(slot * 2), Interest::READABLE)?;
+    poll.registry()
+        .register(&mut rtcp, Token(slot * 2 + 1), Interest::READABLE)?;
+    Ok(CallSockets {
+        rtp,
+        rtcp,
+        _lease: pair.lease,
+        // Datagrams may have arrived before registration: look once.
+        ready: [true, true],
+    })
+}
+
+/// The worker's state between ticks.
+pub(super) struct Worker {
+    pub(super) shared: Arc<WorkerShared>,
+    pub(super) queue: Receiver<CallMedia>,
+    pub(super) poll: Poll,
+    pub(super) period: Duration,
+}
+
+impl Worker {
+    /// Runs ticks until the pool stops, then ends every call it owns.
+    pub(super) fn run(mut self) {
+        let mut events = Events::with_capacity(EVENTS_PER_POLL);
+        let mut calls = Calls {
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+        };
+        let mut buf = vec![0u8; DATAGRAM_BYTES];
+        let mut clock = TickClock::new(Instant::now(), self.period);
+        loop {
+            let wait = clock.deadline().saturating_duration_since(Instant::now());
+            if !wait.is_zero() {
+                std::thread::sleep(wait);
+            }
+            let now = Instant::now();
+            let late = clock.begin(now);
+            let cpu0 = thread_cpu_ns();
+            let stopping = self.shared.stop.load(Ordering::Relaxed);
+            self.take_new_calls(&mut calls, now);
+            self.poll_ready(&mut events, &mut calls);
+            for slot in 0..calls.slots.len() {
+                self.tick_one(&mut calls, slot, now, &mut buf, stopping);
+            }
+            // Only ticks that carried calls count: an idle worker's
+            // lateness delays no audio.
+            if calls.live > 0 {
+                self.shared.ticks.fetch_add(1, Ordering::Relaxed);
+                if clock.is_late(late) {
+                    self.shared.late_ticks.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            let cpu = thread_cpu_ns().saturating_sub(cpu0);
+            self.shared.cpu_ns.fetch_add(cpu, Ordering::Relaxed);
+            if stopping {
+                break;
+            }
+        }
+        debug!("media worker stopped");
+    }
+
+    /// Registers the calls placed on this worker since the last tick.
+    fn take_new_calls(&mut self, calls: &mut Calls, now: Instant) {
+        loop {
+            let mut call = match self.queue.try_recv() {
+                Ok(c) => c,
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return,
+            };
+            let ports = call.pending_ports.take();
+            let slot = calls.insert(call);
+            let Some(pair) = ports else { continue };
+            match register(&self.poll, slot, pair) {
+                Ok(s) => {
+                    if let Some(Some(c)) = calls.slots.get_mut(slot) {
+                        c.sockets = Some(s);
+                    }
+                }
+                Err(e) => {
+                    info!(error = %e, "cannot register the RTP sockets; media ends");
+                    self.end(calls, slot, now);
+                }
+            }
+        }
+    }
+
+    /// Marks the sockets that became readable since the last tick.
+    fn poll_ready(&mut self, events: &mut Events, calls: &mut Calls) {
+        if let Err(e) = self.poll.poll(events, Some(Duration::ZERO)) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                debug!(error = %e, "media poller failed");
+            }
+            return;
+        }
+        for ev in events.iter() {
+            let Token(t) = ev.token();
+            let call = calls.slots.get_mut(t / 2).and_then(Option::as_mut);
+            if let Some(s) = call.and_then(|c| c.sockets.as_mut()) {
+                if let Some(r) = s.ready.get_mut(t % 2) {
+                    *r = true;
+                }
+            }
+        }
+    }
+
+    /// Ticks the call in `slot`, ending it when it is done (or the pool
+    /// stops).
+    fn tick_one(
+        &mut self,
+        calls: &mut Calls,
+        slot: usize,
+        now: Instant,
+        buf: &mut [u8],
+        stopping: bool,
+    ) {
+        let Some(Some(call)) = calls.slots.get_mut(slot) else {
+            return;
+        };
+        if !call.tick(now, buf) || stopping {
+            self.end(calls, slot, now);
+        }
+    }
+
+    /// Ends the call in `slot`: its sockets leave the poller, its slot
+    /// is free again.
+    fn end(&mut self, calls: &mut Calls, slot: usize, now: Instant) {
+        let Some(mut call) = calls.slots.get_mut(slot).and_then(Option::take) else {
+            return;
+        };
+        if let Some(s) = call.sockets.as_mut() {
+            let _ = self.poll.registry().deregister(&mut s.rtp);
+            let _ = self.poll.registry().deregister(&mut s.rtcp);
+        }
+        calls.free.push(slot);
+        calls.live = calls.live.saturating_sub(1);
+        self.shared.calls.fetch_sub(1, Ordering::Relaxed);
+        call.finish(now);
+    }
+}

@@ -1,0 +1,173 @@
+//! The pure parts of a media worker's loop: when its ticks fall due
+//! ([`TickClock`]) and which worker a new call goes to ([`pick_worker`]).
+
+use std::time::{Duration, Instant};
+
+/// The tick schedule of one worker: ticks every `period`, keeping their
+/// phase when a tick starts a little late and skipping the ticks a long
+/// stall missed (a stalled worker runs one tick, not a burst of them).
+#[derive(Debug, Clone)]
+pub struct TickClock {
+    period: Duration,
+    next: Instant,
+}
+
+impl TickClock {
+    /// The first tick falls due one `period` after `now`.
+    pub fn new(now: Instant, period: Duration) -> Self {
+        let period = period.max(Duration::from_millis(1));
+        Self {
+            period,
+            next: now + period,
+        }
+    }
+
+    /// When the next tick falls due.
+    pub fn deadline(&self) -> Instant {
+        self.next
+    }
+
+    /// A tick starts at `now`: returns how late it is (zero when on time
+    /// or early) and schedules the next one a period after this one's
+    /// deadline, or a period after `now` when that is already past.
+    pub fn begin(&mut self, now: Instant) -> Duration {
+        let late = now.saturating_duration_since(self.next);
+        self.next += self.period;
+        if self.next <= now {
+            self.next = now + self.period;
+        }
+        late
+    }
+
+    /// Whether a tick `late` behind its deadline counts as late for the
+    /// load meter: a whole period or more (the tick before it overran
+    /// its period, or the thread waited that long for a core: the audio
+    /// it carries is delayed by more than the ticks' own batching).
+    pub fn is_late(&self, late: Duration) -> bool {
+        late >= self.period
+    }
+}
+
+/// What the pool knows about one worker when it places a new call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WorkerView {
+    /// Calls the worker owns now (including those still in its queue).
+    pub calls: usize,
+    /// Its load at the last sample (fraction of one core, thread CPU time).
+    pub load: f64,
+    /// Calls it owned at that sample.
+    pub calls_at_load: usize,
+}
+
+/// The load of one call (fraction of a core) assumed while a worker has
+/// no measured call yet: 0.5 %, about a transcoded call's cost.
+pub const DEFAULT_CALL_COST: f64 = 0.005;
+
+impl WorkerView {
+    /// The measured cost of one of its calls (fraction of a core), or
+    /// [`DEFAULT_CALL_COST`] when it had none at the sample.
+    pub fn call_cost(&self) -> f64 {
+        if self.calls_at_load == 0 {
+            DEFAULT_CALL_COST
+        } else {
+            (self.load / self.calls_at_load as f64).max(0.0)
+        }
+    }
+
+    /// Its load now, estimated: the measured load, plus the cost of the
+    /// calls placed on it since (minus those ended).
+    pub fn estimated_load(&self) -> f64 {
+        let added = self.calls as f64 - self.calls_at_load as f64;
+        (self.load + added * self.call_cost()).max(0.0)
+    }
+}
+
+/// The least loaded worker ([`WorkerView::estimated_load`]; fewer calls
+/// on a tie, then the first); `None` without workers.
+pub fn pick_worker(views: &[WorkerView]) -> Option<usize> {
+    views
+        .iter()
+        .enumerate()
+        .min_by(|(_, a), (_, b)| {
+            a.estimated_load()
+                .total_cmp(&b.estimated_load())
+                .then(a.calls.cmp(&b.calls))
+        })
+        .map(|(i, _)| i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn ticks_keep_their_phase_and_skip_what_a_stall_missed() {
+        let t0 = Instant::now();
+        let mut c = TickClock::new(t0, 10 * MS);
+        assert_eq!(c.deadline(), t0 + 10 * MS);
+        // On time.
+        assert_eq!(c.begin(t0 + 10 * MS), Duration::ZERO);
+        assert_eq!(c.deadline(), t0 + 20 * MS);
+        // 3 ms late: the next keeps the phase.
+        assert_eq!(c.begin(t0 + 23 * MS), 3 * MS);
+        assert_eq!(c.deadline(), t0 + 30 * MS);
+        assert!(!c.is_late(3 * MS));
+        assert!(!c.is_late(9 * MS));
+        assert!(c.is_late(10 * MS), "a whole period is late");
+        // A 45 ms stall: one tick, then a period later.
+        assert_eq!(c.begin(t0 + 75 * MS), 45 * MS);
+        assert!(c.is_late(45 * MS));
+        assert_eq!(c.deadline(), t0 + 85 * MS);
+        // Early (a spurious wake-up): not late.
+        assert_eq!(c.begin(t0 + 80 * MS), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_zero_period_is_one_ms() {
+        let t0 = Instant::now();
+        let c = TickClock::new(t0, Duration::ZERO);
+        assert_eq!(c.deadline(), t0 + MS);
+    }
+
+    fn view(calls: usize, load: f64, calls_at_load: usize) -> WorkerView {
+        WorkerView {
+            calls,
+            load,
+            calls_at_load,
+        }
+    }
+
+    #[test]
+    fn new_calls_go_to_the_least_loaded_worker() {
+        assert_eq!(pick_worker(&[]), None);
+        // Same calls, different measured load.
+        let w = [view(10, 0.5, 10), view(10, 0.2, 10)];
+        assert_eq!(pick_worker(&w), Some(1));
+        // Calls placed since the sample count at the measured cost: 20
+        // more calls of 2 % each make the second the busier.
+        let w = [view(10, 0.5, 10), view(30, 0.2, 10)];
+        assert_eq!(pick_worker(&w), Some(0));
+        // Idle workers: fewer calls first, then the first.
+        let w = [view(2, 0.0, 0), view(1, 0.0, 0), view(1, 0.0, 0)];
+        assert_eq!(pick_worker(&w), Some(1));
+    }
+
+    #[test]
+    fn a_burst_of_new_calls_is_spread() {
+        let mut w = vec![view(0, 0.0, 0); 3];
+        for _ in 0..30 {
+            let i = pick_worker(&w).unwrap();
+            w[i].calls += 1;
+        }
+        assert!(w.iter().all(|v| v.calls == 10), "{w:?}");
+    }
+
+    #[test]
+    fn ended_calls_lower_the_estimate() {
+        let v = view(5, 0.5, 10);
+        assert!((v.estimated_load() - 0.25).abs() < 1e-9);
+        assert!((view(0, 0.5, 10).estimated_load()).abs() < 1e-9);
+    }
+}
