@@ -87,7 +87,7 @@ def stop(proc: subprocess.Popen):
 
 
 def gateway_config(rtmp_port: int, sip_port: int, sipp_port: int, out_codec: str, calls: int,
-                   metrics_port: int) -> str:
+                   metrics_port: int, tick_ms: int = None) -> str:
     conns = max(100, 2 * calls)
     return f"""[rtmp]
 listen = ["127.0.0.1:{rtmp_port}"]
@@ -98,6 +98,7 @@ public_address = "127.0.0.1"
 bind_address = "127.0.0.1"
 rtp_ports = [40000, 59999]
 rtmp_out_codec = "{out_codec}"
+{f"tick_ms = {tick_ms}" if tick_ms else ""}
 [policy]
 dial_allow = ["sip:echo@*", "sip:*@127.0.0.1:{sipp_port}"]
 [limits]
@@ -125,7 +126,7 @@ def run_one(path: str, calls: int, args, tmp: Path, ramp: float = None, duration
     sipp_port, media_port = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
     rtmp_port, sip_port, metrics_port = free_port(), free_port(socket.SOCK_DGRAM), free_port()
     cfg = tmp / f"gw-{path}-{calls}.toml"
-    cfg.write_text(gateway_config(rtmp_port, sip_port, sipp_port, out_codec, calls, metrics_port))
+    cfg.write_text(gateway_config(rtmp_port, sip_port, sipp_port, out_codec, calls, metrics_port, args.tick_ms))
     logs = tmp / f"{path}-{calls}"
     sipp = subprocess.Popen(["sipp", "-sf", str(SIPP_DIR / scenario), "-i", "127.0.0.1", "-p", str(sipp_port),
                              "-mi", "127.0.0.1", "-mp", str(media_port), "-rtp_echo", "-nostdin"],
@@ -361,6 +362,7 @@ def main():
     ap.add_argument("--bin-dir", default=str(TARGET / "release"),
                     help="where rtmp2sip and rtmp2sip-load are (default target/release)")
     ap.add_argument("--json-out", help="also write every run's JSON report to this file")
+    ap.add_argument("--tick-ms", type=int, help="[media] tick_ms of the gateways (default: the gateway's own)")
     ap.add_argument("--setup-calls", type=int, default=300,
                     help="calls for the call-setup row (G.711 passthrough, 3 s window); 0 skips it")
     ap.add_argument("--setup-ramp", type=float, default=400.0, help="dials per second offered in the setup row")

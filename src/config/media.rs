@@ -38,7 +38,7 @@ pub struct MediaConfig {
     pub workers: u32,
     /// `srtp`: SRTP with SDES keys (RFC 4568) toward SIP far ends.
     pub srtp: SrtpPolicy,
-    /// `tick_ms`: a media worker's tick period, 1..=20 ms (default 10):
+    /// `tick_ms`: a media worker's tick period, 1..=20 ms (default 5):
     /// the input of one tick is handled together, which adds up to one
     /// period (half of it on average) to each direction's latency.
     pub tick: Duration,
@@ -127,7 +127,7 @@ impl Default for MediaFile {
             latching: Latching::Ip,
             workers: 0,
             srtp: SrtpPolicy::Off,
-            tick_ms: 10,
+            tick_ms: 5,
         }
     }
 }
