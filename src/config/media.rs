@@ -299,7 +299,7 @@ mod tests {
         );
         assert_eq!(cfg("[media]\nworkers = 3\n").unwrap(), 3);
         let tick = |t: &str| Config::from_toml(Path::new("t.toml"), t).map(|c| c.media.tick);
-        assert_eq!(tick("").unwrap(), std::time::Duration::from_millis(10));
+        assert_eq!(tick("").unwrap(), std::time::Duration::from_millis(5));
         assert_eq!(tick("[media]\ntick_ms = 1\n").unwrap().as_millis(), 1);
         for bad in ["0", "21"] {
             let e = tick(&format!("[media]\ntick_ms = {bad}\n")).unwrap_err();
