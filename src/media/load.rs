@@ -16,11 +16,12 @@
 //! wake-ups).
 //!
 //! A worker's meter is also fed its calls ([`LoadMeter::sample_worker`]):
-//! the cost of one call is the load over the fewest calls it had in the
-//! window (calls that were there all along; calls placed since cost more
-//! than they yet show), and a new call must fit at that cost beside every
+//! the cost of one call is the window's load over the calls it had on
+//! average over that window (time-weighted: the load is what those
+//! call-seconds cost), and a new call must fit at that cost beside every
 //! current call ([`LoadMeter::admits_call`]), so a burst of dials is not
-//! admitted on the strength of a load measured before those calls began.
+//! admitted on the strength of a load measured before those calls began,
+//! and cheap calls are not refused for a burst of them either.
 //!
 //! Hysteresis: new calls are refused once the load reaches `max_load`,
 //! and admitted again only when it has fallen below
@@ -139,15 +140,19 @@ impl LoadMeter {
 
     /// Whether one more call fits beside the worker's `calls` now: new
     /// calls are admitted and `(calls + 1) × cost` stays below
-    /// `max_load`, the cost of a call being the load over the fewest
-    /// calls sampled in the window ([`LoadMeter::sample_worker`]), or
-    /// over `calls` when that is none (the load alone without calls).
+    /// `max_load`, the cost of a call being the load over the window's
+    /// mean calls ([`LoadMeter::mean_calls`]; over `calls` when the
+    /// window had less than one on average), or the load alone without
+    /// calls.
     pub fn admits_call(&self, calls: usize) -> bool {
         let load = self.load();
-        let base = self.samples.iter().map(|(_, s)| s.calls).min().unwrap_or(0);
-        let cost = match (base, calls) {
-            (0, 0) => 0.0,
-            (0, n) | (n, _) => load / n as f64,
+        let mean = self.mean_calls();
+        let cost = if mean >= 1.0 {
+            load / mean
+        } else if calls > 0 {
+            load / calls as f64
+        } else {
+            0.0
         };
         let need = if calls == 0 {
             load
@@ -155,6 +160,29 @@ impl LoadMeter {
             cost * (calls + 1) as f64
         };
         self.admits() && need < self.cfg.max_load
+    }
+
+    /// The worker's calls averaged over the window, weighted by time (each
+    /// interval between samples counts the mean of its two ends); 0.0
+    /// until two samples span some time.
+    pub fn mean_calls(&self) -> f64 {
+        let (Some(&(t0, _)), Some(&(t1, _))) = (self.samples.front(), self.samples.back()) else {
+            return 0.0;
+        };
+        let span = t1.saturating_duration_since(t0).as_secs_f64();
+        if span <= 0.0 {
+            return 0.0;
+        }
+        let weighted: f64 = self
+            .samples
+            .iter()
+            .zip(self.samples.iter().skip(1))
+            .map(|((ta, a), (tb, b))| {
+                let dt = tb.saturating_duration_since(*ta).as_secs_f64();
+                dt * (a.calls + b.calls) as f64 / 2.0
+            })
+            .sum();
+        weighted / span
     }
 
     /// The fraction of the window's ticks that started late (0.0 without
@@ -438,7 +466,7 @@ mod tests {
     }
 
     #[test]
-    fn a_burst_of_calls_is_costed_by_the_calls_that_were_there() {
+    fn a_burst_of_calls_is_costed_by_the_mean_calls() {
         let mut m = meter(1, 0.85);
         let t0 = Instant::now();
         let mut t = t0;
@@ -469,6 +497,31 @@ mod tests {
         }
         assert!(m.admits_call(60), "load {}", m.load());
         assert!(!m.admits_call(85), "86 % of calls");
+    }
+
+    #[test]
+    fn a_ramp_of_cheap_calls_is_not_refused() {
+        // Calls of 0.05 % each (G.711 passthrough) arriving at 40 per 100
+        // ms: the count at the window's start says little, the mean says
+        // what the load was spent on.
+        let mut m = meter(1, 0.85);
+        let t0 = Instant::now();
+        let mut t = t0;
+        let mut busy: u64 = 0;
+        m.sample_worker(t, busy, 0, 0, 10);
+        for step in 1..=10u64 {
+            let calls = 10 + 40 * step;
+            t += Duration::from_millis(100);
+            busy += calls * MS / 20;
+            m.sample_worker(t, busy, 0, 0, calls as usize);
+        }
+        assert!(m.load() < 0.2, "load {}", m.load());
+        assert!(
+            m.admits_call(410),
+            "mean {} load {}",
+            m.mean_calls(),
+            m.load()
+        );
     }
 
     #[test]
