@@ -233,3 +233,25 @@ fn view(s: &Slot) -> WorkerView {
         calls_at_load: s.shared.calls_at_load.load(Ordering::Relaxed),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_idle_worker_does_not_tick() {
+        // A 1 ms tick would be 1000 passes a second; without calls the
+        // worker waits for one instead, so its CPU time and ticks stay 0.
+        let pool = MediaWorkers::start(1, Duration::from_millis(1)).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let c = pool.counters();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].cpu_ns, 0, "idle worker used CPU: {c:?}");
+        let t0 = Instant::now();
+        pool.shutdown(Duration::from_secs(2));
+        assert!(
+            t0.elapsed() < Duration::from_secs(1),
+            "idle worker stops within IDLE_WAIT"
+        );
+    }
+}
