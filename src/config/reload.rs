@@ -52,16 +52,9 @@ pub fn plan(old: &Config, new: &Config) -> ReloadPlan {
     eff.policy = new.policy.clone();
     note(!auth_eq(&old.auth, &new.auth), &mut applied, "auth");
     eff.auth = new.auth.clone();
-    // The load sampler reads `media_max_load` once, at start.
-    note(
-        old.limits.media_max_load != new.limits.media_max_load,
-        &mut restart,
-        "limits.media_max_load",
-    );
-    let mut l = new.limits.clone();
-    l.media_max_load = old.limits.media_max_load;
-    note(old.limits != l, &mut applied, "limits");
-    eff.limits = l;
+    // The load sampler reads `media_max_load` at every sample.
+    note(old.limits != new.limits, &mut applied, "limits");
+    eff.limits = new.limits.clone();
     note(
         old.sip.trusted != new.sip.trusted,
         &mut applied,
@@ -275,7 +268,7 @@ mod tests {
     }
 
     #[test]
-    fn sip_transports_cdr_log_format_and_max_load_need_a_restart_admin_token_is_live() {
+    fn sip_transports_cdr_log_format_need_a_restart_admin_token_and_max_load_are_live() {
         let old = load(BASE);
         let new = load(
             "[rtmp]\nlisten = [\"127.0.0.1:1935\"]\n\
@@ -286,13 +279,10 @@ mod tests {
              [http]\nadmin_token = \"0123456789abcdef0123\"\n",
         );
         let p = plan(&old, &new);
-        assert_eq!(p.applied, ["http.admin_token"], "{p:?}");
-        assert_eq!(
-            p.needs_restart,
-            ["limits.media_max_load", "sip.listen", "log.format", "cdr"]
-        );
+        assert_eq!(p.applied, ["limits", "http.admin_token"], "{p:?}");
+        assert_eq!(p.needs_restart, ["sip.listen", "log.format", "cdr"]);
         assert!(p.config.sip.stream_listen.is_empty());
-        assert_eq!(p.config.limits.media_max_load, old.limits.media_max_load);
+        assert_eq!(p.config.limits.media_max_load.as_f64(), 0.5);
         assert_eq!(p.config.log.format, old.log.format);
         assert_eq!(p.config.cdr, old.cdr);
         assert_eq!(

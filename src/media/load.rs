@@ -86,6 +86,17 @@ impl LoadMeter {
         }
     }
 
+    /// Changes `max_load` (a live reload of `[limits] media_max_load`);
+    /// the next sample decides with it.
+    pub fn set_max_load(&mut self, max_load: f64) {
+        self.cfg.max_load = max_load;
+    }
+
+    /// The limit in force.
+    pub fn max_load(&self) -> f64 {
+        self.cfg.max_load
+    }
+
     /// Feeds the workers' cumulative busy time `busy_ns` (ns) at `now`
     /// and returns whether new calls are admitted. A sample older than the
     /// last one is ignored; a counter that went backwards restarts the
@@ -497,6 +508,24 @@ mod tests {
         }
         assert!(m.admits_call(60), "load {}", m.load());
         assert!(!m.admits_call(85), "86 % of calls");
+    }
+
+    #[test]
+    fn a_new_max_load_applies_at_the_next_sample() {
+        let mut m = meter(1, 0.85);
+        let t0 = Instant::now();
+        m.sample(t0, 0);
+        run(&mut m, t0, 0, 10, 60);
+        assert!(m.admits(), "60 % < 85 %");
+        m.set_max_load(0.5);
+        assert_eq!(m.max_load(), 0.5);
+        let t = t0 + Duration::from_millis(1100);
+        assert!(!m.sample(t, 660 * MS), "60 % >= 50 %");
+        m.set_max_load(0.9);
+        assert!(
+            m.sample(t + Duration::from_millis(100), 720 * MS),
+            "below 0.8 x 90 %"
+        );
     }
 
     #[test]

@@ -84,13 +84,16 @@ pub fn admits(meters: &[LoadMeter], calls: &[usize]) -> bool {
 /// Samples the media workers' counters every [`SAMPLE_EVERY`] until
 /// `stop`, sets `media.load` (admit or refuse new calls) with the
 /// hysteresis of [`LoadMeter`], and the `media_load` gauge (the mean of
-/// the workers' loads).
+/// the workers' loads). `max_load` is read at every sample, so a live
+/// reload of `[limits] media_max_load` applies within [`SAMPLE_EVERY`].
 pub fn spawn_sampler(
     media: &MediaRuntime,
-    max_load: f64,
+    max_load: impl Fn() -> f64 + Send + 'static,
     metrics: Arc<Metrics>,
     stop: CancellationToken,
 ) {
+    let limit = max_load;
+    let max_load = limit();
     let pool = media.pool.clone();
     let cfg = LoadConfig {
         workers: 1,
@@ -115,6 +118,10 @@ pub fn spawn_sampler(
                 _ = tick.tick() => {}
             };
             let now = std::time::Instant::now();
+            let max_load = limit();
+            for m in meters.iter_mut().filter(|m| m.max_load() != max_load) {
+                m.set_max_load(max_load);
+            }
             let (ticks, late) = probe.counts();
             io.sample_ticks(now, 0, ticks, late);
             let counters = pool.counters();

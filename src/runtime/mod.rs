@@ -297,9 +297,10 @@ pub async fn run(
         generation: AtomicU64::new(0),
         source,
     });
+    let limits = gw.clone();
     media_runtime::spawn_sampler(
         &gw.media,
-        gw.config().limits.media_max_load.as_f64(),
+        move || limits.config().limits.media_max_load.as_f64(),
         gw.metrics.clone(),
         shutdown.clone(),
     );

@@ -1,7 +1,7 @@
 //! Live reload: SIGHUP (and the HTTP API, through [`reload`]) re-reads the
 //! configuration file, validates it as start-up and `check-config` do,
 //! and applies the live keys (`config::reload::LIVE_KEYS`: `[policy]`,
-//! `[auth]`, `[limits]` but `media_max_load`, `[sip] trusted`,
+//! `[auth]`, `[limits]`, `[sip] trusted`,
 //! `[log] level`, `[http] admin_token`, the TLS certificate files) without
 //! touching running calls:
 //!

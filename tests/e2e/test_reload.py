@@ -8,6 +8,9 @@ Reload: the test rewrites the gateway's own config file and sends SIGHUP.
   narrowed the policy) is refused: an ERROR log line names the file and the reason, the old policy
   stays (echo still connects), and rtmp2sip_config_reloads_total{result="error"} counts it.
 - A changed listen address is reported as needing a restart and the old one keeps serving.
+- A lower [limits] media_max_load applies live: with one media worker and an echo call up, a dial
+  after SIGHUP with media_max_load = 0.002 gets 503 (the call goes on); raising it back admits again.
+  The previous binary logged it as "needs a restart" and kept admitting.
 
 Drain: SIGTERM with a call up to a silent sipp UAS (which never hangs up):
 - /readyz answers 503 at once and a dial gets _error Sono.Call.Failed with a "503 ..." description;
@@ -316,3 +319,27 @@ def test_api_reload_with_and_without_the_token(gateway_factory, ports):
     lines = [json.loads(ln) for ln in gw.log_since(off, max_lines=10**6).splitlines() if ln.strip()]
     levels = {ln["level"] for ln in lines}
     assert "WARN" in levels and "INFO" not in levels, f"[log] level = warn should be in force: {lines}"
+
+
+def test_sighup_media_max_load_applies_live(gateway_factory, procs, out_dir):
+    gw = gateway_factory({"media": {"workers": 1}}, name="gw_reload_load")
+    with RtmpControl(gw.url()) as a, RtmpControl(gw.url()) as b:
+        s4 = dial_connected(a, ECHO)
+        publisher = media.ffmpeg_publish_tone(procs, gw.url(s4["publish"]), TONE_S)
+        time.sleep(1.5)
+        dial_connected(b, ECHO)   # admitted under the shipped limit
+        hangup_ended(b)
+        rewrite(gw, {"media": {"workers": 1}, "limits": {"media_max_load": 0.002}})
+        log = sighup_and_wait(gw, "configuration reloaded")
+        assert '"limits"' in log and "needs a restart" not in log, log
+        assert wait_until(lambda: "refusing new calls" in gw.log_since(0), 3), "the sampler took the new limit"
+        info = dial_error(b, ECHO)
+        assert info.get("sip_code") == 503, f"dial under the lowered media_max_load: {info}"
+        rewrite(gw, {"media": {"workers": 1}})
+        sighup_and_wait(gw, "configuration reloaded")
+        assert wait_until(lambda: "admitting new calls" in gw.log_since(0), 3), "the limit raised again"
+        dial_connected(b, ECHO)
+        hangup_ended(b)
+        media.wait_ok(publisher, TONE_S + 20, "ffmpeg publishing Speex to the gateway")
+        assert NOT_CONNECTED not in a.status_codes(), f"the running call ended: {a.dump()}"
+        hangup_ended(a)
