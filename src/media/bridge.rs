@@ -533,18 +533,9 @@ impl Bridge {
             self.stats.rtp_foreign += 1;
             return Err(e);
         }
-        let plain;
-        let datagram = match self.srtp.as_mut().map(|s| s.unprotect_rtp(datagram)) {
-            None => datagram,
-            Some(Ok(p)) => {
-                plain = p;
-                &plain[..]
-            }
-            Some(Err(_)) => {
-                self.stats.srtp_auth_failures += 1;
-                return Err(MediaError::SrtpAuth);
-            }
-        };
+        let unprotected = self.srtp.as_mut().map(|s| s.unprotect_rtp(datagram));
+        let plain = self.srtp_plain(unprotected)?;
+        let datagram = plain.as_deref().unwrap_or(datagram);
         let result = self.rtp(now, from, datagram);
         if result.is_err() {
             self.stats.rtp_invalid += 1;
@@ -658,6 +649,23 @@ impl Bridge {
 
     // ---- RTCP and timers ---------------------------------------------
 
+    /// The plain packet of an SRTP unprotect `result` (`None` without
+    /// SRTP: the datagram is used as it came); an authentication or replay
+    /// failure is counted and refused.
+    fn srtp_plain(
+        &mut self,
+        result: Option<Result<Vec<u8>, super::srtp::Unprotect>>,
+    ) -> Result<Option<Vec<u8>>, MediaError> {
+        match result {
+            None => Ok(None),
+            Some(Ok(p)) => Ok(Some(p)),
+            Some(Err(_)) => {
+                self.stats.srtp_auth_failures += 1;
+                Err(MediaError::SrtpAuth)
+            }
+        }
+    }
+
     /// An RTCP datagram from the peer, with its source address.
     ///
     /// Only from the latched IP (before latching: the SDP's IP, see
@@ -679,18 +687,9 @@ impl Bridge {
             self.stats.rtcp_foreign += 1;
             return Err(e);
         }
-        let plain;
-        let datagram = match self.srtp.as_mut().map(|s| s.unprotect_rtcp(datagram)) {
-            None => datagram,
-            Some(Ok(p)) => {
-                plain = p;
-                &plain[..]
-            }
-            Some(Err(_)) => {
-                self.stats.srtp_auth_failures += 1;
-                return Err(MediaError::SrtpAuth);
-            }
-        };
+        let unprotected = self.srtp.as_mut().map(|s| s.unprotect_rtcp(datagram));
+        let plain = self.srtp_plain(unprotected)?;
+        let datagram = plain.as_deref().unwrap_or(datagram);
         let got = self.rtcp.handle(now, datagram)?;
         self.latch = latch;
         if got.bye {
