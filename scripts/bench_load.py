@@ -56,6 +56,7 @@ CEILING_KEYS = {
     "nellymoser_decode": [("nelly", "dec")],
     "nellymoser_encode": [("nelly", "enc")],
     "syscalls": [("udp",), ("syscall",)],
+    "io_pair": [("io", "pair")],
 }
 
 
@@ -238,8 +239,9 @@ def ceiling() -> dict:
 
 
 def ceiling_calls_per_core(path: str, ceil: dict):
-    """What one core could do on `path`: 20 ms over the C cost of one frame pair (codec work plus two
-    loopback UDP send/receive pairs: each direction of a call crosses a socket twice, RTMP and RTP).
+    """What one core could do on `path`: 20 ms over the C cost of one frame pair: codec work plus the
+    socket work a frame pair needs at the least (`io_pair_us`: one loopback UDP datagram out and one
+    in for RTP, one TCP write and one read for RTMP; older ceiling programs without it: two UDP pairs).
     The transcoded path takes the ceiling program's own `transcoded_pair_us` (it also counts G.711)."""
     if not ceil:
         return None
@@ -249,7 +251,8 @@ def ceiling_calls_per_core(path: str, ceil: dict):
     comps = PATHS[path][4]
     if any(c not in ceil for c in comps):
         return None
-    us = sum(ceil[c] for c in comps) + 2.0 * ceil.get("syscalls", 0.0)
+    io = ceil["io_pair"] if "io_pair" in ceil else 2.0 * ceil.get("syscalls", 0.0)
+    us = sum(ceil[c] for c in comps) + io
     return 20000.0 / us if us > 0 else None
 
 

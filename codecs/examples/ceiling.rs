@@ -21,9 +21,12 @@
 //! | `opus_enc_48k_us`, `opus_dec_48k_us` | libopus mono VoIP at 48 kHz, complexity 5, 32 kbit/s, FEC |
 //! | `opus_enc_16k_us`, `opus_dec_16k_us` | the same at 16 kHz |
 //! | `pcmu_enc_us`, `pcmu_dec_us` | G.711 µ-law (ours) |
-//! | `udp_pair_us` | one 200-byte datagram sent and received on loopback (two syscalls) |
+//! | `udp_pair_us` | one 200-byte datagram sent and received on loopback (two syscalls): the RTP side of a frame pair (RTP out, RTP back) |
+//! | `tcp_pair_us` | 200 bytes written to and read from a connected loopback TCP socket (two syscalls): the RTMP side of a frame pair (a message in, a message out) |
+//! | `io_pair_us` | `udp_pair_us` + `tcp_pair_us`: the socket work one frame pair costs at the least, whatever the codecs |
+//! | `passthrough_calls_per_core` | 20000 / `io_pair_us` (no unit) |
 //! | `transcoded_codec_us` | sum for one Speex WB <-> PCMU frame pair: Speex decode + resample 16k->8k + PCMU encode, PCMU decode + resample 8k->16k + Speex encode |
-//! | `transcoded_pair_us` | `transcoded_codec_us` + 2 x `udp_pair_us` (RTP in and out) |
+//! | `transcoded_pair_us` | `transcoded_codec_us` + `io_pair_us` |
 //! | `transcoded_calls_per_core` | 20000 / `transcoded_pair_us` (no unit) |
 //!
 //! Each figure is this thread's CPU time (not wall time: preemption by
@@ -124,6 +127,7 @@ fn measure(complexity: u8) -> Result<Vec<(&'static str, f64)>, Error> {
     let mut dec = G711Decoder::new(G711Law::Pcmu);
     f.push(("pcmu_dec_us", time_decoder(&mut enc, &mut dec, &narrow)?));
     f.push(("udp_pair_us", time_udp()?));
+    f.push(("tcp_pair_us", time_tcp()?));
     let get = |name: &str| f.iter().find(|(k, _)| *k == name).map_or(0.0, |(_, v)| *v);
     let codec = [
         "speex_wb_dec_us",
@@ -136,7 +140,13 @@ fn measure(complexity: u8) -> Result<Vec<(&'static str, f64)>, Error> {
     .iter()
     .map(|n| get(n))
     .sum::<f64>();
-    let pair = codec + 2.0 * get("udp_pair_us");
+    let io = get("udp_pair_us") + get("tcp_pair_us");
+    let pair = codec + io;
+    f.push(("io_pair_us", io));
+    f.push((
+        "passthrough_calls_per_core",
+        20_000.0 / io.max(f64::MIN_POSITIVE),
+    ));
     f.push(("transcoded_codec_us", codec));
     f.push(("transcoded_pair_us", pair));
     f.push((
@@ -239,6 +249,25 @@ fn time_udp() -> Result<f64, Error> {
     cheapest(|_| {
         a.send(black_box(&packet))?;
         b.recv(&mut buf)?;
+        Ok(())
+    })
+}
+
+/// 200 bytes through a connected loopback TCP socket, written on one end
+/// and read on the other: an RTMP audio message in and one out. On
+/// loopback the writer's syscall also delivers the segment to the reader's
+/// socket (and acknowledges it), as the gateway's does toward a client.
+fn time_tcp() -> Result<f64, Error> {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let mut a = std::net::TcpStream::connect(listener.local_addr()?)?;
+    let (mut b, _) = listener.accept()?;
+    a.set_nodelay(true)?;
+    let message = [0x08u8; 200];
+    let mut buf = [0u8; 2048];
+    cheapest(|_| {
+        a.write_all(black_box(&message))?;
+        b.read_exact(&mut buf[..message.len()])?;
         Ok(())
     })
 }
