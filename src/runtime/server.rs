@@ -162,14 +162,17 @@ async fn accept_loop(gw: Arc<Gateway>, listener: TcpListener, tls: bool, tracker
                     transport: ConnTransport::Rtmp.label(),
                     peer,
                 };
-                let run = connection::run(gw.clone(), stream, admission, origin);
-                tracker.spawn(
-                    async move {
-                        run.await;
-                        drop(metric);
+                let Some(stream) = to_worker(stream) else {
+                    continue;
+                };
+                let gw2 = gw.clone();
+                let run = async move {
+                    if let Some(stream) = on_worker(stream) {
+                        connection::run(gw2, stream, admission, origin).await;
                     }
-                    .instrument(span),
-                );
+                    drop(metric);
+                };
+                gw.media.pool.spawn_connection(&tracker, run.instrument(span));
             }
             Some(acceptor) => {
                 let span = tracing::info_span!("rtmps", conn = id, %peer);
@@ -178,9 +181,43 @@ async fn accept_loop(gw: Arc<Gateway>, listener: TcpListener, tls: bool, tracker
                     transport: ConnTransport::Rtmps.label(),
                     peer,
                 };
-                let run = run_tls(gw.clone(), acceptor.clone(), stream, admission, origin);
-                tracker.spawn(run.instrument(span));
+                let Some(stream) = to_worker(stream) else {
+                    continue;
+                };
+                let gw2 = gw.clone();
+                let acceptor = acceptor.clone();
+                let run = async move {
+                    if let Some(stream) = on_worker(stream) {
+                        run_tls(gw2, acceptor, stream, admission, origin).await;
+                    }
+                };
+                gw.media.pool.spawn_connection(&tracker, run.instrument(span));
             }
+        }
+    }
+}
+
+/// Takes an accepted socket off this runtime's poller, for a media
+/// worker's runtime to adopt ([`on_worker`]); `None` (logged) if it
+/// cannot be.
+fn to_worker(stream: TcpStream) -> Option<std::net::TcpStream> {
+    match stream.into_std() {
+        Ok(s) => Some(s),
+        Err(e) => {
+            info!(error = %e, "cannot hand the connection to a media worker");
+            None
+        }
+    }
+}
+
+/// Registers a socket from [`to_worker`] with the runtime this runs on
+/// (the media worker's); `None` (logged) if it cannot be.
+fn on_worker(stream: std::net::TcpStream) -> Option<TcpStream> {
+    match TcpStream::from_std(stream) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            info!(error = %e, "cannot register the connection on its media worker");
+            None
         }
     }
 }

@@ -50,6 +50,8 @@ mod register;
 
 /// Most time a write to a client may take before the client is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the connection's loop waits when its core has no deadline.
+const IDLE_WAKE: Duration = Duration::from_secs(3600);
 
 /// Most time a closing connection waits for its call's BYE to finish.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
@@ -282,6 +284,16 @@ impl Connection {
             self.session_failed(&mut stream).await;
         }
         let mut buf = vec![0u8; 16 * 1024];
+        // One timer and one shutdown waiter for the connection's life,
+        // re-armed only when the core's deadline moves: a fresh
+        // `sleep_until` and `cancelled()` per wake-up registered and
+        // removed a timer entry and a waiter on the gateway-wide token
+        // (a lock shared by every connection) for each audio message.
+        let mut idle_until = Instant::now() + IDLE_WAKE;
+        let sleep = sleep_until(idle_until);
+        tokio::pin!(sleep);
+        let shutdown = self.gw.shutdown.clone().cancelled_owned();
+        tokio::pin!(shutdown);
         loop {
             // Everything the last input produced is carried out and
             // flushed before waiting again: pipelined input is whole.
@@ -296,11 +308,18 @@ impl Connection {
             if self.core.is_closed() {
                 break;
             }
-            let wake = self
-                .core
-                .poll_timeout()
-                .map(Instant::from_std)
-                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            let wake = match self.core.poll_timeout() {
+                Some(t) => Instant::from_std(t),
+                None => {
+                    if idle_until <= Instant::now() {
+                        idle_until = Instant::now() + IDLE_WAKE;
+                    }
+                    idle_until
+                }
+            };
+            if sleep.deadline() != wake {
+                sleep.as_mut().reset(wake);
+            }
             let tcp_open = self.tcp_open;
             tokio::select! {
                 // Control first: a burst of audio never delays SIP events.
@@ -321,12 +340,12 @@ impl Connection {
                 Some((stream_id, audio)) = self.play_rx.recv() => {
                     self.session.send_audio(stream_id, audio.timestamp_ms, audio.body);
                 }
-                _ = sleep_until(wake) => {
+                _ = &mut sleep => {
                     self.core.handle_timeout(std::time::Instant::now());
                 }
                 // Once: the core then ends its call (BYE) and closes; a
                 // cancelled token stays ready, so polling it again would spin.
-                _ = self.gw.shutdown.cancelled(), if !self.core.is_closed() && !self.shutdown_fed => {
+                _ = &mut shutdown, if !self.core.is_closed() && !self.shutdown_fed => {
                     info!("gateway shutting down");
                     self.shutdown_fed = true;
                     self.feed(Input::Shutdown).await;

@@ -87,6 +87,9 @@ pub struct CallMedia {
     /// The SIP side's packet time (ms): each RTP packet a published
     /// message produced charges this much to the budget.
     ptime_ms: u32,
+    /// The bridge's next deadline as of the end of the last visit (only
+    /// a visit changes the bridge, so this is exact between visits).
+    next_due: Option<Instant>,
 }
 
 /// The handle ends and reporting a [`CallMedia`] is built from.
@@ -136,21 +139,41 @@ impl CallMedia {
             stats: (ends.stats, now),
             budget: WorkBudget::new(now),
             ptime_ms,
+            next_due: Some(now),
         }
     }
 
     /// One tick at `now`: stop and updates, the queued commands, the
     /// datagrams waiting on ready sockets (read into `buf`), the bridge's
     /// timer when due, then its output. False when the call's media ends.
-    pub fn tick(&mut self, now: Instant, buf: &mut [u8]) -> bool {
+    ///
+    /// A call with nothing to do (no ready socket, no queued command or
+    /// update, its timer not due) is skipped unless `housekeeping`: the
+    /// stop token (a lock), a dropped handle and the stats are looked at
+    /// only then, so most of a tick's calls cost a few loads each.
+    pub fn tick(&mut self, now: Instant, buf: &mut [u8], housekeeping: bool) -> bool {
+        if !housekeeping && !self.has_work(now) {
+            return true;
+        }
         let span = std::mem::replace(&mut self.span, tracing::Span::none());
-        let alive = span.in_scope(|| self.tick_in_span(now, buf));
+        let alive = span.in_scope(|| self.tick_in_span(now, buf, housekeeping));
         self.span = span;
+        self.next_due = self.bridge.poll_timeout();
         alive
     }
 
-    fn tick_in_span(&mut self, now: Instant, buf: &mut [u8]) -> bool {
-        if self.stop.is_cancelled() {
+    /// Whether a visit at `now` would find anything to do.
+    fn has_work(&self, now: Instant) -> bool {
+        self.sockets
+            .as_ref()
+            .is_some_and(|s| s.ready[0] || s.ready[1])
+            || !self.commands.is_empty()
+            || self.next_due.is_some_and(|t| t <= now)
+            || self.updates.has_changed().unwrap_or(true)
+    }
+
+    fn tick_in_span(&mut self, now: Instant, buf: &mut [u8], housekeeping: bool) -> bool {
+        if housekeeping && self.stop.is_cancelled() {
             return false;
         }
         match self.updates.has_changed() {

@@ -24,14 +24,23 @@ pub mod cputime;
 mod thread;
 pub mod tick;
 
+use std::cell::Cell;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio_util::task::TaskTracker;
+
 pub use call::{CallEnds, CallMedia};
-use tick::{pick_worker, WorkerView};
+use tick::{pick_worker_near, WorkerView};
+
+thread_local! {
+    /// On a worker's thread, that worker's index in its pool.
+    static CURRENT_WORKER: Cell<Option<usize>> = const { Cell::new(None) };
+}
 
 /// New calls waiting for one worker's next tick, at most.
 const NEW_CALLS_DEPTH: usize = 256;
@@ -54,6 +63,8 @@ pub struct WorkerShared {
     calls_at_load: AtomicUsize,
     /// Set when the pool stops.
     stop: AtomicBool,
+    /// RTMP connections running on the worker's thread.
+    connections: AtomicUsize,
 }
 
 /// One worker's counters at a moment, for the load meter.
@@ -70,8 +81,10 @@ pub struct WorkerCounters {
 }
 
 struct Slot {
-    queue: SyncSender<CallMedia>,
+    queue: mpsc::Sender<CallMedia>,
     shared: Arc<WorkerShared>,
+    /// The worker thread's runtime, for the connections placed on it.
+    runtime: tokio::runtime::Handle,
 }
 
 struct Pool {
@@ -105,15 +118,18 @@ pub enum PlaceError {
 }
 
 impl MediaWorkers {
-    /// Starts `workers` threads (at least one) ticking every `tick`.
+    /// Starts `workers` threads (at least one) ticking every `tick`,
+    /// each with its own current-thread runtime for the connections
+    /// placed on it ([`MediaWorkers::spawn_connection`]).
     ///
     /// # Errors
-    /// The OS error when a poller or a thread cannot be created.
+    /// The OS error when a poller, a runtime or a thread cannot be
+    /// created.
     pub fn start(workers: u32, tick: Duration) -> std::io::Result<Self> {
         let mut slots = Vec::new();
         let mut threads = Vec::new();
         for n in 0..workers.max(1) {
-            let (tx, rx) = sync_channel(NEW_CALLS_DEPTH);
+            let (tx, rx) = mpsc::channel(NEW_CALLS_DEPTH);
             let shared = Arc::new(WorkerShared::default());
             let worker = thread::Worker {
                 shared: shared.clone(),
@@ -121,11 +137,23 @@ impl MediaWorkers {
                 poll: mio::Poll::new()?,
                 period: tick,
             };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let handle = runtime.handle().clone();
+            let index = n as usize;
             let t = std::thread::Builder::new()
                 .name(format!("rtmp2sip-media-{n}"))
-                .spawn(move || worker.run())?;
+                .spawn(move || {
+                    CURRENT_WORKER.with(|c| c.set(Some(index)));
+                    runtime.block_on(worker.run());
+                })?;
             threads.push(t);
-            slots.push(Slot { queue: tx, shared });
+            slots.push(Slot {
+                queue: tx,
+                shared,
+                runtime: handle,
+            });
         }
         Ok(Self {
             pool: Arc::new(Pool {
@@ -151,15 +179,19 @@ impl MediaWorkers {
         self.pool.tick
     }
 
-    /// Puts `call` on the least loaded worker (the next ones when its
-    /// queue is full); its first tick comes within one period.
+    /// Puts `call` on a worker (the next ones when its queue is full);
+    /// its first tick comes within one period. Called from a connection
+    /// that runs on a worker, the call stays on that worker unless
+    /// another is clearly less loaded ([`pick_worker_near`]); otherwise
+    /// it goes to the least loaded.
     ///
     /// # Errors
     /// [`PlaceError::Busy`] when every queue is full or the pool stopped
     /// (the call is dropped: its ports are freed).
     pub fn place(&self, call: CallMedia) -> Result<(), PlaceError> {
         let views: Vec<WorkerView> = self.pool.slots.iter().map(view).collect();
-        let first = pick_worker(&views).unwrap_or(0);
+        let here = CURRENT_WORKER.with(Cell::get);
+        let first = pick_worker_near(&views, here).unwrap_or(0);
         let n = self.pool.slots.len();
         let mut call = call;
         for k in 0..n {
@@ -172,13 +204,40 @@ impl MediaWorkers {
             slot.shared.calls.fetch_add(1, Ordering::Relaxed);
             match slot.queue.try_send(call) {
                 Ok(()) => return Ok(()),
-                Err(TrySendError::Full(c) | TrySendError::Disconnected(c)) => {
+                Err(TrySendError::Full(c) | TrySendError::Closed(c)) => {
                     slot.shared.calls.fetch_sub(1, Ordering::Relaxed);
                     call = c;
                 }
             }
         }
         Err(PlaceError::Busy)
+    }
+
+    /// Runs `connection` (an RTMP connection's task) on the worker
+    /// thread with the fewest connections, tracked by `tracker`. The
+    /// connection's sockets must be registered from inside `connection`
+    /// (e.g. `TcpStream::from_std`): it runs on that worker's runtime.
+    /// Its calls then go to the same worker, so its audio crosses no
+    /// thread.
+    pub fn spawn_connection<F>(&self, tracker: &TaskTracker, connection: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let slot = self
+            .pool
+            .slots
+            .iter()
+            .min_by_key(|s| s.shared.connections.load(Ordering::Relaxed));
+        let Some(slot) = slot else {
+            return;
+        };
+        let shared = slot.shared.clone();
+        shared.connections.fetch_add(1, Ordering::Relaxed);
+        let counted = async move {
+            let _count = ConnectionCount(shared);
+            connection.await;
+        };
+        tracker.spawn_on(counted, &slot.runtime);
     }
 
     /// Every worker's counters now.
@@ -223,6 +282,15 @@ impl MediaWorkers {
                 let _ = t.join();
             }
         }
+    }
+}
+
+/// Counts a connection on its worker while it runs.
+struct ConnectionCount(Arc<WorkerShared>);
+
+impl Drop for ConnectionCount {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -9,11 +9,12 @@
 //! added to its [`WorkerShared`] counters for the load meter.
 
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TryRecvError;
 use tracing::{debug, info};
 
 use super::call::{CallMedia, CallSockets};
@@ -28,6 +29,11 @@ const EVENTS_PER_POLL: usize = 1024;
 /// Largest datagram read (bigger ones are truncated, then refused by the
 /// bridge's parser).
 const DATAGRAM_BYTES: usize = 2048;
+
+/// Every call is visited (stop token, dropped handle, stats) at least
+/// every this many ticks, whether or not it has work (20 ms at the
+/// default 5 ms tick); in between only calls with work are.
+const HOUSEKEEPING_EVERY: usize = 4;
 
 /// How long a worker without calls waits for a new one before it looks
 /// at the stop flag again. An idle worker does not tick: it spends no CPU
@@ -81,14 +87,18 @@ fn register(poll: &Poll, slot: usize, pair: StdPortPair) -> std::io::Result<Call
 /// The worker's state between ticks.
 pub(super) struct Worker {
     pub(super) shared: Arc<WorkerShared>,
-    pub(super) queue: Receiver<CallMedia>,
+    pub(super) queue: mpsc::Receiver<CallMedia>,
     pub(super) poll: Poll,
     pub(super) period: Duration,
 }
 
 impl Worker {
     /// Runs ticks until the pool stops, then ends every call it owns.
-    pub(super) fn run(mut self) {
+    /// Runs inside the worker thread's own (current-thread) runtime: the
+    /// RTMP connections placed on this worker run between its ticks, on
+    /// the same thread, so their audio reaches the calls and comes back
+    /// without waking another thread.
+    pub(super) async fn run(mut self) {
         let mut events = Events::with_capacity(EVENTS_PER_POLL);
         let mut calls = Calls {
             slots: Vec::new(),
@@ -98,34 +108,39 @@ impl Worker {
         let mut buf = vec![0u8; DATAGRAM_BYTES];
         let mut clock = TickClock::new(Instant::now(), self.period);
         let mut first = None;
+        let mut tick_no = 0usize;
+        // The thread's CPU time at the end of the last tick: each tick
+        // charges the time since, the connections' work between ticks
+        // included (they share the thread, so they share its headroom).
+        let mut cpu_mark = thread_cpu_ns();
         loop {
             if calls.live == 0 {
-                match self.queue.recv_timeout(IDLE_WAIT) {
-                    Ok(call) => {
+                match tokio::time::timeout(IDLE_WAIT, self.queue.recv()).await {
+                    Ok(Some(call)) => {
                         first = Some(call);
                         clock = TickClock::new(Instant::now(), self.period);
+                        cpu_mark = thread_cpu_ns();
                     }
-                    Err(RecvTimeoutError::Timeout) => {
+                    Ok(None) => break,
+                    Err(_) => {
                         if self.shared.stop.load(Ordering::Relaxed) {
                             break;
                         }
                         continue;
                     }
-                    Err(RecvTimeoutError::Disconnected) => break,
                 }
             }
-            let wait = clock.deadline().saturating_duration_since(Instant::now());
-            if !wait.is_zero() {
-                std::thread::sleep(wait);
-            }
+            tokio::time::sleep_until(tokio::time::Instant::from_std(clock.deadline())).await;
             let now = Instant::now();
             let late = clock.begin(now);
-            let cpu0 = thread_cpu_ns();
             let stopping = self.shared.stop.load(Ordering::Relaxed);
             self.take_new_calls(&mut calls, first.take(), now);
             self.poll_ready(&mut events, &mut calls);
+            tick_no = tick_no.wrapping_add(1);
             for slot in 0..calls.slots.len() {
-                self.tick_one(&mut calls, slot, now, &mut buf, stopping);
+                // Spread over the ticks: a quarter of the calls each.
+                let housekeeping = (tick_no.wrapping_add(slot)) % HOUSEKEEPING_EVERY == 0;
+                self.tick_one(&mut calls, slot, now, &mut buf, stopping || housekeeping);
             }
             // Only ticks that carried calls count: an idle worker's
             // lateness delays no audio.
@@ -135,8 +150,11 @@ impl Worker {
                     self.shared.late_ticks.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            let cpu = thread_cpu_ns().saturating_sub(cpu0);
-            self.shared.cpu_ns.fetch_add(cpu, Ordering::Relaxed);
+            let cpu = thread_cpu_ns();
+            self.shared
+                .cpu_ns
+                .fetch_add(cpu.saturating_sub(cpu_mark), Ordering::Relaxed);
+            cpu_mark = cpu;
             if stopping {
                 break;
             }
@@ -192,20 +210,21 @@ impl Worker {
         }
     }
 
-    /// Ticks the call in `slot`, ending it when it is done (or the pool
-    /// stops).
+    /// Ticks the call in `slot` (every check when `housekeeping`),
+    /// ending it when it is done or the pool stops.
     fn tick_one(
         &mut self,
         calls: &mut Calls,
         slot: usize,
         now: Instant,
         buf: &mut [u8],
-        stopping: bool,
+        housekeeping: bool,
     ) {
         let Some(Some(call)) = calls.slots.get_mut(slot) else {
             return;
         };
-        if !call.tick(now, buf) || stopping {
+        let stopping = self.shared.stop.load(Ordering::Relaxed);
+        if !call.tick(now, buf, housekeeping) || stopping {
             self.end(calls, slot, now);
         }
     }

@@ -96,6 +96,28 @@ pub fn pick_worker(views: &[WorkerView]) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
+/// How much less loaded (fraction of a core) another worker must be
+/// for a connection's call to leave the connection's own worker.
+pub const NEAR_MARGIN: f64 = 0.05;
+
+/// The worker for a call placed by a connection running on worker
+/// `here` (`None`: not on a worker): `here` unless another is lower by
+/// more than [`NEAR_MARGIN`] ([`WorkerView::estimated_load`]), else the
+/// least loaded ([`pick_worker`]). A call beside its connection crosses
+/// no thread; the margin keeps workers from drifting far apart.
+pub fn pick_worker_near(views: &[WorkerView], here: Option<usize>) -> Option<usize> {
+    let best = pick_worker(views)?;
+    let Some(own) = here.and_then(|i| views.get(i).map(|v| (i, v))) else {
+        return Some(best);
+    };
+    let best_load = views.get(best).map_or(0.0, WorkerView::estimated_load);
+    if own.1.estimated_load() <= best_load + NEAR_MARGIN {
+        Some(own.0)
+    } else {
+        Some(best)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +174,17 @@ mod tests {
         // Idle workers: fewer calls first, then the first.
         let w = [view(2, 0.0, 0), view(1, 0.0, 0), view(1, 0.0, 0)];
         assert_eq!(pick_worker(&w), Some(1));
+    }
+
+    #[test]
+    fn a_connections_call_stays_on_its_worker_unless_another_is_clearly_lighter() {
+        let w = [view(10, 0.30, 10), view(10, 0.28, 10)];
+        assert_eq!(pick_worker_near(&w, Some(0)), Some(0), "within the margin");
+        assert_eq!(pick_worker_near(&w, None), Some(1), "not on a worker");
+        let w = [view(30, 0.60, 30), view(10, 0.20, 10)];
+        assert_eq!(pick_worker_near(&w, Some(0)), Some(1), "clearly lighter");
+        assert_eq!(pick_worker_near(&w, Some(7)), Some(1), "unknown worker");
+        assert_eq!(pick_worker_near(&[], Some(0)), None);
     }
 
     #[test]
