@@ -146,7 +146,12 @@ impl MediaWorkers {
                 .name(format!("rtmp2sip-media-{n}"))
                 .spawn(move || {
                     CURRENT_WORKER.with(|c| c.set(Some(index)));
-                    runtime.block_on(worker.run());
+                    // A task, not the `block_on` future: its
+                    // `yield_now` then lets the woken connections run
+                    // before it resumes.
+                    runtime.block_on(async move {
+                        let _ = tokio::spawn(worker.run()).await;
+                    });
                 })?;
             threads.push(t);
             slots.push(Slot {

@@ -94,10 +94,13 @@ pub(super) struct Worker {
 
 impl Worker {
     /// Runs ticks until the pool stops, then ends every call it owns.
-    /// Runs inside the worker thread's own (current-thread) runtime: the
-    /// RTMP connections placed on this worker run between its ticks, on
-    /// the same thread, so their audio reaches the calls and comes back
-    /// without waking another thread.
+    /// Runs as a task of the worker thread's own (current-thread)
+    /// runtime: the RTMP connections placed on this worker run between
+    /// its ticks, on the same thread, so their audio reaches the calls
+    /// and comes back without waking another thread. While it owns
+    /// calls the thread wakes once per tick, whatever its connections
+    /// receive; without calls it parks in the runtime as usual, so
+    /// connections are served at once.
     pub(super) async fn run(mut self) {
         let mut events = Events::with_capacity(EVENTS_PER_POLL);
         let mut calls = Calls {
@@ -130,7 +133,19 @@ impl Worker {
                     }
                 }
             }
-            tokio::time::sleep_until(tokio::time::Instant::from_std(clock.deadline())).await;
+            // Between ticks the thread sleeps outright instead of
+            // parking in the runtime's poller: a message arriving on a
+            // connection then waits for the tick (whose media work would
+            // wait for it anyway) instead of waking the thread for
+            // itself, which made a thread switch per audio message.
+            let wait = clock.deadline().saturating_duration_since(Instant::now());
+            if !wait.is_zero() {
+                std::thread::sleep(wait);
+            }
+            // The runtime polls its sockets and timers (without waiting)
+            // and runs the connections that have input before this task
+            // resumes: the messages that arrived reach the calls now.
+            tokio::task::yield_now().await;
             let now = Instant::now();
             let late = clock.begin(now);
             let stopping = self.shared.stop.load(Ordering::Relaxed);
@@ -150,6 +165,8 @@ impl Worker {
                     self.shared.late_ticks.fetch_add(1, Ordering::Relaxed);
                 }
             }
+            // The connections write what the tick produced for them.
+            tokio::task::yield_now().await;
             let cpu = thread_cpu_ns();
             self.shared
                 .cpu_ns
