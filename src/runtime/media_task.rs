@@ -384,6 +384,42 @@ mod tests {
         .unwrap_or(false)
     }
 
+    #[test]
+    fn a_connections_call_goes_to_the_connections_worker() {
+        let (env, pool) = env(2);
+        let tracker = tokio_util::task::TaskTracker::new();
+        // The first connection takes worker 0 and waits; the second
+        // (worker 1, the one with fewer connections) places a call.
+        let (hold_tx, hold_rx) = tokio::sync::oneshot::channel::<()>();
+        pool.spawn_connection(&tracker, async move {
+            let _ = hold_rx.await;
+        });
+        let (placed_tx, placed_rx) = std::sync::mpsc::channel();
+        let media = crate::config::Config::default().media;
+        pool.spawn_connection(&tracker, async move {
+            let ports =
+                super::super::ports::PortAllocator::new([127, 0, 0, 1].into(), 46300, 46398)
+                    .allocate()
+                    .await
+                    .unwrap();
+            let far = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let (events, _inbox) = inbox();
+            let n = pcmu_to(far.local_addr().unwrap());
+            let caps = ClientCaps::default();
+            let h = spawn_rtp(&media, caps, "c9", n, ports, events, env).unwrap();
+            placed_tx.send(()).unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            drop(h);
+        });
+        placed_rx
+            .recv_timeout(std::time::Duration::from_secs(2))
+            .unwrap();
+        let calls: Vec<usize> = pool.counters().iter().map(|c| c.calls).collect();
+        assert_eq!(calls, [0, 1], "the call is on its connection's worker");
+        drop(hold_tx);
+        pool.shutdown(std::time::Duration::from_secs(2));
+    }
+
     #[tokio::test]
     async fn update_moves_holds_and_resumes_a_running_call() {
         let media = crate::config::Config::default().media;

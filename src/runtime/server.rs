@@ -172,7 +172,9 @@ async fn accept_loop(gw: Arc<Gateway>, listener: TcpListener, tls: bool, tracker
                     }
                     drop(metric);
                 };
-                gw.media.pool.spawn_connection(&tracker, run.instrument(span));
+                gw.media
+                    .pool
+                    .spawn_connection(&tracker, run.instrument(span));
             }
             Some(acceptor) => {
                 let span = tracing::info_span!("rtmps", conn = id, %peer);
@@ -191,7 +193,9 @@ async fn accept_loop(gw: Arc<Gateway>, listener: TcpListener, tls: bool, tracker
                         run_tls(gw2, acceptor, stream, admission, origin).await;
                     }
                 };
-                gw.media.pool.spawn_connection(&tracker, run.instrument(span));
+                gw.media
+                    .pool
+                    .spawn_connection(&tracker, run.instrument(span));
             }
         }
     }

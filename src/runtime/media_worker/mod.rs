@@ -3,6 +3,14 @@
 //! (every `[media] tick_ms`), the str0m / quinn way: sans-IO bridges
 //! driven by a small loop instead of one task per call.
 //!
+//! Each thread runs a current-thread tokio runtime: the tick loop is one
+//! task of it, and RTMP connections placed with
+//! [`MediaWorkers::spawn_connection`] are the others, so a connection and
+//! its call (placed on the connection's worker, [`tick::pick_worker_near`])
+//! share a thread and their audio crosses none. While the worker owns
+//! calls its thread sleeps between ticks and lets the connections run at
+//! each tick (see `thread.rs`): one wake-up per tick, not per message.
+//!
 //! Per tick a worker takes its new calls, reads the sockets its poller
 //! reports ready (one `epoll_wait(0)` for all its calls, no syscall per
 //! idle socket), drains each call's command queue with `try_recv` (so a
@@ -13,8 +21,9 @@
 //! connection. A tick batches up to `tick_ms` of input: it adds up to
 //! `tick_ms` (half of it on average) to each direction's latency.
 //!
-//! [`MediaWorkers::place`] puts a new call on the least loaded worker
-//! ([`tick::pick_worker`]) through its bounded queue. Each worker counts
+//! [`MediaWorkers::place`] puts a new call on its connection's worker or
+//! the least loaded one ([`tick::pick_worker_near`]) through its bounded
+//! queue. Each worker counts
 //! its thread CPU time, its ticks and its late ticks ([`WorkerShared`]);
 //! the load sampler (`media_runtime::spawn_sampler`) turns them into
 //! per-worker loads for admission.
@@ -310,6 +319,57 @@ fn view(s: &Slot) -> WorkerView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connections_run_on_the_worker_threads_spread_by_count() {
+        let pool = MediaWorkers::start(2, Duration::from_millis(5)).unwrap();
+        let tracker = TaskTracker::new();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = tokio::sync::watch::channel(false);
+        for _ in 0..4 {
+            let tx = tx.clone();
+            let mut release = release_rx.clone();
+            pool.spawn_connection(&tracker, async move {
+                let name = std::thread::current().name().map(str::to_string);
+                tx.send((CURRENT_WORKER.with(Cell::get), name)).unwrap();
+                let _ = release.wait_for(|r| *r).await;
+            });
+        }
+        let mut seen: Vec<_> = (0..4)
+            .map(|_| rx.recv_timeout(Duration::from_secs(2)).unwrap())
+            .collect();
+        seen.sort();
+        assert_eq!(
+            seen.iter().map(|s| s.0).collect::<Vec<_>>(),
+            [Some(0), Some(0), Some(1), Some(1)],
+            "two connections on each worker: {seen:?}"
+        );
+        assert_eq!(seen[0].1.as_deref(), Some("rtmp2sip-media-0"));
+        assert_eq!(seen[3].1.as_deref(), Some("rtmp2sip-media-1"));
+        let counts: Vec<usize> = pool
+            .pool
+            .slots
+            .iter()
+            .map(|s| s.shared.connections.load(Ordering::Relaxed))
+            .collect();
+        assert_eq!(counts, [2, 2]);
+        release_tx.send(true).unwrap();
+        tracker.close();
+        let t0 = Instant::now();
+        while pool
+            .pool
+            .slots
+            .iter()
+            .any(|s| s.shared.connections.load(Ordering::Relaxed) > 0)
+        {
+            assert!(
+                t0.elapsed() < Duration::from_secs(2),
+                "ended connections uncounted"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        pool.shutdown(Duration::from_secs(2));
+    }
 
     #[test]
     fn an_idle_worker_does_not_tick() {

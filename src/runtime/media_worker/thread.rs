@@ -1,12 +1,14 @@
 //! A media worker's thread: the tick loop over the calls it owns.
 //!
-//! Each tick (every `[media] tick_ms`), in one pass and without waiting
+//! Each tick (every `[media] tick_ms`), after letting the thread's RTMP
+//! connections take their input, in one pass and without waiting
 //! on anything: take the calls placed on this worker, ask the poller
 //! (`epoll_wait` with a zero timeout, through `mio`) which sockets have
 //! datagrams, then tick every call ([`CallMedia::tick`]: stop, updates,
 //! commands with `try_recv`, datagrams, the bridge's timer, output). The
-//! thread's CPU time for the pass and whether the tick started late are
-//! added to its [`WorkerShared`] counters for the load meter.
+//! thread's CPU time since the last tick (its connections' included) and
+//! whether the tick started late are added to its [`WorkerShared`]
+//! counters for the load meter.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
