@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::media::codec::Codec;
-use factory::SPEEX_COMPLEXITY;
+use factory::{SPEEX_COMPLEXITY, SPEEX_COMPLEXITY_NARROWBAND};
 use rtmp2sip_codecs::{
     AudioDecoder, AudioEncoder, G711Law, Resampler, SpeexDecoder, SpeexEncoder, SpeexEncoderConfig,
     SpeexMode,
@@ -17,7 +17,10 @@ const RTMP_RATE: u32 = 16_000;
 /// Bridge settings used in tests.
 pub(crate) const SETTINGS: EncoderSettings = EncoderSettings {
     speex_quality: 8,
-    speex_complexity: SPEEX_COMPLEXITY,
+    speex_complexity: SpeexComplexity {
+        wideband: SPEEX_COMPLEXITY,
+        narrowband: SPEEX_COMPLEXITY_NARROWBAND,
+    },
     opus_complexity: 5,
 };
 

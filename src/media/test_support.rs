@@ -13,7 +13,9 @@ use rtmp2sip_codecs::{
 
 use super::bridge::{Bridge, BridgeConfig, RtmpAudio, TransmitKind};
 use super::latch::LatchMode;
-use super::pipeline::factory::{PcmDecoder, Resample, SPEEX_COMPLEXITY};
+use super::pipeline::factory::{
+    PcmDecoder, Resample, SpeexComplexity, SPEEX_COMPLEXITY, SPEEX_COMPLEXITY_NARROWBAND,
+};
 use super::pipeline::{
     sip_codec, CodecFactory, EncoderSettings, NellyRate, RealCodecs, RtmpCodec, RtmpOut,
 };
@@ -51,7 +53,10 @@ pub const SIP_CODECS: [Codec; 6] = [
 
 pub const SETTINGS: EncoderSettings = EncoderSettings {
     speex_quality: 8,
-    speex_complexity: SPEEX_COMPLEXITY,
+    speex_complexity: SpeexComplexity {
+        wideband: SPEEX_COMPLEXITY,
+        narrowband: SPEEX_COMPLEXITY_NARROWBAND,
+    },
     opus_complexity: 5,
 };
 
@@ -178,7 +183,7 @@ impl Client {
                 })
                 .unwrap(),
             ),
-            _ => ClientEncoder::Other(RealCodecs.rtmp_encoder(codec, SETTINGS).unwrap()),
+            _ => ClientEncoder::Other(RealCodecs.rtmp_encoder(codec, Codec::Speex16k, SETTINGS).unwrap()),
         };
         Client {
             codec,
@@ -431,6 +436,7 @@ impl CodecFactory for CheapCodecs {
     fn rtmp_encoder(
         &self,
         codec: RtmpCodec,
+        _: Codec,
         _: EncoderSettings,
     ) -> Result<Box<dyn AudioEncoder>, MediaError> {
         match codec {

@@ -108,7 +108,7 @@ impl ToRtmp {
             }),
             _ => {
                 let decoder = factory.sip_decoder(sip)?;
-                let encoder = factory.rtmp_encoder(out, settings)?;
+                let encoder = factory.rtmp_encoder(out, sip, settings)?;
                 let resampler = factory.resampler(sip.audio_rate(), encoder.sample_rate())?;
                 Path::Transcode(Box::new(Transcoder::new(
                     decoder,
