@@ -73,7 +73,9 @@ impl SpeexComplexity {
 }
 
 impl Default for SpeexComplexity {
-    /// [`SPEEX_COMPLEXITY`] and [`SPEEX_COMPLEXITY_NARROWBAND`].
+    /// The `[media]` defaults: 3 for wideband audio and toward SIP, 1 for
+    /// narrowband audio toward the client (`SPEEX_COMPLEXITY`,
+    /// `SPEEX_COMPLEXITY_NARROWBAND`).
     fn default() -> Self {
         Self {
             wideband: SPEEX_COMPLEXITY,
