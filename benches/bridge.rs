@@ -30,7 +30,8 @@ use rtmp2sip_codecs::{
     SpeexEncoder, SpeexEncoderConfig, SpeexMode,
 };
 
-/// The bridge's default Speex complexity (`[media] speex_complexity`).
+/// The client's Speex encoder complexity (the bridge's `[media]
+/// speex_complexity` default).
 const SPEEX_COMPLEXITY: u8 = 3;
 /// Pre-encoded frames cycled through.
 const FRAMES: usize = 50;
@@ -78,7 +79,9 @@ fn bridge(codec: Codec) -> (Bridge, Instant) {
         },
         jitter_ms: 60,
         speex_quality: 8,
-        speex_complexity: SPEEX_COMPLEXITY,
+        // The gateway's defaults: 3 toward the client for wideband far
+        // ends and toward SIP, 1 for audio from narrowband ones (PCMU).
+        speex_complexity: rtmp2sip::media::SpeexComplexity::default(),
         opus_complexity: 5,
         rtmp_out: RtmpOut::Speex,
         rtmp_out_max_ms: 400,

@@ -4,8 +4,15 @@
 //!
 //! ```text
 //! cargo run --release -p rtmp2sip-codecs --example ceiling -- --json
-//! cargo run --release -p rtmp2sip-codecs --example ceiling -- --speex-complexity 3
+//! cargo run --release -p rtmp2sip-codecs --example ceiling -- --speex-complexity-narrowband 3
 //! ```
+//!
+//! The transcoded pair (Speex WB <-> PCMU) is timed with the Speex WB
+//! encoder at `[media] speex_complexity_narrowband` (the encoder toward the
+//! client takes it for audio from a PCMU far end); the same pair at
+//! `[media] speex_complexity` (what a G.722, Opus or speex/16000 far end
+//! gets) is printed beside it. `--speex-complexity-narrowband N` and
+//! `--speex-complexity N` time other values.
 //!
 //! Without `--json` it prints one `name value` line per figure. With
 //! `--json` it prints one JSON object whose fields (`scripts/bench-load.sh`
@@ -13,8 +20,10 @@
 //!
 //! | field | what |
 //! |---|---|
-//! | `speex_complexity` | the complexity of `speex_wb_enc_us` (no unit; `[media] speex_complexity`'s default unless `--speex-complexity`) |
-//! | `speex_wb_enc_us` | libspeex 1.2.1 (the system library, Debian's SSE build) wideband encode, quality 8, at `speex_complexity` |
+//! | `speex_complexity_narrowband` | the complexity of `speex_wb_enc_us` (no unit; `[media] speex_complexity_narrowband`'s default unless `--speex-complexity-narrowband`) |
+//! | `speex_wb_enc_us` | libspeex 1.2.1 (the system library, Debian's SSE build) wideband encode, quality 8, at `speex_complexity_narrowband`: the transcoded Speex WB <-> PCMU path's encoder (`scripts/bench_load.py` takes the first `speex`..`wb`..`enc` field: keep this one first) |
+//! | `speex_complexity` | the complexity of `speex_wb_enc_wideband_us` (no unit; `[media] speex_complexity`'s default unless `--speex-complexity`) |
+//! | `speex_wb_enc_wideband_us` | the same encoder at `speex_complexity`: toward a client whose far end is wideband (G.722, Opus, speex/16000) |
 //! | `speex_wb_enc_c2_us`, `speex_wb_enc_c4_us` | the same at complexity 2 (libspeex's default) and 4 |
 //! | `speex_wb_dec_us` | libspeex wideband decode of a quality 8 frame |
 //! | `resample_16k_8k_us`, `resample_8k_16k_us` | speexdsp C resampler, quality 3 |
@@ -25,9 +34,10 @@
 //! | `tcp_pair_us` | 200 bytes written to and read from a connected loopback TCP socket (two syscalls): the RTMP side of a frame pair (a message in, a message out) |
 //! | `io_pair_us` | `udp_pair_us` + `tcp_pair_us`: the socket work one frame pair costs at the least, whatever the codecs |
 //! | `passthrough_calls_per_core` | 20000 / `io_pair_us` (no unit) |
-//! | `transcoded_codec_us` | sum for one Speex WB <-> PCMU frame pair: Speex decode + resample 16k->8k + PCMU encode, PCMU decode + resample 8k->16k + Speex encode |
+//! | `transcoded_codec_us` | sum for one Speex WB <-> PCMU frame pair: Speex decode + resample 16k->8k + PCMU encode, PCMU decode + resample 8k->16k + Speex encode (`speex_wb_enc_us`, the narrowband complexity) |
 //! | `transcoded_pair_us` | `transcoded_codec_us` + `io_pair_us` |
 //! | `transcoded_calls_per_core` | 20000 / `transcoded_pair_us` (no unit) |
+//! | `transcoded_wideband_codec_us`, `transcoded_wideband_pair_us`, `transcoded_wideband_calls_per_core` | the same three with the encoder at `speex_complexity` (`speex_wb_enc_wideband_us`): the pair's cost before `speex_complexity_narrowband` |
 //!
 //! Each figure is this thread's CPU time (not wall time: preemption by
 //! other load is not counted), the cheapest of several batches after a
@@ -50,6 +60,8 @@ type Error = Box<dyn std::error::Error>;
 /// `[media] speex_complexity`'s default (`src/config/media.rs`); the
 /// codecs crate is a leaf and cannot read it from there.
 const DEFAULT_SPEEX_COMPLEXITY: u8 = 3;
+/// `[media] speex_complexity_narrowband`'s default (the same source).
+const DEFAULT_SPEEX_COMPLEXITY_NARROWBAND: u8 = 1;
 /// Frames timed per batch.
 const BATCH: usize = 200;
 /// Batches timed; the cheapest counts.
@@ -58,12 +70,13 @@ const BATCHES: usize = 5;
 fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let json = args.iter().any(|a| a == "--json");
-    let complexity = match args.iter().position(|a| a == "--speex-complexity") {
-        Some(i) => args
-            .get(i + 1)
-            .ok_or("--speex-complexity needs a value")?
-            .parse()?,
-        None => DEFAULT_SPEEX_COMPLEXITY,
+    let complexity = Complexity {
+        narrowband: option(
+            &args,
+            "--speex-complexity-narrowband",
+            DEFAULT_SPEEX_COMPLEXITY_NARROWBAND,
+        )?,
+        wideband: option(&args, "--speex-complexity", DEFAULT_SPEEX_COMPLEXITY)?,
     };
     let figures = measure(complexity)?;
     if json {
@@ -80,8 +93,28 @@ fn main() -> Result<(), Error> {
     Ok(())
 }
 
+/// The Speex WB encoder's complexities timed (1..=10 each).
+#[derive(Clone, Copy)]
+struct Complexity {
+    /// `[media] speex_complexity_narrowband`: the transcoded PCMU pair's.
+    narrowband: u8,
+    /// `[media] speex_complexity`: wideband far ends'.
+    wideband: u8,
+}
+
+/// The value after `name` in `args`, or `default` without one.
+fn option(args: &[String], name: &str, default: u8) -> Result<u8, Error> {
+    match args.iter().position(|a| a == name) {
+        Some(i) => Ok(args
+            .get(i + 1)
+            .ok_or(format!("{name} needs a value"))?
+            .parse()?),
+        None => Ok(default),
+    }
+}
+
 /// Every figure, in output order.
-fn measure(complexity: u8) -> Result<Vec<(&'static str, f64)>, Error> {
+fn measure(complexity: Complexity) -> Result<Vec<(&'static str, f64)>, Error> {
     let wide = speech_like(16000);
     let narrow = speech_like(8000);
     let full = speech_like(48000);
@@ -93,8 +126,13 @@ fn measure(complexity: u8) -> Result<Vec<(&'static str, f64)>, Error> {
         time_encoder(&mut enc, &wide)
     };
     let mut f = vec![
-        ("speex_complexity", f64::from(complexity)),
-        ("speex_wb_enc_us", speex_enc(complexity)?),
+        (
+            "speex_complexity_narrowband",
+            f64::from(complexity.narrowband),
+        ),
+        ("speex_wb_enc_us", speex_enc(complexity.narrowband)?),
+        ("speex_complexity", f64::from(complexity.wideband)),
+        ("speex_wb_enc_wideband_us", speex_enc(complexity.wideband)?),
         ("speex_wb_enc_c2_us", speex_enc(2)?),
         ("speex_wb_enc_c4_us", speex_enc(4)?),
     ];
@@ -129,30 +167,46 @@ fn measure(complexity: u8) -> Result<Vec<(&'static str, f64)>, Error> {
     f.push(("udp_pair_us", time_udp()?));
     f.push(("tcp_pair_us", time_tcp()?));
     let get = |name: &str| f.iter().find(|(k, _)| *k == name).map_or(0.0, |(_, v)| *v);
-    let codec = [
-        "speex_wb_dec_us",
-        "resample_16k_8k_us",
-        "pcmu_enc_us",
-        "pcmu_dec_us",
-        "resample_8k_16k_us",
-        "speex_wb_enc_us",
-    ]
-    .iter()
-    .map(|n| get(n))
-    .sum::<f64>();
+    let codec_with = |encoder: &str| {
+        [
+            "speex_wb_dec_us",
+            "resample_16k_8k_us",
+            "pcmu_enc_us",
+            "pcmu_dec_us",
+            "resample_8k_16k_us",
+            encoder,
+        ]
+        .iter()
+        .map(|n| get(n))
+        .sum::<f64>()
+    };
+    let codec = codec_with("speex_wb_enc_us");
+    let codec_wideband = codec_with("speex_wb_enc_wideband_us");
     let io = get("udp_pair_us") + get("tcp_pair_us");
-    let pair = codec + io;
     f.push(("io_pair_us", io));
     f.push((
         "passthrough_calls_per_core",
         20_000.0 / io.max(f64::MIN_POSITIVE),
     ));
-    f.push(("transcoded_codec_us", codec));
-    f.push(("transcoded_pair_us", pair));
-    f.push((
-        "transcoded_calls_per_core",
-        20_000.0 / pair.max(f64::MIN_POSITIVE),
-    ));
+    for (codec_name, pair_name, calls_name, codec) in [
+        (
+            "transcoded_codec_us",
+            "transcoded_pair_us",
+            "transcoded_calls_per_core",
+            codec,
+        ),
+        (
+            "transcoded_wideband_codec_us",
+            "transcoded_wideband_pair_us",
+            "transcoded_wideband_calls_per_core",
+            codec_wideband,
+        ),
+    ] {
+        let pair = codec + io;
+        f.push((codec_name, codec));
+        f.push((pair_name, pair));
+        f.push((calls_name, 20_000.0 / pair.max(f64::MIN_POSITIVE)));
+    }
     Ok(f)
 }
 

@@ -41,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
         },
         jitter_ms: 60,
         speex_quality: 8,
-        speex_complexity: 3,
+        speex_complexity: rtmp2sip::media::SpeexComplexity::default(),
         opus_complexity: 0,
         rtmp_out: rtmp2sip::media::RtmpOut::Speex,
         rtmp_out_max_ms: 400,

@@ -42,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
         },
         jitter_ms: 60,
         speex_quality: 8,
-        speex_complexity: 3,
+        speex_complexity: rtmp2sip::media::SpeexComplexity::default(),
         rtmp_out_max_ms: 500,
         rtp_timeout: Duration::from_secs(60),
         ntp_at_start: 0,

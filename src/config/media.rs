@@ -23,8 +23,12 @@ pub struct MediaConfig {
     pub rtp_timeout: Option<Duration>,
     /// Speex encoder quality, 0..=10.
     pub speex_quality: u8,
-    /// Speex encoder complexity, 1..=10.
-    pub speex_complexity: u8,
+    /// Speex encoder complexity, 1..=10 each: `speex_complexity`
+    /// ([`SpeexComplexity::wideband`]: wideband audio toward clients and
+    /// every Speex encoder toward SIP) and `speex_complexity_narrowband`
+    /// ([`SpeexComplexity::narrowband`]: the Speex WB encoder toward
+    /// clients for audio from a narrowband far end, PCMU/PCMA/speex/8000).
+    pub speex_complexity: SpeexComplexity,
     /// Most audio queued toward one RTMP client, in ms.
     pub rtmp_out_max_ms: u32,
     /// Codec of the audio sent to RTMP clients.
@@ -45,6 +49,7 @@ pub struct MediaConfig {
 }
 
 pub use crate::media::srtp::SrtpPolicy;
+pub use crate::media::SpeexComplexity;
 
 /// Most media worker threads.
 pub const MAX_MEDIA_WORKERS: u32 = 64;
@@ -93,6 +98,7 @@ pub(super) struct MediaFile {
     rtp_timeout_s: u64,
     speex_quality: u8,
     speex_complexity: u8,
+    speex_complexity_narrowband: u8,
     rtmp_out_max_ms: u32,
     rtmp_out_codec: RtmpOutCodec,
     opus_complexity: u8,
@@ -121,6 +127,7 @@ impl Default for MediaFile {
             rtp_timeout_s: 60,
             speex_quality: 8,
             speex_complexity: 3,
+            speex_complexity_narrowband: 1,
             rtmp_out_max_ms: 400,
             rtmp_out_codec: RtmpOutCodec::Speex,
             opus_complexity: 8,
@@ -193,6 +200,13 @@ pub(super) fn validate_media(file: &Path, m: MediaFile) -> Result<MediaConfig, C
     if !(1..=10).contains(&m.speex_complexity) {
         return Err(invalid(file, "media.speex_complexity", "must be 1..=10"));
     }
+    if !(1..=10).contains(&m.speex_complexity_narrowband) {
+        return Err(invalid(
+            file,
+            "media.speex_complexity_narrowband",
+            "must be 1..=10",
+        ));
+    }
     if !(40..=5000).contains(&m.rtmp_out_max_ms) {
         return Err(invalid(file, "media.rtmp_out_max_ms", "must be 40..=5000"));
     }
@@ -221,7 +235,10 @@ pub(super) fn validate_media(file: &Path, m: MediaFile) -> Result<MediaConfig, C
         jitter_ms: m.jitter_ms,
         rtp_timeout: (m.rtp_timeout_s > 0).then(|| Duration::from_secs(m.rtp_timeout_s)),
         speex_quality: m.speex_quality,
-        speex_complexity: m.speex_complexity,
+        speex_complexity: SpeexComplexity {
+            wideband: m.speex_complexity,
+            narrowband: m.speex_complexity_narrowband,
+        },
         rtmp_out_max_ms: m.rtmp_out_max_ms,
         rtmp_out_codec: m.rtmp_out_codec,
         opus_complexity: m.opus_complexity,
@@ -311,8 +328,44 @@ mod tests {
 
     fn speex_complexity(text: &str) -> Result<u8, String> {
         Config::from_toml(Path::new("test.toml"), text)
-            .map(|c| c.media.speex_complexity)
+            .map(|c| c.media.speex_complexity.wideband)
             .map_err(|e| e.to_string())
+    }
+
+    fn narrowband(text: &str) -> Result<u8, String> {
+        Config::from_toml(Path::new("test.toml"), text)
+            .map(|c| c.media.speex_complexity.narrowband)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn speex_complexity_narrowband_defaults_to_1_is_bounded_and_the_shipped_file_agrees() {
+        assert_eq!(narrowband(""), Ok(1));
+        let shipped = include_str!("../../config/gateway.toml");
+        assert_eq!(narrowband(shipped), Ok(1));
+        assert!(
+            shipped.contains("\nspeex_complexity_narrowband = 1\n"),
+            "documented in the shipped file"
+        );
+        // The media layer's default is the same value.
+        let media_default = crate::media::SpeexComplexity::default();
+        assert_eq!(media_default.narrowband, 1);
+        assert_eq!(speex_complexity(""), Ok(media_default.wideband));
+        // Independent keys: setting one leaves the other at its default.
+        assert_eq!(
+            narrowband("[media]\nspeex_complexity_narrowband = 10\n"),
+            Ok(10)
+        );
+        assert_eq!(
+            speex_complexity("[media]\nspeex_complexity_narrowband = 10\n"),
+            Ok(3)
+        );
+        assert_eq!(narrowband("[media]\nspeex_complexity = 7\n"), Ok(1));
+        for bad in [0, 11] {
+            let e =
+                narrowband(&format!("[media]\nspeex_complexity_narrowband = {bad}\n")).unwrap_err();
+            assert!(e.contains("speex_complexity_narrowband"), "{e}");
+        }
     }
 
     #[test]

@@ -214,6 +214,7 @@ mod tests {
         assert_eq!(c.sip.stream, d.sip.stream);
         assert_eq!(c.media.codecs, d.media.codecs);
         assert_eq!(c.media.rtp_ports, d.media.rtp_ports);
+        assert_eq!(c.media.speex_complexity, d.media.speex_complexity);
         assert_eq!(c.policy.dial_allow, d.policy.dial_allow);
         assert_eq!(c.policy.registrar_allow, d.policy.registrar_allow);
         assert_eq!(c.limits.max_calls, d.limits.max_calls);

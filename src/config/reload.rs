@@ -292,6 +292,21 @@ mod tests {
     }
 
     #[test]
+    fn speex_complexities_need_a_restart_like_the_rest_of_media() {
+        let old = load(BASE);
+        for key in ["speex_complexity", "speex_complexity_narrowband"] {
+            let new = load(&format!("{BASE}[media]\n{key} = 7\n"));
+            let p = plan(&old, &new);
+            assert!(p.applied.is_empty(), "{key}: {:?}", p.applied);
+            assert_eq!(p.needs_restart, ["media"], "{key}");
+            assert_eq!(
+                p.config.media.speex_complexity, old.media.speex_complexity,
+                "{key}: the running values stay"
+            );
+        }
+    }
+
+    #[test]
     fn a_trunk_password_change_is_seen_though_debug_hides_it() {
         let auth = |pw: &str| {
             format!(

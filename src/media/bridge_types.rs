@@ -9,7 +9,7 @@ use crate::media::codec::Negotiated;
 
 use super::jitter::JitterStats;
 use super::latch::LatchMode;
-use super::pipeline::{EncoderSettings, RtmpCodec, RtmpOut};
+use super::pipeline::{EncoderSettings, RtmpCodec, RtmpOut, SpeexComplexity};
 
 /// Per-call media settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,8 +22,12 @@ pub struct BridgeConfig {
     /// Speex encoder quality 0..=10 (Speex WB toward RTMP, speex/16000 and
     /// speex/8000 toward SIP).
     pub speex_quality: u8,
-    /// Speex encoder complexity 1..=10 (`[media] speex_complexity`).
-    pub speex_complexity: u8,
+    /// Speex encoder complexity 1..=10 by the bandwidth of the audio
+    /// encoded (`[media] speex_complexity`, `speex_complexity_narrowband`):
+    /// toward the client the far end's codec chooses
+    /// ([`SpeexComplexity::toward_rtmp`], again after a re-INVITE changes
+    /// it); toward SIP always [`SpeexComplexity::wideband`].
+    pub speex_complexity: SpeexComplexity,
     /// Opus encoder complexity 0..=10 (`[media] opus_complexity`).
     pub opus_complexity: u8,
     /// What the client receives: Speex, or the codec it publishes.

@@ -5,10 +5,12 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+
 use super::bridge::{Bridge, MediaChange, MediaEvent, RtmpAudio, TransmitKind};
 use super::codec::{Codec, Direction, Negotiated};
 use super::latch::LatchMode;
-use super::pipeline::RtmpOut;
+use super::pipeline::{RtmpOut, SpeexComplexity};
 use super::test_support::{
     bridge, config, negotiated, rtp_packet, run_timers, take_rtp, Peer, SentRtp, PEER,
 };
@@ -508,4 +510,48 @@ fn dtmf_on_hold_goes_by_sip_info_and_uses_no_sequence_numbers() {
     let after = publish(&mut b, t0, 1000, 1020);
     // One DTMF start packet went out before the hold.
     assert_eq!(after[0].seq, before[0].seq.wrapping_add(2));
+}
+
+/// The Speex bodies a client receives from a far end that starts on PCMU,
+/// is re-INVITEd to `wide` at 1 s and to PCMA at 2 s, with `[media]
+/// speex_complexity = wideband` and `speex_complexity_narrowband =
+/// narrowband`: one list per phase.
+fn speex_bodies_by_phase(wideband: u8, narrowband: u8, wide: Codec) -> [Vec<Bytes>; 3] {
+    let t0 = Instant::now();
+    let mut cfg = config(Codec::Pcmu, RtmpOut::Speex);
+    cfg.speex_complexity = SpeexComplexity {
+        wideband,
+        narrowband,
+    };
+    let mut b = bridge(cfg, t0);
+    let mut phases: [Vec<Bytes>; 3] = Default::default();
+    for (i, codec) in [Codec::Pcmu, wide, Codec::Pcma].into_iter().enumerate() {
+        let at = 1000 * i as u64;
+        if i > 0 {
+            let change = b.update(ms(t0, at), negotiated(codec)).unwrap();
+            assert!(change.codec, "{codec}");
+        }
+        let mut out = Vec::new();
+        play(&mut b, t0, &mut Peer::new(codec), at, 25, &mut out);
+        phases[i] = out.into_iter().map(|a| a.body).collect();
+        assert!(phases[i].len() >= 20, "{codec}: {}", phases[i].len());
+    }
+    phases
+}
+
+#[test]
+fn a_re_invite_between_narrowband_and_wideband_switches_the_speex_complexity() {
+    for wide in [Codec::G722, Codec::Opus] {
+        // Narrowband 1, wideband 10: each phase must be byte for byte what
+        // a bridge with that one complexity everywhere sends.
+        let mixed = speex_bodies_by_phase(10, 1, wide);
+        let all_1 = speex_bodies_by_phase(1, 1, wide);
+        let all_10 = speex_bodies_by_phase(10, 10, wide);
+        assert_eq!(mixed[0], all_1[0], "PCMU at the start: narrowband");
+        assert_ne!(mixed[0], all_10[0]);
+        assert_eq!(mixed[1], all_10[1], "{wide} after the re-INVITE: wideband");
+        assert_ne!(mixed[1], all_1[1], "{wide}");
+        assert_eq!(mixed[2], all_1[2], "PCMA after the second: narrowband");
+        assert_ne!(mixed[2], all_10[2]);
+    }
 }

@@ -14,9 +14,9 @@ use super::super::MediaError;
 use super::rtmp_codec::RtmpCodec;
 use super::sip_codec;
 
-/// Default Speex encoder complexity (1..=10) for both directions
-/// (`[media] speex_complexity`; the bridge takes it from
-/// [`EncoderSettings::speex_complexity`]).
+/// Default Speex encoder complexity (1..=10) for wideband audio and every
+/// Speex encoder toward SIP (`[media] speex_complexity`; the bridge takes
+/// it from [`SpeexComplexity::wideband`]).
 ///
 /// Chosen by PESQ on speech (`tests/peers/tools/pesq_path.py`,
 /// BENCHMARKS.md "Speex and Opus settings by PESQ"): the cheapest
@@ -31,6 +31,63 @@ use super::sip_codec;
 /// sidebands ~50 Hz either side; 3 gives ~37 dB, 4 ~41 dB.
 pub const SPEEX_COMPLEXITY: u8 = 3;
 
+/// Default complexity (1..=10) of the Speex WB encoder toward the RTMP
+/// client for audio from a narrowband far end (`[media]
+/// speex_complexity_narrowband`; [`SpeexComplexity::narrowband`]).
+///
+/// Chosen by PESQ like [`SPEEX_COMPLEXITY`], on the PCMU -> Speex WB path
+/// (16 kHz speech -> 8 kHz -> PCMU -> 16 kHz -> Speex WB q8): complexity
+/// 1..=10 all score within 0.033 MOS-LQO of each other (1: 2.554, best
+/// 2.576 at 8), so the cheapest, 1, is within 0.05 of the best; it costs
+/// ~59 µs per 20 ms frame against ~90 at 3. Audio that went through an
+/// 8 kHz codec has nothing above 4 kHz for the encoder's high band, and
+/// the low band carries the codec's own distortion.
+pub const SPEEX_COMPLEXITY_NARROWBAND: u8 = 1;
+
+/// The Speex encoder's complexity by the bandwidth of the audio it
+/// encodes (`[media] speex_complexity`, `speex_complexity_narrowband`).
+/// Values are 1..=10; the encoders clamp anything outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpeexComplexity {
+    /// Wideband audio toward the RTMP client (a G.722, Opus or speex/16000
+    /// far end), and every Speex encoder toward SIP (speex/16000 and
+    /// speex/8000): `speex_complexity`.
+    pub wideband: u8,
+    /// The Speex WB encoder toward the RTMP client when the audio comes
+    /// from a narrowband far end (an 8 kHz codec: PCMU, PCMA, speex/8000;
+    /// the echo destination's PCMU loop too): `speex_complexity_narrowband`.
+    pub narrowband: u8,
+}
+
+impl SpeexComplexity {
+    /// The complexity of the Speex encoder toward the RTMP client for audio
+    /// decoded from `far_end` (its [`Codec::audio_rate`], Hz: 8000 is
+    /// narrowband; G.722 is 16000 audio on an 8000 Hz RTP clock, wideband).
+    pub fn toward_rtmp(self, far_end: Codec) -> u8 {
+        if far_end.audio_rate() <= NARROWBAND_HZ {
+            self.narrowband
+        } else {
+            self.wideband
+        }
+    }
+}
+
+impl Default for SpeexComplexity {
+    /// The `[media]` defaults: 3 for wideband audio and toward SIP, 1 for
+    /// narrowband audio toward the client (`SPEEX_COMPLEXITY`,
+    /// `SPEEX_COMPLEXITY_NARROWBAND`).
+    fn default() -> Self {
+        Self {
+            wideband: SPEEX_COMPLEXITY,
+            narrowband: SPEEX_COMPLEXITY_NARROWBAND,
+        }
+    }
+}
+
+/// Audio at this sample rate (Hz) or below is narrowband (telephone band,
+/// 300-3400 Hz).
+const NARROWBAND_HZ: u32 = 8000;
+
 /// Default Opus encoder complexity (`[media] opus_complexity`), chosen by
 /// PESQ on speech like [`SPEEX_COMPLEXITY`]: 8 is the cheapest within 0.05
 /// MOS-LQO of the best (8..=10 score alike; 7 is 0.09 below, 5 0.43 below).
@@ -41,20 +98,22 @@ pub const OPUS_COMPLEXITY: u8 = 8;
 pub struct EncoderSettings {
     /// Speex quality 0..=10 (`[media] speex_quality`).
     pub speex_quality: u8,
-    /// Speex complexity 1..=10 (`[media] speex_complexity`); values outside
+    /// Speex complexity 1..=10 by the audio's bandwidth (`[media]
+    /// speex_complexity`, `speex_complexity_narrowband`); values outside
     /// are clamped.
-    pub speex_complexity: u8,
+    pub speex_complexity: SpeexComplexity,
     /// Opus complexity 0..=10 (`[media] opus_complexity`).
     pub opus_complexity: u8,
 }
 
 impl Default for EncoderSettings {
-    /// The `[media]` defaults: Speex quality 8 at [`SPEEX_COMPLEXITY`],
-    /// Opus at [`OPUS_COMPLEXITY`].
+    /// The `[media]` defaults: Speex quality 8 at [`SPEEX_COMPLEXITY`]
+    /// ([`SPEEX_COMPLEXITY_NARROWBAND`] for narrowband audio toward the
+    /// client), Opus at [`OPUS_COMPLEXITY`].
     fn default() -> Self {
         Self {
             speex_quality: 8,
-            speex_complexity: SPEEX_COMPLEXITY,
+            speex_complexity: SpeexComplexity::default(),
             opus_complexity: OPUS_COMPLEXITY,
         }
     }
@@ -120,10 +179,13 @@ impl PcmDecoder {
 pub trait CodecFactory: Sync {
     /// Decoder of audio the RTMP client publishes.
     fn rtmp_decoder(&self, codec: RtmpCodec) -> Result<PcmDecoder, MediaError>;
-    /// Encoder of audio sent to the RTMP client (one codec frame per call).
+    /// Encoder of audio sent to the RTMP client (one codec frame per call),
+    /// for audio decoded from the SIP codec `far_end` (which chooses the
+    /// Speex complexity, [`SpeexComplexity::toward_rtmp`]).
     fn rtmp_encoder(
         &self,
         codec: RtmpCodec,
+        far_end: Codec,
         settings: EncoderSettings,
     ) -> Result<Box<dyn AudioEncoder>, MediaError>;
     /// Decoder of the negotiated SIP codec.
@@ -156,12 +218,13 @@ impl CodecFactory for RealCodecs {
     fn rtmp_encoder(
         &self,
         codec: RtmpCodec,
+        far_end: Codec,
         settings: EncoderSettings,
     ) -> Result<Box<dyn AudioEncoder>, MediaError> {
         Ok(match codec {
             RtmpCodec::Speex => Box::new(SpeexEncoder::new(SpeexEncoderConfig {
                 quality: settings.speex_quality.min(10),
-                complexity: settings.speex_complexity.clamp(1, 10),
+                complexity: settings.speex_complexity.toward_rtmp(far_end).clamp(1, 10),
                 ..SpeexEncoderConfig::wideband()
             })?),
             RtmpCodec::Nellymoser(rate) => Box::new(NellymoserEncoder::new(rate.hz())?),
@@ -214,41 +277,138 @@ mod tests {
         out
     }
 
-    fn direct(complexity: u8) -> Vec<u8> {
+    fn direct_in(mode: SpeexMode, complexity: u8) -> Vec<u8> {
         let mut encoder = SpeexEncoder::new(SpeexEncoderConfig {
+            mode,
             quality: 8,
             complexity,
             ..SpeexEncoderConfig::wideband()
         })
         .unwrap();
-        encode(&mut encoder)
+        let pcm = speech_like();
+        // Narrowband mode takes 8 kHz: every other sample is enough here.
+        let pcm: Vec<i16> = match mode {
+            SpeexMode::Narrowband => pcm.iter().step_by(2).copied().collect(),
+            _ => pcm,
+        };
+        let mut out = Vec::new();
+        for frame in pcm.chunks_exact(encoder.frame_samples()) {
+            encoder.encode(frame, &mut out).unwrap();
+        }
+        out
+    }
+
+    fn direct(complexity: u8) -> Vec<u8> {
+        direct_in(SpeexMode::Wideband, complexity)
+    }
+
+    fn settings(wideband: u8, narrowband: u8) -> EncoderSettings {
+        EncoderSettings {
+            speex_complexity: SpeexComplexity {
+                wideband,
+                narrowband,
+            },
+            ..EncoderSettings::default()
+        }
+    }
+
+    /// The bytes of `encoder` on the speech stand-in (8 kHz encoders get
+    /// every other sample, as [`direct_in`] does).
+    fn encode_any(encoder: &mut dyn AudioEncoder) -> Vec<u8> {
+        if encoder.sample_rate() == 8000 {
+            let pcm: Vec<i16> = speech_like().iter().step_by(2).copied().collect();
+            let mut out = Vec::new();
+            for frame in pcm.chunks_exact(encoder.frame_samples()) {
+                encoder.encode(frame, &mut out).unwrap();
+            }
+            out
+        } else {
+            encode(encoder)
+        }
+    }
+
+    const NARROWBAND: [Codec; 3] = [Codec::Pcmu, Codec::Pcma, Codec::Speex8k];
+    const WIDEBAND: [Codec; 3] = [Codec::G722, Codec::Opus, Codec::Speex16k];
+
+    #[test]
+    fn toward_the_client_a_narrowband_far_end_gets_the_narrowband_complexity() {
+        for (wideband, narrowband) in [(10, 1), (1, 10)] {
+            let settings = settings(wideband, narrowband);
+            for far_end in NARROWBAND {
+                let mut enc = RealCodecs
+                    .rtmp_encoder(RtmpCodec::Speex, far_end, settings)
+                    .unwrap();
+                assert_eq!(encode(enc.as_mut()), direct(narrowband), "{far_end}");
+            }
+        }
+        // The two settings really code differently, so the check means something.
+        assert_ne!(direct(1), direct(10));
     }
 
     #[test]
-    fn speex_encoders_use_the_configured_complexity_in_both_directions() {
-        for complexity in [1, 10] {
-            let settings = EncoderSettings {
-                speex_complexity: complexity,
-                ..EncoderSettings::default()
-            };
-            let mut to_rtmp = RealCodecs.rtmp_encoder(RtmpCodec::Speex, settings).unwrap();
-            let mut to_sip = RealCodecs.sip_encoder(Codec::Speex16k, settings).unwrap();
-            assert_eq!(encode(to_rtmp.as_mut()), direct(complexity), "{complexity}");
-            assert_eq!(encode(to_sip.as_mut()), direct(complexity), "{complexity}");
+    fn toward_the_client_a_wideband_far_end_gets_speex_complexity() {
+        for (wideband, narrowband) in [(10, 1), (1, 10)] {
+            let settings = settings(wideband, narrowband);
+            for far_end in WIDEBAND {
+                let mut enc = RealCodecs
+                    .rtmp_encoder(RtmpCodec::Speex, far_end, settings)
+                    .unwrap();
+                assert_eq!(encode(enc.as_mut()), direct(wideband), "{far_end}");
+            }
         }
-        // The two settings really code differently, so the check above means something.
-        assert_ne!(direct(1), direct(10));
+    }
+
+    #[test]
+    fn toward_sip_both_speex_modes_keep_speex_complexity() {
+        // speex/8000 toward SIP is not covered by the narrowband key: its
+        // complexity 1 scores 0.060 MOS under the best (BENCHMARKS.md).
+        for (wideband, narrowband) in [(10, 1), (1, 10)] {
+            let settings = settings(wideband, narrowband);
+            let mut wb = RealCodecs.sip_encoder(Codec::Speex16k, settings).unwrap();
+            let mut nb = RealCodecs.sip_encoder(Codec::Speex8k, settings).unwrap();
+            assert_eq!(encode_any(wb.as_mut()), direct(wideband));
+            assert_eq!(
+                encode_any(nb.as_mut()),
+                direct_in(SpeexMode::Narrowband, wideband)
+            );
+        }
+        assert_ne!(
+            direct_in(SpeexMode::Narrowband, 1),
+            direct_in(SpeexMode::Narrowband, 10)
+        );
+    }
+
+    #[test]
+    fn the_far_end_codec_s_audio_rate_chooses_the_complexity() {
+        let c = SpeexComplexity {
+            wideband: 3,
+            narrowband: 1,
+        };
+        for far_end in NARROWBAND {
+            assert_eq!(c.toward_rtmp(far_end), 1, "{far_end}");
+        }
+        // G.722 runs on an 8000 Hz RTP clock but carries 16 kHz audio.
+        for far_end in WIDEBAND {
+            assert_eq!(c.toward_rtmp(far_end), 3, "{far_end}");
+        }
+        assert_eq!(
+            SpeexComplexity::default(),
+            SpeexComplexity {
+                wideband: SPEEX_COMPLEXITY,
+                narrowband: SPEEX_COMPLEXITY_NARROWBAND,
+            }
+        );
     }
 
     #[test]
     fn out_of_range_complexity_is_clamped_not_refused() {
         for (given, used) in [(0, 1), (11, 10)] {
-            let settings = EncoderSettings {
-                speex_complexity: given,
-                ..EncoderSettings::default()
-            };
-            let mut encoder = RealCodecs.rtmp_encoder(RtmpCodec::Speex, settings).unwrap();
-            assert_eq!(encode(encoder.as_mut()), direct(used), "{given}");
+            for far_end in [Codec::Pcmu, Codec::G722] {
+                let mut encoder = RealCodecs
+                    .rtmp_encoder(RtmpCodec::Speex, far_end, settings(given, given))
+                    .unwrap();
+                assert_eq!(encode(encoder.as_mut()), direct(used), "{given}");
+            }
         }
     }
 }

@@ -23,7 +23,7 @@ pub mod to_rtmp;
 pub mod to_sip;
 pub mod transcoder;
 
-pub use factory::{CodecFactory, EncoderSettings, RealCodecs};
+pub use factory::{CodecFactory, EncoderSettings, RealCodecs, SpeexComplexity};
 pub use rtmp_codec::{NellyRate, RtmpCodec, RtmpOut, RtmpPayload, RTMP_SPEEX_HEADER};
 pub use to_rtmp::{opus_sequence_start, RtmpBody, ToRtmp};
 pub use to_sip::ToSip;

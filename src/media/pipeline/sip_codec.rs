@@ -61,7 +61,7 @@ pub fn encoder(
     let speex = |mode| SpeexEncoderConfig {
         mode,
         quality: settings.speex_quality.min(10),
-        complexity: settings.speex_complexity.clamp(1, 10),
+        complexity: settings.speex_complexity.wideband.clamp(1, 10),
         ..SpeexEncoderConfig::wideband()
     };
     Ok(match codec {
@@ -103,7 +103,7 @@ pub fn decoder(codec: Codec) -> Result<PcmDecoder, MediaError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::pipeline::factory::SPEEX_COMPLEXITY;
+    use crate::media::pipeline::factory::SpeexComplexity;
 
     #[test]
     fn ticks_follow_the_rtp_clock() {
@@ -119,7 +119,7 @@ mod tests {
     fn every_audio_codec_has_a_20_ms_encoder_and_a_decoder() {
         let settings = EncoderSettings {
             speex_quality: 8,
-            speex_complexity: SPEEX_COMPLEXITY,
+            speex_complexity: SpeexComplexity::default(),
             opus_complexity: 5,
         };
         for codec in Codec::ALL.into_iter().filter(|c| c.is_audio()) {

@@ -88,7 +88,10 @@ pub fn opus_sequence_start() -> RtmpBody {
 }
 
 impl ToRtmp {
-    /// The half from `sip` payloads to `out` bodies.
+    /// The half from `sip` payloads to `out` bodies. A transcoding half's
+    /// Speex encoder runs at the complexity for `sip`'s bandwidth
+    /// ([`super::factory::SpeexComplexity::toward_rtmp`]); a re-INVITE to
+    /// another codec builds a new half.
     ///
     /// Errors: [`MediaError::Config`] for a SIP codec without audio,
     /// [`MediaError::Codec`] if a codec fails to start.
@@ -108,7 +111,7 @@ impl ToRtmp {
             }),
             _ => {
                 let decoder = factory.sip_decoder(sip)?;
-                let encoder = factory.rtmp_encoder(out, settings)?;
+                let encoder = factory.rtmp_encoder(out, sip, settings)?;
                 let resampler = factory.resampler(sip.audio_rate(), encoder.sample_rate())?;
                 Path::Transcode(Box::new(Transcoder::new(
                     decoder,
