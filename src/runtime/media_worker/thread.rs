@@ -144,12 +144,14 @@ impl Worker {
             if !wait.is_zero() {
                 std::thread::sleep(wait);
             }
+            // Lateness is the wake-up's: the connections' turn below is
+            // part of the tick's work, not a delay of its start.
+            let late = clock.begin(Instant::now());
             // The runtime polls its sockets and timers (without waiting)
             // and runs the connections that have input before this task
             // resumes: the messages that arrived reach the calls now.
             tokio::task::yield_now().await;
             let now = Instant::now();
-            let late = clock.begin(now);
             let stopping = self.shared.stop.load(Ordering::Relaxed);
             self.take_new_calls(&mut calls, first.take(), now);
             self.poll_ready(&mut events, &mut calls);
