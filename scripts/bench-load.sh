@@ -8,6 +8,8 @@
 #   scripts/bench-load.sh --calls "10 20" --duration 10 --paths transcoded,passthrough --write
 #   scripts/bench-load.sh --no-build               # use the release binaries already built
 #   scripts/bench-load.sh --paths pcmu --calls 20 --setup-calls 300 --setup-ramp 400   # + call setups per core-second
+#   scripts/bench-load.sh --pin --calls "50 100 150 300" --write   # the gateway alone on one CPU (workers = 1),
+#                                                                  # the generator and sipp on the other(s)
 #
 # Paths: transcoded (Speex WB <-> PCMU), passthrough (Speex, far end takes speex/16000),
 # nellymoser (Nellymoser 8k <-> PCMU), pcmu (G.711 passthrough), opus (E-RTMP Opus <-> PCMU). The C ceiling column comes from
@@ -21,7 +23,7 @@ args=()
 for a in "$@"; do
     case "$a" in
         --no-build) build=0 ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) args+=("$a") ;;
     esac
 done

@@ -87,8 +87,27 @@ def stop(proc: subprocess.Popen):
             proc.wait()
 
 
+def pin_sets(pin: bool):
+    """(gateway CPUs, peers' CPUs) for --pin: the gateway alone on the first CPU it may use, the load
+    generator and sipp on the others; (None, None) without --pin or with a single CPU."""
+    if not pin:
+        return None, None
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        print("==> --pin needs 2 CPUs: running unpinned", file=sys.stderr)
+        return None, None
+    return {cpus[0]}, set(cpus[1:])
+
+
+def on_cpus(cpus):
+    """A preexec_fn pinning the child to `cpus` (None: inherit)."""
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
 def gateway_config(rtmp_port: int, sip_port: int, sipp_port: int, out_codec: str, calls: int,
-                   metrics_port: int, tick_ms: int = None) -> str:
+                   metrics_port: int, tick_ms: int = None, workers: int = None) -> str:
     conns = max(100, 2 * calls)
     return f"""[rtmp]
 listen = ["127.0.0.1:{rtmp_port}"]
@@ -100,6 +119,7 @@ bind_address = "127.0.0.1"
 rtp_ports = [40000, 59999]
 rtmp_out_codec = "{out_codec}"
 {f"tick_ms = {tick_ms}" if tick_ms else ""}
+{f"workers = {workers}" if workers else ""}
 [policy]
 dial_allow = ["sip:echo@*", "sip:*@127.0.0.1:{sipp_port}"]
 [limits]
@@ -127,15 +147,17 @@ def run_one(path: str, calls: int, args, tmp: Path, ramp: float = None, duration
     sipp_port, media_port = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
     rtmp_port, sip_port, metrics_port = free_port(), free_port(socket.SOCK_DGRAM), free_port()
     cfg = tmp / f"gw-{path}-{calls}.toml"
-    cfg.write_text(gateway_config(rtmp_port, sip_port, sipp_port, out_codec, calls, metrics_port, args.tick_ms))
+    gw_cpus, peer_cpus = pin_sets(args.pin)
+    cfg.write_text(gateway_config(rtmp_port, sip_port, sipp_port, out_codec, calls, metrics_port, args.tick_ms,
+                                  workers=len(gw_cpus) if gw_cpus else None))
     logs = tmp / f"{path}-{calls}"
     sipp = subprocess.Popen(["sipp", "-sf", str(SIPP_DIR / scenario), "-i", "127.0.0.1", "-p", str(sipp_port),
                              "-mi", "127.0.0.1", "-mp", str(media_port), "-rtp_echo", "-nostdin"],
                             stdout=open(f"{logs}-sipp.log", "wb"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=on_cpus(peer_cpus))
     gw = subprocess.Popen([str(Path(args.bin_dir) / "rtmp2sip"), "--config", str(cfg)],
                           stdout=open(f"{logs}-gateway.log", "wb"), stderr=subprocess.STDOUT,
-                          start_new_session=True)
+                          start_new_session=True, preexec_fn=on_cpus(gw_cpus))
     try:
         if not wait_tcp(rtmp_port, 15):
             raise RuntimeError(f"gateway did not listen; log {logs}-gateway.log")
@@ -145,7 +167,8 @@ def run_one(path: str, calls: int, args, tmp: Path, ramp: float = None, duration
                "--codec", codec, "--dial", f"sip:load@127.0.0.1:{sipp_port}",
                "--gateway-pid", str(gw.pid), "--json"]
         print(f"==> {label}: {calls} calls at {ramp}/s for {duration} s", file=sys.stderr)
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + calls / ramp * 2 + 120)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + calls / ramp * 2 + 120,
+                           preexec_fn=on_cpus(peer_cpus))
         if not r.stdout.strip():
             raise RuntimeError(f"rtmp2sip-load exit {r.returncode}: {r.stderr}")
         rep = json.loads(r.stdout)
@@ -313,6 +336,8 @@ def table(rows: list, ceil: dict, args) -> str:
             f"{load_txt}by `scripts/bench-load.sh {' '.join(shown)}`: binaries from {os.path.relpath(args.bin_dir, REPO)}, {args.duration} s steady "
             f"window per row, ramp {args.ramp}/s, a fresh gateway per row, sipp -rtp_echo as the far end. "
             "Gateway CPU from /proc/PID/stat over the window; calls per core = calls / (CPU s / window s). "
+            + ("Pinned (--pin): the gateway alone on one CPU with `[media] workers = 1`, the load generator and "
+               "sipp on the other CPU, so each row is what one core does. " if pin_sets(args.pin)[0] else "") +
             "Frames are 20 ms of media; delay variation and round trip as load/README.md defines them. "
             "Jitter buffer delay: the gateway's rtmp2sip_jitter_delay_seconds after the run (arrival to playout of "
             "every RTP packet played toward the clients, all calls; bucket upper bounds). "
@@ -369,6 +394,9 @@ def main():
     ap.add_argument("--setup-calls", type=int, default=300,
                     help="calls for the call-setup row (G.711 passthrough, 3 s window); 0 skips it")
     ap.add_argument("--setup-ramp", type=float, default=400.0, help="dials per second offered in the setup row")
+    ap.add_argument("--pin", action="store_true",
+                    help="the gateway alone on the first CPU with [media] workers = 1, rtmp2sip-load and sipp on "
+                         "the others (what one core does, without the peers preempting it)")
     ap.add_argument("--no-ceiling", action="store_true",
                     help="skip the C ceiling program (it builds in release): no ratio column values")
     args = ap.parse_args()
