@@ -7,9 +7,7 @@
 //! task of it, and RTMP connections placed with
 //! [`MediaWorkers::spawn_connection`] are the others, so a connection and
 //! its call (placed on the connection's worker, [`tick::pick_worker_near`])
-//! share a thread and their audio crosses none. While the worker owns
-//! calls its thread sleeps between ticks and lets the connections run at
-//! each tick (see `thread.rs`): one wake-up per tick, not per message.
+//! share a thread and their audio crosses none.
 //!
 //! Per tick a worker takes its new calls, reads the sockets its poller
 //! reports ready (one `epoll_wait(0)` for all its calls, no syscall per
@@ -155,12 +153,7 @@ impl MediaWorkers {
                 .name(format!("rtmp2sip-media-{n}"))
                 .spawn(move || {
                     CURRENT_WORKER.with(|c| c.set(Some(index)));
-                    // A task, not the `block_on` future: its
-                    // `yield_now` then lets the woken connections run
-                    // before it resumes.
-                    runtime.block_on(async move {
-                        let _ = tokio::spawn(worker.run()).await;
-                    });
+                    runtime.block_on(worker.run());
                 })?;
             threads.push(t);
             slots.push(Slot {

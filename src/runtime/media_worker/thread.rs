@@ -1,8 +1,8 @@
 //! A media worker's thread: the tick loop over the calls it owns.
 //!
-//! Each tick (every `[media] tick_ms`), after letting the thread's RTMP
-//! connections take their input, in one pass and without waiting
-//! on anything: take the calls placed on this worker, ask the poller
+//! Between ticks the thread's runtime serves its RTMP connections as
+//! their input arrives. Each tick (every `[media] tick_ms`), in one pass
+//! and without waiting on anything: take the calls placed on this worker, ask the poller
 //! (`epoll_wait` with a zero timeout, through `mio`) which sockets have
 //! datagrams, then tick every call ([`CallMedia::tick`]: stop, updates,
 //! commands with `try_recv`, datagrams, the bridge's timer, output). The
@@ -99,10 +99,9 @@ impl Worker {
     /// Runs as a task of the worker thread's own (current-thread)
     /// runtime: the RTMP connections placed on this worker run between
     /// its ticks, on the same thread, so their audio reaches the calls
-    /// and comes back without waking another thread. While it owns
-    /// calls the thread wakes once per tick, whatever its connections
-    /// receive; without calls it parks in the runtime as usual, so
-    /// connections are served at once.
+    /// and comes back without waking another thread; the frames a tick
+    /// produces are written by their connections as soon as it awaits
+    /// the next one.
     pub(super) async fn run(mut self) {
         let mut events = Events::with_capacity(EVENTS_PER_POLL);
         let mut calls = Calls {
@@ -135,23 +134,11 @@ impl Worker {
                     }
                 }
             }
-            // Between ticks the thread sleeps outright instead of
-            // parking in the runtime's poller: a message arriving on a
-            // connection then waits for the tick (whose media work would
-            // wait for it anyway) instead of waking the thread for
-            // itself, which made a thread switch per audio message.
-            let wait = clock.deadline().saturating_duration_since(Instant::now());
-            if !wait.is_zero() {
-                std::thread::sleep(wait);
-            }
-            // Lateness is the wake-up's: the connections' turn below is
-            // part of the tick's work, not a delay of its start.
-            let late = clock.begin(Instant::now());
-            // The runtime polls its sockets and timers (without waiting)
-            // and runs the connections that have input before this task
-            // resumes: the messages that arrived reach the calls now.
-            tokio::task::yield_now().await;
+            // The runtime serves the worker's connections as their input
+            // arrives while this task waits for the tick.
+            tokio::time::sleep_until(tokio::time::Instant::from_std(clock.deadline())).await;
             let now = Instant::now();
+            let late = clock.begin(now);
             let stopping = self.shared.stop.load(Ordering::Relaxed);
             self.take_new_calls(&mut calls, first.take(), now);
             self.poll_ready(&mut events, &mut calls);
@@ -169,8 +156,6 @@ impl Worker {
                     self.shared.late_ticks.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            // The connections write what the tick produced for them.
-            tokio::task::yield_now().await;
             let cpu = thread_cpu_ns();
             self.shared
                 .cpu_ns
