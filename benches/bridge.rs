@@ -82,6 +82,9 @@ fn bridge(codec: Codec) -> (Bridge, Instant) {
         // The gateway's defaults: 3 toward the client for wideband far
         // ends and toward SIP, 1 for audio from narrowband ones (PCMU).
         speex_complexity: rtmp2sip::media::SpeexComplexity::default(),
+        // Narrowband frames toward the client for PCMU, as the gateway does.
+        speex_mode_narrowband: rtmp2sip::media::SPEEX_MODE_NARROWBAND,
+        speex_quality_narrowband: rtmp2sip::media::SPEEX_QUALITY_NARROWBAND,
         opus_complexity: 5,
         rtmp_out: RtmpOut::Speex,
         rtmp_out_max_ms: 400,

@@ -15,6 +15,7 @@
 //! |---|---|---|
 //! | `speex-wb` | Speex WB encode (QUALITY, COMPLEXITY) -> decode | 16000 |
 //! | `pcmu-speex` | 16k -> 8k -> PCMU -> 8k -> 16k -> Speex WB (QUALITY, COMPLEXITY) -> decode: the transcoded call toward the RTMP client | 16000 |
+//! | `pcmu-speex-nb` | 16k -> 8k -> PCMU -> 8k -> Speex NB (QUALITY, COMPLEXITY) -> Speex WB decode (a wideband decoder plays a narrowband frame as its low band, high band empty): the same call with narrowband frames toward the client | 16000 |
 //! | `speex-nb` | 16k -> 8k -> Speex NB (QUALITY, COMPLEXITY) -> decode (speex/8000 toward SIP) | 8000 |
 //! | `opus` | 16k -> 48k -> Opus (COMPLEXITY, 32 kbit/s, FEC, as SIP opus) -> decode -> 16k | 16000 |
 //!
@@ -102,6 +103,15 @@ fn run(
             let mut enc = speex(SpeexMode::Wideband)?;
             let mut dec = SpeexDecoder::new(SpeexMode::Wideband)?;
             through(&mut enc, &mut dec, &wide)?
+        }
+        "pcmu-speex-nb" => {
+            let narrow = resample(16000, 8000, pcm)?;
+            let mut g711 = G711Encoder::new(G711Law::Pcmu);
+            let mut g711_dec = G711Decoder::new(G711Law::Pcmu);
+            let (far, _, _) = through(&mut g711, &mut g711_dec, &narrow)?;
+            let mut enc = speex(SpeexMode::Narrowband)?;
+            let mut dec = SpeexDecoder::new(SpeexMode::Wideband)?;
+            through(&mut enc, &mut dec, &far)?
         }
         "speex-nb" => {
             let narrow = resample(16000, 8000, pcm)?;

@@ -43,6 +43,8 @@ fuzz_target!(|data: &[u8]| {
         jitter_ms: 60,
         speex_quality: 8,
         speex_complexity: rtmp2sip::media::SpeexComplexity::default(),
+        speex_mode_narrowband: rtmp2sip::media::SPEEX_MODE_NARROWBAND,
+        speex_quality_narrowband: rtmp2sip::media::SPEEX_QUALITY_NARROWBAND,
         rtmp_out_max_ms: 500,
         rtp_timeout: Duration::from_secs(60),
         ntp_at_start: 0,

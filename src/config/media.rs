@@ -29,6 +29,16 @@ pub struct MediaConfig {
     /// ([`SpeexComplexity::narrowband`]: the Speex WB encoder toward
     /// clients for audio from a narrowband far end, PCMU/PCMA/speex/8000).
     pub speex_complexity: SpeexComplexity,
+    /// `speex_mode_narrowband`: the Speex mode toward clients for audio
+    /// from a narrowband far end (PCMU, PCMA, speex/8000): narrowband
+    /// frames (the default; the client's wideband decoder plays them as the
+    /// low band) or wideband ones (resampled to 16 kHz).
+    pub speex_mode_narrowband: SpeexMode,
+    /// `speex_quality_narrowband`, 0..=10 (default 10): the quality of
+    /// those narrowband frames (24.6 kbit/s at 10, less than wideband
+    /// quality 8's 27.8 kbit/s); `speex_quality` is every other Speex
+    /// encoder's.
+    pub speex_quality_narrowband: u8,
     /// Most audio queued toward one RTMP client, in ms.
     pub rtmp_out_max_ms: u32,
     /// Codec of the audio sent to RTMP clients.
@@ -50,6 +60,25 @@ pub struct MediaConfig {
 
 pub use crate::media::srtp::SrtpPolicy;
 pub use crate::media::SpeexComplexity;
+pub use rtmp2sip_codecs::SpeexMode;
+
+/// `[media] speex_mode_narrowband` as written: `"narrowband"` or
+/// `"wideband"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum SpeexModeName {
+    Narrowband,
+    Wideband,
+}
+
+impl From<SpeexModeName> for SpeexMode {
+    fn from(name: SpeexModeName) -> Self {
+        match name {
+            SpeexModeName::Narrowband => SpeexMode::Narrowband,
+            SpeexModeName::Wideband => SpeexMode::Wideband,
+        }
+    }
+}
 
 /// Most media worker threads.
 pub const MAX_MEDIA_WORKERS: u32 = 64;
@@ -99,6 +128,8 @@ pub(super) struct MediaFile {
     speex_quality: u8,
     speex_complexity: u8,
     speex_complexity_narrowband: u8,
+    speex_mode_narrowband: SpeexModeName,
+    speex_quality_narrowband: u8,
     rtmp_out_max_ms: u32,
     rtmp_out_codec: RtmpOutCodec,
     opus_complexity: u8,
@@ -128,6 +159,8 @@ impl Default for MediaFile {
             speex_quality: 8,
             speex_complexity: 3,
             speex_complexity_narrowband: 1,
+            speex_mode_narrowband: SpeexModeName::Narrowband,
+            speex_quality_narrowband: 10,
             rtmp_out_max_ms: 400,
             rtmp_out_codec: RtmpOutCodec::Speex,
             opus_complexity: 8,
@@ -197,6 +230,13 @@ pub(super) fn validate_media(file: &Path, m: MediaFile) -> Result<MediaConfig, C
     if m.speex_quality > 10 {
         return Err(invalid(file, "media.speex_quality", "must be 0..=10"));
     }
+    if m.speex_quality_narrowband > 10 {
+        return Err(invalid(
+            file,
+            "media.speex_quality_narrowband",
+            "must be 0..=10",
+        ));
+    }
     if !(1..=10).contains(&m.speex_complexity) {
         return Err(invalid(file, "media.speex_complexity", "must be 1..=10"));
     }
@@ -239,6 +279,8 @@ pub(super) fn validate_media(file: &Path, m: MediaFile) -> Result<MediaConfig, C
             wideband: m.speex_complexity,
             narrowband: m.speex_complexity_narrowband,
         },
+        speex_mode_narrowband: m.speex_mode_narrowband.into(),
+        speex_quality_narrowband: m.speex_quality_narrowband,
         rtmp_out_max_ms: m.rtmp_out_max_ms,
         rtmp_out_codec: m.rtmp_out_codec,
         opus_complexity: m.opus_complexity,
@@ -366,6 +408,38 @@ mod tests {
                 narrowband(&format!("[media]\nspeex_complexity_narrowband = {bad}\n")).unwrap_err();
             assert!(e.contains("speex_complexity_narrowband"), "{e}");
         }
+    }
+
+    #[test]
+    fn narrowband_frames_toward_clients_are_the_default_and_configurable() {
+        let media = |text: &str| {
+            Config::from_toml(Path::new("test.toml"), text)
+                .map(|c| {
+                    (
+                        c.media.speex_mode_narrowband,
+                        c.media.speex_quality_narrowband,
+                    )
+                })
+                .map_err(|e| e.to_string())
+        };
+        let defaults = (
+            crate::media::SPEEX_MODE_NARROWBAND,
+            crate::media::SPEEX_QUALITY_NARROWBAND,
+        );
+        assert_eq!(defaults, (super::SpeexMode::Narrowband, 10));
+        assert_eq!(media(""), Ok(defaults));
+        let shipped = include_str!("../../config/gateway.toml");
+        assert_eq!(media(shipped), Ok(defaults));
+        assert!(shipped.contains("\nspeex_mode_narrowband = \"narrowband\"\n"));
+        assert!(shipped.contains("\nspeex_quality_narrowband = 10\n"));
+        assert_eq!(
+            media("[media]\nspeex_mode_narrowband = \"wideband\"\nspeex_quality_narrowband = 0\n"),
+            Ok((super::SpeexMode::Wideband, 0))
+        );
+        let e = media("[media]\nspeex_quality_narrowband = 11\n").unwrap_err();
+        assert!(e.contains("speex_quality_narrowband"), "{e}");
+        let e = media("[media]\nspeex_mode_narrowband = \"ultrawideband\"\n").unwrap_err();
+        assert!(e.contains("speex_mode_narrowband"), "{e}");
     }
 
     #[test]

@@ -294,7 +294,11 @@ mod tests {
     #[test]
     fn speex_complexities_need_a_restart_like_the_rest_of_media() {
         let old = load(BASE);
-        for key in ["speex_complexity", "speex_complexity_narrowband"] {
+        for key in [
+            "speex_complexity",
+            "speex_complexity_narrowband",
+            "speex_quality_narrowband",
+        ] {
             let new = load(&format!("{BASE}[media]\n{key} = 7\n"));
             let p = plan(&old, &new);
             assert!(p.applied.is_empty(), "{key}: {:?}", p.applied);
@@ -303,7 +307,20 @@ mod tests {
                 p.config.media.speex_complexity, old.media.speex_complexity,
                 "{key}: the running values stay"
             );
+            assert_eq!(
+                p.config.media.speex_quality_narrowband, old.media.speex_quality_narrowband,
+                "{key}: the running values stay"
+            );
         }
+        let new = load(&format!(
+            "{BASE}[media]\nspeex_mode_narrowband = \"wideband\"\n"
+        ));
+        let p = plan(&old, &new);
+        assert_eq!(p.needs_restart, ["media"]);
+        assert_eq!(
+            p.config.media.speex_mode_narrowband,
+            old.media.speex_mode_narrowband
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
+use rtmp2sip_codecs::SpeexMode;
 
 use crate::media::codec::Negotiated;
 
@@ -28,6 +29,13 @@ pub struct BridgeConfig {
     /// ([`SpeexComplexity::toward_rtmp`], again after a re-INVITE changes
     /// it); toward SIP always [`SpeexComplexity::wideband`].
     pub speex_complexity: SpeexComplexity,
+    /// The Speex mode toward the client for audio from a narrowband far
+    /// end (`[media] speex_mode_narrowband`,
+    /// [`EncoderSettings::speex_mode_narrowband`]).
+    pub speex_mode_narrowband: SpeexMode,
+    /// Quality 0..=10 of those narrowband frames (`[media]
+    /// speex_quality_narrowband`).
+    pub speex_quality_narrowband: u8,
     /// Opus encoder complexity 0..=10 (`[media] opus_complexity`).
     pub opus_complexity: u8,
     /// What the client receives: Speex, or the codec it publishes.
@@ -53,6 +61,8 @@ impl BridgeConfig {
             speex_quality: self.speex_quality,
             speex_complexity: self.speex_complexity,
             opus_complexity: self.opus_complexity,
+            speex_mode_narrowband: self.speex_mode_narrowband,
+            speex_quality_narrowband: self.speex_quality_narrowband,
         }
     }
 }

@@ -190,9 +190,10 @@ fn lossy_stream(sip: Codec, mode: RtmpOut, client: Option<RtmpCodec>) -> (Vec<Rt
 #[test]
 fn every_sip_codec_conceals_loss_toward_rtmp() {
     for sip in SIP_CODECS {
-        // speex/16000 to Speex is passthrough: use a Nellymoser client.
+        // speex/16000 and speex/8000 to Speex are passthrough: use a
+        // Nellymoser client.
         let (mode, client, out_codec) = match sip {
-            Codec::Speex16k => (
+            Codec::Speex16k | Codec::Speex8k => (
                 RtmpOut::Match,
                 Some(RtmpCodec::Nellymoser(NellyRate::Hz16000)),
                 RtmpCodec::Nellymoser(NellyRate::Hz16000),
@@ -224,17 +225,20 @@ fn every_sip_codec_conceals_loss_toward_rtmp() {
 
 #[test]
 fn speex_passthrough_leaves_a_lost_packet_to_the_clients_decoder() {
-    let (out, lost) = lossy_stream(Codec::Speex16k, RtmpOut::Speex, None);
-    assert_eq!((lost, out.len()), (10, 90));
-    let steps: Vec<u32> = out
-        .windows(2)
-        .map(|w| w[1].timestamp_ms - w[0].timestamp_ms)
-        .collect();
-    assert_eq!(steps.iter().filter(|&&s| s == 40).count(), 10, "{steps:?}");
-    assert!(steps.iter().all(|&s| s == 20 || s == 40));
-    assert!(out
-        .iter()
-        .all(|a| a.body[0] == RtmpCodec::Speex.header_byte()));
+    // speex/8000 passes through too: narrowband frames toward the client.
+    for sip in [Codec::Speex16k, Codec::Speex8k] {
+        let (out, lost) = lossy_stream(sip, RtmpOut::Speex, None);
+        assert_eq!((lost, out.len()), (10, 90), "{sip}");
+        let steps: Vec<u32> = out
+            .windows(2)
+            .map(|w| w[1].timestamp_ms - w[0].timestamp_ms)
+            .collect();
+        assert_eq!(steps.iter().filter(|&&s| s == 40).count(), 10, "{steps:?}");
+        assert!(steps.iter().all(|&s| s == 20 || s == 40));
+        assert!(out
+            .iter()
+            .all(|a| a.body[0] == RtmpCodec::Speex.header_byte()));
+    }
 }
 
 /// Plays `packets` 20 ms packets of tone from the peer, dropping those
@@ -430,6 +434,57 @@ proptest! {
         run_timers(&mut b, t0 + Duration::from_secs(3), &mut out);
         for a in &out {
             prop_assert!(!a.body.is_empty());
+        }
+    }
+}
+
+/// One 20 ms Speex message from the bridge per peer packet of `sip` tone,
+/// with `[media] speex_mode_narrowband` at `mode`.
+fn speex_toward_client(sip: Codec, mode: rtmp2sip_codecs::SpeexMode) -> Vec<RtmpAudio> {
+    let t0 = Instant::now();
+    let mut cfg = config(sip, RtmpOut::Speex);
+    cfg.speex_mode_narrowband = mode;
+    let mut b = bridge(cfg, t0);
+    let mut peer_ = Peer::new(sip);
+    let mut out = Vec::new();
+    for i in 0..50u64 {
+        let now = t0 + Duration::from_millis(20 * i);
+        run_timers(&mut b, now, &mut out);
+        b.handle_rtp(now, peer(), &peer_.next_packet()).unwrap();
+        while b.poll_transmit().is_some() {}
+    }
+    run_timers(&mut b, t0 + Duration::from_millis(1500), &mut out);
+    out
+}
+
+#[test]
+fn a_narrowband_far_end_reaches_a_speex_client_as_narrowband_frames() {
+    use rtmp2sip_codecs::{SpeexDecoder, SpeexMode};
+    // Bits per frame from the Speex manual's mode tables: narrowband mode
+    // 7 (quality 10) is 492 bits, 62 bytes; wideband quality 8 is
+    // narrowband mode 6 (300 bits) plus high-band submode 3 (256 bits),
+    // 70 bytes.
+    for (mode, bytes) in [(SpeexMode::Narrowband, 62), (SpeexMode::Wideband, 70)] {
+        for sip in [Codec::Pcmu, Codec::Pcma] {
+            let out = speex_toward_client(sip, mode);
+            assert!(out.len() >= 45, "{sip} {mode:?}: {}", out.len());
+            assert_sample_timestamps(RtmpCodec::Speex, &out);
+            let mut wide = SpeexDecoder::new(SpeexMode::Wideband).unwrap();
+            for a in &out {
+                assert_eq!(a.body[0], RtmpCodec::Speex.header_byte());
+                assert_eq!(a.body.len() - 1, bytes, "{sip} {mode:?}");
+                // What the client's wideband decoder makes of it: 20 ms
+                // at 16 kHz per frame.
+                let mut pcm = Vec::new();
+                assert_eq!(wide.decode_frames(&a.body[1..], &mut pcm), Ok(1));
+                assert_eq!(pcm.len(), 320);
+                assert_eq!(RtmpCodec::Speex.samples_in(&a.body[1..]), 320);
+            }
+            let steps: Vec<u32> = out
+                .windows(2)
+                .map(|w| w[1].timestamp_ms - w[0].timestamp_ms)
+                .collect();
+            assert!(steps.iter().all(|&s| s == 20), "{steps:?}");
         }
     }
 }

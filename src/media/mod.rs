@@ -45,7 +45,9 @@ pub use codec::{Codec, Direction, Negotiated, UnknownCodec};
 pub use error::MediaError;
 pub use jitter::{JitterBuffer, JitterConfig, Playout};
 pub use latch::{Latch, LatchMode};
-pub use pipeline::{NellyRate, RtmpCodec, RtmpOut, SpeexComplexity};
+pub use pipeline::{
+    NellyRate, RtmpCodec, RtmpOut, SpeexComplexity, SPEEX_MODE_NARROWBAND, SPEEX_QUALITY_NARROWBAND,
+};
 pub use receiver::{Received, ReceptionReport, RtpReceiver};
 pub use rtp::{RtpIn, RtpSender};
 pub use srtp::{SrtpKey, SrtpParams, SrtpSession, SrtpSuite};

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::media::codec::Codec;
-use factory::SPEEX_COMPLEXITY;
+use factory::{SPEEX_COMPLEXITY, SPEEX_MODE_NARROWBAND, SPEEX_QUALITY_NARROWBAND};
 use rtmp2sip_codecs::{
     AudioDecoder, AudioEncoder, G711Law, Resampler, SpeexDecoder, SpeexEncoder, SpeexEncoderConfig,
     SpeexMode,
@@ -28,6 +28,8 @@ pub(crate) const SETTINGS: EncoderSettings = EncoderSettings {
         narrowband: SPEEX_COMPLEXITY,
     },
     opus_complexity: 5,
+    speex_mode_narrowband: SPEEX_MODE_NARROWBAND,
+    speex_quality_narrowband: SPEEX_QUALITY_NARROWBAND,
 };
 
 /// A sine at `freq` Hz, amplitude 8000, samples `offset..offset + len`.

@@ -13,7 +13,10 @@ use rtmp2sip_codecs::{
 
 use super::bridge::{Bridge, BridgeConfig, RtmpAudio, TransmitKind};
 use super::latch::LatchMode;
-use super::pipeline::factory::{PcmDecoder, Resample, SpeexComplexity, SPEEX_COMPLEXITY};
+use super::pipeline::factory::{
+    PcmDecoder, Resample, SpeexComplexity, SPEEX_COMPLEXITY, SPEEX_MODE_NARROWBAND,
+    SPEEX_QUALITY_NARROWBAND,
+};
 use super::pipeline::{
     sip_codec, CodecFactory, EncoderSettings, NellyRate, RealCodecs, RtmpCodec, RtmpOut,
 };
@@ -62,6 +65,8 @@ pub const SETTINGS: EncoderSettings = EncoderSettings {
         narrowband: SPEEX_COMPLEXITY,
     },
     opus_complexity: 5,
+    speex_mode_narrowband: SPEEX_MODE_NARROWBAND,
+    speex_quality_narrowband: SPEEX_QUALITY_NARROWBAND,
 };
 
 pub fn peer() -> SocketAddr {
@@ -90,6 +95,8 @@ pub fn config(codec: Codec, rtmp_out: RtmpOut) -> BridgeConfig {
         jitter_ms: 60,
         speex_quality: SETTINGS.speex_quality,
         speex_complexity: SETTINGS.speex_complexity,
+        speex_mode_narrowband: SETTINGS.speex_mode_narrowband,
+        speex_quality_narrowband: SETTINGS.speex_quality_narrowband,
         opus_complexity: SETTINGS.opus_complexity,
         rtmp_out,
         rtmp_out_max_ms: 2000,

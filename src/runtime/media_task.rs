@@ -125,6 +125,8 @@ fn bridge_config(media: &MediaConfig, negotiated: Negotiated, out: RtmpOut) -> B
         jitter_ms: media.jitter_ms,
         speex_quality: media.speex_quality,
         speex_complexity: media.speex_complexity,
+        speex_mode_narrowband: media.speex_mode_narrowband,
+        speex_quality_narrowband: media.speex_quality_narrowband,
         opus_complexity: media.opus_complexity,
         rtmp_out: out,
         rtmp_out_max_ms: media.rtmp_out_max_ms,

@@ -183,6 +183,50 @@ mod tests {
         }
     }
 
+    /// Speex's wideband layer is embedded (Speex manual, "Wideband
+    /// embedded"): a wideband decoder reads a narrowband frame as the low
+    /// band with an empty high band, 320 samples at 16 kHz per frame. The
+    /// gateway relies on it to send narrowband frames to RTMP clients.
+    #[test]
+    fn a_wideband_decoder_plays_narrowband_frames_as_the_low_band() {
+        for quality in [4u8, 8, 10] {
+            let mut encoder = SpeexEncoder::new(SpeexEncoderConfig {
+                quality,
+                complexity: 1,
+                ..SpeexEncoderConfig::narrowband()
+            })
+            .unwrap();
+            let mut wide = SpeexDecoder::new(SpeexMode::Wideband).unwrap();
+            let mut narrow = SpeexDecoder::new(SpeexMode::Narrowband).unwrap();
+            let pcm = speechlike(25, 8000.0);
+            let (mut out_wide, mut out_narrow) = (Vec::new(), Vec::new());
+            for packet in pcm.chunks_exact(2 * 160) {
+                let mut payload = Vec::new();
+                assert_eq!(encoder.encode_packet(packet, &mut payload), Ok(2));
+                assert_eq!(speex_frame_count(&payload, SpeexMode::Wideband), 2);
+                assert_eq!(wide.decode_frames(&payload, &mut out_wide), Ok(2));
+                assert_eq!(narrow.decode_frames(&payload, &mut out_narrow), Ok(2));
+            }
+            assert_eq!(out_wide.len(), 2 * out_narrow.len());
+            // The 16 kHz output, taken at every other sample, is the 8 kHz
+            // decode up to the QMF synthesis's delay and filtering: compare
+            // energies per 20 ms frame after the first few frames.
+            let energy = |s: &[i16]| s.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>();
+            for (i, (w, n)) in out_wide
+                .chunks(320)
+                .zip(out_narrow.chunks(160))
+                .enumerate()
+                .skip(4)
+            {
+                let ratio = energy(w) / 2.0 / energy(n).max(1.0);
+                assert!(
+                    (0.5..2.0).contains(&ratio),
+                    "q{quality} frame {i}: energy ratio {ratio}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn empty_and_terminator_payloads_decode_to_nothing() {
         let mut decoder = SpeexDecoder::new(SpeexMode::Wideband).unwrap();

@@ -64,7 +64,7 @@ impl SpeexComplexity {
     /// decoded from `far_end` (its [`Codec::audio_rate`], Hz: 8000 is
     /// narrowband; G.722 is 16000 audio on an 8000 Hz RTP clock, wideband).
     pub fn toward_rtmp(self, far_end: Codec) -> u8 {
-        if far_end.audio_rate() <= NARROWBAND_HZ {
+        if is_narrowband(far_end) {
             self.narrowband
         } else {
             self.wideband
@@ -88,6 +88,47 @@ impl Default for SpeexComplexity {
 /// 300-3400 Hz).
 const NARROWBAND_HZ: u32 = 8000;
 
+/// Whether `far_end`'s audio is narrowband ([`Codec::audio_rate`] 8000 Hz
+/// or less: PCMU, PCMA, speex/8000; G.722 is wideband).
+pub fn is_narrowband(far_end: Codec) -> bool {
+    far_end.audio_rate() <= NARROWBAND_HZ
+}
+
+/// Default Speex mode of the frames toward the RTMP client for audio from
+/// a narrowband far end (`[media] speex_mode_narrowband`;
+/// [`EncoderSettings::speex_mode_narrowband`]): narrowband frames, which
+/// the client's wideband decoder plays as the low band (Speex manual,
+/// "Wideband embedded"). Chosen by PESQ and cost (BENCHMARKS.md, "Speex
+/// and Opus settings by PESQ").
+pub const SPEEX_MODE_NARROWBAND: SpeexMode = SpeexMode::Narrowband;
+
+/// Default quality of the narrowband frames toward the client (`[media]
+/// speex_quality_narrowband`): 10 (24.6 kbit/s) scores 0.07 MOS-LQO above
+/// wideband quality 8 (27.8 kbit/s) on speech through PCMU at 44 % of the
+/// encoder's cost; narrowband quality 8 would score 0.18 below it
+/// (BENCHMARKS.md, "Speex and Opus settings by PESQ").
+pub const SPEEX_QUALITY_NARROWBAND: u8 = 10;
+
+/// The Speex encoder toward the RTMP client for audio decoded from
+/// `far_end`: narrowband frames at `speex_quality_narrowband` when the far
+/// end is narrowband and `speex_mode_narrowband` says so, otherwise
+/// wideband at `speex_quality`; complexity by [`SpeexComplexity::toward_rtmp`].
+fn speex_toward_rtmp(far_end: Codec, settings: EncoderSettings) -> SpeexEncoderConfig {
+    let narrowband_frames =
+        is_narrowband(far_end) && settings.speex_mode_narrowband == SpeexMode::Narrowband;
+    let (mode, quality) = if narrowband_frames {
+        (SpeexMode::Narrowband, settings.speex_quality_narrowband)
+    } else {
+        (SpeexMode::Wideband, settings.speex_quality)
+    };
+    SpeexEncoderConfig {
+        mode,
+        quality: quality.min(10),
+        complexity: settings.speex_complexity.toward_rtmp(far_end).clamp(1, 10),
+        ..SpeexEncoderConfig::wideband()
+    }
+}
+
 /// Default Opus encoder complexity (`[media] opus_complexity`), chosen by
 /// PESQ on speech like [`SPEEX_COMPLEXITY`]: 8 is the cheapest within 0.05
 /// MOS-LQO of the best (8..=10 score alike; 7 is 0.09 below, 5 0.43 below).
@@ -104,6 +145,16 @@ pub struct EncoderSettings {
     pub speex_complexity: SpeexComplexity,
     /// Opus complexity 0..=10 (`[media] opus_complexity`).
     pub opus_complexity: u8,
+    /// The Speex mode toward the RTMP client for audio from a narrowband
+    /// far end (`[media] speex_mode_narrowband`): [`SpeexMode::Narrowband`]
+    /// encodes 8 kHz frames without resampling (and passes speex/8000
+    /// through); [`SpeexMode::Wideband`] resamples to 16 kHz and encodes
+    /// wideband frames. Wideband audio is always encoded wideband.
+    pub speex_mode_narrowband: SpeexMode,
+    /// Speex quality 0..=10 of those narrowband frames (`[media]
+    /// speex_quality_narrowband`, default [`SPEEX_QUALITY_NARROWBAND`]);
+    /// unused in wideband mode.
+    pub speex_quality_narrowband: u8,
 }
 
 impl Default for EncoderSettings {
@@ -115,6 +166,8 @@ impl Default for EncoderSettings {
             speex_quality: 8,
             speex_complexity: SpeexComplexity::default(),
             opus_complexity: OPUS_COMPLEXITY,
+            speex_mode_narrowband: SPEEX_MODE_NARROWBAND,
+            speex_quality_narrowband: SPEEX_QUALITY_NARROWBAND,
         }
     }
 }
@@ -222,11 +275,7 @@ impl CodecFactory for RealCodecs {
         settings: EncoderSettings,
     ) -> Result<Box<dyn AudioEncoder>, MediaError> {
         Ok(match codec {
-            RtmpCodec::Speex => Box::new(SpeexEncoder::new(SpeexEncoderConfig {
-                quality: settings.speex_quality.min(10),
-                complexity: settings.speex_complexity.toward_rtmp(far_end).clamp(1, 10),
-                ..SpeexEncoderConfig::wideband()
-            })?),
+            RtmpCodec::Speex => Box::new(SpeexEncoder::new(speex_toward_rtmp(far_end, settings))?),
             RtmpCodec::Nellymoser(rate) => Box::new(NellymoserEncoder::new(rate.hz())?),
             RtmpCodec::G711(law) => Box::new(G711Encoder::new(law)),
             // The same 48 kHz mono, 20 ms, FEC encoder as SIP opus.
@@ -278,9 +327,13 @@ mod tests {
     }
 
     fn direct_in(mode: SpeexMode, complexity: u8) -> Vec<u8> {
+        direct_at(mode, 8, complexity)
+    }
+
+    fn direct_at(mode: SpeexMode, quality: u8, complexity: u8) -> Vec<u8> {
         let mut encoder = SpeexEncoder::new(SpeexEncoderConfig {
             mode,
-            quality: 8,
+            quality,
             complexity,
             ..SpeexEncoderConfig::wideband()
         })
@@ -338,11 +391,56 @@ mod tests {
                 let mut enc = RealCodecs
                     .rtmp_encoder(RtmpCodec::Speex, far_end, settings)
                     .unwrap();
+                assert_eq!(
+                    encode_any(enc.as_mut()),
+                    direct_at(SpeexMode::Narrowband, SPEEX_QUALITY_NARROWBAND, narrowband),
+                    "{far_end}"
+                );
+                let wide = EncoderSettings {
+                    speex_mode_narrowband: SpeexMode::Wideband,
+                    ..settings
+                };
+                let mut enc = RealCodecs
+                    .rtmp_encoder(RtmpCodec::Speex, far_end, wide)
+                    .unwrap();
                 assert_eq!(encode(enc.as_mut()), direct(narrowband), "{far_end}");
             }
         }
         // The two settings really code differently, so the check means something.
         assert_ne!(direct(1), direct(10));
+        assert_ne!(
+            direct_at(SpeexMode::Narrowband, 10, 1),
+            direct_at(SpeexMode::Narrowband, 10, 10)
+        );
+    }
+
+    #[test]
+    fn narrowband_frames_toward_the_client_take_speex_quality_narrowband() {
+        for quality in [4, 10] {
+            let settings = EncoderSettings {
+                speex_quality_narrowband: quality,
+                ..EncoderSettings::default()
+            };
+            let mut enc = RealCodecs
+                .rtmp_encoder(RtmpCodec::Speex, Codec::Pcmu, settings)
+                .unwrap();
+            assert_eq!(enc.sample_rate(), 8000);
+            assert_eq!(enc.frame_samples(), 160);
+            assert_eq!(
+                encode_any(enc.as_mut()),
+                direct_at(SpeexMode::Narrowband, quality, SPEEX_COMPLEXITY_NARROWBAND)
+            );
+            // A wideband far end is encoded wideband at `speex_quality`.
+            let mut enc = RealCodecs
+                .rtmp_encoder(RtmpCodec::Speex, Codec::G722, settings)
+                .unwrap();
+            assert_eq!(enc.sample_rate(), 16000);
+            assert_eq!(encode(enc.as_mut()), direct(SPEEX_COMPLEXITY));
+        }
+        assert_ne!(
+            direct_at(SpeexMode::Narrowband, 4, 1),
+            direct_at(SpeexMode::Narrowband, 10, 1)
+        );
     }
 
     #[test]
@@ -403,12 +501,18 @@ mod tests {
     #[test]
     fn out_of_range_complexity_is_clamped_not_refused() {
         for (given, used) in [(0, 1), (11, 10)] {
-            for far_end in [Codec::Pcmu, Codec::G722] {
-                let mut encoder = RealCodecs
-                    .rtmp_encoder(RtmpCodec::Speex, far_end, settings(given, given))
-                    .unwrap();
-                assert_eq!(encode(encoder.as_mut()), direct(used), "{given}");
-            }
+            let mut encoder = RealCodecs
+                .rtmp_encoder(RtmpCodec::Speex, Codec::G722, settings(given, given))
+                .unwrap();
+            assert_eq!(encode(encoder.as_mut()), direct(used), "{given}");
+            let mut encoder = RealCodecs
+                .rtmp_encoder(RtmpCodec::Speex, Codec::Pcmu, settings(given, given))
+                .unwrap();
+            assert_eq!(
+                encode_any(encoder.as_mut()),
+                direct_at(SpeexMode::Narrowband, SPEEX_QUALITY_NARROWBAND, used),
+                "{given}"
+            );
         }
     }
 }

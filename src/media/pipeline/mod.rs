@@ -23,7 +23,10 @@ pub mod to_rtmp;
 pub mod to_sip;
 pub mod transcoder;
 
-pub use factory::{CodecFactory, EncoderSettings, RealCodecs, SpeexComplexity};
+pub use factory::{
+    CodecFactory, EncoderSettings, RealCodecs, SpeexComplexity, SPEEX_MODE_NARROWBAND,
+    SPEEX_QUALITY_NARROWBAND,
+};
 pub use rtmp_codec::{NellyRate, RtmpCodec, RtmpOut, RtmpPayload, RTMP_SPEEX_HEADER};
 pub use to_rtmp::{opus_sequence_start, RtmpBody, ToRtmp};
 pub use to_sip::ToSip;

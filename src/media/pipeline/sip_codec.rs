@@ -121,6 +121,7 @@ mod tests {
             speex_quality: 8,
             speex_complexity: SpeexComplexity::default(),
             opus_complexity: 5,
+            ..EncoderSettings::default()
         };
         for codec in Codec::ALL.into_iter().filter(|c| c.is_audio()) {
             let enc = encoder(codec, settings).unwrap();

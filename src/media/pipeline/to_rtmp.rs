@@ -3,9 +3,18 @@
 //! | SIP codec | RTMP out | path |
 //! |---|---|---|
 //! | speex/16000 | Speex | passthrough: `0xB2` + payload |
+//! | speex/8000 | Speex | passthrough at `speex_mode_narrowband = "narrowband"` (the default): the client's wideband decoder plays narrowband frames |
 //! | PCMU / PCMA | G.711 of the same law | passthrough: `0x82` / `0x72` + payload |
 //! | opus/48000/2 | Opus (E-RTMP) | passthrough: `91 'Opus'` + packet |
 //! | any | any other | decode (or conceal) -> resample -> encode, whole frames per message |
+//!
+//! Toward a Speex client, audio from a narrowband far end (PCMU, PCMA) is
+//! encoded as Speex narrowband frames at 8 kHz when `[media]
+//! speex_mode_narrowband` is `"narrowband"` (the default): Speex's wideband
+//! layer is embedded, so the client's wideband decoder plays each frame as
+//! the low band of 20 ms at 16 kHz with an empty high band (Speex manual,
+//! "Wideband embedded"); no resampler runs and the encoder costs about half
+//! of a wideband one. The bodies' sample counts are at the client's 16 kHz.
 //!
 //! Loss ([`ToRtmp::conceal`], one call per lost packet, in order): the
 //! first [`MAX_CONCEAL_RUN`] packets of a run are concealed, later ones
@@ -23,7 +32,7 @@
 //! SequenceStart with the OpusHead ([`opus_sequence_start`]) goes to each
 //! player first when it subscribes ([`super::super::Bridge::rtmp_stream_header`]).
 
-use rtmp2sip_codecs::G711Law;
+use rtmp2sip_codecs::{G711Law, SpeexMode};
 
 use crate::flv::ex_audio::write_opus_sequence_start;
 use crate::flv::OpusHead;
@@ -101,7 +110,9 @@ impl ToRtmp {
         factory: &dyn CodecFactory,
         settings: EncoderSettings,
     ) -> Result<Self, MediaError> {
+        let narrowband_frames = settings.speex_mode_narrowband == SpeexMode::Narrowband;
         let path = match (sip, out) {
+            (Codec::Speex8k, RtmpCodec::Speex) if narrowband_frames => Path::Passthrough(None),
             (Codec::Speex16k, RtmpCodec::Speex)
             | (Codec::Opus, RtmpCodec::Opus)
             | (Codec::Pcmu, RtmpCodec::G711(G711Law::Pcmu))
@@ -203,6 +214,16 @@ impl ToRtmp {
     }
 }
 
+/// `samples` at `from_hz` as samples at `to_hz`: a Speex narrowband
+/// encoder's 160 samples per frame are 320 at the client's 16 kHz (its
+/// wideband decoder plays each frame as 20 ms).
+fn at_rate(samples: usize, from_hz: u32, to_hz: u32) -> usize {
+    if from_hz == to_hz || from_hz == 0 {
+        return samples;
+    }
+    (samples as u64 * u64::from(to_hz) / u64::from(from_hz)) as usize
+}
+
 /// Emits every whole message queued in `half`, allocating each body at
 /// `body_len` (the previous body's length); returns the last length.
 fn flush(
@@ -217,6 +238,7 @@ fn flush(
         match half.next_unit(&mut body) {
             Ok(Some(samples)) => {
                 body_len = body.len();
+                let samples = at_rate(samples, half.out_rate(), out.audio_rate());
                 emit(RtmpBody { body, samples });
             }
             Ok(None) => break,

@@ -58,6 +58,12 @@ impl Transcoder {
         }
     }
 
+    /// The encoder's sample rate (Hz): the rate of [`Self::next_unit`]'s
+    /// sample counts.
+    pub fn out_rate(&self) -> u32 {
+        self.encoder.sample_rate()
+    }
+
     /// Samples (output rate) in one unit.
     pub fn unit_samples(&self) -> usize {
         self.frame_samples * self.frames_per_unit
