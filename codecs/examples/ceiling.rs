@@ -7,11 +7,16 @@
 //! cargo run --release -p rtmp2sip-codecs --example ceiling -- --speex-complexity-narrowband 3
 //! ```
 //!
-//! The transcoded pair (Speex WB <-> PCMU) is timed with the Speex WB
-//! encoder at `[media] speex_complexity_narrowband` (the encoder toward the
-//! client takes it for audio from a PCMU far end); the same pair at
-//! `[media] speex_complexity` (what a G.722, Opus or speex/16000 far end
-//! gets) is printed beside it. `--speex-complexity-narrowband N` and
+//! The transcoded pair (Speex WB <-> PCMU) is timed as the gateway runs it
+//! by default: toward the client, PCMU decode and a Speex *narrowband*
+//! encode at `[media] speex_quality_narrowband` and
+//! `speex_complexity_narrowband` (`speex_mode_narrowband = "narrowband"`:
+//! no resampler); toward SIP, Speex WB decode, resample 16k->8k, PCMU
+//! encode. Beside it: the pair with wideband frames toward the client
+//! (`speex_mode_narrowband = "wideband"`: resample 8k->16k and a WB encode
+//! at the narrowband complexity) and with the WB encoder at `[media]
+//! speex_complexity` (what a G.722, Opus or speex/16000 far end gets).
+//! `--speex-complexity-narrowband N`, `--speex-quality-narrowband N` and
 //! `--speex-complexity N` time other values.
 //!
 //! Without `--json` it prints one `name value` line per figure. With
@@ -20,8 +25,10 @@
 //!
 //! | field | what |
 //! |---|---|
-//! | `speex_complexity_narrowband` | the complexity of `speex_wb_enc_us` (no unit; `[media] speex_complexity_narrowband`'s default unless `--speex-complexity-narrowband`) |
-//! | `speex_wb_enc_us` | libspeex 1.2.1 (the system library, Debian's SSE build) wideband encode, quality 8, at `speex_complexity_narrowband`: the transcoded Speex WB <-> PCMU path's encoder (`scripts/bench_load.py` takes the first `speex`..`wb`..`enc` field: keep this one first) |
+//! | `speex_complexity_narrowband` | the complexity of `speex_nb_enc_us` and `speex_wb_enc_us` (no unit; `[media] speex_complexity_narrowband`'s default unless `--speex-complexity-narrowband`) |
+//! | `speex_quality_narrowband` | the quality of `speex_nb_enc_us` (no unit; `[media] speex_quality_narrowband`'s default unless `--speex-quality-narrowband`) |
+//! | `speex_nb_enc_us` | libspeex 1.2.1 (the system library, Debian's SSE build) narrowband encode at `speex_quality_narrowband` and `speex_complexity_narrowband`: the transcoded Speex WB <-> PCMU path's encoder toward the client |
+//! | `speex_wb_enc_us` | libspeex wideband encode, quality 8, at `speex_complexity_narrowband`: that encoder at `speex_mode_narrowband = "wideband"` (`scripts/bench_load.py` takes the first `speex`..`wb`..`enc` field: keep this one first among them) |
 //! | `speex_complexity` | the complexity of `speex_wb_enc_wideband_us` (no unit; `[media] speex_complexity`'s default unless `--speex-complexity`) |
 //! | `speex_wb_enc_wideband_us` | the same encoder at `speex_complexity`: toward a client whose far end is wideband (G.722, Opus, speex/16000) |
 //! | `speex_wb_enc_c2_us`, `speex_wb_enc_c4_us` | the same at complexity 2 (libspeex's default) and 4 |
@@ -34,10 +41,11 @@
 //! | `tcp_pair_us` | 200 bytes written to and read from a connected loopback TCP socket (two syscalls): the RTMP side of a frame pair (a message in, a message out) |
 //! | `io_pair_us` | `udp_pair_us` + `tcp_pair_us`: the socket work one frame pair costs at the least, whatever the codecs |
 //! | `passthrough_calls_per_core` | 20000 / `io_pair_us` (no unit) |
-//! | `transcoded_codec_us` | sum for one Speex WB <-> PCMU frame pair: Speex decode + resample 16k->8k + PCMU encode, PCMU decode + resample 8k->16k + Speex encode (`speex_wb_enc_us`, the narrowband complexity) |
+//! | `transcoded_codec_us` | sum for one Speex WB <-> PCMU frame pair as the gateway's defaults run it: Speex WB decode + resample 16k->8k + PCMU encode, PCMU decode + Speex NB encode (`speex_nb_enc_us`) |
 //! | `transcoded_pair_us` | `transcoded_codec_us` + `io_pair_us` |
 //! | `transcoded_calls_per_core` | 20000 / `transcoded_pair_us` (no unit) |
-//! | `transcoded_wideband_codec_us`, `transcoded_wideband_pair_us`, `transcoded_wideband_calls_per_core` | the same three with the encoder at `speex_complexity` (`speex_wb_enc_wideband_us`): the pair's cost before `speex_complexity_narrowband` |
+//! | `transcoded_wbframes_codec_us`, `transcoded_wbframes_pair_us`, `transcoded_wbframes_calls_per_core` | the same three with wideband frames toward the client (resample 8k->16k + `speex_wb_enc_us`): `speex_mode_narrowband = "wideband"`, the pair's cost before that key |
+//! | `transcoded_wideband_codec_us`, `transcoded_wideband_pair_us`, `transcoded_wideband_calls_per_core` | the same with the WB encoder at `speex_complexity` (`speex_wb_enc_wideband_us`): the pair's cost before `speex_complexity_narrowband` |
 //!
 //! Each figure is this thread's CPU time (not wall time: preemption by
 //! other load is not counted), the cheapest of several batches after a
@@ -62,6 +70,8 @@ type Error = Box<dyn std::error::Error>;
 const DEFAULT_SPEEX_COMPLEXITY: u8 = 3;
 /// `[media] speex_complexity_narrowband`'s default (the same source).
 const DEFAULT_SPEEX_COMPLEXITY_NARROWBAND: u8 = 1;
+/// `[media] speex_quality_narrowband`'s default (the same source).
+const DEFAULT_SPEEX_QUALITY_NARROWBAND: u8 = 10;
 /// Frames timed per batch.
 const BATCH: usize = 200;
 /// Batches timed; the cheapest counts.
@@ -77,6 +87,11 @@ fn main() -> Result<(), Error> {
             DEFAULT_SPEEX_COMPLEXITY_NARROWBAND,
         )?,
         wideband: option(&args, "--speex-complexity", DEFAULT_SPEEX_COMPLEXITY)?,
+        quality_narrowband: option(
+            &args,
+            "--speex-quality-narrowband",
+            DEFAULT_SPEEX_QUALITY_NARROWBAND,
+        )?,
     };
     let figures = measure(complexity)?;
     if json {
@@ -93,13 +108,15 @@ fn main() -> Result<(), Error> {
     Ok(())
 }
 
-/// The Speex WB encoder's complexities timed (1..=10 each).
+/// The Speex encoders' settings timed (complexity 1..=10, quality 0..=10).
 #[derive(Clone, Copy)]
 struct Complexity {
     /// `[media] speex_complexity_narrowband`: the transcoded PCMU pair's.
     narrowband: u8,
     /// `[media] speex_complexity`: wideband far ends'.
     wideband: u8,
+    /// `[media] speex_quality_narrowband`: the NB encoder's quality.
+    quality_narrowband: u8,
 }
 
 /// The value after `name` in `args`, or `default` without one.
@@ -125,11 +142,21 @@ fn measure(complexity: Complexity) -> Result<Vec<(&'static str, f64)>, Error> {
         })?;
         time_encoder(&mut enc, &wide)
     };
+    let mut nb_enc = SpeexEncoder::new(SpeexEncoderConfig {
+        quality: complexity.quality_narrowband,
+        complexity: complexity.narrowband,
+        ..SpeexEncoderConfig::narrowband()
+    })?;
     let mut f = vec![
         (
             "speex_complexity_narrowband",
             f64::from(complexity.narrowband),
         ),
+        (
+            "speex_quality_narrowband",
+            f64::from(complexity.quality_narrowband),
+        ),
+        ("speex_nb_enc_us", time_encoder(&mut nb_enc, &narrow)?),
         ("speex_wb_enc_us", speex_enc(complexity.narrowband)?),
         ("speex_complexity", f64::from(complexity.wideband)),
         ("speex_wb_enc_wideband_us", speex_enc(complexity.wideband)?),
@@ -167,21 +194,23 @@ fn measure(complexity: Complexity) -> Result<Vec<(&'static str, f64)>, Error> {
     f.push(("udp_pair_us", time_udp()?));
     f.push(("tcp_pair_us", time_tcp()?));
     let get = |name: &str| f.iter().find(|(k, _)| *k == name).map_or(0.0, |(_, v)| *v);
-    let codec_with = |encoder: &str| {
+    // Toward SIP: Speex WB decode, 16k->8k, PCMU encode; toward the
+    // client: PCMU decode, then the Speex encoder (`toward_client`).
+    let codec_with = |toward_client: &[&str]| {
         [
             "speex_wb_dec_us",
             "resample_16k_8k_us",
             "pcmu_enc_us",
             "pcmu_dec_us",
-            "resample_8k_16k_us",
-            encoder,
         ]
         .iter()
+        .chain(toward_client)
         .map(|n| get(n))
         .sum::<f64>()
     };
-    let codec = codec_with("speex_wb_enc_us");
-    let codec_wideband = codec_with("speex_wb_enc_wideband_us");
+    let codec = codec_with(&["speex_nb_enc_us"]);
+    let codec_wbframes = codec_with(&["resample_8k_16k_us", "speex_wb_enc_us"]);
+    let codec_wideband = codec_with(&["resample_8k_16k_us", "speex_wb_enc_wideband_us"]);
     let io = get("udp_pair_us") + get("tcp_pair_us");
     f.push(("io_pair_us", io));
     f.push((
@@ -194,6 +223,12 @@ fn measure(complexity: Complexity) -> Result<Vec<(&'static str, f64)>, Error> {
             "transcoded_pair_us",
             "transcoded_calls_per_core",
             codec,
+        ),
+        (
+            "transcoded_wbframes_codec_us",
+            "transcoded_wbframes_pair_us",
+            "transcoded_wbframes_calls_per_core",
+            codec_wbframes,
         ),
         (
             "transcoded_wideband_codec_us",
