@@ -183,10 +183,13 @@ mod tests {
         }
     }
 
-    /// Speex's wideband layer is embedded (Speex manual, "Wideband
-    /// embedded"): a wideband decoder reads a narrowband frame as the low
-    /// band with an empty high band, 320 samples at 16 kHz per frame. The
-    /// gateway relies on it to send narrowband frames to RTMP clients.
+    /// Speex's wideband layer is embedded (Speex manual, "Formats and
+    /// standards": a wideband decoder may decode just the embedded
+    /// narrowband part; libspeex's `sb_decode` reads the "wideband bit"
+    /// after each narrowband frame): a wideband decoder reads a narrowband
+    /// frame as the low band with an empty high band, 320 samples at 16 kHz
+    /// per frame. The gateway relies on it to send narrowband frames to
+    /// RTMP clients.
     #[test]
     fn a_wideband_decoder_plays_narrowband_frames_as_the_low_band() {
         for quality in [4u8, 8, 10] {

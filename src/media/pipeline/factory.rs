@@ -98,8 +98,8 @@ pub fn is_narrowband(far_end: Codec) -> bool {
 /// a narrowband far end (`[media] speex_mode_narrowband`;
 /// [`EncoderSettings::speex_mode_narrowband`]): narrowband frames, which
 /// the client's wideband decoder plays as the low band (Speex manual,
-/// "Wideband embedded"). Chosen by PESQ and cost (BENCHMARKS.md, "Speex
-/// and Opus settings by PESQ").
+/// "Formats and standards": wideband embeds narrowband). Chosen by PESQ
+/// and cost (BENCHMARKS.md, "Speex and Opus settings by PESQ").
 pub const SPEEX_MODE_NARROWBAND: SpeexMode = SpeexMode::Narrowband;
 
 /// Default quality of the narrowband frames toward the client (`[media]

@@ -13,8 +13,8 @@
 //! speex_mode_narrowband` is `"narrowband"` (the default): Speex's wideband
 //! layer is embedded, so the client's wideband decoder plays each frame as
 //! the low band of 20 ms at 16 kHz with an empty high band (Speex manual,
-//! "Wideband embedded"); no resampler runs and the encoder costs about half
-//! of a wideband one. The bodies' sample counts are at the client's 16 kHz.
+//! "Formats and standards": wideband embeds narrowband); no resampler
+//! runs and the encoder costs about half of a wideband one. The bodies' sample counts are at the client's 16 kHz.
 //!
 //! Loss ([`ToRtmp::conceal`], one call per lost packet, in order): the
 //! first [`MAX_CONCEAL_RUN`] packets of a run are concealed, later ones
