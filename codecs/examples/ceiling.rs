@@ -8,11 +8,11 @@
 //! ```
 //!
 //! The transcoded pair (Speex WB <-> PCMU) is timed as the gateway runs it
-//! by default: toward the client, PCMU decode and a Speex *narrowband*
-//! encode at `[media] speex_quality_narrowband` and
-//! `speex_complexity_narrowband` (`speex_mode_narrowband = "narrowband"`:
-//! no resampler); toward SIP, Speex WB decode, resample 16k->8k, PCMU
-//! encode. Beside it: the pair with wideband frames toward the client
+//! by default (`speex_mode_narrowband = "narrowband"`: no resampler):
+//! toward the client, PCMU decode and a Speex *narrowband* encode at
+//! `[media] speex_quality_narrowband` and `speex_complexity_narrowband`;
+//! toward SIP, a Speex narrowband decoder playing the client's wideband
+//! frames' narrowband part, and PCMU encode. Beside it: the pair with wideband frames toward the client
 //! (`speex_mode_narrowband = "wideband"`: resample 8k->16k and a WB encode
 //! at the narrowband complexity) and with the WB encoder at `[media]
 //! speex_complexity` (what a G.722, Opus or speex/16000 far end gets).
@@ -33,6 +33,7 @@
 //! | `speex_wb_enc_wideband_us` | the same encoder at `speex_complexity`: toward a client whose far end is wideband (G.722, Opus, speex/16000) |
 //! | `speex_wb_enc_c2_us`, `speex_wb_enc_c4_us` | the same at complexity 2 (libspeex's default) and 4 |
 //! | `speex_wb_dec_us` | libspeex wideband decode of a quality 8 frame |
+//! | `speex_nb_dec_of_wb_us` | libspeex narrowband decode of the same wideband frame (its narrowband part; the high band skipped) |
 //! | `resample_16k_8k_us`, `resample_8k_16k_us` | speexdsp C resampler, quality 3 |
 //! | `opus_enc_48k_us`, `opus_dec_48k_us` | libopus mono VoIP at 48 kHz, complexity 5, 32 kbit/s, FEC |
 //! | `opus_enc_16k_us`, `opus_dec_16k_us` | the same at 16 kHz |
@@ -41,10 +42,10 @@
 //! | `tcp_pair_us` | 200 bytes written to and read from a connected loopback TCP socket (two syscalls): the RTMP side of a frame pair (a message in, a message out) |
 //! | `io_pair_us` | `udp_pair_us` + `tcp_pair_us`: the socket work one frame pair costs at the least, whatever the codecs |
 //! | `passthrough_calls_per_core` | 20000 / `io_pair_us` (no unit) |
-//! | `transcoded_codec_us` | sum for one Speex WB <-> PCMU frame pair as the gateway's defaults run it: Speex WB decode + resample 16k->8k + PCMU encode, PCMU decode + Speex NB encode (`speex_nb_enc_us`) |
+//! | `transcoded_codec_us` | sum for one Speex WB <-> PCMU frame pair as the gateway's defaults run it: Speex NB decode of the WB frame (`speex_nb_dec_of_wb_us`) + PCMU encode, PCMU decode + Speex NB encode (`speex_nb_enc_us`) |
 //! | `transcoded_pair_us` | `transcoded_codec_us` + `io_pair_us` |
 //! | `transcoded_calls_per_core` | 20000 / `transcoded_pair_us` (no unit) |
-//! | `transcoded_wbframes_codec_us`, `transcoded_wbframes_pair_us`, `transcoded_wbframes_calls_per_core` | the same three with wideband frames toward the client (resample 8k->16k + `speex_wb_enc_us`): `speex_mode_narrowband = "wideband"`, the pair's cost before that key |
+//! | `transcoded_wbframes_codec_us`, `transcoded_wbframes_pair_us`, `transcoded_wbframes_calls_per_core` | the same three at `speex_mode_narrowband = "wideband"` (the pair's cost before that key): Speex WB decode + resample 16k->8k + PCMU encode, PCMU decode + resample 8k->16k + `speex_wb_enc_us` |
 //! | `transcoded_wideband_codec_us`, `transcoded_wideband_pair_us`, `transcoded_wideband_calls_per_core` | the same with the WB encoder at `speex_complexity` (`speex_wb_enc_wideband_us`): the pair's cost before `speex_complexity_narrowband` |
 //!
 //! Each figure is this thread's CPU time (not wall time: preemption by
@@ -166,6 +167,12 @@ fn measure(complexity: Complexity) -> Result<Vec<(&'static str, f64)>, Error> {
     let mut enc = SpeexEncoder::new(SpeexEncoderConfig::wideband())?;
     let mut dec = SpeexDecoder::new(SpeexMode::Wideband)?;
     f.push(("speex_wb_dec_us", time_decoder(&mut enc, &mut dec, &wide)?));
+    let mut enc = SpeexEncoder::new(SpeexEncoderConfig::wideband())?;
+    let mut dec = SpeexDecoder::new(SpeexMode::Narrowband)?;
+    f.push((
+        "speex_nb_dec_of_wb_us",
+        time_decoder(&mut enc, &mut dec, &wide)?,
+    ));
     f.push(("resample_16k_8k_us", time_resampler(16000, 8000, &wide)?));
     f.push(("resample_8k_16k_us", time_resampler(8000, 16000, &narrow)?));
     for (rate, pcm, enc_name, dec_name) in [
@@ -194,23 +201,28 @@ fn measure(complexity: Complexity) -> Result<Vec<(&'static str, f64)>, Error> {
     f.push(("udp_pair_us", time_udp()?));
     f.push(("tcp_pair_us", time_tcp()?));
     let get = |name: &str| f.iter().find(|(k, _)| *k == name).map_or(0.0, |(_, v)| *v);
-    // Toward SIP: Speex WB decode, 16k->8k, PCMU encode; toward the
-    // client: PCMU decode, then the Speex encoder (`toward_client`).
-    let codec_with = |toward_client: &[&str]| {
-        [
+    let sum = |names: &[&str]| names.iter().map(|n| get(n)).sum::<f64>();
+    // Narrowband mode: no resampler either way.
+    let codec = sum(&[
+        "speex_nb_dec_of_wb_us",
+        "pcmu_enc_us",
+        "pcmu_dec_us",
+        "speex_nb_enc_us",
+    ]);
+    // Wideband mode: Speex WB decode, 16k->8k, PCMU encode toward SIP;
+    // PCMU decode, 8k->16k and the WB encoder toward the client.
+    let wideband_with = |encoder: &str| {
+        sum(&[
             "speex_wb_dec_us",
             "resample_16k_8k_us",
             "pcmu_enc_us",
             "pcmu_dec_us",
-        ]
-        .iter()
-        .chain(toward_client)
-        .map(|n| get(n))
-        .sum::<f64>()
+            "resample_8k_16k_us",
+            encoder,
+        ])
     };
-    let codec = codec_with(&["speex_nb_enc_us"]);
-    let codec_wbframes = codec_with(&["resample_8k_16k_us", "speex_wb_enc_us"]);
-    let codec_wideband = codec_with(&["resample_8k_16k_us", "speex_wb_enc_wideband_us"]);
+    let codec_wbframes = wideband_with("speex_wb_enc_us");
+    let codec_wideband = wideband_with("speex_wb_enc_wideband_us");
     let io = get("udp_pair_us") + get("tcp_pair_us");
     f.push(("io_pair_us", io));
     f.push((

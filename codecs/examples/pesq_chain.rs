@@ -17,6 +17,8 @@
 //! | `pcmu-speex` | 16k -> 8k -> PCMU -> 8k -> 16k -> Speex WB (QUALITY, COMPLEXITY) -> decode: the transcoded call toward the RTMP client | 16000 |
 //! | `pcmu-speex-nb` | 16k -> 8k -> PCMU -> 8k -> Speex NB (QUALITY, COMPLEXITY) -> Speex WB decode (a wideband decoder plays a narrowband frame as its low band, high band empty): the same call with narrowband frames toward the client | 16000 |
 //! | `speex-nb` | 16k -> 8k -> Speex NB (QUALITY, COMPLEXITY) -> decode (speex/8000 toward SIP) | 8000 |
+//! | `speex-pcmu` | Speex WB (QUALITY, COMPLEXITY: the client's encoder) -> WB decode -> 16k -> 8k -> PCMU -> decode: the transcoded call toward a PCMU far end | 8000 |
+//! | `speex-pcmu-nbdec` | Speex WB (QUALITY, COMPLEXITY) -> Speex NB decode (the embedded narrowband part, high band skipped) -> PCMU -> decode: the same with a narrowband decoder | 8000 |
 //! | `opus` | 16k -> 48k -> Opus (COMPLEXITY, 32 kbit/s, FEC, as SIP opus) -> decode -> 16k | 16000 |
 //!
 //! Prints one JSON object: `{"path": .., "quality": .., "complexity": ..,
@@ -118,6 +120,21 @@ fn run(
             let mut enc = speex(SpeexMode::Narrowband)?;
             let mut dec = SpeexDecoder::new(SpeexMode::Narrowband)?;
             through(&mut enc, &mut dec, &narrow)?
+        }
+        "speex-pcmu" | "speex-pcmu-nbdec" => {
+            let mut enc = speex(SpeexMode::Wideband)?;
+            let (narrow, frames, spent) = if path == "speex-pcmu" {
+                let mut dec = SpeexDecoder::new(SpeexMode::Wideband)?;
+                let (wide, frames, spent) = through(&mut enc, &mut dec, pcm)?;
+                (resample(16000, 8000, &wide)?, frames, spent)
+            } else {
+                let mut dec = SpeexDecoder::new(SpeexMode::Narrowband)?;
+                through(&mut enc, &mut dec, pcm)?
+            };
+            let mut g711 = G711Encoder::new(G711Law::Pcmu);
+            let mut g711_dec = G711Decoder::new(G711Law::Pcmu);
+            let (out, _, _) = through(&mut g711, &mut g711_dec, &narrow)?;
+            (out, frames, spent)
         }
         "opus" => {
             let full = resample(16000, 48000, pcm)?;

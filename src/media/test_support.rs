@@ -442,7 +442,12 @@ impl Resample for CheapResampler {
 }
 
 impl CodecFactory for CheapCodecs {
-    fn rtmp_decoder(&self, codec: RtmpCodec) -> Result<PcmDecoder, MediaError> {
+    fn rtmp_decoder(
+        &self,
+        codec: RtmpCodec,
+        _: Codec,
+        _: EncoderSettings,
+    ) -> Result<PcmDecoder, MediaError> {
         match codec {
             RtmpCodec::G711(law) => Ok(PcmDecoder::Plain(Box::new(G711Decoder::new(law)))),
             _ => Ok(PcmDecoder::Plain(Box::new(cheap(codec)))),

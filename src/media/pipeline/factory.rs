@@ -109,17 +109,27 @@ pub const SPEEX_MODE_NARROWBAND: SpeexMode = SpeexMode::Narrowband;
 /// (BENCHMARKS.md, "Speex and Opus settings by PESQ").
 pub const SPEEX_QUALITY_NARROWBAND: u8 = 10;
 
+/// The Speex mode the bridge codes a Speex client's audio in for a call to
+/// `far_end`: narrowband when the far end is and `speex_mode_narrowband`
+/// says so (frames toward the client, and the decoder of the client's
+/// frames), otherwise wideband.
+pub fn speex_mode(far_end: Codec, settings: EncoderSettings) -> SpeexMode {
+    if is_narrowband(far_end) && settings.speex_mode_narrowband == SpeexMode::Narrowband {
+        SpeexMode::Narrowband
+    } else {
+        SpeexMode::Wideband
+    }
+}
+
 /// The Speex encoder toward the RTMP client for audio decoded from
 /// `far_end`: narrowband frames at `speex_quality_narrowband` when the far
 /// end is narrowband and `speex_mode_narrowband` says so, otherwise
 /// wideband at `speex_quality`; complexity by [`SpeexComplexity::toward_rtmp`].
 fn speex_toward_rtmp(far_end: Codec, settings: EncoderSettings) -> SpeexEncoderConfig {
-    let narrowband_frames =
-        is_narrowband(far_end) && settings.speex_mode_narrowband == SpeexMode::Narrowband;
-    let (mode, quality) = if narrowband_frames {
-        (SpeexMode::Narrowband, settings.speex_quality_narrowband)
-    } else {
-        (SpeexMode::Wideband, settings.speex_quality)
+    let mode = speex_mode(far_end, settings);
+    let quality = match mode {
+        SpeexMode::Narrowband => settings.speex_quality_narrowband,
+        _ => settings.speex_quality,
     };
     SpeexEncoderConfig {
         mode,
@@ -208,6 +218,14 @@ impl PcmDecoder {
         result.map_err(MediaError::from)
     }
 
+    /// Sample rate of the PCM, in Hz.
+    pub fn sample_rate(&self) -> u32 {
+        match self {
+            PcmDecoder::Plain(d) => d.sample_rate(),
+            PcmDecoder::Opus(d) => d.sample_rate(),
+        }
+    }
+
     /// Appends exactly `samples` samples standing in for a lost payload;
     /// `next` is the payload after the lost one if it already arrived
     /// (Opus decodes its FEC copy of the lost frame from it).
@@ -230,8 +248,18 @@ impl PcmDecoder {
 
 /// Builds codecs and resamplers for the bridge.
 pub trait CodecFactory: Sync {
-    /// Decoder of audio the RTMP client publishes.
-    fn rtmp_decoder(&self, codec: RtmpCodec) -> Result<PcmDecoder, MediaError>;
+    /// Decoder of audio the RTMP client publishes, for the SIP codec
+    /// `far_end` it goes to: toward a narrowband far end at
+    /// `speex_mode_narrowband = "narrowband"` a Speex client's frames are
+    /// decoded by a narrowband decoder, which plays their embedded
+    /// narrowband part at 8 kHz and skips the high band (Speex manual,
+    /// "Formats and standards"), so no resampler runs.
+    fn rtmp_decoder(
+        &self,
+        codec: RtmpCodec,
+        far_end: Codec,
+        settings: EncoderSettings,
+    ) -> Result<PcmDecoder, MediaError>;
     /// Encoder of audio sent to the RTMP client (one codec frame per call),
     /// for audio decoded from the SIP codec `far_end` (which chooses the
     /// Speex complexity, [`SpeexComplexity::toward_rtmp`]).
@@ -258,9 +286,14 @@ pub trait CodecFactory: Sync {
 pub struct RealCodecs;
 
 impl CodecFactory for RealCodecs {
-    fn rtmp_decoder(&self, codec: RtmpCodec) -> Result<PcmDecoder, MediaError> {
+    fn rtmp_decoder(
+        &self,
+        codec: RtmpCodec,
+        far_end: Codec,
+        settings: EncoderSettings,
+    ) -> Result<PcmDecoder, MediaError> {
         let decoder: Box<dyn AudioDecoder> = match codec {
-            RtmpCodec::Speex => Box::new(SpeexDecoder::new(SpeexMode::Wideband)?),
+            RtmpCodec::Speex => Box::new(SpeexDecoder::new(speex_mode(far_end, settings))?),
             RtmpCodec::Nellymoser(rate) => Box::new(NellymoserDecoder::new(rate.hz())?),
             RtmpCodec::G711(law) => Box::new(G711Decoder::new(law)),
             RtmpCodec::Opus => return sip_codec::decoder(Codec::Opus),
@@ -412,6 +445,44 @@ mod tests {
             direct_at(SpeexMode::Narrowband, 10, 1),
             direct_at(SpeexMode::Narrowband, 10, 10)
         );
+    }
+
+    #[test]
+    fn a_speex_client_is_decoded_at_the_far_end_s_bandwidth() {
+        let wide = EncoderSettings {
+            speex_mode_narrowband: SpeexMode::Wideband,
+            ..EncoderSettings::default()
+        };
+        for far_end in NARROWBAND {
+            let dec = RealCodecs
+                .rtmp_decoder(RtmpCodec::Speex, far_end, EncoderSettings::default())
+                .unwrap();
+            assert_eq!(dec.sample_rate(), 8000, "{far_end}");
+            let dec = RealCodecs
+                .rtmp_decoder(RtmpCodec::Speex, far_end, wide)
+                .unwrap();
+            assert_eq!(dec.sample_rate(), 16000, "{far_end} in wideband mode");
+        }
+        for far_end in WIDEBAND {
+            let dec = RealCodecs
+                .rtmp_decoder(RtmpCodec::Speex, far_end, EncoderSettings::default())
+                .unwrap();
+            assert_eq!(dec.sample_rate(), 16000, "{far_end}");
+        }
+        // A narrowband decoder plays a wideband frame's narrowband part:
+        // 160 samples per 20 ms frame.
+        let mut dec = RealCodecs
+            .rtmp_decoder(RtmpCodec::Speex, Codec::Pcmu, EncoderSettings::default())
+            .unwrap();
+        let mut enc = SpeexEncoder::new(SpeexEncoderConfig::wideband()).unwrap();
+        let mut pcm = Vec::new();
+        for frame in speech_like().chunks_exact(320) {
+            let mut payload = Vec::new();
+            enc.encode(frame, &mut payload).unwrap();
+            dec.decode(&payload, &mut pcm).unwrap();
+        }
+        assert_eq!(pcm.len(), 5 * 160);
+        assert!(pcm.iter().any(|&s| s.abs() > 1000), "audio, not silence");
     }
 
     #[test]

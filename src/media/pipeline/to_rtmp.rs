@@ -43,7 +43,7 @@ use super::factory::{CodecFactory, EncoderSettings};
 use super::g711_conceal::G711Conceal;
 use super::rtmp_codec::RtmpCodec;
 use super::sip_codec::samples_for;
-use super::transcoder::Transcoder;
+use super::transcoder::{at_rate, Transcoder};
 
 /// Lost packets in a row concealed from the codec's last audio; the rest
 /// of a longer run is silence (a decoder's concealment turns into a buzz
@@ -212,16 +212,6 @@ impl ToRtmp {
             Path::Passthrough(None) => {}
         }
     }
-}
-
-/// `samples` at `from_hz` as samples at `to_hz`: a Speex narrowband
-/// encoder's 160 samples per frame are 320 at the client's 16 kHz (its
-/// wideband decoder plays each frame as 20 ms).
-fn at_rate(samples: usize, from_hz: u32, to_hz: u32) -> usize {
-    if from_hz == to_hz || from_hz == 0 {
-        return samples;
-    }
-    (samples as u64 * u64::from(to_hz) / u64::from(from_hz)) as usize
 }
 
 /// Emits every whole message queued in `half`, allocating each body at

@@ -5,6 +5,7 @@
 //! | Speex | speex/16000 | passthrough: the payload as it is, 320 ticks per frame (RFC 5574 §3.3) |
 //! | Opus (E-RTMP) | opus/48000/2 | passthrough: the packet as it is, ticks from its TOC (960 per 20 ms; RFC 7587 §4.1) |
 //! | G.711 law L | the same law | passthrough: bytes re-cut into 160-byte (20 ms) payloads |
+//! | Speex | PCMU, PCMA, speex/8000 | at `speex_mode_narrowband = "narrowband"` (the default): a Speex **narrowband** decoder plays the frames' embedded narrowband part at 8 kHz (the high band is skipped, no resampler) -> encode |
 //! | any | any other | decode -> resample -> encode, one 20 ms frame per packet |
 
 use rtmp2sip_codecs::G711Law;
@@ -16,7 +17,7 @@ use super::factory::{CodecFactory, EncoderSettings};
 use super::reframe::ByteChunker;
 use super::rtmp_codec::RtmpCodec;
 use super::sip_codec::ticks_for;
-use super::transcoder::Transcoder;
+use super::transcoder::{at_rate, Transcoder};
 
 /// Bytes of G.711 in one 20 ms RTP payload.
 pub const G711_PACKET_BYTES: usize = 160;
@@ -62,14 +63,11 @@ impl ToSip {
             }
             _ => {
                 let encoder = factory.sip_encoder(sip, settings)?;
-                let resampler = factory.resampler(rtmp.audio_rate(), encoder.sample_rate())?;
-                let decoder = factory.rtmp_decoder(rtmp)?;
+                let decoder = factory.rtmp_decoder(rtmp, sip, settings)?;
+                let in_rate = decoder.sample_rate();
+                let resampler = factory.resampler(in_rate, encoder.sample_rate())?;
                 Path::Transcode(Box::new(Transcoder::new(
-                    decoder,
-                    rtmp.audio_rate(),
-                    resampler,
-                    encoder,
-                    1,
+                    decoder, in_rate, resampler, encoder, 1,
                 )))
             }
         };
@@ -121,7 +119,8 @@ impl ToSip {
                         emit(scratch, ticks_for(self.sip, samples))?;
                     }
                 }
-                decoded
+                // A narrowband decoder of Speex WB frames gives 8 kHz.
+                decoded.map(|n| at_rate(n, half.in_rate(), self.rtmp.audio_rate()))
             }
         }
     }

@@ -58,6 +58,12 @@ impl Transcoder {
         }
     }
 
+    /// The decoder's sample rate (Hz): the rate of [`Self::decode`]'s
+    /// sample counts.
+    pub fn in_rate(&self) -> u32 {
+        self.in_rate
+    }
+
     /// The encoder's sample rate (Hz): the rate of [`Self::next_unit`]'s
     /// sample counts.
     pub fn out_rate(&self) -> u32 {
@@ -130,4 +136,14 @@ impl Transcoder {
         self.pending.consume(n);
         result.map(|()| Some(n))
     }
+}
+
+/// `samples` at `from_hz` as samples at `to_hz` (rounded down): e.g. a
+/// Speex narrowband frame's 160 samples are 320 at a Speex client's
+/// 16 kHz, where its wideband codec plays each frame as 20 ms.
+pub fn at_rate(samples: usize, from_hz: u32, to_hz: u32) -> usize {
+    if from_hz == to_hz || from_hz == 0 {
+        return samples;
+    }
+    (samples as u64 * u64::from(to_hz) / u64::from(from_hz)) as usize
 }

@@ -37,7 +37,8 @@ SENTENCES = [
     ("en-us+f3", "Rice is often served in round bowls. The juice of lemons makes fine punch."),
 ]
 
-OUT_RATE = {"speex-wb": 16000, "pcmu-speex": 16000, "pcmu-speex-nb": 16000, "opus": 16000, "speex-nb": 8000}
+OUT_RATE = {"speex-wb": 16000, "pcmu-speex": 16000, "pcmu-speex-nb": 16000, "opus": 16000, "speex-nb": 8000,
+            "speex-pcmu": 8000, "speex-pcmu-nbdec": 8000}
 
 DEFAULT_GRID = [
     ("speex-wb", [6, 8, 10], list(range(1, 11))),
