@@ -26,6 +26,8 @@ use crate::tone::{ToneDetector, PERIOD_MS};
 
 /// Gap threshold, ms.
 pub const GAP_MS: f64 = 60.0;
+/// Most gap instants kept per call ([`CallMeter::gap_at`]).
+pub const MAX_GAPS_KEPT: usize = 256;
 /// Range of the delay-variation histogram, ms.
 pub const JITTER_RANGE_MS: usize = 5000;
 /// Offset added so negative relative transits fit the histogram, ms.
@@ -47,6 +49,10 @@ pub struct CallMeter {
     pub undecodable: u64,
     /// Inter-arrival gaps over [`GAP_MS`].
     pub gaps: u64,
+    /// When each gap ended (the late message's arrival), the first
+    /// [`MAX_GAPS_KEPT`]: whether calls' gaps coincide (a stall of the
+    /// gateway or the generator) or not ([`crate::report`]).
+    pub gap_at: Vec<Instant>,
     /// Relative transit, ms, offset by 1000 (see module docs).
     pub jitter: Histogram,
     /// Burst round trips, ms.
@@ -74,6 +80,7 @@ impl CallMeter {
             messages: 0,
             undecodable: 0,
             gaps: 0,
+            gap_at: Vec::new(),
             jitter: Histogram::new(JITTER_RANGE_MS),
             rtt: Histogram::new(RTT_RANGE_MS),
             first: None,
@@ -101,6 +108,9 @@ impl CallMeter {
         if let Some(last) = self.last_arrival {
             if ms(now.saturating_duration_since(last)) > GAP_MS {
                 self.gaps += 1;
+                if self.gap_at.len() < MAX_GAPS_KEPT {
+                    self.gap_at.push(now);
+                }
             }
         }
         self.last_arrival = Some(now);
@@ -209,6 +219,7 @@ mod tests {
             &[0x22, 1],
         );
         assert_eq!(m.gaps, 1);
+        assert_eq!(m.gap_at, [t0 + Duration::from_millis(100)]);
         assert_eq!(m.undecodable, 1);
         assert_eq!(m.messages, 3);
         assert_eq!(m.received_us, 40_000);

@@ -8,6 +8,7 @@
 //! / calls`.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use serde_json::{json, Value};
 
@@ -48,6 +49,7 @@ pub fn to_json(r: &RunResult) -> Value {
         msgs += m.messages;
         bad += m.undecodable;
     }
+    let clusters = gap_clusters(up.iter().map(|c| c.meter.gap_at.as_slice()));
     let window_s = r
         .gw_window
         .map(|(a, b)| (b.at - a.at).as_secs_f64())
@@ -111,6 +113,7 @@ pub fn to_json(r: &RunResult) -> Value {
         "messages_received": msgs,
         "messages_undecodable": bad,
         "gaps_over_60ms": gaps,
+        "gap_clusters": clusters,
         "delay_variation_ms": hist_pct(&jitter),
         "round_trip_ms": hist_pct(&rtt),
         "gateway": gateway,
@@ -124,6 +127,38 @@ fn pct(v: &[f64]) -> Value {
         "p50": percentile(v, 50.0).map(round2),
         "p99": percentile(v, 99.0).map(round2),
         "n": v.len(),
+    })
+}
+
+/// Width of a gap-cluster slot, ms.
+const GAP_SLOT_MS: u128 = 100;
+
+/// How the calls' gaps line up in time: `calls_with_gaps`, `slots` (the
+/// 100 ms slots holding any gap, counted from the first gap) and
+/// `max_calls_in_a_slot` (most calls with a gap in one slot). A stall
+/// shared by every call (the gateway's worker or the generator stopped)
+/// shows as few slots each holding most calls; calls falling behind on
+/// their own as many slots of one call each.
+fn gap_clusters<'a>(calls: impl Iterator<Item = &'a [Instant]>) -> Value {
+    let calls: Vec<&[Instant]> = calls.filter(|g| !g.is_empty()).collect();
+    let Some(t0) = calls.iter().flat_map(|g| g.iter()).min().copied() else {
+        return json!({"calls_with_gaps": 0, "slots": 0, "max_calls_in_a_slot": 0});
+    };
+    let mut per_slot: BTreeMap<u128, usize> = BTreeMap::new();
+    for gaps in &calls {
+        let mut slots: Vec<u128> = gaps
+            .iter()
+            .map(|t| t.saturating_duration_since(t0).as_millis() / GAP_SLOT_MS)
+            .collect();
+        slots.dedup();
+        for s in slots {
+            *per_slot.entry(s).or_default() += 1;
+        }
+    }
+    json!({
+        "calls_with_gaps": calls.len(),
+        "slots": per_slot.len(),
+        "max_calls_in_a_slot": per_slot.values().max().copied().unwrap_or(0),
     })
 }
 
@@ -177,11 +212,15 @@ pub fn to_text(j: &Value) -> String {
         g(&["dial_ms", "p99"])
     );
     s += &format!(
-        "frames (20 ms) received {} of {} expected ({}); gaps > 60 ms {}; undecodable {}\n",
+        "frames (20 ms) received {} of {} expected ({}); gaps > 60 ms {} ({} calls, in {} 100 ms slots, \
+         at most {} calls in one); undecodable {}\n",
         g(&["frames_received"]),
         g(&["frames_expected"]),
         g(&["frames_received_ratio"]),
         g(&["gaps_over_60ms"]),
+        g(&["gap_clusters", "calls_with_gaps"]),
+        g(&["gap_clusters", "slots"]),
+        g(&["gap_clusters", "max_calls_in_a_slot"]),
         g(&["messages_undecodable"])
     );
     s += &format!(
@@ -281,5 +320,36 @@ mod tests {
         assert_eq!(j["setups"]["setups_per_core_s"], 50.0);
         let text = to_text(&j);
         assert!(text.contains("connected 1 failed 1"), "{text}");
+    }
+}
+
+#[cfg(test)]
+mod gap_cluster_tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_shared_stall_is_one_slot_of_every_call_and_lone_gaps_are_spread() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        // Three calls stalled together around 1 s (within one slot), one
+        // of them also alone at 5 s.
+        let a = [ms(1000), ms(5000)];
+        let b = [ms(1010)];
+        let c = [ms(1050)];
+        let none: [Instant; 0] = [];
+        let j = gap_clusters([&a[..], &b[..], &c[..], &none[..]].into_iter());
+        assert_eq!(j["calls_with_gaps"], 3);
+        assert_eq!(j["slots"], 2);
+        assert_eq!(j["max_calls_in_a_slot"], 3);
+        // One call's two gaps in one slot count it once there.
+        let d = [ms(0), ms(20)];
+        let j = gap_clusters([&d[..]].into_iter());
+        assert_eq!(
+            (j["slots"].as_u64(), j["max_calls_in_a_slot"].as_u64()),
+            (Some(1), Some(1))
+        );
+        let j = gap_clusters([&none[..]].into_iter());
+        assert_eq!(j["calls_with_gaps"], 0);
     }
 }
