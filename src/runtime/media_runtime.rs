@@ -12,9 +12,12 @@
 //! for one more call ([`LoadMeter::admits_call`]) and the I/O runtime
 //! keeps its own schedule: a probe task wakes every [`IO_PROBE_EVERY`]
 //! and counts the wake-ups [`IO_LATE`] or more behind, ticks of another
-//! meter (the connections that carry every call's RTMP audio run there;
-//! a machine whose cores are taken by other processes shows there
-//! first).
+//! meter (SIP, HTTP and the WebSocket and RTMPT connections run there; a
+//! machine whose cores are taken by other processes shows there first).
+//! Late wake-ups count only while some call is up ([`BusyLate`]): with no
+//! call, lateness delays no audio, and refusing the first call for a
+//! moment's contention (a browser starting on the same machine) would
+//! only lose it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -108,6 +111,7 @@ pub fn spawn_sampler(
         ..cfg
     });
     let probe = spawn_io_probe(stop.clone());
+    let mut io_late = BusyLate::default();
     let flag = media.load.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(SAMPLE_EVERY);
@@ -122,9 +126,10 @@ pub fn spawn_sampler(
             for m in meters.iter_mut().filter(|m| m.max_load() != max_load) {
                 m.set_max_load(max_load);
             }
-            let (ticks, late) = probe.counts();
-            io.sample_ticks(now, 0, ticks, late);
             let counters = pool.counters();
+            let (ticks, late) = probe.counts();
+            let carrying_calls = counters.iter().any(|c| c.calls > 0);
+            io.sample_ticks(now, 0, ticks, io_late.update(late, carrying_calls));
             let mut calls = Vec::with_capacity(counters.len());
             let mut total = 0.0;
             for (i, (m, c)) in meters.iter_mut().zip(&counters).enumerate() {
@@ -153,6 +158,32 @@ pub fn spawn_sampler(
             }
         }
     });
+}
+
+/// The I/O probe's late wake-ups that count: those seen while some call
+/// was up (sans-IO; fed the probe's cumulative late count at each
+/// sample).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BusyLate {
+    /// The probe's late count at the last sample.
+    seen: u64,
+    /// Late wake-ups counted so far (cumulative, for [`LoadMeter`]).
+    counted: u64,
+}
+
+impl BusyLate {
+    /// Takes the probe's cumulative late count `late` and whether some
+    /// call is up now (`carrying_calls`); returns the cumulative count of
+    /// late wake-ups that count. The wake-ups since the last sample are
+    /// charged to this sample's state.
+    pub fn update(&mut self, late: u64, carrying_calls: bool) -> u64 {
+        let new = late.saturating_sub(self.seen);
+        self.seen = late;
+        if carrying_calls {
+            self.counted += new;
+        }
+        self.counted
+    }
 }
 
 /// The I/O probe's counters: wake-ups, and those [`IO_LATE`] late.
@@ -224,6 +255,36 @@ mod tests {
         half2.sample(t1, busy(500));
         assert!(!admits(&[half2], &[1]));
         assert!(!admits(&[], &[]));
+    }
+
+    #[test]
+    fn late_io_wake_ups_count_only_while_a_call_is_up() {
+        let mut b = BusyLate::default();
+        // Idle: 3 late wake-ups (a browser starting beside the gateway).
+        assert_eq!(b.update(3, false), 0);
+        assert_eq!(b.update(3, true), 0, "nothing new");
+        // With calls up: 2 more count.
+        assert_eq!(b.update(5, true), 2);
+        // Idle again: not counted, and not charged later either.
+        assert_eq!(b.update(9, false), 2);
+        assert_eq!(b.update(10, true), 3);
+        // The meter refuses only on what counts: the idle burst admits.
+        let mut io = LoadMeter::new(LoadConfig {
+            workers: 1,
+            max_load: f64::INFINITY,
+            window: LOAD_WINDOW,
+            max_late: IO_MAX_LATE,
+        });
+        let mut b = BusyLate::default();
+        let t0 = Instant::now();
+        let mut t = t0;
+        for i in 1..=10u64 {
+            t += SAMPLE_EVERY;
+            // 10 wake-ups per sample, 3 of them late in every sample.
+            assert!(io.sample_ticks(t, 0, 10 * i, b.update(3 * i, false)));
+        }
+        t += SAMPLE_EVERY;
+        assert!(!io.sample_ticks(t, 0, 110, b.update(33, true)));
     }
 
     #[test]
