@@ -14,10 +14,17 @@
 //! and counts the wake-ups [`IO_LATE`] or more behind, ticks of another
 //! meter (SIP, HTTP and the WebSocket and RTMPT connections run there; a
 //! machine whose cores are taken by other processes shows there first).
-//! Late wake-ups count only while some call is up ([`BusyLate`]): with no
+//! Late wake-ups count only while some call is up ([`WhileBusy`]): with no
 //! call, lateness delays no audio, and refusing the first call for a
 //! moment's contention (a browser starting on the same machine) would
 //! only lose it.
+//!
+//! The whole process is metered too: its CPU time (every thread's: the
+//! workers', SIP's, HTTP's) over the CPUs it may run on
+//! (`available_parallelism`: affinity and cgroup quota) must stay under
+//! `max_load`, while some call is up. A worker's own meter cannot see
+//! the other threads that share its core; on a gateway confined to one
+//! CPU they took the last 10 % and every call's audio stalled together.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -26,6 +33,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use super::media_worker::cputime::process_cpu_ns;
 use super::media_worker::MediaWorkers;
 use super::metrics::Metrics;
 use crate::media::load::{LoadConfig, LoadFlag, LoadMeter, MAX_LATE_FRACTION};
@@ -111,7 +119,14 @@ pub fn spawn_sampler(
         ..cfg
     });
     let probe = spawn_io_probe(stop.clone());
-    let mut io_late = BusyLate::default();
+    let mut io_late = WhileBusy::default();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut process = LoadMeter::new(LoadConfig {
+        workers: u32::try_from(cpus).unwrap_or(u32::MAX),
+        max_late: f64::INFINITY,
+        ..cfg
+    });
+    let mut process_cpu = WhileBusy::default();
     let flag = media.load.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(SAMPLE_EVERY);
@@ -123,13 +138,18 @@ pub fn spawn_sampler(
             };
             let now = std::time::Instant::now();
             let max_load = limit();
-            for m in meters.iter_mut().filter(|m| m.max_load() != max_load) {
+            for m in meters
+                .iter_mut()
+                .chain(std::iter::once(&mut process))
+                .filter(|m| m.max_load() != max_load)
+            {
                 m.set_max_load(max_load);
             }
             let counters = pool.counters();
             let (ticks, late) = probe.counts();
             let carrying_calls = counters.iter().any(|c| c.calls > 0);
             io.sample_ticks(now, 0, ticks, io_late.update(late, carrying_calls));
+            process.sample(now, process_cpu.update(process_cpu_ns(), carrying_calls));
             let mut calls = Vec::with_capacity(counters.len());
             let mut total = 0.0;
             for (i, (m, c)) in meters.iter_mut().zip(&counters).enumerate() {
@@ -140,7 +160,7 @@ pub fn spawn_sampler(
             }
             let load = total / meters.len().max(1) as f64;
             metrics.set_media_load(load);
-            let ok = io.admits() && admits(&meters, &calls);
+            let ok = io.admits() && process.admits() && admits(&meters, &calls);
             if ok == flag.is_overloaded() {
                 if ok {
                     info!(load, "media load below the limit: admitting new calls");
@@ -151,6 +171,7 @@ pub fn spawn_sampler(
                         max_load,
                         ?late,
                         io_late = io.late_fraction(),
+                        process_load = process.load(),
                         "media workers overloaded: refusing new calls"
                     );
                 }
@@ -160,27 +181,27 @@ pub fn spawn_sampler(
     });
 }
 
-/// The I/O probe's late wake-ups that count: those seen while some call
-/// was up (sans-IO; fed the probe's cumulative late count at each
-/// sample).
+/// A cumulative counter (the I/O probe's late wake-ups, the process's
+/// CPU time) counted only while some call is up (sans-IO; fed the
+/// counter's cumulative value at each sample).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct BusyLate {
-    /// The probe's late count at the last sample.
+pub struct WhileBusy {
+    /// The counter at the last sample.
     seen: u64,
-    /// Late wake-ups counted so far (cumulative, for [`LoadMeter`]).
+    /// What counted so far (cumulative, for [`LoadMeter`]).
     counted: u64,
 }
 
-impl BusyLate {
-    /// Takes the probe's cumulative late count `late` and whether some
-    /// call is up now (`carrying_calls`); returns the cumulative count of
-    /// late wake-ups that count. The wake-ups since the last sample are
-    /// charged to this sample's state.
-    pub fn update(&mut self, late: u64, carrying_calls: bool) -> u64 {
-        let new = late.saturating_sub(self.seen);
-        self.seen = late;
+impl WhileBusy {
+    /// Takes the counter's cumulative value `total` and whether some call
+    /// is up now (`carrying_calls`); returns the cumulative amount that
+    /// counts. The increase since the last sample is charged to this
+    /// sample's state.
+    pub fn update(&mut self, total: u64, carrying_calls: bool) -> u64 {
+        let new = total.saturating_sub(self.seen);
+        self.seen = total;
         if carrying_calls {
-            self.counted += new;
+            self.counted = self.counted.saturating_add(new);
         }
         self.counted
     }
@@ -259,7 +280,7 @@ mod tests {
 
     #[test]
     fn late_io_wake_ups_count_only_while_a_call_is_up() {
-        let mut b = BusyLate::default();
+        let mut b = WhileBusy::default();
         // Idle: 3 late wake-ups (a browser starting beside the gateway).
         assert_eq!(b.update(3, false), 0);
         assert_eq!(b.update(3, true), 0, "nothing new");
@@ -275,7 +296,7 @@ mod tests {
             window: LOAD_WINDOW,
             max_late: IO_MAX_LATE,
         });
-        let mut b = BusyLate::default();
+        let mut b = WhileBusy::default();
         let t0 = Instant::now();
         let mut t = t0;
         for i in 1..=10u64 {
@@ -285,6 +306,41 @@ mod tests {
         }
         t += SAMPLE_EVERY;
         assert!(!io.sample_ticks(t, 0, 110, b.update(33, true)));
+    }
+
+    #[test]
+    fn the_process_cpu_counts_against_its_cpus_while_calls_are_up() {
+        let meter = |cpus: u32| {
+            LoadMeter::new(LoadConfig {
+                workers: cpus,
+                max_load: 0.85,
+                window: LOAD_WINDOW,
+                max_late: f64::INFINITY,
+            })
+        };
+        let ms = |n: u64| n * 1_000_000;
+        let (mut one, mut two) = (meter(1), meter(2));
+        let (mut w1, mut w2) = (WhileBusy::default(), WhileBusy::default());
+        let t0 = Instant::now();
+        let (mut t, mut cpu) = (t0, 0u64);
+        one.sample(t, 0);
+        two.sample(t, 0);
+        // Idle but busy (starting up): 95 ms of CPU per 100 ms, no call.
+        for _ in 0..10 {
+            t += SAMPLE_EVERY;
+            cpu += ms(95);
+            assert!(one.sample(t, w1.update(cpu, false)));
+            assert!(two.sample(t, w2.update(cpu, false)));
+        }
+        // Calls up: 90 ms per 100 ms is 0.9 of one CPU, 0.45 of two.
+        for _ in 0..10 {
+            t += SAMPLE_EVERY;
+            cpu += ms(90);
+            one.sample(t, w1.update(cpu, true));
+            assert!(two.sample(t, w2.update(cpu, true)));
+        }
+        assert!(!one.admits(), "load {}", one.load());
+        assert!((two.load() - 0.45).abs() < 0.01, "load {}", two.load());
     }
 
     #[test]
