@@ -49,7 +49,8 @@ pub fn to_json(r: &RunResult) -> Value {
         msgs += m.messages;
         bad += m.undecodable;
     }
-    let clusters = gap_clusters(up.iter().map(|c| c.meter.gap_at.as_slice()));
+    let window = r.gw_window.map(|(a, b)| (a.at, b.at));
+    let clusters = gap_clusters(up.iter().map(|c| c.meter.gap_at.as_slice()), window);
     let window_s = r
         .gw_window
         .map(|(a, b)| (b.at - a.at).as_secs_f64())
@@ -134,15 +135,28 @@ fn pct(v: &[f64]) -> Value {
 const GAP_SLOT_MS: u128 = 100;
 
 /// How the calls' gaps line up in time: `calls_with_gaps`, `slots` (the
-/// 100 ms slots holding any gap, counted from the first gap) and
-/// `max_calls_in_a_slot` (most calls with a gap in one slot). A stall
+/// 100 ms slots holding any gap, counted from the first gap),
+/// `max_calls_in_a_slot` (most calls with a gap in one slot) and
+/// `in_window` (the gaps inside the steady window `window`, the rest
+/// being during the ramps; null without a window). A stall
 /// shared by every call (the gateway's worker or the generator stopped)
 /// shows as few slots each holding most calls; calls falling behind on
 /// their own as many slots of one call each.
-fn gap_clusters<'a>(calls: impl Iterator<Item = &'a [Instant]>) -> Value {
+fn gap_clusters<'a>(
+    calls: impl Iterator<Item = &'a [Instant]>,
+    window: Option<(Instant, Instant)>,
+) -> Value {
     let calls: Vec<&[Instant]> = calls.filter(|g| !g.is_empty()).collect();
+    let in_window = window.map(|(a, b)| {
+        calls
+            .iter()
+            .flat_map(|g| g.iter())
+            .filter(|&&t| (a..=b).contains(&t))
+            .count()
+    });
     let Some(t0) = calls.iter().flat_map(|g| g.iter()).min().copied() else {
-        return json!({"calls_with_gaps": 0, "slots": 0, "max_calls_in_a_slot": 0});
+        return json!({"calls_with_gaps": 0, "slots": 0, "max_calls_in_a_slot": 0,
+                      "in_window": in_window});
     };
     let mut per_slot: BTreeMap<u128, usize> = BTreeMap::new();
     for gaps in &calls {
@@ -159,6 +173,7 @@ fn gap_clusters<'a>(calls: impl Iterator<Item = &'a [Instant]>) -> Value {
         "calls_with_gaps": calls.len(),
         "slots": per_slot.len(),
         "max_calls_in_a_slot": per_slot.values().max().copied().unwrap_or(0),
+        "in_window": in_window,
     })
 }
 
@@ -213,7 +228,7 @@ pub fn to_text(j: &Value) -> String {
     );
     s += &format!(
         "frames (20 ms) received {} of {} expected ({}); gaps > 60 ms {} ({} calls, in {} 100 ms slots, \
-         at most {} calls in one); undecodable {}\n",
+         at most {} calls in one; {} in the window); undecodable {}\n",
         g(&["frames_received"]),
         g(&["frames_expected"]),
         g(&["frames_received_ratio"]),
@@ -221,6 +236,7 @@ pub fn to_text(j: &Value) -> String {
         g(&["gap_clusters", "calls_with_gaps"]),
         g(&["gap_clusters", "slots"]),
         g(&["gap_clusters", "max_calls_in_a_slot"]),
+        g(&["gap_clusters", "in_window"]),
         g(&["messages_undecodable"])
     );
     s += &format!(
@@ -338,18 +354,21 @@ mod gap_cluster_tests {
         let b = [ms(1010)];
         let c = [ms(1050)];
         let none: [Instant; 0] = [];
-        let j = gap_clusters([&a[..], &b[..], &c[..], &none[..]].into_iter());
+        let window = Some((ms(900), ms(2000)));
+        let j = gap_clusters([&a[..], &b[..], &c[..], &none[..]].into_iter(), window);
         assert_eq!(j["calls_with_gaps"], 3);
+        assert_eq!(j["in_window"], 3, "the 5 s gap is after the window");
         assert_eq!(j["slots"], 2);
         assert_eq!(j["max_calls_in_a_slot"], 3);
         // One call's two gaps in one slot count it once there.
         let d = [ms(0), ms(20)];
-        let j = gap_clusters([&d[..]].into_iter());
+        let j = gap_clusters([&d[..]].into_iter(), None);
+        assert!(j["in_window"].is_null());
         assert_eq!(
             (j["slots"].as_u64(), j["max_calls_in_a_slot"].as_u64()),
             (Some(1), Some(1))
         );
-        let j = gap_clusters([&none[..]].into_iter());
+        let j = gap_clusters([&none[..]].into_iter(), window);
         assert_eq!(j["calls_with_gaps"], 0);
     }
 }

@@ -22,7 +22,9 @@
 //! The whole process is metered too: its CPU time (every thread's: the
 //! workers', SIP's, HTTP's) over the CPUs it may run on
 //! (`available_parallelism`: affinity and cgroup quota) must stay under
-//! `max_load`, while some call is up. A worker's own meter cannot see
+//! `max_load` with one more call at the measured cost per call
+//! ([`LoadMeter::admits_call`]), while some call is up. A worker's own
+//! meter cannot see
 //! the other threads that share its core; on a gateway confined to one
 //! CPU they took the last 10 % and every call's audio stalled together.
 
@@ -149,7 +151,14 @@ pub fn spawn_sampler(
             let (ticks, late) = probe.counts();
             let carrying_calls = counters.iter().any(|c| c.calls > 0);
             io.sample_ticks(now, 0, ticks, io_late.update(late, carrying_calls));
-            process.sample(now, process_cpu.update(process_cpu_ns(), carrying_calls));
+            let all_calls: usize = counters.iter().map(|c| c.calls).sum();
+            process.sample_worker(
+                now,
+                process_cpu.update(process_cpu_ns(), carrying_calls),
+                0,
+                0,
+                all_calls,
+            );
             let mut calls = Vec::with_capacity(counters.len());
             let mut total = 0.0;
             for (i, (m, c)) in meters.iter_mut().zip(&counters).enumerate() {
@@ -160,7 +169,9 @@ pub fn spawn_sampler(
             }
             let load = total / meters.len().max(1) as f64;
             metrics.set_media_load(load);
-            let ok = io.admits() && process.admits() && admits(&meters, &calls);
+            let ok = io.admits()
+                && (!carrying_calls || process.admits_call(all_calls))
+                && admits(&meters, &calls);
             if ok == flag.is_overloaded() {
                 if ok {
                     info!(load, "media load below the limit: admitting new calls");
@@ -341,6 +352,20 @@ mod tests {
         }
         assert!(!one.admits(), "load {}", one.load());
         assert!((two.load() - 0.45).abs() < 0.01, "load {}", two.load());
+        // With the calls counted, one more must fit at the measured cost:
+        // 0.6 of one CPU for 12 calls is 0.05 a call.
+        let mut m = meter(1);
+        let mut w = WhileBusy::default();
+        let (mut t, mut cpu) = (t0, 0u64);
+        m.sample_worker(t, 0, 0, 0, 12);
+        for _ in 0..10 {
+            t += SAMPLE_EVERY;
+            cpu += ms(60);
+            m.sample_worker(t, w.update(cpu, true), 0, 0, 12);
+        }
+        assert!(m.admits_call(12), "13 x 0.05 = 0.65");
+        // Calls admitted since (the window lags a ramp of dials): 17 now.
+        assert!(!m.admits_call(16), "17 x 0.05 = 0.85");
     }
 
     #[test]
