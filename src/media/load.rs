@@ -156,6 +156,15 @@ impl LoadMeter {
     /// window had less than one on average), or the load alone without
     /// calls.
     pub fn admits_call(&self, calls: usize) -> bool {
+        self.admits_call_within(calls, 1.0)
+    }
+
+    /// [`LoadMeter::admits_call`] with the one-more-call check against
+    /// `fraction × max_load` (0.0..=1.0): while new calls are being
+    /// refused, the sampler admits again only once a call fits within
+    /// [`RESUME_FRACTION`] of the limit, so the answer does not flap with
+    /// the cost estimate's noise and let calls trickle in at the limit.
+    pub fn admits_call_within(&self, calls: usize, fraction: f64) -> bool {
         let load = self.load();
         let mean = self.mean_calls();
         let cost = if mean >= 1.0 {
@@ -170,7 +179,7 @@ impl LoadMeter {
         } else {
             cost * (calls + 1) as f64
         };
-        self.admits() && need < self.cfg.max_load
+        self.admits() && need < self.cfg.max_load * fraction
     }
 
     /// The worker's calls averaged over the window, weighted by time (each

@@ -38,7 +38,7 @@ use tracing::{info, warn};
 use super::media_worker::cputime::process_cpu_ns;
 use super::media_worker::MediaWorkers;
 use super::metrics::Metrics;
-use crate::media::load::{LoadConfig, LoadFlag, LoadMeter, MAX_LATE_FRACTION};
+use crate::media::load::{LoadConfig, LoadFlag, LoadMeter, MAX_LATE_FRACTION, RESUME_FRACTION};
 
 /// How often the load is sampled.
 pub const SAMPLE_EVERY: Duration = Duration::from_millis(100);
@@ -86,12 +86,13 @@ pub fn build(workers: u32, tick: Duration) -> std::io::Result<MediaWorkers> {
 }
 
 /// Whether some worker has room for one more call: `meters` and each
-/// worker's calls.
-pub fn admits(meters: &[LoadMeter], calls: &[usize]) -> bool {
+/// worker's calls, the call fitting within `fraction` of the limit
+/// ([`LoadMeter::admits_call_within`]).
+pub fn admits(meters: &[LoadMeter], calls: &[usize], fraction: f64) -> bool {
     meters
         .iter()
         .zip(calls)
-        .any(|(m, &calls)| m.admits_call(calls))
+        .any(|(m, &calls)| m.admits_call_within(calls, fraction))
 }
 
 /// Samples the media workers' counters every [`SAMPLE_EVERY`] until
@@ -169,9 +170,16 @@ pub fn spawn_sampler(
             }
             let load = total / meters.len().max(1) as f64;
             metrics.set_media_load(load);
+            // Hysteresis on the one-more-call check too: once refusing,
+            // a call must fit within RESUME_FRACTION of the limit.
+            let fraction = if flag.is_overloaded() {
+                RESUME_FRACTION
+            } else {
+                1.0
+            };
             let ok = io.admits()
-                && (!carrying_calls || process.admits_call(all_calls))
-                && admits(&meters, &calls);
+                && (!carrying_calls || process.admits_call_within(all_calls, fraction))
+                && admits(&meters, &calls, fraction);
             if ok == flag.is_overloaded() {
                 if ok {
                     info!(load, "media load below the limit: admitting new calls");
@@ -276,17 +284,17 @@ mod tests {
         let mut half = LoadMeter::new(cfg);
         half.sample(t0, 0);
         half.sample(t1, busy(500));
-        assert!(!admits(&[full], &[45]));
+        assert!(!admits(&[full], &[45], 1.0));
         let mut full2 = LoadMeter::new(cfg);
         full2.sample(t0, 0);
         full2.sample(t1, busy(900));
-        assert!(admits(&[full2, half], &[45, 25]));
+        assert!(admits(&[full2, half], &[45, 25], 1.0));
         // The half-loaded worker's calls are expensive: one more does not fit.
         let mut half2 = LoadMeter::new(cfg);
         half2.sample(t0, 0);
         half2.sample(t1, busy(500));
-        assert!(!admits(&[half2], &[1]));
-        assert!(!admits(&[], &[]));
+        assert!(!admits(&[half2], &[1], 1.0));
+        assert!(!admits(&[], &[], 1.0));
     }
 
     #[test]
@@ -366,6 +374,9 @@ mod tests {
         assert!(m.admits_call(12), "13 x 0.05 = 0.65");
         // Calls admitted since (the window lags a ramp of dials): 17 now.
         assert!(!m.admits_call(16), "17 x 0.05 = 0.85");
+        // While refusing, one more must fit within 0.8 of the limit.
+        assert!(m.admits_call_within(12, RESUME_FRACTION), "0.65 < 0.68");
+        assert!(!m.admits_call_within(13, RESUME_FRACTION), "0.70 > 0.68");
     }
 
     #[test]
