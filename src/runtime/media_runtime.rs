@@ -150,9 +150,9 @@ pub fn spawn_sampler(
             }
             let counters = pool.counters();
             let (ticks, late) = probe.counts();
-            let carrying_calls = counters.iter().any(|c| c.calls > 0);
-            io.sample_ticks(now, 0, ticks, io_late.update(late, carrying_calls));
             let all_calls: usize = counters.iter().map(|c| c.calls).sum();
+            let carrying_calls = all_calls > 0;
+            io.sample_ticks(now, 0, ticks, io_late.update(late, carrying_calls));
             process.sample_worker(
                 now,
                 process_cpu.update(process_cpu_ns(), carrying_calls),

@@ -14,7 +14,8 @@
 //! layer is embedded, so the client's wideband decoder plays each frame as
 //! the low band of 20 ms at 16 kHz with an empty high band (Speex manual,
 //! "Formats and standards": wideband embeds narrowband); no resampler
-//! runs and the encoder costs about half of a wideband one. The bodies' sample counts are at the client's 16 kHz.
+//! runs and the encoder costs about half of a wideband one. The bodies'
+//! sample counts are at the client's 16 kHz.
 //!
 //! Loss ([`ToRtmp::conceal`], one call per lost packet, in order): the
 //! first [`MAX_CONCEAL_RUN`] packets of a run are concealed, later ones
@@ -39,7 +40,7 @@ use crate::flv::OpusHead;
 use crate::media::codec::Codec;
 
 use super::super::MediaError;
-use super::factory::{CodecFactory, EncoderSettings};
+use super::factory::{speex_mode, CodecFactory, EncoderSettings};
 use super::g711_conceal::G711Conceal;
 use super::rtmp_codec::RtmpCodec;
 use super::sip_codec::samples_for;
@@ -110,9 +111,13 @@ impl ToRtmp {
         factory: &dyn CodecFactory,
         settings: EncoderSettings,
     ) -> Result<Self, MediaError> {
-        let narrowband_frames = settings.speex_mode_narrowband == SpeexMode::Narrowband;
         let path = match (sip, out) {
-            (Codec::Speex8k, RtmpCodec::Speex) if narrowband_frames => Path::Passthrough(None),
+            // The client's wideband decoder plays narrowband frames.
+            (Codec::Speex8k, RtmpCodec::Speex)
+                if speex_mode(sip, settings) == SpeexMode::Narrowband =>
+            {
+                Path::Passthrough(None)
+            }
             (Codec::Speex16k, RtmpCodec::Speex)
             | (Codec::Opus, RtmpCodec::Opus)
             | (Codec::Pcmu, RtmpCodec::G711(G711Law::Pcmu))
