@@ -42,6 +42,8 @@ fuzz_target!(|data: &[u8]| {
         jitter_ms: 60,
         speex_quality: 8,
         speex_complexity: rtmp2sip::media::SpeexComplexity::default(),
+        speex_mode_narrowband: rtmp2sip::media::SPEEX_MODE_NARROWBAND,
+        speex_quality_narrowband: rtmp2sip::media::SPEEX_QUALITY_NARROWBAND,
         opus_complexity: 0,
         rtmp_out: rtmp2sip::media::RtmpOut::Speex,
         rtmp_out_max_ms: 400,
