@@ -277,6 +277,18 @@ impl Sink {
     }
 }
 
+/// Whether an FLV audio body carries media: false for an E-RTMP
+/// SequenceStart or SequenceEnd (E-RTMP v2, "ExAudioTagHeader": a codec
+/// configuration record or end of sequence, no samples), which a player
+/// gets when it subscribes, well before the first frame.
+pub fn carries_media(body: &[u8]) -> bool {
+    !is_ex_audio(body)
+        || !matches!(
+            parse_ex_audio(body),
+            Ok(ExAudio::SequenceStart(_) | ExAudio::SequenceEnd)
+        )
+}
+
 /// A decoder for the format in FLV header byte `first`.
 fn new_decoder(first: u8) -> Option<Box<dyn AudioDecoder>> {
     let header = AudioTagHeader::from_byte(first);

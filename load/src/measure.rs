@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use rtmp2sip::rtmp::RtmpTimestamp;
 
-use crate::codec::Sink;
+use crate::codec::{carries_media, Sink};
 use crate::stats::Histogram;
 use crate::tone::{ToneDetector, PERIOD_MS};
 
@@ -102,9 +102,18 @@ impl CallMeter {
         }
     }
 
-    /// A returned audio message arrived at `now`.
+    /// A returned audio message arrived at `now`. A message without
+    /// media (an E-RTMP SequenceStart, [`carries_media`]) is counted and
+    /// decoded but is no arrival: the gap before the first frame and the
+    /// delay variation's reference are the frames' own.
     pub fn on_audio(&mut self, now: Instant, ts: RtmpTimestamp, body: &[u8]) {
         self.messages += 1;
+        if !carries_media(body) {
+            if self.sink.decode(body).is_none() {
+                self.undecodable += 1;
+            }
+            return;
+        }
         if let Some(last) = self.last_arrival {
             if ms(now.saturating_duration_since(last)) > GAP_MS {
                 self.gaps += 1;
@@ -224,5 +233,32 @@ mod tests {
         assert_eq!(m.messages, 3);
         assert_eq!(m.received_us, 40_000);
         assert_eq!(m.rtt.count(), 0);
+    }
+
+    #[test]
+    fn a_sequence_start_is_no_arrival() {
+        // The gateway sends the OpusHead when the player subscribes and
+        // its first frame after the jitter buffer's start (~60-80 ms):
+        // that wait is no gap in the audio.
+        let mut src = crate::codec::Source::new(crate::codec::Codec::Opus).expect("encoder");
+        let head = src.preamble().expect("OpusHead");
+        assert!(!carries_media(&head));
+        let t0 = Instant::now();
+        let mut m = CallMeter::new();
+        m.on_audio(t0, RtmpTimestamp::from_millis(0), &head);
+        for i in 0..5u32 {
+            let f = src.next_frame().expect("frame");
+            assert!(carries_media(&f.body));
+            let at = t0 + Duration::from_millis(90 + 20 * u64::from(i));
+            m.on_audio(at, RtmpTimestamp::from_millis(20 * i), &f.body);
+        }
+        assert_eq!(m.gaps, 0, "{:?}", m.gap_at);
+        assert_eq!(m.messages, 6);
+        assert_eq!(m.undecodable, 0);
+        assert_eq!(m.received_us, 100_000);
+        // Transit is measured from the first frame: no 90 ms offset.
+        let mut all = Histogram::new(JITTER_RANGE_MS);
+        all.merge_shifted(&m.jitter, m.jitter_min_bin());
+        assert_eq!(all.percentile(99.0), Some(0.0));
     }
 }
