@@ -173,7 +173,9 @@ def run_one(path: str, calls: int, args, tmp: Path, ramp: float = None, duration
             raise RuntimeError(f"rtmp2sip-load exit {r.returncode}: {r.stderr}")
         rep = json.loads(r.stdout)
         rep["path"] = path
-        rep["jitter_delay_ms"] = jitter_delay(metrics_port, rep.get("calls_connected") or 0)
+        text = final_metrics(metrics_port, rep.get("calls_connected") or 0)
+        rep["jitter_delay_ms"] = jitter_delay(text)
+        rep["tick_lateness"] = tick_lateness(text)
         rep["loadavg_1min_after"] = loadavg()
         return rep
     finally:
@@ -198,10 +200,10 @@ def histogram_quantile(buckets: list, q: float):
     return next(le for le, c in buckets if c >= rank)
 
 
-def jitter_delay(metrics_port: int, calls: int, timeout: float = 10.0) -> dict:
-    """p50/p99 (ms) and count of rtmp2sip_jitter_delay_seconds once every call's media has ended (the series
-    is added as each call's media task ends), or {} when the endpoint or the series is missing."""
-    name, end, last = "rtmp2sip_jitter_delay_seconds", time.monotonic() + timeout, ""
+def final_metrics(metrics_port: int, calls: int, timeout: float = 10.0) -> str:
+    """The gateway's /metrics text once every call's media has ended (the per-call series are added as
+    each call's media ends), or the last text read ("" when the endpoint never answered)."""
+    end, last = time.monotonic() + timeout, ""
     while time.monotonic() < end:
         try:
             last = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2).read().decode()
@@ -212,11 +214,27 @@ def jitter_delay(metrics_port: int, calls: int, timeout: float = 10.0) -> dict:
         if active == 0 or calls == 0:
             break
         time.sleep(0.5)
-    b = parse_histogram(last, name)
+    return last
+
+
+def jitter_delay(text: str) -> dict:
+    """p50/p99 (ms) and count of rtmp2sip_jitter_delay_seconds in `text`, or {} when the series is missing."""
+    b = parse_histogram(text, "rtmp2sip_jitter_delay_seconds")
     if not b:
         return {}
     ms = lambda s: None if s is None else (s * 1000 if s != float("inf") else float("inf"))  # noqa: E731
     return {"n": b[-1][1], "p50": ms(histogram_quantile(b, 0.5)), "p99": ms(histogram_quantile(b, 0.99))}
+
+
+def tick_lateness(text: str) -> dict:
+    """rtmp2sip_media_tick_lateness_seconds in `text`: the media workers' ticks that carried calls over the
+    whole run (`n`) and those that started more than 40 ms late (`over_40ms`: every call's audio on that
+    worker was held that long), or {} when the series is missing."""
+    b = parse_histogram(text, "rtmp2sip_media_tick_lateness_seconds")
+    if not b:
+        return {}
+    upto_40 = max((c for le, c in b if le <= 0.040 + 1e-9), default=0)
+    return {"n": b[-1][1], "over_40ms": b[-1][1] - upto_40}
 
 
 def leaves(v, prefix=""):
@@ -300,8 +318,12 @@ def jb_cell(d: dict) -> str:
     return f"{f(d['p50'])} / {f(d['p99'])}"
 
 
+def late_cell(d: dict) -> str:
+    return f"{d['over_40ms']} of {d['n']}" if d else "-"
+
+
 def table(rows: list, ceil: dict, args) -> str:
-    head = ("| path | calls | up | setup p50/p99 ms | frames back | gaps > 60 ms | delay var. p50/p99 ms "
+    head = ("| path | calls | up | setup p50/p99 ms | frames back | gaps > 60 ms | worker ticks > 40 ms late | delay var. p50/p99 ms "
             "| round trip p50/p99 ms | jitter buffer delay p50/p99 ms | gateway CPU % | µs per call per 20 ms | calls per core "
             "| C ceiling calls per core | ratio | RSS KiB per conn / per call | generator CPU % |")
     out = [head, "|" + "---|" * (head.count("|") - 1)]
@@ -316,6 +338,7 @@ def table(rows: list, ceil: dict, args) -> str:
             f"{fmt(r['setup_ms']['p50'], 1)} / {fmt(r['setup_ms']['p99'], 1)}",
             f"{fmt((r['frames_received_ratio'] or 0) * 100, 1)} %",
             str(r["gaps_over_60ms"]),
+            late_cell(r.get("tick_lateness") or {}),
             f"{fmt(r['delay_variation_ms']['p50'])} / {fmt(r['delay_variation_ms']['p99'])}",
             f"{fmt(r['round_trip_ms']['p50'])} / {fmt(r['round_trip_ms']['p99'])}",
             jb_cell(r.get("jitter_delay_ms") or {}),
@@ -341,6 +364,9 @@ def table(rows: list, ceil: dict, args) -> str:
             "Frames are 20 ms of media; delay variation and round trip as load/README.md defines them. "
             "Jitter buffer delay: the gateway's rtmp2sip_jitter_delay_seconds after the run (arrival to playout of "
             "every RTP packet played toward the clients, all calls; bucket upper bounds). "
+            "Worker ticks late: from the gateway's rtmp2sip_media_tick_lateness_seconds after the run (ramps "
+            "included), the media worker's ticks that started over 40 ms late (holding every call's audio that "
+            "long: the gateway's own stalls), of all its ticks that carried calls. "
             "\\* past capacity (under 99 % of the frames back, or delay variation p99 over 100 ms): the "
             "gateway fell behind, so CPU per call there is not a capacity figure.")
     if ceil:

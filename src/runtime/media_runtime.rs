@@ -149,6 +149,7 @@ pub fn spawn_sampler(
                 m.set_max_load(max_load);
             }
             let counters = pool.counters();
+            metrics.add_tick_lateness(&pool.take_tick_lateness());
             let (ticks, late) = probe.counts();
             let all_calls: usize = counters.iter().map(|c| c.calls).sum();
             let carrying_calls = all_calls > 0;

@@ -387,6 +387,45 @@ mod tests {
     }
 
     #[test]
+    fn a_held_worker_thread_shows_as_late_ticks() {
+        let (env, pool) = env(1);
+        let tracker = tokio_util::task::TaskTracker::new();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let media = crate::config::Config::default().media;
+        let ms = std::time::Duration::from_millis;
+        pool.spawn_connection(&tracker, async move {
+            let ports =
+                super::super::ports::PortAllocator::new([127, 0, 0, 1].into(), 46400, 46498)
+                    .allocate()
+                    .await
+                    .unwrap();
+            let far = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let (events, _inbox) = inbox();
+            let n = pcmu_to(far.local_addr().unwrap());
+            let h = spawn_rtp(&media, ClientCaps::default(), "c8", n, ports, events, env).unwrap();
+            // The worker ticks the call, then a connection on its
+            // thread holds the thread for 80 ms (10 ms ticks).
+            tokio::time::sleep(ms(100)).await;
+            std::thread::sleep(ms(80));
+            tokio::time::sleep(ms(100)).await;
+            drop(h);
+            done_tx.send(()).unwrap();
+        });
+        done_rx.recv_timeout(ms(3000)).unwrap();
+        // A stopping worker merges what it counted.
+        pool.shutdown(ms(2000));
+        let h = pool.take_tick_lateness();
+        assert!(h.count() >= 10, "ticks counted: {h:?}");
+        let over_50ms: u64 = h
+            .buckets_seconds()
+            .filter(|&(bound, _)| bound > 0.05)
+            .map(|(_, n)| n)
+            .sum();
+        assert_eq!(over_50ms, 1, "one tick waited for the held thread: {h:?}");
+        assert_eq!(pool.take_tick_lateness().count(), 0, "taken");
+    }
+
+    #[test]
     fn a_connections_call_goes_to_the_connections_worker() {
         let (env, pool) = env(2);
         let tracker = tokio_util::task::TaskTracker::new();

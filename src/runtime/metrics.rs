@@ -201,7 +201,8 @@ pub struct Metrics {
     sip_responses: Family<SipLabels, Counter>,
     media_load: Gauge<f64, std::sync::atomic::AtomicU64>,
     media_budget_dropped: Counter,
-    jitter_delay: JitterDelayMetric,
+    jitter_delay: DelayMetric,
+    tick_lateness: DelayMetric,
     config_reloads: Family<ResultLabel, Counter>,
     ready: AtomicBool,
 }
@@ -240,7 +241,8 @@ impl Metrics {
             sip_responses: Family::default(),
             media_load: Gauge::default(),
             media_budget_dropped: Counter::default(),
-            jitter_delay: JitterDelayMetric::default(),
+            jitter_delay: DelayMetric::default(),
+            tick_lateness: DelayMetric::default(),
             config_reloads: Family::default(),
             ready: AtomicBool::new(false),
             registry: Registry::default(),
@@ -337,6 +339,11 @@ impl Metrics {
             m.jitter_delay.clone(),
         );
         registry.register(
+            "media_tick_lateness_seconds",
+            "How late the media workers' ticks started, one count per tick that carried calls (a late tick delays the audio of all its worker's calls by that much)",
+            m.tick_lateness.clone(),
+        );
+        registry.register(
             "config_reloads",
             "Configuration reloads (SIGHUP or the API), by result: ok or error (refused, old configuration kept)",
             m.config_reloads.clone(),
@@ -350,6 +357,11 @@ impl Metrics {
     /// The media workers' load, a fraction of their capacity.
     pub fn set_media_load(&self, load: f64) {
         self.media_load.set(load);
+    }
+
+    /// Adds media worker ticks' lateness ([`MediaWorkers::take_tick_lateness`](crate::runtime::media_worker::MediaWorkers::take_tick_lateness)).
+    pub fn add_tick_lateness(&self, h: &DelayHistogram) {
+        self.tick_lateness.add(h);
     }
 
     /// RTMP audio messages a call's work budget dropped.
@@ -461,13 +473,14 @@ impl Metrics {
     }
 }
 
-/// `rtmp2sip_jitter_delay_seconds`: the calls' [`DelayHistogram`]s summed
-/// (whole histograms are added at once, which `Histogram::observe` cannot
-/// do). Buckets are `media::delay_hist::BOUNDS_MS` in seconds, then +Inf.
+/// A [`DelayHistogram`] exported as a Prometheus histogram:
+/// `rtmp2sip_jitter_delay_seconds` (the calls' histograms summed) and
+/// `rtmp2sip_media_tick_lateness_seconds` (the workers'). Whole
+/// histograms are added at once, which `Histogram::observe` cannot do. Buckets are `media::delay_hist::BOUNDS_MS` in seconds, then +Inf.
 #[derive(Debug, Clone, Default)]
-struct JitterDelayMetric(std::sync::Arc<std::sync::Mutex<DelayHistogram>>);
+struct DelayMetric(std::sync::Arc<std::sync::Mutex<DelayHistogram>>);
 
-impl JitterDelayMetric {
+impl DelayMetric {
     fn add(&self, h: &DelayHistogram) {
         if let Ok(mut total) = self.0.lock() {
             total.merge(h);
@@ -475,7 +488,7 @@ impl JitterDelayMetric {
     }
 }
 
-impl prometheus_client::encoding::EncodeMetric for JitterDelayMetric {
+impl prometheus_client::encoding::EncodeMetric for DelayMetric {
     fn encode(
         &self,
         mut encoder: prometheus_client::encoding::MetricEncoder,
@@ -681,6 +694,40 @@ mod tests {
         assert!(text.contains("rtmp2sip_held_dropped_total{side=\"rtmp\"} 5"));
         assert!(text.contains("rtmp2sip_held_dropped_total{side=\"rtp\"} 7"));
         assert_eq!(HoldSide::Remote.label(), "remote");
+    }
+
+    #[test]
+    fn tick_lateness_is_a_histogram_of_the_workers_ticks() {
+        let m = Metrics::new();
+        let text = m.render();
+        assert!(
+            text.contains("# TYPE rtmp2sip_media_tick_lateness_seconds histogram"),
+            "{text}"
+        );
+        let mut h = DelayHistogram::default();
+        for _ in 0..3 {
+            h.record(Duration::ZERO);
+        }
+        h.record(Duration::from_millis(45));
+        m.add_tick_lateness(&h);
+        m.add_tick_lateness(&h);
+        let text = m.render();
+        assert!(
+            text.contains("rtmp2sip_media_tick_lateness_seconds_count 8"),
+            "{text}"
+        );
+        assert!(
+            text.contains("rtmp2sip_media_tick_lateness_seconds_bucket{le=\"0.005\"} 6"),
+            "{text}"
+        );
+        assert!(
+            text.contains("rtmp2sip_media_tick_lateness_seconds_bucket{le=\"0.04\"} 6"),
+            "{text}"
+        );
+        assert!(
+            text.contains("rtmp2sip_media_tick_lateness_seconds_bucket{le=\"0.05\"} 8"),
+            "{text}"
+        );
     }
 
     #[test]

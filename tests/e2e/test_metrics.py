@@ -122,6 +122,12 @@ def test_counters_move_during_an_echo_call(ops, procs):
         assert wait_until(settled, 5, 0.1), f"calls active / RTP packets did not settle: {after}"
         assert value(after, "rtmp2sip_calls_ended_total", direction="outbound", reason="normal") \
             == value(before, "rtmp2sip_calls_ended_total", direction="outbound", reason="normal") + 1
+        # The media worker's ticks carried the call for seconds: their lateness is counted
+        # (merged every 50 ticks, taken by the 100 ms load sampler).
+        assert wait_until(
+            lambda: value(scrape(ops.metrics_port), "rtmp2sip_media_tick_lateness_seconds_count")
+            >= value(before, "rtmp2sip_media_tick_lateness_seconds_count") + 50, 5, 0.1), \
+            "media worker ticks not counted in rtmp2sip_media_tick_lateness_seconds"
     finally:
         ctl.close()
     assert wait_until(

@@ -39,6 +39,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::{self, error::TrySendError};
+
+use crate::media::delay_hist::DelayHistogram;
 use tokio_util::task::TaskTracker;
 
 pub use call::{CallEnds, CallMedia};
@@ -72,6 +74,10 @@ pub struct WorkerShared {
     stop: AtomicBool,
     /// RTMP connections running on the worker's thread.
     connections: AtomicUsize,
+    /// How late its ticks started (those that carried calls), merged
+    /// from the thread's own histogram every [`thread::LATENESS_MERGE_TICKS`]
+    /// ticks and taken by [`MediaWorkers::take_tick_lateness`].
+    lateness: Mutex<DelayHistogram>,
 }
 
 /// One worker's counters at a moment, for the load meter.
@@ -259,6 +265,21 @@ impl MediaWorkers {
                 late_ticks: s.shared.late_ticks.load(Ordering::Relaxed),
             })
             .collect()
+    }
+
+    /// How late every worker's ticks started since the last call, merged
+    /// (one count per tick that carried calls, in the buckets of
+    /// [`DelayHistogram`]): a tick late by 40 ms delays all its calls'
+    /// audio by that much. The counts are taken: the next call returns
+    /// only newer ticks.
+    pub fn take_tick_lateness(&self) -> DelayHistogram {
+        let mut all = DelayHistogram::default();
+        for s in &self.pool.slots {
+            if let Ok(mut h) = s.shared.lateness.lock() {
+                all.merge(&std::mem::take(&mut *h));
+            }
+        }
+        all
     }
 
     /// Records worker `i`'s measured `load` with `calls` calls, for

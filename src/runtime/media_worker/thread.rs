@@ -23,6 +23,7 @@ use super::call::{CallMedia, CallSockets};
 use super::cputime::thread_cpu_ns;
 use super::tick::TickClock;
 use super::WorkerShared;
+use crate::media::delay_hist::DelayHistogram;
 use crate::runtime::ports::StdPortPair;
 
 /// Poller events taken per tick (more wait for the next `epoll_wait`).
@@ -36,6 +37,11 @@ const DATAGRAM_BYTES: usize = 2048;
 /// every this many ticks, whether or not it has work (20 ms at the
 /// default 5 ms tick); in between only calls with work are.
 const HOUSEKEEPING_EVERY: usize = 4;
+
+/// A worker merges its ticks' lateness into [`WorkerShared`] every this
+/// many ticks that carried calls (0.25 s at the default 5 ms tick): one
+/// lock per merge, not per tick.
+pub(super) const LATENESS_MERGE_TICKS: u32 = 50;
 
 /// How long a worker without calls waits for a new one before it looks
 /// at the stop flag again. An idle worker does not tick: it spends no CPU
@@ -86,6 +92,34 @@ fn register(poll: &Poll, slot: usize, pair: StdPortPair) -> std::io::Result<Call
     })
 }
 
+/// The ticks' lateness the thread counted since its last merge into
+/// [`WorkerShared::lateness`].
+#[derive(Default)]
+struct Lateness {
+    hist: DelayHistogram,
+    ticks: u32,
+}
+
+impl Lateness {
+    /// Counts one tick that started `late`; merges every
+    /// [`LATENESS_MERGE_TICKS`].
+    fn record(&mut self, late: Duration, shared: &WorkerShared) {
+        self.hist.record(late);
+        self.ticks += 1;
+        if self.ticks >= LATENESS_MERGE_TICKS {
+            self.merge_into(shared);
+        }
+    }
+
+    fn merge_into(&mut self, shared: &WorkerShared) {
+        if let Ok(mut h) = shared.lateness.lock() {
+            h.merge(&self.hist);
+            self.hist = DelayHistogram::default();
+            self.ticks = 0;
+        }
+    }
+}
+
 /// The worker's state between ticks.
 pub(super) struct Worker {
     pub(super) shared: Arc<WorkerShared>,
@@ -117,6 +151,7 @@ impl Worker {
         // charges the time since, the connections' work between ticks
         // included (they share the thread, so they share its headroom).
         let mut cpu_mark = thread_cpu_ns();
+        let mut lateness = Lateness::default();
         loop {
             if calls.live == 0 {
                 match tokio::time::timeout(IDLE_WAIT, self.queue.recv()).await {
@@ -155,6 +190,7 @@ impl Worker {
                 if clock.is_late(late) {
                     self.shared.late_ticks.fetch_add(1, Ordering::Relaxed);
                 }
+                lateness.record(late, &self.shared);
             }
             let cpu = thread_cpu_ns();
             self.shared
@@ -165,6 +201,7 @@ impl Worker {
                 break;
             }
         }
+        lateness.merge_into(&self.shared);
         debug!("media worker stopped");
     }
 
