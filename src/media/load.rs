@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 pub const RESUME_FRACTION: f64 = 0.8;
 
 /// New calls are refused while this fraction of the window's ticks (or
-/// more) started late (2 %: two 10 ms ticks in a second).
+/// more) started late (2 %: four of a second's 200 ticks of 5 ms).
 pub const MAX_LATE_FRACTION: f64 = 0.02;
 
 /// Most samples kept, whatever the sampling rate (bounds the memory: the

@@ -64,7 +64,8 @@ pub struct WorkerShared {
     cpu_ns: AtomicU64,
     /// Ticks run while it owned calls.
     ticks: AtomicU64,
-    /// Of those, ticks that started a whole period or more late.
+    /// Of those, ticks that started late ([`tick::TickClock::is_late`]:
+    /// a 20 ms frame, or a whole period if longer).
     late_ticks: AtomicU64,
     /// Its load at the last sample (an `f64`'s bits).
     load_bits: AtomicU64,

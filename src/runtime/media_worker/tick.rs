@@ -3,6 +3,11 @@
 
 use std::time::{Duration, Instant};
 
+/// The least lateness of a tick that counts as late for the load meter
+/// ([`TickClock::is_late`]): one 20 ms frame, the same bound as the I/O
+/// runtime's probe (`media_runtime::IO_LATE`).
+pub const LATE_TICK: Duration = Duration::from_millis(20);
+
 /// The tick schedule of one worker: ticks every `period`, keeping their
 /// phase when a tick starts a little late and skipping the ticks a long
 /// stall missed (a stalled worker runs one tick, not a burst of them).
@@ -40,11 +45,16 @@ impl TickClock {
     }
 
     /// Whether a tick `late` behind its deadline counts as late for the
-    /// load meter: a whole period or more (the tick before it overran
-    /// its period, or the thread waited that long for a core: the audio
-    /// it carries is delayed by more than the ticks' own batching).
+    /// load meter: [`LATE_TICK`] (one 20 ms frame) or more, or a whole
+    /// period when that is longer. The audio the tick carries is then
+    /// delayed by a frame beyond the ticks' own batching: the thread
+    /// waited that long for a core, or the ticks before it overran.
+    /// A tick a few ms late is not: with short ticks (5 ms) the one that
+    /// plays most calls' frames often runs past the next deadline, which
+    /// delays those frames by a few ms and harms no audio (refusing calls
+    /// for it shed at half a core's load).
     pub fn is_late(&self, late: Duration) -> bool {
-        late >= self.period
+        late >= self.period.max(LATE_TICK)
     }
 }
 
@@ -136,14 +146,25 @@ mod tests {
         assert_eq!(c.begin(t0 + 23 * MS), 3 * MS);
         assert_eq!(c.deadline(), t0 + 30 * MS);
         assert!(!c.is_late(3 * MS));
-        assert!(!c.is_late(9 * MS));
-        assert!(c.is_late(10 * MS), "a whole period is late");
+        assert!(
+            !c.is_late(10 * MS),
+            "a whole 10 ms period delays no frame by a frame"
+        );
+        assert!(!c.is_late(19 * MS));
+        assert!(c.is_late(20 * MS), "a whole 20 ms frame is late");
         // A 45 ms stall: one tick, then a period later.
         assert_eq!(c.begin(t0 + 75 * MS), 45 * MS);
         assert!(c.is_late(45 * MS));
         assert_eq!(c.deadline(), t0 + 85 * MS);
         // Early (a spurious wake-up): not late.
         assert_eq!(c.begin(t0 + 80 * MS), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_tick_longer_than_a_frame_is_late_after_a_whole_period() {
+        let c = TickClock::new(Instant::now(), 30 * MS);
+        assert!(!c.is_late(29 * MS));
+        assert!(c.is_late(30 * MS));
     }
 
     #[test]
