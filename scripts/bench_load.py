@@ -279,21 +279,45 @@ def ceiling() -> dict:
     return found
 
 
+def relay_floor(calls: int = 300, seconds: float = 8.0) -> dict:
+    """The socket floor with real peers (load/examples/relay_floor.rs: one pinned thread relaying every
+    call's frame pairs between TCP and UDP on loopback, the clients and far ends on the other CPUs), or
+    {} when it cannot run. `us_per_pair` is the relay's CPU per frame pair, µs."""
+    if not (REPO / "load" / "examples" / "relay_floor.rs").exists():
+        return {}
+    r = subprocess.run(["cargo", "run", "-q", "--release", "-p", "rtmp2sip-load", "--example", "relay_floor", "--",
+                        "--calls", str(calls), "--seconds", str(seconds)], capture_output=True, text=True, cwd=REPO)
+    try:
+        return json.loads(r.stdout)
+    except json.JSONDecodeError:
+        print(f"==> relay_floor gave no JSON (exit {r.returncode}): {r.stderr[-500:]}", file=sys.stderr)
+        return {}
+
+
+def socket_floor(ceil: dict) -> float:
+    """µs of socket work per frame pair at the least: the relay floor with real peers when measured
+    (`relay_pair`), else the ceiling program's in-thread `io_pair_us` (no peer to wake; older ceiling
+    programs: two UDP pairs)."""
+    if "relay_pair" in ceil:
+        return ceil["relay_pair"]
+    return ceil["io_pair"] if "io_pair" in ceil else 2.0 * ceil.get("syscalls", 0.0)
+
+
 def ceiling_calls_per_core(path: str, ceil: dict):
-    """What one core could do on `path`: 20 ms over the C cost of one frame pair: codec work plus the
-    socket work a frame pair needs at the least (`io_pair_us`: one loopback UDP datagram out and one
-    in for RTP, one TCP write and one read for RTMP; older ceiling programs without it: two UDP pairs).
-    The transcoded path takes the ceiling program's own `transcoded_pair_us` (it also counts G.711)."""
+    """What one core could do on `path`: 20 ms over the cost of one frame pair: the C codec work plus
+    the socket floor (`socket_floor`: one TCP read, one UDP send, one UDP receive, one TCP write, with
+    the peers' delivery and wake-ups that loopback charges to the sender). The transcoded path takes the
+    ceiling program's `transcoded_codec_us` (it also counts G.711)."""
     if not ceil:
         return None
     raw = ceil.get("_raw", {})
-    if path == "transcoded" and isinstance(raw.get("transcoded_pair_us"), (int, float)):
-        return 20000.0 / raw["transcoded_pair_us"] if raw["transcoded_pair_us"] > 0 else None
+    if path == "transcoded" and isinstance(raw.get("transcoded_codec_us"), (int, float)):
+        us = raw["transcoded_codec_us"] + socket_floor(ceil)
+        return 20000.0 / us if us > 0 else None
     comps = PATHS[path][4]
     if any(c not in ceil for c in comps):
         return None
-    io = ceil["io_pair"] if "io_pair" in ceil else 2.0 * ceil.get("syscalls", 0.0)
-    us = sum(ceil[c] for c in comps) + io
+    us = sum(ceil[c] for c in comps) + socket_floor(ceil)
     return 20000.0 / us if us > 0 else None
 
 
@@ -371,7 +395,13 @@ def table(rows: list, ceil: dict, args) -> str:
             "gateway fell behind, so CPU per call there is not a capacity figure.")
     if ceil:
         comps = {k: v for k, v in ceil.items() if not k.startswith("_")}
-        note += f" C ceiling (µs per 20 ms) from codecs/examples/ceiling.rs: {json.dumps(comps)}."
+        note += (f" C ceiling (µs per 20 ms) from codecs/examples/ceiling.rs: {json.dumps(comps)}. The ceiling column "
+                 "is 20 ms over the path's C codec cost plus the socket floor: "
+                 + (f"`relay_pair` {ceil['relay_pair']:.1f} µs from load/examples/relay_floor.rs (one pinned thread "
+                    "relaying every call's frame pairs between TCP and UDP on loopback with the clients and far ends on "
+                    f"the other CPU, {ceil['_relay'].get('calls')} calls), which pays the peers' delivery and wake-ups "
+                    "as the gateway does; the in-thread `io_pair` above does not." if "relay_pair" in ceil else
+                    "`io_pair` (in one thread, no peer to wake)."))
     else:
         note += " The C ceiling program (codecs/examples/ceiling.rs) was not run (--no-ceiling) or absent: no ratio column values."
     return "\n".join(out) + "\n" + note + "\n"
@@ -432,6 +462,11 @@ def main():
         sys.exit(f"unknown path(s) {bad}: choose from {list(PATHS)}")
     ladder = [int(n) for n in args.calls.replace(",", " ").split()]
     ceil = {} if args.no_ceiling else ceiling()
+    if ceil:
+        relay = relay_floor()
+        if relay.get("us_per_pair"):
+            ceil["relay_pair"] = relay["us_per_pair"]
+            ceil["_relay"] = relay
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-load-") as d:
         for path in paths:

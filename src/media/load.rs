@@ -33,7 +33,7 @@
 //! connection's `dial`, the SIP side's new INVITEs) without a lock.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -182,6 +182,51 @@ impl LoadMeter {
         self.admits() && need < self.cfg.max_load * fraction
     }
 
+    /// How many more calls fit beside the worker's `calls` now, at the
+    /// cost per call of [`LoadMeter::admits_call_within`]: the most `n`
+    /// with `(calls + n) × cost < fraction × max_load`; 0 while refusing.
+    /// Without a measured cost (no calls yet, or none in the window) a
+    /// call is taken to cost `fallback_cost` (fraction of a core), and
+    /// one call is always room while the load is under the limit, as
+    /// [`LoadMeter::admits_call_within`] admits it.
+    ///
+    /// The sampler hands this out as [`LoadFlag::set_room`], so the dials
+    /// between two samples cannot admit more calls than the measured
+    /// headroom holds (at 50 dials a second, 5 land before the next
+    /// 100 ms sample sees any of them).
+    pub fn room_within(&self, calls: usize, fraction: f64, fallback_cost: f64) -> u32 {
+        if !self.admits_call_within(calls, fraction) {
+            return 0;
+        }
+        let limit = self.cfg.max_load * fraction;
+        let load = self.load();
+        let mean = self.mean_calls();
+        let measured = if mean >= 1.0 {
+            load / mean
+        } else if calls > 0 {
+            load / calls as f64
+        } else {
+            0.0
+        };
+        let (cost, used) = if measured > 0.0 {
+            (measured, measured * calls as f64)
+        } else {
+            (fallback_cost, load)
+        };
+        if cost <= 0.0 {
+            return u32::MAX;
+        }
+        // Strictly under the limit: (calls + n) × cost < limit.
+        let n = ((limit - used) / cost - 1e-9).ceil() - 1.0;
+        if n.is_nan() || n < 1.0 {
+            1
+        } else if n >= f64::from(u32::MAX) {
+            u32::MAX
+        } else {
+            n as u32
+        }
+    }
+
     /// The worker's calls averaged over the window, weighted by time (each
     /// interval between samples counts the mean of its two ends); 0.0
     /// until two samples span some time.
@@ -299,20 +344,62 @@ impl BusyClock {
     }
 }
 
-/// Whether new calls are refused for overload: written by the sampler,
-/// read where calls are admitted.
-#[derive(Debug, Clone, Default)]
-pub struct LoadFlag(Arc<AtomicBool>);
+/// Whether new calls are refused for overload, and how many may still be
+/// admitted before the next sample: written by the sampler, read (and the
+/// room taken) where calls are admitted.
+#[derive(Debug, Clone)]
+pub struct LoadFlag(Arc<FlagState>);
+
+#[derive(Debug)]
+struct FlagState {
+    overloaded: AtomicBool,
+    /// New calls that fit until the sampler measures again.
+    room: AtomicU32,
+}
+
+impl Default for LoadFlag {
+    /// Admitting, without a bound on the room (until a sampler sets one).
+    fn default() -> Self {
+        Self(Arc::new(FlagState {
+            overloaded: AtomicBool::new(false),
+            room: AtomicU32::new(u32::MAX),
+        }))
+    }
+}
 
 impl LoadFlag {
     /// Sets the answer: `true` refuses new calls.
     pub fn set_overloaded(&self, overloaded: bool) {
-        self.0.store(overloaded, Ordering::Relaxed);
+        self.0.overloaded.store(overloaded, Ordering::Relaxed);
     }
 
     /// True while new calls are refused.
     pub fn is_overloaded(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.0.overloaded.load(Ordering::Relaxed)
+    }
+
+    /// Sets how many new calls may be admitted until the next sample
+    /// ([`LoadMeter::room_within`]).
+    pub fn set_room(&self, room: u32) {
+        self.0.room.store(room, Ordering::Relaxed);
+    }
+
+    /// The room left (new calls [`LoadFlag::try_admit`] will admit).
+    pub fn room(&self) -> u32 {
+        self.0.room.load(Ordering::Relaxed)
+    }
+
+    /// Admits one new call: false while refusing or once the room is
+    /// used up (then until the sampler sets it again); true takes one
+    /// call's room.
+    pub fn try_admit(&self) -> bool {
+        if self.is_overloaded() {
+            return false;
+        }
+        self.0
+            .room
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| r.checked_sub(1))
+            .is_ok()
     }
 }
 
@@ -560,6 +647,68 @@ mod tests {
             m.mean_calls(),
             m.load()
         );
+    }
+
+    #[test]
+    fn the_room_is_what_the_headroom_holds_at_the_measured_cost() {
+        let mut m = meter(1, 0.85);
+        let t0 = Instant::now();
+        let mut t = t0;
+        let mut busy = 0;
+        m.sample_worker(t, busy, 0, 0, 20);
+        // 20 calls of 2 % each (2 ms of work per 100 ms each) for 1 s: 40 %.
+        for _ in 0..10 {
+            t += Duration::from_millis(100);
+            busy += 40 * MS;
+            m.sample_worker(t, busy, 0, 0, 20);
+        }
+        // (20 + n) × 2 % < 85 %: n = 22 (42 calls = 84 %; 43 = 86 %).
+        assert_eq!(m.room_within(20, 1.0, 0.005), 22);
+        // Calls placed since the sample count at the same cost.
+        assert_eq!(m.room_within(30, 1.0, 0.005), 12);
+        assert_eq!(m.room_within(42, 1.0, 0.005), 0, "42 × 2 % + 2 % > 85 %");
+        // Within 0.8 of the limit (resuming): 68 %: 33 calls.
+        assert_eq!(m.room_within(20, RESUME_FRACTION, 0.005), 13);
+        // One more fits at 41 (84 %), none at 42 (86 %): as admits_call.
+        assert_eq!(m.room_within(41, 1.0, 0.005), 1);
+        assert!(m.admits_call(41) && !m.admits_call(42));
+    }
+
+    #[test]
+    fn without_calls_the_room_uses_the_fallback_cost_and_is_at_least_one() {
+        let mut m = meter(1, 0.85);
+        let t0 = Instant::now();
+        m.sample(t0, 0);
+        // An idle worker with 5 % of fixed work: (85 - 5) / 1 % = 80 calls.
+        run(&mut m, t0, 0, 10, 5);
+        assert_eq!(m.room_within(0, 1.0, 0.01), 79);
+        // A fallback cost larger than the headroom still admits one.
+        assert_eq!(m.room_within(0, 1.0, 2.0), 1);
+        // Over the limit: none.
+        let mut busy_meter = meter(1, 0.04);
+        busy_meter.sample(t0, 0);
+        run(&mut busy_meter, t0, 0, 10, 5);
+        assert_eq!(busy_meter.room_within(0, 1.0, 0.01), 0);
+    }
+
+    #[test]
+    fn the_flag_hands_out_its_room_one_call_at_a_time() {
+        let f = LoadFlag::default();
+        assert!(f.try_admit(), "no sampler yet: admits");
+        f.set_room(2);
+        let g = f.clone();
+        assert!(g.try_admit());
+        assert!(f.try_admit());
+        assert_eq!(f.room(), 0);
+        assert!(!f.try_admit(), "room used up until the next sample");
+        assert!(!f.is_overloaded(), "no room is not a refusing flag");
+        f.set_room(5);
+        f.set_overloaded(true);
+        assert!(!f.try_admit(), "refusing");
+        assert_eq!(f.room(), 5, "a refused call takes no room");
+        f.set_overloaded(false);
+        assert!(f.try_admit());
+        assert_eq!(f.room(), 4);
     }
 
     #[test]

@@ -90,7 +90,8 @@ impl IncomingRouter for Locations {
     }
 
     fn overloaded(&self) -> bool {
-        let overloaded = self.load.is_overloaded();
+        // Takes one call's media room (`LoadFlag::try_admit`).
+        let overloaded = !self.load.try_admit();
         if let Some(m) = self.metrics.as_ref().filter(|_| overloaded) {
             m.refused("invite", "overload");
         }

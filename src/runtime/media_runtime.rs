@@ -36,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::media_worker::cputime::process_cpu_ns;
+use super::media_worker::tick::DEFAULT_CALL_COST;
 use super::media_worker::MediaWorkers;
 use super::metrics::Metrics;
 use crate::media::load::{LoadConfig, LoadFlag, LoadMeter, MAX_LATE_FRACTION, RESUME_FRACTION};
@@ -93,6 +94,31 @@ pub fn admits(meters: &[LoadMeter], calls: &[usize], fraction: f64) -> bool {
         .iter()
         .zip(calls)
         .any(|(m, &calls)| m.admits_call_within(calls, fraction))
+}
+
+/// New calls that fit until the next sample ([`LoadMeter::room_within`]):
+/// the workers' rooms summed (a call goes to one of them), bounded by the
+/// whole process's room when it carries calls (`process`: its meter, its
+/// calls, and the CPUs its load is a fraction of, which scale
+/// [`DEFAULT_CALL_COST`]). 0 when no worker admits.
+pub fn room(
+    meters: &[LoadMeter],
+    calls: &[usize],
+    process: Option<(&LoadMeter, usize, usize)>,
+    fraction: f64,
+) -> u32 {
+    let workers = meters
+        .iter()
+        .zip(calls)
+        .map(|(m, &c)| m.room_within(c, fraction, DEFAULT_CALL_COST))
+        .fold(0u32, u32::saturating_add);
+    match process {
+        Some((m, c, cpus)) => {
+            let fallback = DEFAULT_CALL_COST / cpus.max(1) as f64;
+            workers.min(m.room_within(c, fraction, fallback))
+        }
+        None => workers,
+    }
 }
 
 /// Samples the media workers' counters every [`SAMPLE_EVERY`] until
@@ -197,6 +223,14 @@ pub fn spawn_sampler(
                 }
                 flag.set_overloaded(!ok);
             }
+            // The calls the dials before the next sample may still take
+            // (a burst of dials cannot overshoot the headroom measured).
+            let process_room = carrying_calls.then_some((&process, all_calls, cpus));
+            flag.set_room(if ok {
+                room(&meters, &calls, process_room, fraction)
+            } else {
+                0
+            });
         }
     });
 }
@@ -296,6 +330,37 @@ mod tests {
         half2.sample(t1, busy(500));
         assert!(!admits(&[half2], &[1], 1.0));
         assert!(!admits(&[], &[], 1.0));
+    }
+
+    #[test]
+    fn the_room_sums_the_workers_and_is_bounded_by_the_process() {
+        let cfg = |workers: u32| LoadConfig {
+            workers,
+            max_load: 0.85,
+            window: LOAD_WINDOW,
+            max_late: MAX_LATE_FRACTION,
+        };
+        let t0 = Instant::now();
+        let t1 = t0 + Duration::from_secs(1);
+        let worker = |busy_ms: u64, calls: usize| {
+            let mut m = LoadMeter::new(cfg(1));
+            m.sample_worker(t0, 0, 0, 0, calls);
+            m.sample_worker(t1, busy_ms * 1_000_000, 0, 0, calls);
+            m
+        };
+        // 50 % over 25 calls (2 % each): 17 more; 90 %: none.
+        let w = [worker(500, 25), worker(900, 45)];
+        assert_eq!(room(&w, &[25, 45], None, 1.0), 17);
+        // Two workers with room: their rooms add up.
+        let w = [worker(500, 25), worker(500, 25)];
+        assert_eq!(room(&w, &[25, 25], None, 1.0), 34);
+        // The whole process (2 CPUs) at 60 % with 50 calls (1.2 % of both
+        // each): (85 - 60) / 1.2 = 20.8: 20 more, not 34.
+        let mut p = LoadMeter::new(cfg(2));
+        p.sample_worker(t0, 0, 0, 0, 50);
+        p.sample_worker(t1, 1_200_000_000, 0, 0, 50);
+        assert_eq!(room(&w, &[25, 25], Some((&p, 50, 2)), 1.0), 20);
+        assert_eq!(room(&[], &[], None, 1.0), 0);
     }
 
     #[test]

@@ -60,8 +60,10 @@ pub trait IncomingRouter: Send + Sync {
     fn route(&self, user: &str) -> Option<IncomingTarget>;
 
     /// True while new calls must be refused for overload (the media
-    /// workers are past `[limits] media_max_load`): the INVITE gets 503
-    /// with Retry-After. Default: never.
+    /// workers are past `[limits] media_max_load`, or the room the load
+    /// sampler measured for new calls until its next sample is taken):
+    /// the INVITE gets 503 with Retry-After. A false answer admits the
+    /// call and takes its room. Default: never.
     fn overloaded(&self) -> bool {
         false
     }

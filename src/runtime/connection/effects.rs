@@ -98,7 +98,15 @@ impl Connection {
             Effect::ReserveCall => {
                 let permit = self.gw.calls.try_acquire();
                 let slot = self.subject_slot();
-                let overloaded = self.gw.media.load.is_overloaded();
+                // A call with a permit takes one call's media room (the
+                // headroom the sampler measured, handed out until it
+                // measures again); without one it is refused anyway.
+                let load = &self.gw.media.load;
+                let overloaded = if permit.is_some() {
+                    !load.try_admit()
+                } else {
+                    load.is_overloaded()
+                };
                 let cap = auth::capacity(overloaded, permit.is_some(), &slot);
                 // Draining (SIGTERM): every new call is refused with 503.
                 let cap = if self.gw.is_draining() {
