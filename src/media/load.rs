@@ -572,19 +572,26 @@ mod tests {
         assert!(m.admits_call(0));
     }
 
+    /// Feeds a fresh meter 1 s of 100 ms samples with `calls` calls and
+    /// `busy_ms` of work per sample; returns the last sample's time and
+    /// busy counter.
+    fn steady_calls(m: &mut LoadMeter, calls: usize, busy_ms: u64) -> (Instant, u64) {
+        let mut t = Instant::now();
+        let mut busy = 0;
+        m.sample_worker(t, busy, 0, 0, calls);
+        for _ in 0..10 {
+            t += Duration::from_millis(100);
+            busy += busy_ms * MS;
+            m.sample_worker(t, busy, 0, 0, calls);
+        }
+        (t, busy)
+    }
+
     #[test]
     fn a_burst_of_calls_is_costed_by_the_mean_calls() {
         let mut m = meter(1, 0.85);
-        let t0 = Instant::now();
-        let mut t = t0;
-        let mut busy = 0;
-        m.sample_worker(t, busy, 0, 0, 20);
         // 20 calls of 1 % each (1 ms of work per 100 ms each) for 1 s.
-        for _ in 0..10 {
-            t += Duration::from_millis(100);
-            busy += 20 * MS;
-            m.sample_worker(t, busy, 0, 0, 20);
-        }
+        let (mut t, mut busy) = steady_calls(&mut m, 20, 20);
         assert!(m.admits_call(20));
         // A burst: 90 calls within 0.5 s, each costing only once there.
         for calls in [34u64, 48, 62, 76, 90] {
@@ -652,16 +659,8 @@ mod tests {
     #[test]
     fn the_room_is_what_the_headroom_holds_at_the_measured_cost() {
         let mut m = meter(1, 0.85);
-        let t0 = Instant::now();
-        let mut t = t0;
-        let mut busy = 0;
-        m.sample_worker(t, busy, 0, 0, 20);
         // 20 calls of 2 % each (2 ms of work per 100 ms each) for 1 s: 40 %.
-        for _ in 0..10 {
-            t += Duration::from_millis(100);
-            busy += 40 * MS;
-            m.sample_worker(t, busy, 0, 0, 20);
-        }
+        steady_calls(&mut m, 20, 40);
         // (20 + n) × 2 % < 85 %: n = 22 (42 calls = 84 %; 43 = 86 %).
         assert_eq!(m.room_within(20, 1.0, 0.005), 22);
         // Calls placed since the sample count at the same cost.
