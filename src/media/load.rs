@@ -166,20 +166,28 @@ impl LoadMeter {
     /// the cost estimate's noise and let calls trickle in at the limit.
     pub fn admits_call_within(&self, calls: usize, fraction: f64) -> bool {
         let load = self.load();
-        let mean = self.mean_calls();
-        let cost = if mean >= 1.0 {
-            load / mean
-        } else if calls > 0 {
-            load / calls as f64
-        } else {
-            0.0
-        };
+        let cost = self.cost_per_call(calls);
         let need = if calls == 0 {
             load
         } else {
             cost * (calls + 1) as f64
         };
         self.admits() && need < self.cfg.max_load * fraction
+    }
+
+    /// The measured cost of one call (fraction of a core): the window's
+    /// load over its mean calls, over `calls` when the window had less
+    /// than one on average, 0.0 without calls.
+    fn cost_per_call(&self, calls: usize) -> f64 {
+        let load = self.load();
+        let mean = self.mean_calls();
+        if mean >= 1.0 {
+            load / mean
+        } else if calls > 0 {
+            load / calls as f64
+        } else {
+            0.0
+        }
     }
 
     /// How many more calls fit beside the worker's `calls` now, at the
@@ -200,14 +208,7 @@ impl LoadMeter {
         }
         let limit = self.cfg.max_load * fraction;
         let load = self.load();
-        let mean = self.mean_calls();
-        let measured = if mean >= 1.0 {
-            load / mean
-        } else if calls > 0 {
-            load / calls as f64
-        } else {
-            0.0
-        };
+        let measured = self.cost_per_call(calls);
         let (cost, used) = if measured > 0.0 {
             (measured, measured * calls as f64)
         } else {
