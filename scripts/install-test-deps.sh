@@ -19,6 +19,7 @@ PACKAGES=(
   python3-numpy     # tonecheck / rtp2wav helpers
   python3-scipy
   python3-pytest    # e2e test runner (run with /usr/bin/python3)
+  python3-pytest-xdist  # runs the e2e modules on two pytest workers (scripts/test.sh: -n 2 --dist loadfile)
   python3-jwt       # mints JSON Web Tokens in test_auth.py
   python3-cryptography  # ES256 / EdDSA keys in test_auth.py
   openssl               # test certificates for wss:// and rtmps:// (test_http_ws.py, test_rtmps.py)

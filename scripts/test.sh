@@ -28,8 +28,14 @@ target_dir="${CARGO_TARGET_DIR:-target}"
 case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
 export RTMP2SIP_BIN="${RTMP2SIP_BIN:-$target_dir/debug/rtmp2sip}"
 export PYTHONDONTWRITEBYTECODE=1
-echo "==> /usr/bin/python3 -m pytest -v tests/e2e  (RTMP2SIP_BIN=$RTMP2SIP_BIN)"
-/usr/bin/python3 -m pytest -v tests/e2e "$@" || failed+=("e2e tests")
+# The e2e tests mostly wait on real time (calls, timers, audio): two pytest-xdist workers, each
+# module whole on one worker (its gateway is module-scoped), halve the wall time.
+# E2E_WORKERS=1 runs them in one process.
+workers="${E2E_WORKERS:-2}"
+xdist=()
+[ "$workers" -gt 1 ] && xdist=(-n "$workers" --dist loadfile)
+echo "==> /usr/bin/python3 -m pytest -v ${xdist[*]} tests/e2e  (RTMP2SIP_BIN=$RTMP2SIP_BIN)"
+/usr/bin/python3 -m pytest -v "${xdist[@]}" --durations=15 tests/e2e "$@" || failed+=("e2e tests")
 
 echo "==> tests/package/test_deb.sh  (the .deb: dpkg -i, check-config as its user, systemd-analyze verify, purge)"
 tests/package/test_deb.sh || failed+=("Debian package test")

@@ -16,7 +16,7 @@ from helpers.rtmp_control import RtmpControl
 REQUIRED_PROGRAMS = ("sipp", "ffmpeg", "ffprobe", "tshark")
 _LOG_OFFSET = pytest.StashKey[int]()
 _EXTRA_GATEWAYS = pytest.StashKey[list]()
-_MEASUREMENTS = []
+_MEASURE_PREFIX = "measure:"
 
 
 def pytest_sessionstart(session):
@@ -148,9 +148,10 @@ def rtmp_client(gateway):
 
 @pytest.fixture
 def measure(request):
-    """measure(name, value): a figure shown in the run's summary (e.g. an SNR)."""
+    """measure(name, value): a figure shown in the run's summary (e.g. an SNR). Kept in the test's
+    user_properties, which pytest-xdist carries from its workers to the summary."""
     def rec(name, value):
-        _MEASUREMENTS.append((request.node.nodeid, name, value))
+        request.node.user_properties.append((_MEASURE_PREFIX + name, value))
     return rec
 
 
@@ -175,7 +176,15 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_terminal_summary(terminalreporter):
-    if _MEASUREMENTS:
+    lines = []
+    for outcome in ("passed", "failed"):
+        for rep in terminalreporter.stats.get(outcome, []):
+            if getattr(rep, "when", None) != "call":
+                continue
+            for name, value in getattr(rep, "user_properties", []):
+                if name.startswith(_MEASURE_PREFIX):
+                    lines.append(f"{rep.nodeid}: {name[len(_MEASURE_PREFIX):]} = {value}")
+    if lines:
         terminalreporter.section("e2e measurements")
-        for nodeid, name, value in _MEASUREMENTS:
-            terminalreporter.write_line(f"{nodeid}: {name} = {value}")
+        for line in sorted(lines):
+            terminalreporter.write_line(line)

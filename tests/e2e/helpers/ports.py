@@ -1,13 +1,27 @@
 """Unique loopback ports for one test session.
 
 Ports are handed out upwards from a random base below the Linux ephemeral range (32768+), and each
-one is checked free for TCP and UDP on 127.0.0.1 before it is handed out."""
+one is checked free for TCP and UDP on 127.0.0.1 before it is handed out. Under pytest-xdist each
+worker (PYTEST_XDIST_WORKER gwN of PYTEST_XDIST_WORKER_COUNT) gets its own band of that range, so two
+workers never hand out the same port between one's check and its gateway's bind."""
 import errno
+import os
 import random
 import socket
 import time
 
 _LOW, _HIGH = 20000, 32000
+
+
+def _band() -> tuple:
+    """(low, high) for this process: the whole range, or its worker's share under pytest-xdist."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if not worker.startswith("gw") or count < 2:
+        return _LOW, _HIGH
+    i = int(worker[2:])
+    width = ((_HIGH - _LOW) // count) & ~1
+    return _LOW + i * width, _LOW + (i + 1) * width
 
 
 def _free(port: int) -> bool:
@@ -26,11 +40,12 @@ class PortAllocator:
     """Hands out ports (or even-aligned contiguous ranges) never handed out before in this session."""
 
     def __init__(self):
-        self._next = random.randrange(_LOW, _HIGH - 4000) & ~1
+        self._low, self._high = _band()
+        self._next = random.randrange(self._low, self._high - (self._high - self._low) // 3) & ~1
 
     def _advance(self, n: int) -> int:
-        if self._next + n >= _HIGH:
-            self._next = _LOW
+        if self._next + n >= self._high:
+            self._next = self._low
         p = self._next
         self._next += n
         return p
